@@ -1,0 +1,13 @@
+# Writes OUT: a C++ file holding every SCHEMA_DIR/*.sql (sorted by name) as a string.
+file(GLOB files ${SCHEMA_DIR}/*.sql)
+list(SORT files)
+set(body "// Generated from schema/*.sql by cmake/embed_schema.cmake. Do not edit.\n")
+string(APPEND body "#include \"schema.h\"\nnamespace churnwatch {\nconst std::vector<SchemaFile>& embedded_schema() {\n  static const std::vector<SchemaFile> files = {\n")
+foreach(f ${files})
+  get_filename_component(name ${f} NAME)
+  file(READ ${f} sql)
+  string(APPEND body "    {\"${name}\", R\"cw_sql(${sql})cw_sql\"},\n")
+endforeach()
+string(APPEND body "  };\n  return files;\n}\n}  // namespace churnwatch\n")
+file(WRITE ${OUT}.tmp "${body}")
+file(COPY_FILE ${OUT}.tmp ${OUT} ONLY_IF_DIFFERENT)
