@@ -1,0 +1,116 @@
+// Standard Webhooks signing, checked against the vector used by the specification's reference
+// libraries (also reproduced with `openssl dgst -sha256 -mac HMAC -macopt hexkey:… | base64`).
+#include "standard_webhooks.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace churnwatch {
+namespace {
+
+constexpr std::string_view kSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+constexpr std::string_view kMsgId = "msg_p5jXN8AQM9LWM0D4loKWxJek";
+constexpr int64_t kTimestamp = 1614265330;
+constexpr std::string_view kPayload = R"({"test": 2432232314})";
+constexpr std::string_view kSignature = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
+
+StandardWebhookSigner signer() {
+    auto s = StandardWebhookSigner::from_secret(kSecret);
+    EXPECT_TRUE(s);
+    return std::move(*s);
+}
+
+TEST(StandardWebhooks, SignMatchesReferenceVector) {
+    EXPECT_EQ(signer().sign(kMsgId, kTimestamp, kPayload), kSignature);
+}
+
+TEST(StandardWebhooks, SecretWithoutPrefixIsBase64Too) {
+    auto s = StandardWebhookSigner::from_secret(kSecret.substr(6));
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->sign(kMsgId, kTimestamp, kPayload), kSignature);
+}
+
+TEST(StandardWebhooks, InvalidSecretsRejected) {
+    EXPECT_FALSE(StandardWebhookSigner::from_secret(""));
+    EXPECT_FALSE(StandardWebhookSigner::from_secret("whsec_"));            // empty key
+    EXPECT_FALSE(StandardWebhookSigner::from_secret("whsec_not base64!"));  // bad alphabet
+    EXPECT_FALSE(StandardWebhookSigner::from_secret("whsec_MfKQ9r8"));      // bad length
+    EXPECT_FALSE(StandardWebhookSigner::from_secret("whsec_===="));
+}
+
+TEST(StandardWebhooks, VerifyAcceptsReferenceVector) {
+    EXPECT_TRUE(signer().verify(kMsgId, kTimestamp, kPayload, kSignature, kTimestamp));
+}
+
+TEST(StandardWebhooks, VerifyRejectsChangedBody) {
+    EXPECT_FALSE(
+        signer().verify(kMsgId, kTimestamp, R"({"test": 2432232315})", kSignature, kTimestamp));
+    EXPECT_FALSE(
+        signer().verify(kMsgId, kTimestamp, R"({"test":2432232314})", kSignature, kTimestamp));
+}
+
+TEST(StandardWebhooks, VerifyRejectsWrongId) {
+    EXPECT_FALSE(signer().verify("msg_p5jXN8AQM9LWM0D4loKWxJeK", kTimestamp, kPayload, kSignature,
+                                 kTimestamp));
+}
+
+TEST(StandardWebhooks, VerifyRejectsWrongTimestamp) {
+    // The timestamp is signed: a different one within tolerance still fails.
+    EXPECT_FALSE(signer().verify(kMsgId, kTimestamp + 1, kPayload, kSignature, kTimestamp));
+}
+
+TEST(StandardWebhooks, VerifyRejectsWrongSecret) {
+    auto other = StandardWebhookSigner::from_secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSx");
+    ASSERT_TRUE(other);
+    EXPECT_FALSE(other->verify(kMsgId, kTimestamp, kPayload, kSignature, kTimestamp));
+}
+
+TEST(StandardWebhooks, ToleranceBoundaries) {
+    auto s = signer();
+    EXPECT_TRUE(s.verify(kMsgId, kTimestamp, kPayload, kSignature, kTimestamp + 300));
+    EXPECT_TRUE(s.verify(kMsgId, kTimestamp, kPayload, kSignature, kTimestamp - 300));
+    EXPECT_FALSE(s.verify(kMsgId, kTimestamp, kPayload, kSignature, kTimestamp + 301));
+    EXPECT_FALSE(s.verify(kMsgId, kTimestamp, kPayload, kSignature, kTimestamp - 301));
+    EXPECT_TRUE(s.verify(kMsgId, kTimestamp, kPayload, kSignature, kTimestamp + 3600, 3600));
+    EXPECT_FALSE(s.verify(kMsgId, kTimestamp, kPayload, kSignature, kTimestamp + 3601, 3600));
+    EXPECT_FALSE(s.verify(kMsgId, kTimestamp, kPayload, kSignature, INT64_MAX));
+    EXPECT_FALSE(s.verify(kMsgId, kTimestamp, kPayload, kSignature, INT64_MIN));
+}
+
+TEST(StandardWebhooks, SeveralSignaturesValidOneSecond) {
+    std::string header = "v1,bogus " + std::string(kSignature);
+    EXPECT_TRUE(signer().verify(kMsgId, kTimestamp, kPayload, header, kTimestamp));
+    std::string spaced = "  v1,Zm9v  " + std::string(kSignature) + " v2,abc ";
+    EXPECT_TRUE(signer().verify(kMsgId, kTimestamp, kPayload, spaced, kTimestamp));
+}
+
+TEST(StandardWebhooks, VerifyRejectsMalformedHeaders) {
+    auto s = signer();
+    const std::string b64(kSignature.substr(3));
+    EXPECT_FALSE(s.verify(kMsgId, kTimestamp, kPayload, "", kTimestamp));
+    EXPECT_FALSE(s.verify(kMsgId, kTimestamp, kPayload, "v1,bogus", kTimestamp));
+    EXPECT_FALSE(s.verify(kMsgId, kTimestamp, kPayload, b64, kTimestamp));  // no version
+    EXPECT_FALSE(s.verify(kMsgId, kTimestamp, kPayload, "v2," + b64, kTimestamp));
+    EXPECT_FALSE(s.verify(kMsgId, kTimestamp, kPayload, std::string(kSignature) + "x", kTimestamp));
+    EXPECT_FALSE(s.verify(kMsgId, kTimestamp, kPayload, kSignature.substr(0, 10), kTimestamp));
+}
+
+TEST(StandardWebhooks, SignVerifyRoundTrip) {
+    auto s = signer();
+    std::string body = "{\"alert\":\"churn\",\"customer_id\":8991507}\n";
+    std::string sig = s.sign("msg_1", 1700000000, body);
+    EXPECT_TRUE(sig.starts_with("v1,"));
+    EXPECT_EQ(sig.size(), 3u + 44u);  // base64 of 32 bytes
+    EXPECT_TRUE(s.verify("msg_1", 1700000000, body, sig, 1700000100));
+    EXPECT_FALSE(s.verify("msg_2", 1700000000, body, sig, 1700000100));
+}
+
+TEST(StandardWebhooks, HeaderNames) {
+    EXPECT_EQ(kWebhookIdHeader, "webhook-id");
+    EXPECT_EQ(kWebhookTimestampHeader, "webhook-timestamp");
+    EXPECT_EQ(kWebhookSignatureHeader, "webhook-signature");
+}
+
+}  // namespace
+}  // namespace churnwatch
