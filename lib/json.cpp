@@ -1,0 +1,168 @@
+#include "json.h"
+
+#include <cstring>
+
+#include <rapidjson/error/en.h>
+#include <rapidjson/memorystream.h>
+#include <rapidjson/reader.h>
+
+namespace churnwatch {
+namespace {
+
+// Iterative: nesting lives on a heap stack, never the call stack. Encoding validated.
+// Deliberately absent: kParseStopWhenDoneFlag (trailing data is an error), NaN/Inf, comments.
+constexpr unsigned kParseFlags = rapidjson::kParseIterativeFlag |
+                                 rapidjson::kParseValidateEncodingFlag;
+
+enum class Abort { None, TooDeep, LoneSurrogate };
+
+// A \u escape can smuggle a lone UTF-16 surrogate past encoding validation (RapidJSON 1.1
+// encodes \uDC00 as the 3-byte sequence ED B0 80, which is not UTF-8). Surrogates encode as
+// ED A0..BF; everything else the reader produces is already valid UTF-8.
+bool has_encoded_surrogate(const char* s, rapidjson::SizeType len) {
+    const char* end = s + len;
+    for (const char* p = s; p < end;) {
+        const void* hit = std::memchr(p, 0xED, static_cast<std::size_t>(end - p));
+        if (hit == nullptr) return false;
+        p = static_cast<const char*>(hit) + 1;
+        if (p < end && static_cast<unsigned char>(*p) >= 0xA0) return true;
+    }
+    return false;
+}
+
+// Forwards SAX events to the Document, but refuses to open a container past max_depth, so
+// the limit is enforced while parsing: a deep body is cut off at max_depth + 1 levels
+// instead of being built and measured afterwards.
+class DepthLimitedHandler {
+public:
+    DepthLimitedHandler(rapidjson::Document& doc, std::size_t max_depth)
+        : doc_(doc), max_depth_(max_depth) {}
+
+    Abort abort() const { return abort_; }
+
+    bool Null() { return doc_.Null(); }
+    bool Bool(bool b) { return doc_.Bool(b); }
+    bool Int(int i) { return doc_.Int(i); }
+    bool Uint(unsigned u) { return doc_.Uint(u); }
+    bool Int64(int64_t i) { return doc_.Int64(i); }
+    bool Uint64(uint64_t u) { return doc_.Uint64(u); }
+    bool Double(double d) { return doc_.Double(d); }
+    bool RawNumber(const char* s, rapidjson::SizeType len, bool copy) {
+        return doc_.RawNumber(s, len, copy);
+    }
+    bool String(const char* s, rapidjson::SizeType len, bool copy) {
+        return check_text(s, len) && doc_.String(s, len, copy);
+    }
+    bool Key(const char* s, rapidjson::SizeType len, bool copy) {
+        return check_text(s, len) && doc_.Key(s, len, copy);
+    }
+    bool StartObject() { return enter() && doc_.StartObject(); }
+    bool EndObject(rapidjson::SizeType members) {
+        --depth_;
+        return doc_.EndObject(members);
+    }
+    bool StartArray() { return enter() && doc_.StartArray(); }
+    bool EndArray(rapidjson::SizeType elements) {
+        --depth_;
+        return doc_.EndArray(elements);
+    }
+
+private:
+    bool enter() {
+        if (depth_ >= max_depth_) {
+            abort_ = Abort::TooDeep;
+            return false;
+        }
+        ++depth_;
+        return true;
+    }
+
+    bool check_text(const char* s, rapidjson::SizeType len) {
+        if (has_encoded_surrogate(s, len)) {
+            abort_ = Abort::LoneSurrogate;
+            return false;
+        }
+        return true;
+    }
+
+    rapidjson::Document& doc_;
+    std::size_t max_depth_;
+    std::size_t depth_ = 0;
+    Abort abort_ = Abort::None;
+};
+
+bool is_json_whitespace_only(std::string_view body) {
+    return body.find_first_not_of(" \t\r\n") == std::string_view::npos;
+}
+
+std::string at_offset(std::size_t offset, std::string_view what) {
+    return "invalid JSON at offset " + std::to_string(offset) + ": " + std::string(what);
+}
+
+std::string describe(const rapidjson::ParseResult& result, Abort abort, std::string_view body,
+                     const JsonLimits& limits) {
+    const std::size_t offset = result.Offset();
+    if (abort == Abort::TooDeep) {
+        return "JSON nesting deeper than " + std::to_string(limits.max_depth);
+    }
+    if (abort == Abort::LoneSurrogate) {
+        return at_offset(offset, "lone UTF-16 surrogate in a \\u escape");
+    }
+    if (result.Code() == rapidjson::kParseErrorStringInvalidEncoding) {
+        return "invalid UTF-8 at offset " + std::to_string(offset);
+    }
+    // The reader sees a NUL byte as end of input; name it rather than report a confusing
+    // "missing quotation mark" or "document empty".
+    if (offset < body.size() && body[offset] == '\0') {
+        return at_offset(offset, "unexpected NUL byte");
+    }
+    return at_offset(offset, rapidjson::GetParseError_En(result.Code()));
+}
+
+}  // namespace
+
+bool parse_json(std::string_view body, const JsonLimits& limits, rapidjson::Document& doc,
+                std::string& error) {
+    doc.SetNull();
+    if (is_json_whitespace_only(body)) {
+        error = "empty body";
+        return false;
+    }
+
+    // MemoryStream is bounded by the length (the body is not NUL-terminated) and yields '\0'
+    // at the end instead of reading past it. Bytes are read straight from the caller's buffer.
+    rapidjson::MemoryStream stream(body.data(), body.size());
+    rapidjson::Reader reader;
+    rapidjson::ParseResult result;
+    Abort abort = Abort::None;
+    bool stopped_at_nul = false;
+
+    auto generator = [&](rapidjson::Document& target) {
+        DepthLimitedHandler handler(target, limits.max_depth);
+        result = reader.Parse<kParseFlags>(stream, handler);
+        abort = handler.abort();
+        if (result.IsError()) return false;
+        // The reader stops at a NUL byte as if the input ended there: "{}\0junk" would
+        // otherwise be accepted. Anything before the real end is an error.
+        if (stream.Tell() != body.size()) {
+            stopped_at_nul = true;
+            return false;
+        }
+        return true;
+    };
+    doc.Populate(generator);
+
+    if (stopped_at_nul) {
+        error = at_offset(stream.Tell(), "unexpected NUL byte");
+        doc.SetNull();
+        return false;
+    }
+    if (result.IsError()) {
+        error = describe(result, abort, body, limits);
+        doc.SetNull();
+        return false;
+    }
+    return true;
+}
+
+}  // namespace churnwatch

@@ -1,0 +1,43 @@
+// Webhook topics ("subscription/cancelled"): parsing, knowledge of Recharge's topic list,
+// and inference from a payload when neither the path nor a header names one.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <rapidjson/document.h>
+
+namespace churnwatch {
+
+enum class TopicSource { Path, Header, Inferred };
+std::string_view to_string(TopicSource s);  // "path" "header" "inferred"
+
+struct Topic {
+    std::string resource;  // "subscription"
+    std::string action;    // "cancelled"
+    std::string full() const { return resource + "/" + action; }
+    bool operator==(const Topic&) const = default;
+};
+
+// "resource/action" with each part 1..64 chars of [a-z0-9_]; case-insensitive input is
+// lowered. Anything else → nullopt.
+std::optional<Topic> parse_topic(std::string_view text);
+
+// True for topics Recharge documents (subscription/*, charge/*, customer/*, order/*,
+// address/*, checkout/*, onetime/*, …). "charge/success" (legacy) is known.
+bool is_known_topic(const Topic& t);
+
+// Infers a topic from a parsed body: the resource from the top-level key
+// (subscription, charge, customer, order, address, …; when several keys are present, as
+// with included_objects, the first of subscription, charge, order, customer, address),
+// the action from fields:
+//   subscription: status cancelled/CANCELLED → "cancelled"; otherwise "updated"
+//   charge: error_type CLOSED_MAX_RETRIES_REACHED → "max_retries_reached";
+//           status success → "paid"; status error → "failed"; otherwise "updated"
+//   customer: status INACTIVE → "deactivated"; otherwise "updated"
+//   anything else: "updated"
+// nullopt when the root is not an object or has no known resource key.
+std::optional<Topic> infer_topic(const rapidjson::Value& root);
+
+}  // namespace churnwatch

@@ -1,0 +1,229 @@
+#include "topic.h"
+
+#include <string>
+
+#include <gtest/gtest.h>
+
+namespace churnwatch {
+namespace {
+
+std::optional<Topic> infer(const char* json) {
+    rapidjson::Document doc;
+    doc.Parse(json);
+    EXPECT_FALSE(doc.HasParseError()) << json;
+    return infer_topic(doc);
+}
+
+std::string inferred(const char* json) {
+    const auto t = infer(json);
+    return t ? t->full() : "<none>";
+}
+
+TEST(TopicSourceNames, AreStable) {
+    EXPECT_EQ(to_string(TopicSource::Path), "path");
+    EXPECT_EQ(to_string(TopicSource::Header), "header");
+    EXPECT_EQ(to_string(TopicSource::Inferred), "inferred");
+}
+
+TEST(TopicFull, JoinsWithSlash) {
+    EXPECT_EQ((Topic{"charge", "paid"}).full(), "charge/paid");
+}
+
+TEST(ParseTopic, Simple) {
+    const auto t = parse_topic("subscription/cancelled");
+    ASSERT_TRUE(t.has_value());
+    EXPECT_EQ(t->resource, "subscription");
+    EXPECT_EQ(t->action, "cancelled");
+}
+
+TEST(ParseTopic, UnderscoresAndDigits) {
+    EXPECT_EQ(parse_topic("charge/max_retries_reached"),
+              (Topic{"charge", "max_retries_reached"}));
+    EXPECT_EQ(parse_topic("v2_thing/step_3"), (Topic{"v2_thing", "step_3"}));
+}
+
+TEST(ParseTopic, LowersCase) {
+    EXPECT_EQ(parse_topic("Subscription/CANCELLED"), (Topic{"subscription", "cancelled"}));
+    EXPECT_EQ(parse_topic("CHARGE/Max_Retries_Reached"), (Topic{"charge", "max_retries_reached"}));
+}
+
+TEST(ParseTopic, PartLengthLimits) {
+    const std::string p64(64, 'a');
+    const std::string p65(65, 'a');
+    EXPECT_TRUE(parse_topic(p64 + "/" + p64).has_value());
+    EXPECT_FALSE(parse_topic(p65 + "/x").has_value());
+    EXPECT_FALSE(parse_topic("x/" + p65).has_value());
+    EXPECT_TRUE(parse_topic("a/b").has_value());
+}
+
+TEST(ParseTopic, RejectsMalformed) {
+    const char* bad[] = {
+        "",
+        "/",
+        "subscription",
+        "subscription/",
+        "/cancelled",
+        "subscription//cancelled",
+        "subscription/cancelled/extra",
+        "subscription/cancelled ",
+        " subscription/cancelled",
+        "subscription\\cancelled",
+        "subscription.cancelled",
+        "subscription/can-celled",
+        "subscription/cancelled\n",
+        "subscription/cancellé",
+        "sub scription/cancelled",
+        "subscription/%63ancelled",
+    };
+    for (const char* text : bad) EXPECT_FALSE(parse_topic(text).has_value()) << text;
+    EXPECT_FALSE(parse_topic(std::string_view("charge/paid\0x", 13)).has_value());
+}
+
+TEST(ParseTopic, ViewIsBounded) {
+    const std::string buffer = "charge/paidEXTRA";
+    EXPECT_EQ(parse_topic(std::string_view(buffer.data(), 11)), (Topic{"charge", "paid"}));
+}
+
+TEST(IsKnownTopic, ChurnTopics) {
+    const char* known[] = {
+        "subscription/created", "subscription/activated", "subscription/cancelled",
+        "subscription/deleted", "subscription/updated", "subscription/skipped",
+        "subscription/unskipped", "subscription/paused", "subscription/swapped",
+        "charge/created", "charge/paid", "charge/success", "charge/failed",
+        "charge/max_retries_reached", "charge/refunded", "charge/upcoming", "charge/updated",
+        "charge/deleted",
+        "customer/created", "customer/activated", "customer/deactivated", "customer/updated",
+        "customer/payment_method_updated", "customer/deleted",
+    };
+    for (const char* text : known) {
+        const auto t = parse_topic(text);
+        ASSERT_TRUE(t.has_value()) << text;
+        EXPECT_TRUE(is_known_topic(*t)) << text;
+    }
+}
+
+TEST(IsKnownTopic, OtherResources) {
+    const char* known[] = {
+        "order/created", "order/updated", "order/deleted", "order/processed", "order/cancelled",
+        "order/upcoming", "order/success",
+        "address/created", "address/updated",
+        "checkout/created", "checkout/updated", "checkout/completed", "checkout/processed",
+        "onetime/created", "onetime/updated", "onetime/deleted",
+        "async_batch/processed", "recharge/uninstalled",
+        "bundle_selection/created", "bundle_selection/updated", "bundle_selection/deleted",
+        "plan/created", "plan/updated", "plan/deleted",
+        "store/updated",
+    };
+    for (const char* text : known) {
+        const auto t = parse_topic(text);
+        ASSERT_TRUE(t.has_value()) << text;
+        EXPECT_TRUE(is_known_topic(*t)) << text;
+    }
+}
+
+TEST(IsKnownTopic, Unknown) {
+    EXPECT_FALSE(is_known_topic({"subscription", "expired"}));  // no expiry topic exists
+    EXPECT_FALSE(is_known_topic({"charge", "cancelled"}));
+    EXPECT_FALSE(is_known_topic({"address", "deleted"}));
+    EXPECT_FALSE(is_known_topic({"widget", "updated"}));
+    EXPECT_FALSE(is_known_topic({"", ""}));
+    EXPECT_FALSE(is_known_topic({"subscription/cancelled", ""}));
+}
+
+TEST(IsKnownTopic, AfterLoweringParsedInput) {
+    EXPECT_TRUE(is_known_topic(*parse_topic("Customer/Deactivated")));
+}
+
+TEST(InferTopic, SubscriptionCancelled) {
+    EXPECT_EQ(inferred(R"({"subscription":{"id":1,"status":"cancelled"}})"),
+              "subscription/cancelled");
+    EXPECT_EQ(inferred(R"({"subscription":{"id":1,"status":"CANCELLED"}})"),
+              "subscription/cancelled");
+}
+
+TEST(InferTopic, SubscriptionOtherwiseUpdated) {
+    EXPECT_EQ(inferred(R"({"subscription":{"status":"active"}})"), "subscription/updated");
+    EXPECT_EQ(inferred(R"({"subscription":{"status":"EXPIRED"}})"), "subscription/updated");
+    EXPECT_EQ(inferred(R"({"subscription":{}})"), "subscription/updated");
+    EXPECT_EQ(inferred(R"({"subscription":{"status":5}})"), "subscription/updated");
+}
+
+TEST(InferTopic, ChargeMaxRetriesWinsOverStatus) {
+    EXPECT_EQ(inferred(R"({"charge":{"status":"error",)"
+                       R"("error_type":"CLOSED_MAX_RETRIES_REACHED"}})"),
+              "charge/max_retries_reached");
+    EXPECT_EQ(inferred(R"({"charge":{"status":"ERROR",)"
+                       R"("error_type":"closed_max_retries_reached"}})"),
+              "charge/max_retries_reached");
+}
+
+TEST(InferTopic, ChargeStatuses) {
+    EXPECT_EQ(inferred(R"({"charge":{"status":"success"}})"), "charge/paid");
+    EXPECT_EQ(inferred(R"({"charge":{"status":"SUCCESS"}})"), "charge/paid");
+    EXPECT_EQ(inferred(R"({"charge":{"status":"error","error_type":"CARD_DECLINED"}})"),
+              "charge/failed");
+    EXPECT_EQ(inferred(R"({"charge":{"status":"ERROR"}})"), "charge/failed");
+    EXPECT_EQ(inferred(R"({"charge":{"status":"queued"}})"), "charge/updated");
+    EXPECT_EQ(inferred(R"({"charge":{"error_type":null}})"), "charge/updated");
+}
+
+TEST(InferTopic, Customer) {
+    EXPECT_EQ(inferred(R"({"customer":{"status":"INACTIVE"}})"), "customer/deactivated");
+    EXPECT_EQ(inferred(R"({"customer":{"status":"inactive"}})"), "customer/deactivated");
+    EXPECT_EQ(inferred(R"({"customer":{"status":"ACTIVE"}})"), "customer/updated");
+    EXPECT_EQ(inferred(R"({"customer":{"subscriptions_active_count":0}})"), "customer/updated");
+}
+
+TEST(InferTopic, OtherResourcesAreUpdated) {
+    EXPECT_EQ(inferred(R"({"order":{"status":"cancelled"}})"), "order/updated");
+    EXPECT_EQ(inferred(R"({"address":{"id":1}})"), "address/updated");
+    EXPECT_EQ(inferred(R"({"checkout":{}})"), "checkout/updated");
+    EXPECT_EQ(inferred(R"({"onetime":{}})"), "onetime/updated");
+}
+
+TEST(InferTopic, PriorityWithIncludedObjects) {
+    EXPECT_EQ(inferred(R"({"customer":{"status":"INACTIVE"},"charge":{"status":"success"}})"),
+              "charge/paid");
+    EXPECT_EQ(inferred(R"({"charge":{},"subscription":{"status":"cancelled"}})"),
+              "subscription/cancelled");
+    EXPECT_EQ(inferred(R"({"customer":{},"order":{}})"), "order/updated");
+    EXPECT_EQ(inferred(R"({"address":{},"customer":{}})"), "customer/updated");
+    EXPECT_EQ(inferred(R"({"address":{},"checkout":{}})"), "address/updated");
+}
+
+TEST(InferTopic, KeyThatIsNotAnObjectIsSkipped) {
+    EXPECT_EQ(inferred(R"({"subscription":null,"charge":{"status":"error"}})"), "charge/failed");
+    EXPECT_EQ(inferred(R"({"subscription":"cancelled"})"), "<none>");
+}
+
+TEST(InferTopic, NothingToInferFrom) {
+    EXPECT_EQ(inferred(R"({})"), "<none>");
+    EXPECT_EQ(inferred(R"({"id":1,"type":"x"})"), "<none>");
+    EXPECT_EQ(inferred(R"({"Subscription":{}})"), "<none>");  // keys are case-sensitive
+    EXPECT_EQ(inferred(R"([{"subscription":{}}])"), "<none>");
+    EXPECT_EQ(inferred(R"("subscription")"), "<none>");
+    EXPECT_EQ(inferred("null"), "<none>");
+}
+
+TEST(InferTopic, InferredTopicsAreKnown) {
+    const char* bodies[] = {
+        R"({"subscription":{"status":"cancelled"}})",
+        R"({"subscription":{}})",
+        R"({"charge":{"error_type":"CLOSED_MAX_RETRIES_REACHED"}})",
+        R"({"charge":{"status":"success"}})",
+        R"({"charge":{"status":"error"}})",
+        R"({"charge":{}})",
+        R"({"customer":{"status":"INACTIVE"}})",
+        R"({"customer":{}})",
+        R"({"order":{}})",
+        R"({"address":{}})",
+    };
+    for (const char* body : bodies) {
+        const auto t = infer(body);
+        ASSERT_TRUE(t.has_value()) << body;
+        EXPECT_TRUE(is_known_topic(*t)) << t->full();
+    }
+}
+
+}  // namespace
+}  // namespace churnwatch
