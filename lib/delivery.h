@@ -1,0 +1,47 @@
+// A verified Recharge delivery on its way to the database, and what became of it.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "model.h"
+#include "signature.h"
+#include "time_util.h"
+#include "topic.h"
+
+namespace churnwatch {
+
+enum class DeliveryStatus { Accepted, Quarantined };
+std::string_view to_string(DeliveryStatus s);  // "accepted" "quarantined"
+std::string_view to_string(ApiVersion v);      // "2021-01" "2021-11" "" (unknown)
+
+struct Delivery {
+    Micros received_at = 0;
+    std::optional<Topic> topic;
+    std::optional<TopicSource> topic_source;
+    SignatureScheme scheme = SignatureScheme::Legacy;
+    std::size_t key_index = 0;
+    std::string dedupe_key;
+    std::string body;  // raw bytes, exactly as received
+    DeliveryStatus status = DeliveryStatus::Accepted;
+    std::string reason;  // readable; set when quarantined
+    std::optional<DecodedPayload> payload;  // decoded objects when accepted
+};
+
+enum class WriteOutcome {
+    Stored,     // a new row was committed
+    Duplicate,  // the dedupe key was already stored: nothing written
+    Failed,     // the transaction failed; nothing from this batch is stored
+    Probe,      // a readiness probe was committed
+};
+
+struct WriteResult {
+    WriteOutcome outcome = WriteOutcome::Failed;
+    int64_t delivery_id = 0;  // for Stored
+    DeliveryStatus status = DeliveryStatus::Accepted;  // final status (rules may quarantine)
+    std::string error;  // for Failed, or the reason a rule failure quarantined it
+};
+
+}  // namespace churnwatch

@@ -1,0 +1,55 @@
+#include "schema.h"
+
+#include <set>
+
+namespace churnwatch {
+
+void configure_connection(sql::Database& db) {
+    db.exec("PRAGMA journal_mode=WAL");
+    // FULL: the WAL is fsynced at every commit, so an acknowledged delivery survives power loss.
+    db.exec("PRAGMA synchronous=FULL");
+    db.exec("PRAGMA foreign_keys=ON");
+}
+
+std::vector<std::string> apply_migrations(sql::Database& db) {
+    db.exec(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        " name TEXT PRIMARY KEY,"
+        " applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now')))");
+
+    std::set<std::string> known;
+    for (const auto& f : embedded_schema()) known.insert(f.name);
+
+    std::set<std::string> applied;
+    {
+        sql::Statement q(db, "SELECT name FROM schema_migrations");
+        while (q.step()) applied.insert(q.column_text(0));
+    }
+    for (const auto& name : applied) {
+        if (!known.count(name)) {
+            throw sql::Error(1, 1,
+                             "database has migration " + name +
+                                 " that this churnwatch does not know: it was written by a "
+                                 "newer version; refusing to start");
+        }
+    }
+
+    std::vector<std::string> now_applied;
+    for (const auto& f : embedded_schema()) {
+        if (applied.count(f.name)) continue;
+        sql::Transaction txn(db);
+        try {
+            db.exec(f.sql);
+        } catch (const sql::Error& e) {
+            throw sql::Error(e.code(), e.extended_code(),
+                             std::string("migration ") + f.name + " failed: " + e.what());
+        }
+        sql::Statement ins(db, "INSERT INTO schema_migrations (name) VALUES (?)");
+        ins.bind(1, f.name).run();
+        txn.commit();
+        now_applied.emplace_back(f.name);
+    }
+    return now_applied;
+}
+
+}  // namespace churnwatch

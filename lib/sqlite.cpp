@@ -1,0 +1,187 @@
+#include "sqlite.h"
+
+#include <sqlite3.h>
+
+namespace churnwatch::sql {
+
+namespace {
+
+[[noreturn]] void throw_error(sqlite3* db, int rc, const std::string& what) {
+    int ext = db ? sqlite3_extended_errcode(db) : rc;
+    std::string msg = what + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    throw Error(rc & 0xff, ext, msg);
+}
+
+}  // namespace
+
+Database::Database(const std::string& path, OpenMode mode, int busy_timeout_ms) : path_(path) {
+    int flags = SQLITE_OPEN_NOMUTEX;  // each connection is used by one thread at a time
+    flags |= mode == OpenMode::ReadOnly ? SQLITE_OPEN_READONLY
+                                        : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
+    if (rc != SQLITE_OK) {
+        std::string msg = "cannot open database " + path;
+        sqlite3* db = db_;
+        db_ = nullptr;
+        Error err(rc, db ? sqlite3_extended_errcode(db) : rc,
+                  msg + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
+        sqlite3_close(db);
+        throw err;
+    }
+    sqlite3_extended_result_codes(db_, 1);
+    sqlite3_busy_timeout(db_, busy_timeout_ms);
+}
+
+Database::~Database() { sqlite3_close_v2(db_); }
+
+void Database::exec(std::string_view sql) {
+    std::string text(sql);
+    char* err = nullptr;
+    int rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &err);
+    if (rc != SQLITE_OK) {
+        std::string msg = err ? err : sqlite3_errstr(rc);
+        sqlite3_free(err);
+        throw Error(rc & 0xff, sqlite3_extended_errcode(db_), "exec failed: " + msg);
+    }
+}
+
+int64_t Database::last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
+int Database::changes() const { return sqlite3_changes(db_); }
+
+Statement::Statement(Database& db, std::string_view sql) : db_(db.handle()) {
+    int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
+                                SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr);
+    if (rc != SQLITE_OK) throw_error(db_, rc, "prepare failed for [" + std::string(sql) + "]");
+}
+
+Statement::~Statement() { sqlite3_finalize(stmt_); }
+
+Statement::Statement(Statement&& other) noexcept : stmt_(other.stmt_), db_(other.db_) {
+    other.stmt_ = nullptr;
+}
+
+void Statement::check(int rc, const char* what) const {
+    if (rc != SQLITE_OK) throw_error(db_, rc, what);
+}
+
+Statement& Statement::bind(int index, int64_t value) {
+    check(sqlite3_bind_int64(stmt_, index, value), "bind int");
+    return *this;
+}
+Statement& Statement::bind(int index, double value) {
+    check(sqlite3_bind_double(stmt_, index, value), "bind double");
+    return *this;
+}
+Statement& Statement::bind(int index, std::string_view text) {
+    check(sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT,
+                              SQLITE_UTF8),
+          "bind text");
+    return *this;
+}
+Statement& Statement::bind_blob(int index, std::string_view bytes) {
+    // A zero-length blob must still be a blob, not NULL: SQLite needs a non-null pointer.
+    static const char empty = 0;
+    const void* p = bytes.empty() ? &empty : bytes.data();
+    check(sqlite3_bind_blob64(stmt_, index, p, bytes.size(), SQLITE_TRANSIENT), "bind blob");
+    return *this;
+}
+Statement& Statement::bind_null(int index) {
+    check(sqlite3_bind_null(stmt_, index), "bind null");
+    return *this;
+}
+
+bool Statement::step() {
+    int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    throw_error(db_, rc, "step failed");
+}
+
+void Statement::run() {
+    while (step()) {
+    }
+    sqlite3_reset(stmt_);
+}
+
+void Statement::reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+}
+
+bool Statement::is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+int64_t Statement::column_int(int col) const { return sqlite3_column_int64(stmt_, col); }
+double Statement::column_double(int col) const { return sqlite3_column_double(stmt_, col); }
+
+std::string Statement::column_text(int col) const {
+    const unsigned char* p = sqlite3_column_text(stmt_, col);
+    int n = sqlite3_column_bytes(stmt_, col);
+    return p ? std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(n)) : std::string();
+}
+
+std::optional<std::string> Statement::column_opt_text(int col) const {
+    if (is_null(col)) return std::nullopt;
+    return column_text(col);
+}
+
+std::optional<int64_t> Statement::column_opt_int(int col) const {
+    if (is_null(col)) return std::nullopt;
+    return column_int(col);
+}
+
+std::string Statement::column_blob(int col) const {
+    const void* p = sqlite3_column_blob(stmt_, col);
+    int n = sqlite3_column_bytes(stmt_, col);
+    return p ? std::string(static_cast<const char*>(p), static_cast<size_t>(n)) : std::string();
+}
+
+int Statement::column_count() const { return sqlite3_column_count(stmt_); }
+
+std::string Statement::column_name(int col) const {
+    const char* n = sqlite3_column_name(stmt_, col);
+    return n ? n : "";
+}
+
+Transaction::Transaction(Database& db, bool immediate) : db_(db) {
+    db_.exec(immediate ? "BEGIN IMMEDIATE" : "BEGIN");
+}
+
+Transaction::~Transaction() {
+    if (!done_) {
+        try {
+            db_.exec("ROLLBACK");
+        } catch (const Error&) {
+            // SQLite may already have rolled back (e.g. after SQLITE_FULL); nothing left to undo.
+        }
+    }
+}
+
+void Transaction::commit() {
+    db_.exec("COMMIT");
+    done_ = true;
+}
+
+Savepoint::Savepoint(Database& db, std::string name) : db_(db), name_(std::move(name)) {
+    db_.exec("SAVEPOINT " + name_);
+}
+
+Savepoint::~Savepoint() {
+    if (!done_) {
+        try {
+            rollback();
+        } catch (const Error&) {
+        }
+    }
+}
+
+void Savepoint::release() {
+    db_.exec("RELEASE " + name_);
+    done_ = true;
+}
+
+void Savepoint::rollback() {
+    done_ = true;
+    db_.exec("ROLLBACK TO " + name_);
+    db_.exec("RELEASE " + name_);
+}
+
+}  // namespace churnwatch::sql

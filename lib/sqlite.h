@@ -1,0 +1,123 @@
+// A thin RAII layer over SQLite: one error type carrying SQLite's codes, prepared statements,
+// and transactions that roll back unless committed. The only place that calls sqlite3_* directly.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace churnwatch::sql {
+
+class Error : public std::runtime_error {
+public:
+    Error(int code, int extended_code, const std::string& what)
+        : std::runtime_error(what), code_(code), extended_code_(extended_code) {}
+    int code() const { return code_; }                    // SQLITE_BUSY, SQLITE_FULL, …
+    int extended_code() const { return extended_code_; }
+
+private:
+    int code_;
+    int extended_code_;
+};
+
+enum class OpenMode { ReadWrite, ReadOnly };
+
+class Database {
+public:
+    explicit Database(const std::string& path, OpenMode mode = OpenMode::ReadWrite,
+                      int busy_timeout_ms = 5000);
+    ~Database();
+    Database(const Database&) = delete;
+    Database& operator=(const Database&) = delete;
+
+    void exec(std::string_view sql);  // one or more statements, no parameters
+    int64_t last_insert_rowid() const;
+    int changes() const;
+    sqlite3* handle() const { return db_; }
+    const std::string& path() const { return path_; }
+
+private:
+    sqlite3* db_ = nullptr;
+    std::string path_;
+};
+
+// A prepared statement; parameters are 1-based as in SQLite. reset() before reuse.
+class Statement {
+public:
+    Statement(Database& db, std::string_view sql);
+    ~Statement();
+    Statement(Statement&&) noexcept;
+    Statement& operator=(Statement&&) = delete;
+    Statement(const Statement&) = delete;
+    Statement& operator=(const Statement&) = delete;
+
+    Statement& bind(int index, int64_t value);
+    Statement& bind(int index, int value) { return bind(index, static_cast<int64_t>(value)); }
+    Statement& bind(int index, double value);
+    Statement& bind(int index, std::string_view text);
+    Statement& bind(int index, const char* text) { return bind(index, std::string_view(text)); }
+    Statement& bind(int index, const std::string& text) { return bind(index, std::string_view(text)); }
+    Statement& bind_blob(int index, std::string_view bytes);
+    Statement& bind_null(int index);
+    template <typename T>
+    Statement& bind(int index, const std::optional<T>& value) {
+        return value ? bind(index, *value) : bind_null(index);
+    }
+    Statement& bind(int index, bool value) { return bind(index, static_cast<int64_t>(value)); }
+
+    bool step();      // true when a row is ready, false when done
+    void run();       // step to completion (for statements that return no rows)
+    void reset();     // reset and clear bindings
+
+    bool is_null(int col) const;
+    int64_t column_int(int col) const;
+    double column_double(int col) const;
+    std::string column_text(int col) const;  // NULL → ""
+    std::optional<std::string> column_opt_text(int col) const;
+    std::optional<int64_t> column_opt_int(int col) const;
+    std::string column_blob(int col) const;
+    int column_count() const;
+    std::string column_name(int col) const;
+
+private:
+    void check(int rc, const char* what) const;
+    sqlite3_stmt* stmt_ = nullptr;
+    sqlite3* db_ = nullptr;
+};
+
+// BEGIN [IMMEDIATE] … COMMIT; rolls back on destruction unless commit() was called.
+class Transaction {
+public:
+    explicit Transaction(Database& db, bool immediate = true);
+    ~Transaction();
+    Transaction(const Transaction&) = delete;
+    Transaction& operator=(const Transaction&) = delete;
+    void commit();
+
+private:
+    Database& db_;
+    bool done_ = false;
+};
+
+// SAVEPOINT name … RELEASE; rolls back to the savepoint on destruction unless released.
+class Savepoint {
+public:
+    Savepoint(Database& db, std::string name);
+    ~Savepoint();
+    Savepoint(const Savepoint&) = delete;
+    Savepoint& operator=(const Savepoint&) = delete;
+    void release();
+    void rollback();  // roll back the work since the savepoint and release it
+
+private:
+    Database& db_;
+    std::string name_;
+    bool done_ = false;
+};
+
+}  // namespace churnwatch::sql

@@ -1,0 +1,209 @@
+#include "writer.h"
+
+#include <exception>
+
+#include "schema.h"
+#include "time_util.h"
+
+namespace churnwatch {
+
+namespace {
+
+Micros now_micros() {
+    using namespace std::chrono;
+    return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+Writer::Writer(const std::string& db_path, WriterOptions options, DeliveryApplier* applier,
+               WriterObserver* observer)
+    : path_(db_path), options_(options), applier_(applier), observer_(observer) {
+    db_ = std::make_unique<sql::Database>(db_path);
+    configure_connection(*db_);
+    apply_migrations(*db_);
+    // Checkpoints run on their own thread and connection (checkpoint_loop): inside COMMIT
+    // they caused multi-millisecond stalls on the ack path.
+    db_->exec("PRAGMA wal_autocheckpoint=0");
+    insert_ = std::make_unique<sql::Statement>(
+        *db_,
+        "INSERT INTO deliveries (received_at, topic, topic_source, signature_scheme, key_index,"
+        " dedupe_key, body, status, reason, api_version)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING");
+    probe_ = std::make_unique<sql::Statement>(
+        *db_,
+        "INSERT INTO service_state (key, value) VALUES ('last_ready_probe', ?)"
+        " ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+    quarantine_ = std::make_unique<sql::Statement>(
+        *db_, "UPDATE deliveries SET status = 'quarantined', reason = ? WHERE id = ?");
+    if (applier_) applier_->prepare(*db_);
+    thread_ = std::thread([this] { run(); });
+    checkpointer_ = std::thread([this] { checkpoint_loop(); });
+}
+
+Writer::~Writer() { stop(); }
+
+bool Writer::submit(Delivery&& d, WriteCallback done) {
+    Item item;
+    item.delivery.emplace(std::move(d));
+    item.done = std::move(done);
+    return enqueue(std::move(item));
+}
+
+bool Writer::submit_probe(WriteCallback done) {
+    Item item;
+    item.done = std::move(done);
+    return enqueue(std::move(item));
+}
+
+bool Writer::enqueue(Item&& item) {
+    {
+        std::lock_guard lock(mu_);
+        if (stopping_ || queue_.size() >= options_.queue_capacity) return false;
+        queue_.push_back(std::move(item));
+    }
+    cv_.notify_one();
+    return true;
+}
+
+std::size_t Writer::queue_depth() const {
+    std::lock_guard lock(mu_);
+    return queue_.size();
+}
+
+void Writer::stop() {
+    {
+        std::lock_guard lock(mu_);
+        if (stopping_ && !thread_.joinable()) return;
+        stopping_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+    {
+        std::lock_guard lock(ckpt_mu_);
+        ckpt_stop_ = true;
+    }
+    ckpt_cv_.notify_all();
+    if (checkpointer_.joinable()) checkpointer_.join();
+    if (db_) {
+        insert_.reset();
+        probe_.reset();
+        quarantine_.reset();
+        try {
+            db_->exec("PRAGMA wal_checkpoint(TRUNCATE)");
+        } catch (const sql::Error&) {
+            // Readers may hold the WAL; the next start checkpoints it.
+        }
+        db_.reset();
+    }
+}
+
+void Writer::run() {
+    std::deque<Item> batch;
+    for (;;) {
+        {
+            std::unique_lock lock(mu_);
+            cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+            if (queue_.empty()) return;  // stopping and drained
+            // Group commit: take everything queued now (up to max_batch) into one transaction.
+            std::size_t n = std::min(queue_.size(), options_.max_batch);
+            for (std::size_t i = 0; i < n; ++i) {
+                batch.push_back(std::move(queue_.front()));
+                queue_.pop_front();
+            }
+        }
+        commit_batch(batch);
+        batch.clear();
+    }
+}
+
+void Writer::commit_batch(std::deque<Item>& batch) {
+    auto started = std::chrono::steady_clock::now();
+    std::vector<WriteResult> results(batch.size());
+    bool ok = true;
+    std::string error;
+    try {
+        sql::Transaction txn(*db_);
+        for (std::size_t i = 0; i < batch.size(); ++i) store_one(batch[i], results[i]);
+        txn.commit();
+    } catch (const std::exception& e) {
+        ok = false;
+        error = e.what();
+    }
+    last_commit_ok_ = ok;
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    if (observer_) observer_->on_commit(batch.size(), seconds, ok);
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        if (!ok) results[i] = WriteResult{WriteOutcome::Failed, 0, DeliveryStatus::Accepted, error};
+        if (batch[i].done) batch[i].done(results[i]);
+    }
+}
+
+void Writer::store_one(Item& item, WriteResult& result) {
+    if (!item.delivery) {
+        probe_->reset();
+        probe_->bind(1, format_time(now_micros())).run();
+        result.outcome = WriteOutcome::Probe;
+        return;
+    }
+    const Delivery& d = *item.delivery;
+    auto& ins = *insert_;
+    ins.reset();
+    ins.bind(1, format_time(d.received_at));
+    if (d.topic) ins.bind(2, d.topic->full());
+    if (d.topic_source) ins.bind(3, to_string(*d.topic_source));
+    ins.bind(4, to_string(d.scheme));
+    ins.bind(5, static_cast<int64_t>(d.key_index));
+    ins.bind(6, d.dedupe_key);
+    ins.bind_blob(7, d.body);
+    ins.bind(8, to_string(d.status));
+    if (!d.reason.empty()) ins.bind(9, d.reason);
+    if (d.payload && d.payload->version != ApiVersion::Unknown) ins.bind(10, to_string(d.payload->version));
+    ins.run();
+    if (db_->changes() == 0) {
+        result.outcome = WriteOutcome::Duplicate;
+        return;
+    }
+    result.outcome = WriteOutcome::Stored;
+    result.delivery_id = db_->last_insert_rowid();
+    result.status = d.status;
+    if (d.status != DeliveryStatus::Accepted || !applier_) return;
+
+    // The rules run inside the same transaction, behind a savepoint: a failure there must
+    // not lose the delivery, only quarantine it with the reason.
+    sql::Savepoint sp(*db_, "apply_rules");
+    try {
+        applier_->apply(*db_, result.delivery_id, d);
+        sp.release();
+    } catch (const std::exception& e) {
+        sp.rollback();
+        result.status = DeliveryStatus::Quarantined;
+        result.error = std::string("rules failed: ") + e.what();
+        quarantine_->reset();
+        quarantine_->bind(1, result.error).bind(2, result.delivery_id).run();
+    }
+}
+
+void Writer::checkpoint_loop() {
+    std::unique_ptr<sql::Database> db;
+    try {
+        db = std::make_unique<sql::Database>(path_);
+    } catch (const sql::Error&) {
+        return;  // without it the WAL only grows until the next start's checkpoint
+    }
+    std::unique_lock lock(ckpt_mu_);
+    while (!ckpt_stop_) {
+        ckpt_cv_.wait_for(lock, options_.checkpoint_interval, [&] { return ckpt_stop_; });
+        if (ckpt_stop_) break;
+        lock.unlock();
+        try {
+            // PASSIVE never blocks the writer; it copies what it can and leaves the rest.
+            db->exec("PRAGMA wal_checkpoint(PASSIVE)");
+        } catch (const sql::Error&) {
+        }
+        lock.lock();
+    }
+}
+
+}  // namespace churnwatch

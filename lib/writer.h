@@ -1,0 +1,106 @@
+// The single writer: one thread owns the database's write connection and commits deliveries
+// in groups. Everything queued when a commit starts goes into one transaction (WAL,
+// synchronous=FULL), so durability costs one fsync per group, not per request. Each caller
+// gets its result through a callback after the commit — the 2xx goes out only then.
+//
+// A second thread checkpoints the WAL on its own connection, so COMMIT never pays for it.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "delivery.h"
+#include "sqlite.h"
+
+namespace churnwatch {
+
+// Called on the writer thread inside the delivery's transaction, after its row is inserted.
+// Applies the churn rules; may throw (the delivery is then quarantined with the reason and
+// its derived writes are rolled back, the row itself stays).
+class DeliveryApplier {
+public:
+    virtual ~DeliveryApplier() = default;
+    virtual void prepare(sql::Database& db) = 0;  // once, on the writer thread, before use
+    virtual void apply(sql::Database& db, int64_t delivery_id, const Delivery& d) = 0;
+};
+
+// Observes commits (metrics); called on the writer thread.
+class WriterObserver {
+public:
+    virtual ~WriterObserver() = default;
+    virtual void on_commit(std::size_t batch_size, double seconds, bool ok) = 0;
+};
+
+// Runs on the writer thread right after the commit: keep it short (post the answer away).
+using WriteCallback = std::function<void(const WriteResult&)>;
+
+struct WriterOptions {
+    std::size_t queue_capacity = 10000;  // submit() refuses beyond this (caller answers 503)
+    std::size_t max_batch = 1000;        // deliveries per transaction at most
+    std::chrono::milliseconds checkpoint_interval{500};
+};
+
+class Writer {
+public:
+    // Opens (creating if needed) and migrates the database; throws sql::Error if unusable.
+    Writer(const std::string& db_path, WriterOptions options, DeliveryApplier* applier = nullptr,
+           WriterObserver* observer = nullptr);
+    ~Writer();  // stop()
+    Writer(const Writer&) = delete;
+    Writer& operator=(const Writer&) = delete;
+
+    // Queues a delivery; false (callback not called) when the queue is full or stopping.
+    bool submit(Delivery&& d, WriteCallback done);
+    // Queues a readiness probe: a real write of service_state in the next group commit.
+    bool submit_probe(WriteCallback done);
+    // Commits everything queued, stops both threads and closes the database. Idempotent.
+    void stop();
+
+    std::size_t queue_depth() const;
+    bool last_commit_ok() const { return last_commit_ok_.load(); }
+
+private:
+    struct Item {
+        std::optional<Delivery> delivery;  // empty: a readiness probe
+        WriteCallback done;
+    };
+    bool enqueue(Item&& item);
+    void run();
+    void commit_batch(std::deque<Item>& batch);
+    void store_one(Item& item, WriteResult& result);
+    void checkpoint_loop();
+
+    std::string path_;
+    WriterOptions options_;
+    DeliveryApplier* applier_;
+    WriterObserver* observer_;
+    std::unique_ptr<sql::Database> db_;
+    std::unique_ptr<sql::Statement> insert_;
+    std::unique_ptr<sql::Statement> probe_;
+    std::unique_ptr<sql::Statement> quarantine_;
+
+    mutable std::mutex mu_;
+    std::condition_variable cv_;
+    std::deque<Item> queue_;
+    bool stopping_ = false;
+    std::atomic<bool> last_commit_ok_{true};
+
+    std::mutex ckpt_mu_;
+    std::condition_variable ckpt_cv_;
+    bool ckpt_stop_ = false;
+
+    std::thread thread_;
+    std::thread checkpointer_;
+};
+
+}  // namespace churnwatch
