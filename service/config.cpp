@@ -1,0 +1,252 @@
+#include "config.h"
+
+#include <cctype>
+#include <cerrno>
+#include <cstdlib>
+#include <fstream>
+
+namespace churnwatch {
+
+const std::vector<OptionSpec>& option_specs() {
+    static const std::vector<OptionSpec> specs = {
+        {"config", "PATH", nullptr, "configuration file (key = value lines)"},
+        {"db", "PATH", "./churnwatch.db", "SQLite database file (created if missing)"},
+        {"listen", "HOST:PORT", "127.0.0.1:8080",
+         "address to listen on; port 0 picks a free port (printed as 'listening on HOST:PORT')"},
+        {"secret", "SECRET", nullptr,
+         "Recharge API client secret used to verify signatures; repeat for rotation "
+         "(env CHURNWATCH_SECRETS: comma-separated)",
+         true, true, "CHURNWATCH_SECRETS"},
+        {"threads", "N", "2", "I/O threads"},
+        {"max-body", "BYTES", "1048576", "largest request body accepted (larger: 413)"},
+        {"max-header", "BYTES", "16384", "largest request header block (larger: 431)"},
+        {"max-connections", "N", "1024", "open connections at most (then accepting pauses)"},
+        {"request-timeout", "SECONDS", "15", "a whole request must arrive within this"},
+        {"queue-capacity", "N", "10000", "deliveries waiting for commit at most (then 503)"},
+        {"max-batch", "N", "1000", "deliveries per group commit at most"},
+        {"json-depth", "N", "64", "deepest JSON nesting accepted (deeper: quarantined)"},
+        {"signature-window", "SECONDS", "172800",
+         "timestamped signatures older or newer than this are rejected as stale"},
+        {"id-header", "NAME", "X-Recharge-Webhook-Id",
+         "header whose value identifies a delivery for deduplication (if present)"},
+        {"auto-churn-days", "DAYS", "0",
+         "if > 0: churn a customer DAYS days after an unresolved max-retries charge"},
+        {"log-level", "LEVEL", "info", "debug, info, warn or error"},
+        {"from", "YYYY-MM", nullptr, "report: first month"},
+        {"to", "YYYY-MM", nullptr, "report: last month"},
+        {"format", "FORMAT", "table", "report: table, csv or json"},
+    };
+    return specs;
+}
+
+const OptionSpec* find_option(const std::string& name) {
+    for (const auto& s : option_specs())
+        if (name == s.name) return &s;
+    return nullptr;
+}
+
+std::string mask_secret(const std::string& s) {
+    if (s.size() <= 8) return "****";
+    return s.substr(0, 4) + "…(" + std::to_string(s.size()) + " chars)";
+}
+
+namespace {
+
+std::string trim(const std::string& s) {
+    std::size_t b = 0, e = s.size();
+    while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
+    while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
+    return s.substr(b, e - b);
+}
+
+std::string env_name(const OptionSpec& spec) {
+    if (spec.env) return spec.env;
+    std::string n = "CHURNWATCH_";
+    for (const char* p = spec.name; *p; ++p)
+        n += *p == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(*p)));
+    return n;
+}
+
+std::vector<std::string> split_commas(const std::string& s) {
+    std::vector<std::string> out;
+    std::size_t start = 0;
+    while (start <= s.size()) {
+        std::size_t comma = s.find(',', start);
+        if (comma == std::string::npos) comma = s.size();
+        std::string part = trim(s.substr(start, comma - start));
+        if (!part.empty()) out.push_back(part);
+        start = comma + 1;
+    }
+    return out;
+}
+
+}  // namespace
+
+bool Config::parse_file(const std::string& path, std::string& error) {
+    std::ifstream in(path);
+    if (!in) {
+        error = "cannot read config file " + path;
+        return false;
+    }
+    std::map<std::string, Value> found;
+    std::string line;
+    int lineno = 0;
+    while (std::getline(in, line)) {
+        ++lineno;
+        std::string t = trim(line);
+        if (t.empty() || t[0] == '#') continue;
+        auto eq = t.find('=');
+        if (eq == std::string::npos) {
+            error = path + ":" + std::to_string(lineno) + ": expected 'key = value'";
+            return false;
+        }
+        std::string key = trim(t.substr(0, eq));
+        std::string value = trim(t.substr(eq + 1));
+        const OptionSpec* spec = find_option(key);
+        if (!spec || key == "config") {
+            error = path + ":" + std::to_string(lineno) + ": unknown key '" + key + "'";
+            return false;
+        }
+        auto& v = found[key];
+        if (!spec->repeatable && !v.values.empty()) {
+            error = path + ":" + std::to_string(lineno) + ": '" + key + "' given twice";
+            return false;
+        }
+        v.values.push_back(value);
+        v.source = "file";
+    }
+    for (auto& [k, v] : found) values_[k] = std::move(v);
+    return true;
+}
+
+void Config::load_env() {
+    for (const auto& spec : option_specs()) {
+        if (std::string(spec.name) == "config") continue;
+        const char* e = std::getenv(env_name(spec).c_str());
+        if (!e || !*e) continue;
+        Value v;
+        v.values = spec.repeatable ? split_commas(e) : std::vector<std::string>{e};
+        v.source = "env";
+        values_[spec.name] = std::move(v);
+    }
+}
+
+bool Config::parse_args(const std::vector<std::string>& args, std::string& error) {
+    std::map<std::string, Value> found;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const std::string& a = args[i];
+        if (a.rfind("--", 0) != 0 || a == "--") {
+            positional_.push_back(a);
+            continue;
+        }
+        std::string name = a.substr(2), value;
+        bool inline_value = false;
+        if (auto eq = name.find('='); eq != std::string::npos) {
+            value = name.substr(eq + 1);
+            name = name.substr(0, eq);
+            inline_value = true;
+        }
+        const OptionSpec* spec = find_option(name);
+        if (!spec) {
+            error = "unknown option --" + name;
+            return false;
+        }
+        if (*spec->value_name == '\0') {
+            value = inline_value ? value : "true";
+        } else if (!inline_value) {
+            if (i + 1 >= args.size()) {
+                error = "--" + name + " needs a value (" + spec->value_name + ")";
+                return false;
+            }
+            value = args[++i];
+        }
+        auto& v = found[name];
+        if (!spec->repeatable) v.values.clear();
+        v.values.push_back(value);
+        v.source = "flag";
+    }
+    for (auto& [k, v] : found) values_[k] = std::move(v);
+    return true;
+}
+
+std::optional<Config> Config::load(const std::vector<std::string>& args, std::string& error) {
+    // The config file's path itself may come from a flag or the environment.
+    Config probe;
+    if (!probe.parse_args(args, error)) return std::nullopt;
+    std::optional<std::string> file = probe.get("config");
+    if (!file) {
+        if (const char* e = std::getenv("CHURNWATCH_CONFIG"); e && *e) file = e;
+    }
+    Config c;
+    if (file && !c.parse_file(*file, error)) return std::nullopt;
+    c.load_env();
+    if (!c.parse_args(args, error)) return std::nullopt;
+    return c;
+}
+
+std::optional<Config> Config::load_file(const std::string& path, std::string& error) {
+    Config c;
+    if (!c.parse_file(path, error)) return std::nullopt;
+    c.load_env();
+    return c;
+}
+
+std::optional<std::string> Config::get(const std::string& name) const {
+    auto it = values_.find(name);
+    if (it == values_.end() || it->second.values.empty()) return std::nullopt;
+    return it->second.values.back();
+}
+
+std::string Config::get_or(const std::string& name) const {
+    if (auto v = get(name)) return *v;
+    const OptionSpec* spec = find_option(name);
+    return spec && spec->default_value ? spec->default_value : "";
+}
+
+std::vector<std::string> Config::get_all(const std::string& name) const {
+    auto it = values_.find(name);
+    return it == values_.end() ? std::vector<std::string>{} : it->second.values;
+}
+
+bool Config::flag(const std::string& name) const {
+    auto v = get(name);
+    return v && (*v == "true" || *v == "1" || *v == "yes");
+}
+
+std::optional<long long> Config::get_int(const std::string& name, long long min, long long max,
+                                         std::string& error) const {
+    std::string text = get_or(name);
+    errno = 0;
+    char* end = nullptr;
+    long long v = std::strtoll(text.c_str(), &end, 10);
+    if (text.empty() || errno != 0 || *end != '\0' || v < min || v > max) {
+        error = "--" + name + " must be a whole number from " + std::to_string(min) + " to " +
+                std::to_string(max) + " (got '" + text + "')";
+        return std::nullopt;
+    }
+    return v;
+}
+
+std::string Config::source(const std::string& name) const {
+    auto it = values_.find(name);
+    return it == values_.end() ? "default" : it->second.source;
+}
+
+std::string Config::describe() const {
+    std::string out;
+    for (const auto& spec : option_specs()) {
+        std::string name = spec.name;
+        if (name == "config") continue;
+        std::vector<std::string> vals = get_all(name);
+        if (vals.empty() && spec.default_value) vals.push_back(spec.default_value);
+        if (vals.empty()) {
+            out += name + " =   # unset\n";
+            continue;
+        }
+        for (const auto& v : vals)
+            out += name + " = " + (spec.secret ? mask_secret(v) : v) + "   # " + source(name) + "\n";
+    }
+    return out;
+}
+
+}  // namespace churnwatch

@@ -1,0 +1,61 @@
+// Configuration for every command: flags > environment (CHURNWATCH_*) > config file.
+// The file is `key = value` lines (keys are the flag names without "--", '#' starts a
+// comment); a repeatable key (secret, alert-url) may appear on several lines.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace churnwatch {
+
+struct OptionSpec {
+    const char* name;        // flag name without "--"
+    const char* value_name;  // "PATH", "N", … ("" for a boolean switch)
+    const char* default_value;  // nullptr: no default
+    const char* help;
+    bool repeatable = false;
+    bool secret = false;     // masked when printed
+    const char* env = nullptr;  // environment variable; nullptr → CHURNWATCH_<NAME>
+};
+
+const std::vector<OptionSpec>& option_specs();
+
+class Config {
+public:
+    // Parses argv (after the subcommand), the environment and the file named by --config /
+    // CHURNWATCH_CONFIG. Returns nullopt and sets error on any unknown key or bad syntax.
+    static std::optional<Config> load(const std::vector<std::string>& args, std::string& error);
+    // Same, from a given file only (for `config check FILE`), with env and flags on top.
+    static std::optional<Config> load_file(const std::string& path, std::string& error);
+
+    std::optional<std::string> get(const std::string& name) const;
+    std::string get_or(const std::string& name) const;  // the spec's default, or ""
+    std::vector<std::string> get_all(const std::string& name) const;
+    bool flag(const std::string& name) const;  // boolean switch set
+    // Parses a number; sets error (naming the option) when it is not a valid number in range.
+    std::optional<long long> get_int(const std::string& name, long long min, long long max,
+                                     std::string& error) const;
+    std::string source(const std::string& name) const;  // "flag" "env" "file" "default"
+
+    // The effective configuration, one "key = value  # source" line each, secrets masked.
+    std::string describe() const;
+    const std::vector<std::string>& positional() const { return positional_; }
+
+private:
+    struct Value {
+        std::vector<std::string> values;
+        std::string source;
+    };
+    bool parse_file(const std::string& path, std::string& error);
+    void load_env();
+    bool parse_args(const std::vector<std::string>& args, std::string& error);
+    std::map<std::string, Value> values_;
+    std::vector<std::string> positional_;
+};
+
+const OptionSpec* find_option(const std::string& name);
+std::string mask_secret(const std::string& s);  // "shjk…(40 chars)"
+
+}  // namespace churnwatch

@@ -1,0 +1,323 @@
+#include "http_server.h"
+
+#include <algorithm>
+#include <atomic>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+namespace churnwatch {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+
+class Session;
+
+// Live sessions and the connection limit. Shared with every session, so a session destroyed
+// late (e.g. with the io_context) never touches a destroyed server.
+struct SessionRegistry {
+    std::mutex mu;
+    std::map<Session*, std::weak_ptr<Session>> sessions;
+    std::size_t max_connections = 0;
+    bool accept_paused = false;
+    bool stopping = false;
+    std::function<void()> resume_accept;   // cleared when the server goes away
+    std::function<void()> last_one_gone;   // while stopping: ends the drain early
+
+    // Returns false when the limit is reached and accepting should pause.
+    bool add(Session* p, std::weak_ptr<Session> w) {
+        std::lock_guard lock(mu);
+        sessions[p] = std::move(w);
+        if (sessions.size() >= max_connections) {
+            accept_paused = true;
+            return false;
+        }
+        return true;
+    }
+    void remove(Session* p) {
+        std::function<void()> action;
+        {
+            std::lock_guard lock(mu);
+            sessions.erase(p);
+            if (stopping && sessions.empty()) {
+                action = last_one_gone;
+            } else if (accept_paused && !stopping && sessions.size() < max_connections) {
+                accept_paused = false;
+                action = resume_accept;
+            }
+        }
+        if (action) action();
+    }
+    std::vector<std::shared_ptr<Session>> begin_stop() {
+        std::lock_guard lock(mu);
+        stopping = true;
+        std::vector<std::shared_ptr<Session>> live;
+        for (auto& [p, w] : sessions)
+            if (auto s = w.lock()) live.push_back(std::move(s));
+        return live;
+    }
+    void detach() {
+        std::lock_guard lock(mu);
+        resume_accept = nullptr;
+        last_one_gone = nullptr;
+    }
+};
+
+struct HttpServer::Impl {
+    Impl(ServerOptions o, RequestHandler& h, Logger& l)
+        : options(std::move(o)), handler(h), logger(l), ioc(options.threads),
+          acceptor(net::make_strand(ioc)), signals(ioc, SIGINT, SIGTERM),
+          drain_timer(net::make_strand(ioc)), registry(std::make_shared<SessionRegistry>()) {
+        registry->max_connections = std::max<std::size_t>(1, options.max_connections);
+        registry->resume_accept = [this] { net::post(acceptor.get_executor(), [this] { do_accept(); }); };
+        registry->last_one_gone = [this] {
+            net::post(drain_timer.get_executor(), [this] { drain_timer.cancel(); });
+        };
+    }
+    ~Impl() { registry->detach(); }
+
+    void do_accept();
+    void on_accept(beast::error_code ec, tcp::socket socket);
+    void begin_shutdown();
+
+    ServerOptions options;
+    RequestHandler& handler;
+    Logger& logger;
+    net::io_context ioc;
+    tcp::acceptor acceptor;
+    net::signal_set signals;
+    net::steady_timer drain_timer;
+    std::atomic<bool> stopping{false};
+    std::shared_ptr<SessionRegistry> registry;
+};
+
+// One connection: read a request, let the handler answer (possibly from the writer thread),
+// write the answer, repeat while keep-alive. All work runs on the connection's strand.
+class Session : public std::enable_shared_from_this<Session> {
+public:
+    Session(tcp::socket&& socket, HttpServer::Impl& server)
+        : stream_(std::move(socket)), server_(server), registry_(server.registry) {}
+    ~Session() { registry_->remove(this); }
+
+    void start() {
+        net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->do_read(); });
+    }
+
+    // Called at shutdown: close now if waiting for a request that has not begun, otherwise
+    // give the request in progress a short deadline; the answer in flight is still written.
+    void on_shutdown() {
+        net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+            if (!self->reading_) return;  // handling or writing: closes after the write
+            if (!self->parser_ || !self->parser_->got_some()) {
+                beast::error_code ec;
+                self->stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+                self->stream_.close();
+            } else {
+                self->stream_.expires_after(std::chrono::seconds(1));
+            }
+        });
+    }
+
+private:
+    void do_read() {
+        parser_.emplace();
+        parser_->body_limit(server_.options.body_limit);
+        parser_->header_limit(static_cast<std::uint32_t>(server_.options.header_limit));
+        stream_.expires_after(server_.options.request_timeout);
+        reading_ = true;
+        http::async_read(stream_, buffer_, *parser_,
+                         beast::bind_front_handler(&Session::on_read, shared_from_this()));
+    }
+
+    void on_read(beast::error_code ec, std::size_t) {
+        reading_ = false;
+        if (ec == http::error::end_of_stream || ec == net::error::operation_aborted ||
+            ec == net::error::connection_reset || ec == net::error::eof) {
+            return close();
+        }
+        if (ec == beast::error::timeout) {
+            if (parser_->got_some())
+                server_.handler.transport_error(408, "timeout", "request not received in time");
+            return close();
+        }
+        if (ec) return refuse(ec);
+        stream_.expires_never();
+        auto& msg = parser_->get();
+        keep_alive_ = msg.keep_alive();
+        HttpRequest req;
+        req.method = std::string(msg.method_string());
+        req.target = std::string(msg.target());
+        req.headers.reserve(8);
+        for (const auto& f : msg) req.headers.emplace_back(f.name_string(), f.value());
+        req.body = std::move(msg.body());
+        is_head_ = msg.method() == http::verb::head;
+        version_ = msg.version();
+        server_.handler.handle(std::move(req), [self = shared_from_this()](HttpResponse res) {
+            net::post(self->stream_.get_executor(),
+                      [self, res = std::move(res)]() mutable { self->write(std::move(res)); });
+        });
+    }
+
+    // The request could not be read as a whole: answer with the status the limit implies and
+    // close, since the rest of the request is still unread on the wire.
+    void refuse(beast::error_code ec) {
+        keep_alive_ = false;
+        HttpResponse res;
+        if (ec == http::error::body_limit) {
+            res = server_.handler.transport_error(413, "body_too_large",
+                                                  "body larger than " +
+                                                      std::to_string(server_.options.body_limit) +
+                                                      " bytes");
+        } else if (ec == http::error::header_limit) {
+            res = server_.handler.transport_error(431, "headers_too_large",
+                                                  "header block larger than " +
+                                                      std::to_string(server_.options.header_limit) +
+                                                      " bytes");
+        } else if (ec == http::error::partial_message) {
+            server_.handler.transport_error(400, "truncated", "connection closed mid-request");
+            return close();
+        } else {
+            res = server_.handler.transport_error(400, "bad_request",
+                                                  "malformed HTTP request: " + ec.message());
+        }
+        write(std::move(res));
+    }
+
+    void write(HttpResponse res) {
+        bool keep = keep_alive_ && !server_.stopping.load();
+        auto msg = std::make_shared<http::response<http::string_body>>(
+            static_cast<http::status>(res.status), version_ ? version_ : 11);
+        msg->set(http::field::server, "churnwatch");
+        msg->set(http::field::content_type, res.content_type);
+        for (auto& [k, v] : res.headers) msg->set(k, v);
+        msg->keep_alive(keep);
+        if (is_head_) {
+            msg->content_length(res.body.size());
+        } else {
+            msg->body() = std::move(res.body);
+            msg->prepare_payload();
+        }
+        stream_.expires_after(server_.options.write_timeout);
+        http::async_write(stream_, *msg,
+                          [self = shared_from_this(), msg, keep](beast::error_code ec, std::size_t) {
+                              if (ec || !keep) return self->close();
+                              self->do_read();
+                          });
+    }
+
+    void close() {
+        beast::error_code ec;
+        stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+        stream_.close();
+    }
+
+    beast::tcp_stream stream_;
+    HttpServer::Impl& server_;
+    std::shared_ptr<SessionRegistry> registry_;
+    beast::flat_buffer buffer_{8192};
+    std::optional<http::request_parser<http::string_body>> parser_;
+    bool keep_alive_ = true;
+    bool reading_ = false;
+    bool is_head_ = false;
+    unsigned version_ = 11;
+};
+
+void HttpServer::Impl::do_accept() {
+    acceptor.async_accept(net::make_strand(ioc),
+                          beast::bind_front_handler(&Impl::on_accept, this));
+}
+
+void HttpServer::Impl::on_accept(beast::error_code ec, tcp::socket socket) {
+    if (stopping) return;
+    if (ec) {
+        if (ec == net::error::operation_aborted) return;
+        LogLine(logger, LogLevel::Warn, "accept_failed").str("error", ec.message());
+    } else {
+        socket.set_option(tcp::no_delay(true), ec);
+        auto s = std::make_shared<Session>(std::move(socket), *this);
+        bool more = registry->add(s.get(), s);
+        s->start();
+        if (!more) return;  // at the connection limit: a closing session resumes accepting
+    }
+    do_accept();
+}
+
+void HttpServer::Impl::begin_shutdown() {
+    if (stopping.exchange(true)) return;
+    LogLine(logger, LogLevel::Info, "shutdown").str("phase", "draining");
+    net::post(acceptor.get_executor(), [this] {
+        beast::error_code ec;
+        acceptor.close(ec);
+    });
+    signals.cancel();
+    // Whatever is still running after the drain timeout is cut off; the last session to
+    // close cancels the timer so an idle server stops at once.
+    net::post(drain_timer.get_executor(), [this] {
+        drain_timer.expires_after(options.drain_timeout);
+        drain_timer.async_wait([this](beast::error_code ec) {
+            if (!ec) ioc.stop();
+        });
+    });
+    auto live = registry->begin_stop();
+    if (live.empty()) net::post(drain_timer.get_executor(), [this] { drain_timer.cancel(); });
+    for (auto& s : live) s->on_shutdown();
+}
+
+HttpServer::HttpServer(ServerOptions options, RequestHandler& handler, Logger& logger)
+    : impl_(std::make_unique<Impl>(std::move(options), handler, logger)) {}
+
+HttpServer::~HttpServer() = default;
+
+std::string HttpServer::bind() {
+    auto& a = impl_->acceptor;
+    beast::error_code ec;
+    auto address = net::ip::make_address(impl_->options.host, ec);
+    if (ec) throw std::runtime_error("bad listen address " + impl_->options.host + ": " + ec.message());
+    tcp::endpoint ep(address, impl_->options.port);
+    a.open(ep.protocol(), ec);
+    if (!ec) a.set_option(net::socket_base::reuse_address(true), ec);
+    if (!ec) a.bind(ep, ec);
+    if (!ec) a.listen(net::socket_base::max_listen_connections, ec);
+    if (ec) {
+        throw std::runtime_error("cannot listen on " + impl_->options.host + ":" +
+                                 std::to_string(impl_->options.port) + ": " + ec.message());
+    }
+    auto local = a.local_endpoint();
+    std::string host = local.address().to_string();
+    if (local.address().is_v6()) host = "[" + host + "]";
+    return host + ":" + std::to_string(local.port());
+}
+
+void HttpServer::run() {
+    auto& im = *impl_;
+    im.signals.async_wait([&im](beast::error_code ec, int) {
+        if (!ec) im.begin_shutdown();
+    });
+    im.do_accept();
+    int n = std::max(1, im.options.threads);
+    std::vector<std::thread> threads;
+    for (int i = 1; i < n; ++i) threads.emplace_back([&im] { im.ioc.run(); });
+    im.ioc.run();
+    for (auto& t : threads) t.join();
+}
+
+void HttpServer::shutdown() {
+    net::post(impl_->ioc, [im = impl_.get()] { im->begin_shutdown(); });
+}
+
+}  // namespace churnwatch

@@ -1,0 +1,49 @@
+// The HTTP/1.1 listener (Boost.Beast/Asio): accepts connections, reads requests under
+// explicit limits and timeouts, hands each one to the RequestHandler, and writes the answer.
+// Beast stays inside http_server.cpp (it is the slow header to compile).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "log.h"
+#include "request_handler.h"
+
+namespace churnwatch {
+
+struct ServerOptions {
+    std::string host = "127.0.0.1";
+    unsigned short port = 8080;  // 0: any free port
+    int threads = 2;                         // I/O threads running the io_context
+    std::size_t max_connections = 1024;      // beyond this, accepting pauses
+    std::size_t body_limit = 1024 * 1024;    // larger bodies get 413
+    std::size_t header_limit = 16 * 1024;    // larger header blocks get 431
+    std::chrono::milliseconds request_timeout{15000};  // a whole request must arrive within
+    std::chrono::milliseconds write_timeout{15000};
+    std::chrono::milliseconds drain_timeout{10000};    // on shutdown, in-flight work gets this long
+};
+
+class HttpServer {
+public:
+    HttpServer(ServerOptions options, RequestHandler& handler, Logger& logger);
+    ~HttpServer();
+    HttpServer(const HttpServer&) = delete;
+    HttpServer& operator=(const HttpServer&) = delete;
+
+    // Binds and listens; returns the bound "HOST:PORT". Throws std::runtime_error on failure.
+    std::string bind();
+    // Serves until SIGINT or SIGTERM (or shutdown()), then stops accepting, lets in-flight
+    // requests finish (up to drain_timeout) and returns.
+    void run();
+    // Starts the same graceful stop as a signal; callable from any thread.
+    void shutdown();
+
+    struct Impl;  // defined in http_server.cpp (public only so its session class can name it)
+
+private:
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace churnwatch

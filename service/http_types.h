@@ -1,0 +1,39 @@
+// Plain HTTP request/response values, so request handling needs no socket and no Beast:
+// the session converts to and from these; tests and fuzzers build them directly.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace churnwatch {
+
+struct HttpRequest {
+    std::string method;  // "POST"
+    std::string target;  // "/webhooks/recharge/subscription/cancelled?x=1"
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string body;
+
+    // First value of a header, names compared case-insensitively.
+    std::optional<std::string_view> header(std::string_view name) const;
+    std::size_t header_count(std::string_view name) const;
+};
+
+struct HttpResponse {
+    int status = 200;
+    std::string body;
+    std::string content_type = "application/json";
+    std::vector<std::pair<std::string, std::string>> headers;  // extra headers
+};
+
+// How a handler answers; may be called from another thread (the writer's).
+using Respond = std::function<void(HttpResponse)>;
+
+HttpResponse json_response(int status, std::string body);
+// {"error": reason} with the given status.
+HttpResponse error_response(int status, std::string_view reason);
+
+}  // namespace churnwatch

@@ -1,0 +1,78 @@
+// churnwatch: a Recharge webhook consumer and churn detector. Dispatches subcommands.
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "commands.h"
+#include "config.h"
+
+using namespace churnwatch;
+
+namespace {
+
+void print_usage(std::FILE* out) {
+    std::fprintf(out,
+                 "churnwatch %s — Recharge webhook consumer and churn detector\n\n"
+                 "Usage: churnwatch COMMAND [OPTIONS]\n\n"
+                 "Commands:\n"
+                 "  serve          receive, verify and store webhooks; apply the churn rules\n"
+                 "  rebuild        recompute all churn tables from the stored deliveries\n"
+                 "  report         monthly churn, reasons and cohort retention\n"
+                 "  config check   validate configuration and print the effective settings\n"
+                 "  help           this text\n"
+                 "  version        the version\n\n"
+                 "Options (flags > environment > config file; every option can be a config key):\n",
+                 CHURNWATCH_VERSION);
+    for (const auto& o : option_specs()) {
+        std::string flag = std::string("--") + o.name;
+        if (*o.value_name) flag += std::string(" ") + o.value_name;
+        std::string env = o.env ? o.env : "";
+        if (env.empty()) {
+            env = "CHURNWATCH_";
+            for (const char* p = o.name; *p; ++p) env += *p == '-' ? '_' : static_cast<char>(std::toupper(*p));
+        }
+        std::fprintf(out, "  %-28s %s", flag.c_str(), o.help);
+        if (o.default_value) std::fprintf(out, " [default: %s]", o.default_value);
+        std::fprintf(out, " (env %s)\n", env.c_str());
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::vector<std::string> args(argv + 1, argv + argc);
+    if (args.empty()) {
+        print_usage(stderr);
+        return 2;
+    }
+    std::string command = args.front();
+    args.erase(args.begin());
+    if (command == "help" || command == "--help" || command == "-h") {
+        print_usage(stdout);
+        return 0;
+    }
+    if (command == "version" || command == "--version") {
+        std::printf("churnwatch %s\n", CHURNWATCH_VERSION);
+        return 0;
+    }
+    for (const auto& a : args) {
+        if (a == "--help" || a == "-h") {
+            print_usage(stdout);
+            return 0;
+        }
+    }
+    if (command == "config") return config_command(args);
+
+    std::string error;
+    auto config = Config::load(args, error);
+    if (!config) {
+        std::fprintf(stderr, "churnwatch %s: %s\n", command.c_str(), error.c_str());
+        return 2;
+    }
+    if (command == "serve") return serve_command(*config);
+    if (command == "rebuild") return rebuild_command(*config);
+    if (command == "report") return report_command(*config);
+    std::fprintf(stderr, "churnwatch: unknown command '%s' (try 'churnwatch help')\n", command.c_str());
+    return 2;
+}

@@ -1,0 +1,146 @@
+// `churnwatch report`: monthly churn, reasons split and cohort retention, read from the same
+// analyst views an analyst queries (schema/0003_analyst_views.sql), so the numbers agree.
+#include <cstdio>
+#include <iostream>
+
+#include "commands.h"
+#include "log.h"
+#include "schema.h"
+#include "sqlite.h"
+
+namespace churnwatch {
+
+namespace {
+
+struct Table {
+    std::string name;
+    std::vector<std::string> columns;
+    std::vector<std::vector<std::optional<std::string>>> rows;
+};
+
+Table run_query(sql::Database& db, const std::string& name, const std::string& query,
+                const std::string& from, const std::string& to) {
+    Table t;
+    t.name = name;
+    sql::Statement q(db, query);
+    q.bind(1, from).bind(2, to);
+    for (int i = 0; i < q.column_count(); ++i) t.columns.push_back(q.column_name(i));
+    while (q.step()) {
+        std::vector<std::optional<std::string>> row;
+        for (std::size_t i = 0; i < t.columns.size(); ++i) row.push_back(q.column_opt_text(static_cast<int>(i)));
+        t.rows.push_back(std::move(row));
+    }
+    return t;
+}
+
+void print_table(const Table& t) {
+    std::vector<std::size_t> width(t.columns.size());
+    for (std::size_t i = 0; i < t.columns.size(); ++i) width[i] = t.columns[i].size();
+    for (const auto& r : t.rows)
+        for (std::size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].value_or("").size());
+    std::printf("== %s ==\n", t.name.c_str());
+    if (t.rows.empty()) {
+        std::printf("(no data)\n\n");
+        return;
+    }
+    for (std::size_t i = 0; i < t.columns.size(); ++i)
+        std::printf("%-*s%s", static_cast<int>(width[i]), t.columns[i].c_str(), i + 1 < t.columns.size() ? "  " : "\n");
+    for (const auto& r : t.rows)
+        for (std::size_t i = 0; i < r.size(); ++i)
+            std::printf("%*s%s", static_cast<int>(width[i]), r[i].value_or("").c_str(), i + 1 < r.size() ? "  " : "\n");
+    std::printf("\n");
+}
+
+std::string csv_field(const std::string& s) {
+    if (s.find_first_of(",\"\n") == std::string::npos) return s;
+    std::string out = "\"";
+    for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return out + "\"";
+}
+
+void print_csv(const Table& t) {
+    std::printf("# %s\n", t.name.c_str());
+    for (std::size_t i = 0; i < t.columns.size(); ++i)
+        std::printf("%s%s", csv_field(t.columns[i]).c_str(), i + 1 < t.columns.size() ? "," : "\n");
+    for (const auto& r : t.rows)
+        for (std::size_t i = 0; i < r.size(); ++i)
+            std::printf("%s%s", csv_field(r[i].value_or("")).c_str(), i + 1 < r.size() ? "," : "\n");
+}
+
+bool is_number(const std::string& s) {
+    if (s.empty()) return false;
+    char* end = nullptr;
+    std::strtod(s.c_str(), &end);
+    return *end == '\0';
+}
+
+std::string json_table(const Table& t) {
+    std::string out = "[";
+    for (std::size_t r = 0; r < t.rows.size(); ++r) {
+        out += r ? ",{" : "{";
+        for (std::size_t i = 0; i < t.columns.size(); ++i) {
+            if (i) out += ",";
+            append_json_string(out, t.columns[i]);
+            out += ":";
+            const auto& v = t.rows[r][i];
+            if (!v) out += "null";
+            else if (is_number(*v) && t.columns[i] != "month" && t.columns[i] != "cohort") out += *v;
+            else append_json_string(out, *v);
+        }
+        out += "}";
+    }
+    return out + "]";
+}
+
+bool valid_month(const std::string& m) {
+    return m.size() == 7 && m[4] == '-' && std::isdigit(static_cast<unsigned char>(m[0])) &&
+           std::isdigit(static_cast<unsigned char>(m[5])) && std::isdigit(static_cast<unsigned char>(m[6]));
+}
+
+}  // namespace
+
+int report_command(const Config& config) {
+    std::string from = config.get_or("from"), to = config.get_or("to"), format = config.get_or("format");
+    if (from.empty()) from = "0000-00";
+    if (to.empty()) to = "9999-99";
+    if (!valid_month(from) || !valid_month(to)) {
+        std::cerr << "churnwatch report: --from and --to take YYYY-MM\n";
+        return 2;
+    }
+    if (format != "table" && format != "csv" && format != "json") {
+        std::cerr << "churnwatch report: --format must be table, csv or json\n";
+        return 2;
+    }
+    std::vector<Table> tables;
+    try {
+        sql::Database db(config.get_or("db"), sql::OpenMode::ReadOnly);
+        tables.push_back(run_query(db, "churn_monthly",
+                                   "SELECT * FROM churn_monthly WHERE month BETWEEN ?1 AND ?2 ORDER BY month",
+                                   from, to));
+        tables.push_back(run_query(db, "churn_by_reason",
+                                   "SELECT * FROM churn_by_reason WHERE month BETWEEN ?1 AND ?2"
+                                   " ORDER BY month, reason, category",
+                                   from, to));
+        tables.push_back(run_query(db, "cohort_retention",
+                                   "SELECT * FROM cohort_retention WHERE cohort BETWEEN ?1 AND ?2"
+                                   " ORDER BY cohort, months_since",
+                                   from, to));
+    } catch (const std::exception& e) {
+        std::cerr << "churnwatch report: " << e.what() << "\n";
+        return 1;
+    }
+    if (format == "json") {
+        std::string out = "{";
+        for (std::size_t i = 0; i < tables.size(); ++i) {
+            if (i) out += ",";
+            append_json_string(out, tables[i].name);
+            out += ":" + json_table(tables[i]);
+        }
+        std::printf("%s}\n", out.c_str());
+    } else {
+        for (const auto& t : tables) format == "csv" ? print_csv(t) : print_table(t);
+    }
+    return 0;
+}
+
+}  // namespace churnwatch

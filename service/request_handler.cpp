@@ -1,0 +1,194 @@
+#include "request_handler.h"
+
+#include <chrono>
+
+namespace churnwatch {
+
+namespace {
+
+Micros system_now() {
+    using namespace std::chrono;
+    return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+// Where a request goes, decided from method-free path only.
+struct Route {
+    enum Kind { NotFound, Health, Ready, MetricsPage, Webhook } kind = NotFound;
+    std::optional<Topic> topic;  // for Webhook routes that name one
+};
+
+constexpr std::string_view kWebhookPrefix = "/webhooks/recharge";
+
+Route route(std::string_view target) {
+    std::string_view path = target.substr(0, target.find('?'));
+    if (path == "/healthz") return {Route::Health, {}};
+    if (path == "/readyz") return {Route::Ready, {}};
+    if (path == "/metrics") return {Route::MetricsPage, {}};
+    if (path.substr(0, kWebhookPrefix.size()) != kWebhookPrefix) return {};
+    std::string_view rest = path.substr(kWebhookPrefix.size());
+    if (rest.empty() || rest == "/") return {Route::Webhook, {}};
+    if (rest.front() != '/') return {};
+    auto topic = parse_topic(rest.substr(1));
+    if (!topic) return {};
+    return {Route::Webhook, std::move(topic)};
+}
+
+// Topic label for metrics: only known topics, so an authenticated sender cannot mint
+// unbounded label values.
+std::string topic_label(const std::optional<Topic>& t) {
+    if (!t) return "none";
+    return is_known_topic(*t) ? t->full() : "unknown";
+}
+
+std::string_view outcome_name(WriteOutcome o, DeliveryStatus s) {
+    switch (o) {
+        case WriteOutcome::Stored: return to_string(s);
+        case WriteOutcome::Duplicate: return "duplicate";
+        case WriteOutcome::Failed: return "failed";
+        case WriteOutcome::Probe: return "probe";
+    }
+    return "failed";
+}
+
+}  // namespace
+
+RequestHandler::RequestHandler(const KeyRing& keys, Writer& writer, Metrics& metrics,
+                               Logger& logger, IngestOptions options, Clock clock)
+    : keys_(keys), writer_(writer), metrics_(metrics), logger_(logger),
+      options_(std::move(options)), clock_(clock ? std::move(clock) : Clock(system_now)) {
+    describe_metrics();
+}
+
+void RequestHandler::describe_metrics() {
+    metrics_.describe_counter("churnwatch_deliveries_total",
+                              "Webhook deliveries answered, by topic and outcome "
+                              "(accepted, quarantined, duplicate, failed, overloaded).");
+    metrics_.describe_counter("churnwatch_deliveries_rejected_total",
+                              "Requests refused before storage, by reason.");
+    metrics_.describe_histogram("churnwatch_ack_duration_seconds",
+                                "From a complete webhook request to its answer.",
+                                {0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                 1, 2.5, 5});
+    metrics_.describe_gauge("churnwatch_writer_queue_depth",
+                            "Deliveries waiting for the writer's next group commit.");
+    metrics_.gauge_fn("churnwatch_writer_queue_depth",
+                      [w = &writer_] { return static_cast<double>(w->queue_depth()); });
+}
+
+void RequestHandler::handle(HttpRequest&& req, Respond respond) {
+    Route r = route(req.target);
+    bool get = req.method == "GET" || req.method == "HEAD";
+    switch (r.kind) {
+        case Route::Health:
+            if (!get) return respond(error_response(405, "use GET"));
+            return respond(json_response(200, "{\"status\":\"ok\"}"));
+        case Route::Ready:
+            if (!get) return respond(error_response(405, "use GET"));
+            return handle_ready(std::move(respond));
+        case Route::MetricsPage: {
+            if (!get) return respond(error_response(405, "use GET"));
+            HttpResponse page = json_response(200, metrics_.render());
+            page.content_type = "text/plain; version=0.0.4; charset=utf-8";
+            return respond(std::move(page));
+        }
+        case Route::Webhook:
+            if (req.method != "POST") {
+                HttpResponse res = error_response(405, "webhooks are delivered with POST");
+                res.headers.emplace_back("Allow", "POST");
+                return respond(std::move(res));
+            }
+            return handle_webhook(std::move(req), r.topic, std::move(respond));
+        case Route::NotFound:
+            break;
+    }
+    respond(error_response(404, "no such route"));
+}
+
+void RequestHandler::handle_ready(Respond respond) {
+    bool queued = writer_.submit_probe([respond](const WriteResult& w) mutable {
+        if (w.outcome == WriteOutcome::Probe) {
+            respond(json_response(200, "{\"status\":\"ready\"}"));
+        } else {
+            respond(error_response(503, "database not writable: " + w.error));
+        }
+    });
+    if (!queued) respond(error_response(503, "writer queue full"));
+}
+
+void RequestHandler::reject(const Rejection& r, const std::optional<Topic>& path_topic,
+                            Respond& respond) {
+    metrics_.inc("churnwatch_deliveries_rejected_total", {{"reason", r.reason}});
+    LogLine(logger_, LogLevel::Warn, "delivery")
+        .str("outcome", "rejected")
+        .str("reason", r.reason)
+        .str("detail", r.detail)
+        .str("dedupe_key", r.dedupe_key)
+        .str("topic", topic_label(path_topic));
+    std::string body = "{\"error\":";
+    append_json_string(body, r.reason);
+    body += ",\"detail\":";
+    append_json_string(body, r.detail);
+    respond(json_response(r.status, body + "}"));
+}
+
+void RequestHandler::handle_webhook(HttpRequest&& req, const std::optional<Topic>& path_topic,
+                                    Respond respond) {
+    Micros started = clock_();
+    auto prepared = prepare_delivery(std::move(req), path_topic, keys_, options_, started);
+    if (auto* rej = std::get_if<Rejection>(&prepared)) return reject(*rej, path_topic, respond);
+
+    Delivery& d = std::get<Delivery>(prepared);
+    std::string topic = topic_label(d.topic);
+    std::string key = d.dedupe_key;
+    std::string source = d.topic_source ? std::string(to_string(*d.topic_source)) : "";
+    std::string reason = d.reason;
+    Metrics* metrics = &metrics_;
+    Logger* logger = &logger_;
+    Clock clock = clock_;
+
+    auto done = [=, respond = respond](const WriteResult& w) mutable {
+        std::string_view outcome = outcome_name(w.outcome, w.status);
+        metrics->inc("churnwatch_deliveries_total", {{"topic", topic}, {"outcome", std::string(outcome)}});
+        double seconds = static_cast<double>(clock() - started) / kMicrosPerSecond;
+        metrics->observe("churnwatch_ack_duration_seconds", seconds);
+        {
+            LogLine line(*logger, w.outcome == WriteOutcome::Failed ? LogLevel::Error : LogLevel::Info,
+                         "delivery");
+            line.str("outcome", outcome).str("dedupe_key", key).str("topic", topic);
+            if (!source.empty()) line.str("topic_source", source);
+            if (w.delivery_id) line.num("id", w.delivery_id);
+            if (!w.error.empty()) line.str("reason", w.error);
+            else if (!reason.empty()) line.str("reason", reason);
+        }
+        if (w.outcome == WriteOutcome::Failed) {
+            HttpResponse res = error_response(503, "storage unavailable, retry later");
+            res.headers.emplace_back("Retry-After", "5");
+            return respond(std::move(res));
+        }
+        std::string body = "{\"status\":\"" + std::string(outcome) + "\"";
+        if (w.delivery_id) body += ",\"id\":" + std::to_string(w.delivery_id);
+        respond(json_response(200, body + "}"));
+    };
+    if (!writer_.submit(std::move(d), done)) {
+        metrics_.inc("churnwatch_deliveries_total", {{"topic", topic}, {"outcome", "overloaded"}});
+        LogLine(logger_, LogLevel::Warn, "delivery")
+            .str("outcome", "overloaded")
+            .str("dedupe_key", key)
+            .str("topic", topic);
+        HttpResponse res = error_response(503, "writer queue full, retry later");
+        res.headers.emplace_back("Retry-After", "1");
+        respond(std::move(res));
+    }
+}
+
+HttpResponse RequestHandler::transport_error(int status, std::string_view reason,
+                                             std::string_view detail) {
+    metrics_.inc("churnwatch_deliveries_rejected_total", {{"reason", std::string(reason)}});
+    LogLine(logger_, LogLevel::Warn, "request")
+        .str("outcome", "rejected")
+        .str("reason", reason)
+        .str("detail", detail);
+    return error_response(status, detail);
+}
+
+}  // namespace churnwatch

@@ -1,0 +1,209 @@
+// The ingest spine through the real binary: signed deliveries in over HTTP, rows checked in
+// the SQLite file the server wrote.
+#include <gtest/gtest.h>
+
+#include "test_support.h"
+
+using namespace churnwatch::test;
+
+namespace {
+
+const std::string kCancelled = "subscription_cancelled.2021-11.json";
+
+class IngestTest : public ::testing::Test {
+protected:
+    TempDir dir;
+    int64_t count(const std::string& where = "1") {
+        return query_int(server->db(), "SELECT count(*) FROM deliveries WHERE " + where);
+    }
+    void start(ServerProcess::Options o = {}) { server = std::make_unique<ServerProcess>(dir, o); }
+    std::unique_ptr<ServerProcess> server;
+};
+
+TEST_F(IngestTest, LegacySignedDeliveryIsStoredByteForByteBeforeTheAck) {
+    start();
+    std::string body = example_payload(kCancelled);
+    auto r = post_webhook(server->port(), "/webhooks/recharge/subscription/cancelled", body);
+    ASSERT_EQ(r.status, 200) << r.body << server->log();
+    EXPECT_NE(r.body.find("\"accepted\""), std::string::npos);
+    // The answer came after the commit: the row is visible to another connection right now.
+    EXPECT_EQ(count(), 1);
+    std::string hex;
+    for (unsigned char c : body) {
+        static const char* digits = "0123456789ABCDEF";
+        hex += digits[c >> 4];
+        hex += digits[c & 15];
+    }
+    EXPECT_EQ(query_text(server->db(), "SELECT hex(body) FROM deliveries"), hex);
+    EXPECT_EQ(query_rows(server->db(),
+                         "SELECT topic, topic_source, signature_scheme, status, api_version FROM deliveries"),
+              "subscription/cancelled|path|legacy|accepted|2021-11\n");
+}
+
+TEST_F(IngestTest, TimestampedSignatureIsAccepted) {
+    start();
+    std::string body = example_payload(kCancelled);
+    auto r = http_request(server->port(), "POST", "/webhooks/recharge/subscription/cancelled",
+                          {{"X-Recharge-Webhook-Signature", timestamped_signature(kSecret, now_seconds(), body)}},
+                          body);
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(query_text(server->db(), "SELECT signature_scheme FROM deliveries"), "timestamped");
+}
+
+TEST_F(IngestTest, BadMissingAndStaleSignaturesAre401AndStoreNothing) {
+    start();
+    std::string body = example_payload(kCancelled);
+    std::string target = "/webhooks/recharge/subscription/cancelled";
+    std::string tampered = body;
+    tampered[tampered.find("cancelled\"")] = 'C';
+    auto bad = http_request(server->port(), "POST", target,
+                            {{"X-Recharge-Hmac-Sha256", legacy_signature(kSecret, body)}}, tampered);
+    EXPECT_EQ(bad.status, 401);
+    EXPECT_NE(bad.body.find("mismatch"), std::string::npos) << bad.body;
+    auto wrong_secret = post_webhook(server->port(), target, body, {}, "another_secret_entirely_1234");
+    EXPECT_EQ(wrong_secret.status, 401);
+    auto missing = http_request(server->port(), "POST", target, {}, body);
+    EXPECT_EQ(missing.status, 401);
+    auto garbage = http_request(server->port(), "POST", target, {{"X-Recharge-Hmac-Sha256", "zz"}}, body);
+    EXPECT_EQ(garbage.status, 401);
+    int64_t old = now_seconds() - 3 * 86400;
+    auto stale = http_request(server->port(), "POST", target,
+                              {{"X-Recharge-Webhook-Signature", timestamped_signature(kSecret, old, body)}}, body);
+    EXPECT_EQ(stale.status, 401);
+    EXPECT_NE(stale.body.find("stale"), std::string::npos) << stale.body;
+    EXPECT_EQ(count(), 0);
+    std::string log = server->log();
+    EXPECT_NE(log.find("signature_mismatch"), std::string::npos);
+    EXPECT_NE(log.find("signature_missing"), std::string::npos);
+    EXPECT_NE(log.find("signature_stale"), std::string::npos);
+    EXPECT_NE(log.find("signature_malformed"), std::string::npos);
+    EXPECT_EQ(log.find(kSecret), std::string::npos) << "a secret leaked into the log";
+}
+
+TEST_F(IngestTest, ARetriedDeliveryIsStoredOnce) {
+    start();
+    std::string body = example_payload(kCancelled);
+    std::string target = "/webhooks/recharge/subscription/cancelled";
+    ASSERT_EQ(post_webhook(server->port(), target, body).status, 200);
+    auto again = post_webhook(server->port(), target, body);
+    EXPECT_EQ(again.status, 200);
+    EXPECT_NE(again.body.find("duplicate"), std::string::npos) << again.body;
+    EXPECT_EQ(count(), 1);
+    // With an id header, the id is the identity.
+    std::string other = example_payload("subscription_expired.2021-11.json");
+    ASSERT_EQ(post_webhook(server->port(), "/webhooks/recharge/subscription/updated", other,
+                           {{"X-Recharge-Webhook-Id", "d-1"}}).status, 200);
+    ASSERT_EQ(post_webhook(server->port(), "/webhooks/recharge/subscription/updated", other + " ",
+                           {{"X-Recharge-Webhook-Id", "d-1"}}).status, 200);
+    EXPECT_EQ(count(), 2);
+    EXPECT_EQ(count("dedupe_key = 'id:d-1'"), 1);
+}
+
+TEST_F(IngestTest, OversizedBodyIs413) {
+    start({.args = {"--max-body", "2000"}});
+    std::string body(5000, ' ');
+    body = "{\"subscription\":{\"pad\":\"" + std::string(4000, 'x') + "\"}}";
+    auto r = post_webhook(server->port(), "/webhooks/recharge/subscription/updated", body);
+    EXPECT_EQ(r.status, 413);
+    EXPECT_EQ(count(), 0);
+    EXPECT_NE(server->log().find("body_too_large"), std::string::npos);
+    // The server keeps serving.
+    EXPECT_EQ(http_request(server->port(), "GET", "/healthz").status, 200);
+}
+
+TEST_F(IngestTest, AuthenticNonJsonIsQuarantinedWithAReasonAndAnswered200) {
+    start();
+    std::string body = "this is not json";
+    auto r = post_webhook(server->port(), "/webhooks/recharge/subscription/cancelled", body);
+    ASSERT_EQ(r.status, 200);
+    EXPECT_NE(r.body.find("quarantined"), std::string::npos);
+    EXPECT_EQ(count("status = 'quarantined'"), 1);
+    EXPECT_NE(query_text(server->db(), "SELECT reason FROM deliveries").find("invalid JSON"),
+              std::string::npos);
+}
+
+TEST_F(IngestTest, TopicComesFromPathThenHeaderThenPayload) {
+    start();
+    std::string a = example_payload(kCancelled);
+    std::string b = example_payload("subscription_activated.2021-11.json");
+    std::string c = example_payload("charge_max_retries_reached.2021-11.json");
+    ASSERT_EQ(post_webhook(server->port(), "/webhooks/recharge/subscription/cancelled", a,
+                           {{"X-Recharge-Topic", "subscription/updated"}}).status, 200);
+    ASSERT_EQ(post_webhook(server->port(), "/webhooks/recharge", b,
+                           {{"X-Recharge-Topic", "subscription/activated"}}).status, 200);
+    ASSERT_EQ(post_webhook(server->port(), "/webhooks/recharge", c).status, 200);
+    EXPECT_EQ(query_rows(server->db(), "SELECT topic, topic_source FROM deliveries ORDER BY id"),
+              "subscription/cancelled|path\n"
+              "subscription/activated|header\n"
+              "charge/max_retries_reached|inferred\n");
+}
+
+TEST_F(IngestTest, UnknownTopicIsQuarantined) {
+    start();
+    std::string body = example_payload(kCancelled);
+    auto r = post_webhook(server->port(), "/webhooks/recharge/spaceship/launched", body);
+    ASSERT_EQ(r.status, 200);
+    EXPECT_EQ(query_text(server->db(), "SELECT reason FROM deliveries"), "unknown topic spaceship/launched");
+}
+
+TEST_F(IngestTest, RoutesAndMethods) {
+    start();
+    EXPECT_EQ(http_request(server->port(), "GET", "/healthz").status, 200);
+    auto ready = http_request(server->port(), "GET", "/readyz");
+    EXPECT_EQ(ready.status, 200) << ready.body;
+    EXPECT_NE(query_text(server->db(), "SELECT value FROM service_state WHERE key = 'last_ready_probe'"), "NULL");
+    auto get = http_request(server->port(), "GET", "/webhooks/recharge");
+    EXPECT_EQ(get.status, 405);
+    EXPECT_EQ(get.headers["allow"], "POST");
+    EXPECT_EQ(http_request(server->port(), "GET", "/nope").status, 404);
+    EXPECT_EQ(http_request(server->port(), "POST", "/webhooks/recharge/a/b/c", {}, "{}").status, 404);
+}
+
+TEST_F(IngestTest, KeepAliveConnectionServesManyDeliveries) {
+    start();
+    HttpConnection conn(server->port());
+    for (int i = 0; i < 20; ++i) {
+        std::string body = "{\"customer\":{\"id\":" + std::to_string(1000 + i) +
+                           ",\"email\":\"x@example.com\",\"updated_at\":\"2026-10-01T00:00:00\"}}";
+        auto r = conn.request("POST", "/webhooks/recharge/customer/updated",
+                              {{"X-Recharge-Hmac-Sha256", legacy_signature(kSecret, body)}}, body);
+        ASSERT_EQ(r.status, 200) << r.body;
+    }
+    EXPECT_EQ(count("status = 'accepted'"), 20);
+}
+
+TEST_F(IngestTest, RestartKeepsEveryDeliveryAndMigrationsAreIdempotent) {
+    start();
+    ASSERT_EQ(post_webhook(server->port(), "/webhooks/recharge/subscription/cancelled",
+                           example_payload(kCancelled)).status, 200);
+    EXPECT_EQ(server->stop(), 0);
+    start();
+    EXPECT_EQ(count(), 1);
+    ASSERT_EQ(post_webhook(server->port(), "/webhooks/recharge/subscription/updated",
+                           example_payload("subscription_expired.2021-11.json")).status, 200);
+    EXPECT_EQ(server->stop(), 0);
+    start();
+    EXPECT_EQ(count(), 2);
+    EXPECT_EQ(query_int(server->db(), "SELECT count(*) FROM schema_migrations"),
+              query_int(server->db(), "SELECT count(DISTINCT name) FROM schema_migrations"));
+}
+
+TEST_F(IngestTest, KeyRotationAcceptsEitherSecret) {
+    start({.secrets = {"old_secret_aaaaaaaaaaaaaaaaaaaa", "new_secret_bbbbbbbbbbbbbbbbbbbb"}});
+    std::string body = example_payload(kCancelled);
+    EXPECT_EQ(post_webhook(server->port(), "/webhooks/recharge/subscription/cancelled", body, {},
+                           "old_secret_aaaaaaaaaaaaaaaaaaaa").status, 200);
+    std::string body2 = example_payload("subscription_expired.2021-11.json");
+    EXPECT_EQ(post_webhook(server->port(), "/webhooks/recharge/subscription/updated", body2, {},
+                           "new_secret_bbbbbbbbbbbbbbbbbbbb").status, 200);
+    EXPECT_EQ(query_rows(server->db(), "SELECT key_index FROM deliveries ORDER BY id"), "0\n1\n");
+}
+
+TEST_F(IngestTest, SecretsFromEnvironment) {
+    start({.secrets = {}, .env = {{"CHURNWATCH_SECRETS", "env_secret_one_xxxxxxxx, env_secret_two_yyyyyyyy"}}});
+    std::string body = example_payload(kCancelled);
+    EXPECT_EQ(post_webhook(server->port(), "/webhooks/recharge/subscription/cancelled", body, {},
+                           "env_secret_two_yyyyyyyy").status, 200);
+}
+
+}  // namespace

@@ -1,0 +1,125 @@
+// Shared test helpers: temp directories, example payloads, Recharge signing, a real
+// `churnwatch serve` process on a loopback port, a small blocking HTTP client, and
+// read-only SQLite queries. Used by every integration test.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace churnwatch::test {
+
+// A fresh directory under $TMPDIR, removed with its contents on destruction.
+class TempDir {
+public:
+    TempDir();
+    ~TempDir();
+    const std::string& path() const { return path_; }
+    std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+private:
+    std::string path_;
+};
+
+std::string read_file(const std::string& path);
+void write_file(const std::string& path, const std::string& content);
+// tests/data/recharge/<name>
+std::string example_payload(const std::string& name);
+
+inline const char* kSecret = "shjk_test_client_secret_0123456789abcdef";
+
+// hex(SHA-256(secret ‖ body)) — Recharge's legacy X-Recharge-Hmac-Sha256.
+std::string legacy_signature(const std::string& secret, const std::string& body);
+// "t=<t>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>" — X-Recharge-Webhook-Signature.
+std::string timestamped_signature(const std::string& secret, int64_t t, const std::string& body);
+int64_t now_seconds();
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+struct HttpResult {
+    int status = 0;  // 0: no response (connection closed or failed)
+    std::map<std::string, std::string> headers;  // lower-case names
+    std::string body;
+};
+
+// One keep-alive connection to 127.0.0.1:port.
+class HttpConnection {
+public:
+    explicit HttpConnection(int port);
+    ~HttpConnection();
+    bool connected() const { return fd_ >= 0; }
+    HttpResult request(const std::string& method, const std::string& target,
+                       const Headers& headers = {}, const std::string& body = "");
+    // Sends raw bytes; returns false on error.
+    bool send_raw(const std::string& bytes);
+    // Reads one response (status 0 if the peer closed first or timeout_ms passed).
+    HttpResult read_response(int timeout_ms = 10000);
+    // True when the server closed the connection within timeout_ms.
+    bool closed_by_peer(int timeout_ms);
+
+private:
+    int fd_ = -1;
+    std::string buffer_;
+};
+
+// One request on a fresh connection.
+HttpResult http_request(int port, const std::string& method, const std::string& target,
+                        const Headers& headers = {}, const std::string& body = "");
+
+// A signed webhook POST (legacy scheme) on a fresh connection.
+HttpResult post_webhook(int port, const std::string& target, const std::string& body,
+                        const Headers& extra = {}, const std::string& secret = kSecret);
+
+// `churnwatch serve` as a child process on 127.0.0.1:0 with a database in dir.
+class ServerProcess {
+public:
+    struct Options {
+        std::string db;                        // default: <dir>/churnwatch.db
+        std::vector<std::string> args;         // extra flags
+        std::vector<std::string> secrets{kSecret};
+        std::map<std::string, std::string> env;
+    };
+    ServerProcess(const TempDir& dir, Options options);
+    explicit ServerProcess(const TempDir& dir) : ServerProcess(dir, Options{}) {}
+    ~ServerProcess();
+
+    int port() const { return port_; }
+    const std::string& db() const { return db_; }
+    pid_t pid() const { return pid_; }
+    // SIGTERM and wait; returns the exit status (or -1).
+    int stop();
+    // SIGKILL and wait.
+    void kill_hard();
+    bool running();
+    std::string log() const;  // everything the server wrote on stderr
+
+private:
+    void start();
+    Options options_;
+    std::string db_;
+    std::string log_path_;
+    pid_t pid_ = -1;
+    int port_ = 0;
+};
+
+// Read-only queries against a database file.
+int64_t query_int(const std::string& db, const std::string& sql);
+std::string query_text(const std::string& db, const std::string& sql);
+// Every row, columns joined by '|', rows by '\n' (NULL as "NULL").
+std::string query_rows(const std::string& db, const std::string& sql);
+
+// Runs the churnwatch binary with args; returns exit code, captures stdout and stderr.
+struct CommandResult {
+    int exit_code = -1;
+    std::string out;
+    std::string err;
+};
+CommandResult run_churnwatch(const std::vector<std::string>& args,
+                             const std::map<std::string, std::string>& env = {});
+
+}  // namespace churnwatch::test
