@@ -1,0 +1,867 @@
+#include "rules.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace churnwatch {
+namespace {
+
+constexpr Micros kSecond = kMicrosPerSecond;
+constexpr Micros kMinute = 60 * kSecond;
+constexpr Micros kHour = 60 * kMinute;
+constexpr Micros kDay = 24 * kHour;
+
+// Days since 1970-01-01 for a proleptic Gregorian date (H. Hinnant's algorithm), so tests
+// build business times without depending on time_util.cpp.
+constexpr int64_t days_from_civil(int64_t y, int64_t m, int64_t d) {
+    y -= m <= 2 ? 1 : 0;
+    const int64_t era = (y >= 0 ? y : y - 399) / 400;
+    const int64_t yoe = y - era * 400;
+    const int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+// UTC wall-clock time → Micros.
+constexpr Micros utc(int y, int mo, int d, int h = 0, int mi = 0, int s = 0) {
+    return days_from_civil(y, mo, d) * kDay + h * kHour + mi * kMinute + s * kSecond;
+}
+
+constexpr int64_t kCustomer = 71001;
+constexpr int64_t kSubA = 501;
+constexpr int64_t kSubB = 502;
+constexpr int64_t kSubC = 503;
+constexpr Micros kNow = utc(2030, 1, 1);
+
+// Builds a customer's facts the way the store would hand them over: every fact gets its own
+// delivery id and dedupe key; a subscription keeps the created_at of its first version.
+class Facts {
+public:
+    Facts() { history_.customer_id = kCustomer; }
+
+    SubscriptionFact& sub(int64_t id, SubscriptionStatus status, Micros at,
+                          const std::string& action) {
+        SubscriptionFact f;
+        f.sub.id = id;
+        f.sub.customer_id = kCustomer;
+        f.sub.status = status;
+        f.sub.updated_at = at;
+        f.sub.created_at = created_.try_emplace(id, at).first->second;
+        f.action = action;
+        stamp(f);
+        history_.subscriptions.push_back(f);
+        return history_.subscriptions.back();
+    }
+    SubscriptionFact& created(int64_t id, Micros at) {
+        return sub(id, SubscriptionStatus::Active, at, "created");
+    }
+    SubscriptionFact& activated(int64_t id, Micros at) {
+        return sub(id, SubscriptionStatus::Active, at, "activated");
+    }
+    SubscriptionFact& cancelled(int64_t id, Micros at) {
+        SubscriptionFact& f = sub(id, SubscriptionStatus::Cancelled, at, "cancelled");
+        f.sub.cancelled_at = at;
+        return f;
+    }
+    SubscriptionFact& expired(int64_t id, Micros at, const std::string& raw) {
+        SubscriptionFact& f = sub(id, SubscriptionStatus::Expired, at, "updated");
+        f.sub.status_raw = raw;
+        f.sub.cancelled_at = at;
+        return f;
+    }
+
+    ChargeFact& charge(int64_t id, ChargeStatus status, Micros at, std::vector<int64_t> subs,
+                       const std::string& action) {
+        ChargeFact f;
+        f.charge.id = id;
+        f.charge.customer_id = kCustomer;
+        f.charge.status = status;
+        f.charge.updated_at = at;
+        f.charge.subscription_ids = std::move(subs);
+        f.action = action;
+        stamp(f);
+        history_.charges.push_back(f);
+        return history_.charges.back();
+    }
+    ChargeFact& max_retries(int64_t id, Micros at, std::vector<int64_t> subs) {
+        ChargeFact& f = charge(id, ChargeStatus::Error, at, std::move(subs), "max_retries_reached");
+        f.charge.error_type = "CLOSED_MAX_RETRIES_REACHED";
+        f.charge.max_retries_reached = true;
+        return f;
+    }
+    ChargeFact& paid(int64_t id, Micros at, std::vector<int64_t> subs) {
+        return charge(id, ChargeStatus::Success, at, std::move(subs), "paid");
+    }
+
+    CustomerFact& customer(const std::string& action, Micros at,
+                           CustomerStatus status = CustomerStatus::Unknown) {
+        CustomerFact f;
+        f.customer.id = kCustomer;
+        f.customer.status = status;
+        f.customer.updated_at = at;
+        f.action = action;
+        stamp(f);
+        history_.customer.push_back(f);
+        return history_.customer.back();
+    }
+
+    // A redelivery: the same fact (same dedupe key) stored again.
+    void repeat_last_subscription() {
+        history_.subscriptions.push_back(history_.subscriptions.back());
+    }
+    void repeat_last_charge() { history_.charges.push_back(history_.charges.back()); }
+    void repeat_last_customer() { history_.customer.push_back(history_.customer.back()); }
+
+    int64_t last_delivery() const { return next_delivery_ - 1; }
+    const CustomerHistory& history() const { return history_; }
+
+    CustomerOutcome evaluate(const RulesPolicy& policy = {}, Micros now = kNow) const {
+        return evaluate_customer(history_, policy, now);
+    }
+
+private:
+    template <class Fact>
+    void stamp(Fact& f) {
+        f.delivery_id = next_delivery_++;
+        f.order_key = "dk-" + std::to_string(f.delivery_id);
+    }
+
+    CustomerHistory history_;
+    std::map<int64_t, Micros> created_;
+    int64_t next_delivery_ = 1;
+};
+
+RulesPolicy auto_churn_after(int64_t days) {
+    RulesPolicy p;
+    p.auto_churn_after_max_retries_days = days;
+    return p;
+}
+
+// --- helpers' own sanity ---------------------------------------------------------------
+
+// The test clock agrees with `date -u -d 2026-10-14T09:12:44Z +%s` = 1791969164.
+TEST(RulesTestClock, MatchesKnownEpoch) {
+    EXPECT_EQ(utc(1970, 1, 1), 0);
+    EXPECT_EQ(utc(2026, 10, 14, 9, 12, 44), 1791969164LL * kSecond);
+}
+
+// --- names ------------------------------------------------------------------------------
+
+// Every reason and category has its documented name; deactivated counts as voluntary.
+TEST(Rules, NamesAndCategories) {
+    EXPECT_EQ(to_string(ChurnReason::Cancelled), "cancelled");
+    EXPECT_EQ(to_string(ChurnReason::MaxRetries), "max_retries");
+    EXPECT_EQ(to_string(ChurnReason::Expired), "expired");
+    EXPECT_EQ(to_string(ChurnReason::Deactivated), "deactivated");
+    EXPECT_EQ(to_string(ChurnCategory::Voluntary), "voluntary");
+    EXPECT_EQ(to_string(ChurnCategory::Involuntary), "involuntary");
+    EXPECT_EQ(to_string(ChurnCategory::Natural), "natural");
+    EXPECT_EQ(category_of(ChurnReason::Cancelled), ChurnCategory::Voluntary);
+    EXPECT_EQ(category_of(ChurnReason::Deactivated), ChurnCategory::Voluntary);
+    EXPECT_EQ(category_of(ChurnReason::MaxRetries), ChurnCategory::Involuntary);
+    EXPECT_EQ(category_of(ChurnReason::Expired), ChurnCategory::Natural);
+}
+
+// No facts at all: nothing known, nothing churned.
+TEST(Rules, EmptyHistory) {
+    CustomerHistory h;
+    h.customer_id = kCustomer;
+    const CustomerOutcome out = evaluate_customer(h, {}, kNow);
+    EXPECT_EQ(out.customer_id, kCustomer);
+    EXPECT_FALSE(out.churned);
+    EXPECT_TRUE(out.episodes.empty());
+    EXPECT_FALSE(out.first_seen_at.has_value());
+    EXPECT_FALSE(out.last_event_at.has_value());
+}
+
+// --- rule 1: cancellation ---------------------------------------------------------------
+
+// Two subscriptions, one cancelled: the other keeps the customer active, no episode.
+TEST(Rules, CancelOneOfTwoKeepsCustomerActive) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1));
+    f.created(kSubB, utc(2026, 2, 1));
+    f.cancelled(kSubA, utc(2026, 3, 1));
+    const CustomerOutcome out = f.evaluate();
+    EXPECT_FALSE(out.churned);
+    EXPECT_TRUE(out.episodes.empty());
+    EXPECT_EQ(out.active_subscriptions, 1);
+    ASSERT_EQ(out.subscriptions.size(), 2u);
+    EXPECT_FALSE(out.subscriptions[0].active);
+    EXPECT_TRUE(out.subscriptions[1].active);
+}
+
+// Two subscriptions, both cancelled: one episode, at the later cancel, decided by it.
+TEST(Rules, CancelBothChurnsAtLaterCancel) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1));
+    f.created(kSubB, utc(2026, 2, 1));
+    f.cancelled(kSubB, utc(2026, 4, 1));
+    const int64_t later = f.last_delivery();
+    f.cancelled(kSubA, utc(2026, 3, 1));
+    const CustomerOutcome out = f.evaluate();
+    EXPECT_TRUE(out.churned);
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.episodes[0].churned_at, utc(2026, 4, 1));
+    EXPECT_EQ(out.episodes[0].subscription_id, kSubB);
+    EXPECT_EQ(out.episodes[0].delivery_id, later);
+    EXPECT_EQ(out.churned_at, utc(2026, 4, 1));
+    EXPECT_EQ(out.active_subscriptions, 0);
+}
+
+// One subscription created then cancelled: cancelled / voluntary, outcome fields filled.
+TEST(Rules, SingleCancelIsVoluntary) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1));
+    f.cancelled(kSubA, utc(2026, 5, 1, 12));
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 1u);
+    const ChurnEpisode& ep = out.episodes[0];
+    EXPECT_EQ(ep.reason, ChurnReason::Cancelled);
+    EXPECT_EQ(ep.category, ChurnCategory::Voluntary);
+    EXPECT_EQ(ep.churned_at, utc(2026, 5, 1, 12));
+    EXPECT_FALSE(ep.reactivated_at.has_value());
+    EXPECT_EQ(ep.subscription_id, kSubA);
+    EXPECT_FALSE(ep.charge_id.has_value());
+    EXPECT_EQ(ep.delivery_id, f.last_delivery());
+    EXPECT_TRUE(out.churned);
+    EXPECT_EQ(out.first_seen_at, utc(2026, 1, 1));
+    EXPECT_EQ(out.last_event_at, utc(2026, 5, 1, 12));
+}
+
+// A cancellation stamped with cancelled_at earlier than its updated_at: the churn is at
+// cancelled_at (the business time of the cancel), not when the record was touched.
+TEST(Rules, CancelledAtIsTheChurnTime) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1));
+    f.cancelled(kSubA, utc(2026, 5, 1, 12)).sub.cancelled_at = utc(2026, 5, 1, 11);
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.episodes[0].churned_at, utc(2026, 5, 1, 11));
+}
+
+// Only the cancel is known (created_at in the payload): active since creation, churned.
+TEST(Rules, CancelSeenWithoutEarlierVersions) {
+    Facts f;
+    f.cancelled(kSubA, utc(2026, 5, 1)).sub.created_at = utc(2026, 1, 1);
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.episodes[0].reason, ChurnReason::Cancelled);
+    EXPECT_EQ(out.first_seen_at, utc(2026, 1, 1));
+}
+
+// subscription/deleted of an active subscription ends it like a cancellation.
+TEST(Rules, DeletedActsAsCancelled) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1));
+    f.sub(kSubA, SubscriptionStatus::Active, utc(2026, 3, 1), "deleted");
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.episodes[0].churned_at, utc(2026, 3, 1));
+    EXPECT_EQ(out.episodes[0].reason, ChurnReason::Cancelled);
+}
+
+// --- rule 2: max retries ----------------------------------------------------------------
+
+// Charge reaches max retries, the subscription is cancelled 5 minutes later (default
+// setting): max_retries / involuntary, with the charge id.
+TEST(Rules, MaxRetriesThenCancel) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1));
+    f.paid(9001, utc(2026, 2, 1), {kSubA});
+    f.max_retries(9002, utc(2026, 3, 8, 4), {kSubA});
+    f.cancelled(kSubA, utc(2026, 3, 8, 4, 5));
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 1u);
+    const ChurnEpisode& ep = out.episodes[0];
+    EXPECT_EQ(ep.reason, ChurnReason::MaxRetries);
+    EXPECT_EQ(ep.category, ChurnCategory::Involuntary);
+    EXPECT_EQ(ep.charge_id, 9002);
+    EXPECT_EQ(ep.subscription_id, kSubA);
+    EXPECT_EQ(ep.churned_at, utc(2026, 3, 8, 4, 5));
+    EXPECT_EQ(ep.delivery_id, f.last_delivery());
+}
+
+// The charge's updated_at is 10 minutes AFTER the cancel (the two objects are saved
+// separately): still within the grace, so max_retries.
+TEST(Rules, MaxRetriesStampedAfterCancelWithinGrace) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1));
+    f.cancelled(kSubA, utc(2026, 3, 8, 4));
+    f.max_retries(9002, utc(2026, 3, 8, 4, 10), {kSubA});
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.episodes[0].reason, ChurnReason::MaxRetries);
+    EXPECT_EQ(out.episodes[0].charge_id, 9002);
+    EXPECT_EQ(out.episodes[0].churned_at, utc(2026, 3, 8, 4));
+}
+
+// A max-retries charge two hours after the cancel is beyond the one-hour grace: the
+// cancellation was the customer's own.
+TEST(Rules, MaxRetriesBeyondGraceIsCancelled) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1));
+    f.cancelled(kSubA, utc(2026, 3, 8, 4));
+    f.max_retries(9002, utc(2026, 3, 8, 6), {kSubA});
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.episodes[0].reason, ChurnReason::Cancelled);
+}
+
+// A max-retries charge on another subscription does not explain this one's cancellation.
+TEST(Rules, MaxRetriesOnOtherSubscriptionDoesNotCount) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1));
+    f.max_retries(9002, utc(2026, 3, 8, 4), {kSubB});
+    f.cancelled(kSubA, utc(2026, 3, 8, 4, 5));
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.episodes[0].reason, ChurnReason::Cancelled);
+}
+
+// The subscription version that cancels carries max_retries_reached = true (no charge fact
+// seen): max_retries, without a charge id.
+TEST(Rules, SubscriptionFlagMeansMaxRetries) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1));
+    f.cancelled(kSubA, utc(2026, 3, 8)).sub.max_retries_reached = true;
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.episodes[0].reason, ChurnReason::MaxRetries);
+    EXPECT_FALSE(out.episodes[0].charge_id.has_value());
+    EXPECT_EQ(out.episodes[0].subscription_id, kSubA);
+}
+
+// The flag shows up on a later terminal version (subscription/updated after the cancel):
+// it still tells how that end happened.
+TEST(Rules, FlagOnLaterTerminalVersionCounts) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1));
+    f.cancelled(kSubA, utc(2026, 3, 8));
+    f.cancelled(kSubA, utc(2026, 3, 9)).sub.max_retries_reached = true;
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.episodes[0].churned_at, utc(2026, 3, 8));
+    EXPECT_EQ(out.episodes[0].reason, ChurnReason::MaxRetries);
+}
+
+// A max-retries failure the customer paid past (a later successful charge) does not explain
+// a voluntary cancellation months later.
+TEST(Rules, ResolvedFailureDoesNotExplainLaterCancel) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1));
+    f.max_retries(9002, utc(2026, 2, 1), {kSubA});
+    f.paid(9003, utc(2026, 3, 1), {kSubA});
+    f.cancelled(kSubA, utc(2026, 6, 1));
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.episodes[0].reason, ChurnReason::Cancelled);
+}
+
+// "Do nothing" setting: max-retries charge, the subscription stays active, Recharge
+// deactivates the customer weeks later → max_retries, decided by the deactivation.
+TEST(Rules, DoNothingThenDeactivationIsMaxRetries) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1));
+    f.max_retries(9002, utc(2026, 2, 1), {kSubA});
+    f.sub(kSubA, SubscriptionStatus::Active, utc(2026, 2, 1), "updated")
+        .sub.max_retries_reached = true;
+    f.customer("deactivated", utc(2026, 3, 15), CustomerStatus::Inactive);
+    const int64_t deactivation = f.last_delivery();
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 1u);
+    const ChurnEpisode& ep = out.episodes[0];
+    EXPECT_EQ(ep.reason, ChurnReason::MaxRetries);
+    EXPECT_EQ(ep.charge_id, 9002);
+    EXPECT_EQ(ep.churned_at, utc(2026, 3, 15));
+    EXPECT_EQ(ep.delivery_id, deactivation);
+    EXPECT_TRUE(out.churned);
+    EXPECT_EQ(out.active_subscriptions, 0);
+    ASSERT_EQ(out.subscriptions.size(), 1u);
+    EXPECT_FALSE(out.subscriptions[0].active);
+}
+
+// Same, but a successful charge came in between: the failure was resolved, so the later
+// deactivation is just deactivated.
+TEST(Rules, DoNothingPaidInBetweenIsDeactivated) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1));
+    f.max_retries(9002, utc(2026, 2, 1), {kSubA});
+    f.paid(9003, utc(2026, 2, 20), {kSubA});
+    f.customer("deactivated", utc(2026, 3, 15), CustomerStatus::Inactive);
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.episodes[0].reason, ChurnReason::Deactivated);
+    EXPECT_EQ(out.episodes[0].category, ChurnCategory::Voluntary);
+    EXPECT_FALSE(out.episodes[0].charge_id.has_value());
+}
+
+// "Cancel all" setting: the max-retries charge covers A only; A and B are cancelled within
+// a minute, B last, then the customer is deactivated → one max_retries episode at B's end.
+TEST(Rules, CancelAllSettingIsMaxRetries) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1));
+    f.created(kSubB, utc(2026, 1, 2));
+    f.max_retries(9002, utc(2026, 3, 1, 10), {kSubA});
+    f.cancelled(kSubA, utc(2026, 3, 1, 10, 0, 20));
+    f.cancelled(kSubB, utc(2026, 3, 1, 10, 0, 50));
+    const int64_t last_cancel = f.last_delivery();
+    f.customer("deactivated", utc(2026, 3, 1, 10, 0, 55), CustomerStatus::Inactive);
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 1u);
+    const ChurnEpisode& ep = out.episodes[0];
+    EXPECT_EQ(ep.churned_at, utc(2026, 3, 1, 10, 0, 50));
+    EXPECT_EQ(ep.reason, ChurnReason::MaxRetries);
+    EXPECT_EQ(ep.charge_id, 9002);
+    EXPECT_EQ(ep.subscription_id, kSubA);     // the subscription the failure ended
+    EXPECT_EQ(ep.delivery_id, last_cancel);   // the fact that set churned_at
+}
+
+// "Cancel all", with the customer record stamped a few seconds before B's cancel: the
+// deactivation is the churn moment and the unresolved charge still explains it.
+TEST(Rules, CancelAllDeactivationFirstIsMaxRetries) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1));
+    f.created(kSubB, utc(2026, 1, 2));
+    f.max_retries(9002, utc(2026, 3, 1, 10), {kSubA});
+    f.cancelled(kSubA, utc(2026, 3, 1, 10, 0, 20));
+    f.customer("deactivated", utc(2026, 3, 1, 10, 0, 30), CustomerStatus::Inactive);
+    f.cancelled(kSubB, utc(2026, 3, 1, 10, 0, 50));
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.episodes[0].churned_at, utc(2026, 3, 1, 10, 0, 30));
+    EXPECT_EQ(out.episodes[0].reason, ChurnReason::MaxRetries);
+    EXPECT_EQ(out.episodes[0].charge_id, 9002);
+}
+
+// --- customer deactivation --------------------------------------------------------------
+
+// Active subscription, Recharge deactivates the customer, nothing explains it → deactivated;
+// the subscription no longer counts as active.
+TEST(Rules, DeactivationWithoutRule) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1));
+    f.customer("deactivated", utc(2026, 4, 1), CustomerStatus::Inactive);
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.episodes[0].reason, ChurnReason::Deactivated);
+    EXPECT_EQ(out.episodes[0].churned_at, utc(2026, 4, 1));
+    EXPECT_EQ(out.episodes[0].delivery_id, f.last_delivery());
+    EXPECT_FALSE(out.episodes[0].subscription_id.has_value());
+    EXPECT_TRUE(out.churned);
+    EXPECT_EQ(out.active_subscriptions, 0);
+}
+
+// A 2021-01 customer/updated with status INACTIVE (no deactivated action) is a deactivation.
+TEST(Rules, InactiveStatusIsDeactivation) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1));
+    f.customer("updated", utc(2026, 4, 1), CustomerStatus::Inactive);
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.episodes[0].reason, ChurnReason::Deactivated);
+}
+
+// Nothing but one customer/deactivated fact: Recharge says the customer churned, so one
+// episode, whether or not the customer's created_at is known.
+TEST(Rules, OnlyDeactivationFact) {
+    Facts with_created;
+    with_created.customer("deactivated", utc(2026, 4, 1), CustomerStatus::Inactive)
+        .customer.created_at = utc(2025, 12, 1);
+    Facts bare;
+    bare.customer("deactivated", utc(2026, 4, 1));
+    for (const Facts* f : {&with_created, &bare}) {
+        const CustomerOutcome out = f->evaluate();
+        ASSERT_EQ(out.episodes.size(), 1u);
+        EXPECT_EQ(out.episodes[0].churned_at, utc(2026, 4, 1));
+        EXPECT_EQ(out.episodes[0].reason, ChurnReason::Deactivated);
+        EXPECT_TRUE(out.churned);
+        EXPECT_EQ(out.churned_at, utc(2026, 4, 1));
+    }
+    EXPECT_EQ(with_created.evaluate().first_seen_at, utc(2025, 12, 1));
+}
+
+// A customer first seen already INACTIVE by status only (customer/created before any
+// subscription, or an update of a long-gone customer) was not seen churning: no episode.
+// Its later subscription and cancellation give exactly one episode.
+TEST(Rules, InactiveStatusWithoutPriorActivityIsNotAChurn) {
+    Facts f;
+    f.customer("created", utc(2026, 1, 1), CustomerStatus::Inactive);
+    const CustomerOutcome before = f.evaluate();
+    EXPECT_TRUE(before.episodes.empty());
+    EXPECT_FALSE(before.churned);
+
+    f.created(kSubA, utc(2026, 1, 1, 0, 1));
+    f.cancelled(kSubA, utc(2026, 3, 1));
+    const CustomerOutcome after = f.evaluate();
+    ASSERT_EQ(after.episodes.size(), 1u);
+    EXPECT_EQ(after.episodes[0].churned_at, utc(2026, 3, 1));
+    EXPECT_EQ(after.episodes[0].reason, ChurnReason::Cancelled);
+}
+
+// The last subscription was cancelled, then the customer is deactivated (Recharge's usual
+// follow-up): no second episode, the reason stays cancelled.
+TEST(Rules, DeactivationAfterLastCancelAddsNothing) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1));
+    f.cancelled(kSubA, utc(2026, 4, 1, 10));
+    const int64_t cancel = f.last_delivery();
+    f.customer("deactivated", utc(2026, 4, 1, 10, 0, 2), CustomerStatus::Inactive);
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.episodes[0].reason, ChurnReason::Cancelled);
+    EXPECT_EQ(out.episodes[0].churned_at, utc(2026, 4, 1, 10));
+    EXPECT_EQ(out.episodes[0].delivery_id, cancel);
+}
+
+// Same moment for both: the cancel explains the churn.
+TEST(Rules, DeactivationAtCancelTimeIsCancelled) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1));
+    f.cancelled(kSubA, utc(2026, 4, 1, 10));
+    f.customer("deactivated", utc(2026, 4, 1, 10), CustomerStatus::Inactive);
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.episodes[0].reason, ChurnReason::Cancelled);
+}
+
+// The customer record is stamped 3 s before the last subscription's cancel (objects saved
+// one after another): the cancel still explains it; the churn is at the deactivation.
+TEST(Rules, DeactivationJustBeforeCancelIsCancelled) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1));
+    f.customer("deactivated", utc(2026, 4, 1, 9, 59, 57), CustomerStatus::Inactive);
+    const int64_t deactivation = f.last_delivery();
+    f.cancelled(kSubA, utc(2026, 4, 1, 10));
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.episodes[0].churned_at, utc(2026, 4, 1, 9, 59, 57));
+    EXPECT_EQ(out.episodes[0].reason, ChurnReason::Cancelled);
+    EXPECT_EQ(out.episodes[0].subscription_id, kSubA);
+    EXPECT_EQ(out.episodes[0].delivery_id, deactivation);
+}
+
+// --- rule 3: expiry ---------------------------------------------------------------------
+
+// A subscription showing the expired status (2021-01 "EXPIRED", 2021-11 "expired") ended
+// naturally.
+TEST(Rules, ExpiredStatusIsNatural) {
+    for (const char* raw : {"EXPIRED", "expired"}) {
+        Facts f;
+        f.created(kSubA, utc(2026, 3, 2));
+        f.expired(kSubA, utc(2026, 9, 30, 4), raw).sub.expire_after_charges = 3;
+        const CustomerOutcome out = f.evaluate();
+        ASSERT_EQ(out.episodes.size(), 1u) << raw;
+        EXPECT_EQ(out.episodes[0].reason, ChurnReason::Expired) << raw;
+        EXPECT_EQ(out.episodes[0].category, ChurnCategory::Natural) << raw;
+        ASSERT_EQ(out.subscriptions.size(), 1u);
+        EXPECT_TRUE(out.subscriptions[0].expired);
+    }
+}
+
+// Cancelled with expire_after 3 after 3 paid charges (one delivered twice) → expired.
+TEST(Rules, ExpiryByChargeCount) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1)).sub.expire_after_charges = 3;
+    f.paid(9001, utc(2026, 1, 1), {kSubA});
+    f.paid(9002, utc(2026, 2, 1), {kSubA});
+    f.repeat_last_charge();
+    f.paid(9003, utc(2026, 3, 1), {kSubA});
+    f.cancelled(kSubA, utc(2026, 3, 1, 0, 0, 5)).sub.expire_after_charges = 3;
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.episodes[0].reason, ChurnReason::Expired);
+    EXPECT_EQ(out.episodes[0].category, ChurnCategory::Natural);
+    ASSERT_EQ(out.subscriptions.size(), 1u);
+    EXPECT_EQ(out.subscriptions[0].charges_counted, 3);
+    EXPECT_TRUE(out.subscriptions[0].expired);
+}
+
+// Cancelled with expire_after 3 after only 2 paid charges → the customer cancelled.
+TEST(Rules, ExpiryCountNotReachedIsCancelled) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1)).sub.expire_after_charges = 3;
+    f.paid(9001, utc(2026, 1, 1), {kSubA});
+    f.paid(9002, utc(2026, 2, 1), {kSubA});
+    f.cancelled(kSubA, utc(2026, 2, 15));
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.episodes[0].reason, ChurnReason::Cancelled);
+    EXPECT_EQ(out.subscriptions[0].charges_counted, 2);
+    EXPECT_FALSE(out.subscriptions[0].expired);
+}
+
+// --- reactivation -----------------------------------------------------------------------
+
+// Cancelled, reactivated (subscription/activated), cancelled again: two episodes, the first
+// closed at the reactivation, the second open.
+TEST(Rules, ReactivationThenSecondChurn) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1));
+    f.cancelled(kSubA, utc(2026, 2, 1));
+    f.activated(kSubA, utc(2026, 3, 1));
+    f.cancelled(kSubA, utc(2026, 4, 1));
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 2u);
+    EXPECT_EQ(out.episodes[0].churned_at, utc(2026, 2, 1));
+    EXPECT_EQ(out.episodes[0].reactivated_at, utc(2026, 3, 1));
+    EXPECT_EQ(out.episodes[1].churned_at, utc(2026, 4, 1));
+    EXPECT_FALSE(out.episodes[1].reactivated_at.has_value());
+    EXPECT_TRUE(out.churned);
+    EXPECT_EQ(out.churned_at, utc(2026, 4, 1));
+}
+
+// customer/activated after a churn closes the episode; the customer is active again.
+TEST(Rules, CustomerActivatedClosesEpisode) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1));
+    f.cancelled(kSubA, utc(2026, 2, 1));
+    f.customer("deactivated", utc(2026, 2, 1), CustomerStatus::Inactive);
+    f.customer("activated", utc(2026, 3, 1), CustomerStatus::Active);
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.episodes[0].reason, ChurnReason::Cancelled);
+    EXPECT_EQ(out.episodes[0].reactivated_at, utc(2026, 3, 1));
+    EXPECT_FALSE(out.churned);
+    EXPECT_FALSE(out.churned_at.has_value());
+}
+
+// A 2021-01 customer/updated with status ACTIVE following an INACTIVE one is a reactivation.
+TEST(Rules, ActiveStatusAfterInactiveIsActivation) {
+    Facts f;
+    f.customer("updated", utc(2026, 1, 1), CustomerStatus::Active);
+    f.created(kSubA, utc(2026, 1, 1));
+    f.customer("updated", utc(2026, 2, 1), CustomerStatus::Inactive);
+    f.customer("updated", utc(2026, 3, 1), CustomerStatus::Active);
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.episodes[0].churned_at, utc(2026, 2, 1));
+    EXPECT_EQ(out.episodes[0].reactivated_at, utc(2026, 3, 1));
+    EXPECT_FALSE(out.churned);
+}
+
+// A new subscription after a churn closes the episode, and lifts the deactivation.
+TEST(Rules, NewSubscriptionClosesEpisode) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1));
+    f.cancelled(kSubA, utc(2026, 2, 1));
+    f.customer("deactivated", utc(2026, 2, 1, 0, 0, 1), CustomerStatus::Inactive);
+    f.created(kSubB, utc(2026, 5, 1));
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.episodes[0].reactivated_at, utc(2026, 5, 1));
+    EXPECT_FALSE(out.churned);
+    EXPECT_EQ(out.active_subscriptions, 1);
+}
+
+// --- ordering and duplicates ------------------------------------------------------------
+
+// An older "active" version arriving after the cancel (a stale update) does not reopen the
+// subscription: versions are ordered by updated_at, not by arrival.
+TEST(Rules, StaleActiveVersionDoesNotReopen) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1));
+    f.cancelled(kSubA, utc(2026, 3, 1));
+    f.sub(kSubA, SubscriptionStatus::Active, utc(2026, 2, 1), "updated");
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.episodes[0].churned_at, utc(2026, 3, 1));
+    EXPECT_TRUE(out.churned);
+    EXPECT_EQ(out.active_subscriptions, 0);
+}
+
+// The same deliveries stored again (retries) change nothing.
+TEST(Rules, DuplicatesIgnored) {
+    Facts once;
+    once.created(kSubA, utc(2026, 1, 1));
+    once.max_retries(9002, utc(2026, 3, 1), {kSubA});
+    once.cancelled(kSubA, utc(2026, 3, 1, 0, 5));
+    once.customer("deactivated", utc(2026, 3, 1, 0, 6), CustomerStatus::Inactive);
+    Facts twice = once;
+    twice.repeat_last_subscription();
+    twice.repeat_last_subscription();
+    twice.repeat_last_charge();
+    twice.repeat_last_customer();
+    const CustomerOutcome a = once.evaluate();
+    const CustomerOutcome b = twice.evaluate();
+    EXPECT_EQ(a, b);
+    ASSERT_EQ(b.episodes.size(), 1u);
+    EXPECT_EQ(b.episodes[0].reason, ChurnReason::MaxRetries);
+}
+
+// --- optional auto-churn policy ---------------------------------------------------------
+
+// "Do nothing" setting, no later signal: the subscription stays active. Without the policy
+// (the default) there is no episode.
+TEST(Rules, AutoChurnOffByDefault) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1));
+    f.max_retries(9002, utc(2026, 2, 1), {kSubA});
+    const CustomerOutcome out = f.evaluate();
+    EXPECT_TRUE(out.episodes.empty());
+    EXPECT_FALSE(out.churned);
+    EXPECT_EQ(out.active_subscriptions, 1);
+}
+
+// Same with N = 7 and `now` past charge + 7 days: churned (max_retries) at charge + 7 days.
+TEST(Rules, AutoChurnAfterSevenDays) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1));
+    f.max_retries(9002, utc(2026, 2, 1, 4), {kSubA});
+    const CustomerOutcome out = f.evaluate(auto_churn_after(7), utc(2026, 2, 20));
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.episodes[0].churned_at, utc(2026, 2, 8, 4));
+    EXPECT_EQ(out.episodes[0].reason, ChurnReason::MaxRetries);
+    EXPECT_EQ(out.episodes[0].charge_id, 9002);
+    EXPECT_EQ(out.episodes[0].delivery_id, f.last_delivery());
+    EXPECT_TRUE(out.churned);
+    EXPECT_EQ(out.active_subscriptions, 0);
+}
+
+// N = 7 but `now` is only 3 days after the charge: not yet.
+TEST(Rules, AutoChurnNotBeforeNow) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1));
+    f.max_retries(9002, utc(2026, 2, 1, 4), {kSubA});
+    const CustomerOutcome out = f.evaluate(auto_churn_after(7), utc(2026, 2, 4));
+    EXPECT_TRUE(out.episodes.empty());
+    EXPECT_FALSE(out.churned);
+}
+
+// N = 7, a paid charge 2 days after the failure resolved it: no auto-churn.
+TEST(Rules, AutoChurnResolvedByPayment) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1));
+    f.max_retries(9002, utc(2026, 2, 1, 4), {kSubA});
+    f.paid(9003, utc(2026, 2, 3), {kSubA});
+    const CustomerOutcome out = f.evaluate(auto_churn_after(7), utc(2026, 3, 1));
+    EXPECT_TRUE(out.episodes.empty());
+    EXPECT_FALSE(out.churned);
+}
+
+// N = 7, the customer pays only after the 7 days: churned at charge + 7 days, reactivated
+// when the payment resolved the failure.
+TEST(Rules, AutoChurnLiftedByLatePayment) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1));
+    f.max_retries(9002, utc(2026, 2, 1, 4), {kSubA});
+    f.paid(9003, utc(2026, 2, 15), {kSubA});
+    const CustomerOutcome out = f.evaluate(auto_churn_after(7), utc(2026, 3, 1));
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.episodes[0].churned_at, utc(2026, 2, 8, 4));
+    EXPECT_EQ(out.episodes[0].reactivated_at, utc(2026, 2, 15));
+    EXPECT_FALSE(out.churned);
+}
+
+// --- other statuses ---------------------------------------------------------------------
+
+// A onetime item neither keeps a customer active nor churns one.
+TEST(Rules, OnetimeStatusIgnored) {
+    Facts only_onetime;
+    only_onetime.sub(kSubC, SubscriptionStatus::Onetime, utc(2026, 1, 1), "created");
+    const CustomerOutcome a = only_onetime.evaluate();
+    EXPECT_TRUE(a.episodes.empty());
+    EXPECT_FALSE(a.churned);
+    EXPECT_EQ(a.active_subscriptions, 0);
+
+    Facts mixed;
+    mixed.created(kSubA, utc(2026, 1, 1));
+    mixed.sub(kSubC, SubscriptionStatus::Onetime, utc(2026, 1, 5), "created");
+    mixed.sub(kSubC, SubscriptionStatus::Onetime, utc(2026, 2, 5), "updated");
+    mixed.cancelled(kSubA, utc(2026, 2, 1));
+    const CustomerOutcome b = mixed.evaluate();
+    ASSERT_EQ(b.episodes.size(), 1u);
+    EXPECT_EQ(b.episodes[0].churned_at, utc(2026, 2, 1));
+    EXPECT_TRUE(b.churned);
+    ASSERT_EQ(b.subscriptions.size(), 2u);
+    EXPECT_FALSE(b.subscriptions[1].active);
+}
+
+// --- order independence -----------------------------------------------------------------
+
+// A rich history over three subscriptions:
+//   A from Jan, B from Feb; paid charges; B's charge hits max retries in April and B is
+//   cancelled (A keeps the customer active); a stale A update; A cancelled in May → churn 1
+//   (cancelled), customer deactivated; C created in June → reactivation, customer/activated;
+//   C expires after 2 paid charges in August → churn 2 (expired), customer deactivated.
+//   Several facts are delivered twice; A's cancel was also stored under another delivery id
+//   (same dedupe key), and the lower id must win whatever the order.
+Facts rich_history() {
+    Facts f;
+    f.customer("created", utc(2026, 1, 1), CustomerStatus::Active).customer.created_at =
+        utc(2026, 1, 1);
+    f.created(kSubA, utc(2026, 1, 1));
+    f.created(kSubB, utc(2026, 2, 1));
+    f.paid(9001, utc(2026, 2, 1), {kSubA});
+    f.paid(9002, utc(2026, 3, 1), {kSubA, kSubB});
+    f.repeat_last_charge();
+    f.sub(kSubA, SubscriptionStatus::Active, utc(2026, 3, 2), "updated");
+    f.max_retries(9003, utc(2026, 4, 1), {kSubB});
+    f.cancelled(kSubB, utc(2026, 4, 1, 0, 5));
+    f.sub(kSubA, SubscriptionStatus::Active, utc(2026, 4, 15), "updated");
+    f.cancelled(kSubA, utc(2026, 5, 1));
+    f.repeat_last_subscription();
+    f.customer("deactivated", utc(2026, 5, 1, 0, 0, 30), CustomerStatus::Inactive);
+    f.repeat_last_customer();
+    f.created(kSubC, utc(2026, 6, 1)).sub.expire_after_charges = 2;
+    f.customer("activated", utc(2026, 6, 1, 0, 0, 10), CustomerStatus::Active);
+    f.paid(9004, utc(2026, 7, 1), {kSubC});
+    f.paid(9005, utc(2026, 8, 1), {kSubC});
+    f.expired(kSubC, utc(2026, 8, 1, 0, 1), "expired").sub.expire_after_charges = 2;
+    f.customer("deactivated", utc(2026, 8, 1, 0, 2), CustomerStatus::Inactive);
+    return f;
+}
+
+template <class T>
+void add_redelivery_with_new_id(std::vector<T>& facts, size_t index, int64_t delivery_id) {
+    T copy = facts.at(index);
+    copy.delivery_id = delivery_id;
+    facts.push_back(copy);
+}
+
+TEST(Rules, OutcomeIndependentOfOrder) {
+    CustomerHistory base = rich_history().history();
+    const size_t a_cancel = 5;
+    ASSERT_EQ(base.subscriptions.at(a_cancel).action, "cancelled");
+    ASSERT_EQ(base.subscriptions.at(a_cancel).sub.id, kSubA);
+    const int64_t a_cancel_delivery = base.subscriptions.at(a_cancel).delivery_id;
+    add_redelivery_with_new_id(base.subscriptions, a_cancel, 9999);
+    ASSERT_GE(base.subscriptions.size() + base.charges.size() + base.customer.size(), 12u);
+
+    const CustomerOutcome expected = evaluate_customer(base, {}, kNow);
+    ASSERT_EQ(expected.episodes.size(), 2u);
+    EXPECT_EQ(expected.episodes[0].churned_at, utc(2026, 5, 1));
+    EXPECT_EQ(expected.episodes[0].reason, ChurnReason::Cancelled);
+    EXPECT_EQ(expected.episodes[0].reactivated_at, utc(2026, 6, 1));
+    EXPECT_EQ(expected.episodes[0].delivery_id, a_cancel_delivery);
+    EXPECT_EQ(expected.episodes[1].churned_at, utc(2026, 8, 1, 0, 1));
+    EXPECT_EQ(expected.episodes[1].reason, ChurnReason::Expired);
+    EXPECT_TRUE(expected.churned);
+    ASSERT_EQ(expected.subscriptions.size(), 3u);
+    EXPECT_EQ(expected.subscriptions[0].charges_counted, 2);
+    EXPECT_EQ(expected.subscriptions[2].charges_counted, 2);
+
+    CustomerHistory reversed = base;
+    std::reverse(reversed.subscriptions.begin(), reversed.subscriptions.end());
+    std::reverse(reversed.charges.begin(), reversed.charges.end());
+    std::reverse(reversed.customer.begin(), reversed.customer.end());
+    EXPECT_EQ(evaluate_customer(reversed, {}, kNow), expected);
+
+    std::mt19937 rng(20260611);
+    for (int i = 0; i < 250; ++i) {
+        CustomerHistory shuffled = base;
+        std::shuffle(shuffled.subscriptions.begin(), shuffled.subscriptions.end(), rng);
+        std::shuffle(shuffled.charges.begin(), shuffled.charges.end(), rng);
+        std::shuffle(shuffled.customer.begin(), shuffled.customer.end(), rng);
+        ASSERT_EQ(evaluate_customer(shuffled, {}, kNow), expected) << "shuffle " << i;
+    }
+}
+
+}  // namespace
+}  // namespace churnwatch
