@@ -1,0 +1,75 @@
+// Where deliveries become churn state: records each decoded object as a version row, then
+// recomputes the affected customers with the rules engine and rewrites their analyst rows
+// (customers, subscriptions, charges, churn_events). Runs inside the writer's transaction,
+// so a delivery and its effects commit together. The only churn code that speaks SQL.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <set>
+#include <vector>
+
+#include "delivery.h"
+#include "metrics.h"
+#include "rules.h"
+#include "sqlite.h"
+#include "writer.h"
+
+namespace churnwatch {
+
+// Told about each episode change inside the transaction (the alert outbox hooks in here).
+class EpisodeListener {
+public:
+    virtual ~EpisodeListener() = default;
+    virtual void on_churned(sql::Database& db, int64_t event_id, const CustomerOutcome& c,
+                            const ChurnEpisode& e) = 0;
+    virtual void on_reactivated(sql::Database& db, int64_t event_id, const CustomerOutcome& c,
+                                const ChurnEpisode& e) = 0;
+};
+
+struct RebuildStats {
+    int64_t deliveries = 0;   // accepted deliveries replayed
+    int64_t quarantined = 0;  // of those, now quarantined (could not be decoded)
+    int64_t customers = 0;
+    int64_t episodes = 0;
+};
+
+class ChurnStore : public DeliveryApplier {
+public:
+    using Clock = std::function<Micros()>;
+    explicit ChurnStore(RulesPolicy policy, Metrics* metrics = nullptr, Clock clock = {});
+    ~ChurnStore() override;
+
+    void set_listener(EpisodeListener* l) { listener_ = l; }
+
+    void prepare(sql::Database& db) override;
+    void apply(sql::Database& db, int64_t delivery_id, const Delivery& d) override;
+
+    // Records the objects of one decoded delivery as versions; returns the customer ids touched.
+    std::set<int64_t> record(int64_t delivery_id, const Delivery& d);
+    // Reruns the rules for one customer and rewrites its analyst rows.
+    void recompute(int64_t customer_id, bool notify = true);
+
+    // Drops all derived state and replays every stored accepted delivery in id order (decoding
+    // each body again, with the given JSON depth limit), then recomputes every customer once.
+    // No listener calls: a rebuild restates history, it does not announce it again.
+    // progress(done, total) is called now and then. Runs in one transaction.
+    RebuildStats rebuild(sql::Database& db, std::size_t json_max_depth,
+                         const std::function<void(int64_t, int64_t)>& progress = {});
+
+private:
+    struct Statements;
+    CustomerHistory load_history(int64_t customer_id);
+    void write_outcome(const CustomerHistory& h, const CustomerOutcome& o, bool notify);
+    void sync_episodes(const CustomerOutcome& o, bool notify);
+
+    RulesPolicy policy_;
+    Metrics* metrics_;
+    Clock clock_;
+    EpisodeListener* listener_ = nullptr;
+    sql::Database* db_ = nullptr;
+    std::unique_ptr<Statements> st_;
+};
+
+}  // namespace churnwatch
