@@ -1,0 +1,114 @@
+// The churn engine end to end: signed deliveries into the real server in a scrambled order
+// with retries, churn tables checked; `rebuild` and `report` on the same database.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+
+#include "churn_scenario.h"
+#include "test_support.h"
+
+using namespace churnwatch::test;
+
+namespace {
+
+void send_all(int port, const std::vector<TestDelivery>& deliveries) {
+    HttpConnection conn(port);
+    for (const auto& d : deliveries) {
+        auto r = conn.request("POST", "/webhooks/recharge/" + d.topic,
+                              {{"Content-Type", "application/json"},
+                               {"X-Recharge-Hmac-Sha256", legacy_signature(kSecret, d.body)}},
+                              d.body);
+        ASSERT_EQ(r.status, 200) << d.topic << " " << r.body;
+        EXPECT_EQ(r.body.find("quarantined"), std::string::npos) << d.body;
+    }
+}
+
+std::vector<TestDelivery> scrambled_with_retries(unsigned seed) {
+    auto deliveries = rich_scenario();
+    for (std::size_t i = 1; i < deliveries.size(); i += 4) deliveries.push_back(deliveries[i]);
+    std::shuffle(deliveries.begin(), deliveries.end(), std::mt19937(seed));
+    return deliveries;
+}
+
+std::string events(const std::string& db) {
+    return query_rows(db,
+                      "SELECT customer_id, churned_at, reason, category, subscription_id, charge_id,"
+                      " reactivated_at FROM churn_events ORDER BY customer_id, churned_at");
+}
+
+TEST(ChurnEndToEnd, ScenarioThroughTheServerGivesTheExpectedChurnTables) {
+    TempDir dir;
+    ServerProcess server(dir);
+    send_all(server.port(), scrambled_with_retries(42));
+    EXPECT_EQ(events(server.db()), rich_scenario_expected_events());
+    EXPECT_EQ(query_rows(server.db(), "SELECT id, status FROM customers ORDER BY id"),
+              "1|active\n2|churned\n3|churned\n4|churned\n5|churned\n");
+}
+
+TEST(ChurnEndToEnd, TwoSubscriptionsCancelOneStaysActiveCancelBothChurns) {
+    TempDir dir;
+    ServerProcess server(dir);
+    auto sub = [](int64_t id, const std::string& status, const std::string& at) {
+        SubscriptionSpec s{.id = id, .customer_id = 77, .status = status, .updated_at = at,
+                           .created_at = "2026-01-01T00:00:00+00:00"};
+        if (status == "cancelled") s.cancelled_at = at;
+        return TestDelivery{"subscription/" + std::string(status == "active" ? "created" : "cancelled"),
+                            subscription_json(s)};
+    };
+    send_all(server.port(), {sub(1, "active", "2026-01-01T00:00:00+00:00"),
+                             sub(2, "active", "2026-01-01T00:00:00+00:00"),
+                             sub(1, "cancelled", "2026-02-01T00:00:00+00:00")});
+    EXPECT_EQ(query_text(server.db(), "SELECT status FROM customers WHERE id = 77"), "active");
+    EXPECT_EQ(query_int(server.db(), "SELECT count(*) FROM churn_events"), 0);
+    send_all(server.port(), {sub(2, "cancelled", "2026-03-01T00:00:00+00:00")});
+    EXPECT_EQ(query_text(server.db(), "SELECT status FROM customers WHERE id = 77"), "churned");
+    EXPECT_EQ(events(server.db()), "77|2026-03-01 00:00:00|cancelled|voluntary|2|NULL|NULL\n");
+}
+
+TEST(ChurnEndToEnd, RebuildReproducesLiveTablesAndReportMatchesTheViews) {
+    TempDir dir;
+    std::string live;
+    std::string db;
+    {
+        ServerProcess server(dir);
+        send_all(server.port(), scrambled_with_retries(7));
+        db = server.db();
+        live = churn_tables_dump(db);
+        ASSERT_EQ(server.stop(), 0);
+    }
+    auto rebuilt = run_churnwatch({"rebuild", "--db", db});
+    ASSERT_EQ(rebuilt.exit_code, 0) << rebuilt.err;
+    EXPECT_NE(rebuilt.out.find("5 churn episodes"), std::string::npos) << rebuilt.out;
+    EXPECT_EQ(churn_tables_dump(db), live);
+
+    auto csv = run_churnwatch({"report", "--db", db, "--format", "csv"});
+    ASSERT_EQ(csv.exit_code, 0) << csv.err;
+    std::string monthly = query_rows(db, "SELECT month, active_at_start, new_customers, churned,"
+                                         " reactivated, churn_rate, churn_rate_with_new"
+                                         " FROM churn_monthly ORDER BY month");
+    std::string as_csv;
+    for (char c : monthly) as_csv += c == '|' ? ',' : c;
+    // NULL rates print as empty fields in CSV.
+    std::size_t pos = 0;
+    while ((pos = as_csv.find("NULL")) != std::string::npos) as_csv.erase(pos, 4);
+    EXPECT_NE(csv.out.find(as_csv), std::string::npos) << csv.out << "\nexpected:\n" << as_csv;
+
+    auto json = run_churnwatch({"report", "--db", db, "--format", "json", "--from", "2026-03",
+                                "--to", "2026-03"});
+    ASSERT_EQ(json.exit_code, 0) << json.err;
+    EXPECT_NE(json.out.find("{\"month\":\"2026-03\",\"active_at_start\":5,\"new_customers\":0,"
+                            "\"churned\":1,\"reactivated\":0,\"churn_rate\":0.2"),
+              std::string::npos)
+        << json.out;
+    EXPECT_EQ(json.out.find("2026-04"), std::string::npos) << "--to must bound the report";
+
+    auto table = run_churnwatch({"report", "--db", db});
+    ASSERT_EQ(table.exit_code, 0);
+    EXPECT_NE(table.out.find("== cohort_retention =="), std::string::npos);
+    EXPECT_NE(table.out.find("max_retries"), std::string::npos);
+
+    EXPECT_EQ(run_churnwatch({"report", "--db", db, "--format", "xml"}).exit_code, 2);
+}
+
+}  // namespace
