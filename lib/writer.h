@@ -48,6 +48,9 @@ struct WriterOptions {
     std::size_t queue_capacity = 10000;  // submit() refuses beyond this (caller answers 503)
     std::size_t max_batch = 1000;        // deliveries per transaction at most
     std::chrono::milliseconds checkpoint_interval{500};
+    // When the WAL holds more frames than this after a commit, the writer finishes the
+    // checkpoint itself between two batches, so the next transaction can restart the WAL.
+    int wal_restart_frames = 2000;
 };
 
 class Writer {
@@ -66,6 +69,12 @@ public:
     // Commits everything queued, stops both threads and closes the database. Idempotent.
     void stop();
 
+    // Where the callbacks of a committed batch run: by default on the writer thread; the
+    // server passes its I/O executor so one post answers a whole batch. Set before use.
+    void set_completion_executor(std::function<void(std::function<void()>)> executor) {
+        completion_executor_ = std::move(executor);
+    }
+
     std::size_t queue_depth() const;
     bool last_commit_ok() const { return last_commit_ok_.load(); }
 
@@ -79,11 +88,14 @@ private:
     void commit_batch(std::deque<Item>& batch);
     void store_one(Item& item, WriteResult& result);
     void checkpoint_loop();
+    void restart_wal_if_large();
+    static int on_wal_commit(void* self, struct sqlite3*, const char*, int frames);
 
     std::string path_;
     WriterOptions options_;
     DeliveryApplier* applier_;
     WriterObserver* observer_;
+    std::function<void(std::function<void()>)> completion_executor_;
     std::unique_ptr<sql::Database> db_;
     std::unique_ptr<sql::Statement> insert_;
     std::unique_ptr<sql::Statement> probe_;
@@ -94,6 +106,7 @@ private:
     std::deque<Item> queue_;
     bool stopping_ = false;
     std::atomic<bool> last_commit_ok_{true};
+    int wal_frames_ = 0;  // writer thread only: frames in the WAL after the last commit
 
     std::mutex ckpt_mu_;
     std::condition_variable ckpt_cv_;
