@@ -316,6 +316,8 @@ void HttpServer::run() {
     for (auto& t : threads) t.join();
 }
 
+void HttpServer::post(std::function<void()> f) { net::post(impl_->ioc, std::move(f)); }
+
 void HttpServer::shutdown() {
     net::post(impl_->ioc, [im = impl_.get()] { im->begin_shutdown(); });
 }

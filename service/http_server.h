@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -39,6 +40,8 @@ public:
     void run();
     // Starts the same graceful stop as a signal; callable from any thread.
     void shutdown();
+    // Runs f on an I/O thread (e.g. to answer a whole committed batch with one wake-up).
+    void post(std::function<void()> f);
 
     struct Impl;  // defined in http_server.cpp (public only so its session class can name it)
 

@@ -114,6 +114,7 @@ int serve_command(const Config& config) {
         Writer writer(s.db, s.writer, &churn, nullptr);
         RequestHandler handler(keys, writer, metrics, logger, s.ingest);
         HttpServer server(s.server, handler, logger);
+        writer.set_completion_executor([&server](std::function<void()> f) { server.post(std::move(f)); });
         std::string bound = server.bind();
         std::printf("listening on %s\n", bound.c_str());
         std::fflush(stdout);
