@@ -18,6 +18,9 @@ const std::vector<OptionSpec>& option_specs() {
          "(env CHURNWATCH_SECRETS: comma-separated)",
          true, true, "CHURNWATCH_SECRETS"},
         {"threads", "N", "2", "I/O threads"},
+        {"tls-cert", "PATH", nullptr,
+         "PEM certificate chain: serve HTTPS (TLS 1.2+) instead of HTTP; SIGHUP reloads it"},
+        {"tls-key", "PATH", nullptr, "PEM private key for --tls-cert"},
         {"max-body", "BYTES", "1048576", "largest request body accepted (larger: 413)"},
         {"max-header", "BYTES", "16384", "largest request header block (larger: 431)"},
         {"max-connections", "N", "1024", "open connections at most (then accepting pauses)"},
@@ -35,6 +38,12 @@ const std::vector<OptionSpec>& option_specs() {
         {"from", "YYYY-MM", nullptr, "report: first month"},
         {"to", "YYYY-MM", nullptr, "report: last month"},
         {"format", "FORMAT", "table", "report: table, csv or json"},
+        {"url", "URL", nullptr,
+         "send-test: where to POST (…/webhooks/recharge gets /TOPIC appended; "
+         "default: http://<listen>/webhooks/recharge)"},
+        {"topic", "TOPIC", nullptr, "send-test: the topic, e.g. subscription/cancelled"},
+        {"file", "PATH", nullptr, "send-test: payload file (default: the built-in example for the topic)"},
+        {"scheme", "SCHEME", "legacy", "send-test: signature scheme, legacy or timestamped"},
     };
     return specs;
 }

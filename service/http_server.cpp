@@ -9,30 +9,40 @@
 #include <thread>
 #include <vector>
 
+#include <openssl/ssl.h>
+
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 
 namespace churnwatch {
 
 namespace net = boost::asio;
+namespace ssl = boost::asio::ssl;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = net::ip::tcp;
 
-class Session;
+// What the registry needs of a session, whatever its stream type.
+class SessionControl {
+public:
+    virtual ~SessionControl() = default;
+    virtual void on_shutdown() = 0;
+};
 
 // Live sessions and the connection limit. Shared with every session, so a session destroyed
 // late (e.g. with the io_context) never touches a destroyed server.
 struct SessionRegistry {
     std::mutex mu;
-    std::map<Session*, std::weak_ptr<Session>> sessions;
+    std::map<const void*, std::weak_ptr<SessionControl>> sessions;
     std::size_t max_connections = 0;
     bool accept_paused = false;
     bool stopping = false;
@@ -40,7 +50,7 @@ struct SessionRegistry {
     std::function<void()> last_one_gone;   // while stopping: ends the drain early
 
     // Returns false when the limit is reached and accepting should pause.
-    bool add(Session* p, std::weak_ptr<Session> w) {
+    bool add(const void* p, std::weak_ptr<SessionControl> w) {
         std::lock_guard lock(mu);
         sessions[p] = std::move(w);
         if (sessions.size() >= max_connections) {
@@ -49,7 +59,7 @@ struct SessionRegistry {
         }
         return true;
     }
-    void remove(Session* p) {
+    void remove(const void* p) {
         std::function<void()> action;
         {
             std::lock_guard lock(mu);
@@ -63,10 +73,10 @@ struct SessionRegistry {
         }
         if (action) action();
     }
-    std::vector<std::shared_ptr<Session>> begin_stop() {
+    std::vector<std::shared_ptr<SessionControl>> begin_stop() {
         std::lock_guard lock(mu);
         stopping = true;
-        std::vector<std::shared_ptr<Session>> live;
+        std::vector<std::shared_ptr<SessionControl>> live;
         for (auto& [p, w] : sessions)
             if (auto s = w.lock()) live.push_back(std::move(s));
         return live;
@@ -78,19 +88,49 @@ struct SessionRegistry {
     }
 };
 
+namespace {
+
+// A TLS server context from PEM files: TLS 1.2 or newer only.
+std::shared_ptr<ssl::context> load_tls_context(const std::string& cert, const std::string& key) {
+    auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
+    ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                     ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
+                     ssl::context::single_dh_use);
+    SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
+    try {
+        ctx->use_certificate_chain_file(cert);
+        ctx->use_private_key_file(key, ssl::context::pem);
+    } catch (const boost::system::system_error& e) {
+        throw std::runtime_error("cannot load TLS certificate " + cert + " / key " + key + ": " +
+                                 e.what());
+    }
+    return ctx;
+}
+
+}  // namespace
+
 struct HttpServer::Impl {
     Impl(ServerOptions o, RequestHandler& h, Logger& l)
         : options(std::move(o)), handler(h), logger(l), ioc(options.threads),
-          acceptor(net::make_strand(ioc)), signals(ioc, SIGINT, SIGTERM),
+          acceptor(net::make_strand(ioc)), signals(ioc, SIGINT, SIGTERM), reload(ioc, SIGHUP),
           drain_timer(net::make_strand(ioc)), registry(std::make_shared<SessionRegistry>()) {
         registry->max_connections = std::max<std::size_t>(1, options.max_connections);
-        registry->resume_accept = [this] { net::post(acceptor.get_executor(), [this] { do_accept(); }); };
+        registry->resume_accept = [this] {
+            net::post(acceptor.get_executor(), [this] { do_accept(); });
+        };
         registry->last_one_gone = [this] {
             net::post(drain_timer.get_executor(), [this] { drain_timer.cancel(); });
         };
     }
     ~Impl() { registry->detach(); }
 
+    bool tls() const { return !options.tls_cert.empty(); }
+    std::shared_ptr<ssl::context> tls_context() {
+        std::lock_guard lock(tls_mu);
+        return tls_ctx;
+    }
+    void reload_tls();
+    void wait_for_reload();
     void do_accept();
     void on_accept(beast::error_code ec, tcp::socket socket);
     void begin_shutdown();
@@ -101,53 +141,84 @@ struct HttpServer::Impl {
     net::io_context ioc;
     tcp::acceptor acceptor;
     net::signal_set signals;
+    net::signal_set reload;
     net::steady_timer drain_timer;
     std::atomic<bool> stopping{false};
     std::shared_ptr<SessionRegistry> registry;
+    std::mutex tls_mu;
+    std::shared_ptr<ssl::context> tls_ctx;  // new connections take the current one
 };
 
-// One connection: read a request, let the handler answer (possibly from the writer thread),
-// write the answer, repeat while keep-alive. All work runs on the connection's strand.
-class Session : public std::enable_shared_from_this<Session> {
+// One connection: read a request, let the handler answer (possibly after the writer's
+// commit), write the answer, repeat while keep-alive. All work runs on the connection's
+// strand. Stream is beast::tcp_stream, or beast::ssl_stream over one for HTTPS.
+template <class Stream>
+class Session : public SessionControl, public std::enable_shared_from_this<Session<Stream>> {
+    static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+
 public:
-    Session(tcp::socket&& socket, HttpServer::Impl& server)
-        : stream_(std::move(socket)), server_(server), registry_(server.registry) {}
-    ~Session() { registry_->remove(this); }
+    template <class... Args>
+    Session(HttpServer::Impl& server, Args&&... args)
+        : stream_(std::forward<Args>(args)...), server_(server), registry_(server.registry) {}
+    ~Session() override { registry_->remove(this); }
+
+    // Holds the TLS context this connection was made with (a SIGHUP reload may replace the
+    // server's current one while the connection lives on).
+    void keep_context(std::shared_ptr<ssl::context> ctx) { ctx_ = std::move(ctx); }
 
     void start() {
-        net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->do_read(); });
+        net::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
+            if constexpr (kTls) {
+                self->tcp().expires_after(self->server_.options.request_timeout);
+                self->stream_.async_handshake(ssl::stream_base::server,
+                                              [self](beast::error_code ec) {
+                                                  if (ec) return self->handshake_failed(ec);
+                                                  self->do_read();
+                                              });
+            } else {
+                self->do_read();
+            }
+        });
     }
 
     // Called at shutdown: close now if waiting for a request that has not begun, otherwise
     // give the request in progress a short deadline; the answer in flight is still written.
-    void on_shutdown() {
-        net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+    void on_shutdown() override {
+        net::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
             if (!self->reading_) return;  // handling or writing: closes after the write
             if (!self->parser_ || !self->parser_->got_some()) {
                 beast::error_code ec;
-                self->stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-                self->stream_.close();
+                self->tcp().socket().shutdown(tcp::socket::shutdown_both, ec);
+                self->tcp().close();
             } else {
-                self->stream_.expires_after(std::chrono::seconds(1));
+                self->tcp().expires_after(std::chrono::seconds(1));
             }
         });
     }
 
 private:
+    beast::tcp_stream& tcp() { return beast::get_lowest_layer(stream_); }
+
+    void handshake_failed(beast::error_code ec) {
+        LogLine(server_.logger, LogLevel::Warn, "tls_handshake_failed").str("error", ec.message());
+        tcp().close();
+    }
+
     void do_read() {
         parser_.emplace();
         parser_->body_limit(server_.options.body_limit);
         parser_->header_limit(static_cast<std::uint32_t>(server_.options.header_limit));
-        stream_.expires_after(server_.options.request_timeout);
+        tcp().expires_after(server_.options.request_timeout);
         reading_ = true;
         http::async_read(stream_, buffer_, *parser_,
-                         beast::bind_front_handler(&Session::on_read, shared_from_this()));
+                         beast::bind_front_handler(&Session::on_read, this->shared_from_this()));
     }
 
     void on_read(beast::error_code ec, std::size_t) {
         reading_ = false;
         if (ec == http::error::end_of_stream || ec == net::error::operation_aborted ||
-            ec == net::error::connection_reset || ec == net::error::eof) {
+            ec == net::error::connection_reset || ec == net::error::eof ||
+            ec == ssl::error::stream_truncated) {
             return close();
         }
         if (ec == beast::error::timeout) {
@@ -156,7 +227,7 @@ private:
             return close();
         }
         if (ec) return refuse(ec);
-        stream_.expires_never();
+        tcp().expires_never();
         auto& msg = parser_->get();
         keep_alive_ = msg.keep_alive();
         HttpRequest req;
@@ -167,7 +238,7 @@ private:
         req.body = std::move(msg.body());
         is_head_ = msg.method() == http::verb::head;
         version_ = msg.version();
-        server_.handler.handle(std::move(req), [self = shared_from_this()](HttpResponse res) {
+        server_.handler.handle(std::move(req), [self = this->shared_from_this()](HttpResponse res) {
             net::post(self->stream_.get_executor(),
                       [self, res = std::move(res)]() mutable { self->write(std::move(res)); });
         });
@@ -177,17 +248,15 @@ private:
     // close, since the rest of the request is still unread on the wire.
     void refuse(beast::error_code ec) {
         keep_alive_ = false;
+        const auto& o = server_.options;
         HttpResponse res;
         if (ec == http::error::body_limit) {
-            res = server_.handler.transport_error(413, "body_too_large",
-                                                  "body larger than " +
-                                                      std::to_string(server_.options.body_limit) +
-                                                      " bytes");
+            res = server_.handler.transport_error(
+                413, "body_too_large", "body larger than " + std::to_string(o.body_limit) + " bytes");
         } else if (ec == http::error::header_limit) {
-            res = server_.handler.transport_error(431, "headers_too_large",
-                                                  "header block larger than " +
-                                                      std::to_string(server_.options.header_limit) +
-                                                      " bytes");
+            res = server_.handler.transport_error(
+                431, "headers_too_large",
+                "header block larger than " + std::to_string(o.header_limit) + " bytes");
         } else if (ec == http::error::partial_message) {
             server_.handler.transport_error(400, "truncated", "connection closed mid-request");
             return close();
@@ -212,21 +281,30 @@ private:
             msg->body() = std::move(res.body);
             msg->prepare_payload();
         }
-        stream_.expires_after(server_.options.write_timeout);
+        tcp().expires_after(server_.options.write_timeout);
         http::async_write(stream_, *msg,
-                          [self = shared_from_this(), msg, keep](beast::error_code ec, std::size_t) {
+                          [self = this->shared_from_this(), msg, keep](beast::error_code ec, std::size_t) {
                               if (ec || !keep) return self->close();
                               self->do_read();
                           });
     }
 
     void close() {
-        beast::error_code ec;
-        stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-        stream_.close();
+        if constexpr (kTls) {
+            // Send close_notify within a short deadline, then drop the socket.
+            tcp().expires_after(std::chrono::seconds(2));
+            stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) {
+                self->tcp().close();
+            });
+        } else {
+            beast::error_code ec;
+            tcp().socket().shutdown(tcp::socket::shutdown_send, ec);
+            tcp().close();
+        }
     }
 
-    beast::tcp_stream stream_;
+    std::shared_ptr<ssl::context> ctx_;  // declared before stream_: outlives it
+    Stream stream_;
     HttpServer::Impl& server_;
     std::shared_ptr<SessionRegistry> registry_;
     beast::flat_buffer buffer_{8192};
@@ -237,9 +315,30 @@ private:
     unsigned version_ = 11;
 };
 
+void HttpServer::Impl::reload_tls() {
+    try {
+        auto ctx = load_tls_context(options.tls_cert, options.tls_key);
+        {
+            std::lock_guard lock(tls_mu);
+            tls_ctx = std::move(ctx);
+        }
+        LogLine(logger, LogLevel::Info, "tls_reloaded").str("cert", options.tls_cert);
+    } catch (const std::exception& e) {
+        // Keep serving with the certificate already loaded.
+        LogLine(logger, LogLevel::Error, "tls_reload_failed").str("error", e.what());
+    }
+}
+
+void HttpServer::Impl::wait_for_reload() {
+    reload.async_wait([this](beast::error_code ec, int) {
+        if (ec || stopping) return;
+        if (tls()) reload_tls();
+        wait_for_reload();
+    });
+}
+
 void HttpServer::Impl::do_accept() {
-    acceptor.async_accept(net::make_strand(ioc),
-                          beast::bind_front_handler(&Impl::on_accept, this));
+    acceptor.async_accept(net::make_strand(ioc), beast::bind_front_handler(&Impl::on_accept, this));
 }
 
 void HttpServer::Impl::on_accept(beast::error_code ec, tcp::socket socket) {
@@ -249,9 +348,21 @@ void HttpServer::Impl::on_accept(beast::error_code ec, tcp::socket socket) {
         LogLine(logger, LogLevel::Warn, "accept_failed").str("error", ec.message());
     } else {
         socket.set_option(tcp::no_delay(true), ec);
-        auto s = std::make_shared<Session>(std::move(socket), *this);
-        bool more = registry->add(s.get(), s);
-        s->start();
+        bool more;
+        if (tls()) {
+            // The context is shared by the session's stream for its whole life: a reload
+            // affects new connections only.
+            auto ctx = tls_context();
+            auto s = std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
+                *this, std::move(socket), *ctx);
+            s->keep_context(std::move(ctx));
+            more = registry->add(s.get(), s);
+            s->start();
+        } else {
+            auto s = std::make_shared<Session<beast::tcp_stream>>(*this, std::move(socket));
+            more = registry->add(s.get(), s);
+            s->start();
+        }
         if (!more) return;  // at the connection limit: a closing session resumes accepting
     }
     do_accept();
@@ -265,6 +376,7 @@ void HttpServer::Impl::begin_shutdown() {
         acceptor.close(ec);
     });
     signals.cancel();
+    reload.cancel();
     // Whatever is still running after the drain timeout is cut off; the last session to
     // close cancels the timer so an idle server stops at once.
     net::post(drain_timer.get_executor(), [this] {
@@ -284,18 +396,22 @@ HttpServer::HttpServer(ServerOptions options, RequestHandler& handler, Logger& l
 HttpServer::~HttpServer() = default;
 
 std::string HttpServer::bind() {
-    auto& a = impl_->acceptor;
+    auto& im = *impl_;
+    if (im.options.tls_cert.empty() != im.options.tls_key.empty())
+        throw std::runtime_error("--tls-cert and --tls-key go together");
+    if (im.tls()) im.tls_ctx = load_tls_context(im.options.tls_cert, im.options.tls_key);
+    auto& a = im.acceptor;
     beast::error_code ec;
-    auto address = net::ip::make_address(impl_->options.host, ec);
-    if (ec) throw std::runtime_error("bad listen address " + impl_->options.host + ": " + ec.message());
-    tcp::endpoint ep(address, impl_->options.port);
+    auto address = net::ip::make_address(im.options.host, ec);
+    if (ec) throw std::runtime_error("bad listen address " + im.options.host + ": " + ec.message());
+    tcp::endpoint ep(address, im.options.port);
     a.open(ep.protocol(), ec);
     if (!ec) a.set_option(net::socket_base::reuse_address(true), ec);
     if (!ec) a.bind(ep, ec);
     if (!ec) a.listen(net::socket_base::max_listen_connections, ec);
     if (ec) {
-        throw std::runtime_error("cannot listen on " + impl_->options.host + ":" +
-                                 std::to_string(impl_->options.port) + ": " + ec.message());
+        throw std::runtime_error("cannot listen on " + im.options.host + ":" +
+                                 std::to_string(im.options.port) + ": " + ec.message());
     }
     auto local = a.local_endpoint();
     std::string host = local.address().to_string();
@@ -308,6 +424,7 @@ void HttpServer::run() {
     im.signals.async_wait([&im](beast::error_code ec, int) {
         if (!ec) im.begin_shutdown();
     });
+    im.wait_for_reload();
     im.do_accept();
     int n = std::max(1, im.options.threads);
     std::vector<std::thread> threads;

@@ -24,6 +24,9 @@ struct ServerOptions {
     std::chrono::milliseconds request_timeout{15000};  // a whole request must arrive within
     std::chrono::milliseconds write_timeout{15000};
     std::chrono::milliseconds drain_timeout{10000};    // on shutdown, in-flight work gets this long
+    // Native HTTPS when both are set (PEM files; TLS 1.2+ only). SIGHUP reloads them.
+    std::string tls_cert;
+    std::string tls_key;
 };
 
 class HttpServer {
@@ -33,10 +36,11 @@ public:
     HttpServer(const HttpServer&) = delete;
     HttpServer& operator=(const HttpServer&) = delete;
 
-    // Binds and listens; returns the bound "HOST:PORT". Throws std::runtime_error on failure.
+    // Loads the TLS certificate (if configured), binds and listens; returns the bound
+    // "HOST:PORT". Throws std::runtime_error on failure.
     std::string bind();
     // Serves until SIGINT or SIGTERM (or shutdown()), then stops accepting, lets in-flight
-    // requests finish (up to drain_timeout) and returns.
+    // requests finish (up to drain_timeout) and returns. SIGHUP reloads the TLS certificate.
     void run();
     // Starts the same graceful stop as a signal; callable from any thread.
     void shutdown();

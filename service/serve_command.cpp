@@ -10,6 +10,7 @@
 #include "request_handler.h"
 #include "signature.h"
 #include "writer.h"
+#include "writer_metrics.h"
 
 namespace churnwatch {
 
@@ -80,6 +81,8 @@ bool read_settings(const Config& c, ServeSettings& s, std::string& error) {
     s.window = std::chrono::seconds(window_s);
     if (churn_days > 0) s.rules.auto_churn_after_max_retries_days = churn_days;
     s.ingest.id_header = c.get_or("id-header");
+    s.server.tls_cert = c.get_or("tls-cert");
+    s.server.tls_key = c.get_or("tls-key");
     auto level = parse_level(c.get_or("log-level"));
     if (!level) {
         error = "--log-level must be debug, info, warn or error";
@@ -108,10 +111,12 @@ int serve_command(const Config& config) {
     Metrics metrics;
     metrics.describe_gauge("churnwatch_build_info", "Build information (always 1).");
     metrics.set("churnwatch_build_info", {{"version", CHURNWATCH_VERSION}}, 1);
+    register_process_metrics(metrics);
+    WriterMetrics writer_metrics(metrics);
 
     try {
         ChurnStore churn(s.rules, &metrics);
-        Writer writer(s.db, s.writer, &churn, nullptr);
+        Writer writer(s.db, s.writer, &churn, &writer_metrics);
         RequestHandler handler(keys, writer, metrics, logger, s.ingest);
         HttpServer server(s.server, handler, logger);
         writer.set_completion_executor([&server](std::function<void()> f) { server.post(std::move(f)); });

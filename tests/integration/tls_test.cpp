@@ -1,0 +1,142 @@
+// Native HTTPS: a throw-away certificate made with the openssl CLI, requests over TLS,
+// TLS 1.1 refused, plain HTTP refused, and a SIGHUP reload serving the new certificate.
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <thread>
+
+#include "test_support.h"
+
+using namespace churnwatch::test;
+
+namespace {
+
+void make_cert(const std::string& dir, const std::string& cn) {
+    std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=" + cn + " -keyout " +
+                      dir + "/key.pem -out " + dir + "/cert.pem 2>/dev/null";
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+}
+
+struct TlsResult {
+    bool handshake = false;
+    std::string peer_cn;
+    std::string response;  // raw bytes read until the server closed or stopped sending
+};
+
+// One TLS connection: handshake (optionally capped at a protocol version), send request.
+TlsResult tls_exchange(int port, const std::string& request, int max_version = 0) {
+    TlsResult out;
+    SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+    if (max_version) {
+        SSL_CTX_set_min_proto_version(ctx, 0);
+        SSL_CTX_set_max_proto_version(ctx, max_version);
+        SSL_CTX_set_security_level(ctx, 0);  // let the client offer old versions at all
+    }
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    timeval tv{5, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+        SSL* ssl = SSL_new(ctx);
+        SSL_set_fd(ssl, fd);
+        if (SSL_connect(ssl) == 1) {
+            out.handshake = true;
+            if (X509* cert = SSL_get1_peer_certificate(ssl)) {
+                char cn[256] = {};
+                X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof cn);
+                out.peer_cn = cn;
+                X509_free(cert);
+            }
+            SSL_write(ssl, request.data(), static_cast<int>(request.size()));
+            char buf[4096];
+            int n;
+            // The requests say Connection: close: read until the server closes.
+            while ((n = SSL_read(ssl, buf, sizeof buf)) > 0) out.response.append(buf, static_cast<std::size_t>(n));
+        }
+        SSL_free(ssl);
+    }
+    ::close(fd);
+    SSL_CTX_free(ctx);
+    ERR_clear_error();
+    return out;
+}
+
+std::string get(const std::string& target) {
+    return "GET " + target + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+}
+
+class TlsTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        make_cert(dir.path(), "churnwatch-test-one");
+        server = std::make_unique<ServerProcess>(
+            dir, ServerProcess::Options{.args = {"--tls-cert", dir.file("cert.pem"), "--tls-key",
+                                                 dir.file("key.pem")}});
+    }
+    TempDir dir;
+    std::unique_ptr<ServerProcess> server;
+};
+
+TEST_F(TlsTest, ServesHealthAndSignedDeliveriesOverHttps) {
+    auto health = tls_exchange(server->port(), get("/healthz"));
+    ASSERT_TRUE(health.handshake);
+    EXPECT_EQ(health.peer_cn, "churnwatch-test-one");
+    EXPECT_EQ(health.response.rfind("HTTP/1.1 200", 0), 0u) << health.response;
+
+    std::string body = example_payload("subscription_cancelled.2021-11.json");
+    std::string post = "POST /webhooks/recharge/subscription/cancelled HTTP/1.1\r\nHost: localhost\r\n"
+                       "Connection: close\r\nContent-Type: application/json\r\nX-Recharge-Hmac-Sha256: " +
+                       legacy_signature(kSecret, body) + "\r\nContent-Length: " +
+                       std::to_string(body.size()) + "\r\n\r\n" + body;
+    auto r = tls_exchange(server->port(), post);
+    EXPECT_EQ(r.response.rfind("HTTP/1.1 200", 0), 0u) << r.response;
+    EXPECT_EQ(query_int(server->db(), "SELECT count(*) FROM deliveries"), 1);
+}
+
+TEST_F(TlsTest, RefusesTls11AndPlainHttp) {
+    auto old = tls_exchange(server->port(), get("/healthz"), TLS1_1_VERSION);
+    EXPECT_FALSE(old.handshake);
+    auto plain = http_request(server->port(), "GET", "/healthz");
+    EXPECT_EQ(plain.status, 0) << "plain HTTP must not be answered on the HTTPS port";
+    // Still serving.
+    EXPECT_TRUE(tls_exchange(server->port(), get("/healthz")).handshake);
+}
+
+TEST_F(TlsTest, SighupReloadsTheCertificate) {
+    make_cert(dir.path(), "churnwatch-test-two");
+    ::kill(server->pid(), SIGHUP);
+    std::string cn;
+    for (int i = 0; i < 50 && cn != "churnwatch-test-two"; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        cn = tls_exchange(server->port(), get("/healthz")).peer_cn;
+    }
+    EXPECT_EQ(cn, "churnwatch-test-two");
+    EXPECT_NE(server->log().find("tls_reloaded"), std::string::npos);
+}
+
+TEST(TlsConfig, MissingKeyIsAClearStartupError) {
+    auto r = run_churnwatch({"serve", "--listen", "127.0.0.1:0", "--db", "/tmp/unused-tls.db",
+                             "--tls-cert", "/nonexistent/cert.pem"});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("--tls-cert and --tls-key go together"), std::string::npos) << r.err;
+    auto bad = run_churnwatch({"serve", "--listen", "127.0.0.1:0", "--db", "/tmp/unused-tls.db",
+                               "--tls-cert", "/nonexistent/cert.pem", "--tls-key", "/nonexistent/key.pem"});
+    EXPECT_EQ(bad.exit_code, 1);
+    EXPECT_NE(bad.err.find("cannot load TLS certificate"), std::string::npos) << bad.err;
+}
+
+}  // namespace
