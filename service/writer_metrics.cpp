@@ -1,0 +1,130 @@
+#include "writer_metrics.h"
+
+#include <dirent.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <limits>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace churnwatch {
+
+WriterMetrics::WriterMetrics(Metrics& metrics) : metrics_(metrics) {
+    metrics_.describe_histogram("churnwatch_writer_commit_batch_size",
+                                "Deliveries (and readiness probes) committed per group commit.",
+                                {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000});
+    metrics_.describe_histogram("churnwatch_writer_commit_duration_seconds",
+                                "Duration of one group commit, BEGIN to COMMIT (fsync included).",
+                                {0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                 1, 2.5, 5});
+    metrics_.describe_counter("churnwatch_writer_commits_total",
+                              "Group commits, by outcome (ok, failed: the batch was answered 503).");
+}
+
+void WriterMetrics::on_commit(std::size_t batch_size, double seconds, bool ok) {
+    metrics_.observe("churnwatch_writer_commit_batch_size", static_cast<double>(batch_size));
+    metrics_.observe("churnwatch_writer_commit_duration_seconds", seconds);
+    metrics_.inc("churnwatch_writer_commits_total", {{"outcome", ok ? "ok" : "failed"}});
+}
+
+namespace {
+
+constexpr double kUnknown = std::numeric_limits<double>::quiet_NaN();
+
+// The fields of /proc/self/stat after the command name (field 3 onwards), or empty.
+std::vector<std::string> stat_fields() {
+    std::ifstream in("/proc/self/stat");
+    std::string line;
+    if (!std::getline(in, line)) return {};
+    auto close = line.rfind(')');  // the command name may contain spaces and parentheses
+    if (close == std::string::npos) return {};
+    std::istringstream rest(line.substr(close + 1));
+    std::vector<std::string> fields;
+    for (std::string f; rest >> f;) fields.push_back(f);
+    return fields;
+}
+
+// Field N of proc(5)'s numbering (1-based, N >= 3).
+double stat_field(const std::vector<std::string>& fields, std::size_t n) {
+    if (n < 3 || fields.size() < n - 2) return kUnknown;
+    try {
+        return std::stod(fields[n - 3]);
+    } catch (...) {
+        return kUnknown;
+    }
+}
+
+double resident_bytes() {
+    std::ifstream in("/proc/self/statm");
+    double size = 0, resident = 0;
+    if (!(in >> size >> resident)) return kUnknown;
+    return resident * static_cast<double>(::sysconf(_SC_PAGESIZE));
+}
+
+double virtual_bytes() {
+    std::ifstream in("/proc/self/statm");
+    double size = 0;
+    if (!(in >> size)) return kUnknown;
+    return size * static_cast<double>(::sysconf(_SC_PAGESIZE));
+}
+
+double open_fds() {
+    DIR* dir = ::opendir("/proc/self/fd");
+    if (!dir) return kUnknown;
+    double n = 0;
+    while (const dirent* e = ::readdir(dir))
+        if (e->d_name[0] != '.') ++n;
+    ::closedir(dir);
+    return n - 1;  // the directory's own descriptor
+}
+
+double max_fds() {
+    rlimit r{};
+    if (::getrlimit(RLIMIT_NOFILE, &r) != 0 || r.rlim_cur == RLIM_INFINITY) return kUnknown;
+    return static_cast<double>(r.rlim_cur);
+}
+
+double cpu_seconds() {
+    auto f = stat_fields();
+    return (stat_field(f, 14) + stat_field(f, 15)) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+double boot_time() {
+    std::ifstream in("/proc/stat");
+    for (std::string line; std::getline(in, line);) {
+        if (line.rfind("btime ", 0) != 0) continue;
+        try {
+            return std::stod(line.substr(6));
+        } catch (...) {
+            return kUnknown;
+        }
+    }
+    return kUnknown;
+}
+
+}  // namespace
+
+void register_process_metrics(Metrics& metrics) {
+    metrics.describe_gauge("process_resident_memory_bytes", "Resident memory size in bytes.");
+    metrics.gauge_fn("process_resident_memory_bytes", resident_bytes);
+    metrics.describe_gauge("process_virtual_memory_bytes", "Virtual memory size in bytes.");
+    metrics.gauge_fn("process_virtual_memory_bytes", virtual_bytes);
+    metrics.describe_gauge("process_open_fds", "Number of open file descriptors.");
+    metrics.gauge_fn("process_open_fds", open_fds);
+    metrics.describe_gauge("process_max_fds", "Maximum number of open file descriptors.");
+    metrics.gauge_fn("process_max_fds", max_fds);
+    // A counter whose value is read at scrape time: describe_counter fixes the type.
+    metrics.describe_counter("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.");
+    metrics.gauge_fn("process_cpu_seconds_total", cpu_seconds);
+    // Constant for the process's life: computed once.
+    double start = boot_time() + stat_field(stat_fields(), 22) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+    metrics.describe_gauge("process_start_time_seconds", "Start time of the process since unix epoch in seconds.");
+    metrics.gauge_fn("process_start_time_seconds", [start] { return start; });
+}
+
+}  // namespace churnwatch

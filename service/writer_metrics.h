@@ -1,0 +1,32 @@
+// Metrics wiring for `serve` beyond the request path: the writer's group commits (a
+// WriterObserver) and cheap process metrics read from /proc at scrape time.
+#pragma once
+
+#include <cstddef>
+
+#include "metrics.h"
+#include "writer.h"
+
+namespace churnwatch {
+
+// Records every group commit of the Writer:
+//   churnwatch_writer_commit_batch_size      histogram, deliveries (and probes) per commit
+//   churnwatch_writer_commit_duration_seconds histogram, BEGIN … COMMIT (the fsync included)
+//   churnwatch_writer_commits_total{outcome="ok"|"failed"}
+// Called on the writer thread; Metrics is thread-safe.
+class WriterMetrics : public WriterObserver {
+public:
+    explicit WriterMetrics(Metrics& metrics);
+    void on_commit(std::size_t batch_size, double seconds, bool ok) override;
+
+private:
+    Metrics& metrics_;
+};
+
+// process_resident_memory_bytes, process_virtual_memory_bytes, process_open_fds,
+// process_max_fds, process_cpu_seconds_total and process_start_time_seconds (the names the
+// Prometheus client libraries use), computed at scrape time from /proc/self. On a system
+// without /proc the families render with no sample.
+void register_process_metrics(Metrics& metrics);
+
+}  // namespace churnwatch
