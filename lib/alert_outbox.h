@@ -1,0 +1,87 @@
+// The alert outbox: when the churn store records a new churn episode or a reactivation, one
+// alerts_outbox row per interested target is inserted — inside the same transaction, so the
+// churn and its alerts commit (or roll back) together. Sending is someone else's job
+// (service/alert_dispatcher.cpp); this class only decides what to send and to whom, and
+// fixes the exact bytes and webhook-id that every attempt will use.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "churn_store.h"
+#include "rules.h"
+#include "sqlite.h"
+#include "time_util.h"
+
+namespace churnwatch {
+
+inline constexpr std::string_view kCustomerChurned = "customer.churned";
+inline constexpr std::string_view kCustomerReactivated = "customer.reactivated";
+
+// A target as the outbox sees it: its key and the event kinds it wants.
+struct AlertRoute {
+    std::string target;  // alerts_outbox.target: the URL, or "command:<path>"
+    bool churned = true;
+    bool reactivated = true;
+};
+
+// Fields of one alert's payload.
+struct AlertEvent {
+    std::string_view type;  // kCustomerChurned or kCustomerReactivated
+    int64_t episode_id = 0;
+    const CustomerOutcome* customer = nullptr;
+    const ChurnEpisode* episode = nullptr;
+    std::optional<std::string> email;
+};
+
+// The JSON body, following the Standard Webhooks payload convention:
+// {"type":"customer.churned","timestamp":"2026-03-05T10:00:01.5Z","data":{"episode_id":7,
+//  "customer_id":1,"email":"a@b.c","reason":"cancelled","category":"voluntary",
+//  "churned_at":"2026-03-05T10:00:00Z","reactivated_at":null,"subscription_id":12,
+//  "charge_id":null,"delivery_id":42}}
+// Times are RFC 3339 in UTC; absent values are null. `now` is the timestamp.
+std::string alert_payload_json(const AlertEvent& e, Micros now);
+
+class AlertOutbox : public EpisodeListener {
+public:
+    using Clock = std::function<Micros()>;
+    using IdSource = std::function<std::string()>;  // webhook ids; default: msg_<32 hex>
+
+    explicit AlertOutbox(std::vector<AlertRoute> routes, Clock clock = {}, IdSource ids = {});
+    ~AlertOutbox() override;
+
+    void on_churned(sql::Database& db, int64_t event_id, const CustomerOutcome& c,
+                    const ChurnEpisode& e) override;
+    void on_reactivated(sql::Database& db, int64_t event_id, const CustomerOutcome& c,
+                        const ChurnEpisode& e) override;
+
+    // True (and cleared) when rows were inserted since the last call. The serve wiring asks
+    // after each commit and wakes the dispatcher only then (the rows may have been rolled
+    // back with their transaction: the dispatcher then simply finds nothing).
+    bool take_inserted() { return inserted_.exchange(false); }
+
+    const std::vector<AlertRoute>& routes() const { return routes_; }
+
+private:
+    struct Statements;
+    void add(sql::Database& db, std::string_view type, int64_t episode_id,
+             const CustomerOutcome& c, const ChurnEpisode& e);
+
+    std::vector<AlertRoute> routes_;
+    Clock clock_;
+    IdSource ids_;
+    sql::Database* db_ = nullptr;
+    std::unique_ptr<Statements> st_;
+    std::atomic<bool> inserted_{false};
+};
+
+// "msg_" + 32 lowercase hex digits from OpenSSL's CSPRNG.
+std::string random_webhook_id();
+
+}  // namespace churnwatch

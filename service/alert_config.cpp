@@ -1,0 +1,166 @@
+#include "alert_config.h"
+
+#include <unistd.h>
+
+#include <cctype>
+#include <set>
+
+#include "http_client.h"
+#include "standard_webhooks.h"
+
+namespace churnwatch {
+
+namespace {
+
+std::string trim(const std::string& s) {
+    std::size_t b = 0, e = s.size();
+    while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
+    while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
+    return s.substr(b, e - b);
+}
+
+bool check_http_target(AlertTarget& t, const std::string& option, std::string& error) {
+    std::string why;
+    if (!parse_http_url(t.url, why)) {
+        error = "--" + option + " " + redact_url(t.url) + ": " + why;
+        return false;
+    }
+    if (t.secret.empty()) {
+        error = "--" + option + " " + redact_url(t.url) +
+                " has no signing secret: alerts must be verifiable. Set CHURNWATCH_ALERT_SECRET "
+                "(or alert-secret) to a whsec_<base64> secret" +
+                (option == "alert-target" ? std::string(", or give it as 'URL | whsec_… | EVENTS'")
+                                          : std::string());
+        return false;
+    }
+    if (!StandardWebhookSigner::from_secret(t.secret)) {
+        error = "the signing secret for " + redact_url(t.url) +
+                " is not a valid whsec_<base64> secret (standard base64, padded, non-empty)";
+        return false;
+    }
+    t.name = t.url;
+    return true;
+}
+
+// An alert-target from the environment arrives split at every comma (the variable holds a
+// comma-separated list): a piece without '|' is the rest of the previous target's events.
+std::vector<std::string> rejoin_targets(const std::vector<std::string>& values) {
+    std::vector<std::string> out;
+    for (const auto& v : values) {
+        if (!out.empty() && v.find('|') == std::string::npos) out.back() += "," + v;
+        else out.push_back(v);
+    }
+    return out;
+}
+
+}  // namespace
+
+std::string AlertTarget::label() const { return is_command() ? name : redact_url(url); }
+
+bool parse_alert_events(const std::string& text, bool& churned, bool& reactivated,
+                        std::string& error) {
+    churned = reactivated = false;
+    std::string word;
+    auto flush = [&]() {
+        if (word.empty()) return true;
+        if (word == kCustomerChurned) churned = true;
+        else if (word == kCustomerReactivated) reactivated = true;
+        else {
+            error = "unknown alert event '" + word + "' (known: customer.churned, customer.reactivated)";
+            return false;
+        }
+        word.clear();
+        return true;
+    };
+    for (char c : text) {
+        if (c == ',' || std::isspace(static_cast<unsigned char>(c))) {
+            if (!flush()) return false;
+        } else {
+            word += c;
+        }
+    }
+    if (!flush()) return false;
+    if (!churned && !reactivated) {
+        error = "no alert events given (customer.churned, customer.reactivated)";
+        return false;
+    }
+    return true;
+}
+
+bool read_alert_settings(const Config& c, AlertSettings& out, std::string& error) {
+    out = AlertSettings{};
+    long long timeout_s = 0, budget_h = 0, base_ms = 0;
+    auto num = [&](const char* name, long long min, long long max, long long& v) {
+        auto got = c.get_int(name, min, max, error);
+        if (got) v = *got;
+        return got.has_value();
+    };
+    if (!num("alert-timeout", 1, 300, timeout_s) || !num("alert-budget", 1, 24 * 365, budget_h) ||
+        !num("alert-backoff-base-ms", 1, 600000, base_ms)) {
+        return false;
+    }
+    out.timeout = std::chrono::seconds(timeout_s);
+    out.policy.budget = budget_h * 3600 * kMicrosPerSecond;
+    out.policy.base_delay = base_ms * 1000;
+
+    bool churned = true, reactivated = true;
+    if (!parse_alert_events(c.get_or("alert-events"), churned, reactivated, error)) {
+        error = "--alert-events: " + error;
+        return false;
+    }
+    std::string shared_secret = trim(c.get_or("alert-secret"));
+    for (const auto& url : c.get_all("alert-url")) {
+        AlertTarget t;
+        t.url = trim(url);
+        t.secret = shared_secret;
+        t.churned = churned;
+        t.reactivated = reactivated;
+        if (!check_http_target(t, "alert-url", error)) return false;
+        out.targets.push_back(std::move(t));
+    }
+    for (const auto& spec : rejoin_targets(c.get_all("alert-target"))) {
+        AlertTarget t;
+        auto bar1 = spec.find('|');
+        auto bar2 = bar1 == std::string::npos ? bar1 : spec.find('|', bar1 + 1);
+        t.url = trim(spec.substr(0, bar1));
+        if (bar1 != std::string::npos) t.secret = trim(spec.substr(bar1 + 1, bar2 - bar1 - 1));
+        std::string events = bar2 == std::string::npos ? "" : trim(spec.substr(bar2 + 1));
+        if (events.empty()) {
+            t.churned = churned;
+            t.reactivated = reactivated;
+        } else if (!parse_alert_events(events, t.churned, t.reactivated, error)) {
+            error = "--alert-target " + redact_url(t.url) + ": " + error;
+            return false;
+        }
+        if (!check_http_target(t, "alert-target", error)) return false;
+        out.targets.push_back(std::move(t));
+    }
+    if (auto cmd = c.get("alert-command"); cmd && !trim(*cmd).empty()) {
+        AlertTarget t;
+        t.command = trim(*cmd);
+        t.name = "command:" + t.command;
+        t.churned = churned;
+        t.reactivated = reactivated;
+        if (::access(t.command.c_str(), X_OK) != 0) {
+            error = "--alert-command " + t.command + " is not an executable file";
+            return false;
+        }
+        out.targets.push_back(std::move(t));
+    }
+    std::set<std::string> seen;
+    for (const auto& t : out.targets) {
+        if (!seen.insert(t.name).second) {
+            error = "alert target " + t.label() + " is configured twice";
+            return false;
+        }
+    }
+    return true;
+}
+
+std::vector<AlertRoute> alert_routes(const std::vector<AlertTarget>& targets) {
+    std::vector<AlertRoute> routes;
+    for (const auto& t : targets) routes.push_back({t.name, t.churned, t.reactivated});
+    return routes;
+}
+
+}  // namespace churnwatch

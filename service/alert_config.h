@@ -1,0 +1,45 @@
+// Alert hook configuration: the targets (`alert-url` with `alert-secret`, `alert-target`,
+// `alert-command`) and the delivery policy (`alert-timeout`, `alert-budget`,
+// `alert-backoff-base-ms`), validated up front so `serve` refuses to start with a target it
+// could not sign for or reach.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "alert_outbox.h"
+#include "alert_policy.h"
+#include "config.h"
+
+namespace churnwatch {
+
+struct AlertTarget {
+    std::string name;     // the outbox key: the URL, or "command:<path>"
+    std::string url;      // HTTP targets
+    std::string secret;   // HTTP targets: "whsec_<base64>" (validated)
+    std::string command;  // command targets: the program's path
+    bool churned = true;
+    bool reactivated = true;
+    bool is_command() const { return !command.empty(); }
+    // For logs and metric labels: the URL without user info or query, or the name.
+    std::string label() const;
+};
+
+struct AlertSettings {
+    std::vector<AlertTarget> targets;
+    AlertPolicy policy;
+    std::chrono::milliseconds timeout{10000};  // per attempt (HTTP exchange or command run)
+};
+
+// Reads and validates the alert options. Errors name the option; never echo a secret.
+bool read_alert_settings(const Config& c, AlertSettings& out, std::string& error);
+
+// What the outbox needs to know of the targets.
+std::vector<AlertRoute> alert_routes(const std::vector<AlertTarget>& targets);
+
+// "customer.churned,customer.reactivated" (commas and/or spaces) → the two flags.
+bool parse_alert_events(const std::string& text, bool& churned, bool& reactivated,
+                        std::string& error);
+
+}  // namespace churnwatch

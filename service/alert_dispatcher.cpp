@@ -1,0 +1,380 @@
+#include "alert_dispatcher.h"
+
+#include <pthread.h>
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <random>
+#include <thread>
+
+#include "command_runner.h"
+#include "http_client.h"
+#include "schema.h"
+#include "sqlite.h"
+#include "standard_webhooks.h"
+
+namespace churnwatch {
+
+namespace {
+
+constexpr auto kPollInterval = std::chrono::milliseconds(200);
+constexpr int kBatch = 16;                  // due rows fetched per poll
+constexpr std::size_t kErrorBodyChars = 200;  // of a failed response, kept in last_error
+
+constexpr const char* kSent = "churnwatch_alerts_sent_total";
+constexpr const char* kRetried = "churnwatch_alerts_retried_total";
+constexpr const char* kDead = "churnwatch_alerts_dead_lettered_total";
+constexpr const char* kDisabled = "churnwatch_alert_targets_disabled_total";
+
+Micros now_us() {
+    using namespace std::chrono;
+    return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+// A short, single-line excerpt of a response body for last_error.
+std::string excerpt(const std::string& body) {
+    std::string out;
+    for (char c : body.substr(0, kErrorBodyChars)) {
+        out += static_cast<unsigned char>(c) < 0x20 ? ' ' : c;
+    }
+    if (body.size() > kErrorBodyChars) out += "…";
+    return out;
+}
+
+}  // namespace
+
+struct AlertDispatcher::Worker {
+    AlertTarget target;
+    std::string label;
+    std::optional<StandardWebhookSigner> signer;
+    std::mt19937_64 rng{std::random_device{}()};
+    std::thread thread;
+};
+
+namespace {
+
+// One due outbox row.
+struct Row {
+    int64_t id = 0;
+    std::string event_type;
+    std::string webhook_id;
+    std::string payload;
+    int64_t attempts = 0;
+    Micros retry_from = 0;
+};
+
+// What one attempt produced, before the policy looks at it.
+struct Attempt {
+    bool abandoned = false;  // shutting down: no result, the row stays as it was
+    AttemptOutcome outcome;
+    std::optional<int64_t> last_status;  // HTTP status or the command's exit status
+    std::string detail;                  // appended to a failure reason (response, stderr)
+};
+
+Attempt send_http(const AlertTarget& target, const StandardWebhookSigner& signer, const Row& row,
+                  std::chrono::milliseconds timeout, const std::function<bool()>& cancelled) {
+    Attempt a;
+    int64_t ts = now_us() / kMicrosPerSecond;  // the signing time, not the creation time
+    HttpHeaderList headers{
+        {"Content-Type", "application/json"},
+        {std::string(kWebhookIdHeader), row.webhook_id},
+        {std::string(kWebhookTimestampHeader), std::to_string(ts)},
+        {std::string(kWebhookSignatureHeader), signer.sign(row.webhook_id, ts, row.payload)},
+    };
+    HttpClientOptions options;
+    options.timeout = timeout;
+    options.cancelled = cancelled;
+    HttpClientResponse res = http_request("POST", target.url, headers, row.payload, options);
+    if (!res.ok && cancelled()) {
+        a.abandoned = true;  // it goes out after the next start, with the same webhook-id
+        return a;
+    }
+    a.outcome.responded = res.ok;
+    a.outcome.status = res.status;
+    a.outcome.retry_after = res.header("Retry-After");
+    a.outcome.error = res.error;
+    if (res.ok) a.last_status = res.status;
+    if (res.ok && (res.status < 200 || res.status >= 300) && !res.body.empty()) a.detail = excerpt(res.body);
+    return a;
+}
+
+Attempt run_command(const AlertTarget& target, const Row& row, std::chrono::milliseconds timeout,
+                    const std::function<bool()>& cancelled) {
+    Attempt a;
+    ProgramRun run = run_program(target.command, row.payload,
+                                 {{"CHURNWATCH_ALERT_ID", row.webhook_id},
+                                  {"CHURNWATCH_ALERT_TYPE", row.event_type}},
+                                 timeout, cancelled);
+    if (run.cancelled) {
+        a.abandoned = true;
+        return a;
+    }
+    // Exit 0 is a delivery; anything else is retried (within the budget) like a network error.
+    a.outcome.responded = run.success();
+    a.outcome.status = run.success() ? 200 : 0;
+    a.outcome.error = run.error;
+    if (run.exited) a.last_status = run.exit_code;
+    if (!run.stderr_tail.empty()) a.detail = "stderr: " + excerpt(run.stderr_tail);
+    return a;
+}
+
+// Prepared statements of one worker's connection.
+struct WorkerStatements {
+    explicit WorkerStatements(sql::Database& db)
+        : due(db,
+              "SELECT id, event_type, webhook_id, payload, attempts, retry_from_us"
+              " FROM alerts_outbox WHERE target = ?1 AND status = 'pending'"
+              " AND next_attempt_us <= ?2 ORDER BY id LIMIT ?3"),
+          sent(db,
+               "UPDATE alerts_outbox SET status = 'sent', attempts = attempts + 1,"
+               " last_attempt_us = ?2, last_status = ?3, last_error = NULL, sent_us = ?2"
+               " WHERE id = ?1 AND status = 'pending'"),
+          retry(db,
+                "UPDATE alerts_outbox SET attempts = attempts + 1, next_attempt_us = ?4,"
+                " last_attempt_us = ?2, last_status = ?3, last_error = ?5"
+                " WHERE id = ?1 AND status = 'pending'"),
+          finish(db,
+               "UPDATE alerts_outbox SET status = ?4, attempts = attempts + 1,"
+               " last_attempt_us = ?2, last_status = ?3, last_error = ?5"
+               " WHERE id = ?1 AND status = 'pending'"),
+          disable_target(db,
+                         "INSERT INTO alert_targets_disabled (target, disabled_us, reason)"
+                         " VALUES (?1, ?2, ?3) ON CONFLICT (target) DO UPDATE SET"
+                         " disabled_us = excluded.disabled_us, reason = excluded.reason"),
+          disable_rest(db,
+                       "UPDATE alerts_outbox SET status = 'disabled', last_error = ?2"
+                       " WHERE target = ?1 AND status = 'pending'") {}
+    sql::Statement due, sent, retry, finish, disable_target, disable_rest;
+};
+
+// Writes an attempt's outcome to its row.
+void record(const std::string& target, WorkerStatements& st, sql::Database& db, const Row& row,
+            const AlertDecision& d, std::optional<int64_t> last_status, Micros now) {
+    switch (d.action) {
+        case AlertAction::Sent:
+            st.sent.reset();
+            st.sent.bind(1, row.id).bind(2, now).bind(3, last_status).run();
+            return;
+        case AlertAction::Retry:
+            st.retry.reset();
+            st.retry.bind(1, row.id).bind(2, now).bind(3, last_status);
+            st.retry.bind(4, d.next_attempt).bind(5, d.reason).run();
+            return;
+        case AlertAction::Dead:
+            st.finish.reset();
+            st.finish.bind(1, row.id).bind(2, now).bind(3, last_status);
+            st.finish.bind(4, "dead").bind(5, d.reason).run();
+            return;
+        case AlertAction::DisableTarget: {
+            // Together: the target's 410 state (which the outbox consults for new alerts),
+            // this row, and the target's other pending rows.
+            sql::Transaction txn(db);
+            st.disable_target.reset();
+            st.disable_target.bind(1, target).bind(2, now);
+            st.disable_target.bind(3, "HTTP 410 Gone for alert " + std::to_string(row.id)).run();
+            st.finish.reset();
+            st.finish.bind(1, row.id).bind(2, now).bind(3, last_status);
+            st.finish.bind(4, "disabled").bind(5, d.reason).run();
+            st.disable_rest.reset();
+            st.disable_rest.bind(1, target);
+            st.disable_rest.bind(2, "target disabled (it answered 410 Gone); not sent").run();
+            txn.commit();
+            return;
+        }
+    }
+}
+
+// The per-target counter and one log line per attempt outcome (never the secret or the
+// signature).
+void report(Metrics* metrics, Logger& logger, const std::string& label, const Row& row,
+            const AlertDecision& d, std::optional<int64_t> last_status, Micros now,
+            std::chrono::steady_clock::duration took) {
+    const char* counter = d.action == AlertAction::Sent    ? kSent
+                          : d.action == AlertAction::Retry ? kRetried
+                          : d.action == AlertAction::Dead  ? kDead
+                                                           : kDisabled;
+    if (metrics) metrics->inc(counter, {{"target", label}});
+    LogLevel level = d.action == AlertAction::Sent    ? LogLevel::Info
+                     : d.action == AlertAction::Retry ? LogLevel::Warn
+                                                      : LogLevel::Error;
+    LogLine line(logger, level, "alert_attempt");
+    line.str("target", label).num("alert_id", row.id).str("webhook_id", row.webhook_id);
+    line.str("type", row.event_type).num("attempt", row.attempts + 1);
+    line.str("outcome", to_string(d.action));
+    if (last_status) line.num("status", *last_status);
+    if (!d.reason.empty()) line.str("error", d.reason);
+    if (d.action == AlertAction::Retry) line.num("retry_in_ms", (d.next_attempt - now) / 1000);
+    line.num("duration_ms", std::chrono::duration_cast<std::chrono::milliseconds>(took).count());
+}
+
+}  // namespace
+
+AlertDispatcher::AlertDispatcher(std::string db_path, AlertSettings settings, Metrics* metrics,
+                                 Logger& logger)
+    : db_path_(std::move(db_path)), settings_(std::move(settings)), metrics_(metrics),
+      logger_(logger) {
+    if (metrics_) {
+        metrics_->describe_counter(kSent, "Alerts delivered (2xx, or command exit 0), by target.");
+        metrics_->describe_counter(kRetried, "Alert attempts that failed and will be retried, by target.");
+        metrics_->describe_counter(kDead, "Alerts given up on (permanent failure or budget spent), by target.");
+        metrics_->describe_counter(kDisabled, "Targets disabled because they answered 410 Gone.");
+    }
+    for (const auto& t : settings_.targets) {
+        auto w = std::make_unique<Worker>();
+        w->target = t;
+        w->label = t.label();
+        if (!t.is_command()) w->signer = StandardWebhookSigner::from_secret(t.secret);
+        if (metrics_) {
+            // Every target's series exists from the start, so rates work from the first event.
+            for (const char* m : {kSent, kRetried, kDead, kDisabled}) metrics_->inc(m, {{"target", w->label}}, 0);
+        }
+        workers_.push_back(std::move(w));
+    }
+}
+
+AlertDispatcher::~AlertDispatcher() { stop(); }
+
+void AlertDispatcher::start() {
+    if (workers_.empty()) return;
+    log_targets();
+    for (std::size_t i = 0; i < workers_.size(); ++i) {
+        Worker* w = workers_[i].get();
+        w->thread = std::thread([this, w, i] {
+            std::string name = "cw-alert-" + std::to_string(i);
+            pthread_setname_np(pthread_self(), name.c_str());
+            run(*w);
+        });
+    }
+}
+
+void AlertDispatcher::notify() {
+    {
+        std::lock_guard lock(mu_);
+        ++generation_;
+    }
+    cv_.notify_all();
+}
+
+void AlertDispatcher::stop() {
+    {
+        std::lock_guard lock(mu_);
+        stopping_ = true;
+    }
+    cv_.notify_all();
+    for (auto& w : workers_)
+        if (w->thread.joinable()) w->thread.join();
+}
+
+// One line per target (with its 410 state), and a warning for pending rows whose target is
+// no longer configured: they would wait forever. Before the workers start, so the lines
+// come before anything the workers log.
+void AlertDispatcher::log_targets() {
+    try {
+        sql::Database db(db_path_, sql::OpenMode::ReadOnly);
+        sql::Statement disabled(db, "SELECT reason FROM alert_targets_disabled WHERE target = ?");
+        for (const auto& w : workers_) {
+            std::string events = w->target.churned ? std::string(kCustomerChurned) : "";
+            if (w->target.reactivated)
+                events += (events.empty() ? "" : ",") + std::string(kCustomerReactivated);
+            LogLine line(logger_, LogLevel::Info, "alert_target");
+            line.str("target", w->label).str("events", events);
+            disabled.reset();
+            disabled.bind(1, w->target.name);
+            if (disabled.step()) {
+                line.boolean("disabled", true).str("disabled_reason", disabled.column_text(0));
+                line.str("hint", "`churnwatch alerts retry ID` of one of its alerts re-enables it");
+            }
+        }
+        sql::Statement pending(db,
+                               "SELECT target, count(*) FROM alerts_outbox WHERE status = 'pending'"
+                               " GROUP BY target");
+        while (pending.step()) {
+            std::string target = pending.column_text(0);
+            bool known = false;
+            for (const auto& w : workers_) known |= w->target.name == target;
+            if (known) continue;
+            std::string label = target.rfind("command:", 0) == 0 ? target : redact_url(target);
+            LogLine(logger_, LogLevel::Warn, "alert_target_unconfigured")
+                .str("target", label)
+                .num("pending", pending.column_int(1))
+                .str("hint", "these alerts wait until the target is configured again");
+        }
+    } catch (const std::exception& e) {
+        LogLine(logger_, LogLevel::Warn, "alert_dispatcher_error").str("error", e.what());
+    }
+}
+
+void AlertDispatcher::run(Worker& w) {
+    std::unique_ptr<sql::Database> db;
+    std::unique_ptr<WorkerStatements> st;
+    uint64_t seen = 0;
+    Micros paused_until = 0;  // after a retryable failure the target rests until then
+    bool more = false;        // the last batch was full: look again without waiting
+    auto cancelled = [this] { return stopping_.load(); };
+    for (;;) {
+        {
+            std::unique_lock lock(mu_);
+            if (!more) cv_.wait_for(lock, kPollInterval, [&] { return stopping_ || generation_ != seen; });
+            if (stopping_) break;
+            seen = generation_;
+        }
+        more = false;
+        try {
+            if (!db) {
+                db = std::make_unique<sql::Database>(db_path_);
+                configure_connection(*db);
+                st = std::make_unique<WorkerStatements>(*db);
+            }
+            if (now_us() < paused_until) continue;
+            std::vector<Row> rows;
+            st->due.reset();
+            st->due.bind(1, w.target.name).bind(2, now_us()).bind(3, kBatch);
+            while (st->due.step()) {
+                rows.push_back({st->due.column_int(0), st->due.column_text(1), st->due.column_text(2),
+                                st->due.column_text(3), st->due.column_int(4), st->due.column_int(5)});
+            }
+            st->due.reset();  // ends the read transaction: never hold a snapshot while sending
+            bool interrupted = false;
+            for (const Row& row : rows) {
+                if (stopping_) break;
+                auto started = std::chrono::steady_clock::now();
+                Attempt at = w.target.is_command()
+                                 ? run_command(w.target, row, settings_.timeout, cancelled)
+                                 : send_http(w.target, *w.signer, row, settings_.timeout, cancelled);
+                if (at.abandoned) break;
+                std::uniform_real_distribution<double> jitter(0.0, 1.0);
+                Micros now = now_us();
+                AlertDecision d = decide_alert(settings_.policy, at.outcome,
+                                               static_cast<int>(row.attempts + 1), row.retry_from,
+                                               now, jitter(w.rng));
+                if (!at.detail.empty()) d.reason += ": " + at.detail;
+                record(w.target.name, *st, *db, row, d, at.last_status, now);
+                report(metrics_, logger_, w.label, row, d, at.last_status, now,
+                       std::chrono::steady_clock::now() - started);
+                if (d.action == AlertAction::Retry) {
+                    // The target rests until then: a down receiver gets one probe per backoff
+                    // step, and the oldest alert goes first when it is back.
+                    paused_until = d.next_attempt;
+                    interrupted = true;
+                    break;
+                }
+                if (d.action == AlertAction::DisableTarget) {
+                    interrupted = true;
+                    break;
+                }
+            }
+            more = !interrupted && !stopping_ && rows.size() == static_cast<std::size_t>(kBatch);
+        } catch (const std::exception& e) {
+            // A busy or broken database: reopen and try again shortly, never crash serving.
+            LogLine(logger_, LogLevel::Error, "alert_dispatcher_error")
+                .str("target", w.label)
+                .str("error", e.what());
+            st.reset();
+            db.reset();
+            paused_until = now_us() + kMicrosPerSecond;
+        }
+    }
+}
+
+}  // namespace churnwatch

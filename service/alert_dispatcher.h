@@ -1,0 +1,81 @@
+// Sends the alerts the outbox recorded. One worker thread per target, each with its own
+// SQLite connection (WAL lets it read and update rows beside the writer), so a slow or dead
+// target delays neither ingest nor the other targets; no transaction is ever open while a
+// request is in flight.
+//
+// A worker wakes on notify() (after a commit that added rows) or every 200 ms (rows reset by
+// `churnwatch alerts retry` from another process), takes its target's due pending rows in id
+// order, sends each (HTTP: Standard Webhooks headers, webhook-timestamp = now; command: the
+// payload on stdin), applies lib/alert_policy.h and updates the row. After a retryable
+// failure the whole target pauses until that row's next attempt, so a down receiver gets
+// one probe per backoff step rather than one per pending alert.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "alert_config.h"
+#include "alert_outbox.h"
+#include "log.h"
+#include "metrics.h"
+#include "writer.h"
+
+namespace churnwatch {
+
+class AlertDispatcher {
+public:
+    AlertDispatcher(std::string db_path, AlertSettings settings, Metrics* metrics,
+                    Logger& logger);
+    ~AlertDispatcher();  // stop()
+    AlertDispatcher(const AlertDispatcher&) = delete;
+    AlertDispatcher& operator=(const AlertDispatcher&) = delete;
+
+    // Starts the workers. The database must exist and be migrated (start after the Writer).
+    void start();
+    // New rows were committed: wake every worker now. Cheap; callable from any thread.
+    void notify();
+    // Abandons in-flight requests (their rows stay pending and go out after the next start,
+    // with the same webhook-id) and joins the workers. Idempotent.
+    void stop();
+
+private:
+    struct Worker;
+    void run(Worker& w);
+    void log_targets();
+
+    std::string db_path_;
+    AlertSettings settings_;
+    Metrics* metrics_;
+    Logger& logger_;
+    std::vector<std::unique_ptr<Worker>> workers_;
+
+    std::mutex mu_;
+    std::condition_variable cv_;
+    uint64_t generation_ = 0;       // bumped by notify()
+    std::atomic<bool> stopping_{false};
+};
+
+// Wakes the dispatcher after each commit that inserted outbox rows. A WriterObserver (the
+// writer needs no knowledge of alerts) that passes every commit on to `next` too.
+class AlertCommitNotifier : public WriterObserver {
+public:
+    AlertCommitNotifier(AlertOutbox& outbox, AlertDispatcher& dispatcher,
+                        WriterObserver* next = nullptr)
+        : outbox_(outbox), dispatcher_(dispatcher), next_(next) {}
+    void on_commit(std::size_t batch_size, double seconds, bool ok) override {
+        if (next_) next_->on_commit(batch_size, seconds, ok);
+        if (outbox_.take_inserted() && ok) dispatcher_.notify();
+    }
+
+private:
+    AlertOutbox& outbox_;
+    AlertDispatcher& dispatcher_;
+    WriterObserver* next_;
+};
+
+}  // namespace churnwatch

@@ -1,0 +1,218 @@
+// `churnwatch alerts list [--status S]` and `churnwatch alerts retry ID…|--all-dead`: look at
+// the alert outbox and send dead-lettered (or disabled) alerts again. Works beside a running
+// server: its dispatcher polls the outbox and picks retried rows up within a second.
+//
+// Retrying resets a row to pending, due now, with attempts 0 and a fresh retry budget; its
+// payload and webhook-id stay (receivers deduplicate on the id). Retrying an alert of a
+// target disabled by 410 Gone re-enables that target: asking for a resend means the
+// operator believes the receiver is back. Its other disabled alerts stay disabled (listed,
+// retry them by id) — a 410 often means "moved", and those alerts may be unwanted.
+#include <algorithm>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+#include <set>
+#include <stdexcept>
+
+#include "commands.h"
+#include "http_client.h"
+#include "schema.h"
+#include "sqlite.h"
+#include "time_util.h"
+
+namespace churnwatch {
+
+namespace {
+
+constexpr int kListLimit = 1000;       // rows printed at most (newest first)
+constexpr std::size_t kErrorWidth = 60;
+
+Micros now_us() {
+    using namespace std::chrono;
+    return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::string target_label(const std::string& target) {
+    return target.rfind("command:", 0) == 0 ? target : redact_url(target);
+}
+
+std::string shorten(std::string s, std::size_t width) {
+    for (auto& c : s)
+        if (static_cast<unsigned char>(c) < 0x20) c = ' ';
+    if (s.size() > width) s = s.substr(0, width - 3) + "...";
+    return s;
+}
+
+void usage() {
+    std::fprintf(stderr,
+                 "usage: churnwatch alerts list [--db PATH] [--status pending|sent|dead|disabled]\n"
+                 "       churnwatch alerts retry ID... [--db PATH]\n"
+                 "       churnwatch alerts retry --all-dead [--db PATH]\n");
+}
+
+// Never creates or migrates a database (a mistyped --db must not leave an empty one behind,
+// and migrating belongs to the server); a database from before alerts simply has none.
+std::unique_ptr<sql::Database> open_db(const Config& config, sql::OpenMode mode) {
+    std::string path = config.get_or("db");
+    if (::access(path.c_str(), F_OK) != 0) throw std::runtime_error("no database at " + path);
+    auto db = std::make_unique<sql::Database>(path, mode);
+    if (mode == sql::OpenMode::ReadWrite) configure_connection(*db);
+    return db;
+}
+
+bool has_outbox(sql::Database& db) {
+    sql::Statement q(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alerts_outbox'");
+    return q.step();
+}
+
+int list(const Config& config) {
+    std::string status = config.get_or("status");
+    if (!status.empty() && status != "pending" && status != "sent" && status != "dead" &&
+        status != "disabled") {
+        std::cerr << "churnwatch alerts list: --status must be pending, sent, dead or disabled\n";
+        return 2;
+    }
+    auto db = open_db(config, sql::OpenMode::ReadOnly);
+    if (!has_outbox(*db)) {
+        std::printf("no alerts (this database predates alert hooks)\n");
+        return 0;
+    }
+    std::vector<std::vector<std::string>> rows;
+    int64_t total = 0;
+    {
+        sql::Statement count(*db, "SELECT count(*) FROM alerts_outbox WHERE ?1 = '' OR status = ?1");
+        count.bind(1, status);
+        if (count.step()) total = count.column_int(0);
+        sql::Statement q(*db,
+                         "SELECT id, target, event_type, status, attempts, last_status, last_error,"
+                         " created_us, next_attempt_us FROM alerts_outbox"
+                         " WHERE ?1 = '' OR status = ?1 ORDER BY id DESC LIMIT ?2");
+        q.bind(1, status).bind(2, kListLimit);
+        while (q.step()) {
+            std::string st = q.column_text(3);
+            rows.push_back({std::to_string(q.column_int(0)), target_label(q.column_text(1)),
+                            q.column_text(2), st, std::to_string(q.column_int(4)),
+                            q.is_null(5) ? "-" : std::to_string(q.column_int(5)),
+                            shorten(q.column_opt_text(6).value_or("-"), kErrorWidth),
+                            format_time(q.column_int(7) / kMicrosPerSecond * kMicrosPerSecond),
+                            st == "pending" ? format_time(q.column_int(8) / kMicrosPerSecond * kMicrosPerSecond)
+                                            : "-"});
+        }
+    }
+    std::vector<std::string> head{"id", "target", "event", "status", "attempts", "last_status",
+                                  "last_error", "created_at", "next_attempt_at"};
+    if (rows.empty()) {
+        std::printf("no alerts%s\n", status.empty() ? "" : (" with status " + status).c_str());
+    } else {
+        std::vector<std::size_t> width(head.size());
+        for (std::size_t i = 0; i < head.size(); ++i) width[i] = head[i].size();
+        for (const auto& r : rows)
+            for (std::size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
+        auto print = [&](const std::vector<std::string>& r) {
+            for (std::size_t i = 0; i < r.size(); ++i)
+                std::printf("%-*s%s", static_cast<int>(width[i]), r[i].c_str(), i + 1 < r.size() ? "  " : "\n");
+        };
+        print(head);
+        for (auto it = rows.rbegin(); it != rows.rend(); ++it) print(*it);  // oldest first
+        if (total > static_cast<int64_t>(rows.size()))
+            std::printf("(the newest %zu of %lld; narrow with --status)\n", rows.size(), (long long)total);
+    }
+    sql::Statement disabled(*db, "SELECT target, disabled_us, reason FROM alert_targets_disabled ORDER BY target");
+    bool first = true;
+    while (disabled.step()) {
+        if (first) std::printf("\ndisabled targets (retry one of their alerts to re-enable):\n");
+        first = false;
+        std::printf("  %s  since %s  %s\n", target_label(disabled.column_text(0)).c_str(),
+                    format_time(disabled.column_int(1) / kMicrosPerSecond * kMicrosPerSecond).c_str(),
+                    disabled.column_text(2).c_str());
+    }
+    return 0;
+}
+
+int retry(const Config& config, const std::vector<std::string>& ids_text) {
+    bool all_dead = config.flag("all-dead");
+    if (all_dead == !ids_text.empty()) {
+        usage();
+        return 2;
+    }
+    std::vector<int64_t> ids;
+    for (const auto& t : ids_text) {
+        char* end = nullptr;
+        long long v = std::strtoll(t.c_str(), &end, 10);
+        if (t.empty() || *end != '\0' || v <= 0) {
+            std::cerr << "churnwatch alerts retry: '" << t << "' is not an alert id\n";
+            return 2;
+        }
+        ids.push_back(v);
+    }
+    auto db = open_db(config, sql::OpenMode::ReadWrite);
+    if (!has_outbox(*db)) {
+        std::fprintf(stderr, "churnwatch alerts retry: this database has no alerts\n");
+        return 1;
+    }
+    Micros now = now_us();
+    sql::Transaction txn(*db);
+    if (all_dead) {
+        sql::Statement q(*db, "SELECT id FROM alerts_outbox WHERE status = 'dead' ORDER BY id");
+        while (q.step()) ids.push_back(q.column_int(0));
+    }
+    sql::Statement find(*db, "SELECT target, status FROM alerts_outbox WHERE id = ?");
+    sql::Statement reset(*db,
+                         "UPDATE alerts_outbox SET status = 'pending', attempts = 0,"
+                         " next_attempt_us = ?2, retry_from_us = ?2, last_error = NULL, sent_us = NULL"
+                         " WHERE id = ?1");
+    sql::Statement enable(*db, "DELETE FROM alert_targets_disabled WHERE target = ?");
+    int missing = 0, retried = 0;
+    std::set<std::string> enabled;
+    for (int64_t id : ids) {
+        find.reset();
+        find.bind(1, id);
+        if (!find.step()) {
+            std::fprintf(stderr, "alert %lld: no such alert\n", (long long)id);
+            ++missing;
+            continue;
+        }
+        std::string target = find.column_text(0), status = find.column_text(1);
+        find.reset();
+        reset.reset();
+        reset.bind(1, id).bind(2, now).run();
+        ++retried;
+        std::printf("alert %lld (%s, was %s): pending\n", (long long)id, target_label(target).c_str(), status.c_str());
+        enable.reset();
+        enable.bind(1, target).run();
+        if (db->changes() > 0 && enabled.insert(target).second)
+            std::printf("target %s re-enabled\n", target_label(target).c_str());
+    }
+    txn.commit();
+    std::printf("%d alert%s queued for sending\n", retried, retried == 1 ? "" : "s");
+    return missing ? 1 : 0;
+}
+
+}  // namespace
+
+int alerts_command(const Config& config) {
+    const auto& pos = config.positional();
+    if (pos.empty() || (pos[0] != "list" && pos[0] != "retry")) {
+        usage();
+        return 2;
+    }
+    try {
+        if (pos[0] == "list") {
+            if (pos.size() > 1) {
+                usage();
+                return 2;
+            }
+            return list(config);
+        }
+        return retry(config, std::vector<std::string>(pos.begin() + 1, pos.end()));
+    } catch (const std::exception& e) {
+        std::cerr << "churnwatch alerts: " << e.what() << "\n";
+        return 1;
+    }
+}
+
+}  // namespace churnwatch

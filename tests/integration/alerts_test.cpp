@@ -1,0 +1,429 @@
+// Alert hooks end to end: the real churnwatch binary, signed deliveries that make customers
+// churn, and a real local HTTP receiver. Every wait polls for the expected state with a
+// deadline; nothing is asserted by sleeping.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <functional>
+#include <thread>
+
+#include <rapidjson/document.h>
+
+#include "http_receiver.h"
+#include "payloads.h"
+#include "standard_webhooks.h"
+#include "test_support.h"
+
+using namespace churnwatch;
+using namespace churnwatch::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+// The Standard Webhooks specification's example secret.
+const std::string kAlertSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+bool eventually(const std::function<bool()>& done, std::chrono::milliseconds timeout = 10s) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (done()) return true;
+        std::this_thread::sleep_for(20ms);
+    }
+    return done();
+}
+
+void send(int port, const TestDelivery& d, const Headers& extra = {}) {
+    auto r = post_webhook(port, "/webhooks/recharge/" + d.topic, d.body, extra);
+    ASSERT_EQ(r.status, 200) << d.topic << " " << r.body;
+    ASSERT_EQ(r.body.find("quarantined"), std::string::npos) << r.body;
+}
+
+TestDelivery subscription(int64_t id, int64_t customer, const std::string& status, const std::string& at) {
+    SubscriptionSpec s{.id = id, .customer_id = customer, .status = status, .updated_at = at};
+    if (status == "cancelled") s.cancelled_at = at;
+    std::string action = status == "active" ? "activated" : "cancelled";
+    return {"subscription/" + action, subscription_json(s)};
+}
+
+// Customer c: a subscription, a paid charge (which tells us the email), then the
+// cancellation — one churn episode, reason cancelled.
+void churn_customer(int port, int64_t c) {
+    send(port, subscription(c * 10, c, "active", "2026-01-01T00:00:00+00:00"));
+    send(port, {"charge/paid", charge_json({.id = c * 100, .customer_id = c,
+                                            .updated_at = "2026-01-02T00:00:00+00:00",
+                                            .subscription_ids = {c * 10}})});
+    send(port, subscription(c * 10, c, "cancelled", "2026-03-01T12:00:00+00:00"));
+}
+
+void reactivate_customer(int port, int64_t c) {
+    send(port, subscription(c * 10, c, "active", "2026-04-01T00:00:00+00:00"));
+}
+
+ServerProcess::Options alert_options(const std::vector<std::string>& targets,
+                                     std::vector<std::string> extra = {}) {
+    ServerProcess::Options o;
+    for (const auto& t : targets) {
+        o.args.push_back("--alert-url");
+        o.args.push_back(t);
+    }
+    o.args.insert(o.args.end(), extra.begin(), extra.end());
+    o.env["CHURNWATCH_ALERT_SECRET"] = kAlertSecret;
+    return o;
+}
+
+std::string column(const std::string& db, const std::string& col, const std::string& where = "1") {
+    return query_text(db, "SELECT " + col + " FROM alerts_outbox WHERE " + where + " ORDER BY id LIMIT 1");
+}
+
+// The value of one sample on /metrics (-1 when absent).
+double metric(int port, const std::string& name, const std::string& target) {
+    std::string page = http_request(port, "GET", "/metrics").body;
+    std::string key = name + "{target=\"" + target + "\"} ";
+    auto at = page.find(key);
+    if (at == std::string::npos) return -1;
+    return std::stod(page.substr(at + key.size(), page.find('\n', at) - at - key.size()));
+}
+
+void expect_verified(const HttpReceiver::Request& r, const std::string& secret = kAlertSecret) {
+    auto signer = StandardWebhookSigner::from_secret(secret);
+    ASSERT_TRUE(signer);
+    ASSERT_FALSE(r.header("webhook-timestamp").empty());
+    int64_t ts = std::stoll(r.header("webhook-timestamp"));
+    EXPECT_TRUE(signer->verify(r.header("webhook-id"), ts, r.body, r.header("webhook-signature"),
+                               now_seconds()))
+        << "signature " << r.header("webhook-signature") << " for id " << r.header("webhook-id");
+}
+
+TEST(Alerts, AChurnSendsExactlyOneSignedAlert) {
+    TempDir dir;
+    HttpReceiver rx;
+    ServerProcess server(dir, alert_options({rx.url("/hook")}));
+    churn_customer(server.port(), 7);
+    ASSERT_TRUE(rx.wait_for(1)) << server.log();
+    ASSERT_TRUE(eventually([&] { return column(server.db(), "status") == "sent"; })) << server.log();
+    ASSERT_EQ(rx.count(), 1u);
+    auto r = rx.requests()[0];
+    EXPECT_EQ(r.method, "POST");
+    EXPECT_EQ(r.target, "/hook");
+    EXPECT_EQ(r.header("content-type"), "application/json");
+    EXPECT_EQ(r.header("webhook-id"), column(server.db(), "webhook_id"));
+    EXPECT_EQ(r.header("webhook-id").rfind("msg_", 0), 0u);
+    EXPECT_EQ(r.header("webhook-signature").rfind("v1,", 0), 0u);
+    EXPECT_LE(std::abs(std::stoll(r.header("webhook-timestamp")) - now_seconds()), 60);
+    expect_verified(r);
+    // A signature made with another secret does not verify: the check above can fail.
+    auto other = StandardWebhookSigner::from_secret("whsec_c29tZSBvdGhlciBzZWNyZXQ=");
+    EXPECT_FALSE(other->verify(r.header("webhook-id"), std::stoll(r.header("webhook-timestamp")), r.body,
+                               r.header("webhook-signature"), now_seconds()));
+    // The body is the stored payload, byte for byte, and describes the churn.
+    EXPECT_EQ(r.body, column(server.db(), "payload"));
+    rapidjson::Document doc;
+    doc.Parse(r.body.c_str());
+    ASSERT_FALSE(doc.HasParseError()) << r.body;
+    EXPECT_STREQ(doc["type"].GetString(), "customer.churned");
+    const auto& data = doc["data"];
+    EXPECT_EQ(data["customer_id"].GetInt64(), 7);
+    EXPECT_STREQ(data["email"].GetString(), "someone@example.com");
+    EXPECT_STREQ(data["reason"].GetString(), "cancelled");
+    EXPECT_STREQ(data["category"].GetString(), "voluntary");
+    EXPECT_STREQ(data["churned_at"].GetString(), "2026-03-01T12:00:00Z");
+    EXPECT_TRUE(data["reactivated_at"].IsNull());
+    EXPECT_EQ(data["subscription_id"].GetInt64(), 70);
+    EXPECT_TRUE(data["charge_id"].IsNull());
+    EXPECT_EQ(data["episode_id"].GetInt64(), query_int(server.db(), "SELECT id FROM churn_events"));
+    EXPECT_EQ(data["delivery_id"].GetInt64(), query_int(server.db(), "SELECT delivery_id FROM churn_events"));
+    EXPECT_EQ(query_rows(server.db(), "SELECT count(*), status, attempts, last_status FROM alerts_outbox"),
+              "1|sent|1|200\n");
+    EXPECT_EQ(metric(server.port(), "churnwatch_alerts_sent_total", rx.url("/hook")), 1);
+    EXPECT_EQ(metric(server.port(), "churnwatch_alerts_retried_total", rx.url("/hook")), 0);
+    std::string log = server.log();
+    EXPECT_NE(log.find("\"alert_attempt\""), std::string::npos) << log;
+    EXPECT_EQ(log.find(kAlertSecret.substr(6)), std::string::npos) << "the secret leaked into the log";
+    EXPECT_EQ(log.find(r.header("webhook-signature").substr(3)), std::string::npos) << "a signature was logged";
+}
+
+TEST(Alerts, ADuplicateOfTheTriggeringWebhookSendsNoSecondAlert) {
+    TempDir dir;
+    HttpReceiver rx;
+    ServerProcess server(dir, alert_options({rx.url("/hook")}));
+    churn_customer(server.port(), 7);
+    auto cancel = subscription(70, 7, "cancelled", "2026-03-01T12:00:00+00:00");
+    send(server.port(), cancel);  // byte-identical retry: a duplicate delivery
+    send(server.port(), cancel, {{"X-Recharge-Webhook-Id", "another-id"}});  // same facts, new id
+    EXPECT_EQ(query_int(server.db(), "SELECT count(*) FROM alerts_outbox"), 1);
+    // A later, different event goes out after the first: had a second churn alert been
+    // queued in between, it would have been sent before this one.
+    reactivate_customer(server.port(), 7);
+    ASSERT_TRUE(rx.wait_for(2)) << server.log();
+    ASSERT_TRUE(eventually([&] {
+        return query_int(server.db(), "SELECT count(*) FROM alerts_outbox WHERE status = 'sent'") == 2;
+    }));
+    auto reqs = rx.requests();
+    ASSERT_EQ(reqs.size(), 2u);
+    EXPECT_NE(reqs[0].body.find("\"customer.churned\""), std::string::npos);
+    EXPECT_NE(reqs[1].body.find("\"customer.reactivated\""), std::string::npos);
+    EXPECT_NE(reqs[1].body.find("\"reactivated_at\":\"2026-04-01T00:00:00Z\""), std::string::npos) << reqs[1].body;
+    EXPECT_NE(reqs[0].header("webhook-id"), reqs[1].header("webhook-id"));
+    expect_verified(reqs[1]);
+}
+
+TEST(Alerts, ReceiverDownThenUpGetsTheAlertAfterRetries) {
+    TempDir dir;
+    HttpReceiver rx;
+    rx.stop();  // nothing listens on its port now
+    ServerProcess server(dir, alert_options({rx.url("/hook")}, {"--alert-backoff-base-ms", "50"}));
+    churn_customer(server.port(), 7);
+    ASSERT_TRUE(eventually([&] { return std::stoi(column(server.db(), "attempts")) >= 2; })) << server.log();
+    EXPECT_EQ(column(server.db(), "status"), "pending");
+    EXPECT_EQ(column(server.db(), "last_status"), "NULL");
+    EXPECT_NE(column(server.db(), "last_error").find("refused"), std::string::npos);
+    rx.start();
+    ASSERT_TRUE(rx.wait_for(1)) << server.log();
+    ASSERT_TRUE(eventually([&] { return column(server.db(), "status") == "sent"; })) << server.log();
+    EXPECT_EQ(rx.count(), 1u);
+    auto r = rx.requests()[0];
+    EXPECT_EQ(r.header("webhook-id"), column(server.db(), "webhook_id"));
+    expect_verified(r);
+    EXPECT_GE(metric(server.port(), "churnwatch_alerts_retried_total", rx.url("/hook")), 2);
+    EXPECT_EQ(metric(server.port(), "churnwatch_alerts_sent_total", rx.url("/hook")), 1);
+}
+
+TEST(Alerts, RetriesKeepTheWebhookIdAndHonourRetryAfter) {
+    TempDir dir;
+    HttpReceiver rx;
+    rx.script({{.status = 503, .headers = {{"Retry-After", "1"}}}, {.status = 500}, {.status = 200}});
+    ServerProcess server(dir, alert_options({rx.url("/hook")}, {"--alert-backoff-base-ms", "50"}));
+    churn_customer(server.port(), 7);
+    ASSERT_TRUE(rx.wait_for(3)) << server.log();
+    ASSERT_TRUE(eventually([&] { return column(server.db(), "status") == "sent"; })) << server.log();
+    auto reqs = rx.requests();
+    ASSERT_EQ(reqs.size(), 3u);
+    for (const auto& r : reqs) {
+        EXPECT_EQ(r.header("webhook-id"), reqs[0].header("webhook-id"));
+        EXPECT_EQ(r.body, reqs[0].body);
+        expect_verified(r);
+    }
+    EXPECT_GE(reqs[1].received - reqs[0].received, 900ms) << "Retry-After: 1 was not honoured";
+    EXPECT_EQ(column(server.db(), "attempts"), "3");
+}
+
+TEST(Alerts, GoneDisablesTheTargetAcrossRestartsUntilRetried) {
+    TempDir dir;
+    HttpReceiver rx;
+    rx.set_default({.status = 410});
+    auto options = alert_options({rx.url("/hook")});
+    auto server = std::make_unique<ServerProcess>(dir, options);
+    churn_customer(server->port(), 1);
+    ASSERT_TRUE(eventually([&] { return column(server->db(), "status") == "disabled"; })) << server->log();
+    EXPECT_EQ(query_rows(server->db(), "SELECT target, reason FROM alert_targets_disabled"),
+              rx.url("/hook") + "|HTTP 410 Gone for alert 1\n");
+    EXPECT_EQ(metric(server->port(), "churnwatch_alert_targets_disabled_total", rx.url("/hook")), 1);
+    // The next churn is recorded, but as disabled: nothing is pending, nothing is sent.
+    churn_customer(server->port(), 2);
+    EXPECT_EQ(column(server->db(), "status", "customer_id = 2"), "disabled");
+    // Across a restart too.
+    ASSERT_EQ(server->stop(), 0);
+    server = std::make_unique<ServerProcess>(dir, options);
+    churn_customer(server->port(), 3);
+    EXPECT_EQ(query_rows(server->db(), "SELECT customer_id, status FROM alerts_outbox ORDER BY id"),
+              "1|disabled\n2|disabled\n3|disabled\n");
+    EXPECT_EQ(rx.count(), 1u);
+    EXPECT_NE(server->log().find("\"disabled\":true"), std::string::npos) << server->log();
+
+    auto list = run_churnwatch({"alerts", "list", "--db", server->db(), "--status", "disabled"});
+    ASSERT_EQ(list.exit_code, 0) << list.err;
+    EXPECT_NE(list.out.find("customer.churned"), std::string::npos) << list.out;
+    EXPECT_NE(list.out.find("disabled targets"), std::string::npos) << list.out;
+    EXPECT_NE(list.out.find("HTTP 410 Gone for alert 1"), std::string::npos) << list.out;
+
+    // The receiver is back; retrying one alert re-enables the target.
+    rx.set_default({.status = 200});
+    std::string id3 = column(server->db(), "id", "customer_id = 3");
+    auto retry = run_churnwatch({"alerts", "retry", id3, "--db", server->db()});
+    ASSERT_EQ(retry.exit_code, 0) << retry.err;
+    EXPECT_NE(retry.out.find("re-enabled"), std::string::npos) << retry.out;
+    ASSERT_TRUE(rx.wait_for(2)) << server->log();
+    ASSERT_TRUE(eventually([&] { return column(server->db(), "status", "customer_id = 3") == "sent"; }));
+    EXPECT_EQ(query_int(server->db(), "SELECT count(*) FROM alert_targets_disabled"), 0);
+    // New churns flow again; the other disabled alerts stay as they were.
+    churn_customer(server->port(), 4);
+    ASSERT_TRUE(rx.wait_for(3)) << server->log();
+    EXPECT_EQ(column(server->db(), "status", "customer_id = 2"), "disabled");
+}
+
+TEST(Alerts, PendingAlertsAreDeliveredAfterARestart) {
+    TempDir dir;
+    HttpReceiver rx;
+    rx.stop();
+    auto options = alert_options({rx.url("/hook")}, {"--alert-backoff-base-ms", "50"});
+    auto server = std::make_unique<ServerProcess>(dir, options);
+    churn_customer(server->port(), 7);
+    ASSERT_TRUE(eventually([&] { return std::stoi(column(server->db(), "attempts")) >= 1; }));
+    server->kill_hard();  // no goodbye: the row is only in the database
+    EXPECT_EQ(column(dir.file("churnwatch.db"), "status"), "pending");
+    std::string webhook_id = column(dir.file("churnwatch.db"), "webhook_id");
+    // Started without that target, the server says the alert waits for it.
+    {
+        HttpReceiver other;
+        ServerProcess without(dir, alert_options({other.url("/other")}));
+        std::string log = without.log();
+        EXPECT_NE(log.find("\"alert_target_unconfigured\",\"target\":\"" + rx.url("/hook") + "\",\"pending\":1"),
+                  std::string::npos) << log;
+        EXPECT_EQ(without.stop(), 0);
+    }
+    EXPECT_EQ(column(dir.file("churnwatch.db"), "status"), "pending");
+    rx.start();
+    server = std::make_unique<ServerProcess>(dir, options);
+    ASSERT_TRUE(rx.wait_for(1)) << server->log();
+    ASSERT_TRUE(eventually([&] { return column(server->db(), "status") == "sent"; })) << server->log();
+    EXPECT_EQ(rx.count(), 1u);
+    EXPECT_EQ(rx.requests()[0].header("webhook-id"), webhook_id);
+    expect_verified(rx.requests()[0]);
+}
+
+TEST(Alerts, ABadRequestIsDeadLetteredAndRetryAllDeadResendsIt) {
+    TempDir dir;
+    HttpReceiver rx;
+    rx.script({{.status = 400, .body = "missing field\nfoo"}});
+    ServerProcess server(dir, alert_options({rx.url("/hook")}));
+    churn_customer(server.port(), 7);
+    ASSERT_TRUE(eventually([&] { return column(server.db(), "status") == "dead"; })) << server.log();
+    EXPECT_EQ(rx.count(), 1u) << "a 4xx must not be retried";
+    EXPECT_EQ(column(server.db(), "last_status"), "400");
+    EXPECT_EQ(column(server.db(), "last_error"), "HTTP 400: missing field foo");
+    EXPECT_EQ(metric(server.port(), "churnwatch_alerts_dead_lettered_total", rx.url("/hook")), 1);
+
+    auto list = run_churnwatch({"alerts", "list", "--db", server.db(), "--status", "dead"});
+    ASSERT_EQ(list.exit_code, 0) << list.err;
+    EXPECT_NE(list.out.find("id  target"), std::string::npos) << list.out;
+    EXPECT_NE(list.out.find(rx.url("/hook")), std::string::npos) << list.out;
+    EXPECT_NE(list.out.find("HTTP 400: missing field foo"), std::string::npos) << list.out;
+    auto none = run_churnwatch({"alerts", "list", "--db", server.db(), "--status", "pending"});
+    EXPECT_NE(none.out.find("no alerts with status pending"), std::string::npos) << none.out;
+
+    auto retry = run_churnwatch({"alerts", "retry", "--all-dead", "--db", server.db()});
+    ASSERT_EQ(retry.exit_code, 0) << retry.err;
+    EXPECT_NE(retry.out.find("1 alert queued"), std::string::npos) << retry.out;
+    ASSERT_TRUE(rx.wait_for(2)) << server.log();
+    ASSERT_TRUE(eventually([&] { return column(server.db(), "status") == "sent"; })) << server.log();
+    auto reqs = rx.requests();
+    EXPECT_EQ(reqs[1].header("webhook-id"), reqs[0].header("webhook-id"));
+    EXPECT_EQ(reqs[1].body, reqs[0].body);
+    EXPECT_EQ(column(server.db(), "attempts"), "1");  // the retry started a fresh count
+}
+
+TEST(Alerts, AlertsCommandUsageErrors) {
+    TempDir dir;
+    std::string db = dir.file("x.db");
+    auto no_db = run_churnwatch({"alerts", "list", "--db", db});
+    EXPECT_EQ(no_db.exit_code, 1);
+    EXPECT_NE(no_db.err.find("no database at"), std::string::npos) << no_db.err;
+    EXPECT_NE(::access(db.c_str(), F_OK), 0) << "a mistyped --db must not create a database";
+    ASSERT_EQ(run_churnwatch({"rebuild", "--db", db}).exit_code, 0);  // an empty, migrated database
+    EXPECT_EQ(run_churnwatch({"alerts"}).exit_code, 2);
+    EXPECT_EQ(run_churnwatch({"alerts", "frobnicate", "--db", db}).exit_code, 2);
+    EXPECT_EQ(run_churnwatch({"alerts", "retry", "--db", db}).exit_code, 2);
+    EXPECT_EQ(run_churnwatch({"alerts", "retry", "abc", "--db", db}).exit_code, 2);
+    EXPECT_EQ(run_churnwatch({"alerts", "list", "--status", "weird", "--db", db}).exit_code, 2);
+    auto missing = run_churnwatch({"alerts", "retry", "42", "--db", db});
+    EXPECT_EQ(missing.exit_code, 1);
+    EXPECT_NE(missing.err.find("no such alert"), std::string::npos);
+    EXPECT_NE(run_churnwatch({"alerts", "list", "--db", db}).out.find("no alerts"), std::string::npos);
+}
+
+TEST(Alerts, ASlowTargetDelaysNeitherIngestNorOtherTargets) {
+    TempDir dir;
+    HttpReceiver slow, fast;
+    slow.set_default({.status = 200, .delay = 30s});
+    ServerProcess::Options o;
+    o.args = {"--alert-target", slow.url("/slow") + " | " + kAlertSecret + " | customer.churned",
+              "--alert-target", fast.url("/fast") + " | " + kAlertSecret, "--alert-timeout", "60"};
+    ServerProcess server(dir, o);
+    churn_customer(server.port(), 7);
+    ASSERT_TRUE(slow.wait_for(1)) << server.log();
+    ASSERT_TRUE(fast.wait_for(1)) << server.log();
+    expect_verified(fast.requests()[0]);
+    // The slow request is still in flight; ingest answers promptly all the same.
+    auto started = std::chrono::steady_clock::now();
+    churn_customer(server.port(), 8);
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 3s);
+    ASSERT_TRUE(fast.wait_for(2)) << server.log();
+    EXPECT_EQ(slow.count(), 1u);
+    // Shutdown abandons the in-flight request promptly; the alert stays pending, unattempted.
+    started = std::chrono::steady_clock::now();
+    EXPECT_EQ(server.stop(), 0);
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 10s);
+    EXPECT_EQ(query_rows(dir.file("churnwatch.db"),
+                         "SELECT customer_id, status, attempts FROM alerts_outbox WHERE target LIKE '%/slow'"
+                         " ORDER BY id"),
+              "7|pending|0\n8|pending|0\n");
+}
+
+TEST(Alerts, ConfigFileTargetsChooseTheirEvents) {
+    TempDir dir;
+    HttpReceiver rx;
+    std::string config = dir.file("churnwatch.conf");
+    write_file(config, "# alerts for the retention team: reactivations only\n"
+                       "alert-target = " + rx.url("/back") + " | " + kAlertSecret + " | customer.reactivated\n");
+    ServerProcess server(dir, {.args = {"--config", config}});
+    churn_customer(server.port(), 7);
+    reactivate_customer(server.port(), 7);
+    ASSERT_TRUE(rx.wait_for(1)) << server.log();
+    ASSERT_TRUE(eventually([&] { return column(server.db(), "status") == "sent"; }));
+    EXPECT_EQ(query_rows(server.db(), "SELECT event_type FROM alerts_outbox"), "customer.reactivated\n");
+    EXPECT_NE(rx.requests()[0].body.find("customer.reactivated"), std::string::npos);
+    expect_verified(rx.requests()[0]);
+}
+
+TEST(Alerts, CommandHookGetsThePayloadOnStdin) {
+    TempDir dir;
+    std::string out = dir.file("alert.json"), env = dir.file("alert.env");
+    std::string hook = dir.file("hook.sh");
+    write_file(hook, "#!/bin/sh\nenv > " + env + "\ncat > " + out + ".tmp && mv " + out + ".tmp " + out + "\n");
+    ::chmod(hook.c_str(), 0755);
+    ServerProcess server(dir, {.args = {"--alert-command", hook}, .env = {{"CHURNWATCH_SECRETS", kSecret}}});
+    churn_customer(server.port(), 7);
+    ASSERT_TRUE(eventually([&] { return column(server.db(), "status") == "sent"; })) << server.log();
+    EXPECT_EQ(read_file(out), column(server.db(), "payload"));
+    EXPECT_EQ(column(server.db(), "target"), "command:" + hook);
+    std::string vars = read_file(env);
+    EXPECT_NE(vars.find("CHURNWATCH_ALERT_ID=" + column(server.db(), "webhook_id")), std::string::npos) << vars;
+    EXPECT_NE(vars.find("CHURNWATCH_ALERT_TYPE=customer.churned"), std::string::npos) << vars;
+    EXPECT_EQ(vars.find(kSecret), std::string::npos) << "the hook must not see churnwatch's secrets";
+}
+
+TEST(Alerts, TargetsThatCannotBeSignedOrReachedRefuseToStart) {
+    TempDir dir;
+    std::vector<std::string> base{"serve", "--listen", "127.0.0.1:0", "--db", dir.file("x.db")};
+    auto with = [&](std::vector<std::string> extra) {
+        auto args = base;
+        args.insert(args.end(), extra.begin(), extra.end());
+        return args;
+    };
+    auto no_secret = run_churnwatch(with({"--alert-url", "http://127.0.0.1:9/hook"}));
+    EXPECT_EQ(no_secret.exit_code, 2);
+    EXPECT_NE(no_secret.err.find("no signing secret"), std::string::npos) << no_secret.err;
+    auto bad_secret = run_churnwatch(with({"--alert-url", "http://127.0.0.1:9/hook"}),
+                                     {{"CHURNWATCH_ALERT_SECRET", "whsec_not base64!"}});
+    EXPECT_EQ(bad_secret.exit_code, 2);
+    EXPECT_NE(bad_secret.err.find("not a valid whsec_"), std::string::npos) << bad_secret.err;
+    EXPECT_EQ(bad_secret.err.find("not base64!"), std::string::npos) << "the secret was echoed";
+    auto bad_url = run_churnwatch(with({"--alert-url", "ftp://127.0.0.1/hook"}),
+                                  {{"CHURNWATCH_ALERT_SECRET", kAlertSecret}});
+    EXPECT_EQ(bad_url.exit_code, 2);
+    EXPECT_NE(bad_url.err.find("scheme"), std::string::npos) << bad_url.err;
+    auto bad_event = run_churnwatch(with({"--alert-target", "http://127.0.0.1:9/ | " + kAlertSecret + " | customer.born"}));
+    EXPECT_EQ(bad_event.exit_code, 2);
+    EXPECT_NE(bad_event.err.find("customer.born"), std::string::npos) << bad_event.err;
+    auto twice = run_churnwatch(with({"--alert-url", "http://127.0.0.1:9/", "--alert-url", "http://127.0.0.1:9/"}),
+                                {{"CHURNWATCH_ALERT_SECRET", kAlertSecret}});
+    EXPECT_EQ(twice.exit_code, 2);
+    EXPECT_NE(twice.err.find("twice"), std::string::npos) << twice.err;
+    auto no_command = run_churnwatch(with({"--alert-command", dir.file("missing.sh")}));
+    EXPECT_EQ(no_command.exit_code, 2);
+    EXPECT_NE(no_command.err.find("not an executable"), std::string::npos) << no_command.err;
+}
+
+}  // namespace

@@ -1,0 +1,192 @@
+// The alert outbox through the real Writer and ChurnStore: one row per episode change per
+// interested target, written in the churn's own transaction, with a fixed payload and id.
+#include "alert_outbox.h"
+
+#include <gtest/gtest.h>
+
+#include <future>
+#include <regex>
+#include <set>
+
+#include <rapidjson/document.h>
+
+#include "churn_scenario.h"
+#include "churn_store.h"
+#include "crypto.h"
+#include "json.h"
+#include "payload.h"
+#include "schema.h"
+#include "test_support.h"
+#include "writer.h"
+
+using namespace churnwatch;
+using namespace churnwatch::test;
+
+namespace {
+
+Delivery make_delivery(const TestDelivery& td) {
+    Delivery d;
+    d.received_at = 1;
+    d.topic = parse_topic(td.topic);
+    d.topic_source = TopicSource::Path;
+    d.body = td.body;
+    d.dedupe_key = "sha256:" + crypto::to_hex(crypto::sha256(td.topic + "\n", td.body));
+    rapidjson::Document doc;
+    std::string error;
+    EXPECT_TRUE(parse_json(td.body, JsonLimits{}, doc, error)) << error;
+    auto decoded = decode_payload(doc, *d.topic);
+    if (auto* err = std::get_if<DecodeError>(&decoded)) ADD_FAILURE() << err->reason;
+    else d.payload = std::get<DecodedPayload>(decoded);
+    return d;
+}
+
+// Feeds deliveries through Writer + ChurnStore with the outbox as listener; returns the
+// write statuses.
+std::vector<DeliveryStatus> feed(const std::string& db, const std::vector<TestDelivery>& deliveries,
+                                 AlertOutbox& outbox) {
+    ChurnStore churn(RulesPolicy{});
+    churn.set_listener(&outbox);
+    Writer writer(db, WriterOptions{}, &churn);
+    std::vector<std::future<WriteResult>> results;
+    for (const auto& td : deliveries) {
+        auto p = std::make_shared<std::promise<WriteResult>>();
+        results.push_back(p->get_future());
+        EXPECT_TRUE(writer.submit(make_delivery(td), [p](const WriteResult& r) { p->set_value(r); }));
+    }
+    std::vector<DeliveryStatus> statuses;
+    for (auto& f : results) {
+        WriteResult r = f.get();
+        EXPECT_NE(r.outcome, WriteOutcome::Failed) << r.error;
+        statuses.push_back(r.status);
+    }
+    writer.stop();
+    return statuses;
+}
+
+const std::vector<AlertRoute> kRoutes = {
+    {"http://a.example/hook", true, true},
+    {"command:/bin/notify", true, false},
+};
+
+TEST(AlertOutbox, ScenarioGivesOneRowPerEpisodeChangePerInterestedTarget) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    AlertOutbox outbox(kRoutes);
+    feed(db, rich_scenario(), outbox);
+    // Five churn episodes, one reactivation (customer 1); the command target wants churns only.
+    EXPECT_EQ(query_rows(db, "SELECT target, event_type, count(*) FROM alerts_outbox"
+                             " GROUP BY 1, 2 ORDER BY 1, 2"),
+              "command:/bin/notify|customer.churned|5\n"
+              "http://a.example/hook|customer.churned|5\n"
+              "http://a.example/hook|customer.reactivated|1\n");
+    EXPECT_EQ(query_rows(db, "SELECT DISTINCT status, attempts, last_error IS NULL,"
+                             " next_attempt_us = created_us, retry_from_us = created_us"
+                             " FROM alerts_outbox"),
+              "pending|0|1|1|1\n");
+    // Each row's episode and customer match churn_events.
+    EXPECT_EQ(query_int(db, "SELECT count(*) FROM alerts_outbox o JOIN churn_events e"
+                            " ON e.id = o.episode_id AND e.customer_id = o.customer_id"),
+              11);
+    // webhook ids: unique, msg_ + 32 hex digits.
+    auto ids = query_rows(db, "SELECT webhook_id FROM alerts_outbox");
+    std::set<std::string> unique;
+    std::regex shape("msg_[0-9a-f]{32}");
+    std::size_t start = 0;
+    for (std::size_t nl; (nl = ids.find('\n', start)) != std::string::npos; start = nl + 1) {
+        std::string id = ids.substr(start, nl - start);
+        EXPECT_TRUE(std::regex_match(id, shape)) << id;
+        unique.insert(id);
+    }
+    EXPECT_EQ(unique.size(), 11u);
+    // Both targets of one event get the very same payload bytes.
+    EXPECT_EQ(query_int(db, "SELECT count(DISTINCT payload) FROM alerts_outbox"
+                            " WHERE event_type = 'customer.churned'"),
+              5);
+    EXPECT_TRUE(outbox.take_inserted());
+    EXPECT_FALSE(outbox.take_inserted());
+}
+
+TEST(AlertOutbox, PayloadCarriesTheEpisode) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    AlertOutbox outbox(kRoutes, [] { return Micros{1772704801500000}; });  // 2026-03-05T10:00:01.5Z
+    feed(db, rich_scenario(), outbox);
+    std::string payload = query_text(db, "SELECT payload FROM alerts_outbox WHERE customer_id = 2"
+                                         " AND target LIKE 'http%'");
+    int64_t episode = query_int(db, "SELECT id FROM churn_events WHERE customer_id = 2");
+    int64_t delivery = query_int(db, "SELECT delivery_id FROM churn_events WHERE customer_id = 2");
+    EXPECT_EQ(payload,
+              "{\"type\":\"customer.churned\",\"timestamp\":\"2026-03-05T10:00:01.500000Z\","
+              "\"data\":{\"episode_id\":" + std::to_string(episode) +
+                  ",\"customer_id\":2,\"email\":\"someone@example.com\",\"reason\":\"max_retries\","
+                  "\"category\":\"involuntary\",\"churned_at\":\"2026-04-10T04:05:00Z\","
+                  "\"reactivated_at\":null,\"subscription_id\":21,\"charge_id\":201,"
+                  "\"delivery_id\":" + std::to_string(delivery) + "}}");
+    // The reactivation of customer 1 (no email known: subscriptions carry none).
+    std::string back = query_text(db, "SELECT payload FROM alerts_outbox"
+                                      " WHERE event_type = 'customer.reactivated'");
+    rapidjson::Document doc;
+    doc.Parse(back.c_str());
+    ASSERT_FALSE(doc.HasParseError()) << back;
+    EXPECT_STREQ(doc["type"].GetString(), "customer.reactivated");
+    EXPECT_TRUE(doc["data"]["email"].IsNull());
+    EXPECT_STREQ(doc["data"]["churned_at"].GetString(), "2026-03-05T10:00:00Z");
+    EXPECT_STREQ(doc["data"]["reactivated_at"].GetString(), "2026-04-01T10:00:00Z");
+    EXPECT_EQ(doc["data"]["customer_id"].GetInt64(), 1);
+}
+
+TEST(AlertOutbox, RetriedDeliveriesAddNoAlerts) {
+    auto deliveries = rich_scenario();
+    auto twice = deliveries;
+    twice.insert(twice.end(), deliveries.begin(), deliveries.end());
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    AlertOutbox outbox(kRoutes);
+    feed(db, twice, outbox);
+    EXPECT_EQ(query_int(db, "SELECT count(*) FROM alerts_outbox"), 11);
+    // And a second run over the same database (a restart) with the same deliveries again.
+    AlertOutbox again(kRoutes);
+    feed(db, deliveries, again);
+    EXPECT_EQ(query_int(db, "SELECT count(*) FROM alerts_outbox"), 11);
+    EXPECT_FALSE(again.take_inserted());
+}
+
+TEST(AlertOutbox, NoChurnWithoutItsAlert) {
+    // When the alert cannot be written, the churn is not recorded either: the delivery is
+    // quarantined with the reason, and its derived rows are rolled back.
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    AlertOutbox outbox(kRoutes, {}, []() -> std::string { throw std::runtime_error("no ids today"); });
+    auto statuses = feed(db, rich_scenario(), outbox);
+    EXPECT_EQ(query_int(db, "SELECT count(*) FROM churn_events"), 0);
+    EXPECT_EQ(query_int(db, "SELECT count(*) FROM alerts_outbox"), 0);
+    EXPECT_GT(query_int(db, "SELECT count(*) FROM deliveries WHERE status = 'quarantined'"
+                            " AND reason LIKE '%no ids today%'"),
+              0);
+}
+
+TEST(AlertOutbox, DisabledTargetGetsRowsMarkedDisabled) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    {
+        sql::Database conn(db);
+        configure_connection(conn);
+        apply_migrations(conn);
+        conn.exec("INSERT INTO alert_targets_disabled VALUES ('http://a.example/hook', 1, 'HTTP 410')");
+    }
+    AlertOutbox outbox(kRoutes);
+    feed(db, rich_scenario(), outbox);
+    EXPECT_EQ(query_rows(db, "SELECT target, status, count(*) FROM alerts_outbox GROUP BY 1, 2 ORDER BY 1"),
+              "command:/bin/notify|pending|5\nhttp://a.example/hook|disabled|6\n");
+}
+
+TEST(AlertOutbox, NoRoutesNoRows) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    AlertOutbox outbox({{"http://only-reactivations.example/", false, true}});
+    feed(db, rich_scenario(), outbox);
+    EXPECT_EQ(query_rows(db, "SELECT event_type, count(*) FROM alerts_outbox GROUP BY 1"),
+              "customer.reactivated|1\n");
+}
+
+}  // namespace

@@ -1,0 +1,168 @@
+// The alert retry policy: backoff growth and bounds, Retry-After in both forms, the
+// status → decision table and the retry budget.
+#include "alert_policy.h"
+
+#include <gtest/gtest.h>
+
+namespace churnwatch {
+namespace {
+
+constexpr Micros kS = kMicrosPerSecond;
+
+TEST(AlertBackoff, FullJitterStaysWithinTheGrowingBound) {
+    AlertPolicy p;  // base 1 s, factor 2, cap 10 min
+    // Jitter just under 1 gives the bound itself (minus rounding): 1, 2, 4, 8 … seconds.
+    Micros prev = 0;
+    for (int attempt = 1; attempt <= 9; ++attempt) {
+        Micros bound = kS << (attempt - 1);
+        Micros top = backoff_delay(p, attempt, 0.999999);
+        EXPECT_LE(top, bound) << attempt;
+        EXPECT_GE(top, bound * 999 / 1000) << attempt;
+        EXPECT_GT(top, prev) << "the bound must grow";
+        prev = top;
+        EXPECT_EQ(backoff_delay(p, attempt, 0.0), 0) << "full jitter starts at zero";
+        EXPECT_EQ(backoff_delay(p, attempt, 0.5), bound / 2) << attempt;
+    }
+}
+
+TEST(AlertBackoff, CappedAtMaxDelayEvenForHugeAttemptCounts) {
+    AlertPolicy p;
+    EXPECT_EQ(backoff_delay(p, 10, 1.0), 512 * kS);
+    EXPECT_EQ(backoff_delay(p, 11, 1.0), 600 * kS);
+    EXPECT_EQ(backoff_delay(p, 100000, 1.0), 600 * kS);
+    EXPECT_EQ(backoff_delay(p, 100000, 0.5), 300 * kS);
+}
+
+TEST(AlertBackoff, JitterOutsideTheUnitIntervalIsClampedAndAttemptsStartAtOne) {
+    AlertPolicy p;
+    EXPECT_EQ(backoff_delay(p, 3, -2.0), 0);
+    EXPECT_EQ(backoff_delay(p, 3, 7.0), 4 * kS);
+    EXPECT_EQ(backoff_delay(p, 0, 1.0), 1 * kS);
+    EXPECT_EQ(backoff_delay(p, -5, 1.0), 1 * kS);
+}
+
+TEST(AlertBackoff, BaseDelayIsConfigurable) {
+    AlertPolicy p;
+    p.base_delay = 50000;  // 50 ms
+    EXPECT_EQ(backoff_delay(p, 1, 1.0), 50000);
+    EXPECT_EQ(backoff_delay(p, 4, 1.0), 400000);
+}
+
+TEST(RetryAfter, DelaySeconds) {
+    EXPECT_EQ(parse_retry_after("120", 0), 120 * kS);
+    EXPECT_EQ(parse_retry_after("  0 ", 0), 0);
+    EXPECT_EQ(parse_retry_after("99999999999999999999999", 0), 10LL * 365 * 86400 * kS);
+}
+
+TEST(RetryAfter, HttpDateInAllThreeForms) {
+    // 1994-11-06 08:49:37 UTC = 784111777
+    Micros now = 784111777LL * kS - 30 * kS;
+    EXPECT_EQ(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now), 30 * kS);
+    EXPECT_EQ(parse_retry_after("Sunday, 06-Nov-94 08:49:37 GMT", now), 30 * kS);
+    EXPECT_EQ(parse_retry_after("Sun Nov  6 08:49:37 1994", now), 30 * kS);
+}
+
+TEST(RetryAfter, DateInThePastMeansNow) {
+    Micros now = 784111777LL * kS + 3600 * kS;
+    EXPECT_EQ(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now), 0);
+}
+
+TEST(RetryAfter, GarbageIsRejected) {
+    for (const char* bad : {"", "soon", "-5", "1.5", "Sun, 06 Nov 1994 08:49:37", "Sun, 06 Foo 1994 08:49:37 GMT",
+                            "Sun, 32 Nov 1994 08:49:37 GMT", "Sun, 06 Nov 1994 25:49:37 GMT", "12abc"}) {
+        EXPECT_FALSE(parse_retry_after(bad, 0)) << bad;
+    }
+}
+
+AttemptOutcome response(int status, std::optional<std::string> retry_after = std::nullopt) {
+    AttemptOutcome o;
+    o.responded = true;
+    o.status = status;
+    o.retry_after = std::move(retry_after);
+    return o;
+}
+
+TEST(AlertDecisionTable, StatusesMapToActions) {
+    AlertPolicy p;
+    Micros now = 1000 * kS;
+    struct Case {
+        int status;
+        AlertAction action;
+    } cases[] = {
+        {200, AlertAction::Sent},  {201, AlertAction::Sent},  {204, AlertAction::Sent},
+        {299, AlertAction::Sent},  {410, AlertAction::DisableTarget},
+        {400, AlertAction::Dead},  {401, AlertAction::Dead},  {403, AlertAction::Dead},
+        {404, AlertAction::Dead},  {413, AlertAction::Dead},  {422, AlertAction::Dead},
+        {301, AlertAction::Dead},  {302, AlertAction::Dead},  {308, AlertAction::Dead},
+        {408, AlertAction::Retry}, {425, AlertAction::Retry}, {429, AlertAction::Retry},
+        {500, AlertAction::Retry}, {502, AlertAction::Retry}, {503, AlertAction::Retry},
+        {504, AlertAction::Retry}, {599, AlertAction::Retry},
+    };
+    for (const auto& c : cases) {
+        auto d = decide_alert(p, response(c.status), 1, now, now, 0.5);
+        EXPECT_EQ(d.action, c.action) << c.status;
+        if (c.action == AlertAction::Sent) EXPECT_TRUE(d.reason.empty());
+        else EXPECT_NE(d.reason.find(std::to_string(c.status)), std::string::npos) << d.reason;
+    }
+}
+
+TEST(AlertDecisionTable, NoResponseIsRetriedWithBackoff) {
+    AlertPolicy p;
+    AttemptOutcome o;
+    o.error = "connect: Connection refused";
+    Micros now = 1000 * kS;
+    auto d = decide_alert(p, o, 3, now - 10 * kS, now, 0.5);
+    EXPECT_EQ(d.action, AlertAction::Retry);
+    EXPECT_EQ(d.next_attempt, now + 2 * kS);  // bound 4 s at attempt 3, half of it
+    EXPECT_EQ(d.reason, "connect: Connection refused");
+}
+
+TEST(AlertDecisionTable, RetryAfterHonouredOn429And503Only) {
+    AlertPolicy p;
+    Micros now = 1000 * kS;
+    auto d429 = decide_alert(p, response(429, "30"), 1, now, now, 0.0);
+    EXPECT_EQ(d429.action, AlertAction::Retry);
+    EXPECT_EQ(d429.next_attempt, now + 30 * kS);
+    EXPECT_NE(d429.reason.find("Retry-After: 30"), std::string::npos);
+    auto d503 = decide_alert(p, response(503, "Thu, 01 Jan 1970 00:17:00 GMT"), 1, now, now, 0.0);
+    EXPECT_EQ(d503.next_attempt, now + 20 * kS);  // 00:17:00 is 1020 s
+    // On a 500 it is not a promise: ordinary backoff.
+    auto d500 = decide_alert(p, response(500, "30"), 1, now, now, 0.0);
+    EXPECT_EQ(d500.next_attempt, now);
+    // A zero or unparseable Retry-After still waits at least the base delay / the backoff.
+    EXPECT_EQ(decide_alert(p, response(429, "0"), 1, now, now, 0.0).next_attempt, now + kS);
+    EXPECT_EQ(decide_alert(p, response(503, "later"), 2, now, now, 1.0).next_attempt, now + 2 * kS);
+}
+
+TEST(AlertBudget, RetryBeyondTheBudgetBecomesDead) {
+    AlertPolicy p;
+    p.budget = 3600 * kS;
+    Micros created = 0;
+    // Within the budget: retry.
+    auto early = decide_alert(p, response(503), 5, created, 600 * kS, 1.0);
+    EXPECT_EQ(early.action, AlertAction::Retry);
+    // The next attempt would land after created + 1 h: dead, with the reason kept.
+    auto late = decide_alert(p, response(503), 12, created, 3500 * kS, 1.0);
+    EXPECT_EQ(late.action, AlertAction::Dead);
+    EXPECT_NE(late.reason.find("budget"), std::string::npos) << late.reason;
+    EXPECT_NE(late.reason.find("12 attempts"), std::string::npos) << late.reason;
+    EXPECT_NE(late.reason.find("HTTP 503"), std::string::npos) << late.reason;
+    // A Retry-After past the budget: dead too.
+    auto far = decide_alert(p, response(429, "7200"), 1, created, 10 * kS, 0.0);
+    EXPECT_EQ(far.action, AlertAction::Dead);
+    // The budget counts from retry_from (a manual retry restarts it), not from creation.
+    auto restarted = decide_alert(p, response(503), 1, 100000 * kS, 100010 * kS, 1.0);
+    EXPECT_EQ(restarted.action, AlertAction::Retry);
+    // Success is never turned into dead by the budget.
+    EXPECT_EQ(decide_alert(p, response(200), 50, created, 999999 * kS, 1.0).action, AlertAction::Sent);
+}
+
+TEST(AlertDecisionTable, ActionNames) {
+    EXPECT_EQ(to_string(AlertAction::Sent), "sent");
+    EXPECT_EQ(to_string(AlertAction::Retry), "retry");
+    EXPECT_EQ(to_string(AlertAction::Dead), "dead");
+    EXPECT_EQ(to_string(AlertAction::DisableTarget), "disabled");
+}
+
+}  // namespace
+}  // namespace churnwatch

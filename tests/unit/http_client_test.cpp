@@ -1,0 +1,174 @@
+// The outgoing HTTP client: URL parsing and redaction, and real exchanges with the test
+// receiver (status, headers, body limit, timeout, refused connection, cancellation).
+#include "http_client.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "http_receiver.h"
+
+using namespace churnwatch;
+using namespace churnwatch::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+HttpUrl parse_ok(const std::string& url) {
+    std::string error;
+    auto u = parse_http_url(url, error);
+    EXPECT_TRUE(u) << url << ": " << error;
+    return u.value_or(HttpUrl{});
+}
+
+TEST(HttpUrl, ParsesSchemesHostsPortsAndTargets) {
+    auto a = parse_ok("http://example.com");
+    EXPECT_EQ(a.scheme, "http");
+    EXPECT_EQ(a.host, "example.com");
+    EXPECT_EQ(a.port, 80);
+    EXPECT_EQ(a.target, "/");
+    EXPECT_FALSE(a.tls());
+    EXPECT_EQ(a.host_header(), "example.com");
+
+    auto b = parse_ok("HTTPS://Hooks.Example.COM:8443/a/b?x=1&y=2#frag");
+    EXPECT_EQ(b.scheme, "https");
+    EXPECT_EQ(b.host, "hooks.example.com");
+    EXPECT_EQ(b.port, 8443);
+    EXPECT_EQ(b.target, "/a/b?x=1&y=2");
+    EXPECT_TRUE(b.tls());
+    EXPECT_EQ(b.host_header(), "hooks.example.com:8443");
+
+    EXPECT_EQ(parse_ok("https://example.com/").port, 443);
+    EXPECT_EQ(parse_ok("http://example.com?q=1").target, "/?q=1");
+    EXPECT_EQ(parse_ok("http://127.0.0.1:9/hook").host, "127.0.0.1");
+
+    auto v6 = parse_ok("http://[::1]:8080/hook");
+    EXPECT_EQ(v6.host, "::1");
+    EXPECT_EQ(v6.port, 8080);
+    EXPECT_EQ(v6.host_header(), "[::1]:8080");
+    EXPECT_EQ(parse_ok("https://[2001:db8::7]/").host_header(), "[2001:db8::7]");
+}
+
+TEST(HttpUrl, RejectsWhatItCannotOrShouldNotUse) {
+    for (const char* bad : {"", "example.com/hook", "ftp://example.com/", "http://", "http:///path",
+                            "http://exa mple.com/", "http://example.com:0/", "http://example.com:65536/",
+                            "http://example.com:/", "http://example.com:80a/", "http://user:pw@example.com/",
+                            "http://[::1/", "http://[::1]x/", "http://[]/", "http://::1/",
+                            "http://example.com/\n", "http://ex$ample.com/"}) {
+        std::string error;
+        EXPECT_FALSE(parse_http_url(bad, error)) << bad;
+        EXPECT_FALSE(error.empty()) << bad;
+    }
+}
+
+TEST(HttpUrl, RedactionDropsUserInfoQueryAndFragment) {
+    EXPECT_EQ(redact_url("https://hooks.example.com/churn?token=s3cret#x"), "https://hooks.example.com/churn");
+    EXPECT_EQ(redact_url("http://127.0.0.1:8080/hook"), "http://127.0.0.1:8080/hook");
+    EXPECT_EQ(redact_url("http://user:pw@example.com/"), "<invalid url>");
+}
+
+TEST(HttpClient, PostsAndReturnsStatusHeadersAndBody) {
+    HttpReceiver rx;
+    rx.set_default({.status = 202, .headers = {{"X-Reply", "yes"}}, .body = "accepted!"});
+    auto r = http_post(rx.url("/in?x=1"), {{"Content-Type", "application/json"}, {"webhook-id", "msg_1"}},
+                       "{\"a\":1}", 5s);
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(r.status, 202);
+    EXPECT_EQ(r.body, "accepted!");
+    EXPECT_EQ(r.header("x-reply"), "yes");
+    EXPECT_EQ(r.header("X-REPLY"), "yes");
+    EXPECT_FALSE(r.header("absent"));
+    ASSERT_EQ(rx.count(), 1u);
+    auto req = rx.requests()[0];
+    EXPECT_EQ(req.method, "POST");
+    EXPECT_EQ(req.target, "/in?x=1");
+    EXPECT_EQ(req.body, "{\"a\":1}");
+    EXPECT_EQ(req.header("content-type"), "application/json");
+    EXPECT_EQ(req.header("webhook-id"), "msg_1");
+    EXPECT_EQ(req.header("host"), "127.0.0.1:" + std::to_string(rx.port()));
+    EXPECT_EQ(req.header("content-length"), "7");
+    EXPECT_EQ(req.header("user-agent").rfind("churnwatch/", 0), 0u);
+}
+
+TEST(HttpClient, RetryAfterAndErrorStatusesAreResponsesNotErrors) {
+    HttpReceiver rx;
+    rx.script({{.status = 503, .headers = {{"Retry-After", "7"}}}, {.status = 410}});
+    auto a = http_post(rx.url(), {}, "x", 5s);
+    EXPECT_TRUE(a.ok);
+    EXPECT_EQ(a.status, 503);
+    EXPECT_EQ(a.header("retry-after"), "7");
+    auto b = http_post(rx.url(), {}, "x", 5s);
+    EXPECT_TRUE(b.ok);
+    EXPECT_EQ(b.status, 410);
+}
+
+TEST(HttpClient, LongBodiesAreCutAtTheLimit) {
+    HttpReceiver rx;
+    rx.set_default({.status = 400, .body = std::string(100000, 'z')});
+    HttpClientOptions o;
+    o.max_body = 1024;
+    auto r = http_request("POST", rx.url(), {}, "x", o);
+    EXPECT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(r.status, 400);
+    EXPECT_TRUE(r.body_truncated);
+    EXPECT_LE(r.body.size(), 1024u);
+}
+
+TEST(HttpClient, RefusedConnectionIsAnError) {
+    int port;
+    {
+        HttpReceiver rx;
+        port = rx.port();
+    }
+    auto r = http_post("http://127.0.0.1:" + std::to_string(port) + "/", {}, "x", 5s);
+    EXPECT_FALSE(r.ok);
+    EXPECT_NE(r.error.find("refused"), std::string::npos) << r.error;
+}
+
+TEST(HttpClient, SlowServerTimesOutWithinTheDeadline) {
+    HttpReceiver rx;
+    rx.set_default({.status = 200, .delay = 10s});
+    auto started = std::chrono::steady_clock::now();
+    auto r = http_post(rx.url(), {}, "x", 300ms);
+    auto took = std::chrono::steady_clock::now() - started;
+    EXPECT_FALSE(r.ok);
+    EXPECT_NE(r.error.find("timed out"), std::string::npos) << r.error;
+    EXPECT_LT(took, 3s);
+}
+
+TEST(HttpClient, CancellationAbandonsTheRequest) {
+    HttpReceiver rx;
+    rx.set_default({.status = 200, .delay = 10s});
+    std::atomic<bool> cancel{false};
+    std::thread canceller([&] {
+        rx.wait_for(1);
+        cancel = true;
+    });
+    HttpClientOptions o;
+    o.timeout = 20s;
+    o.cancelled = [&] { return cancel.load(); };
+    auto started = std::chrono::steady_clock::now();
+    auto r = http_request("POST", rx.url(), {}, "x", o);
+    canceller.join();
+    EXPECT_FALSE(r.ok);
+    EXPECT_EQ(r.error, "cancelled");
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+}
+
+TEST(HttpClient, HttpsToAPlainServerFailsCleanly) {
+    HttpReceiver rx;
+    HttpClientOptions o;
+    o.timeout = 500ms;
+    auto r = http_request("POST", "https://127.0.0.1:" + std::to_string(rx.port()) + "/", {}, "x", o);
+    EXPECT_FALSE(r.ok);
+    EXPECT_NE(r.error.find("TLS"), std::string::npos) << r.error;
+}
+
+TEST(HttpClient, BadUrlAndMethodAreErrors) {
+    EXPECT_NE(http_post("gopher://x/", {}, "", 1s).error.find("scheme"), std::string::npos);
+    HttpClientOptions o;
+    EXPECT_NE(http_request("FLY", "http://127.0.0.1:1/", {}, "", o).error.find("method"), std::string::npos);
+}
+
+}  // namespace
