@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <tuple>
 
+#include "alert_config.h"
 #include "commands.h"
 
 namespace churnwatch {
@@ -33,6 +34,11 @@ int config_command(const std::vector<std::string>& args) {
             std::fprintf(stderr, "config check: %s\n", error.c_str());
             return 2;
         }
+    }
+    AlertSettings alerts;
+    if (!read_alert_settings(*config, alerts, error)) {
+        std::fprintf(stderr, "config check: %s\n", error.c_str());
+        return 2;
     }
     if (config->get_all("secret").empty()) {
         std::fprintf(stderr, "config check: warning: no secret set; every delivery would be rejected\n");

@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -18,12 +19,13 @@ WriterMetrics::WriterMetrics(Metrics& metrics) : metrics_(metrics) {
     metrics_.describe_histogram("churnwatch_writer_commit_batch_size",
                                 "Deliveries (and readiness probes) committed per group commit.",
                                 {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000});
-    metrics_.describe_histogram("churnwatch_writer_commit_duration_seconds",
-                                "Duration of one group commit, BEGIN to COMMIT (fsync included).",
-                                {0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-                                 1, 2.5, 5});
-    metrics_.describe_counter("churnwatch_writer_commits_total",
-                              "Group commits, by outcome (ok, failed: the batch was answered 503).");
+    metrics_.describe_histogram(
+        "churnwatch_writer_commit_duration_seconds",
+        "Duration of one group commit, BEGIN to COMMIT (fsync included).",
+        {0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5});
+    metrics_.describe_counter(
+        "churnwatch_writer_commits_total",
+        "Group commits, by outcome (ok, failed: the batch was answered 503).");
 }
 
 void WriterMetrics::on_commit(std::size_t batch_size, double seconds, bool ok) {
@@ -94,19 +96,6 @@ double cpu_seconds() {
     return (stat_field(f, 14) + stat_field(f, 15)) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
-double boot_time() {
-    std::ifstream in("/proc/stat");
-    for (std::string line; std::getline(in, line);) {
-        if (line.rfind("btime ", 0) != 0) continue;
-        try {
-            return std::stod(line.substr(6));
-        } catch (...) {
-            return kUnknown;
-        }
-    }
-    return kUnknown;
-}
-
 }  // namespace
 
 void register_process_metrics(Metrics& metrics) {
@@ -119,11 +108,15 @@ void register_process_metrics(Metrics& metrics) {
     metrics.describe_gauge("process_max_fds", "Maximum number of open file descriptors.");
     metrics.gauge_fn("process_max_fds", max_fds);
     // A counter whose value is read at scrape time: describe_counter fixes the type.
-    metrics.describe_counter("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.");
+    metrics.describe_counter("process_cpu_seconds_total",
+                             "Total user and system CPU time spent in seconds.");
     metrics.gauge_fn("process_cpu_seconds_total", cpu_seconds);
-    // Constant for the process's life: computed once.
-    double start = boot_time() + stat_field(stat_fields(), 22) / static_cast<double>(::sysconf(_SC_CLK_TCK));
-    metrics.describe_gauge("process_start_time_seconds", "Start time of the process since unix epoch in seconds.");
+    // Registered as serve starts, a few milliseconds after the process did; reading the boot
+    // time from /proc/stat would fail under systemd's ProcSubset=pid.
+    double start = std::floor(
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
+    metrics.describe_gauge("process_start_time_seconds",
+                           "Start time of the process since unix epoch in seconds.");
     metrics.gauge_fn("process_start_time_seconds", [start] { return start; });
 }
 

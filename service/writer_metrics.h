@@ -25,8 +25,8 @@ private:
 
 // process_resident_memory_bytes, process_virtual_memory_bytes, process_open_fds,
 // process_max_fds, process_cpu_seconds_total and process_start_time_seconds (the names the
-// Prometheus client libraries use), computed at scrape time from /proc/self. On a system
-// without /proc the families render with no sample.
+// Prometheus client libraries use), read at scrape time from /proc/self (the start time is
+// taken when this is called, at serve's start). Where /proc is unreadable they read NaN.
 void register_process_metrics(Metrics& metrics);
 
 }  // namespace churnwatch

@@ -1,0 +1,319 @@
+// `churnwatch quarantine list | show ID | replay ID…|all [--db PATH]`: inspect deliveries
+// that were stored but could not be used (bad JSON, unknown topic, unknown shape, a rules
+// failure) and, once the cause is fixed (a newer churnwatch, a larger --json-depth), replay
+// them.
+//
+// Replay re-runs what ingest does after the signature check — parse (with --json-depth),
+// topic (the stored one, or inferred from the body when none was stored), decode — and, when
+// that now succeeds, marks the delivery accepted and records it through ChurnStore (record +
+// recompute the touched customers), all in one BEGIN IMMEDIATE transaction per delivery.
+// That is safe while `serve` runs on the same file: SQLite lets one writer in at a time and
+// the busy timeout makes replay wait for the server's group commit to finish (and the
+// server wait for replay's short transaction). Nothing is changed for a delivery that still
+// fails.
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "churn_store.h"
+#include "commands.h"
+#include "crypto.h"
+#include "json.h"
+#include "payload.h"
+#include "schema.h"
+#include "topic.h"
+
+namespace churnwatch {
+
+namespace {
+
+constexpr int kBusyTimeoutMs = 30000;
+
+int usage(const std::string& msg) {
+    if (!msg.empty()) std::fprintf(stderr, "churnwatch quarantine: %s\n", msg.c_str());
+    std::fprintf(
+        stderr,
+        "usage: churnwatch quarantine list [--db PATH]\n"
+        "       churnwatch quarantine show ID [--db PATH]\n"
+        "       churnwatch quarantine replay ID [ID…] | all [--db PATH] [--json-depth N]\n");
+    return 2;
+}
+
+// Strict UTF-8: no overlong forms, no surrogates, nothing past U+10FFFF.
+bool valid_utf8(const std::string& s) {
+    std::size_t i = 0;
+    while (i < s.size()) {
+        unsigned char c = static_cast<unsigned char>(s[i]);
+        std::size_t extra;
+        uint32_t cp;
+        if (c < 0x80) {
+            ++i;
+            continue;
+        } else if ((c & 0xE0) == 0xC0) {
+            extra = 1;
+            cp = c & 0x1F;
+        } else if ((c & 0xF0) == 0xE0) {
+            extra = 2;
+            cp = c & 0x0F;
+        } else if ((c & 0xF8) == 0xF0) {
+            extra = 3;
+            cp = c & 0x07;
+        } else {
+            return false;
+        }
+        if (s.size() - i <= extra) return false;  // truncated sequence
+        for (std::size_t k = 1; k <= extra; ++k) {
+            unsigned char cc = static_cast<unsigned char>(s[i + k]);
+            if ((cc & 0xC0) != 0x80) return false;
+            cp = (cp << 6) | (cc & 0x3F);
+        }
+        static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
+        if (cp < kMin[extra] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+        i += extra + 1;
+    }
+    return true;
+}
+
+std::optional<int64_t> parse_id(const std::string& s) {
+    if (s.empty() || s.size() > 18) return std::nullopt;
+    for (char c : s)
+        if (c < '0' || c > '9') return std::nullopt;
+    return std::stoll(s);
+}
+
+std::unique_ptr<sql::Database> open_db(const Config& config) {
+    std::string path = config.get_or("db");
+    if (::access(path.c_str(), F_OK) != 0) throw std::runtime_error("no database at " + path);
+    auto db = std::make_unique<sql::Database>(path, sql::OpenMode::ReadWrite, kBusyTimeoutMs);
+    configure_connection(*db);
+    apply_migrations(*db);
+    return db;
+}
+
+int list(sql::Database& db) {
+    sql::Statement q(
+        db,
+        "SELECT id, received_at, coalesce(topic, '-'), length(body), coalesce(reason, '')"
+        " FROM deliveries WHERE status = 'quarantined' ORDER BY id");
+    int64_t n = 0;
+    while (q.step()) {
+        if (n++ == 0)
+            std::printf("%-8s %-26s %-32s %8s  %s\n", "ID", "RECEIVED_AT", "TOPIC", "BYTES",
+                        "REASON");
+        std::printf("%-8lld %-26s %-32s %8lld  %s\n", static_cast<long long>(q.column_int(0)),
+                    q.column_text(1).c_str(), q.column_text(2).c_str(),
+                    static_cast<long long>(q.column_int(3)), q.column_text(4).c_str());
+    }
+    std::printf("%lld quarantined deliver%s\n", static_cast<long long>(n), n == 1 ? "y" : "ies");
+    return 0;
+}
+
+int show(sql::Database& db, int64_t id) {
+    sql::Statement q(db, "SELECT * FROM deliveries WHERE id = ?");
+    q.bind(1, id);
+    if (!q.step()) {
+        std::fprintf(stderr, "churnwatch quarantine: no delivery %lld\n",
+                     static_cast<long long>(id));
+        return 1;
+    }
+    int body_col = -1;
+    for (int i = 0; i < q.column_count(); ++i) {
+        std::string name = q.column_name(i);
+        if (name == "body") {
+            body_col = i;
+            continue;
+        }
+        std::printf("%-17s %s\n", (name + ":").c_str(),
+                    q.is_null(i) ? "NULL" : q.column_text(i).c_str());
+    }
+    if (body_col >= 0) {
+        std::string body = q.column_blob(body_col);
+        bool text = valid_utf8(body) && body.find('\0') == std::string::npos;
+        std::printf("%-17s %zu bytes, %s\n", "body:", body.size(),
+                    text ? "UTF-8 text" : "binary (hex)");
+        if (text) {
+            std::fwrite(body.data(), 1, body.size(), stdout);
+        } else {
+            std::string hex =
+                crypto::to_hex(reinterpret_cast<const unsigned char*>(body.data()), body.size());
+            for (std::size_t i = 0; i < hex.size(); i += 64)
+                std::printf("%s\n", hex.substr(i, 64).c_str());
+        }
+        if (!body.empty() && body.back() != '\n' && text) std::printf("\n");
+    }
+    return 0;
+}
+
+struct ReplayOutcome {
+    enum Kind { Accepted, StillFailing, Skipped } kind = StillFailing;
+    std::string message;  // what happened, the reason it still fails, or why it was skipped
+};
+
+ReplayOutcome replay_one(sql::Database& db, ChurnStore& churn, int64_t id,
+                         const JsonLimits& limits) {
+    sql::Transaction txn(db);  // BEGIN IMMEDIATE: waits (busy timeout) for the server's commit
+    sql::Statement q(
+        db, "SELECT topic, dedupe_key, body, status, topic_source FROM deliveries WHERE id = ?");
+    q.bind(1, id);
+    if (!q.step()) return {ReplayOutcome::Skipped, "no such delivery"};
+    if (q.column_text(3) != "quarantined")
+        return {ReplayOutcome::Skipped, "not quarantined (status " + q.column_text(3) + ")"};
+    Delivery d;
+    d.status = DeliveryStatus::Accepted;
+    d.dedupe_key = q.column_text(1);
+    d.body = q.column_blob(2);
+    std::optional<std::string> source = q.column_opt_text(4);
+    if (auto t = q.column_opt_text(0)) {
+        d.topic = parse_topic(*t);
+        if (!d.topic)
+            return {ReplayOutcome::StillFailing, "stored topic '" + *t + "' is malformed"};
+    }
+
+    rapidjson::Document doc;
+    std::string error;
+    if (!parse_json(d.body, limits, doc, error))
+        return {ReplayOutcome::StillFailing, "invalid JSON: " + error};
+    if (!d.topic) {
+        d.topic = infer_topic(doc);
+        if (!d.topic) {
+            return {ReplayOutcome::StillFailing,
+                    "no topic: none stored, and the payload has no known top-level object"};
+        }
+        source = "inferred";
+    }
+    if (!is_known_topic(*d.topic))
+        return {ReplayOutcome::StillFailing, "unknown topic " + d.topic->full()};
+    auto decoded = decode_payload(doc, *d.topic);
+    if (auto* err = std::get_if<DecodeError>(&decoded))
+        return {ReplayOutcome::StillFailing,
+                "cannot decode " + d.topic->full() + " payload: " + err->reason};
+    d.payload = std::move(std::get<DecodedPayload>(decoded));
+
+    sql::Statement upd(db,
+                       "UPDATE deliveries SET status = 'accepted', reason = NULL, topic = ?,"
+                       " topic_source = ?, api_version = ? WHERE id = ?");
+    upd.bind(1, d.topic->full()).bind(2, source);
+    if (d.payload->version == ApiVersion::Unknown) {
+        upd.bind_null(3);
+    } else {
+        upd.bind(3, to_string(d.payload->version));
+    }
+    upd.bind(4, id).run();
+    std::set<int64_t> touched;
+    try {
+        touched = churn.record(id, d);
+        for (int64_t c : touched) churn.recompute(c);
+    } catch (const std::exception& e) {
+        return {ReplayOutcome::StillFailing,
+                std::string("rules failed: ") + e.what()};  // rolled back
+    }
+    std::string what = "accepted as " + d.topic->full();
+    if (touched.empty()) what += "; no customer state affected";
+    sql::Statement st(db, "SELECT status FROM customers WHERE id = ?");
+    for (int64_t c : touched) {
+        st.reset();
+        st.bind(1, c);
+        what += "; customer " + std::to_string(c) + (st.step() ? " now " + st.column_text(0) : "");
+    }
+    txn.commit();
+    return {ReplayOutcome::Accepted, what};
+}
+
+int replay(sql::Database& db, const Config& config, const std::vector<std::string>& targets) {
+    std::string error;
+    auto depth = config.get_int("json-depth", 2, 10000, error);
+    auto churn_days = config.get_int("auto-churn-days", 0, 3650, error);
+    if (!depth || !churn_days) return usage(error);
+    RulesPolicy policy;
+    if (*churn_days > 0) policy.auto_churn_after_max_retries_days = *churn_days;
+    JsonLimits limits;
+    limits.max_depth = static_cast<std::size_t>(*depth);
+
+    std::vector<int64_t> ids;
+    bool all = targets.size() == 1 && targets[0] == "all";
+    if (all) {
+        sql::Statement q(db, "SELECT id FROM deliveries WHERE status = 'quarantined' ORDER BY id");
+        while (q.step()) ids.push_back(q.column_int(0));
+    } else {
+        for (const auto& t : targets) {
+            auto id = parse_id(t);
+            if (!id) return usage("not a delivery id: '" + t + "'");
+            ids.push_back(*id);
+        }
+    }
+    if (ids.empty()) {
+        if (!all) return usage("replay needs a delivery id (or 'all')");
+        std::printf("no quarantined deliveries\n");
+        return 0;
+    }
+
+    ChurnStore churn(policy);
+    churn.prepare(db);
+    bool tty = ::isatty(2) && ids.size() > 1;
+    int64_t accepted = 0, failed = 0;
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        ReplayOutcome r = replay_one(db, churn, ids[i], limits);
+        if (tty) std::fprintf(stderr, "\r\033[K");
+        if (r.kind == ReplayOutcome::Accepted) {
+            ++accepted;
+            std::printf("delivery %lld: %s\n", static_cast<long long>(ids[i]), r.message.c_str());
+        } else if (r.kind == ReplayOutcome::Skipped) {
+            ++failed;
+            std::printf("delivery %lld: %s\n", static_cast<long long>(ids[i]), r.message.c_str());
+        } else {
+            ++failed;
+            std::printf("delivery %lld: still quarantined: %s\n", static_cast<long long>(ids[i]),
+                        r.message.c_str());
+        }
+        if (tty) {
+            std::fflush(stdout);
+            std::fprintf(stderr, "quarantine replay: %zu / %zu deliveries", i + 1, ids.size());
+        }
+    }
+    if (tty) std::fprintf(stderr, "\n");
+    if (ids.size() > 1) {
+        std::printf("replayed %zu: %lld accepted, %lld still quarantined\n", ids.size(),
+                    static_cast<long long>(accepted), static_cast<long long>(failed));
+    }
+    return failed == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int quarantine_command(const Config& config) {
+    const auto& args = config.positional();
+    if (args.empty()) return usage("");
+    const std::string& action = args[0];
+    try {
+        if (action == "list") {
+            if (args.size() != 1) return usage("list takes no arguments");
+            auto db = open_db(config);
+            return list(*db);
+        }
+        if (action == "show") {
+            if (args.size() != 2) return usage("show needs one delivery id");
+            auto id = parse_id(args[1]);
+            if (!id) return usage("not a delivery id: '" + args[1] + "'");
+            auto db = open_db(config);
+            return show(*db, *id);
+        }
+        if (action == "replay") {
+            if (args.size() < 2) return usage("replay needs a delivery id (or 'all')");
+            auto db = open_db(config);
+            return replay(*db, config, std::vector<std::string>(args.begin() + 1, args.end()));
+        }
+    } catch (const std::exception& e) {
+        std::cerr << "churnwatch quarantine " << action << ": " << e.what() << "\n";
+        return 1;
+    }
+    return usage("unknown action '" + action + "'");
+}
+
+}  // namespace churnwatch

@@ -1,0 +1,220 @@
+// `churnwatch config check [FILE]`: the effective configuration with its sources and masked
+// secrets; errors (unknown key, bad number) exit 2 naming the line or option; precedence is
+// flags > environment > file. Also: deploy/churnwatch.conf.example is valid and documents
+// every option.
+#include <gtest/gtest.h>
+
+#include <set>
+#include <sstream>
+
+#include "test_support.h"
+
+using namespace churnwatch::test;
+
+namespace {
+
+const std::string kSourceDir = std::string(CHURNWATCH_TEST_DATA) + "/../..";
+const std::string kLongSecret = "shjk_live_secret_abcdefghijklmnopqrstuvwxyz";  // 43 chars
+
+// Environment for each run: CHURNWATCH_* from the test's own environment are cleared so the
+// results do not depend on where the suite runs.
+std::map<std::string, std::string> clean_env(std::map<std::string, std::string> extra = {}) {
+    std::map<std::string, std::string> env;
+    for (const char* name :
+         {"CHURNWATCH_CONFIG", "CHURNWATCH_DB", "CHURNWATCH_LISTEN", "CHURNWATCH_SECRETS",
+          "CHURNWATCH_THREADS", "CHURNWATCH_MAX_BATCH", "CHURNWATCH_LOG_LEVEL"}) {
+        env[name] = "";
+    }
+    for (auto& [k, v] : extra) env[k] = v;
+    return env;
+}
+
+CommandResult check(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
+    args.insert(args.begin(), {"config", "check"});
+    auto r = run_churnwatch(args, clean_env(std::move(env)));
+    EXPECT_EQ(sanitizer_report(r.err), "");
+    return r;
+}
+
+// The line describing one option ("threads = 4   # file"), or "".
+std::string line_for(const std::string& out, const std::string& key) {
+    std::istringstream in(out);
+    for (std::string line; std::getline(in, line);)
+        if (line.rfind(key + " =", 0) == 0) return line;
+    return "";
+}
+
+class ConfigCheck : public ::testing::Test {
+protected:
+    TempDir dir;
+    std::string good() {
+        std::string path = dir.file("good.conf");
+        write_file(path,
+                   "# churnwatch test configuration\n"
+                   "db = /var/lib/churnwatch/churnwatch.db\n"
+                   "listen = 0.0.0.0:9090\n"
+                   "\n"
+                   "secret = " +
+                       kLongSecret +
+                       "\n"
+                       "secret = shjk_old_secret_0123456789\n"
+                       "threads = 4\n"
+                       "   log-level   =   debug   \n");
+        return path;
+    }
+};
+
+TEST_F(ConfigCheck, GoodFileShowsEffectiveValuesSourcesAndMaskedSecrets) {
+    auto r = check({good()});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(line_for(r.out, "db"), "db = /var/lib/churnwatch/churnwatch.db   # file");
+    EXPECT_EQ(line_for(r.out, "listen"), "listen = 0.0.0.0:9090   # file");
+    EXPECT_EQ(line_for(r.out, "threads"), "threads = 4   # file");
+    EXPECT_EQ(line_for(r.out, "log-level"), "log-level = debug   # file");
+    EXPECT_EQ(line_for(r.out, "max-batch"), "max-batch = 1000   # default");
+    // Both secrets listed, masked: a prefix and the length, never the value.
+    EXPECT_NE(r.out.find("secret = shjk…(43 chars)   # file"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("secret = shjk…(26 chars)   # file"), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find(kLongSecret), std::string::npos) << "secret leaked";
+    EXPECT_EQ(r.err.find(kLongSecret), std::string::npos) << "secret leaked";
+    EXPECT_NE(r.out.find("# configuration OK"), std::string::npos);
+    // The same file named by CHURNWATCH_CONFIG instead of the argument.
+    auto via_env = check({}, {{"CHURNWATCH_CONFIG", good()}});
+    ASSERT_EQ(via_env.exit_code, 0) << via_env.err;
+    EXPECT_EQ(line_for(via_env.out, "threads"), "threads = 4   # file");
+}
+
+TEST_F(ConfigCheck, NoSecretIsAWarningNotAnError) {
+    std::string path = dir.file("nosecret.conf");
+    write_file(path, "threads = 3\n");
+    auto r = check({path});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find("no secret"), std::string::npos) << r.err;
+}
+
+TEST_F(ConfigCheck, UnknownKeyIsExit2NamingFileAndLine) {
+    std::string path = dir.file("bad.conf");
+    write_file(path, "db = x.db\n# a comment\ncolour = blue\n");
+    auto r = check({path});
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.err.find(path + ":3: unknown key 'colour'"), std::string::npos) << r.err;
+    EXPECT_TRUE(r.out.empty()) << r.out;
+}
+
+TEST_F(ConfigCheck, BadNumberIsExit2NamingTheOptionAndValue) {
+    std::string path = dir.file("badnum.conf");
+    write_file(path, "max-batch = lots\n");
+    auto r = check({path});
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.err.find("--max-batch"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("'lots'"), std::string::npos) << r.err;
+    write_file(path, "threads = 0\n");
+    auto range = check({path});
+    EXPECT_EQ(range.exit_code, 2);
+    EXPECT_NE(range.err.find("--threads must be a whole number from 1 to 64 (got '0')"),
+              std::string::npos)
+        << range.err;
+}
+
+TEST_F(ConfigCheck, OtherFileErrorsAreExit2) {
+    std::string path = dir.file("syntax.conf");
+    write_file(path, "threads 4\n");
+    auto syntax = check({path});
+    EXPECT_EQ(syntax.exit_code, 2);
+    EXPECT_NE(syntax.err.find(path + ":1: expected 'key = value'"), std::string::npos)
+        << syntax.err;
+    write_file(path, "threads = 4\nthreads = 5\n");
+    auto twice = check({path});
+    EXPECT_EQ(twice.exit_code, 2);
+    EXPECT_NE(twice.err.find(path + ":2: 'threads' given twice"), std::string::npos) << twice.err;
+    auto missing = check({dir.file("nope.conf")});
+    EXPECT_EQ(missing.exit_code, 2);
+    EXPECT_NE(missing.err.find("cannot read config file"), std::string::npos) << missing.err;
+}
+
+TEST_F(ConfigCheck, EnvironmentOverridesTheFile) {
+    auto r = check({good()}, {{"CHURNWATCH_THREADS", "8"},
+                              {"CHURNWATCH_SECRETS", "env_secret_one_123, env_secret_two_456"}});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(line_for(r.out, "threads"), "threads = 8   # env");
+    EXPECT_EQ(line_for(r.out, "listen"), "listen = 0.0.0.0:9090   # file");
+    // The environment's secrets replace the file's (comma-separated, trimmed).
+    EXPECT_NE(r.out.find("secret = env_…(18 chars)   # env\nsecret = env_…(18 chars)   # env\n"),
+              std::string::npos)
+        << r.out;
+    EXPECT_EQ(r.out.find("shjk…(43 chars)"), std::string::npos) << r.out;
+    // A bad value from the environment is caught the same way.
+    auto bad = check({good()}, {{"CHURNWATCH_THREADS", "many"}});
+    EXPECT_EQ(bad.exit_code, 2);
+    EXPECT_NE(bad.err.find("--threads"), std::string::npos) << bad.err;
+}
+
+TEST_F(ConfigCheck, FlagsOverrideEnvironmentAndFile) {
+    auto r = check(
+        {good(), "--threads", "16", "--listen=127.0.0.1:7000", "--secret", "flag_secret_abcdefgh"},
+        {{"CHURNWATCH_THREADS", "8"}, {"CHURNWATCH_LISTEN", "127.0.0.1:6000"}});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(line_for(r.out, "threads"), "threads = 16   # flag");
+    EXPECT_EQ(line_for(r.out, "listen"), "listen = 127.0.0.1:7000   # flag");
+    EXPECT_EQ(line_for(r.out, "secret"), "secret = flag…(20 chars)   # flag");
+    EXPECT_EQ(line_for(r.out, "db"), "db = /var/lib/churnwatch/churnwatch.db   # file");
+    auto unknown = check({good(), "--colour", "blue"});
+    EXPECT_EQ(unknown.exit_code, 2);
+    EXPECT_NE(unknown.err.find("unknown option --colour"), std::string::npos) << unknown.err;
+}
+
+TEST_F(ConfigCheck, ServeUsesTheSamePrecedence) {
+    // The file says one port, the environment another, the flag port 0: serve listens on a
+    // free port, i.e. the flag won.
+    std::string path = dir.file("serve.conf");
+    write_file(path, "listen = 127.0.0.1:1\nthreads = 1\n");
+    ServerProcess server(
+        dir, {.env = {{"CHURNWATCH_CONFIG", path}, {"CHURNWATCH_LISTEN", "127.0.0.1:2"}}});
+    EXPECT_NE(server.port(), 1);
+    EXPECT_NE(server.port(), 2);
+    EXPECT_EQ(http_request(server.port(), "GET", "/healthz").status, 200);
+}
+
+// Every option `churnwatch help` lists, with its default ("" when none).
+std::map<std::string, std::string> options_from_help() {
+    auto help = run_churnwatch({"help"});
+    std::map<std::string, std::string> options;
+    std::istringstream in(help.out);
+    for (std::string line; std::getline(in, line);) {
+        if (line.rfind("  --", 0) != 0) continue;
+        std::string name = line.substr(4, line.find(' ', 4) - 4);
+        std::string def;
+        if (auto at = line.find("[default: "); at != std::string::npos) {
+            at += 10;
+            def = line.substr(at, line.find(']', at) - at);
+        }
+        options[name] = def;
+    }
+    return options;
+}
+
+TEST(ConfigExample, DocumentsEveryOptionWithItsDefaultAndPassesCheck) {
+    std::string path = kSourceDir + "/deploy/churnwatch.conf.example";
+    std::string text = "\n" + read_file(path);
+    auto options = options_from_help();
+    ASSERT_GT(options.size(), 15u);
+    for (const auto& [name, def] : options) {
+        if (name == "config") continue;  // not a config-file key
+        // Set ("name = v") or shown commented out ("# name = v").
+        auto set = text.find("\n" + name + " =");
+        auto shown = text.find("\n# " + name + " =");
+        EXPECT_TRUE(set != std::string::npos || shown != std::string::npos)
+            << "deploy/churnwatch.conf.example does not mention '" << name << "'";
+        // A commented-out line with a default shows that default.
+        if (shown != std::string::npos && set == std::string::npos && !def.empty()) {
+            std::size_t from = shown + 4 + name.size() + 2;
+            std::string value = text.substr(from, text.find('\n', from) - from);
+            if (!value.empty() && value[0] == ' ') value.erase(0, 1);
+            EXPECT_EQ(value, def) << "the example's default for '" << name << "'";
+        }
+    }
+    auto r = check({path});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+}  // namespace

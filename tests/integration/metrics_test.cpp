@@ -1,0 +1,432 @@
+// GET /metrics on the real binary: every line must be valid Prometheus text exposition
+// (checked by a small validating parser below), and the counters must move as deliveries
+// of each outcome arrive.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "test_support.h"
+
+using namespace churnwatch::test;
+
+namespace {
+
+// ---- a validating parser for the text format (version 0.0.4) -------------------------------
+
+struct Sample {
+    std::string name;
+    std::map<std::string, std::string> labels;
+    double value = 0;
+};
+
+struct Family {
+    std::string type;  // counter gauge histogram summary untyped
+    std::string help;
+    std::vector<Sample> samples;
+};
+
+struct Exposition {
+    std::map<std::string, Family> families;
+    std::vector<std::string> errors;  // "line N: what"
+
+    // The value of one series (name + exact labels), or nullopt.
+    std::optional<double> get(const std::string& name,
+                              const std::map<std::string, std::string>& labels = {}) const {
+        for (const auto& [_, f] : families)
+            for (const auto& s : f.samples)
+                if (s.name == name && s.labels == labels) return s.value;
+        return std::nullopt;
+    }
+    double value(const std::string& name,
+                 const std::map<std::string, std::string>& labels = {}) const {
+        return get(name, labels).value_or(0);
+    }
+};
+
+bool is_metric_name(const std::string& s) {
+    if (s.empty()) return false;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        char c = s[i];
+        bool ok = std::isalpha(static_cast<unsigned char>(c)) || c == '_' || c == ':' ||
+                  (i > 0 && std::isdigit(static_cast<unsigned char>(c)));
+        if (!ok) return false;
+    }
+    return true;
+}
+
+bool is_label_name(const std::string& s) {
+    return is_metric_name(s) && s.find(':') == std::string::npos && s.rfind("__", 0) != 0;
+}
+
+std::optional<double> parse_value(const std::string& s) {
+    if (s == "+Inf" || s == "Inf") return INFINITY;
+    if (s == "-Inf") return -INFINITY;
+    if (s == "NaN") return NAN;
+    if (s.empty()) return std::nullopt;
+    char* end = nullptr;
+    double v = std::strtod(s.c_str(), &end);
+    if (*end != '\0') return std::nullopt;
+    if (std::isnan(v) || std::isinf(v)) return std::nullopt;  // only the spellings above
+    return v;
+}
+
+// name{a="x",b="y"} value [timestamp]
+bool parse_sample(const std::string& line, Sample& out, std::string& why) {
+    std::size_t i = 0;
+    while (i < line.size() && line[i] != '{' && line[i] != ' ') ++i;
+    out.name = line.substr(0, i);
+    if (!is_metric_name(out.name)) return why = "bad metric name '" + out.name + "'", false;
+    if (i < line.size() && line[i] == '{') {
+        ++i;
+        for (;;) {
+            if (i < line.size() && line[i] == '}') {
+                ++i;
+                break;
+            }
+            std::size_t eq = line.find('=', i);
+            if (eq == std::string::npos) return why = "label without '='", false;
+            std::string lname = line.substr(i, eq - i);
+            if (!is_label_name(lname)) return why = "bad label name '" + lname + "'", false;
+            i = eq + 1;
+            if (i >= line.size() || line[i] != '"') return why = "label value not quoted", false;
+            ++i;
+            std::string lvalue;
+            for (;;) {
+                if (i >= line.size()) return why = "unterminated label value", false;
+                char c = line[i++];
+                if (c == '"') break;
+                if (c == '\\') {
+                    if (i >= line.size()) return why = "dangling escape", false;
+                    char e = line[i++];
+                    if (e == 'n')
+                        lvalue += '\n';
+                    else if (e == '\\' || e == '"')
+                        lvalue += e;
+                    else
+                        return why = std::string("bad escape \\") + e, false;
+                } else {
+                    lvalue += c;
+                }
+            }
+            if (out.labels.count(lname)) return why = "label '" + lname + "' repeated", false;
+            out.labels[lname] = lvalue;
+            if (i < line.size() && line[i] == ',')
+                ++i;
+            else if (i >= line.size() || line[i] != '}')
+                return why = "expected ',' or '}'", false;
+        }
+    }
+    if (i >= line.size() || line[i] != ' ') return why = "no space before the value", false;
+    std::string rest = line.substr(i + 1);
+    std::istringstream parts(rest);
+    std::string value, timestamp, extra;
+    parts >> value >> timestamp >> extra;
+    if (!extra.empty()) return why = "trailing text", false;
+    auto v = parse_value(value);
+    if (!v) return why = "bad value '" + value + "'", false;
+    if (!timestamp.empty()) {
+        for (char c : timestamp)
+            if (!std::isdigit(static_cast<unsigned char>(c)) && c != '-')
+                return why = "bad timestamp", false;
+    }
+    out.value = *v;
+    return true;
+}
+
+// The family a sample belongs to, given the declared types.
+std::string family_of(const std::string& sample, const std::map<std::string, Family>& families) {
+    for (const char* suffix : {"_bucket", "_sum", "_count"}) {
+        std::string s = suffix;
+        if (sample.size() > s.size() &&
+            sample.compare(sample.size() - s.size(), s.size(), s) == 0) {
+            std::string base = sample.substr(0, sample.size() - s.size());
+            auto f = families.find(base);
+            if (f != families.end() &&
+                (f->second.type == "histogram" || f->second.type == "summary"))
+                return base;
+        }
+    }
+    return sample;
+}
+
+void check_histograms(Exposition& e) {
+    for (const auto& [name, f] : e.families) {
+        if (f.type != "histogram") continue;
+        // Group by the labels other than le.
+        std::map<std::map<std::string, std::string>, std::vector<const Sample*>> groups;
+        for (const auto& s : f.samples) {
+            auto key = s.labels;
+            key.erase("le");
+            groups[key].push_back(&s);
+        }
+        for (const auto& [labels, samples] : groups) {
+            std::vector<std::pair<double, double>> buckets;  // le, count
+            std::optional<double> sum, count;
+            for (const Sample* s : samples) {
+                if (s->name == name + "_bucket") {
+                    auto le = s->labels.find("le");
+                    if (le == s->labels.end()) {
+                        e.errors.push_back(name + ": bucket without le");
+                        continue;
+                    }
+                    auto bound = parse_value(le->second);
+                    if (!bound)
+                        e.errors.push_back(name + ": bad le '" + le->second + "'");
+                    else
+                        buckets.emplace_back(*bound, s->value);
+                } else if (s->name == name + "_sum") {
+                    sum = s->value;
+                } else if (s->name == name + "_count") {
+                    count = s->value;
+                } else {
+                    e.errors.push_back(name + ": unexpected sample " + s->name);
+                }
+            }
+            if (buckets.empty()) e.errors.push_back(name + ": no buckets");
+            if (!sum || !count) e.errors.push_back(name + ": _sum or _count missing");
+            for (std::size_t i = 1; i < buckets.size(); ++i) {
+                if (!(buckets[i].first > buckets[i - 1].first))
+                    e.errors.push_back(name + ": le not increasing");
+                if (buckets[i].second < buckets[i - 1].second)
+                    e.errors.push_back(name + ": buckets not cumulative");
+            }
+            if (!buckets.empty() && !std::isinf(buckets.back().first))
+                e.errors.push_back(name + ": last bucket is not le=\"+Inf\"");
+            if (!buckets.empty() && count && buckets.back().second != *count)
+                e.errors.push_back(name + ": +Inf bucket differs from _count");
+        }
+    }
+}
+
+Exposition parse_exposition(const std::string& text) {
+    Exposition e;
+    if (!text.empty() && text.back() != '\n') e.errors.push_back("does not end with a newline");
+    std::istringstream in(text);
+    std::string line;
+    int n = 0;
+    std::set<std::string> finished;  // families whose samples are over (must be contiguous)
+    std::string current;
+    std::set<std::string> series;
+    auto err = [&](const std::string& what) {
+        e.errors.push_back("line " + std::to_string(n) + ": " + what + ": " + line);
+    };
+    auto enter = [&](const std::string& fam) {
+        if (fam == current) return;
+        if (finished.count(fam)) err("family " + fam + " is not contiguous");
+        if (!current.empty()) finished.insert(current);
+        current = fam;
+    };
+    while (std::getline(in, line)) {
+        ++n;
+        if (line.empty()) continue;
+        if (line[0] == '#') {
+            std::istringstream parts(line);
+            std::string hash, kind, name;
+            parts >> hash >> kind >> name;
+            if (kind != "HELP" && kind != "TYPE") continue;  // a plain comment
+            if (!is_metric_name(name)) {
+                err("bad name in " + kind);
+                continue;
+            }
+            std::string rest;
+            std::getline(parts, rest);
+            if (!rest.empty() && rest[0] == ' ') rest.erase(0, 1);
+            enter(name);
+            Family& f = e.families[name];
+            if (kind == "HELP") {
+                if (!f.help.empty()) err("second HELP");
+                f.help = rest.empty() ? " " : rest;
+            } else {
+                if (!f.type.empty()) err("second TYPE");
+                if (!f.samples.empty()) err("TYPE after samples");
+                static const std::set<std::string> types{"counter", "gauge", "histogram", "summary",
+                                                         "untyped"};
+                if (!types.count(rest)) err("unknown type '" + rest + "'");
+                f.type = rest;
+            }
+            continue;
+        }
+        Sample s;
+        std::string why;
+        if (!parse_sample(line, s, why)) {
+            err(why);
+            continue;
+        }
+        std::string fam = family_of(s.name, e.families);
+        enter(fam);
+        Family& f = e.families[fam];
+        if (f.type.empty()) f.type = "untyped";
+        std::string id = s.name + "{";
+        for (const auto& [k, v] : s.labels) id += k + "=" + v + ",";
+        if (!series.insert(id).second) err("duplicate series");
+        if (f.type == "counter" && !(s.value >= 0)) err("negative or NaN counter");
+        f.samples.push_back(std::move(s));
+    }
+    check_histograms(e);
+    return e;
+}
+
+std::string join(const std::vector<std::string>& v) {
+    std::string out;
+    for (const auto& s : v) out += s + "\n";
+    return out;
+}
+
+// ---- the parser itself must catch what it claims to ----------------------------------------
+
+TEST(ExpositionParser, AcceptsValidAndRejectsInvalidText) {
+    std::string good =
+        "# HELP a_total Things.\n# TYPE a_total counter\na_total{x=\"1\",y=\"q\\\"\\\\\\n\"} 3\n"
+        "# TYPE h histogram\nh_bucket{le=\"0.5\"} 1\nh_bucket{le=\"+Inf\"} 2\nh_sum 1.5\nh_count "
+        "2\n"
+        "g NaN\n";
+    auto e = parse_exposition(good);
+    EXPECT_TRUE(e.errors.empty()) << join(e.errors);
+    EXPECT_EQ(e.value("a_total", {{"x", "1"}, {"y", "q\"\\\n"}}), 3);
+    for (const std::string bad : {
+             "a{x=1} 3\n",                            // unquoted label value
+             "a 3 4 5\n",                             // trailing text
+             "a three\n",                             // bad value
+             "1a 3\n",                                // bad name
+             "# TYPE a counter\n# TYPE a gauge\n",    // second TYPE
+             "# TYPE a_total counter\na_total -1\n",  // negative counter
+             "a 1\nb 1\na{x=\"2\"} 1\n",              // not contiguous
+             "# TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count "
+             "1\n",
+             "# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_sum 1\nh_count 1\n",  // no +Inf
+             "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\nh_count 1\n",        // no _sum
+             "a 1",                                                             // no final newline
+         }) {
+        EXPECT_FALSE(parse_exposition(bad).errors.empty()) << bad;
+    }
+}
+
+// ---- the real server -----------------------------------------------------------------------
+
+Exposition scrape(int port) {
+    auto r = http_request(port, "GET", "/metrics");
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.headers["content-type"].rfind("text/plain; version=0.0.4", 0), 0u)
+        << r.headers["content-type"];
+    auto e = parse_exposition(r.body);
+    EXPECT_TRUE(e.errors.empty()) << join(e.errors) << "\n--- body ---\n" << r.body;
+    return e;
+}
+
+void expect_conventions(const Exposition& e) {
+    for (const auto& [name, f] : e.families) {
+        EXPECT_TRUE(name.rfind("churnwatch_", 0) == 0 || name.rfind("process_", 0) == 0) << name;
+        EXPECT_FALSE(f.help.empty()) << name << " has no HELP";
+        if (f.type == "counter") {
+            EXPECT_EQ(name.substr(name.size() - 6), "_total") << name;
+        }
+        if (f.type == "histogram") {
+            bool unit =
+                name.ends_with("_seconds") || name.ends_with("_bytes") || name.ends_with("_size");
+            EXPECT_TRUE(unit) << name << ": histogram name should carry its unit";
+        }
+    }
+}
+
+using L = std::map<std::string, std::string>;
+
+TEST(Metrics, EveryLineIsValidExpositionAndTheFamiliesAreThere) {
+    TempDir dir;
+    ServerProcess server(dir);
+    auto e = scrape(server.port());
+    expect_conventions(e);
+    for (const char* family :
+         {"churnwatch_deliveries_total", "churnwatch_deliveries_rejected_total",
+          "churnwatch_ack_duration_seconds", "churnwatch_writer_queue_depth",
+          "churnwatch_writer_commit_batch_size", "churnwatch_writer_commit_duration_seconds",
+          "churnwatch_writer_commits_total", "churnwatch_churn_events_total",
+          "churnwatch_reactivations_total", "churnwatch_build_info",
+          "process_resident_memory_bytes", "process_open_fds", "process_cpu_seconds_total",
+          "process_start_time_seconds", "process_max_fds"}) {
+        EXPECT_TRUE(e.families.count(family)) << family;
+    }
+    EXPECT_EQ(e.families["churnwatch_writer_commit_batch_size"].type, "histogram");
+    EXPECT_EQ(e.families["churnwatch_churn_events_total"].type, "counter");
+    EXPECT_EQ(e.families["process_cpu_seconds_total"].type, "counter");
+    EXPECT_EQ(e.value("churnwatch_build_info", {{"version", CHURNWATCH_VERSION}}), 1);
+    double rss = e.value("process_resident_memory_bytes");
+    EXPECT_GT(rss, 1 << 20);
+    EXPECT_LT(rss, 4.0 * (1 << 30));
+    EXPECT_GE(e.value("process_open_fds"), 3);
+    double start = e.value("process_start_time_seconds");
+    EXPECT_NEAR(start, static_cast<double>(now_seconds()), 120);
+    server.stop();
+    EXPECT_EQ(sanitizer_report(server.log()), "");
+}
+
+TEST(Metrics, CountersMoveAsDeliveriesArrive) {
+    TempDir dir;
+    ServerProcess server(dir);
+    int port = server.port();
+    const std::string cancelled = example_payload("subscription_cancelled.2021-11.json");
+    const std::string target = "/webhooks/recharge/subscription/cancelled";
+    const L accepted{{"topic", "subscription/cancelled"}, {"outcome", "accepted"}};
+    const L duplicate{{"topic", "subscription/cancelled"}, {"outcome", "duplicate"}};
+    const L quarantined{{"topic", "subscription/cancelled"}, {"outcome", "quarantined"}};
+    const L churned{{"reason", "cancelled"}, {"category", "voluntary"}};
+
+    auto before = scrape(port);
+    EXPECT_EQ(before.value("churnwatch_deliveries_total", accepted), 0);
+    EXPECT_EQ(before.value("churnwatch_churn_events_total", churned), 0);
+
+    // accepted, then the same delivery again: a duplicate
+    ASSERT_EQ(post_webhook(port, target, cancelled).status, 200);
+    auto after_one = scrape(port);
+    EXPECT_EQ(after_one.value("churnwatch_deliveries_total", accepted), 1);
+    EXPECT_EQ(after_one.value("churnwatch_deliveries_total", duplicate), 0);
+    ASSERT_EQ(post_webhook(port, target, cancelled).status, 200);
+    // rejected: wrong secret (mismatch), no signature (missing), twice each
+    for (int i = 0; i < 2; ++i) {
+        EXPECT_EQ(post_webhook(port, target, cancelled, {}, "not_the_secret_at_all_123456").status,
+                  401);
+        EXPECT_EQ(http_request(port, "POST", target, {}, cancelled).status, 401);
+    }
+    // quarantined: authentic but not JSON
+    ASSERT_EQ(post_webhook(port, target, "not json at all").status, 200);
+
+    auto e = scrape(port);
+    expect_conventions(e);
+    EXPECT_EQ(e.value("churnwatch_deliveries_total", accepted), 1);
+    EXPECT_EQ(e.value("churnwatch_deliveries_total", duplicate), 1);
+    EXPECT_EQ(e.value("churnwatch_deliveries_total", quarantined), 1);
+    EXPECT_EQ(e.value("churnwatch_deliveries_rejected_total", {{"reason", "signature_mismatch"}}),
+              2);
+    EXPECT_EQ(e.value("churnwatch_deliveries_rejected_total", {{"reason", "signature_missing"}}),
+              2);
+    // The cancellation churned customer 71001.
+    EXPECT_EQ(e.value("churnwatch_churn_events_total", churned), 1);
+    EXPECT_EQ(
+        query_int(server.db(), "SELECT count(*) FROM churn_events WHERE reason = 'cancelled'"), 1);
+
+    // Every answered delivery went through the ack histogram; every stored or duplicate one
+    // through a group commit (probes aside, none were sent).
+    EXPECT_EQ(e.value("churnwatch_ack_duration_seconds_count"), 3);
+    double committed = e.value("churnwatch_writer_commit_batch_size_sum");
+    EXPECT_EQ(committed, 3);
+    double commits = e.value("churnwatch_writer_commit_duration_seconds_count");
+    EXPECT_GE(commits, 1);
+    EXPECT_LE(commits, 3);
+    EXPECT_EQ(e.value("churnwatch_writer_commits_total", {{"outcome", "ok"}}), commits);
+    EXPECT_GT(e.value("churnwatch_writer_commit_duration_seconds_sum"), 0);
+
+    // Too large: rejected by reason before the body is read.
+    ServerProcess small(dir, {.db = dir.file("small.db"), .args = {"--max-body", "100"}});
+    EXPECT_EQ(post_webhook(small.port(), target, cancelled).status, 413);
+    EXPECT_EQ(scrape(small.port())
+                  .value("churnwatch_deliveries_rejected_total", {{"reason", "body_too_large"}}),
+              1);
+    for (ServerProcess* p : {&server, &small}) {
+        EXPECT_EQ(p->stop(), 0);
+        EXPECT_EQ(sanitizer_report(p->log()), "");
+    }
+}
+
+}  // namespace

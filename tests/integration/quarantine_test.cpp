@@ -1,0 +1,154 @@
+// `churnwatch quarantine list | show | replay` on a database a live server is writing: a
+// delivery quarantined for a cause that is later fixed (JSON nested deeper than the server's
+// --json-depth) is replayed with a larger limit while the server keeps running, becomes
+// accepted, and its churn effects appear; one that still fails is left as it was.
+#include <gtest/gtest.h>
+
+#include "test_support.h"
+
+using namespace churnwatch::test;
+
+namespace {
+
+const std::string kCancelledTarget = "/webhooks/recharge/subscription/cancelled";
+
+class QuarantineTest : public ::testing::Test {
+protected:
+    TempDir dir;
+    // Depth 3 is too shallow for real payloads: {"subscription":{"analytics_data":{"utm_params":[
+    ServerProcess server{dir, {.args = {"--json-depth", "3"}}};
+    CommandResult quarantine(std::vector<std::string> args) {
+        args.insert(args.begin(), "quarantine");
+        args.push_back("--db");
+        args.push_back(server.db());
+        auto r = run_churnwatch(args);
+        EXPECT_EQ(sanitizer_report(r.err), "");
+        return r;
+    }
+    void TearDown() override {
+        server.stop();
+        EXPECT_EQ(sanitizer_report(server.log()), "");
+    }
+    std::string row(int64_t id, const std::string& columns) {
+        return query_rows(
+            server.db(), "SELECT " + columns + " FROM deliveries WHERE id = " + std::to_string(id));
+    }
+    int64_t post(const std::string& target, const std::string& body, const Headers& extra = {}) {
+        auto r = post_webhook(server.port(), target, body, extra);
+        EXPECT_EQ(r.status, 200) << r.body;
+        auto at = r.body.find("\"id\":");
+        return at == std::string::npos ? 0 : std::stoll(r.body.substr(at + 5));
+    }
+};
+
+TEST_F(QuarantineTest, TooDeepThenReplayedWithALargerLimitWhileServing) {
+    int64_t id = post(kCancelledTarget, example_payload("subscription_cancelled.2021-11.json"));
+    ASSERT_GT(id, 0);
+    ASSERT_EQ(row(id, "status"), "quarantined\n");
+    EXPECT_NE(row(id, "reason").find("nesting deeper than 3"), std::string::npos);
+    EXPECT_EQ(query_int(server.db(), "SELECT count(*) FROM churn_events"), 0);
+
+    auto list = quarantine({"list"});
+    ASSERT_EQ(list.exit_code, 0) << list.err;
+    EXPECT_NE(list.out.find("subscription/cancelled"), std::string::npos) << list.out;
+    EXPECT_NE(list.out.find("nesting deeper than 3"), std::string::npos) << list.out;
+    EXPECT_NE(list.out.find(
+                  std::to_string(example_payload("subscription_cancelled.2021-11.json").size())),
+              std::string::npos)
+        << "body size: " << list.out;
+    EXPECT_NE(list.out.find("1 quarantined delivery"), std::string::npos) << list.out;
+
+    auto show = quarantine({"show", std::to_string(id)});
+    ASSERT_EQ(show.exit_code, 0) << show.err;
+    for (const char* field : {"received_at:", "topic:", "topic_source:", "signature_scheme:",
+                              "dedupe_key:", "status:", "reason:", "api_version:", "UTF-8 text"}) {
+        EXPECT_NE(show.out.find(field), std::string::npos) << field << "\n" << show.out;
+    }
+    EXPECT_NE(show.out.find("\"cancellation_reason\": \"I already have more than I need\""),
+              std::string::npos)
+        << show.out;
+
+    // Not fixed yet: the same limit still fails, exit 1, nothing changes.
+    auto still = quarantine({"replay", std::to_string(id), "--json-depth", "3"});
+    EXPECT_EQ(still.exit_code, 1);
+    EXPECT_NE(still.out.find("still quarantined: invalid JSON"), std::string::npos) << still.out;
+    EXPECT_EQ(row(id, "status"), "quarantined\n");
+
+    // Fixed: a larger limit. The server is still running and writing.
+    auto fixed = quarantine({"replay", std::to_string(id), "--json-depth", "64"});
+    ASSERT_EQ(fixed.exit_code, 0) << fixed.out << fixed.err;
+    EXPECT_NE(fixed.out.find("accepted as subscription/cancelled"), std::string::npos) << fixed.out;
+    EXPECT_NE(fixed.out.find("customer 71001 now churned"), std::string::npos) << fixed.out;
+    EXPECT_EQ(row(id, "status, reason, api_version, topic"),
+              "accepted|NULL|2021-11|subscription/cancelled\n");
+    EXPECT_EQ(
+        query_rows(
+            server.db(),
+            "SELECT customer_id, churned_at, reason, category, delivery_id FROM churn_events"),
+        "71001|2026-10-14 09:12:44|cancelled|voluntary|" + std::to_string(id) + "\n");
+    EXPECT_EQ(query_text(server.db(), "SELECT status FROM customers WHERE id = 71001"), "churned");
+
+    // Replaying it again is refused: it is no longer quarantined.
+    auto again = quarantine({"replay", std::to_string(id)});
+    EXPECT_EQ(again.exit_code, 1);
+    EXPECT_NE(again.out.find("not quarantined"), std::string::npos) << again.out;
+
+    // The server kept serving throughout, and a shallow delivery still goes through it.
+    std::string shallow = "{\"customer\":{\"id\":5,\"updated_at\":\"2026-10-01T00:00:00\"}}";
+    int64_t next = post("/webhooks/recharge/customer/updated", shallow);
+    EXPECT_EQ(row(next, "status"), "accepted\n");
+    EXPECT_EQ(server.stop(), 0);
+
+    // The replayed delivery is part of history now: a rebuild gives the same churn tables.
+    std::string before =
+        query_rows(server.db(), "SELECT customer_id, churned_at, reason FROM churn_events");
+    auto rebuild = run_churnwatch({"rebuild", "--db", server.db()});
+    ASSERT_EQ(rebuild.exit_code, 0) << rebuild.err;
+    EXPECT_EQ(query_rows(server.db(), "SELECT customer_id, churned_at, reason FROM churn_events"),
+              before);
+}
+
+TEST_F(QuarantineTest, StoredWithoutATopicIsInferredOnReplay) {
+    // No topic in the path or a header, and too deep to parse: stored with topic NULL.
+    int64_t id = post("/webhooks/recharge", example_payload("subscription_cancelled.2021-11.json"));
+    ASSERT_EQ(row(id, "status, topic, topic_source"), "quarantined|NULL|NULL\n");
+    auto fixed = quarantine({"replay", std::to_string(id), "--json-depth", "64"});
+    ASSERT_EQ(fixed.exit_code, 0) << fixed.out << fixed.err;
+    EXPECT_EQ(row(id, "status, topic, topic_source"), "accepted|subscription/cancelled|inferred\n");
+    EXPECT_EQ(query_rows(server.db(), "SELECT customer_id, reason, category FROM churn_events"),
+              "71001|cancelled|voluntary\n");
+}
+
+TEST_F(QuarantineTest, UnknownTopicStillFailsAndReplayAllReportsEach) {
+    int64_t unknown = post("/webhooks/recharge/spaceship/launched", "{\"subscription\":{}}");
+    int64_t deep = post(kCancelledTarget, example_payload("subscription_cancelled.2021-11.json"));
+    int64_t binary = post("/webhooks/recharge/customer/updated", std::string("\xff\xfe\x00{", 4));
+    EXPECT_EQ(row(unknown, "reason"), "unknown topic spaceship/launched\n");
+
+    auto one = quarantine({"replay", std::to_string(unknown)});
+    EXPECT_EQ(one.exit_code, 1);
+    EXPECT_NE(one.out.find("still quarantined: unknown topic spaceship/launched"),
+              std::string::npos)
+        << one.out;
+    EXPECT_EQ(row(unknown, "status, reason"), "quarantined|unknown topic spaceship/launched\n");
+
+    auto show = quarantine({"show", std::to_string(binary)});
+    ASSERT_EQ(show.exit_code, 0);
+    EXPECT_NE(show.out.find("binary (hex)"), std::string::npos) << show.out;
+    EXPECT_NE(show.out.find("fffe007b"), std::string::npos) << show.out;
+
+    auto all = quarantine({"replay", "all", "--json-depth", "64"});
+    EXPECT_EQ(all.exit_code, 1) << "some still fail";
+    EXPECT_NE(all.out.find("replayed 3: 1 accepted, 2 still quarantined"), std::string::npos)
+        << all.out;
+    EXPECT_EQ(row(deep, "status"), "accepted\n");
+    auto list = quarantine({"list"});
+    EXPECT_NE(list.out.find("2 quarantined deliveries"), std::string::npos) << list.out;
+
+    EXPECT_EQ(quarantine({"show", "999"}).exit_code, 1);
+    EXPECT_EQ(quarantine({"show", "abc"}).exit_code, 2);
+    EXPECT_EQ(quarantine({"frobnicate"}).exit_code, 2);
+    EXPECT_EQ(run_churnwatch({"quarantine", "list", "--db", dir.file("missing.db")}).exit_code, 1);
+}
+
+}  // namespace
