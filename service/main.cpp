@@ -21,7 +21,10 @@ void print_usage(std::FILE* out) {
                  "  serve          receive, verify and store webhooks; apply the churn rules\n"
                  "  rebuild        recompute all churn tables from the stored deliveries\n"
                  "  report         monthly churn, reasons and cohort retention\n"
+                 "  alerts         list [--status S] | retry ID…|--all-dead: the alert outbox\n"
                  "  config check   validate configuration and print the effective settings\n"
+                 "  send-test      send one signed example delivery (--url --secret --topic)\n"
+                 "  quarantine     list | show ID | replay ID…|all: inspect and replay quarantined deliveries\n"
                  "  help           this text\n"
                  "  version        the version\n\n"
                  "Options (flags > environment > config file; every option can be a config key):\n",
@@ -82,6 +85,9 @@ int main(int argc, char** argv) {
     if (command == "serve") return serve_command(*config);
     if (command == "rebuild") return rebuild_command(*config);
     if (command == "report") return report_command(*config);
+    if (command == "alerts") return alerts_command(*config);
+    if (command == "send-test") return send_test_command(*config);
+    if (command == "quarantine") return quarantine_command(*config);
     std::fprintf(stderr, "churnwatch: unknown command '%s' (try 'churnwatch help')\n", command.c_str());
     return 2;
 }

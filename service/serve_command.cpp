@@ -3,6 +3,9 @@
 #include <cstdio>
 #include <iostream>
 
+#include "alert_config.h"
+#include "alert_dispatcher.h"
+#include "alert_outbox.h"
 #include "churn_store.h"
 #include "http_server.h"
 #include "log.h"
@@ -49,6 +52,7 @@ struct ServeSettings {
     WriterOptions writer;
     IngestOptions ingest;
     RulesPolicy rules;
+    AlertSettings alerts;
     std::vector<std::string> secrets;
     std::chrono::seconds window{172800};
     std::string db;
@@ -89,7 +93,7 @@ bool read_settings(const Config& c, ServeSettings& s, std::string& error) {
         return false;
     }
     s.level = *level;
-    return true;
+    return read_alert_settings(c, s.alerts, error);
 }
 
 }  // namespace
@@ -116,7 +120,14 @@ int serve_command(const Config& config) {
 
     try {
         ChurnStore churn(s.rules, &metrics);
-        Writer writer(s.db, s.writer, &churn, &writer_metrics);
+        // Alert hooks: outbox rows commit with the churn that causes them (the listener runs
+        // inside the writer's transaction); the dispatcher sends them on its own threads.
+        AlertOutbox alert_outbox(alert_routes(s.alerts.targets));
+        if (!s.alerts.targets.empty()) churn.set_listener(&alert_outbox);
+        AlertDispatcher alerts(s.db, s.alerts, &metrics, logger);
+        AlertCommitNotifier alert_notifier(alert_outbox, alerts, &writer_metrics);
+        Writer writer(s.db, s.writer, &churn, &alert_notifier);
+        alerts.start();  // after the writer: its constructor created and migrated the database
         RequestHandler handler(keys, writer, metrics, logger, s.ingest);
         HttpServer server(s.server, handler, logger);
         writer.set_completion_executor([&server](std::function<void()> f) { server.post(std::move(f)); });
@@ -127,8 +138,13 @@ int serve_command(const Config& config) {
             .str("listen", bound)
             .str("db", s.db)
             .num("secrets", static_cast<int64_t>(keys.size()))
-            .num("threads", s.server.threads);
+            .num("threads", s.server.threads)
+            .num("alert_targets", static_cast<int64_t>(s.alerts.targets.size()));
         server.run();
+        // Before the writer: the dispatcher needs nothing from it, and with the dispatcher's
+        // connections closed the writer's final checkpoint can truncate the WAL. Alerts the
+        // last batch adds stay pending in the outbox and go out after the next start.
+        alerts.stop();
         writer.stop();
         LogLine(logger, LogLevel::Info, "stopped");
     } catch (const std::exception& e) {

@@ -14,6 +14,7 @@
 #include <openssl/hmac.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -189,6 +190,10 @@ bool HttpConnection::closed_by_peer(int timeout_ms) {
     return false;
 }
 
+void HttpConnection::shutdown_write() {
+    if (fd_ >= 0) ::shutdown(fd_, SHUT_WR);
+}
+
 HttpResult HttpConnection::request(const std::string& method, const std::string& target,
                                    const Headers& headers, const std::string& body) {
     std::string req = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
@@ -216,6 +221,28 @@ HttpResult post_webhook(int port, const std::string& target, const std::string& 
               {"X-Recharge-Hmac-Sha256", legacy_signature(secret, body)}};
     h.insert(h.end(), extra.begin(), extra.end());
     return http_request(port, "POST", target, h, body);
+}
+
+HttpResult post_webhook_on(HttpConnection& conn, const std::string& target,
+                           const std::string& body, const Headers& extra,
+                           const std::string& secret) {
+    Headers h{{"Content-Type", "application/json"},
+              {"X-Recharge-Hmac-Sha256", legacy_signature(secret, body)}};
+    h.insert(h.end(), extra.begin(), extra.end());
+    return conn.request("POST", target, h, body);
+}
+
+std::string sanitizer_report(const std::string& log) {
+    std::size_t at = std::string::npos;
+    for (const char* marker : {"==ERROR: AddressSanitizer", "==ERROR: LeakSanitizer",
+                               "WARNING: ThreadSanitizer", "ThreadSanitizer: ", "runtime error: ",
+                               "==ERROR: UndefinedBehaviorSanitizer"}) {
+        at = std::min(at, log.find(marker));
+    }
+    if (at == std::string::npos) return "";
+    std::size_t begin = log.rfind('\n', at);
+    begin = begin == std::string::npos ? 0 : begin + 1;
+    return log.substr(begin, 8000);
 }
 
 ServerProcess::ServerProcess(const TempDir& dir, Options options)

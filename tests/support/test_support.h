@@ -61,6 +61,8 @@ public:
     HttpResult read_response(int timeout_ms = 10000);
     // True when the server closed the connection within timeout_ms.
     bool closed_by_peer(int timeout_ms);
+    // Half-closes: the server sees end of input, the connection stays open for reading.
+    void shutdown_write();
 
 private:
     int fd_ = -1;
@@ -112,6 +114,17 @@ int64_t query_int(const std::string& db, const std::string& sql);
 std::string query_text(const std::string& db, const std::string& sql);
 // Every row, columns joined by '|', rows by '\n' (NULL as "NULL").
 std::string query_rows(const std::string& db, const std::string& sql);
+
+// The first sanitizer report (AddressSanitizer, LeakSanitizer, UndefinedBehaviorSanitizer,
+// ThreadSanitizer) in a server log, from its first line on, or "" when there is none. Tests built with
+// CHURNWATCH_SANITIZE check the server they ran with this, so a finding in the process
+// under test fails the test that provoked it.
+std::string sanitizer_report(const std::string& log);
+
+// A signed (legacy scheme) webhook POST on an existing keep-alive connection.
+HttpResult post_webhook_on(HttpConnection& conn, const std::string& target,
+                           const std::string& body, const Headers& extra = {},
+                           const std::string& secret = kSecret);
 
 // Runs the churnwatch binary with args; returns exit code, captures stdout and stderr.
 struct CommandResult {
