@@ -15,7 +15,7 @@ const std::vector<OptionSpec>& option_specs() {
          "address to listen on; port 0 picks a free port (printed as 'listening on HOST:PORT')"},
         {"secret", "SECRET", nullptr,
          "Recharge API client secret used to verify signatures; repeat for rotation "
-         "(env CHURNWATCH_SECRETS: comma-separated)",
+         "(in the environment: comma-separated)",
          true, true, "CHURNWATCH_SECRETS"},
         {"threads", "N", "2", "I/O threads"},
         {"tls-cert", "PATH", nullptr,

@@ -22,6 +22,8 @@
 #include <string>
 #include <vector>
 
+#include "alert_config.h"
+#include "alert_outbox.h"
 #include "churn_store.h"
 #include "commands.h"
 #include "crypto.h"
@@ -256,6 +258,13 @@ int replay(sql::Database& db, const Config& config, const std::vector<std::strin
 
     ChurnStore churn(policy);
     churn.prepare(db);
+    // A churn that a replay reveals is announced like any other: alert rows go into the
+    // outbox in the replay's transaction, and the running server's dispatcher sends them.
+    AlertSettings alerts;
+    std::string alert_error;
+    if (!read_alert_settings(config, alerts, alert_error)) return usage(alert_error);
+    AlertOutbox outbox(alert_routes(alerts.targets));
+    if (!alerts.targets.empty()) churn.set_listener(&outbox);
     bool tty = ::isatty(2) && ids.size() > 1;
     int64_t accepted = 0, failed = 0;
     for (std::size_t i = 0; i < ids.size(); ++i) {
