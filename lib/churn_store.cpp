@@ -5,8 +5,7 @@
 #include <map>
 #include <sstream>
 
-#include "json.h"
-#include "payload.h"
+#include "delivery_decode.h"
 #include "time_util.h"
 #include "topic.h"
 
@@ -535,17 +534,7 @@ RebuildStats ChurnStore::rebuild(sql::Database& db, std::size_t json_max_depth,
         ++stats.deliveries;
         if (progress && stats.deliveries % 10000 == 0) progress(stats.deliveries, total);
         std::string why;
-        rapidjson::Document doc;
-        if (!d.topic) {
-            why = "no topic";
-        } else if (!parse_json(d.body, limits, doc, why)) {
-            why = "invalid JSON: " + why;
-        } else {
-            auto decoded = decode_payload(doc, *d.topic);
-            if (auto* err = std::get_if<DecodeError>(&decoded)) why = err->reason;
-            else d.payload = std::move(std::get<DecodedPayload>(decoded));
-        }
-        if (!why.empty()) {
+        if (!decode_delivery(d, limits, why)) {
             ++stats.quarantined;
             quarantine.reset();
             quarantine.bind(1, "rebuild could not decode: " + why).bind(2, id).run();

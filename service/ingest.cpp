@@ -1,7 +1,7 @@
 #include "ingest.h"
 
 #include "crypto.h"
-#include "payload.h"
+#include "delivery_decode.h"
 
 namespace churnwatch {
 
@@ -59,34 +59,10 @@ void quarantine(Delivery& d, std::string reason) {
 
 // Parses and decodes an authentic body; sets topic (if inferred) and status/reason.
 void decode_into(Delivery& d, const IngestOptions& options, const std::string& note) {
-    rapidjson::Document doc;
-    std::string error;
-    if (!parse_json(d.body, options.json, doc, error)) {
-        quarantine(d, "invalid JSON: " + error);
-        return;
-    }
-    if (!d.topic) {
-        if (auto t = infer_topic(doc)) {
-            d.topic = std::move(t);
-            d.topic_source = TopicSource::Inferred;
-        } else {
-            std::string why = "no topic: none in the path or X-Recharge-Topic header, and the "
-                              "payload has no known top-level object";
-            if (!note.empty()) why += " (" + note + ")";
-            quarantine(d, why);
-            return;
-        }
-    }
-    if (!is_known_topic(*d.topic)) {
-        quarantine(d, "unknown topic " + d.topic->full());
-        return;
-    }
-    auto decoded = decode_payload(doc, *d.topic);
-    if (auto* err = std::get_if<DecodeError>(&decoded)) {
-        quarantine(d, "cannot decode " + d.topic->full() + " payload: " + err->reason);
-        return;
-    }
-    d.payload = std::move(std::get<DecodedPayload>(decoded));
+    std::string reason;
+    if (decode_delivery(d, options.json, reason)) return;
+    if (!note.empty() && reason.rfind("no topic", 0) == 0) reason += " (" + note + ")";
+    quarantine(d, reason);
 }
 
 }  // namespace

@@ -25,6 +25,7 @@
 #include "alert_config.h"
 #include "alert_outbox.h"
 #include "churn_store.h"
+#include "delivery_decode.h"
 #include "commands.h"
 #include "crypto.h"
 #include "json.h"
@@ -178,25 +179,10 @@ ReplayOutcome replay_one(sql::Database& db, ChurnStore& churn, int64_t id,
             return {ReplayOutcome::StillFailing, "stored topic '" + *t + "' is malformed"};
     }
 
-    rapidjson::Document doc;
-    std::string error;
-    if (!parse_json(d.body, limits, doc, error))
-        return {ReplayOutcome::StillFailing, "invalid JSON: " + error};
-    if (!d.topic) {
-        d.topic = infer_topic(doc);
-        if (!d.topic) {
-            return {ReplayOutcome::StillFailing,
-                    "no topic: none stored, and the payload has no known top-level object"};
-        }
-        source = "inferred";
-    }
-    if (!is_known_topic(*d.topic))
-        return {ReplayOutcome::StillFailing, "unknown topic " + d.topic->full()};
-    auto decoded = decode_payload(doc, *d.topic);
-    if (auto* err = std::get_if<DecodeError>(&decoded))
-        return {ReplayOutcome::StillFailing,
-                "cannot decode " + d.topic->full() + " payload: " + err->reason};
-    d.payload = std::move(std::get<DecodedPayload>(decoded));
+    bool had_topic = d.topic.has_value();
+    std::string reason;
+    if (!decode_delivery(d, limits, reason)) return {ReplayOutcome::StillFailing, reason};
+    if (!had_topic) source = "inferred";
 
     sql::Statement upd(db,
                        "UPDATE deliveries SET status = 'accepted', reason = NULL, topic = ?,"

@@ -1,5 +1,9 @@
 #include "churn_scenario.h"
 
+#include <gtest/gtest.h>
+
+#include "crypto.h"
+#include "delivery_decode.h"
 #include "test_support.h"
 
 namespace churnwatch::test {
@@ -75,6 +79,18 @@ std::string rich_scenario_expected_events() {
            "3|2026-05-01 00:00:00|expired|natural|31|NULL|NULL\n"
            "4|2026-06-20 12:00:00|max_retries|involuntary|NULL|401|NULL\n"
            "5|2026-06-25 12:00:00|deactivated|voluntary|NULL|NULL|NULL\n";
+}
+
+churnwatch::Delivery make_delivery(const TestDelivery& td) {
+    churnwatch::Delivery d;
+    d.received_at = 1;
+    d.topic = churnwatch::parse_topic(td.topic);
+    d.topic_source = churnwatch::TopicSource::Path;
+    d.body = td.body;
+    d.dedupe_key = "sha256:" + churnwatch::crypto::to_hex(churnwatch::crypto::sha256(td.topic + "\n", td.body));
+    std::string reason;
+    if (!churnwatch::decode_delivery(d, churnwatch::JsonLimits{}, reason)) ADD_FAILURE() << reason << td.body;
+    return d;
 }
 
 std::string churn_tables_dump(const std::string& db) {

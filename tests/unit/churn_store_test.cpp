@@ -20,21 +20,6 @@ using namespace churnwatch::test;
 
 namespace {
 
-Delivery make_delivery(const TestDelivery& td) {
-    Delivery d;
-    d.received_at = 1;
-    d.topic = parse_topic(td.topic);
-    d.topic_source = TopicSource::Path;
-    d.body = td.body;
-    d.dedupe_key = "sha256:" + crypto::to_hex(crypto::sha256(td.topic + "\n", td.body));
-    rapidjson::Document doc;
-    std::string error;
-    EXPECT_TRUE(parse_json(td.body, JsonLimits{}, doc, error)) << error << td.body;
-    auto decoded = decode_payload(doc, *d.topic);
-    if (auto* err = std::get_if<DecodeError>(&decoded)) ADD_FAILURE() << err->reason << td.body;
-    else d.payload = std::get<DecodedPayload>(decoded);
-    return d;
-}
 
 // Runs deliveries through a Writer + ChurnStore on a fresh database; returns its path.
 void feed(const std::string& db, const std::vector<TestDelivery>& deliveries) {

@@ -1,0 +1,19 @@
+// From an authentic delivery's raw body to its decoded objects: bounded JSON parsing, the
+// topic (inferred from the body when the delivery did not name one), the check that
+// Recharge knows the topic, and payload decoding. Shared by ingest, rebuild and quarantine
+// replay, so a body is judged the same way on every path.
+#pragma once
+
+#include <string>
+
+#include "delivery.h"
+#include "json.h"
+
+namespace churnwatch {
+
+// On success sets d.payload (and d.topic / d.topic_source when inferred) and returns true.
+// Otherwise returns false with a readable reason: "invalid JSON: …", "no topic: …",
+// "unknown topic x/y", "cannot decode x/y payload: …".
+bool decode_delivery(Delivery& d, const JsonLimits& limits, std::string& reason);
+
+}  // namespace churnwatch
