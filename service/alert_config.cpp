@@ -12,13 +12,6 @@ namespace churnwatch {
 
 namespace {
 
-std::string trim(const std::string& s) {
-    std::size_t b = 0, e = s.size();
-    while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-    while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
-    return s.substr(b, e - b);
-}
-
 bool check_http_target(AlertTarget& t, const std::string& option, std::string& error) {
     std::string why;
     if (!parse_http_url(t.url, why)) {

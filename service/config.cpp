@@ -78,14 +78,14 @@ std::string mask_secret(const std::string& s) {
     return s.substr(0, 4) + "…(" + std::to_string(s.size()) + " chars)";
 }
 
-namespace {
-
 std::string trim(const std::string& s) {
     std::size_t b = 0, e = s.size();
     while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
     while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
     return s.substr(b, e - b);
 }
+
+namespace {
 
 std::string env_name(const OptionSpec& spec) {
     if (spec.env) return spec.env;

@@ -57,5 +57,6 @@ private:
 
 const OptionSpec* find_option(const std::string& name);
 std::string mask_secret(const std::string& s);  // "shjk…(40 chars)"
+std::string trim(const std::string& s);         // without leading/trailing white space
 
 }  // namespace churnwatch
