@@ -4,7 +4,8 @@
 set -euo pipefail
 
 packages=(build-essential cmake ccache pkg-config libboost1.81-dev rapidjson-dev
-          libsqlite3-dev sqlite3 libssl-dev openssl libgtest-dev)
+          libsqlite3-dev sqlite3 libssl-dev openssl libgtest-dev
+          systemd)  # systemd-analyze verify checks deploy/churnwatch.service
 # Extra tools some test suites use; pass them as arguments (e.g. clang for fuzzing).
 packages+=("$@")
 
