@@ -207,6 +207,23 @@ void ChurnStore::apply(sql::Database& db, int64_t delivery_id, const Delivery& d
     for (int64_t customer : record(delivery_id, d)) recompute(customer);
 }
 
+void ChurnStore::maintain(sql::Database& db) {
+    if (!policy_.auto_churn_after_max_retries_days) return;
+    if (db_ != &db) prepare(db);
+    Micros due = clock_() - *policy_.auto_churn_after_max_retries_days * 86400 * kMicrosPerSecond;
+    std::vector<int64_t> ids;
+    {
+        sql::Statement q(db,
+                         "SELECT DISTINCT v.customer_id FROM charge_versions v"
+                         " JOIN customers c ON c.id = v.customer_id"
+                         " WHERE v.max_retries_reached = 1 AND v.updated_at_us <= ?"
+                         " AND c.status = 'active'");
+        q.bind(1, due);
+        while (q.step()) ids.push_back(q.column_int(0));
+    }
+    for (int64_t id : ids) recompute(id);
+}
+
 std::set<int64_t> ChurnStore::record(int64_t delivery_id, const Delivery& d) {
     std::set<int64_t> touched;
     if (!d.payload) return touched;

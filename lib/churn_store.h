@@ -45,6 +45,10 @@ public:
 
     void prepare(sql::Database& db) override;
     void apply(sql::Database& db, int64_t delivery_id, const Delivery& d) override;
+    // With the auto-churn policy on: recomputes the customers still active whose unresolved
+    // max-retries charge is now old enough, so their churn is recorded (and announced) on
+    // time even when no further delivery arrives for them. Without the policy: nothing.
+    void maintain(sql::Database& db) override;
 
     // Records the objects of one decoded delivery as versions; returns the customer ids touched.
     std::set<int64_t> record(int64_t delivery_id, const Delivery& d);

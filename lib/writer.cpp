@@ -111,10 +111,17 @@ void Writer::stop() {
 
 void Writer::run() {
     std::deque<Item> batch;
+    auto next_maintenance = std::chrono::steady_clock::now() + options_.maintenance_interval;
     for (;;) {
+        if (std::chrono::steady_clock::now() >= next_maintenance) {
+            maintain();
+            next_maintenance = std::chrono::steady_clock::now() + options_.maintenance_interval;
+        }
         {
             std::unique_lock lock(mu_);
-            cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+            bool ready = cv_.wait_until(lock, next_maintenance,
+                                        [&] { return stopping_ || !queue_.empty(); });
+            if (!ready) continue;  // time for maintenance
             if (queue_.empty()) return;  // stopping and drained
             // Group commit: take everything queued now (up to max_batch) into one transaction.
             std::size_t n = std::min(queue_.size(), options_.max_batch);
@@ -126,6 +133,17 @@ void Writer::run() {
         commit_batch(batch);
         batch.clear();
         restart_wal_if_large();
+    }
+}
+
+void Writer::maintain() {
+    if (!applier_) return;
+    try {
+        sql::Transaction txn(*db_);
+        applier_->maintain(*db_);
+        txn.commit();
+    } catch (const std::exception&) {
+        // Retried at the next interval; ingest is unaffected.
     }
 }
 

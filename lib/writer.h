@@ -32,6 +32,10 @@ public:
     virtual ~DeliveryApplier() = default;
     virtual void prepare(sql::Database& db) = 0;  // once, on the writer thread, before use
     virtual void apply(sql::Database& db, int64_t delivery_id, const Delivery& d) = 0;
+    // Periodic work that depends on the passage of time rather than on a delivery (e.g. a
+    // policy that churns a customer N days after an event). Runs on the writer thread in its
+    // own transaction every WriterOptions::maintenance_interval.
+    virtual void maintain(sql::Database& db) {}
 };
 
 // Observes commits (metrics); called on the writer thread.
@@ -51,6 +55,7 @@ struct WriterOptions {
     // When the WAL holds more frames than this after a commit, the writer finishes the
     // checkpoint itself between two batches, so the next transaction can restart the WAL.
     int wal_restart_frames = 2000;
+    std::chrono::milliseconds maintenance_interval{std::chrono::minutes(10)};
 };
 
 class Writer {
@@ -89,6 +94,7 @@ private:
     void store_one(Item& item, WriteResult& result);
     void checkpoint_loop();
     void restart_wal_if_large();
+    void maintain();
     static int on_wal_commit(void* self, struct sqlite3*, const char*, int frames);
 
     std::string path_;

@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <future>
 #include <random>
+#include <thread>
 
 #include "churn_scenario.h"
 #include "churn_store.h"
@@ -13,6 +15,7 @@
 #include "payload.h"
 #include "schema.h"
 #include "test_support.h"
+#include "time_util.h"
 #include "writer.h"
 
 using namespace churnwatch;
@@ -117,6 +120,63 @@ TEST(ChurnStore, ViewsCountTheScenario) {
     EXPECT_EQ(query_rows(db, "SELECT retained, cohort_size FROM cohort_retention"
                              " WHERE cohort = '2026-01' AND months_since = 3"),
               "2|3\n");
+}
+
+}  // namespace
+
+namespace {
+
+// The optional auto-churn policy: a customer still active N days after an unresolved
+// max-retries charge is churned even though no further delivery arrives for them.
+std::vector<TestDelivery> unpaid_customer() {
+    return {{"subscription/created",
+             subscription_json({.id = 901, .customer_id = 90, .updated_at = "2026-05-01T00:00:00+00:00",
+                                .created_at = "2026-05-01T00:00:00+00:00"})},
+            {"charge/max_retries_reached",
+             charge_json({.id = 9001, .customer_id = 90, .status = "error",
+                          .updated_at = "2026-06-01T00:00:00+00:00",
+                          .error_type = "CLOSED_MAX_RETRIES_REACHED", .subscription_ids = {901}})}};
+}
+
+Micros june(int day) { return *parse_time("2026-06-" + std::string(day < 10 ? "0" : "") + std::to_string(day) + "T00:00:00Z"); }
+
+TEST(ChurnStoreMaintenance, AutoChurnIsRecordedWhenItsTimeComesWithoutANewDelivery) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    std::atomic<Micros> now{june(2)};
+    RulesPolicy policy;
+    policy.auto_churn_after_max_retries_days = 7;
+    {
+        ChurnStore churn(policy, nullptr, [&] { return now.load(); });
+        WriterOptions options;
+        options.maintenance_interval = std::chrono::milliseconds(20);
+        Writer writer(db, options, &churn);
+        for (const auto& td : unpaid_customer()) {
+            std::promise<void> done;
+            ASSERT_TRUE(writer.submit(make_delivery(td), [&](const WriteResult&) { done.set_value(); }));
+            done.get_future().wait();
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));  // several maintenance passes
+        EXPECT_EQ(query_int(db, "SELECT count(*) FROM churn_events"), 0) << "not due before day 8";
+        now = june(9);
+        for (int i = 0; i < 200 && query_int(db, "SELECT count(*) FROM churn_events") == 0; ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        writer.stop();
+    }
+    EXPECT_EQ(events(db), "90|2026-06-08 00:00:00|max_retries|involuntary|NULL|9001|NULL\n");
+    EXPECT_EQ(query_text(db, "SELECT status FROM customers WHERE id = 90"), "churned");
+}
+
+TEST(ChurnStoreMaintenance, WithoutThePolicyMaintenanceChangesNothing) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    feed(db, unpaid_customer());
+    sql::Database conn(db);
+    ChurnStore churn(RulesPolicy{}, nullptr, [] { return june(30); });
+    sql::Transaction txn(conn);
+    churn.maintain(conn);
+    txn.commit();
+    EXPECT_EQ(query_int(db, "SELECT count(*) FROM churn_events"), 0);
 }
 
 }  // namespace
