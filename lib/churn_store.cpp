@@ -399,7 +399,8 @@ void ChurnStore::write_outcome(const CustomerHistory& h, const CustomerOutcome& 
         if (!best || std::tie(f.sub.updated_at, f.order_key) > std::tie(best->sub.updated_at, best->order_key))
             best = &f;
     }
-    for (const auto& [id, f] : subs) {
+    for (const auto& [sub_id, f] : subs) {
+        const int64_t id = sub_id;  // a plain variable: clang < 16 cannot capture bindings
         const Subscription& s = f->sub;
         auto it = std::find_if(o.subscriptions.begin(), o.subscriptions.end(),
                                [&](const SubscriptionOutcome& so) { return so.id == id; });

@@ -21,6 +21,9 @@ constexpr std::string_view kWebhookPrefix = "/webhooks/recharge";
 
 Route route(std::string_view target) {
     std::string_view path = target.substr(0, target.find('?'));
+    // A webhook registered as ".../subscription/cancelled/" must not get 404 forever (Recharge
+    // deletes a webhook after 20 failed retries): one trailing slash is ignored.
+    if (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
     if (path == "/healthz") return {Route::Health, {}};
     if (path == "/readyz") return {Route::Ready, {}};
     if (path == "/metrics") return {Route::MetricsPage, {}};

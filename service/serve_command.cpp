@@ -87,6 +87,10 @@ bool read_settings(const Config& c, ServeSettings& s, std::string& error) {
     s.ingest.id_header = c.get_or("id-header");
     s.server.tls_cert = c.get_or("tls-cert");
     s.server.tls_key = c.get_or("tls-key");
+    if (s.server.tls_cert.empty() != s.server.tls_key.empty()) {
+        error = "--tls-cert and --tls-key go together";
+        return false;
+    }
     auto level = parse_level(c.get_or("log-level"));
     if (!level) {
         error = "--log-level must be debug, info, warn or error";

@@ -157,6 +157,11 @@ TEST_F(IngestTest, RoutesAndMethods) {
     EXPECT_EQ(get.headers["allow"], "POST");
     EXPECT_EQ(http_request(server->port(), "GET", "/nope").status, 404);
     EXPECT_EQ(http_request(server->port(), "POST", "/webhooks/recharge/a/b/c", {}, "{}").status, 404);
+    // A trailing slash on a registered URL still reaches the topic route.
+    auto slash = post_webhook(server->port(), "/webhooks/recharge/subscription/cancelled/",
+                              example_payload(kCancelled));
+    EXPECT_EQ(slash.status, 200) << slash.body;
+    EXPECT_EQ(query_text(server->db(), "SELECT topic_source FROM deliveries"), "path");
 }
 
 TEST_F(IngestTest, KeepAliveConnectionServesManyDeliveries) {

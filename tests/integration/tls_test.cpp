@@ -13,6 +13,7 @@
 #include <openssl/x509.h>
 
 #include <chrono>
+#include <filesystem>
 #include <cstdlib>
 #include <thread>
 
@@ -129,11 +130,13 @@ TEST_F(TlsTest, SighupReloadsTheCertificate) {
 }
 
 TEST(TlsConfig, MissingKeyIsAClearStartupError) {
-    auto r = run_churnwatch({"serve", "--listen", "127.0.0.1:0", "--db", "/tmp/unused-tls.db",
+    TempDir dir;
+    auto r = run_churnwatch({"serve", "--listen", "127.0.0.1:0", "--db", dir.file("unused.db"),
                              "--tls-cert", "/nonexistent/cert.pem"});
-    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_EQ(r.exit_code, 2);  // a configuration error, found before anything is created
     EXPECT_NE(r.err.find("--tls-cert and --tls-key go together"), std::string::npos) << r.err;
-    auto bad = run_churnwatch({"serve", "--listen", "127.0.0.1:0", "--db", "/tmp/unused-tls.db",
+    EXPECT_FALSE(std::filesystem::exists(dir.file("unused.db"))) << "a config error must not create the database";
+    auto bad = run_churnwatch({"serve", "--listen", "127.0.0.1:0", "--db", dir.file("unused.db"),
                                "--tls-cert", "/nonexistent/cert.pem", "--tls-key", "/nonexistent/key.pem"});
     EXPECT_EQ(bad.exit_code, 1);
     EXPECT_NE(bad.err.find("cannot load TLS certificate"), std::string::npos) << bad.err;
