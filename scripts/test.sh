@@ -1,13 +1,109 @@
 #!/usr/bin/env bash
-# The whole test suite: installs dependencies, builds, runs every test with ctest.
-# Usage: scripts/test.sh [extra ctest args]
+# The whole test suite (.ci/run calls it). Installs dependencies, then runs three stages:
+#   asan  every test (unit, integration, fuzz-corpus replays) built with ASan+UBSan, build/asan
+#   tsan  the server and its load tests (crash safety, concurrency) built with TSan, build/tsan;
+#         the process under test is the TSan-built server
+#   fuzz  each libFuzzer target for a short while (scripts/fuzz.sh), build/fuzz
+# Sanitizer findings are fatal. The last line is "N passed, M failed" over all stages; the
+# exit status is non-zero when anything failed (or did not build).
+#
+# Usage: scripts/test.sh [extra ctest args, e.g. -R Ingest: then only the asan stage runs]
+# Environment: CHURNWATCH_TEST_STAGES="asan tsan fuzz" (the default without arguments) picks
+#              stages; CHURNWATCH_FUZZ_SECONDS per fuzz target (default 20).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/bootstrap.sh
+if [ $# -gt 0 ]; then stages=${CHURNWATCH_TEST_STAGES:-asan}; else stages=${CHURNWATCH_TEST_STAGES:-asan tsan fuzz}; fi
+scripts/bootstrap.sh clang libclang-rt-14-dev
 jobs=$(nproc)
-build=build/test
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" -j "$jobs"
-cd "$build"
-ctest --output-on-failure -j "$jobs" "$@"
+# Sanitizer builds at -O1 with assertions on: fast enough to run, quick to compile.
+common=(-DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g")
+
+export ASAN_OPTIONS=detect_leaks=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+
+passed=0
+failed=0
+summary=()
+
+# Adds a ctest run's "…% tests passed, F tests failed out of T" to the totals.
+count_ctest() {  # name log seconds
+    local line total fails
+    line=$(grep -E '[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$2" | tail -1 || true)
+    if [ -z "$line" ]; then
+        failed=$((failed + 1))
+        summary+=("$1: no ctest summary (see $2)")
+        return
+    fi
+    total=$(sed -E 's/.* out of ([0-9]+).*/\1/' <<<"$line")
+    fails=$(sed -E 's/.*passed, ([0-9]+) tests? failed.*/\1/' <<<"$line")
+    passed=$((passed + total - fails))
+    failed=$((failed + fails))
+    summary+=("$(printf '%-5s %s (%ss)' "$1:" "$line" "$3")")
+}
+
+build_failed() {  # name
+    failed=$((failed + 1))
+    summary+=("$(printf '%-5s %s' "$1:" "BUILD FAILED")")
+}
+
+stage_asan() {
+    local build=build/asan start=$SECONDS
+    echo "== asan: ASan+UBSan build of everything, all tests ($build)"
+    cmake -S . -B "$build" "${common[@]}" -DCHURNWATCH_SANITIZE=address,undefined >/dev/null &&
+        cmake --build "$build" -j "$jobs" || { build_failed asan; return; }
+    (cd "$build" && ctest --output-on-failure -j "$jobs" "$@") 2>&1 | tee "$build/ctest.log" || true
+    count_ctest asan "$build/ctest.log" $((SECONDS - start))
+}
+
+stage_tsan() {
+    local build=build/tsan start=$SECONDS
+    local targets=(churnwatch it_crash_safety it_concurrency)
+    echo "== tsan: TSan build of the server and its load tests ($build)"
+    cmake -S . -B "$build" "${common[@]}" -DCHURNWATCH_SANITIZE=thread >/dev/null &&
+        cmake --build "$build" -j "$jobs" --target "${targets[@]}" || { build_failed tsan; return; }
+    # TSan (GCC 12 / LLVM 14 runtimes) needs its fixed memory layout: on kernels with more ASLR
+    # entropy (vm.mmap_rnd_bits = 32) it aborts with "unexpected memory mapping". Then ASLR is
+    # turned off for the test process tree (setarch -R; inherited by the servers it starts).
+    local prefix=()
+    if ! "$build/churnwatch" version >/dev/null 2>&1; then
+        prefix=(setarch "$(uname -m)" -R)
+        echo "tsan: running with ASLR disabled (setarch -R)"
+    fi
+    (cd "$build" && "${prefix[@]}" ctest --output-on-failure -j "$jobs" \
+        -R '^(CrashSafety|Concurrency)\.') 2>&1 | tee "$build/ctest.log" || true
+    count_ctest tsan "$build/ctest.log" $((SECONDS - start))
+}
+
+stage_fuzz() {
+    local start=$SECONDS log=build/fuzz-smoke.log rc=0
+    mkdir -p build
+    echo "== fuzz: libFuzzer smoke run (scripts/fuzz.sh)"
+    scripts/fuzz.sh "${CHURNWATCH_FUZZ_SECONDS:-20}" 2>&1 | tee "$log" || rc=$?
+    local ok bad
+    ok=$(sed -n '/^== fuzz summary/,$p' "$log" | grep -cE '^fuzz [a-z_]+: ok' || true)
+    bad=$(sed -n '/^== fuzz summary/,$p' "$log" | grep -cE '^fuzz [a-z_]+: FAILED' || true)
+    if [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ]; then
+        build_failed fuzz
+        return
+    fi
+    passed=$((passed + ok))
+    failed=$((failed + bad))
+    summary+=("$(printf '%-5s %s' "fuzz:" "$ok targets without a finding, $bad with one, ${CHURNWATCH_FUZZ_SECONDS:-20}s each ($((SECONDS - start))s)")")
+}
+
+start=$SECONDS
+for s in $stages; do
+    case $s in
+        asan) stage_asan "$@" ;;
+        tsan) stage_tsan ;;
+        fuzz) stage_fuzz ;;
+        *) echo "unknown stage '$s' (asan, tsan, fuzz)" >&2; exit 2 ;;
+    esac
+done
+
+echo "== summary ($((SECONDS - start))s)"
+printf '%s\n' "${summary[@]}"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,156 @@
+// Fuzz target (c): the socket-free request path on raw HTTP bytes. Beast's request_parser
+// reads the bytes from a buffer (no socket) under the server's limits, the message becomes an
+// HttpRequest exactly as the session builds it, the route picks the path topic, and
+// prepare_delivery (service/ingest.h) verifies and decodes it.
+//
+// Input: raw bytes as a client would send them; up to four pipelined requests. Each parsed
+// request is handled twice: as sent, and re-signed (its signature headers replaced by one
+// correct legacy signature of its body) so the fuzzer also reaches topic and payload handling.
+// Checked: a re-signed request is never rejected; a rejection is a 401 with a signature_*
+// reason; an accepted delivery has a topic and a payload; a quarantined one has a reason.
+#include <boost/asio/buffer.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <openssl/evp.h>
+
+#include <cctype>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "fuzz_check.h"
+#include "ingest.h"
+
+using namespace churnwatch;
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+namespace {
+
+const std::string kSecret = "shjk_fuzz_secret_a_0123456789abcdef";
+constexpr Micros kNow = 1767225600LL * kMicrosPerSecond;
+
+// The server's defaults (ServerOptions): 1 MiB body, 16 KiB header block.
+constexpr std::size_t kBodyLimit = 1024 * 1024;
+constexpr std::uint32_t kHeaderLimit = 16 * 1024;
+
+// The webhook routes of RequestHandler::route: /webhooks/recharge[/<resource>/<action>].
+// Returns false for other paths.
+bool webhook_route(std::string_view target, std::optional<Topic>& topic) {
+    constexpr std::string_view prefix = "/webhooks/recharge";
+    std::string_view path = target.substr(0, target.find('?'));
+    if (path.substr(0, prefix.size()) != prefix) return false;
+    std::string_view rest = path.substr(prefix.size());
+    if (rest.empty() || rest == "/") return true;
+    if (rest.front() != '/') return false;
+    topic = parse_topic(rest.substr(1));
+    return topic.has_value();
+}
+
+std::string legacy_sig(std::string_view body) {
+    std::string data = kSecret + std::string(body);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned n = 0;
+    EVP_Digest(data.data(), data.size(), md, &n, EVP_sha256(), nullptr);
+    static const char* digits = "0123456789abcdef";
+    std::string out;
+    for (unsigned i = 0; i < n; ++i) {
+        out += digits[md[i] >> 4];
+        out += digits[md[i] & 15];
+    }
+    return out;
+}
+
+void check(const std::variant<Delivery, Rejection>& v, bool must_pass) {
+    if (auto* r = std::get_if<Rejection>(&v)) {
+        FUZZ_CHECK(!must_pass);
+        FUZZ_CHECK(r->status == 401);
+        FUZZ_CHECK(r->reason.rfind("signature_", 0) == 0);
+        FUZZ_CHECK(!r->detail.empty());
+        FUZZ_CHECK(!r->dedupe_key.empty());
+        FUZZ_CHECK(r->detail.find(kSecret) == std::string::npos);
+        return;
+    }
+    const Delivery& d = std::get<Delivery>(v);
+    FUZZ_CHECK(!d.dedupe_key.empty());
+    FUZZ_CHECK(d.received_at == kNow);
+    FUZZ_CHECK(d.scheme != SignatureScheme::None);
+    if (d.status == DeliveryStatus::Accepted) {
+        FUZZ_CHECK(d.topic.has_value() && is_known_topic(*d.topic));
+        FUZZ_CHECK(d.payload.has_value());
+        FUZZ_CHECK(d.reason.empty());
+    } else {
+        FUZZ_CHECK(!d.reason.empty());
+        FUZZ_CHECK(!d.payload.has_value());
+    }
+}
+
+bool is_signature_header(std::string_view name) {
+    auto iequals = [](std::string_view a, std::string_view b) {
+        if (a.size() != b.size()) return false;
+        for (std::size_t i = 0; i < a.size(); ++i)
+            if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
+                return false;
+        return true;
+    };
+    return iequals(name, kLegacyHeader) || iequals(name, kSignatureHeader) ||
+           iequals(name, kTimestampHeader);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    static const KeyRing keys({kSecret, "shjk_fuzz_secret_b_fedcba9876543210"});
+    static const IngestOptions options;
+    std::string_view in(reinterpret_cast<const char*>(data), size);
+
+    for (int n = 0; n < 4 && !in.empty(); ++n) {
+        http::request_parser<http::string_body> parser;
+        parser.eager(true);
+        parser.body_limit(kBodyLimit);
+        parser.header_limit(kHeaderLimit);
+        beast::error_code ec;
+        while (!in.empty() && !parser.is_done()) {
+            std::size_t used = parser.put(boost::asio::buffer(in.data(), in.size()), ec);
+            in.remove_prefix(used);
+            if (ec == http::error::need_more) {
+                ec = {};
+                if (used == 0) break;  // needs bytes that are not there
+                continue;
+            }
+            if (ec) return 0;  // the server answers 400/413/431 and closes
+        }
+        if (!parser.is_done()) {
+            parser.put_eof(ec);
+            if (ec || !parser.is_done()) return 0;  // truncated: the server closes
+        }
+
+        // As Session::on_read builds it.
+        auto& msg = parser.get();
+        HttpRequest req;
+        req.method = std::string(msg.method_string());
+        req.target = std::string(msg.target());
+        for (const auto& f : msg) req.headers.emplace_back(f.name_string(), f.value());
+        req.body = std::move(msg.body());
+        FUZZ_CHECK(req.body.size() <= kBodyLimit);
+
+        std::optional<Topic> path_topic;
+        if (req.method != "POST" || !webhook_route(req.target, path_topic)) {
+            if (!msg.keep_alive()) return 0;
+            continue;
+        }
+        HttpRequest resigned = req;
+        check(prepare_delivery(std::move(req), path_topic, keys, options, kNow), false);
+
+        std::erase_if(resigned.headers, [](const auto& h) { return is_signature_header(h.first); });
+        resigned.headers.emplace_back(kLegacyHeader, legacy_sig(resigned.body));
+        std::string body = resigned.body;
+        auto again = prepare_delivery(std::move(resigned), path_topic, keys, options, kNow);
+        check(again, true);
+        FUZZ_CHECK(std::get<Delivery>(again).body == body);
+        if (!msg.keep_alive()) return 0;
+    }
+    return 0;
+}

@@ -1,0 +1,407 @@
+// The bad-input matrix against the real binary: one test per kind of bad request. Each checks
+// the status, a readable reason (response body, the server's log line, or the quarantine
+// reason column), that nothing unwanted was stored, and — in TearDown, for every case — that
+// the server is still up afterwards and accepts a valid delivery.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "payloads.h"
+#include "test_support.h"
+
+using namespace churnwatch::test;
+
+namespace {
+
+const std::string kTarget = "/webhooks/recharge/subscription/cancelled";
+const std::string kCancelled = "subscription_cancelled.2021-11.json";
+
+bool contains(const std::string& haystack, const std::string& needle) {
+    return haystack.find(needle) != std::string::npos;
+}
+
+class BadInput : public ::testing::Test {
+protected:
+    void start(ServerProcess::Options o = {}) { server = std::make_unique<ServerProcess>(dir, o); }
+    int port() const { return server->port(); }
+    int64_t count(const std::string& where = "1") {
+        return query_int(server->db(), "SELECT count(*) FROM deliveries WHERE " + where);
+    }
+    std::string reason() {
+        return query_text(server->db(), "SELECT reason FROM deliveries ORDER BY id DESC LIMIT 1");
+    }
+    std::string log() { return server->log(); }
+
+    // Every case ends here: the server survived the bad input and still stores a valid
+    // delivery, and it made no sanitizer report (in sanitizer builds).
+    void TearDown() override {
+        if (!server) return;
+        ASSERT_TRUE(server->running()) << "the server died\n" << log();
+        std::string body = customer_json({.id = 990000 + ++probe_, .updated_at = "2026-05-01T00:00:00+00:00"});
+        auto r = post_webhook(port(), "/webhooks/recharge/customer/updated", body);
+        EXPECT_EQ(r.status, 200) << "server no longer serves valid deliveries: " << r.body << "\n" << log();
+        EXPECT_TRUE(contains(r.body, "\"accepted\"")) << r.body;
+        EXPECT_EQ(server->stop(), 0) << log();
+        EXPECT_EQ(sanitizer_report(log()), "");
+    }
+
+    TempDir dir;
+    std::unique_ptr<ServerProcess> server;
+    int probe_ = 0;
+};
+
+// Sends bytes and reads whatever answer comes, even if the server stopped reading (and the
+// kernel refused the rest of what we sent).
+HttpResult send_and_read(HttpConnection& c, const std::string& bytes, int timeout_ms = 10000) {
+    c.send_raw(bytes);
+    return c.read_response(timeout_ms);
+}
+
+std::string raw_post(const std::string& target, const Headers& headers, const std::string& body,
+                     std::optional<std::size_t> content_length = std::nullopt) {
+    std::string req = "POST " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+    for (const auto& [k, v] : headers) req += k + ": " + v + "\r\n";
+    req += "Content-Length: " + std::to_string(content_length.value_or(body.size())) + "\r\n\r\n";
+    return req + body;
+}
+
+// --- signatures: 401, nothing stored, reason in the answer and the log -----------------------
+
+TEST_F(BadInput, MissingSignatureIs401) {
+    start();
+    auto r = http_request(port(), "POST", kTarget, {{"Content-Type", "application/json"}},
+                          example_payload(kCancelled));
+    EXPECT_EQ(r.status, 401);
+    EXPECT_TRUE(contains(r.body, "\"signature_missing\"")) << r.body;
+    EXPECT_TRUE(contains(r.body, "no signature header")) << r.body;
+    EXPECT_TRUE(contains(log(), "signature_missing"));
+    EXPECT_EQ(count(), 0);
+}
+
+TEST_F(BadInput, GarbageSignatureIs401Malformed) {
+    start();
+    for (const std::string& garbage : std::vector<std::string>{"zz", "", std::string(64, 'g'),
+                                                               std::string(5000, 'a'), "not hex, not at all"}) {
+        auto r = http_request(port(), "POST", kTarget, {{"X-Recharge-Hmac-Sha256", garbage}},
+                              example_payload(kCancelled));
+        EXPECT_EQ(r.status, 401) << garbage.substr(0, 20);
+        EXPECT_TRUE(contains(r.body, "signature_malformed")) << r.body;
+        EXPECT_TRUE(contains(r.body, "not 64 hex digits")) << r.body;
+    }
+    // A garbage timestamped header alone is malformed too, and says why.
+    auto r = http_request(port(), "POST", kTarget, {{"X-Recharge-Webhook-Signature", "t=abc,v1=zz"}},
+                          example_payload(kCancelled));
+    EXPECT_EQ(r.status, 401);
+    EXPECT_TRUE(contains(r.body, "timestamped signature header malformed")) << r.body;
+    EXPECT_TRUE(contains(log(), "signature_malformed"));
+    EXPECT_EQ(count(), 0);
+}
+
+TEST_F(BadInput, StaleTimestampedSignatureIs401) {
+    start();
+    std::string body = example_payload(kCancelled);
+    int64_t old = now_seconds() - 3 * 86400;
+    auto r = http_request(port(), "POST", kTarget,
+                          {{"X-Recharge-Webhook-Signature", timestamped_signature(kSecret, old, body)}},
+                          body);
+    EXPECT_EQ(r.status, 401);
+    EXPECT_TRUE(contains(r.body, "signature_stale")) << r.body;
+    EXPECT_TRUE(contains(r.body, "window 172800 s")) << r.body;
+    EXPECT_TRUE(contains(log(), "signature_stale"));
+    EXPECT_EQ(count(), 0);
+}
+
+TEST_F(BadInput, WrongSecretIs401Mismatch) {
+    start();
+    std::string body = example_payload(kCancelled);
+    auto legacy = post_webhook(port(), kTarget, body, {}, "not_the_configured_secret_000000");
+    EXPECT_EQ(legacy.status, 401);
+    EXPECT_TRUE(contains(legacy.body, "signature_mismatch")) << legacy.body;
+    EXPECT_TRUE(contains(legacy.body, "matches no configured secret")) << legacy.body;
+    auto ts = http_request(port(), "POST", kTarget,
+                           {{"X-Recharge-Webhook-Signature",
+                             timestamped_signature("not_the_configured_secret_000000", now_seconds(), body)}},
+                           body);
+    EXPECT_EQ(ts.status, 401);
+    EXPECT_TRUE(contains(ts.body, "signature_mismatch")) << ts.body;
+    EXPECT_TRUE(contains(log(), "signature_mismatch"));
+    EXPECT_FALSE(contains(log(), kSecret)) << "a secret leaked into the log";
+    EXPECT_EQ(count(), 0);
+}
+
+TEST_F(BadInput, DuplicateSignatureHeaderIs401) {
+    start();
+    std::string body = example_payload(kCancelled);
+    std::string sig = legacy_signature(kSecret, body);
+    // Even two copies of the right signature: which one a proxy would forward is ambiguous.
+    auto r = http_request(port(), "POST", kTarget,
+                          {{"X-Recharge-Hmac-Sha256", sig}, {"X-Recharge-Hmac-Sha256", sig}}, body);
+    EXPECT_EQ(r.status, 401);
+    EXPECT_TRUE(contains(r.body, "signature_malformed")) << r.body;
+    EXPECT_TRUE(contains(r.body, "duplicate X-Recharge-Hmac-Sha256 header")) << r.body;
+    int64_t t = now_seconds();
+    auto ts = http_request(port(), "POST", kTarget,
+                           {{"X-Recharge-Webhook-Signature", timestamped_signature(kSecret, t, body)},
+                            {"x-recharge-webhook-signature", timestamped_signature(kSecret, t, body)}},
+                           body);
+    EXPECT_EQ(ts.status, 401);
+    EXPECT_TRUE(contains(ts.body, "duplicate X-Recharge-Webhook-Signature header")) << ts.body;
+    EXPECT_EQ(count(), 0);
+}
+
+// --- transport limits -------------------------------------------------------------------------
+
+TEST_F(BadInput, BodyOverLimitIs413) {
+    start({.args = {"--max-body", "2000"}});
+    // Declared over the limit: refused from the headers, whether or not the body follows.
+    std::string body = "{\"subscription\":{\"pad\":\"" + std::string(60000, 'x') + "\"}}";
+    HttpConnection c(port());
+    auto r = send_and_read(c, raw_post(kTarget, {{"X-Recharge-Hmac-Sha256", legacy_signature(kSecret, body)}},
+                                       body));
+    EXPECT_EQ(r.status, 413) << "the 413 was lost (connection reset?)";
+    EXPECT_TRUE(contains(r.body, "body larger than 2000 bytes")) << r.body;
+    EXPECT_EQ(r.headers["connection"], "close");
+    // Chunked, so the size is only known while reading: refused all the same.
+    std::string chunked = "POST " + kTarget + " HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+    for (int i = 0; i < 3; ++i) chunked += "3e8\r\n" + std::string(1000, 'y') + "\r\n";
+    chunked += "0\r\n\r\n";
+    HttpConnection c2(port());
+    auto r2 = send_and_read(c2, chunked);
+    EXPECT_EQ(r2.status, 413);
+    EXPECT_TRUE(contains(log(), "body_too_large"));
+    EXPECT_EQ(count(), 0);
+}
+
+TEST_F(BadInput, HeaderBlockOverLimitIs431) {
+    start({.args = {"--max-header", "1024"}});
+    std::string body = example_payload(kCancelled);
+    HttpConnection c(port());
+    auto r = send_and_read(c, raw_post(kTarget, {{"X-Recharge-Hmac-Sha256", legacy_signature(kSecret, body)},
+                                                 {"X-Padding", std::string(4000, 'p')}},
+                                       body));
+    EXPECT_EQ(r.status, 431);
+    EXPECT_TRUE(contains(r.body, "header block larger than 1024 bytes")) << r.body;
+    EXPECT_TRUE(contains(log(), "headers_too_large"));
+    EXPECT_EQ(count(), 0);
+}
+
+TEST_F(BadInput, TruncatedBodyIsDroppedAndLogged) {
+    start();
+    std::string body = example_payload(kCancelled);
+    HttpConnection c(port());
+    // Declares the full length, sends a tenth, then closes its side.
+    ASSERT_TRUE(c.send_raw(raw_post(kTarget, {{"X-Recharge-Hmac-Sha256", legacy_signature(kSecret, body)}},
+                                    body.substr(0, body.size() / 10), body.size())));
+    c.shutdown_write();
+    auto r = c.read_response(5000);
+    EXPECT_EQ(r.status, 0) << "no answer is possible to a request that never completed: " << r.body;
+    EXPECT_TRUE(c.closed_by_peer(2000));
+    EXPECT_TRUE(contains(log(), "\"truncated\"")) << log();
+    EXPECT_TRUE(contains(log(), "connection closed mid-request")) << log();
+    EXPECT_EQ(count(), 0);
+}
+
+TEST_F(BadInput, MalformedHttpIs400) {
+    start();
+    HttpConnection c(port());
+    auto r = send_and_read(c, "POST /webhooks/recharge HTTP/1.1\r\nHost: x\r\nContent-Length: banana\r\n\r\n");
+    EXPECT_EQ(r.status, 400);
+    EXPECT_TRUE(contains(r.body, "malformed HTTP request")) << r.body;
+    EXPECT_TRUE(contains(log(), "bad_request"));
+}
+
+TEST_F(BadInput, SlowClientIsDroppedWhileOthersAreServed) {
+    start({.args = {"--request-timeout", "2"}});
+    std::string body = example_payload(kCancelled);
+    std::string request = raw_post(kTarget, {{"X-Recharge-Hmac-Sha256", legacy_signature(kSecret, body)}}, body);
+    std::atomic<bool> dropped{false};
+    std::atomic<long long> dropped_after_ms{0};
+    std::thread slow([&] {
+        HttpConnection c(port());
+        auto started = std::chrono::steady_clock::now();
+        // One byte per second; closed_by_peer doubles as the one-second wait.
+        for (std::size_t i = 0; i < 12 && i < request.size(); ++i) {
+            if (!c.send_raw(request.substr(i, 1)) || c.closed_by_peer(1000)) {
+                dropped = true;
+                dropped_after_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       std::chrono::steady_clock::now() - started).count();
+                return;
+            }
+        }
+    });
+    // Meanwhile another client is served at once, several times.
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    HttpConnection fast(port());
+    for (int i = 0; i < 5; ++i) {
+        std::string b = customer_json({.id = 5000 + i, .updated_at = "2026-05-01T00:00:00+00:00"});
+        auto t0 = std::chrono::steady_clock::now();
+        auto r = post_webhook_on(fast, "/webhooks/recharge/customer/updated", b);
+        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+        EXPECT_EQ(r.status, 200) << r.body;
+        EXPECT_LT(ms, 1500) << "a slow client held up another one";
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    slow.join();
+    EXPECT_TRUE(dropped) << "the slow client was never dropped";
+    EXPECT_GE(dropped_after_ms.load(), 1500);
+    EXPECT_LE(dropped_after_ms.load(), 5000);
+    EXPECT_TRUE(contains(log(), "request not received in time")) << log();
+    EXPECT_EQ(count("topic = 'subscription/cancelled'"), 0) << "the slow request was stored";
+}
+
+// Idle connections holding every slot: accepting pauses at --max-connections, and resumes as
+// the request timeout drops them, so a real delivery waits at most about that long.
+TEST_F(BadInput, IdleConnectionsAtTheLimitAreDroppedAndAcceptingResumes) {
+    start({.args = {"--max-connections", "4", "--request-timeout", "2"}});
+    std::vector<std::unique_ptr<HttpConnection>> idle;
+    for (int i = 0; i < 4; ++i) {
+        idle.push_back(std::make_unique<HttpConnection>(port()));
+        idle.back()->send_raw("P");  // a request begun, never finished
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    std::string body = customer_json({.id = 4242, .updated_at = "2026-05-01T00:00:00+00:00"});
+    auto t0 = std::chrono::steady_clock::now();
+    auto r = post_webhook(port(), "/webhooks/recharge/customer/updated", body);
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+    EXPECT_EQ(r.status, 200) << r.body;
+    EXPECT_GE(ms, 1000) << "the connection limit did not apply";
+    EXPECT_LE(ms, 5000) << "accepting did not resume when the idle connections were dropped";
+    for (auto& c : idle) EXPECT_TRUE(c->closed_by_peer(1000));
+    EXPECT_TRUE(contains(log(), "request not received in time"));
+}
+
+// --- authentic but unusable: 200, stored as quarantined with the reason -----------------------
+
+TEST_F(BadInput, DeeplyNestedJsonIsQuarantined) {
+    start();
+    std::string arrays = std::string(10000, '[') + std::string(10000, ']');
+    auto r = post_webhook(port(), "/webhooks/recharge/subscription/updated", arrays);
+    EXPECT_EQ(r.status, 200);
+    EXPECT_TRUE(contains(r.body, "\"quarantined\"")) << r.body;
+    EXPECT_EQ(reason(), "invalid JSON: JSON nesting deeper than 64");
+    std::string objects;
+    for (int i = 0; i < 10000; ++i) objects += "{\"subscription\":";
+    objects += "1" + std::string(10000, '}');
+    auto r2 = post_webhook(port(), "/webhooks/recharge", objects);
+    EXPECT_EQ(r2.status, 200);
+    EXPECT_TRUE(contains(r2.body, "\"quarantined\"")) << r2.body;
+    EXPECT_EQ(reason(), "invalid JSON: JSON nesting deeper than 64");
+    EXPECT_EQ(count("status = 'quarantined'"), 2);
+    EXPECT_TRUE(contains(log(), "nesting deeper than 64"));
+}
+
+TEST_F(BadInput, InvalidUtf8IsQuarantined) {
+    start();
+    std::string body = "{\"subscription\":{\"id\":1,\"customer_id\":2,\"product_title\":\"caf\xe9\"}}";
+    auto r = post_webhook(port(), kTarget, body);
+    EXPECT_EQ(r.status, 200);
+    EXPECT_TRUE(contains(r.body, "\"quarantined\"")) << r.body;
+    EXPECT_EQ(reason(), "invalid JSON: invalid UTF-8 at offset 60");  // the 0xE9 byte
+    // Stored byte for byte all the same.
+    EXPECT_EQ(query_int(server->db(), "SELECT length(body) FROM deliveries"), static_cast<int64_t>(body.size()));
+    // A lone surrogate in an escape is not UTF-8 either.
+    auto r2 = post_webhook(port(), kTarget, "{\"subscription\":{\"note\":\"\\udc00\"}}");
+    EXPECT_EQ(r2.status, 200);
+    EXPECT_TRUE(contains(reason(), "lone UTF-16 surrogate")) << reason();
+}
+
+TEST_F(BadInput, EmptyBody) {
+    start();
+    // Signed: authentic, and a retry cannot change it → 200, quarantined.
+    auto r = post_webhook(port(), kTarget, "");
+    EXPECT_EQ(r.status, 200) << r.body;
+    EXPECT_TRUE(contains(r.body, "\"quarantined\"")) << r.body;
+    EXPECT_EQ(reason(), "invalid JSON: empty body");
+    EXPECT_EQ(query_int(server->db(), "SELECT length(body) FROM deliveries"), 0);
+    // Unsigned: 401 like any other unsigned request.
+    auto u = http_request(port(), "POST", kTarget, {}, "");
+    EXPECT_EQ(u.status, 401);
+    EXPECT_TRUE(contains(u.body, "signature_missing")) << u.body;
+    EXPECT_EQ(count(), 1);
+}
+
+TEST_F(BadInput, UnknownTopicIsQuarantined) {
+    start();
+    std::string body = example_payload(kCancelled);
+    auto r = post_webhook(port(), "/webhooks/recharge/spaceship/launched", body);
+    EXPECT_EQ(r.status, 200);
+    EXPECT_TRUE(contains(r.body, "\"quarantined\"")) << r.body;
+    EXPECT_EQ(reason(), "unknown topic spaceship/launched");
+    // The same from the header on the generic route.
+    auto h = post_webhook(port(), "/webhooks/recharge", body + "\n", {{"X-Recharge-Topic", "spaceship/landed"}});
+    EXPECT_EQ(h.status, 200);
+    EXPECT_EQ(reason(), "unknown topic spaceship/landed");
+    // And no topic anywhere: nothing to infer from an object with no known key.
+    auto n = post_webhook(port(), "/webhooks/recharge", "{\"spaceship\":{\"id\":1}}");
+    EXPECT_EQ(n.status, 200);
+    EXPECT_TRUE(contains(reason(), "no topic")) << reason();
+    EXPECT_EQ(count("status = 'quarantined'"), 3);
+    // Metrics only carry known topic labels: an authentic sender cannot mint label values.
+    auto m = http_request(port(), "GET", "/metrics");
+    EXPECT_FALSE(contains(m.body, "spaceship")) << m.body;
+}
+
+// --- accepted as is -----------------------------------------------------------------------------
+
+// Content-Type is not checked: the signature authenticates the bytes and the JSON parser
+// decides whether they are usable. Refusing an authentic delivery for its Content-Type would
+// make Recharge retry something a retry cannot fix (and delete the webhook after 20 failures),
+// so text/plain — or no Content-Type at all — is accepted like application/json.
+TEST_F(BadInput, WrongContentTypeIsAcceptedSinceARetryCannotFixIt) {
+    start();
+    std::string body = example_payload(kCancelled);
+    std::string sig = legacy_signature(kSecret, body);
+    auto r = http_request(port(), "POST", kTarget,
+                          {{"Content-Type", "text/plain"}, {"X-Recharge-Hmac-Sha256", sig}}, body);
+    EXPECT_EQ(r.status, 200);
+    EXPECT_TRUE(contains(r.body, "\"accepted\"")) << r.body;
+    std::string body2 = example_payload("subscription_expired.2021-11.json");
+    auto none = http_request(port(), "POST", "/webhooks/recharge/subscription/updated",
+                             {{"X-Recharge-Hmac-Sha256", legacy_signature(kSecret, body2)}}, body2);
+    EXPECT_EQ(none.status, 200);
+    EXPECT_TRUE(contains(none.body, "\"accepted\"")) << none.body;
+    EXPECT_EQ(count("status = 'accepted'"), 2);
+}
+
+TEST_F(BadInput, BothApiVersionShapesAreAcceptedAndRecorded) {
+    start();
+    struct Case { std::string file, topic, version; };
+    std::vector<Case> cases = {
+        {"subscription_cancelled.2021-01.json", "subscription/cancelled", "2021-01"},
+        {"subscription_cancelled.2021-11.json", "subscription/cancelled", "2021-11"},
+        {"charge_max_retries_reached.2021-01.json", "charge/max_retries_reached", "2021-01"},
+        {"charge_max_retries_reached.2021-11.json", "charge/max_retries_reached", "2021-11"},
+        {"customer_deactivated.2021-01.json", "customer/deactivated", "2021-01"},
+        {"customer_deactivated.2021-11.json", "customer/deactivated", "2021-11"},
+    };
+    for (const auto& c : cases) {
+        auto r = post_webhook(port(), "/webhooks/recharge/" + c.topic, example_payload(c.file));
+        EXPECT_EQ(r.status, 200) << c.file;
+        EXPECT_TRUE(contains(r.body, "\"accepted\"")) << c.file << ": " << r.body;
+        EXPECT_EQ(query_text(server->db(), "SELECT api_version FROM deliveries ORDER BY id DESC LIMIT 1"),
+                  c.version) << c.file;
+    }
+    EXPECT_EQ(count("status = 'accepted'"), static_cast<int64_t>(cases.size()));
+}
+
+// --- routing ------------------------------------------------------------------------------------
+
+TEST_F(BadInput, GetOnTheWebhookRouteIs405WithAllow) {
+    start();
+    for (const std::string& target : std::vector<std::string>{"/webhooks/recharge", kTarget}) {
+        for (const std::string& method : std::vector<std::string>{"GET", "PUT", "DELETE"}) {
+            auto r = http_request(port(), method, target);
+            EXPECT_EQ(r.status, 405) << method << " " << target;
+            EXPECT_EQ(r.headers["allow"], "POST") << method << " " << target;
+            EXPECT_TRUE(contains(r.body, "webhooks are delivered with POST")) << r.body;
+        }
+    }
+    EXPECT_EQ(count(), 0);
+}
+
+}  // namespace

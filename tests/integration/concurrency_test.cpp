@@ -1,0 +1,181 @@
+// The server under concurrent load: 8 client threads on keep-alive connections send signed
+// deliveries while other threads scrape /readyz, /metrics and /healthz, and retries of the
+// same delivery race each other. Every answer must be right, every delivery stored exactly
+// once, the churn tables and the metrics must agree with what was sent.
+//
+// scripts/test.sh also runs this against a ThreadSanitizer build of the server (the process
+// under test), where it is the data-race check for sessions, the writer hand-over, metrics
+// and readiness probes. More load: CHURNWATCH_CONCURRENCY_DELIVERIES=N (per thread, default 150).
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "payloads.h"
+#include "test_support.h"
+
+using namespace churnwatch::test;
+
+namespace {
+
+constexpr int kThreads = 8;
+
+int deliveries_per_thread() {
+    const char* v = std::getenv("CHURNWATCH_CONCURRENCY_DELIVERIES");
+    int n = v ? std::atoi(v) : 0;
+    return n > 0 ? n : 150;
+}
+
+bool contains(const std::string& haystack, const std::string& needle) {
+    return haystack.find(needle) != std::string::npos;
+}
+
+// The value of one sample line ("name{labels} value") in a Prometheus page, or -1.
+double sample(const std::string& page, const std::string& series) {
+    auto at = page.find("\n" + series + " ");
+    if (at == std::string::npos) return -1;
+    return std::atof(page.c_str() + at + series.size() + 2);
+}
+
+struct ThreadResult {
+    int accepted = 0, duplicate = 0, other = 0;
+    std::string first_error;
+};
+
+TEST(Concurrency, ManyKeepAliveClientsWithScrapersAndRacingRetries) {
+    const int n = deliveries_per_thread();
+    TempDir dir;
+    ServerProcess server(dir, {.args = {"--threads", "4"}});
+    const int port = server.port();
+
+    std::atomic<bool> done{false};
+    std::vector<ThreadResult> results(kThreads);
+    std::vector<std::thread> clients;
+    for (int t = 0; t < kThreads; ++t) {
+        clients.emplace_back([&, t] {
+            HttpConnection c(port);
+            auto record = [&](const HttpResult& r, const std::string& what) {
+                if (r.status == 200 && contains(r.body, "\"accepted\"")) ++results[t].accepted;
+                else if (r.status == 200 && contains(r.body, "\"duplicate\"")) ++results[t].duplicate;
+                else {
+                    ++results[t].other;
+                    if (results[t].first_error.empty())
+                        results[t].first_error = what + ": " + std::to_string(r.status) + " " + r.body;
+                }
+            };
+            for (int i = 0; i < n; ++i) {
+                int64_t id = 100000 * (t + 1) + i;
+                std::string body = subscription_json({.id = id, .customer_id = id, .status = "active",
+                                                      .updated_at = "2026-03-01T10:00:00+00:00"});
+                record(post_webhook_on(c, "/webhooks/recharge/subscription/created", body), "created");
+                if (i % 2 == 0) {
+                    std::string cancel = subscription_json({.id = id, .customer_id = id, .status = "cancelled",
+                                                            .updated_at = "2026-04-01T10:00:00+00:00",
+                                                            .cancelled_at = "2026-04-01T10:00:00+00:00"});
+                    record(post_webhook_on(c, "/webhooks/recharge/subscription/cancelled", cancel), "cancelled");
+                }
+                // Every thread also sends the same shared deliveries: racing retries.
+                if (i % 10 == 0) {
+                    std::string shared = customer_json({.id = 7000000 + i, .updated_at = "2026-03-01T00:00:00+00:00"});
+                    record(post_webhook_on(c, "/webhooks/recharge/customer/updated", shared), "shared");
+                }
+            }
+        });
+    }
+    // Scrapers: readiness (a write through the writer), metrics (reads every gauge), health.
+    std::atomic<int> scrape_failures{0}, scrapes{0};
+    std::string scrape_error;
+    std::vector<std::thread> scrapers;
+    for (const char* path : {"/readyz", "/metrics", "/healthz"}) {
+        scrapers.emplace_back([&, path] {
+            auto c = std::make_unique<HttpConnection>(port);
+            while (!done.load()) {
+                auto r = c->request("GET", path);
+                ++scrapes;
+                if (r.status != 200) {
+                    if (scrape_failures++ == 0) scrape_error = std::string(path) + ": " + std::to_string(r.status) + " " + r.body;
+                    if (r.status == 0) return;
+                }
+                // A fresh connection now and then: accept and close race with the rest.
+                if (scrapes % 7 == 0) c = std::make_unique<HttpConnection>(port);
+            }
+        });
+    }
+    for (auto& c : clients) c.join();
+    done = true;
+    for (auto& s : scrapers) s.join();
+
+    int accepted = 0, duplicate = 0;
+    for (int t = 0; t < kThreads; ++t) {
+        EXPECT_EQ(results[t].other, 0) << "thread " << t << ": " << results[t].first_error;
+        accepted += results[t].accepted;
+        duplicate += results[t].duplicate;
+    }
+    EXPECT_EQ(scrape_failures.load(), 0) << scrape_error;
+    EXPECT_GT(scrapes.load(), 10);
+
+    const int creates = kThreads * n, cancels = kThreads * ((n + 1) / 2), shared = (n + 9) / 10;
+    EXPECT_EQ(accepted, creates + cancels + shared);
+    EXPECT_EQ(duplicate, shared * (kThreads - 1)) << "each shared delivery is stored exactly once";
+    const std::string db = server.db();
+    EXPECT_EQ(query_int(db, "SELECT count(*) FROM deliveries"), creates + cancels + shared);
+    EXPECT_EQ(query_int(db, "SELECT count(DISTINCT dedupe_key) FROM deliveries"), creates + cancels + shared);
+    EXPECT_EQ(query_int(db, "SELECT count(*) FROM deliveries WHERE status = 'accepted'"), creates + cancels + shared);
+    EXPECT_EQ(query_int(db, "SELECT count(*) FROM subscriptions WHERE status = 'cancelled'"), cancels);
+    EXPECT_EQ(query_int(db, "SELECT count(*) FROM subscriptions WHERE status = 'active'"), creates - cancels);
+    EXPECT_EQ(query_int(db, "SELECT count(*) FROM customers WHERE status = 'churned'"), cancels);
+    EXPECT_EQ(query_int(db, "SELECT count(*) FROM churn_events"), cancels);
+
+    std::string page = http_request(port, "GET", "/metrics").body;
+    EXPECT_EQ(sample(page, "churnwatch_deliveries_total{topic=\"subscription/created\",outcome=\"accepted\"}"), creates) << page;
+    EXPECT_EQ(sample(page, "churnwatch_deliveries_total{topic=\"subscription/cancelled\",outcome=\"accepted\"}"), cancels) << page;
+    EXPECT_EQ(sample(page, "churnwatch_deliveries_total{topic=\"customer/updated\",outcome=\"duplicate\"}"),
+              shared * (kThreads - 1)) << page;
+    EXPECT_EQ(sample(page, "churnwatch_ack_duration_seconds_count"), creates + cancels + shared * kThreads) << page;
+
+    EXPECT_EQ(server.stop(), 0) << server.log();
+    EXPECT_EQ(sanitizer_report(server.log()), "");
+}
+
+// Many connections opened and closed at once, some mid-request, while deliveries continue on
+// a steady connection: session setup and teardown race with request handling.
+TEST(Concurrency, ConnectionChurnDoesNotDisturbDeliveries) {
+    TempDir dir;
+    ServerProcess server(dir, {.args = {"--threads", "4", "--max-connections", "16"}});
+    const int port = server.port();
+    std::atomic<bool> done{false};
+    std::vector<std::thread> churners;
+    for (int t = 0; t < 4; ++t) {
+        churners.emplace_back([&, t] {
+            for (int i = 0; !done.load(); ++i) {
+                HttpConnection c(port);
+                switch ((i + t) % 3) {
+                    case 0: break;                                         // connect, close
+                    case 1: c.send_raw("POST /webhooks/recharge HTTP/1.1\r\nContent-Le"); break;  // mid-header
+                    case 2: c.request("GET", "/healthz"); break;           // one request
+                }
+            }
+        });
+    }
+    HttpConnection steady(port);
+    int ok = 0;
+    for (int i = 0; i < 200; ++i) {
+        std::string body = customer_json({.id = 300000 + i, .updated_at = "2026-03-01T00:00:00+00:00"});
+        auto r = post_webhook_on(steady, "/webhooks/recharge/customer/updated", body);
+        if (r.status == 200) ++ok;
+        else ADD_FAILURE() << r.status << " " << r.body;
+        if (r.status == 0) break;
+    }
+    done = true;
+    for (auto& t : churners) t.join();
+    EXPECT_EQ(ok, 200);
+    EXPECT_EQ(query_int(server.db(), "SELECT count(*) FROM deliveries"), 200);
+    EXPECT_EQ(server.stop(), 0) << server.log();
+    EXPECT_EQ(sanitizer_report(server.log()), "");
+}
+
+}  // namespace
