@@ -1,4 +1,5 @@
 #include "http_receiver.h"
+#include "test_support.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -188,14 +189,7 @@ void HttpReceiver::serve(int fd) {
         if (!line.empty() && line.back() == '\r') line.pop_back();
         std::istringstream first(line);
         first >> req.method >> req.target;
-        while (std::getline(head, line)) {
-            if (!line.empty() && line.back() == '\r') line.pop_back();
-            auto colon = line.find(':');
-            if (colon == std::string::npos) continue;
-            std::string v = line.substr(colon + 1);
-            while (!v.empty() && v.front() == ' ') v.erase(v.begin());
-            req.headers[lower(line.substr(0, colon))] = v;
-        }
+        req.headers = parse_header_lines(head);
         std::size_t length = 0;
         if (auto it = req.headers.find("content-length"); it != req.headers.end())
             length = std::stoul(it->second);

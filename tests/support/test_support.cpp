@@ -145,6 +145,20 @@ std::string lower(std::string s) {
 
 }  // namespace
 
+std::map<std::string, std::string> parse_header_lines(std::istream& head) {
+    std::map<std::string, std::string> headers;
+    std::string line;
+    while (std::getline(head, line)) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        auto colon = line.find(':');
+        if (colon == std::string::npos) continue;
+        std::string v = line.substr(colon + 1);
+        while (!v.empty() && v.front() == ' ') v.erase(v.begin());
+        headers[lower(line.substr(0, colon))] = v;
+    }
+    return headers;
+}
+
 HttpResult HttpConnection::read_response(int timeout_ms) {
     HttpResult r;
     if (fd_ < 0) return r;
@@ -157,14 +171,7 @@ HttpResult HttpConnection::read_response(int timeout_ms) {
     std::getline(head, line);
     int status = 0;
     if (std::sscanf(line.c_str(), "HTTP/%*d.%*d %d", &status) != 1) return r;
-    while (std::getline(head, line)) {
-        if (!line.empty() && line.back() == '\r') line.pop_back();
-        auto colon = line.find(':');
-        if (colon == std::string::npos) continue;
-        std::string v = line.substr(colon + 1);
-        while (!v.empty() && v.front() == ' ') v.erase(v.begin());
-        r.headers[lower(line.substr(0, colon))] = v;
-    }
+    r.headers = parse_header_lines(head);
     std::size_t length = 0;
     if (auto it = r.headers.find("content-length"); it != r.headers.end()) length = std::stoul(it->second);
     std::size_t body_start = header_end + 4;

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <istream>
 #include <map>
 #include <optional>
 #include <string>
@@ -46,6 +47,10 @@ struct HttpResult {
     std::map<std::string, std::string> headers;  // lower-case names
     std::string body;
 };
+
+// The "Name: value" lines after an HTTP start line, names lower-cased, values without
+// leading spaces. Reads `head` (the header block without the blank line) to its end.
+std::map<std::string, std::string> parse_header_lines(std::istream& head);
 
 // One keep-alive connection to 127.0.0.1:port.
 class HttpConnection {
