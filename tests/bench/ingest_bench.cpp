@@ -67,8 +67,11 @@ int main(int argc, char** argv) {
     o.threads = client_threads;
     o.duration = std::chrono::milliseconds(static_cast<long>(seconds * 1000));
 
+    // --only webhook skips the other phases (for profiling the webhook path alone).
+    bool webhook_only = arg(argc, argv, "only", "") == "webhook";
     std::string trivial_req = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
-    LoadResult trivial = run_load(o, [&](int, uint64_t) { return trivial_req; });
+    LoadResult trivial;
+    if (!webhook_only) trivial = run_load(o, [&](int, uint64_t) { return trivial_req; });
     report("trivial", trivial);
 
     // Each client thread numbers its own deliveries in a disjoint range: all distinct.
@@ -76,6 +79,11 @@ int main(int argc, char** argv) {
     LoadResult webhook = run_load(o, make);
     report("webhook", webhook);
 
+    if (webhook_only) {
+        stop_server(server);
+        std::filesystem::remove_all(dir);
+        return 0;
+    }
     LoadOptions half = o;
     half.target_rps = webhook.rps() / 2;
     auto make_half = [](int thread, uint64_t seq) {
