@@ -1,7 +1,8 @@
 // Where deliveries become churn state: records each decoded object as a version row, then
 // recomputes the affected customers with the rules engine and rewrites their analyst rows
-// (customers, subscriptions, charges, churn_events). Runs inside the writer's transaction,
-// so a delivery and its effects commit together. The only churn code that speaks SQL.
+// (customers, subscriptions, charges, churn_events). Runs inside the projection's
+// transaction (projector.h), so a delivery's effects commit together with the watermark
+// that covers it. The only churn code that speaks SQL.
 #pragma once
 
 #include <cstdint>
@@ -45,6 +46,8 @@ public:
 
     void prepare(sql::Database& db) override;
     void apply(sql::Database& db, int64_t delivery_id, const Delivery& d) override;
+    // Alerts are sent as soon as their rows are visible: those must be durable first.
+    bool durable_projection() const override { return listener_ != nullptr; }
     // With the auto-churn policy on: recomputes the customers still active whose unresolved
     // max-retries charge is now old enough, so their churn is recorded (and announced) on
     // time even when no further delivery arrives for them. Without the policy: nothing.

@@ -40,8 +40,8 @@ enum class WriteOutcome {
 struct WriteResult {
     WriteOutcome outcome = WriteOutcome::Failed;
     int64_t delivery_id = 0;  // for Stored
-    DeliveryStatus status = DeliveryStatus::Accepted;  // final status (rules may quarantine)
-    std::string error;  // for Failed, or the reason a rule failure quarantined it
+    DeliveryStatus status = DeliveryStatus::Accepted;  // as stored (the projection may quarantine later)
+    std::string error;  // for Failed
 };
 
 }  // namespace churnwatch

@@ -10,8 +10,44 @@
 
 namespace churnwatch {
 
+namespace {
+
+// The open batch of this thread, if any, and the logger it gathers for.
+struct PendingLines {
+    const Logger* owner = nullptr;
+    std::string text;
+};
+thread_local PendingLines pending;
+
+constexpr std::size_t kBatchFlushBytes = 64 * 1024;
+
+}  // namespace
+
+Logger::Batch::Batch(Logger& logger) : logger_(logger) {
+    if (!pending.owner) pending.owner = &logger;
+}
+
+Logger::Batch::~Batch() {
+    if (pending.owner != &logger_) return;
+    if (!pending.text.empty()) logger_.write_all(pending.text);
+    pending.text.clear();
+    pending.owner = nullptr;
+}
+
 void Logger::write_line(std::string line) {
     line += '\n';
+    if (pending.owner == this) {
+        pending.text += line;
+        if (pending.text.size() >= kBatchFlushBytes) {
+            write_all(pending.text);
+            pending.text.clear();
+        }
+        return;
+    }
+    write_all(line);
+}
+
+void Logger::write_all(const std::string& line) {
     const char* p = line.data();
     std::size_t left = line.size();
     while (left > 0) {

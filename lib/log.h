@@ -1,5 +1,9 @@
 // Structured logs: one JSON object per line on stderr, written with a single write(2) so
 // lines from several threads never interleave. Never put a secret in a field.
+//
+// A thread answering many requests at once (the writer's batch completions) opens a
+// Logger::Batch: its lines are then gathered and written together when the batch ends, one
+// write(2) instead of one per line — still whole lines, never interleaved.
 #pragma once
 
 #include <atomic>
@@ -18,7 +22,21 @@ public:
     void write_line(std::string line);  // appends '\n'
     void set_level(LogLevel l) { min_ = l; }
 
+    // While alive, this thread's lines to this logger are held and written as one block at
+    // the end (or whenever 64 KiB have gathered). Batches do not nest.
+    class Batch {
+    public:
+        explicit Batch(Logger& logger);
+        ~Batch();
+        Batch(const Batch&) = delete;
+        Batch& operator=(const Batch&) = delete;
+
+    private:
+        Logger& logger_;
+    };
+
 private:
+    void write_all(const std::string& bytes);
     int fd_;
     std::atomic<LogLevel> min_;
 };

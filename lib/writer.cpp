@@ -2,7 +2,9 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <exception>
+#include <optional>
 
 #include <sqlite3.h>
 
@@ -12,6 +14,9 @@
 namespace churnwatch {
 
 namespace {
+
+// How long stop() keeps projecting what is still pending before it leaves it to the next start.
+constexpr std::chrono::seconds kStopProjectionTime{5};
 
 Micros now_micros() {
     using namespace std::chrono;
@@ -29,6 +34,10 @@ Writer::Writer(const std::string& db_path, WriterOptions options, DeliveryApplie
     // Checkpoints run on their own thread and connection (checkpoint_loop): inside COMMIT
     // they caused multi-millisecond stalls on the ack path.
     db_->exec("PRAGMA wal_autocheckpoint=0");
+    // Every delivery inserts into the dedupe index at a random place: with SQLite's default
+    // 2 MB cache most of those inserts first read the page back from the OS. 16 MB keeps
+    // the hot part of the indexes (and the churn tables the projection rewrites) in memory.
+    db_->exec("PRAGMA cache_size=-16000");
     sqlite3_wal_hook(db_->handle(), &Writer::on_wal_commit, this);
     insert_ = std::make_unique<sql::Statement>(
         *db_,
@@ -39,9 +48,15 @@ Writer::Writer(const std::string& db_path, WriterOptions options, DeliveryApplie
         *db_,
         "INSERT INTO service_state (key, value) VALUES ('last_ready_probe', ?)"
         " ON CONFLICT (key) DO UPDATE SET value = excluded.value");
-    quarantine_ = std::make_unique<sql::Statement>(
-        *db_, "UPDATE deliveries SET status = 'quarantined', reason = ? WHERE id = ?");
-    if (applier_) applier_->prepare(*db_);
+    if (applier_) {
+        applier_->prepare(*db_);
+        projector_ = std::make_unique<Projector>(*db_, *applier_, options_.projection);
+    }
+    {
+        sql::Statement last(*db_, "SELECT coalesce(max(id), 0) FROM deliveries");
+        if (last.step()) last_stored_id_ = last.column_int(0);
+    }
+    if (projector_) projection_lag_ = last_stored_id_ - projector_->watermark();
     thread_ = std::thread([this] {
         pthread_setname_np(pthread_self(), "cw-writer");  // visible in top -H, perf, gdb
         run();
@@ -72,6 +87,7 @@ bool Writer::enqueue(Item&& item) {
         std::lock_guard lock(mu_);
         if (stopping_ || queue_.size() >= options_.queue_capacity) return false;
         queue_.push_back(std::move(item));
+        queued_ = queue_.size();
     }
     cv_.notify_one();
     return true;
@@ -99,7 +115,7 @@ void Writer::stop() {
     if (db_) {
         insert_.reset();
         probe_.reset();
-        quarantine_.reset();
+        projector_.reset();
         try {
             db_->exec("PRAGMA wal_checkpoint(TRUNCATE)");
         } catch (const sql::Error&) {
@@ -111,28 +127,91 @@ void Writer::stop() {
 
 void Writer::run() {
     std::deque<Item> batch;
+    std::optional<std::chrono::steady_clock::time_point> stop_deadline;
     auto next_maintenance = std::chrono::steady_clock::now() + options_.maintenance_interval;
     for (;;) {
         if (std::chrono::steady_clock::now() >= next_maintenance) {
             maintain();
             next_maintenance = std::chrono::steady_clock::now() + options_.maintenance_interval;
         }
+        bool projecting = projector_ && projector_->pending();
+        bool stopping = false;
         {
             std::unique_lock lock(mu_);
-            bool ready = cv_.wait_until(lock, next_maintenance,
-                                        [&] { return stopping_ || !queue_.empty(); });
-            if (!ready) continue;  // time for maintenance
-            if (queue_.empty()) return;  // stopping and drained
+            if (!projecting) {
+                bool ready = cv_.wait_until(lock, next_maintenance,
+                                            [&] { return stopping_ || !queue_.empty(); });
+                if (!ready) continue;  // time for maintenance
+            }
+            stopping = stopping_;
+            if (queue_.empty() && stopping && !projecting) return;  // stopped and drained
             // Group commit: take everything queued now (up to max_batch) into one transaction.
             std::size_t n = std::min(queue_.size(), options_.max_batch);
             for (std::size_t i = 0; i < n; ++i) {
                 batch.push_back(std::move(queue_.front()));
                 queue_.pop_front();
             }
+            queued_ = queue_.size();
         }
-        commit_batch(batch);
-        batch.clear();
-        restart_wal_if_large();
+        std::size_t ingested = batch.size();
+        if (ingested) {
+            commit_batch(batch);
+            batch.clear();
+            restart_wal_if_large();
+        }
+        if (!projector_ || !projector_->pending()) continue;
+        // Ingest first: with requests waiting, the projection only runs while it is too far
+        // behind, and then as many as were just stored, so the lag stops growing.
+        if (ingested == 0 || stopping) {
+            project(options_.projection_batch, /*yield_to_ingest=*/!stopping);
+        } else if (projection_lag_.load() > static_cast<int64_t>(options_.projection_max_lag)) {
+            project(std::max<std::size_t>(ingested, 16), /*yield_to_ingest=*/false);
+        }
+        if (stopping) {
+            // Stopping: finish the projection, within bounds; the rest waits for the next start.
+            if (!stop_deadline) stop_deadline = std::chrono::steady_clock::now() + kStopProjectionTime;
+            std::lock_guard lock(mu_);
+            if (queue_.empty() &&
+                (!projector_->pending() || std::chrono::steady_clock::now() >= *stop_deadline))
+                return;
+        }
+    }
+}
+
+void Writer::set_synchronous(bool full) {
+    if (sync_full_ == full) return;
+    db_->exec(full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+    sync_full_ = full;
+}
+
+void Writer::project(std::size_t max, bool yield_to_ingest) {
+    auto started = std::chrono::steady_clock::now();
+    ProjectionResult result;
+    bool ok = true;
+    try {
+        // Ingest commits stay FULL; a projection is redone from the raw rows if the OS loses
+        // it, unless what it writes is acted upon at once (alerts).
+        set_synchronous(applier_->durable_projection());
+        // Idle time only: the transaction ends as soon as a delivery waits to be stored.
+        result = yield_to_ingest ? projector_->run(max, [this] { return queued_.load() > 0; })
+                                 : projector_->run(max);
+        set_synchronous(true);
+    } catch (const std::exception&) {
+        ok = false;
+        try {
+            set_synchronous(true);
+        } catch (const std::exception&) {
+        }
+    }
+    projection_lag_ = std::max<int64_t>(0, last_stored_id_ - projector_->watermark());
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    if (observer_) observer_->on_projected(result, seconds, ok);
+    if (!ok) {
+        // The database refuses writes (disk full, I/O error): ingest answers 503 meanwhile;
+        // try again shortly rather than spin.
+        std::unique_lock lock(mu_);
+        cv_.wait_for(lock, std::chrono::milliseconds(200), [&] { return stopping_; });
     }
 }
 
@@ -185,8 +264,17 @@ void Writer::commit_batch(std::deque<Item>& batch) {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     if (observer_) observer_->on_commit(batch.size(), seconds, ok);
     for (std::size_t i = 0; i < batch.size(); ++i) {
-        if (!ok) results[i] = WriteResult{WriteOutcome::Failed, 0, DeliveryStatus::Accepted, error};
+        if (!ok) {
+            results[i] = WriteResult{WriteOutcome::Failed, 0, DeliveryStatus::Accepted, error};
+            continue;
+        }
+        const WriteResult& r = results[i];
+        if (r.outcome != WriteOutcome::Stored) continue;
+        last_stored_id_ = std::max(last_stored_id_, r.delivery_id);
+        if (projector_ && r.status == DeliveryStatus::Accepted)
+            projector_->stored(r.delivery_id, std::move(*batch[i].delivery));
     }
+    if (projector_) projection_lag_ = last_stored_id_ - projector_->watermark();
     auto complete = [batch = std::move(batch), results = std::move(results)]() mutable {
         for (std::size_t i = 0; i < batch.size(); ++i)
             if (batch[i].done) batch[i].done(results[i]);
@@ -226,21 +314,6 @@ void Writer::store_one(Item& item, WriteResult& result) {
     result.outcome = WriteOutcome::Stored;
     result.delivery_id = db_->last_insert_rowid();
     result.status = d.status;
-    if (d.status != DeliveryStatus::Accepted || !applier_) return;
-
-    // The rules run inside the same transaction, behind a savepoint: a failure there must
-    // not lose the delivery, only quarantine it with the reason.
-    sql::Savepoint sp(*db_, "apply_rules");
-    try {
-        applier_->apply(*db_, result.delivery_id, d);
-        sp.release();
-    } catch (const std::exception& e) {
-        sp.rollback();
-        result.status = DeliveryStatus::Quarantined;
-        result.error = std::string("rules failed: ") + e.what();
-        quarantine_->reset();
-        quarantine_->bind(1, result.error).bind(2, result.delivery_id).run();
-    }
 }
 
 void Writer::checkpoint_loop() {

@@ -3,6 +3,11 @@
 // synchronous=FULL), so durability costs one fsync per group, not per request. Each caller
 // gets its result through a callback after the commit — the 2xx goes out only then.
 //
+// The churn rules are not on that path: between group commits the same thread projects
+// the stored deliveries into churn state (projector.h) in larger transactions. Ingest goes
+// first; the projection takes the time left over, and a bounded share of the thread while
+// it is more than `projection_max_lag` deliveries behind.
+//
 // A second thread checkpoints the WAL on its own connection, so COMMIT never pays for it.
 #pragma once
 
@@ -20,18 +25,23 @@
 #include <vector>
 
 #include "delivery.h"
+#include "projector.h"
 #include "sqlite.h"
 
 namespace churnwatch {
 
-// Called on the writer thread inside the delivery's transaction, after its row is inserted.
-// Applies the churn rules; may throw (the delivery is then quarantined with the reason and
-// its derived writes are rolled back, the row itself stays).
+// Called on the writer thread by the projection, inside its transaction, for each stored
+// accepted delivery in id order. Applies the churn rules; may throw (the delivery is then
+// quarantined with the reason and its derived writes are rolled back, the row itself stays).
 class DeliveryApplier {
 public:
     virtual ~DeliveryApplier() = default;
     virtual void prepare(sql::Database& db) = 0;  // once, on the writer thread, before use
     virtual void apply(sql::Database& db, int64_t delivery_id, const Delivery& d) = 0;
+    // True when what apply() writes must be durable before anyone acts on it (e.g. alerts
+    // that a dispatcher sends): projections then commit with synchronous=FULL, else NORMAL
+    // (a projection lost with the OS is redone from the raw rows at the next start).
+    virtual bool durable_projection() const { return false; }
     // Periodic work that depends on the passage of time rather than on a delivery (e.g. a
     // policy that churns a customer N days after an event). Runs on the writer thread in its
     // own transaction every WriterOptions::maintenance_interval.
@@ -43,6 +53,8 @@ class WriterObserver {
 public:
     virtual ~WriterObserver() = default;
     virtual void on_commit(std::size_t batch_size, double seconds, bool ok) = 0;
+    // After each projection transaction (ok=false: it failed and will be retried).
+    virtual void on_projected(const ProjectionResult& result, double seconds, bool ok) {}
 };
 
 // Runs on the writer thread right after the commit: keep it short (post the answer away).
@@ -56,6 +68,9 @@ struct WriterOptions {
     // checkpoint itself between two batches, so the next transaction can restart the WAL.
     int wal_restart_frames = 2000;
     std::chrono::milliseconds maintenance_interval{std::chrono::minutes(10)};
+    std::size_t projection_batch = 1000;        // deliveries per projection transaction
+    std::size_t projection_max_lag = 100000;    // beyond this, projection keeps pace with ingest
+    ProjectorOptions projection;                // memory bound, JSON limits for read-backs
 };
 
 class Writer {
@@ -81,6 +96,8 @@ public:
     }
 
     std::size_t queue_depth() const;
+    // Stored deliveries not yet projected into churn state (by id; may count quarantined).
+    int64_t projection_lag() const { return projection_lag_.load(); }
     bool last_commit_ok() const { return last_commit_ok_.load(); }
 
 private:
@@ -95,6 +112,8 @@ private:
     void checkpoint_loop();
     void restart_wal_if_large();
     void maintain();
+    void project(std::size_t max, bool yield_to_ingest);
+    void set_synchronous(bool full);
     static int on_wal_commit(void* self, struct sqlite3*, const char*, int frames);
 
     std::string path_;
@@ -105,11 +124,15 @@ private:
     std::unique_ptr<sql::Database> db_;
     std::unique_ptr<sql::Statement> insert_;
     std::unique_ptr<sql::Statement> probe_;
-    std::unique_ptr<sql::Statement> quarantine_;
+    std::unique_ptr<Projector> projector_;
+    int64_t last_stored_id_ = 0;  // writer thread only
+    std::atomic<int64_t> projection_lag_{0};
+    bool sync_full_ = true;       // the connection's current synchronous level
 
     mutable std::mutex mu_;
     std::condition_variable cv_;
     std::deque<Item> queue_;
+    std::atomic<std::size_t> queued_{0};  // queue_.size(), readable without the lock
     bool stopping_ = false;
     std::atomic<bool> last_commit_ok_{true};
     int wal_frames_ = 0;  // writer thread only: frames in the WAL after the last commit

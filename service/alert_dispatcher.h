@@ -71,6 +71,11 @@ public:
         if (next_) next_->on_commit(batch_size, seconds, ok);
         if (outbox_.take_inserted() && ok) dispatcher_.notify();
     }
+    // Churn (and so alerts) is recorded by the projection, behind the ingest commits.
+    void on_projected(const ProjectionResult& result, double seconds, bool ok) override {
+        if (next_) next_->on_projected(result, seconds, ok);
+        if (outbox_.take_inserted() && ok) dispatcher_.notify();
+    }
 
 private:
     AlertOutbox& outbox_;

@@ -76,6 +76,10 @@ void RequestHandler::describe_metrics() {
                             "Deliveries waiting for the writer's next group commit.");
     metrics_.gauge_fn("churnwatch_writer_queue_depth",
                       [w = &writer_] { return static_cast<double>(w->queue_depth()); });
+    metrics_.describe_gauge("churnwatch_projection_lag",
+                            "Stored deliveries whose churn rules have not run yet (by id).");
+    metrics_.gauge_fn("churnwatch_projection_lag",
+                      [w = &writer_] { return static_cast<double>(w->projection_lag()); });
 }
 
 void RequestHandler::handle(HttpRequest&& req, Respond respond) {

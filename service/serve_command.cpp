@@ -97,6 +97,7 @@ bool read_settings(const Config& c, ServeSettings& s, std::string& error) {
         return false;
     }
     s.level = *level;
+    s.writer.projection.json = s.ingest.json;  // read-backs judge bodies as ingest did
     return read_alert_settings(c, s.alerts, error);
 }
 
@@ -134,7 +135,13 @@ int serve_command(const Config& config) {
         alerts.start();  // after the writer: its constructor created and migrated the database
         RequestHandler handler(keys, writer, metrics, logger, s.ingest);
         HttpServer server(s.server, handler, logger);
-        writer.set_completion_executor([&server](std::function<void()> f) { server.post(std::move(f)); });
+        // A batch's answers run together on the I/O thread; their log lines go out as one write.
+        writer.set_completion_executor([&server, &logger](std::function<void()> f) {
+            server.post([f = std::move(f), &logger] {
+                Logger::Batch lines(logger);
+                f();
+            });
+        });
         std::string bound = server.bind();
         std::printf("listening on %s\n", bound.c_str());
         std::fflush(stdout);

@@ -26,6 +26,27 @@ WriterMetrics::WriterMetrics(Metrics& metrics) : metrics_(metrics) {
     metrics_.describe_counter(
         "churnwatch_writer_commits_total",
         "Group commits, by outcome (ok, failed: the batch was answered 503).");
+    metrics_.describe_counter("churnwatch_projected_deliveries_total",
+                              "Stored deliveries the churn rules were applied to, by outcome "
+                              "(applied, quarantined: the rules failed or the body no longer decodes).");
+    metrics_.describe_histogram("churnwatch_projection_duration_seconds",
+                                "Duration of one projection transaction (rules for many deliveries).",
+                                {0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5});
+    metrics_.describe_counter("churnwatch_projection_failures_total",
+                              "Projection transactions that failed (retried; see the log).");
+}
+
+void WriterMetrics::on_projected(const ProjectionResult& result, double seconds, bool ok) {
+    if (!ok) {
+        metrics_.inc("churnwatch_projection_failures_total");
+        return;
+    }
+    metrics_.observe("churnwatch_projection_duration_seconds", seconds);
+    auto applied = static_cast<double>(result.applied - result.quarantined);
+    if (applied > 0) metrics_.inc("churnwatch_projected_deliveries_total", {{"outcome", "applied"}}, applied);
+    if (result.quarantined)
+        metrics_.inc("churnwatch_projected_deliveries_total", {{"outcome", "quarantined"}},
+                     static_cast<double>(result.quarantined));
 }
 
 void WriterMetrics::on_commit(std::size_t batch_size, double seconds, bool ok) {

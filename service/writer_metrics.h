@@ -13,11 +13,15 @@ namespace churnwatch {
 //   churnwatch_writer_commit_batch_size      histogram, deliveries (and probes) per commit
 //   churnwatch_writer_commit_duration_seconds histogram, BEGIN … COMMIT (the fsync included)
 //   churnwatch_writer_commits_total{outcome="ok"|"failed"}
+//   churnwatch_projected_deliveries_total{outcome="applied"|"quarantined"}
+//   churnwatch_projection_duration_seconds histogram, one projection transaction
+//   churnwatch_projection_failures_total
 // Called on the writer thread; Metrics is thread-safe.
 class WriterMetrics : public WriterObserver {
 public:
     explicit WriterMetrics(Metrics& metrics);
     void on_commit(std::size_t batch_size, double seconds, bool ok) override;
+    void on_projected(const ProjectionResult& result, double seconds, bool ok) override;
 
 private:
     Metrics& metrics_;

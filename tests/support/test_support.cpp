@@ -353,8 +353,40 @@ struct ReadOnlyDb {
     sqlite3* db = nullptr;
 };
 
+// Churn state is projected behind the acknowledgement: a test that reads the database right
+// after its deliveries were answered waits until the projection has covered them (as an
+// analyst's query a moment later would see), for as long as the watermark keeps moving.
+void wait_for_projection(sqlite3* db) {
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db, "SELECT deliveries_behind, projected_through FROM projection_status",
+                           -1, &st, nullptr) != SQLITE_OK) {
+        return;  // a database from before the projection (or not churnwatch's)
+    }
+    auto last_move = std::chrono::steady_clock::now();
+    int64_t last_mark = -1;
+    for (;;) {
+        int64_t behind = 0, mark = 0;
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            behind = sqlite3_column_int64(st, 0);
+            mark = sqlite3_column_int64(st, 1);
+        }
+        sqlite3_reset(st);
+        if (behind == 0) break;
+        auto now = std::chrono::steady_clock::now();
+        if (mark != last_mark) {
+            last_mark = mark;
+            last_move = now;
+        } else if (now - last_move > std::chrono::seconds(3)) {
+            break;  // not moving: no server is projecting; read what is there
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    sqlite3_finalize(st);
+}
+
 std::vector<std::vector<std::string>> query(const std::string& path, const std::string& sql) {
     ReadOnlyDb d(path);
+    wait_for_projection(d.db);
     sqlite3_stmt* st = nullptr;
     if (sqlite3_prepare_v2(d.db, sql.c_str(), -1, &st, nullptr) != SQLITE_OK)
         throw std::runtime_error("bad query: " + sql + ": " + sqlite3_errmsg(d.db));

@@ -114,7 +114,9 @@ private:
     int port_ = 0;
 };
 
-// Read-only queries against a database file.
+// Read-only queries against a database file. They first wait for the churn projection to
+// cover every stored delivery (while its watermark moves), so a test reads the state its
+// acknowledged deliveries lead to.
 int64_t query_int(const std::string& db, const std::string& sql);
 std::string query_text(const std::string& db, const std::string& sql);
 // Every row, columns joined by '|', rows by '\n' (NULL as "NULL").

@@ -1,4 +1,4 @@
-// ChurnStore through the real Writer (group commit, rules in the transaction): order
+// ChurnStore through the real Writer (group commit, then the projection): order
 // independence, duplicates, rebuild equality, and the analyst views.
 #include <gtest/gtest.h>
 

@@ -1,0 +1,239 @@
+// Projector: stored deliveries → churn state behind the acknowledgement, with a watermark
+// that advances in the same transaction as the rows it covers.
+#include <gtest/gtest.h>
+
+#include <future>
+#include <set>
+#include <vector>
+
+#include "churn_scenario.h"
+#include "churn_store.h"
+#include "projector.h"
+#include "schema.h"
+#include "test_support.h"
+#include "writer.h"
+
+using namespace churnwatch;
+using namespace churnwatch::test;
+
+namespace {
+
+// Records what it was asked to apply, writes a marker row per delivery (to see rollbacks),
+// and fails for the ids it is told to.
+class RecordingApplier : public DeliveryApplier {
+public:
+    std::vector<int64_t> applied;
+    std::vector<bool> had_payload;
+    std::set<int64_t> fail;
+
+    void prepare(sql::Database&) override {}
+    void apply(sql::Database& db, int64_t id, const Delivery& d) override {
+        sql::Statement mark(db, "INSERT OR REPLACE INTO service_state (key, value) VALUES (?, 'x')");
+        mark.bind(1, "applied:" + std::to_string(id)).run();
+        if (fail.count(id)) throw std::runtime_error("boom");
+        applied.push_back(id);
+        had_payload.push_back(d.payload.has_value());
+    }
+};
+
+// Stores the scenario's deliveries as raw rows only (a writer without rules), as if the
+// service had stopped before projecting them. Returns the stored ids.
+std::vector<int64_t> store_raw(const std::string& db, std::size_t n) {
+    auto all = rich_scenario();
+    Writer writer(db, WriterOptions{});
+    std::vector<int64_t> ids;
+    for (std::size_t i = 0; i < n && i < all.size(); ++i) {
+        std::promise<WriteResult> p;
+        auto f = p.get_future();
+        EXPECT_TRUE(writer.submit(make_delivery(all[i]), [&p](const WriteResult& r) { p.set_value(r); }));
+        WriteResult r = f.get();
+        EXPECT_EQ(r.outcome, WriteOutcome::Stored) << r.error;
+        ids.push_back(r.delivery_id);
+    }
+    writer.stop();
+    return ids;
+}
+
+// Read directly: query_int() would first wait for the projection to catch up.
+int64_t watermark(const std::string& path) {
+    sql::Database db(path);
+    sql::Statement q(db, "SELECT value FROM service_state WHERE key = 'projected_through'");
+    return q.step() ? std::stoll(q.column_text(0)) : -1;
+}
+
+TEST(Projector, StartsFromTheTableAndAppliesInIdOrder) {
+    TempDir dir;
+    std::string path = dir.file("p.db");
+    auto ids = store_raw(path, 6);
+    sql::Database db(path);
+    RecordingApplier applier;
+    Projector projector(db, applier, ProjectorOptions{});
+    EXPECT_EQ(projector.watermark(), 0);
+    EXPECT_TRUE(projector.pending());  // after a start it must look in the table
+
+    ProjectionResult r = projector.run(4);
+    EXPECT_EQ(r.applied, 4u);
+    EXPECT_EQ(applier.applied, std::vector<int64_t>(ids.begin(), ids.begin() + 4));
+    EXPECT_EQ(projector.watermark(), ids[3]);
+    EXPECT_EQ(watermark(path), ids[3]);
+    EXPECT_TRUE(projector.pending());
+
+    r = projector.run(100);
+    EXPECT_EQ(r.applied, 2u);
+    EXPECT_EQ(applier.applied, ids);
+    EXPECT_EQ(watermark(path), ids.back());
+    EXPECT_FALSE(projector.pending());  // caught up: from now on it works from memory
+    for (bool p : applier.had_payload) EXPECT_TRUE(p) << "bodies read back are decoded again";
+}
+
+TEST(Projector, RuleFailureQuarantinesThatDeliveryAndRollsBackOnlyItsWrites) {
+    TempDir dir;
+    std::string path = dir.file("p.db");
+    auto ids = store_raw(path, 3);
+    sql::Database db(path);
+    RecordingApplier applier;
+    applier.fail = {ids[1]};
+    Projector projector(db, applier, ProjectorOptions{});
+    ProjectionResult r = projector.run(10);
+    EXPECT_EQ(r.applied, 3u);
+    EXPECT_EQ(r.quarantined, 1u);
+    EXPECT_EQ(applier.applied, (std::vector<int64_t>{ids[0], ids[2]}));
+    EXPECT_EQ(watermark(path), ids[2]);
+    EXPECT_EQ(query_rows(path, "SELECT id, status, reason FROM deliveries WHERE id = " + std::to_string(ids[1])),
+              std::to_string(ids[1]) + "|quarantined|rules failed: boom\n");
+    EXPECT_EQ(query_int(path, "SELECT count(*) FROM service_state WHERE key LIKE 'applied:%'"), 2)
+        << "the failed delivery's own writes are rolled back, the others kept";
+}
+
+TEST(Projector, KeepsDecodedDeliveriesInMemoryAndFallsBackToTheTableBeyondTheBound) {
+    TempDir dir;
+    std::string path = dir.file("p.db");
+    auto ids = store_raw(path, 6);
+    sql::Database db(path);
+    RecordingApplier applier;
+    ProjectorOptions options;
+    options.memory_items = 2;
+    Projector projector(db, applier, options);
+    projector.run(100);  // the table's backlog: the six stored rows
+    ASSERT_FALSE(projector.pending());
+
+    // Rows the writer would add now: insert copies of stored rows under new ids.
+    auto add_row = [&](int64_t copy_of) {
+        db.exec("INSERT INTO deliveries (received_at, topic, topic_source, signature_scheme, key_index,"
+                " dedupe_key, body, status) SELECT received_at, topic, topic_source, signature_scheme,"
+                " key_index, dedupe_key || '#" + std::to_string(db.last_insert_rowid() + 1) +
+                "', body, status FROM deliveries WHERE id = " + std::to_string(copy_of));
+        return db.last_insert_rowid();
+    };
+    auto scenario = rich_scenario();
+    int64_t a = add_row(ids[0]);
+    projector.stored(a, make_delivery(scenario[0]));
+    int64_t b = add_row(ids[1]);
+    projector.stored(b, make_delivery(scenario[1]));
+    EXPECT_EQ(projector.backlog(), 2u);
+    int64_t c = add_row(ids[2]);
+    projector.stored(c, make_delivery(scenario[2]));  // over the bound: read back instead
+    EXPECT_EQ(projector.backlog(), 0u);
+    EXPECT_TRUE(projector.pending());
+
+    applier.applied.clear();
+    projector.run(100);
+    EXPECT_EQ(applier.applied, (std::vector<int64_t>{a, b, c}));
+    EXPECT_EQ(watermark(path), c);
+    EXPECT_FALSE(projector.pending());
+}
+
+TEST(Projector, YieldEndsTheTransactionEarlyAndTheRestFollows) {
+    TempDir dir;
+    std::string path = dir.file("p.db");
+    auto ids = store_raw(path, 4);
+    sql::Database db(path);
+    RecordingApplier applier;
+    Projector projector(db, applier, ProjectorOptions{});
+    projector.run(100);
+    auto scenario = rich_scenario();
+    // From memory now: feed the same four again under their own ids past the watermark.
+    db.exec("UPDATE service_state SET value = '0' WHERE key = 'projected_through'");
+    for (std::size_t i = 0; i < ids.size(); ++i) projector.stored(ids[i], make_delivery(scenario[i]));
+    applier.applied.clear();
+    int asked = 0;
+    ProjectionResult r = projector.run(100, [&] { return ++asked == 2; });
+    EXPECT_EQ(r.applied, 2u);
+    EXPECT_EQ(watermark(path), ids[1]);
+    projector.run(100);
+    EXPECT_EQ(applier.applied, ids);
+}
+
+TEST(Projector, SkipsWhatAnotherProcessAlreadyProjected) {
+    TempDir dir;
+    std::string path = dir.file("p.db");
+    auto ids = store_raw(path, 4);
+    sql::Database db(path);
+    RecordingApplier applier;
+    Projector projector(db, applier, ProjectorOptions{});
+    projector.run(100);
+    auto scenario = rich_scenario();
+    db.exec("UPDATE service_state SET value = '0' WHERE key = 'projected_through'");
+    for (std::size_t i = 0; i < ids.size(); ++i) projector.stored(ids[i], make_delivery(scenario[i]));
+    // Meanwhile `churnwatch rebuild` projected through ids[2].
+    db.exec("UPDATE service_state SET value = '" + std::to_string(ids[2]) + "' WHERE key = 'projected_through'");
+    applier.applied.clear();
+    projector.run(100);
+    EXPECT_EQ(applier.applied, std::vector<int64_t>{ids[3]});
+}
+
+// Through the Writer: deliveries stored but never projected (the process died in between)
+// are projected at the next start, to the same churn tables as an uninterrupted run.
+TEST(Projector, BacklogLeftByACrashIsProjectedAtTheNextStart) {
+    TempDir dir;
+    std::string crashed = dir.file("crashed.db"), straight = dir.file("straight.db");
+    auto all = rich_scenario();
+    store_raw(crashed, all.size());
+    {
+        ChurnStore churn(RulesPolicy{});
+        Writer writer(crashed, WriterOptions{}, &churn);
+        writer.stop();  // a start with nothing new: the backlog alone
+    }
+    {
+        ChurnStore churn(RulesPolicy{});
+        Writer writer(straight, WriterOptions{}, &churn);
+        for (const auto& td : all) {
+            std::promise<WriteResult> p;
+            auto f = p.get_future();
+            ASSERT_TRUE(writer.submit(make_delivery(td), [&p](const WriteResult& r) { p.set_value(r); }));
+            f.get();
+        }
+        writer.stop();
+    }
+    EXPECT_EQ(query_int(crashed, "SELECT deliveries_behind FROM projection_status"), 0);
+    EXPECT_EQ(churn_tables_dump(crashed), churn_tables_dump(straight));
+    EXPECT_EQ(query_rows(crashed, "SELECT customer_id, reason FROM churn_events ORDER BY 1, 2"),
+              query_rows(straight, "SELECT customer_id, reason FROM churn_events ORDER BY 1, 2"));
+}
+
+// The migration marks what an older churnwatch stored as projected: it applied the rules in
+// the delivery's own transaction.
+TEST(Projector, MigrationStartsTheWatermarkAtTheLastStoredDelivery) {
+    TempDir dir;
+    std::string path = dir.file("old.db");
+    {
+        sql::Database db(path);
+        configure_connection(db);
+        db.exec("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY,"
+                " applied_at TEXT NOT NULL DEFAULT 'then')");
+        for (const auto& f : embedded_schema()) {
+            if (std::string(f.name) >= "0005") break;
+            db.exec(f.sql);
+            sql::Statement rec(db, "INSERT INTO schema_migrations (name) VALUES (?)");
+            rec.bind(1, f.name).run();
+        }
+        db.exec("INSERT INTO deliveries (received_at, signature_scheme, key_index, dedupe_key, body, status)"
+                " VALUES ('2026-01-01 00:00:00.000000', 'legacy', 0, 'k1', x'7b7d', 'accepted'),"
+                " ('2026-01-01 00:00:00.000000', 'legacy', 0, 'k2', x'7b7d', 'accepted')");
+        apply_migrations(db);
+    }
+    EXPECT_EQ(watermark(path), 2);
+    EXPECT_EQ(query_int(path, "SELECT deliveries_behind FROM projection_status"), 0);
+}
+
+}  // namespace
