@@ -338,7 +338,13 @@ void HttpServer::Impl::wait_for_reload() {
 }
 
 void HttpServer::Impl::do_accept() {
-    acceptor.async_accept(net::make_strand(ioc), beast::bind_front_handler(&Impl::on_accept, this));
+    // A connection's handlers must not run concurrently: with several I/O threads each
+    // connection gets a strand; with one thread the io_context already serialises them and
+    // a strand would only cost a lock and executor copies per operation.
+    if (options.threads > 1)
+        acceptor.async_accept(net::make_strand(ioc), beast::bind_front_handler(&Impl::on_accept, this));
+    else
+        acceptor.async_accept(ioc.get_executor(), beast::bind_front_handler(&Impl::on_accept, this));
 }
 
 void HttpServer::Impl::on_accept(beast::error_code ec, tcp::socket socket) {
