@@ -1,5 +1,6 @@
 #include "projector.h"
 
+#include <algorithm>
 #include <exception>
 #include <string>
 
@@ -7,6 +8,10 @@
 #include "writer.h"
 
 namespace churnwatch {
+
+namespace {
+constexpr std::size_t kTableChunk = 256;
+}  // namespace
 
 struct Projector::Statements {
     explicit Statements(sql::Database& db)
@@ -109,11 +114,16 @@ ProjectionResult Projector::run(std::size_t max, const std::function<bool()>& yi
 
         if (from_table_) {
             std::deque<Item> work;
-            take_from_table(mark, max, work, result);
+            // Read back in modest chunks: a yield leaves the rest decoded for nothing.
+            take_from_table(mark, std::min<std::size_t>(max, kTableChunk), work, result);
             for (const Item& item : work) {
                 ++result.applied;
                 if (!apply_one(item)) ++result.quarantined;
                 result.watermark = item.id;
+                if (yield && yield()) {
+                    from_table_ = true;  // the rest of what was read is still in the table
+                    break;
+                }
             }
         } else {
             while (result.applied < max && !queue_.empty()) {

@@ -34,6 +34,20 @@ std::vector<std::string> apply_migrations(sql::Database& db) {
         }
     }
 
+    // A migration may rebuild a table that others reference (SQLite's way to change a
+    // constraint): foreign keys are off while migrations run — the pragma has no effect
+    // inside a transaction — and each migration is checked before it commits.
+    struct ForeignKeysOff {
+        sql::Database& db;
+        explicit ForeignKeysOff(sql::Database& d) : db(d) { db.exec("PRAGMA foreign_keys=OFF"); }
+        ~ForeignKeysOff() {
+            try {
+                db.exec("PRAGMA foreign_keys=ON");
+            } catch (...) {
+            }
+        }
+    } fk_off(db);
+
     std::vector<std::string> now_applied;
     for (const auto& f : embedded_schema()) {
         if (applied.count(f.name)) continue;
@@ -43,6 +57,13 @@ std::vector<std::string> apply_migrations(sql::Database& db) {
         } catch (const sql::Error& e) {
             throw sql::Error(e.code(), e.extended_code(),
                              std::string("migration ") + f.name + " failed: " + e.what());
+        }
+        {
+            sql::Statement check(db, "PRAGMA foreign_key_check");
+            if (check.step()) {
+                throw sql::Error(1, 1, std::string("migration ") + f.name +
+                                           " left a broken reference in table " + check.column_text(0));
+            }
         }
         sql::Statement ins(db, "INSERT INTO schema_migrations (name) VALUES (?)");
         ins.bind(1, f.name).run();

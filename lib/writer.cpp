@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <exception>
 #include <optional>
+#include <tuple>
 
 #include <sqlite3.h>
 
@@ -27,7 +28,8 @@ Micros now_micros() {
 
 Writer::Writer(const std::string& db_path, WriterOptions options, DeliveryApplier* applier,
                WriterObserver* observer)
-    : path_(db_path), options_(options), applier_(applier), observer_(observer) {
+    : path_(db_path), options_(options), applier_(applier), observer_(observer),
+      dedupe_(options.dedupe) {
     db_ = std::make_unique<sql::Database>(db_path);
     configure_connection(*db_);
     apply_migrations(*db_);
@@ -43,7 +45,11 @@ Writer::Writer(const std::string& db_path, WriterOptions options, DeliveryApplie
         *db_,
         "INSERT INTO deliveries (received_at, topic, topic_source, signature_scheme, key_index,"
         " dedupe_key, body, status, reason, api_version)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING");
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    fingerprint_ = std::make_unique<sql::Statement>(
+        *db_, "INSERT INTO delivery_fingerprints (delivery_id, fingerprint, received_at_us) VALUES (?, ?, ?)");
+    stored_key_ = std::make_unique<sql::Statement>(*db_, "SELECT dedupe_key FROM deliveries WHERE id = ?");
+    load_fingerprints();
     probe_ = std::make_unique<sql::Statement>(
         *db_,
         "INSERT INTO service_state (key, value) VALUES ('last_ready_probe', ?)"
@@ -116,6 +122,8 @@ void Writer::stop() {
         insert_.reset();
         probe_.reset();
         projector_.reset();
+        fingerprint_.reset();
+        stored_key_.reset();
         try {
             db_->exec("PRAGMA wal_checkpoint(TRUNCATE)");
         } catch (const sql::Error&) {
@@ -216,6 +224,13 @@ void Writer::project(std::size_t max, bool yield_to_ingest) {
 }
 
 void Writer::maintain() {
+    try {
+        // Fingerprints the dedupe index has forgotten are not needed at the next start.
+        sql::Statement prune(*db_, "DELETE FROM delivery_fingerprints WHERE delivery_id < ?");
+        prune.bind(1, dedupe_.first_id()).run();
+    } catch (const std::exception&) {
+        // Retried at the next interval.
+    }
     if (!applier_) return;
     try {
         sql::Transaction txn(*db_);
@@ -248,6 +263,7 @@ void Writer::restart_wal_if_large() {
 
 void Writer::commit_batch(std::deque<Item>& batch) {
     auto started = std::chrono::steady_clock::now();
+    dedupe_.expire(now_micros());
     std::vector<WriteResult> results(batch.size());
     bool ok = true;
     std::string error;
@@ -258,7 +274,11 @@ void Writer::commit_batch(std::deque<Item>& batch) {
     } catch (const std::exception& e) {
         ok = false;
         error = e.what();
+        // Rolled back: forget what this batch added (its ids will be used again).
+        for (auto it = batch_fingerprints_.rbegin(); it != batch_fingerprints_.rend(); ++it)
+            dedupe_.remove(it->first, it->second);
     }
+    batch_fingerprints_.clear();
     last_commit_ok_ = ok;
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -294,6 +314,11 @@ void Writer::store_one(Item& item, WriteResult& result) {
         return;
     }
     const Delivery& d = *item.delivery;
+    int64_t fp = DedupeIndex::fingerprint(d.dedupe_key);
+    if (is_duplicate(d, fp)) {
+        result.outcome = WriteOutcome::Duplicate;
+        return;
+    }
     auto& ins = *insert_;
     ins.reset();
     ins.bind(1, format_time(d.received_at));
@@ -307,13 +332,64 @@ void Writer::store_one(Item& item, WriteResult& result) {
     if (!d.reason.empty()) ins.bind(9, d.reason);
     if (d.payload && d.payload->version != ApiVersion::Unknown) ins.bind(10, to_string(d.payload->version));
     ins.run();
-    if (db_->changes() == 0) {
-        result.outcome = WriteOutcome::Duplicate;
-        return;
-    }
     result.outcome = WriteOutcome::Stored;
     result.delivery_id = db_->last_insert_rowid();
     result.status = d.status;
+    fingerprint_->reset();
+    fingerprint_->bind(1, result.delivery_id).bind(2, fp).bind(3, d.received_at).run();
+    dedupe_.add(fp, result.delivery_id, d.received_at);
+    batch_fingerprints_.emplace_back(fp, result.delivery_id);
+}
+
+// A fingerprint match is only a candidate: the stored key decides.
+bool Writer::is_duplicate(const Delivery& d, int64_t fp) {
+    candidates_.clear();
+    dedupe_.candidates(fp, candidates_);
+    for (int64_t id : candidates_) {
+        auto& q = *stored_key_;
+        q.reset();
+        q.bind(1, id);
+        bool same = q.step() && q.column_text(0) == d.dedupe_key;
+        q.reset();
+        if (same) return true;
+    }
+    return false;
+}
+
+// Reloads the fingerprints of the deliveries stored within the dedupe window. Deliveries
+// stored before fingerprints were kept (an upgraded database) get theirs computed once,
+// newest first, back to the start of the window.
+void Writer::load_fingerprints() {
+    Micros cutoff = now_micros() - options_.dedupe.window;
+    int64_t last_known = 0;
+    {
+        sql::Statement q(*db_,
+                         "SELECT delivery_id, fingerprint, received_at_us FROM delivery_fingerprints"
+                         " WHERE received_at_us >= ? ORDER BY delivery_id");
+        q.bind(1, cutoff);
+        while (q.step()) dedupe_.add(q.column_int(1), q.column_int(0), q.column_int(2));
+        sql::Statement last(*db_, "SELECT coalesce(max(delivery_id), 0) FROM delivery_fingerprints");
+        if (last.step()) last_known = last.column_int(0);
+    }
+    std::vector<std::tuple<int64_t, int64_t, Micros>> missing;
+    {
+        sql::Statement q(*db_, "SELECT id, received_at, dedupe_key FROM deliveries WHERE id > ? ORDER BY id DESC");
+        q.bind(1, last_known);
+        while (q.step()) {
+            Micros at = parse_time(q.column_text(1)).value_or(0);
+            if (at < cutoff) break;
+            missing.emplace_back(q.column_int(0), DedupeIndex::fingerprint(q.column_text(2)), at);
+        }
+    }
+    if (missing.empty()) return;
+    std::reverse(missing.begin(), missing.end());
+    sql::Transaction txn(*db_);
+    for (const auto& [id, fp, at] : missing) {
+        fingerprint_->reset();
+        fingerprint_->bind(1, id).bind(2, fp).bind(3, at).run();
+        dedupe_.add(fp, id, at);
+    }
+    txn.commit();
 }
 
 void Writer::checkpoint_loop() {

@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "dedupe_index.h"
 #include "delivery.h"
 #include "projector.h"
 #include "sqlite.h"
@@ -71,6 +72,7 @@ struct WriterOptions {
     std::size_t projection_batch = 1000;        // deliveries per projection transaction
     std::size_t projection_max_lag = 100000;    // beyond this, projection keeps pace with ingest
     ProjectorOptions projection;                // memory bound, JSON limits for read-backs
+    DedupeOptions dedupe;                       // how long / how many deliveries are remembered
 };
 
 class Writer {
@@ -114,6 +116,8 @@ private:
     void maintain();
     void project(std::size_t max, bool yield_to_ingest);
     void set_synchronous(bool full);
+    void load_fingerprints();
+    bool is_duplicate(const Delivery& d, int64_t fp);
     static int on_wal_commit(void* self, struct sqlite3*, const char*, int frames);
 
     std::string path_;
@@ -124,6 +128,11 @@ private:
     std::unique_ptr<sql::Database> db_;
     std::unique_ptr<sql::Statement> insert_;
     std::unique_ptr<sql::Statement> probe_;
+    std::unique_ptr<sql::Statement> fingerprint_;
+    std::unique_ptr<sql::Statement> stored_key_;
+    DedupeIndex dedupe_;
+    std::vector<std::pair<int64_t, int64_t>> batch_fingerprints_;  // (fp, id) added this batch
+    std::vector<int64_t> candidates_;
     std::unique_ptr<Projector> projector_;
     int64_t last_stored_id_ = 0;  // writer thread only
     std::atomic<int64_t> projection_lag_{0};

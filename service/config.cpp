@@ -32,6 +32,11 @@ const std::vector<OptionSpec>& option_specs() {
          "timestamped signatures older or newer than this are rejected as stale"},
         {"id-header", "NAME", "X-Recharge-Webhook-Id",
          "header whose value identifies a delivery for deduplication (if present)"},
+        {"dedupe-days", "DAYS", "7",
+         "a repeated delivery is recognised for this long (Recharge retries for 48 hours)"},
+        {"projection-max-lag", "N", "100000",
+         "stored deliveries the churn tables may fall behind under load before the rules "
+         "take an equal share of the writer"},
         {"auto-churn-days", "DAYS", "0",
          "if > 0: churn a customer DAYS days after an unresolved max-retries charge"},
         {"log-level", "LEVEL", "info", "debug, info, warn or error"},

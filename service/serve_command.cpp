@@ -68,7 +68,7 @@ bool read_settings(const Config& c, ServeSettings& s, std::string& error) {
         if (v) out = static_cast<std::remove_reference_t<decltype(out)>>(*v);
         return v.has_value();
     };
-    long long timeout_s = 0, window_s = 0, churn_days = 0;
+    long long timeout_s = 0, window_s = 0, churn_days = 0, dedupe_days = 0;
     if (!num("threads", 1, 64, s.server.threads) ||
         !num("max-body", 1, 64LL << 20, s.server.body_limit) ||
         !num("max-header", 1024, 1 << 20, s.server.header_limit) ||
@@ -78,10 +78,13 @@ bool read_settings(const Config& c, ServeSettings& s, std::string& error) {
         !num("max-batch", 1, 100000, s.writer.max_batch) ||
         !num("json-depth", 2, 10000, s.ingest.json.max_depth) ||
         !num("signature-window", 1, 10LL * 365 * 86400, window_s) ||
-        !num("auto-churn-days", 0, 3650, churn_days)) {
+        !num("auto-churn-days", 0, 3650, churn_days) ||
+        !num("dedupe-days", 1, 3650, dedupe_days) ||
+        !num("projection-max-lag", 0, 100000000, s.writer.projection_max_lag)) {
         return false;
     }
     s.server.request_timeout = std::chrono::seconds(timeout_s);
+    s.writer.dedupe.window = dedupe_days * 86400 * kMicrosPerSecond;
     s.window = std::chrono::seconds(window_s);
     if (churn_days > 0) s.rules.auto_churn_after_max_retries_days = churn_days;
     s.ingest.id_header = c.get_or("id-header");

@@ -1,5 +1,7 @@
 #include "churn_scenario.h"
 
+#include <chrono>
+
 #include <gtest/gtest.h>
 
 #include "crypto.h"
@@ -83,7 +85,8 @@ std::string rich_scenario_expected_events() {
 
 churnwatch::Delivery make_delivery(const TestDelivery& td) {
     churnwatch::Delivery d;
-    d.received_at = 1;
+    d.received_at = std::chrono::duration_cast<std::chrono::microseconds>(
+                        std::chrono::system_clock::now().time_since_epoch()).count();
     d.topic = churnwatch::parse_topic(td.topic);
     d.topic_source = churnwatch::TopicSource::Path;
     d.body = td.body;

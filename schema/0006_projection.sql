@@ -1,4 +1,4 @@
--- 0005: churn state is projected from the stored deliveries behind the acknowledgement.
+-- 0006: churn state is projected from the stored deliveries behind the acknowledgement.
 -- service_state('projected_through') is the projection's watermark: every accepted delivery
 -- with id <= it has had the churn rules applied; it advances in the same transaction as
 -- the rows it covers. Before this migration the rules ran inside the delivery's own

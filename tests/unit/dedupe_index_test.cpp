@@ -1,0 +1,97 @@
+// DedupeIndex: fingerprints of recent deliveries, with expiry by time and by count.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <random>
+#include <set>
+
+#include "dedupe_index.h"
+
+using namespace churnwatch;
+
+namespace {
+
+std::vector<int64_t> candidates(const DedupeIndex& index, int64_t fp) {
+    std::vector<int64_t> out;
+    index.candidates(fp, out);
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+TEST(DedupeIndex, FingerprintIsStableAndDiffersByKey) {
+    EXPECT_EQ(DedupeIndex::fingerprint("sha256:abc"), DedupeIndex::fingerprint("sha256:abc"));
+    EXPECT_NE(DedupeIndex::fingerprint("sha256:abc"), DedupeIndex::fingerprint("sha256:abd"));
+}
+
+TEST(DedupeIndex, FindsEveryIdWithTheFingerprint) {
+    DedupeIndex index;
+    index.add(42, 1, 0);
+    index.add(7, 2, 0);
+    index.add(42, 3, 0);  // a collision: both are candidates, the writer confirms by key
+    EXPECT_EQ(candidates(index, 42), (std::vector<int64_t>{1, 3}));
+    EXPECT_EQ(candidates(index, 7), (std::vector<int64_t>{2}));
+    EXPECT_TRUE(candidates(index, 8).empty());
+}
+
+// Random adds and removes against a reference map, with fingerprints chosen to collide in
+// the table's low bits so probe chains are long and backward-shift deletion is exercised.
+TEST(DedupeIndex, AgreesWithAReferenceUnderRandomAddsAndRemoves) {
+    DedupeIndex index;
+    std::multimap<int64_t, int64_t> reference;
+    std::mt19937_64 rng(7);
+    int64_t next_id = 1;
+    for (int step = 0; step < 60000; ++step) {
+        if (reference.empty() || rng() % 3 != 0) {
+            int64_t fp = static_cast<int64_t>((rng() % 64) << 20 | (rng() % 16));
+            index.add(fp, next_id, 0);
+            reference.emplace(fp, next_id);
+            ++next_id;
+        } else {
+            auto it = reference.begin();
+            std::advance(it, static_cast<long>(rng() % std::min<std::size_t>(reference.size(), 50)));
+            index.remove(it->first, it->second);
+            reference.erase(it);
+        }
+        if (step % 6000 == 0 || step == 59999) {
+            std::set<int64_t> fps;
+            for (auto& [fp, id] : reference) fps.insert(fp);
+            for (int64_t fp : fps) {
+                std::vector<int64_t> want;
+                auto [b, e] = reference.equal_range(fp);
+                for (auto i = b; i != e; ++i) want.push_back(i->second);
+                std::sort(want.begin(), want.end());
+                ASSERT_EQ(candidates(index, fp), want) << "fingerprint " << fp << " at step " << step;
+            }
+            ASSERT_EQ(index.size(), reference.size());
+        }
+    }
+}
+
+TEST(DedupeIndex, ForgetsWhatIsOlderThanTheWindow) {
+    DedupeOptions options;
+    options.window = 100;
+    DedupeIndex index(options);
+    for (int64_t id = 1; id <= 5000; ++id) index.add(id * 11, id, /*received_at=*/id);
+    index.expire(/*now=*/5000 + 100 - 2000);  // cutoff 3000: roughly ids below 3000 go
+    EXPECT_TRUE(candidates(index, 1 * 11).empty());
+    EXPECT_TRUE(candidates(index, 2000 * 11).empty());
+    EXPECT_EQ(candidates(index, 4000 * 11), std::vector<int64_t>{4000});
+    EXPECT_EQ(candidates(index, 5000 * 11), std::vector<int64_t>{5000});
+    // Never forgets what is inside the window; may keep up to one mark interval more.
+    EXPECT_GE(index.first_id(), 2000);
+    EXPECT_LE(index.first_id(), 3000);
+}
+
+TEST(DedupeIndex, KeepsAtMostMaxEntries) {
+    DedupeOptions options;
+    options.max_entries = 1000;
+    DedupeIndex index(options);
+    for (int64_t id = 1; id <= 10000; ++id) index.add(id, id, 0);
+    EXPECT_TRUE(candidates(index, 9000).empty());
+    EXPECT_EQ(candidates(index, 9001), std::vector<int64_t>{9001});
+    EXPECT_EQ(index.first_id(), 9001);
+    EXPECT_LE(index.size(), 1000u);
+}
+
+}  // namespace
