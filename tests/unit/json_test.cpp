@@ -167,6 +167,17 @@ TEST(ParseJson, InvalidUtf8IsRejectedWithOffset) {
     EXPECT_FALSE(parse("[\"\x80\"]").ok);              // lone continuation byte
 }
 
+// The check runs eight ASCII bytes at a time: a bad or a multi-byte sequence at any position
+// relative to those words is judged the same.
+TEST(ParseJson, Utf8CheckIsExactAtEveryAlignment) {
+    for (std::size_t k = 0; k < 20; ++k) {
+        std::string pad(k, 'a');
+        EXPECT_EQ(parse("[\"" + pad + "\xFF\"]").error, "invalid UTF-8 at offset " + std::to_string(2 + k)) << k;
+        EXPECT_EQ(parse("[\"" + pad + "\xE2\x82\"]").error, "invalid UTF-8 at offset " + std::to_string(2 + k)) << k;
+        EXPECT_TRUE(parse("[\"" + pad + "\xE2\x82\xAC" + pad + "\"]").ok) << k;
+    }
+}
+
 TEST(ParseJson, ValidUtf8IsAccepted) {
     rapidjson::Document doc;
     std::string error;
