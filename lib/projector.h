@@ -30,7 +30,7 @@ namespace churnwatch {
 class DeliveryApplier;
 
 struct ProjectorOptions {
-    std::size_t memory_items = 8192;  // decoded deliveries held for projection at most
+    std::size_t memory_items = 4096;  // decoded deliveries held for projection at most
     JsonLimits json;                  // for deliveries read back from the table
 };
 

@@ -67,7 +67,7 @@ struct WriterOptions {
     std::chrono::milliseconds checkpoint_interval{500};
     // When the WAL holds more frames than this after a commit, the writer finishes the
     // checkpoint itself between two batches, so the next transaction can restart the WAL.
-    int wal_restart_frames = 2000;
+    int wal_restart_frames = 10000;
     std::chrono::milliseconds maintenance_interval{std::chrono::minutes(10)};
     std::size_t projection_batch = 1000;        // deliveries per projection transaction
     std::size_t projection_max_lag = 100000;    // beyond this, projection keeps pace with ingest
