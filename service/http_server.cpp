@@ -238,9 +238,12 @@ private:
         req.body = std::move(msg.body());
         is_head_ = msg.method() == http::verb::head;
         version_ = msg.version();
+        // The answer may come at once (a rejection) or later from the writer's batch
+        // completion, which already runs on an I/O thread: dispatch writes at once when that
+        // thread may run this connection's handlers, and posts only otherwise.
         server_.handler.handle(std::move(req), [self = this->shared_from_this()](HttpResponse res) {
-            net::post(self->stream_.get_executor(),
-                      [self, res = std::move(res)]() mutable { self->write(std::move(res)); });
+            net::dispatch(self->stream_.get_executor(),
+                          [self, res = std::move(res)]() mutable { self->write(std::move(res)); });
         });
     }
 
