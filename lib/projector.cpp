@@ -10,7 +10,7 @@
 namespace churnwatch {
 
 namespace {
-constexpr std::size_t kTableChunk = 256;
+constexpr std::size_t kTableChunk = 64;  // decoding one chunk delays a waiting delivery
 }  // namespace
 
 struct Projector::Statements {
