@@ -1,5 +1,6 @@
 #include "json.h"
 
+#include <cstdint>
 #include <cstring>
 
 #include <rapidjson/error/en.h>
@@ -13,6 +14,28 @@ namespace {
 // Deliberately absent: kParseStopWhenDoneFlag (trailing data is an error), NaN/Inf, comments.
 constexpr unsigned kParseFlags = rapidjson::kParseIterativeFlag |
                                  rapidjson::kParseValidateEncodingFlag;
+// For bodies that are plain ASCII (checked first, see plain_ascii): no byte can be invalid
+// UTF-8, so the reader's byte-by-byte validation, a fifth of the parse, is skipped. Same
+// result for such bodies, whatever their content.
+constexpr unsigned kParseFlagsAscii = rapidjson::kParseIterativeFlag;
+
+// True when every byte is below 0x80 and none is a backslash: nothing to validate, and no
+// \u escape that could produce a lone surrogate. Eight bytes at a time: cheap next to parsing.
+bool plain_ascii(std::string_view body) {
+    const char* p = body.data();
+    std::size_t n = body.size(), i = 0;
+    constexpr uint64_t kHigh = 0x8080808080808080ull, kOnes = 0x0101010101010101ull;
+    constexpr uint64_t kBackslashes = kOnes * '\\';
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        std::memcpy(&w, p + i, 8);
+        uint64_t x = w ^ kBackslashes;  // a zero byte where w has a backslash
+        if ((w & kHigh) || ((x - kOnes) & ~x & kHigh)) return false;
+    }
+    for (; i < n; ++i)
+        if (static_cast<unsigned char>(p[i]) >= 0x80 || p[i] == '\\') return false;
+    return true;
+}
 
 enum class Abort { None, TooDeep, LoneSurrogate };
 
@@ -35,8 +58,9 @@ bool has_encoded_surrogate(const char* s, rapidjson::SizeType len) {
 // instead of being built and measured afterwards.
 class DepthLimitedHandler {
 public:
-    DepthLimitedHandler(rapidjson::Document& doc, std::size_t max_depth)
-        : doc_(doc), max_depth_(max_depth) {}
+    // check_surrogates: false only when the body cannot produce one (see plain_ascii).
+    DepthLimitedHandler(rapidjson::Document& doc, std::size_t max_depth, bool check_surrogates)
+        : doc_(doc), max_depth_(max_depth), check_surrogates_(check_surrogates) {}
 
     Abort abort() const { return abort_; }
 
@@ -78,7 +102,7 @@ private:
     }
 
     bool check_text(const char* s, rapidjson::SizeType len) {
-        if (has_encoded_surrogate(s, len)) {
+        if (check_surrogates_ && has_encoded_surrogate(s, len)) {
             abort_ = Abort::LoneSurrogate;
             return false;
         }
@@ -87,6 +111,7 @@ private:
 
     rapidjson::Document& doc_;
     std::size_t max_depth_;
+    bool check_surrogates_;
     std::size_t depth_ = 0;
     Abort abort_ = Abort::None;
 };
@@ -137,9 +162,11 @@ bool parse_json(std::string_view body, const JsonLimits& limits, rapidjson::Docu
     Abort abort = Abort::None;
     bool stopped_at_nul = false;
 
+    const bool ascii = plain_ascii(body);
     auto generator = [&](rapidjson::Document& target) {
-        DepthLimitedHandler handler(target, limits.max_depth);
-        result = reader.Parse<kParseFlags>(stream, handler);
+        DepthLimitedHandler handler(target, limits.max_depth, !ascii);
+        result = ascii ? reader.Parse<kParseFlagsAscii>(stream, handler)
+                       : reader.Parse<kParseFlags>(stream, handler);
         abort = handler.abort();
         if (result.IsError()) return false;
         // The reader stops at a NUL byte as if the input ended there: "{}\0junk" would
