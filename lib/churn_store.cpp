@@ -5,7 +5,9 @@
 #include <map>
 #include <sstream>
 
+#include "customer_histories.h"
 #include "delivery_decode.h"
+#include "ordered_worker.h"
 #include "time_util.h"
 #include "topic.h"
 
@@ -229,44 +231,81 @@ std::set<int64_t> ChurnStore::record(int64_t delivery_id, const Delivery& d) {
     if (!d.payload) return touched;
     const DecodedPayload& p = *d.payload;
     if (p.subscription) {
-        const Subscription& s = *p.subscription;
-        auto& q = st_->ins_sub;
-        q.reset();
-        q.bind(1, s.id).bind(2, s.customer_id).bind(3, s.updated_at).bind(4, d.dedupe_key);
-        q.bind(5, delivery_id).bind(6, action_for(d, "subscription")).bind(7, status_name(s.status));
-        q.bind(8, s.status_raw).bind(9, s.email).bind(10, s.cancelled_at);
-        q.bind(11, s.cancellation_reason).bind(12, s.expire_after_charges);
-        q.bind(13, s.max_retries_reached).bind(14, s.next_charge_scheduled_at).bind(15, s.price);
-        q.bind(16, s.quantity).bind(17, s.product_title).bind(18, s.created_at);
-        q.run();
-        touched.insert(s.customer_id);
+        insert_version(delivery_id, d, *p.subscription);
+        touched.insert(p.subscription->customer_id);
     }
     if (p.charge) {
-        const Charge& c = *p.charge;
-        auto& q = st_->ins_charge;
-        q.reset();
-        q.bind(1, c.id).bind(2, c.customer_id).bind(3, c.updated_at).bind(4, d.dedupe_key);
-        q.bind(5, delivery_id).bind(6, action_for(d, "charge")).bind(7, status_name(c.status));
-        q.bind(8, c.status_raw).bind(9, c.email).bind(10, c.error).bind(11, c.error_type);
-        q.bind(12, c.attempts).bind(13, c.max_retries_reached).bind(14, join_ids(c.subscription_ids));
-        q.bind(15, c.total_price).bind(16, c.created_at).bind(17, c.processed_at);
-        q.run();
-        touched.insert(c.customer_id);
+        insert_version(delivery_id, d, *p.charge);
+        touched.insert(p.charge->customer_id);
     }
     if (p.customer) {
-        const Customer& c = *p.customer;
-        auto& q = st_->ins_customer;
-        q.reset();
-        q.bind(1, c.id).bind(2, c.updated_at).bind(3, d.dedupe_key).bind(4, delivery_id);
-        q.bind(5, action_for(d, "customer")).bind(6, status_name(c.status)).bind(7, c.email);
-        q.bind(8, c.external_customer_id).bind(9, c.active_subscriptions);
-        q.bind(10, c.total_subscriptions).bind(11, c.billing_country).bind(12, c.billing_province);
-        q.bind(13, c.billing_zip).bind(14, c.has_valid_payment_method);
-        q.bind(15, c.payment_method_in_dunning).bind(16, c.created_at);
-        q.run();
-        touched.insert(c.id);
+        insert_version(delivery_id, d, *p.customer);
+        touched.insert(p.customer->id);
     }
     return touched;
+}
+
+void ChurnStore::record_into(int64_t delivery_id, Delivery& d, CustomerHistories& out) {
+    if (!d.payload) return;
+    DecodedPayload& p = *d.payload;
+    // Same rows and the same customers as record(); a version the table already held
+    // (ON CONFLICT DO NOTHING) is not a fact load_history would see twice, so it is not kept.
+    if (p.subscription) {
+        Subscription& s = *p.subscription;
+        out.touch(s.customer_id);
+        if (insert_version(delivery_id, d, s))
+            out.add(SubscriptionFact{std::move(s), action_for(d, "subscription"), delivery_id, d.dedupe_key});
+    }
+    if (p.charge) {
+        Charge& c = *p.charge;
+        out.touch(c.customer_id);
+        if (insert_version(delivery_id, d, c))
+            out.add(ChargeFact{std::move(c), action_for(d, "charge"), delivery_id, d.dedupe_key});
+    }
+    if (p.customer) {
+        Customer& c = *p.customer;
+        out.touch(c.id);
+        if (insert_version(delivery_id, d, c))
+            out.add(CustomerFact{std::move(c), action_for(d, "customer"), delivery_id, d.dedupe_key});
+    }
+}
+
+bool ChurnStore::insert_version(int64_t delivery_id, const Delivery& d, const Subscription& s) {
+    auto& q = st_->ins_sub;
+    q.reset();
+    q.bind(1, s.id).bind(2, s.customer_id).bind(3, s.updated_at).bind(4, d.dedupe_key);
+    q.bind(5, delivery_id).bind(6, action_for(d, "subscription")).bind(7, status_name(s.status));
+    q.bind(8, s.status_raw).bind(9, s.email).bind(10, s.cancelled_at);
+    q.bind(11, s.cancellation_reason).bind(12, s.expire_after_charges);
+    q.bind(13, s.max_retries_reached).bind(14, s.next_charge_scheduled_at).bind(15, s.price);
+    q.bind(16, s.quantity).bind(17, s.product_title).bind(18, s.created_at);
+    q.run();
+    return db_->changes() > 0;
+}
+
+bool ChurnStore::insert_version(int64_t delivery_id, const Delivery& d, const Charge& c) {
+    auto& q = st_->ins_charge;
+    q.reset();
+    q.bind(1, c.id).bind(2, c.customer_id).bind(3, c.updated_at).bind(4, d.dedupe_key);
+    q.bind(5, delivery_id).bind(6, action_for(d, "charge")).bind(7, status_name(c.status));
+    q.bind(8, c.status_raw).bind(9, c.email).bind(10, c.error).bind(11, c.error_type);
+    q.bind(12, c.attempts).bind(13, c.max_retries_reached).bind(14, join_ids(c.subscription_ids));
+    q.bind(15, c.total_price).bind(16, c.created_at).bind(17, c.processed_at);
+    q.run();
+    return db_->changes() > 0;
+}
+
+bool ChurnStore::insert_version(int64_t delivery_id, const Delivery& d, const Customer& c) {
+    auto& q = st_->ins_customer;
+    q.reset();
+    q.bind(1, c.id).bind(2, c.updated_at).bind(3, d.dedupe_key).bind(4, delivery_id);
+    q.bind(5, action_for(d, "customer")).bind(6, status_name(c.status)).bind(7, c.email);
+    q.bind(8, c.external_customer_id).bind(9, c.active_subscriptions);
+    q.bind(10, c.total_subscriptions).bind(11, c.billing_country).bind(12, c.billing_province);
+    q.bind(13, c.billing_zip).bind(14, c.has_valid_payment_method);
+    q.bind(15, c.payment_method_in_dunning).bind(16, c.created_at);
+    q.run();
+    return db_->changes() > 0;
 }
 
 CustomerHistory ChurnStore::load_history(int64_t customer_id) {
@@ -522,6 +561,33 @@ void ChurnStore::sync_episodes(const CustomerOutcome& o, bool notify) {
     }
 }
 
+namespace {
+
+// A stored delivery on its way through the decoding thread.
+struct StoredDelivery {
+    int64_t id = 0;
+    std::optional<std::string> topic;
+    Delivery d;
+    bool decoded = false;
+    std::string why;  // when not decoded
+};
+using DeliveryBatch = std::vector<StoredDelivery>;
+
+// A batch of customers on their way through the rules on the worker thread.
+struct CustomerBatch {
+    Micros now = 0;
+    std::vector<CustomerHistory> histories;
+    std::vector<CustomerOutcome> outcomes;
+};
+
+// Batches big enough that hand-overs cost nothing next to the work in them; few enough in
+// flight that memory stays a few MB whatever the number of deliveries.
+constexpr std::size_t kDeliveriesPerBatch = 256;
+constexpr std::size_t kCustomersPerBatch = 128;
+constexpr std::size_t kBatchesInFlight = 8;
+
+}  // namespace
+
 RebuildStats ChurnStore::rebuild(sql::Database& db, std::size_t json_max_depth,
                                  const std::function<void(int64_t, int64_t)>& progress) {
     prepare(db);
@@ -532,37 +598,94 @@ RebuildStats ChurnStore::rebuild(sql::Database& db, std::size_t json_max_depth,
         " DELETE FROM customer_versions;");
     int64_t total = 0;
     {
-        sql::Statement count(db, "SELECT count(*) FROM deliveries WHERE status = 'accepted'");
+        // Not count(*) … WHERE status = 'accepted': that reads every body. A bare count(*)
+        // walks the smallest index, and the quarantined ones have a partial index.
+        sql::Statement count(db,
+                             "SELECT (SELECT count(*) FROM deliveries) -"
+                             " (SELECT count(*) FROM deliveries WHERE status = 'quarantined')");
         if (count.step()) total = count.column_int(0);
     }
-    sql::Statement all(db,
-                       "SELECT id, topic, dedupe_key, body FROM deliveries"
-                       " WHERE status = 'accepted' ORDER BY id");
-    sql::Statement quarantine(db,
-                              "UPDATE deliveries SET status = 'quarantined', reason = ? WHERE id = ?");
-    JsonLimits limits;
-    limits.max_depth = json_max_depth;
-    std::set<int64_t> customers;
-    while (all.step()) {
-        int64_t id = all.column_int(0);
-        Delivery d;
-        if (auto t = all.column_opt_text(1)) d.topic = parse_topic(*t);
-        d.dedupe_key = all.column_text(2);
-        d.body = all.column_blob(3);
-        ++stats.deliveries;
-        if (progress && stats.deliveries % 10000 == 0) progress(stats.deliveries, total);
-        std::string why;
-        if (!decode_delivery(d, limits, why)) {
-            ++stats.quarantined;
-            quarantine.reset();
-            quarantine.bind(1, "rebuild could not decode: " + why).bind(2, id).run();
-            continue;
+    CustomerHistories histories;
+
+    // Pass 1: deliveries in id order. This thread reads them and writes the version rows;
+    // the worker decodes the JSON meanwhile.
+    {
+        sql::Statement all(db,
+                           "SELECT id, topic, dedupe_key, body FROM deliveries"
+                           " WHERE status = 'accepted' ORDER BY id");
+        sql::Statement quarantine(db,
+                                  "UPDATE deliveries SET status = 'quarantined', reason = ? WHERE id = ?");
+        JsonLimits limits;
+        limits.max_depth = json_max_depth;
+        OrderedWorker<DeliveryBatch, DeliveryBatch> decoder([limits](DeliveryBatch& batch) {
+            for (StoredDelivery& s : batch) {
+                if (s.topic) s.d.topic = parse_topic(*s.topic);
+                s.decoded = decode_delivery(s.d, limits, s.why);
+                s.d.body = std::string();  // from here on only the decoded objects are needed
+            }
+            return std::move(batch);
+        });
+        bool more = true;
+        for (;;) {
+            while (more && decoder.in_flight() < kBatchesInFlight) {
+                DeliveryBatch batch;
+                batch.reserve(kDeliveriesPerBatch);
+                while (batch.size() < kDeliveriesPerBatch && (more = all.step())) {
+                    StoredDelivery& s = batch.emplace_back();
+                    s.id = all.column_int(0);
+                    s.topic = all.column_opt_text(1);
+                    s.d.dedupe_key = all.column_text(2);
+                    s.d.body = all.column_blob(3);
+                }
+                if (!batch.empty()) decoder.push(std::move(batch));
+                if (!more) decoder.close();
+            }
+            std::optional<DeliveryBatch> batch = decoder.pop();
+            if (!batch) break;
+            for (StoredDelivery& s : *batch) {
+                ++stats.deliveries;
+                if (progress && stats.deliveries % 10000 == 0) progress(stats.deliveries, total);
+                if (!s.decoded) {
+                    ++stats.quarantined;
+                    quarantine.reset();
+                    quarantine.bind(1, "rebuild could not decode: " + s.why).bind(2, s.id).run();
+                    continue;
+                }
+                record_into(s.id, s.d, histories);
+            }
         }
-        for (int64_t c : record(id, d)) customers.insert(c);
     }
-    for (int64_t c : customers) {
-        recompute(c, /*notify=*/false);
-        ++stats.customers;
+
+    // Pass 2: every customer once, in id order, from memory. The worker runs the rules;
+    // this thread writes the rows.
+    {
+        std::vector<int64_t> ids = histories.ids();
+        OrderedWorker<CustomerBatch, CustomerBatch> rules([this](CustomerBatch& batch) {
+            batch.outcomes.reserve(batch.histories.size());
+            for (CustomerHistory& h : batch.histories) {
+                stored_order(h);
+                batch.outcomes.push_back(evaluate_customer(h, policy_, batch.now));
+            }
+            return std::move(batch);
+        });
+        std::size_t next = 0;
+        for (;;) {
+            while (next < ids.size() && rules.in_flight() < kBatchesInFlight) {
+                CustomerBatch batch;
+                batch.now = clock_();
+                for (std::size_t end = std::min(ids.size(), next + kCustomersPerBatch); next < end; ++next)
+                    batch.histories.push_back(histories.take(ids[next]));
+                rules.push(std::move(batch));
+                if (next == ids.size()) rules.close();
+            }
+            if (ids.empty()) break;
+            std::optional<CustomerBatch> batch = rules.pop();
+            if (!batch) break;
+            for (std::size_t i = 0; i < batch->histories.size(); ++i) {
+                write_outcome(batch->histories[i], batch->outcomes[i], /*notify=*/false);
+                ++stats.customers;
+            }
+        }
     }
     {
         sql::Statement count(db, "SELECT count(*) FROM churn_events");

@@ -18,6 +18,8 @@
 
 namespace churnwatch {
 
+class CustomerHistories;
+
 // Told about each episode change inside the transaction (the alert outbox hooks in here).
 class EpisodeListener {
 public:
@@ -58,12 +60,20 @@ public:
     // Drops all derived state and replays every stored accepted delivery in id order (decoding
     // each body again, with the given JSON depth limit), then recomputes every customer once.
     // No listener calls: a rebuild restates history, it does not announce it again.
-    // progress(done, total) is called now and then. Runs in one transaction.
+    // progress(done, total) is called now and then, on the calling thread. Runs in the
+    // caller's transaction; uses one worker thread for JSON decoding and the rules, never
+    // for SQLite.
     RebuildStats rebuild(sql::Database& db, std::size_t json_max_depth,
                          const std::function<void(int64_t, int64_t)>& progress = {});
 
 private:
     struct Statements;
+    // One version row each; true when inserted (false: that version was already stored).
+    bool insert_version(int64_t delivery_id, const Delivery& d, const Subscription& s);
+    bool insert_version(int64_t delivery_id, const Delivery& d, const Charge& c);
+    bool insert_version(int64_t delivery_id, const Delivery& d, const Customer& c);
+    // record() for a rebuild: the stored versions also go to `out`, moved from d.payload.
+    void record_into(int64_t delivery_id, Delivery& d, CustomerHistories& out);
     CustomerHistory load_history(int64_t customer_id);
     void write_outcome(const CustomerHistory& h, const CustomerOutcome& o, bool notify);
     void sync_episodes(const CustomerOutcome& o, bool notify);
