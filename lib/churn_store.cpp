@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "customer_histories.h"
+#include "deferred_indexes.h"
 #include "delivery_decode.h"
 #include "ordered_worker.h"
 #include "time_util.h"
@@ -590,6 +591,11 @@ constexpr std::size_t kBatchesInFlight = 8;
 
 RebuildStats ChurnStore::rebuild(sql::Database& db, std::size_t json_max_depth,
                                  const std::function<void(int64_t, int64_t)>& progress) {
+    // Nothing reads these indexes during the rebuild (histories are kept in memory), and
+    // the rows arrive in delivery order, not index order. Dropped before the statements are
+    // prepared, so they are not prepared twice.
+    DeferredIndexes indexes(db, {"subscription_versions", "charge_versions", "customer_versions",
+                                 "customers", "subscriptions", "charges", "churn_events"});
     prepare(db);
     RebuildStats stats;
     db.exec(
@@ -687,6 +693,7 @@ RebuildStats ChurnStore::rebuild(sql::Database& db, std::size_t json_max_depth,
             }
         }
     }
+    indexes.restore();
     {
         sql::Statement count(db, "SELECT count(*) FROM churn_events");
         if (count.step()) stats.episodes = count.column_int(0);
