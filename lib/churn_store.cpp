@@ -698,6 +698,14 @@ RebuildStats ChurnStore::rebuild(sql::Database& db, std::size_t json_max_depth,
         sql::Statement count(db, "SELECT count(*) FROM churn_events");
         if (count.step()) stats.episodes = count.column_int(0);
     }
+    {
+        sql::Statement max_id(db, "SELECT coalesce(max(id), 0) FROM deliveries");
+        if (max_id.step()) stats.projected_through = max_id.column_int(0);
+        sql::Statement mark(db,
+                            "INSERT INTO service_state (key, value) VALUES ('projected_through', ?)"
+                            " ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+        mark.bind(1, std::to_string(stats.projected_through)).run();
+    }
     if (progress) progress(stats.deliveries, total);
     return stats;
 }

@@ -35,6 +35,7 @@ struct RebuildStats {
     int64_t quarantined = 0;  // of those, now quarantined (could not be decoded)
     int64_t customers = 0;
     int64_t episodes = 0;
+    int64_t projected_through = 0;  // max(id) of deliveries, recorded in service_state
 };
 
 class ChurnStore : public DeliveryApplier {
@@ -60,9 +61,10 @@ public:
     // Drops all derived state and replays every stored accepted delivery in id order (decoding
     // each body again, with the given JSON depth limit), then recomputes every customer once.
     // No listener calls: a rebuild restates history, it does not announce it again.
-    // progress(done, total) is called now and then, on the calling thread. Runs in the
-    // caller's transaction; uses one worker thread for JSON decoding and the rules, never
-    // for SQLite.
+    // Finally records service_state 'projected_through' = max(id) of deliveries: the
+    // derived tables reflect every delivery up to there. progress(done, total) is called now
+    // and then, on the calling thread. Runs in the caller's transaction; uses one worker
+    // thread for JSON decoding and the rules, never for SQLite.
     RebuildStats rebuild(sql::Database& db, std::size_t json_max_depth,
                          const std::function<void(int64_t, int64_t)>& progress = {});
 
