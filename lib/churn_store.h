@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <set>
+#include <string>
 #include <vector>
 
 #include "delivery.h"
@@ -17,8 +18,6 @@
 #include "writer.h"
 
 namespace churnwatch {
-
-class CustomerHistories;
 
 // Told about each episode change inside the transaction (the alert outbox hooks in here).
 class EpisodeListener {
@@ -63,22 +62,28 @@ public:
     // No listener calls: a rebuild restates history, it does not announce it again.
     // Finally records service_state 'projected_through' = max(id) of deliveries: the
     // derived tables reflect every delivery up to there. progress(done, total) is called now
-    // and then, on the calling thread. Runs in the caller's transaction; uses one worker
-    // thread for JSON decoding and the rules, never for SQLite.
+    // and then, on the calling thread. Runs in the caller's transaction; uses worker threads
+    // for JSON decoding and the rules, never for SQLite.
     RebuildStats rebuild(sql::Database& db, std::size_t json_max_depth,
                          const std::function<void(int64_t, int64_t)>& progress = {});
 
+    // One customer's analyst rows (customers, subscriptions, charges), packed: what
+    // write_outcome writes, computed apart from the writing so that a rebuild can compute
+    // them on another thread.
+    struct OutcomeRows {
+        std::string rows;  // the customer row, then the subscription rows, then the charge rows
+        std::size_t subscriptions = 0, charges = 0;
+    };
+
 private:
     struct Statements;
-    // One version row each; true when inserted (false: that version was already stored).
-    bool insert_version(int64_t delivery_id, const Delivery& d, const Subscription& s);
-    bool insert_version(int64_t delivery_id, const Delivery& d, const Charge& c);
-    bool insert_version(int64_t delivery_id, const Delivery& d, const Customer& c);
-    // record() for a rebuild: the stored versions also go to `out`, moved from d.payload.
-    void record_into(int64_t delivery_id, Delivery& d, CustomerHistories& out);
     CustomerHistory load_history(int64_t customer_id);
+    static OutcomeRows outcome_rows(const CustomerHistory& h, const CustomerOutcome& o);
     void write_outcome(const CustomerHistory& h, const CustomerOutcome& o, bool notify);
-    void sync_episodes(const CustomerOutcome& o, bool notify);
+    // episodes_stored false: the customer has no churn_events rows (a rebuild emptied them),
+    // so there is nothing to look up and pair with.
+    void write_rows(const OutcomeRows& rows, const CustomerOutcome& o, bool notify, bool episodes_stored);
+    void sync_episodes(const CustomerOutcome& o, bool notify, bool episodes_stored);
 
     RulesPolicy policy_;
     Metrics* metrics_;

@@ -2,6 +2,8 @@
 
 #include <sqlite3.h>
 
+#include <charconv>
+
 namespace churnwatch::sql {
 
 namespace {
@@ -90,6 +92,29 @@ Statement& Statement::bind_null(int index) {
     return *this;
 }
 
+int64_t Value::as_int() const {
+    if (kind == Kind::Int) return i;
+    if (kind == Kind::Null) return 0;
+    int64_t out = 0;
+    std::from_chars(text.data(), text.data() + text.size(), out);  // prefix; 0 if none
+    return out;
+}
+
+std::string Value::as_text() const {
+    if (kind == Kind::Text) return std::string(text);
+    if (kind == Kind::Int) return std::to_string(i);
+    return std::string();
+}
+
+Statement& Statement::bind(int index, const Value& value) {
+    switch (value.kind) {
+        case Value::Kind::Null: return bind_null(index);
+        case Value::Kind::Int: return bind(index, value.i);
+        case Value::Kind::Text: return bind(index, value.text);
+    }
+    return *this;
+}
+
 bool Statement::step() {
     int rc = sqlite3_step(stmt_);
     if (rc == SQLITE_ROW) return true;
@@ -132,6 +157,24 @@ std::string Statement::column_blob(int col) const {
     const void* p = sqlite3_column_blob(stmt_, col);
     int n = sqlite3_column_bytes(stmt_, col);
     return p ? std::string(static_cast<const char*>(p), static_cast<size_t>(n)) : std::string();
+}
+
+Value Statement::column_value(int col) const {
+    Value v;
+    switch (sqlite3_column_type(stmt_, col)) {
+        case SQLITE_NULL: break;
+        case SQLITE_INTEGER:
+            v.kind = Value::Kind::Int;
+            v.i = sqlite3_column_int64(stmt_, col);
+            break;
+        default: {  // text (churnwatch stores no reals or blobs in the columns it reads so)
+            const unsigned char* p = sqlite3_column_text(stmt_, col);
+            v.kind = Value::Kind::Text;
+            v.text = std::string_view(p ? reinterpret_cast<const char*>(p) : "",
+                                      static_cast<size_t>(sqlite3_column_bytes(stmt_, col)));
+        }
+    }
+    return v;
 }
 
 int Statement::column_count() const { return sqlite3_column_count(stmt_); }

@@ -27,6 +27,27 @@ private:
 
 enum class OpenMode { ReadWrite, ReadOnly };
 
+// One column value as churnwatch stores them: NULL, an integer or text. Text is a view: of a
+// statement's current row (valid until its next step or reset), or of the caller's buffer.
+struct Value {
+    enum class Kind : unsigned char { Null, Int, Text };
+    Kind kind = Kind::Null;
+    int64_t i = 0;
+    std::string_view text;
+
+    bool is_null() const { return kind == Kind::Null; }
+    // Read as Statement's column_int / column_text read a column (SQLite's conversions for
+    // the kind the column does not hold: the integer prefix of text, an integer's digits).
+    int64_t as_int() const;
+    std::string as_text() const;
+    std::optional<int64_t> as_opt_int() const {
+        return is_null() ? std::nullopt : std::optional<int64_t>(as_int());
+    }
+    std::optional<std::string> as_opt_text() const {
+        return is_null() ? std::nullopt : std::optional<std::string>(as_text());
+    }
+};
+
 class Database {
 public:
     explicit Database(const std::string& path, OpenMode mode = OpenMode::ReadWrite,
@@ -64,6 +85,7 @@ public:
     Statement& bind(int index, const std::string& text) { return bind(index, std::string_view(text)); }
     Statement& bind_blob(int index, std::string_view bytes);
     Statement& bind_null(int index);
+    Statement& bind(int index, const Value& value);
     template <typename T>
     Statement& bind(int index, const std::optional<T>& value) {
         return value ? bind(index, *value) : bind_null(index);
@@ -81,6 +103,7 @@ public:
     std::optional<std::string> column_opt_text(int col) const;
     std::optional<int64_t> column_opt_int(int col) const;
     std::string column_blob(int col) const;
+    Value column_value(int col) const;
     int column_count() const;
     std::string column_name(int col) const;
 

@@ -1,0 +1,79 @@
+// Packed rows (what a rebuild holds in memory) and the rebuild's version-row bookkeeping.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "packed_rows.h"
+#include "rebuild_versions.h"
+#include "version_rows.h"
+
+using namespace churnwatch;
+
+namespace {
+
+TEST(PackedRows, ValuesComeBackAsWritten) {
+    std::string bytes;
+    RowWriter w(bytes);
+    std::string big(300000, 'x');
+    big[12345] = '\0';  // text is bytes: NULs included
+    w.add(int64_t{-5}).null().add("").add(std::optional<std::string>{}).add(true).add(big);
+    w.add(std::optional<int64_t>{INT64_MIN});
+    sql::Value v[7];
+    EXPECT_EQ(read_row(bytes, v, 7), bytes.size());
+    EXPECT_EQ(v[0].kind, sql::Value::Kind::Int);
+    EXPECT_EQ(v[0].i, -5);
+    EXPECT_TRUE(v[1].is_null());
+    EXPECT_EQ(v[2].kind, sql::Value::Kind::Text);
+    EXPECT_EQ(v[2].text, "");
+    EXPECT_TRUE(v[3].is_null());
+    EXPECT_EQ(v[4].i, 1);
+    EXPECT_EQ(v[5].text, big);
+    EXPECT_EQ(v[6].i, INT64_MIN);
+}
+
+TEST(PackedRows, ArenaKeepsEveryRowWhereItWas) {
+    RowArena arena;
+    std::vector<std::pair<std::string_view, std::string>> kept;
+    for (int i = 0; i < 5000; ++i) {
+        std::string row(static_cast<std::size_t>(i % 7 == 0 ? 400000 : 1 + i % 900), static_cast<char>('a' + i % 26));
+        kept.emplace_back(arena.store(row), row);
+    }
+    for (const auto& [view, row] : kept) ASSERT_EQ(view, row);
+}
+
+std::string customer_row(int64_t customer, int64_t updated_at, const std::string& key, int64_t delivery) {
+    std::string bytes;
+    RowWriter w(bytes);
+    Customer c;
+    c.id = customer;
+    c.updated_at = updated_at;
+    c.email = "c@example.com";
+    customer_version_row(w, delivery, key, "updated", c);
+    return bytes;
+}
+
+TEST(RebuildVersions, OfTwoRowsWithOneKeyTheFirstDeliveredIsKept) {
+    RebuildVersions v;
+    v.add(VersionTable::Customer, customer_row(7, 100, "k", 9));
+    v.add(VersionTable::Customer, customer_row(7, 100, "k", 3));
+    v.add(VersionTable::Customer, customer_row(5, 50, "j", 4));
+    v.finish();
+    const auto& rows = v.in_key_order(VersionTable::Customer);
+    ASSERT_EQ(rows.size(), 3u);
+    EXPECT_EQ(rows[0].id, 5);
+    EXPECT_EQ(rows[1].delivery_id, 3);
+    EXPECT_FALSE(rows[1].refused);
+    EXPECT_EQ(rows[2].delivery_id, 9);
+    EXPECT_TRUE(rows[2].refused);
+    EXPECT_EQ(v.customers(), (std::vector<int64_t>{5, 7}));
+
+    RebuildVersions::Cursor cursor(v, 5);
+    EXPECT_EQ(cursor.history(5).customer.size(), 1u);
+    CustomerHistory h = cursor.history(7);
+    ASSERT_EQ(h.customer.size(), 1u);
+    EXPECT_EQ(h.customer[0].delivery_id, 3);
+    EXPECT_EQ(h.customer[0].customer.email, "c@example.com");
+    EXPECT_EQ(h.customer[0].customer.updated_at_raw, "1970-01-01 00:00:00.000100");
+}
+
+}  // namespace
