@@ -396,10 +396,12 @@ void ChurnStore::sync_episodes(const CustomerOutcome& o, bool notify, bool episo
 
 namespace {
 
-// A stored delivery on its way through the decoding threads.
+// A stored delivery on its way through the decoding threads. The reading thread reuses them
+// batch after batch (assign() into their strings, so no allocation per delivery there).
 struct StoredDelivery {
     int64_t id = 0;
-    std::optional<std::string> topic;
+    bool has_topic = false;
+    std::string topic;
     Delivery d;
     bool decoded = false;
     std::string why;  // when not decoded
@@ -407,9 +409,7 @@ struct StoredDelivery {
 
 struct DeliveryBatch {
     std::vector<StoredDelivery> deliveries;
-    // The version rows of the decoded ones, packed end to end, and each one's table and size.
-    std::string rows;
-    std::vector<std::pair<VersionTable, std::size_t>> versions;
+    VersionBatch versions;  // of the decoded deliveries
 };
 
 // Customers [begin, end) of the rebuild's list, through the rules on a worker.
@@ -431,28 +431,26 @@ constexpr unsigned kDecoderThreads = 2;
 
 // On a decoding thread: the body's objects, decoded, as version rows (what record() would
 // insert), appended to the batch.
-void decode_into(StoredDelivery& s, const JsonLimits& limits, DeliveryBatch& batch) {
-    if (s.topic) s.d.topic = parse_topic(*s.topic);
+void decode_into(StoredDelivery& s, const JsonLimits& limits, VersionBatch& versions) {
+    s.d.topic.reset();
+    s.d.topic_source.reset();
+    s.d.payload.reset();
+    if (s.has_topic) s.d.topic = parse_topic(s.topic);
+    s.why.clear();
     s.decoded = decode_delivery(s.d, limits, s.why);
-    s.d.body = std::string();
     if (!s.decoded || !s.d.payload) return;
     const DecodedPayload& p = *s.d.payload;
-    auto added = [&](VersionTable t, std::size_t before) { batch.versions.emplace_back(t, batch.rows.size() - before); };
-    RowWriter w(batch.rows);
     if (p.subscription) {
-        std::size_t before = batch.rows.size();
+        RowWriter w = versions.writer(VersionTable::Subscription);
         subscription_version_row(w, s.id, s.d.dedupe_key, action_for(s.d, "subscription"), *p.subscription);
-        added(VersionTable::Subscription, before);
     }
     if (p.charge) {
-        std::size_t before = batch.rows.size();
+        RowWriter w = versions.writer(VersionTable::Charge);
         charge_version_row(w, s.id, s.d.dedupe_key, action_for(s.d, "charge"), *p.charge);
-        added(VersionTable::Charge, before);
     }
     if (p.customer) {
-        std::size_t before = batch.rows.size();
+        RowWriter w = versions.writer(VersionTable::Customer);
         customer_version_row(w, s.id, s.d.dedupe_key, action_for(s.d, "customer"), *p.customer);
-        added(VersionTable::Customer, before);
     }
     s.d.payload.reset();  // freed on the thread that allocated it
 }
@@ -494,23 +492,32 @@ RebuildStats ChurnStore::rebuild(sql::Database& db, std::size_t json_max_depth,
         limits.max_depth = json_max_depth;
         OrderedWorker<DeliveryBatch, DeliveryBatch> decoder(
             [limits](DeliveryBatch& batch) {
-                for (StoredDelivery& s : batch.deliveries) decode_into(s, limits, batch);
+                for (StoredDelivery& s : batch.deliveries) decode_into(s, limits, batch.versions);
+                batch.versions.seal();
                 return std::move(batch);
             },
             kDecoderThreads);
+        std::vector<std::vector<StoredDelivery>> spare;  // batches back from the decoders
         bool more = true;
         for (;;) {
             while (more && decoder.in_flight() < kBatchesInFlight) {
                 DeliveryBatch batch;
-                batch.deliveries.reserve(kDeliveriesPerBatch);
-                while (batch.deliveries.size() < kDeliveriesPerBatch && (more = all.step())) {
-                    StoredDelivery& s = batch.deliveries.emplace_back();
-                    s.id = all.column_int(0);
-                    s.topic = all.column_opt_text(1);
-                    s.d.dedupe_key = all.column_text(2);
-                    s.d.body = all.column_blob(3);
+                if (!spare.empty()) {
+                    batch.deliveries = std::move(spare.back());
+                    spare.pop_back();
                 }
-                if (!batch.deliveries.empty()) decoder.push(std::move(batch));
+                std::size_t n = 0;
+                while (n < kDeliveriesPerBatch && (more = all.step())) {
+                    if (n == batch.deliveries.size()) batch.deliveries.emplace_back();
+                    StoredDelivery& s = batch.deliveries[n++];
+                    s.id = all.column_int(0);
+                    s.has_topic = !all.is_null(1);
+                    s.topic.assign(all.column_view(1));
+                    s.d.dedupe_key.assign(all.column_view(2));
+                    s.d.body.assign(all.column_view(3));
+                }
+                batch.deliveries.resize(n);
+                if (n) decoder.push(std::move(batch));
                 if (!more) decoder.close();
             }
             std::optional<DeliveryBatch> batch = decoder.pop();
@@ -524,11 +531,8 @@ RebuildStats ChurnStore::rebuild(sql::Database& db, std::size_t json_max_depth,
                     quarantine.bind(1, "rebuild could not decode: " + s.why).bind(2, s.id).run();
                 }
             }
-            std::string_view rows = batch->rows;
-            for (const auto& [table, size] : batch->versions) {
-                versions.add(table, rows.substr(0, size));
-                rows.remove_prefix(size);
-            }
+            versions.add(std::move(batch->versions));
+            spare.push_back(std::move(batch->deliveries));
         }
     }
 

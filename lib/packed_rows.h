@@ -6,7 +6,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -40,21 +39,8 @@ private:
 // it. Returns the number of bytes the row took. `columns` values are read.
 std::size_t read_row(std::string_view bytes, sql::Value* out, std::size_t columns);
 
-// Binds the values as parameters 1…n and runs the statement.
+// Binds the values as parameters 1…n and runs the statement (texts are not copied: they only
+// need to live through the call).
 void run_with(sql::Statement& q, const sql::Value* values, std::size_t n);
-
-// Append-only storage for packed rows: blocks that never move, so a view of a stored row
-// stays valid as long as the arena.
-class RowArena {
-public:
-    std::string_view store(std::string_view bytes);
-    std::size_t bytes_used() const { return used_total_; }
-
-private:
-    static constexpr std::size_t kBlock = 1 << 20;
-    std::vector<std::unique_ptr<char[]>> blocks_, large_;
-    std::size_t used_ = kBlock;  // of the last block (none yet: "full")
-    std::size_t used_total_ = 0;
-};
 
 }  // namespace churnwatch

@@ -16,26 +16,44 @@ auto key(const VersionRef& r) { return std::tie(r.id, r.updated_at, r.order_key)
 
 }  // namespace
 
-void RebuildVersions::add(VersionTable table, std::string_view row) {
-    VersionRef r;
-    r.row = arena_.store(row);
-    sql::Value v[5];
-    read_row(r.row, v, 5);
-    if (table == VersionTable::Customer) {
-        // customer_id, updated_at_us, order_key, delivery_id
-        r.id = r.customer_id = v[0].i;
-        r.updated_at = v[1].i;
-        r.order_key = v[2].text;
-        r.delivery_id = v[3].i;
-    } else {
-        // subscription_id | charge_id, customer_id, updated_at_us, order_key, delivery_id
-        r.id = v[0].i;
-        r.customer_id = v[1].i;
-        r.updated_at = v[2].i;
-        r.order_key = v[3].text;
-        r.delivery_id = v[4].i;
+RowWriter VersionBatch::writer(VersionTable table) {
+    starts_.emplace_back(table, rows_->size());
+    return RowWriter(*rows_);
+}
+
+void VersionBatch::seal() {
+    rows_->shrink_to_fit();  // views into it are taken below: no reallocation after this
+    const std::string_view all = *rows_;
+    for (std::size_t i = 0; i < starts_.size(); ++i) {
+        const auto [table, begin] = starts_[i];
+        const std::size_t end = i + 1 < starts_.size() ? starts_[i + 1].second : all.size();
+        VersionRef r;
+        r.row = all.substr(begin, end - begin);
+        sql::Value v[5];
+        read_row(r.row, v, 5);
+        if (table == VersionTable::Customer) {
+            // customer_id, updated_at_us, order_key, delivery_id
+            r.id = r.customer_id = v[0].i;
+            r.updated_at = v[1].i;
+            r.order_key = v[2].text;
+            r.delivery_id = v[3].i;
+        } else {
+            // subscription_id | charge_id, customer_id, updated_at_us, order_key, delivery_id
+            r.id = v[0].i;
+            r.customer_id = v[1].i;
+            r.updated_at = v[2].i;
+            r.order_key = v[3].text;
+            r.delivery_id = v[4].i;
+        }
+        refs_[static_cast<std::size_t>(table)].push_back(r);
     }
-    refs_[index(table)].push_back(r);
+    starts_ = {};
+}
+
+void RebuildVersions::add(VersionBatch&& batch) {
+    storage_.push_back(std::move(batch.rows_));
+    for (std::size_t t = 0; t < 3; ++t)
+        refs_[t].insert(refs_[t].end(), batch.refs_[t].begin(), batch.refs_[t].end());
 }
 
 void RebuildVersions::finish() {

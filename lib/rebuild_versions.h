@@ -6,6 +6,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -26,10 +28,26 @@ struct VersionRef {
     bool refused = false;  // an earlier delivery's row has the same key: the table keeps that one
 };
 
+// The version rows of one batch of deliveries, packed end to end by a decoding thread, with
+// their keys read out there too: RebuildVersions takes the lot over without copying, so the
+// thread that reads the deliveries does next to nothing per row.
+class VersionBatch {
+public:
+    // Append a row with writer(), after saying which table it belongs to.
+    RowWriter writer(VersionTable table);
+    // After the last row: trims the storage to size and reads each row's key.
+    void seal();
+
+private:
+    friend class RebuildVersions;
+    std::unique_ptr<std::string> rows_ = std::make_unique<std::string>();
+    std::vector<std::pair<VersionTable, std::size_t>> starts_;
+    std::vector<VersionRef> refs_[3];
+};
+
 class RebuildVersions {
 public:
-    // One packed row of the table, as version_rows.h writes it; copied in.
-    void add(VersionTable table, std::string_view row);
+    void add(VersionBatch&& batch);
 
     // Call once after the last add(): sorts each table by primary key (delivery id last, so
     // of equal keys the first delivered comes first, as ON CONFLICT DO NOTHING keeps it)
@@ -56,11 +74,9 @@ public:
         std::size_t pos_[3];
     };
 
-    std::size_t bytes() const { return arena_.bytes_used(); }
-
 private:
     static std::size_t index(VersionTable t) { return static_cast<std::size_t>(t); }
-    RowArena arena_;
+    std::vector<std::unique_ptr<std::string>> storage_;
     std::vector<VersionRef> refs_[3];
     std::vector<uint32_t> by_customer_[3];  // positions in refs_, in customer_id index order
 };

@@ -115,6 +115,14 @@ Statement& Statement::bind(int index, const Value& value) {
     return *this;
 }
 
+Statement& Statement::bind_unowned(int index, const Value& value) {
+    if (value.kind != Value::Kind::Text) return bind(index, value);
+    check(sqlite3_bind_text64(stmt_, index, value.text.data(), value.text.size(), SQLITE_STATIC,
+                              SQLITE_UTF8),
+          "bind text");
+    return *this;
+}
+
 bool Statement::step() {
     int rc = sqlite3_step(stmt_);
     if (rc == SQLITE_ROW) return true;
@@ -157,6 +165,12 @@ std::string Statement::column_blob(int col) const {
     const void* p = sqlite3_column_blob(stmt_, col);
     int n = sqlite3_column_bytes(stmt_, col);
     return p ? std::string(static_cast<const char*>(p), static_cast<size_t>(n)) : std::string();
+}
+
+std::string_view Statement::column_view(int col) const {
+    const void* p = sqlite3_column_blob(stmt_, col);
+    int n = sqlite3_column_bytes(stmt_, col);
+    return p ? std::string_view(static_cast<const char*>(p), static_cast<size_t>(n)) : std::string_view();
 }
 
 Value Statement::column_value(int col) const {

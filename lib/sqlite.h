@@ -86,6 +86,8 @@ public:
     Statement& bind_blob(int index, std::string_view bytes);
     Statement& bind_null(int index);
     Statement& bind(int index, const Value& value);
+    // Binds without copying text: it must stay valid until the statement is next reset.
+    Statement& bind_unowned(int index, const Value& value);
     template <typename T>
     Statement& bind(int index, const std::optional<T>& value) {
         return value ? bind(index, *value) : bind_null(index);
@@ -104,6 +106,8 @@ public:
     std::optional<int64_t> column_opt_int(int col) const;
     std::string column_blob(int col) const;
     Value column_value(int col) const;
+    // The bytes of a text or blob column, without copying: valid until the next step/reset.
+    std::string_view column_view(int col) const;
     int column_count() const;
     std::string column_name(int col) const;
 
