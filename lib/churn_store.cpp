@@ -30,29 +30,44 @@ std::string action_for(const Delivery& d, std::string_view resource) {
     return "included";
 }
 
+// The version tables' INSERT heads, in version_rows.h's column order: completed with
+// VALUES for one row, or with a SELECT from Database::run_over's rows for a whole table.
+constexpr const char* kInsertSubscriptionVersion =
+    "INSERT INTO subscription_versions (subscription_id, customer_id, updated_at_us,"
+    " order_key, delivery_id, action, status, status_raw, email, cancelled_at_us,"
+    " cancellation_reason, expire_after_charges, max_retries_reached,"
+    " next_charge_scheduled_at, price, quantity, product_title, created_at_us)";
+constexpr const char* kInsertChargeVersion =
+    "INSERT INTO charge_versions (charge_id, customer_id, updated_at_us, order_key,"
+    " delivery_id, action, status, status_raw, email, error, error_type, attempts,"
+    " max_retries_reached, subscription_ids, total_price, created_at_us, processed_at_us)";
+constexpr const char* kInsertCustomerVersion =
+    "INSERT INTO customer_versions (customer_id, updated_at_us, order_key,"
+    " delivery_id, action, status, email, external_customer_id,"
+    " active_subscriptions, total_subscriptions, billing_country,"
+    " billing_province, billing_zip, has_valid_payment_method,"
+    " payment_method_in_dunning, created_at_us)";
+
+std::string values(std::size_t columns) {
+    std::string out = " VALUES (";
+    for (std::size_t i = 0; i < columns; ++i) out += i ? ",?" : "?";
+    return out + ") ON CONFLICT DO NOTHING";
+}
+
+// "WHERE true": without it SQLite would read ON CONFLICT as part of the SELECT's join.
+std::string select_rows(std::size_t columns) {
+    std::string out = " SELECT ";
+    for (std::size_t i = 0; i < columns; ++i) out += (i ? ", c" : "c") + std::to_string(i);
+    return out + " FROM churnwatch_rows WHERE true ON CONFLICT DO NOTHING";
+}
+
 }  // namespace
 
 struct ChurnStore::Statements {
     explicit Statements(sql::Database& db)
-        : ins_sub(db,
-                  "INSERT INTO subscription_versions (subscription_id, customer_id, updated_at_us,"
-                  " order_key, delivery_id, action, status, status_raw, email, cancelled_at_us,"
-                  " cancellation_reason, expire_after_charges, max_retries_reached,"
-                  " next_charge_scheduled_at, price, quantity, product_title, created_at_us)"
-                  " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING"),
-          ins_charge(db,
-                     "INSERT INTO charge_versions (charge_id, customer_id, updated_at_us, order_key,"
-                     " delivery_id, action, status, status_raw, email, error, error_type, attempts,"
-                     " max_retries_reached, subscription_ids, total_price, created_at_us,"
-                     " processed_at_us) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-                     " ON CONFLICT DO NOTHING"),
-          ins_customer(db,
-                       "INSERT INTO customer_versions (customer_id, updated_at_us, order_key,"
-                       " delivery_id, action, status, email, external_customer_id,"
-                       " active_subscriptions, total_subscriptions, billing_country,"
-                       " billing_province, billing_zip, has_valid_payment_method,"
-                       " payment_method_in_dunning, created_at_us)"
-                       " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING"),
+        : ins_sub(db, std::string(kInsertSubscriptionVersion) + values(kSubscriptionVersionColumns)),
+          ins_charge(db, std::string(kInsertChargeVersion) + values(kChargeVersionColumns)),
+          ins_customer(db, std::string(kInsertCustomerVersion) + values(kCustomerVersionColumns)),
           sel_subs(db,
                    "SELECT subscription_id, customer_id, updated_at_us, order_key, delivery_id,"
                    " action, status, status_raw, email, cancelled_at_us, cancellation_reason,"
@@ -429,6 +444,24 @@ constexpr std::size_t kCustomersPerBatch = 512;
 // of a small machine busy (the reader needs far less than a core).
 constexpr unsigned kDecoderThreads = 2;
 
+// A version table's rows in key order, as Database::run_over reads them, without the ones
+// the table refuses.
+class KeptVersions : public sql::RowSource {
+public:
+    KeptVersions(const std::vector<VersionRef>& refs, std::size_t columns) : refs_(refs), columns_(columns) {}
+    bool next(sql::Value* row) override {
+        while (next_ < refs_.size() && refs_[next_].refused) ++next_;
+        if (next_ == refs_.size()) return false;
+        read_row(refs_[next_++].row, row, columns_);
+        return true;
+    }
+
+private:
+    const std::vector<VersionRef>& refs_;
+    std::size_t columns_;
+    std::size_t next_ = 0;
+};
+
 // On a decoding thread: the body's objects, decoded, as version rows (what record() would
 // insert), appended to the batch.
 void decode_into(StoredDelivery& s, const JsonLimits& limits, VersionBatch& versions) {
@@ -560,17 +593,14 @@ RebuildStats ChurnStore::rebuild(sql::Database& db, std::size_t json_max_depth,
     }
     rules.close();
     {
-        sql::Value values[kSubscriptionVersionColumns];
-        auto write = [&](VersionTable table, sql::Statement& q, std::size_t columns) {
-            for (const VersionRef& r : versions.in_key_order(table)) {
-                if (r.refused) continue;
-                read_row(r.row, values, columns);
-                run_with(q, values, columns);
-            }
+        // One INSERT … SELECT per table: SQLite pulls the rows, no round trip per row.
+        auto write = [&](VersionTable table, const char* insert, std::size_t columns) {
+            KeptVersions rows(versions.in_key_order(table), columns);
+            db.run_over(insert + select_rows(columns), rows);
         };
-        write(VersionTable::Subscription, st_->ins_sub, kSubscriptionVersionColumns);
-        write(VersionTable::Charge, st_->ins_charge, kChargeVersionColumns);
-        write(VersionTable::Customer, st_->ins_customer, kCustomerVersionColumns);
+        write(VersionTable::Subscription, kInsertSubscriptionVersion, kSubscriptionVersionColumns);
+        write(VersionTable::Charge, kInsertChargeVersion, kChargeVersionColumns);
+        write(VersionTable::Customer, kInsertCustomerVersion, kCustomerVersionColumns);
     }
     while (std::optional<CustomerBatch> batch = rules.pop()) {
         for (std::size_t i = 0; i < batch->rows.size(); ++i) {

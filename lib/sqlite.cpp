@@ -3,8 +3,17 @@
 #include <sqlite3.h>
 
 #include <charconv>
+#include <exception>
+#include <string>
 
 namespace churnwatch::sql {
+
+// churnwatch_rows: an eponymous virtual table whose rows come from the RowSource that
+// run_over is running, so INSERT … SELECT can read them.
+struct Database::RowsModule {
+    RowSource* current = nullptr;
+    std::exception_ptr error;  // what current->next() threw
+};
 
 namespace {
 
@@ -35,6 +44,127 @@ Database::Database(const std::string& path, OpenMode mode, int busy_timeout_ms) 
 }
 
 Database::~Database() { sqlite3_close_v2(db_); }
+
+namespace {
+
+struct RowsTable {
+    sqlite3_vtab base{};
+    Database::RowsModule* module = nullptr;
+};
+
+struct RowsCursor {
+    sqlite3_vtab_cursor base{};
+    RowSource* source = nullptr;
+    Database::RowsModule* module = nullptr;
+    Value row[RowSource::kMaxColumns];
+    bool eof = true;
+    sqlite3_int64 rowid = 0;
+};
+
+int rows_connect(sqlite3* db, void* aux, int, const char* const*, sqlite3_vtab** out, char**) {
+    std::string schema = "CREATE TABLE x(";
+    for (int i = 0; i < RowSource::kMaxColumns; ++i) schema += (i ? ", c" : "c") + std::to_string(i);
+    schema += ")";
+    int rc = sqlite3_declare_vtab(db, schema.c_str());
+    if (rc != SQLITE_OK) return rc;
+    auto* t = new RowsTable;
+    t->module = static_cast<Database::RowsModule*>(aux);
+    *out = &t->base;
+    return SQLITE_OK;
+}
+
+int rows_disconnect(sqlite3_vtab* t) {
+    delete reinterpret_cast<RowsTable*>(t);
+    return SQLITE_OK;
+}
+
+int rows_best_index(sqlite3_vtab*, sqlite3_index_info* info) {
+    info->estimatedCost = 1e6;  // one full pass; there is nothing else to choose
+    return SQLITE_OK;
+}
+
+int rows_open(sqlite3_vtab* t, sqlite3_vtab_cursor** out) {
+    auto* c = new RowsCursor;
+    c->module = reinterpret_cast<RowsTable*>(t)->module;
+    *out = &c->base;
+    return SQLITE_OK;
+}
+
+int rows_close(sqlite3_vtab_cursor* c) {
+    delete reinterpret_cast<RowsCursor*>(c);
+    return SQLITE_OK;
+}
+
+int rows_next(sqlite3_vtab_cursor* base) {
+    auto* c = reinterpret_cast<RowsCursor*>(base);
+    try {
+        c->eof = !c->source || !c->source->next(c->row);
+    } catch (...) {
+        c->module->error = std::current_exception();
+        return SQLITE_ERROR;
+    }
+    ++c->rowid;
+    return SQLITE_OK;
+}
+
+int rows_filter(sqlite3_vtab_cursor* base, int, const char*, int, sqlite3_value**) {
+    auto* c = reinterpret_cast<RowsCursor*>(base);
+    c->source = c->module->current;
+    c->rowid = 0;
+    return rows_next(base);
+}
+
+int rows_eof(sqlite3_vtab_cursor* c) { return reinterpret_cast<RowsCursor*>(c)->eof; }
+
+int rows_column(sqlite3_vtab_cursor* base, sqlite3_context* ctx, int col) {
+    const Value& v = reinterpret_cast<RowsCursor*>(base)->row[col];
+    switch (v.kind) {
+        case Value::Kind::Null: sqlite3_result_null(ctx); break;
+        case Value::Kind::Int: sqlite3_result_int64(ctx, v.i); break;
+        case Value::Kind::Text:
+            // Static: the source keeps its text until the statement has finished.
+            sqlite3_result_text64(ctx, v.text.data(), v.text.size(), SQLITE_STATIC, SQLITE_UTF8);
+            break;
+    }
+    return SQLITE_OK;
+}
+
+int rows_rowid(sqlite3_vtab_cursor* c, sqlite3_int64* out) {
+    *out = reinterpret_cast<RowsCursor*>(c)->rowid;
+    return SQLITE_OK;
+}
+
+const sqlite3_module kRowsModule = {
+    0,                // iVersion
+    nullptr,          // xCreate: none, so the table is eponymous-only
+    rows_connect, rows_best_index, rows_disconnect,
+    nullptr,          // xDestroy
+    rows_open, rows_close, rows_filter, rows_next, rows_eof, rows_column, rows_rowid,
+};
+
+}  // namespace
+
+void Database::run_over(std::string_view sql, RowSource& rows) {
+    if (!rows_module_) {
+        auto m = std::make_unique<RowsModule>();
+        int rc = sqlite3_create_module_v2(db_, "churnwatch_rows", &kRowsModule, m.get(), nullptr);
+        if (rc != SQLITE_OK) throw_error(db_, rc, "cannot register churnwatch_rows");
+        rows_module_ = std::move(m);
+    }
+    Statement q(*this, sql);
+    rows_module_->current = &rows;
+    rows_module_->error = nullptr;
+    struct Clear {
+        RowsModule& m;
+        ~Clear() { m.current = nullptr; }
+    } clear{*rows_module_};
+    try {
+        q.run();
+    } catch (...) {
+        if (rows_module_->error) std::rethrow_exception(rows_module_->error);
+        throw;
+    }
+}
 
 void Database::exec(std::string_view sql) {
     std::string text(sql);

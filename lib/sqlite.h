@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -48,6 +49,8 @@ struct Value {
     }
 };
 
+class RowSource;
+
 class Database {
 public:
     explicit Database(const std::string& path, OpenMode mode = OpenMode::ReadWrite,
@@ -62,9 +65,27 @@ public:
     sqlite3* handle() const { return db_; }
     const std::string& path() const { return path_; }
 
+    // Runs one statement that reads `rows` as the table churnwatch_rows (c0, c1, …), e.g.
+    // "INSERT INTO t (a, b) SELECT c0, c1 FROM churnwatch_rows": SQLite pulls the rows
+    // itself, one statement for all of them instead of a bind-step-reset round trip each.
+    void run_over(std::string_view sql, RowSource& rows);
+
+    struct RowsModule;
+
 private:
     sqlite3* db_ = nullptr;
     std::string path_;
+    std::unique_ptr<RowsModule> rows_module_;  // registered on first run_over
+};
+
+// The rows run_over hands to SQLite.
+class RowSource {
+public:
+    static constexpr int kMaxColumns = 32;
+    virtual ~RowSource() = default;
+    // Fills the next row's values; false when there are no more. Text must stay valid until
+    // the statement has finished.
+    virtual bool next(Value* row) = 0;
 };
 
 // A prepared statement; parameters are 1-based as in SQLite. reset() before reuse.
