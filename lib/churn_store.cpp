@@ -498,6 +498,9 @@ RebuildStats ChurnStore::rebuild(sql::Database& db, std::size_t json_max_depth,
                                  "customers", "subscriptions", "charges", "churn_events"});
     prepare(db);
     RebuildStats stats;
+    // The commit must sync everything dirty in the database file, including what was written
+    // just before (a bulk load, a checkpoint): have the OS start on it while we compute.
+    db.start_writeback();
     db.exec(
         "DELETE FROM churn_events; DELETE FROM customers; DELETE FROM subscriptions;"
         " DELETE FROM charges; DELETE FROM subscription_versions; DELETE FROM charge_versions;"
@@ -602,6 +605,7 @@ RebuildStats ChurnStore::rebuild(sql::Database& db, std::size_t json_max_depth,
         write(VersionTable::Charge, kInsertChargeVersion, kChargeVersionColumns);
         write(VersionTable::Customer, kInsertCustomerVersion, kCustomerVersionColumns);
     }
+    db.start_writeback();  // the version rows spilled to the WAL so far
     while (std::optional<CustomerBatch> batch = rules.pop()) {
         for (std::size_t i = 0; i < batch->rows.size(); ++i) {
             write_rows(batch->rows[i], batch->outcomes[i], /*notify=*/false, /*episodes_stored=*/false);

@@ -70,6 +70,12 @@ public:
     // itself, one statement for all of them instead of a bind-step-reset round trip each.
     void run_over(std::string_view sql, RowSource& rows);
 
+    // Asks the OS to start writing the database's dirty pages (file and WAL) to disk now,
+    // without waiting: a long transaction's final sync then has mostly its own last pages to
+    // wait for, instead of everything written since the OS last flushed. A hint: no effect
+    // where unsupported.
+    void start_writeback() const;
+
     struct RowsModule;
 
 private:
