@@ -3,97 +3,24 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
-#include <sstream>
 
+#include "deferred_indexes.h"
 #include "delivery_decode.h"
+#include "ordered_worker.h"
+#include "packed_rows.h"
+#include "rebuild_versions.h"
 #include "time_util.h"
 #include "topic.h"
+#include "version_rows.h"
 
 namespace churnwatch {
 
 namespace {
 
-std::string_view status_name(SubscriptionStatus s) {
-    switch (s) {
-        case SubscriptionStatus::Active: return "active";
-        case SubscriptionStatus::Cancelled: return "cancelled";
-        case SubscriptionStatus::Expired: return "expired";
-        case SubscriptionStatus::Onetime: return "onetime";
-        case SubscriptionStatus::Unknown: break;
-    }
-    return "unknown";
-}
-
-SubscriptionStatus subscription_status(std::string_view s) {
-    if (s == "active") return SubscriptionStatus::Active;
-    if (s == "cancelled") return SubscriptionStatus::Cancelled;
-    if (s == "expired") return SubscriptionStatus::Expired;
-    if (s == "onetime") return SubscriptionStatus::Onetime;
-    return SubscriptionStatus::Unknown;
-}
-
-constexpr std::pair<ChargeStatus, std::string_view> kChargeStatusNames[] = {
-    {ChargeStatus::Success, "success"},
-    {ChargeStatus::Error, "error"},
-    {ChargeStatus::Queued, "queued"},
-    {ChargeStatus::Skipped, "skipped"},
-    {ChargeStatus::Refunded, "refunded"},
-    {ChargeStatus::PartiallyRefunded, "partially_refunded"},
-    {ChargeStatus::PendingManualPayment, "pending_manual_payment"},
-    {ChargeStatus::Pending, "pending"},
-};
-
-std::string_view status_name(ChargeStatus s) {
-    for (const auto& [st, name] : kChargeStatusNames)
-        if (st == s) return name;
-    return "unknown";
-}
-
-ChargeStatus charge_status(std::string_view s) {
-    for (const auto& [st, name] : kChargeStatusNames)
-        if (name == s) return st;
-    return ChargeStatus::Unknown;
-}
-
-std::string_view status_name(CustomerStatus s) {
-    switch (s) {
-        case CustomerStatus::Active: return "active";
-        case CustomerStatus::Inactive: return "inactive";
-        case CustomerStatus::Unknown: break;
-    }
-    return "unknown";
-}
-
-CustomerStatus customer_status(std::string_view s) {
-    if (s == "active") return CustomerStatus::Active;
-    if (s == "inactive") return CustomerStatus::Inactive;
-    return CustomerStatus::Unknown;
-}
-
-std::string join_ids(const std::vector<int64_t>& ids) {
-    std::string out;
-    for (std::size_t i = 0; i < ids.size(); ++i) {
-        if (i) out += ',';
-        out += std::to_string(ids[i]);
-    }
-    return out;
-}
-
-std::vector<int64_t> split_ids(const std::string& s) {
-    std::vector<int64_t> out;
-    std::stringstream in(s);
-    std::string part;
-    while (std::getline(in, part, ','))
-        if (!part.empty()) out.push_back(std::stoll(part));
-    return out;
-}
-
 std::optional<std::string> opt_time(const std::optional<Micros>& t) {
     if (!t) return std::nullopt;
     return format_time(*t);
 }
-
-std::optional<Micros> opt_micros(const sql::Statement& q, int col) { return q.column_opt_int(col); }
 
 // The action a fact records: the topic's own object gets the topic action; objects that
 // rode along (included_objects) are marked 'included' so they never count as, say, a
@@ -103,29 +30,44 @@ std::string action_for(const Delivery& d, std::string_view resource) {
     return "included";
 }
 
+// The version tables' INSERT heads, in version_rows.h's column order: completed with
+// VALUES for one row, or with a SELECT from Database::run_over's rows for a whole table.
+constexpr const char* kInsertSubscriptionVersion =
+    "INSERT INTO subscription_versions (subscription_id, customer_id, updated_at_us,"
+    " order_key, delivery_id, action, status, status_raw, email, cancelled_at_us,"
+    " cancellation_reason, expire_after_charges, max_retries_reached,"
+    " next_charge_scheduled_at, price, quantity, product_title, created_at_us)";
+constexpr const char* kInsertChargeVersion =
+    "INSERT INTO charge_versions (charge_id, customer_id, updated_at_us, order_key,"
+    " delivery_id, action, status, status_raw, email, error, error_type, attempts,"
+    " max_retries_reached, subscription_ids, total_price, created_at_us, processed_at_us)";
+constexpr const char* kInsertCustomerVersion =
+    "INSERT INTO customer_versions (customer_id, updated_at_us, order_key,"
+    " delivery_id, action, status, email, external_customer_id,"
+    " active_subscriptions, total_subscriptions, billing_country,"
+    " billing_province, billing_zip, has_valid_payment_method,"
+    " payment_method_in_dunning, created_at_us)";
+
+std::string values(std::size_t columns) {
+    std::string out = " VALUES (";
+    for (std::size_t i = 0; i < columns; ++i) out += i ? ",?" : "?";
+    return out + ") ON CONFLICT DO NOTHING";
+}
+
+// "WHERE true": without it SQLite would read ON CONFLICT as part of the SELECT's join.
+std::string select_rows(std::size_t columns) {
+    std::string out = " SELECT ";
+    for (std::size_t i = 0; i < columns; ++i) out += (i ? ", c" : "c") + std::to_string(i);
+    return out + " FROM churnwatch_rows WHERE true ON CONFLICT DO NOTHING";
+}
+
 }  // namespace
 
 struct ChurnStore::Statements {
     explicit Statements(sql::Database& db)
-        : ins_sub(db,
-                  "INSERT INTO subscription_versions (subscription_id, customer_id, updated_at_us,"
-                  " order_key, delivery_id, action, status, status_raw, email, cancelled_at_us,"
-                  " cancellation_reason, expire_after_charges, max_retries_reached,"
-                  " next_charge_scheduled_at, price, quantity, product_title, created_at_us)"
-                  " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING"),
-          ins_charge(db,
-                     "INSERT INTO charge_versions (charge_id, customer_id, updated_at_us, order_key,"
-                     " delivery_id, action, status, status_raw, email, error, error_type, attempts,"
-                     " max_retries_reached, subscription_ids, total_price, created_at_us,"
-                     " processed_at_us) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-                     " ON CONFLICT DO NOTHING"),
-          ins_customer(db,
-                       "INSERT INTO customer_versions (customer_id, updated_at_us, order_key,"
-                       " delivery_id, action, status, email, external_customer_id,"
-                       " active_subscriptions, total_subscriptions, billing_country,"
-                       " billing_province, billing_zip, has_valid_payment_method,"
-                       " payment_method_in_dunning, created_at_us)"
-                       " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING"),
+        : ins_sub(db, std::string(kInsertSubscriptionVersion) + values(kSubscriptionVersionColumns)),
+          ins_charge(db, std::string(kInsertChargeVersion) + values(kChargeVersionColumns)),
+          ins_customer(db, std::string(kInsertCustomerVersion) + values(kCustomerVersionColumns)),
           sel_subs(db,
                    "SELECT subscription_id, customer_id, updated_at_us, order_key, delivery_id,"
                    " action, status, status_raw, email, cancelled_at_us, cancellation_reason,"
@@ -228,43 +170,30 @@ std::set<int64_t> ChurnStore::record(int64_t delivery_id, const Delivery& d) {
     std::set<int64_t> touched;
     if (!d.payload) return touched;
     const DecodedPayload& p = *d.payload;
+    std::string row;
+    sql::Value values[kSubscriptionVersionColumns];
+    auto insert = [&](sql::Statement& q, std::size_t columns) {
+        read_row(row, values, columns);
+        run_with(q, values, columns);
+        row.clear();
+    };
     if (p.subscription) {
-        const Subscription& s = *p.subscription;
-        auto& q = st_->ins_sub;
-        q.reset();
-        q.bind(1, s.id).bind(2, s.customer_id).bind(3, s.updated_at).bind(4, d.dedupe_key);
-        q.bind(5, delivery_id).bind(6, action_for(d, "subscription")).bind(7, status_name(s.status));
-        q.bind(8, s.status_raw).bind(9, s.email).bind(10, s.cancelled_at);
-        q.bind(11, s.cancellation_reason).bind(12, s.expire_after_charges);
-        q.bind(13, s.max_retries_reached).bind(14, s.next_charge_scheduled_at).bind(15, s.price);
-        q.bind(16, s.quantity).bind(17, s.product_title).bind(18, s.created_at);
-        q.run();
-        touched.insert(s.customer_id);
+        RowWriter w(row);
+        subscription_version_row(w, delivery_id, d.dedupe_key, action_for(d, "subscription"), *p.subscription);
+        insert(st_->ins_sub, kSubscriptionVersionColumns);
+        touched.insert(p.subscription->customer_id);
     }
     if (p.charge) {
-        const Charge& c = *p.charge;
-        auto& q = st_->ins_charge;
-        q.reset();
-        q.bind(1, c.id).bind(2, c.customer_id).bind(3, c.updated_at).bind(4, d.dedupe_key);
-        q.bind(5, delivery_id).bind(6, action_for(d, "charge")).bind(7, status_name(c.status));
-        q.bind(8, c.status_raw).bind(9, c.email).bind(10, c.error).bind(11, c.error_type);
-        q.bind(12, c.attempts).bind(13, c.max_retries_reached).bind(14, join_ids(c.subscription_ids));
-        q.bind(15, c.total_price).bind(16, c.created_at).bind(17, c.processed_at);
-        q.run();
-        touched.insert(c.customer_id);
+        RowWriter w(row);
+        charge_version_row(w, delivery_id, d.dedupe_key, action_for(d, "charge"), *p.charge);
+        insert(st_->ins_charge, kChargeVersionColumns);
+        touched.insert(p.charge->customer_id);
     }
     if (p.customer) {
-        const Customer& c = *p.customer;
-        auto& q = st_->ins_customer;
-        q.reset();
-        q.bind(1, c.id).bind(2, c.updated_at).bind(3, d.dedupe_key).bind(4, delivery_id);
-        q.bind(5, action_for(d, "customer")).bind(6, status_name(c.status)).bind(7, c.email);
-        q.bind(8, c.external_customer_id).bind(9, c.active_subscriptions);
-        q.bind(10, c.total_subscriptions).bind(11, c.billing_country).bind(12, c.billing_province);
-        q.bind(13, c.billing_zip).bind(14, c.has_valid_payment_method);
-        q.bind(15, c.payment_method_in_dunning).bind(16, c.created_at);
-        q.run();
-        touched.insert(c.id);
+        RowWriter w(row);
+        customer_version_row(w, delivery_id, d.dedupe_key, action_for(d, "customer"), *p.customer);
+        insert(st_->ins_customer, kCustomerVersionColumns);
+        touched.insert(p.customer->id);
     }
     return touched;
 }
@@ -272,84 +201,23 @@ std::set<int64_t> ChurnStore::record(int64_t delivery_id, const Delivery& d) {
 CustomerHistory ChurnStore::load_history(int64_t customer_id) {
     CustomerHistory h;
     h.customer_id = customer_id;
+    sql::Value row[kSubscriptionVersionColumns];
+    auto read = [&](sql::Statement& q, std::size_t columns) {
+        for (std::size_t i = 0; i < columns; ++i) row[i] = q.column_value(static_cast<int>(i));
+        return row;
+    };
     auto& qs = st_->sel_subs;
     qs.reset();
     qs.bind(1, customer_id);
-    while (qs.step()) {
-        SubscriptionFact f;
-        Subscription& s = f.sub;
-        s.id = qs.column_int(0);
-        s.customer_id = qs.column_int(1);
-        s.updated_at = qs.column_int(2);
-        s.updated_at_raw = format_time(s.updated_at);
-        f.order_key = qs.column_text(3);
-        f.delivery_id = qs.column_int(4);
-        f.action = qs.column_text(5);
-        s.status = subscription_status(qs.column_text(6));
-        s.status_raw = qs.column_text(7);
-        s.email = qs.column_opt_text(8);
-        s.cancelled_at = opt_micros(qs, 9);
-        s.cancellation_reason = qs.column_opt_text(10);
-        s.expire_after_charges = qs.column_opt_int(11);
-        s.max_retries_reached = qs.column_int(12) != 0;
-        s.next_charge_scheduled_at = qs.column_opt_text(13);
-        s.price = qs.column_opt_text(14);
-        s.quantity = qs.column_int(15);
-        s.product_title = qs.column_opt_text(16);
-        s.created_at = opt_micros(qs, 17);
-        h.subscriptions.push_back(std::move(f));
-    }
+    while (qs.step()) h.subscriptions.push_back(subscription_fact(read(qs, kSubscriptionVersionColumns)));
     auto& qc = st_->sel_charges;
     qc.reset();
     qc.bind(1, customer_id);
-    while (qc.step()) {
-        ChargeFact f;
-        Charge& c = f.charge;
-        c.id = qc.column_int(0);
-        c.customer_id = qc.column_int(1);
-        c.updated_at = qc.column_int(2);
-        c.updated_at_raw = format_time(c.updated_at);
-        f.order_key = qc.column_text(3);
-        f.delivery_id = qc.column_int(4);
-        f.action = qc.column_text(5);
-        c.status = charge_status(qc.column_text(6));
-        c.status_raw = qc.column_text(7);
-        c.email = qc.column_opt_text(8);
-        c.error = qc.column_opt_text(9);
-        c.error_type = qc.column_opt_text(10);
-        c.attempts = qc.column_opt_int(11);
-        c.max_retries_reached = qc.column_int(12) != 0;
-        c.subscription_ids = split_ids(qc.column_text(13));
-        c.total_price = qc.column_opt_text(14);
-        c.created_at = opt_micros(qc, 15);
-        c.processed_at = opt_micros(qc, 16);
-        h.charges.push_back(std::move(f));
-    }
+    while (qc.step()) h.charges.push_back(charge_fact(read(qc, kChargeVersionColumns)));
     auto& qu = st_->sel_customers;
     qu.reset();
     qu.bind(1, customer_id);
-    while (qu.step()) {
-        CustomerFact f;
-        Customer& c = f.customer;
-        c.id = qu.column_int(0);
-        c.updated_at = qu.column_int(1);
-        c.updated_at_raw = format_time(c.updated_at);
-        f.order_key = qu.column_text(2);
-        f.delivery_id = qu.column_int(3);
-        f.action = qu.column_text(4);
-        c.status = customer_status(qu.column_text(5));
-        c.email = qu.column_opt_text(6);
-        c.external_customer_id = qu.column_opt_text(7);
-        c.active_subscriptions = qu.column_opt_int(8);
-        c.total_subscriptions = qu.column_opt_int(9);
-        c.billing_country = qu.column_opt_text(10);
-        c.billing_province = qu.column_opt_text(11);
-        c.billing_zip = qu.column_opt_text(12);
-        if (auto v = qu.column_opt_int(13)) c.has_valid_payment_method = *v != 0;
-        if (auto v = qu.column_opt_int(14)) c.payment_method_in_dunning = *v != 0;
-        c.created_at = opt_micros(qu, 15);
-        h.customer.push_back(std::move(f));
-    }
+    while (qu.step()) h.customer.push_back(customer_fact(read(qu, kCustomerVersionColumns)));
     return h;
 }
 
@@ -359,7 +227,9 @@ void ChurnStore::recompute(int64_t customer_id, bool notify) {
     write_outcome(h, o, notify);
 }
 
-void ChurnStore::write_outcome(const CustomerHistory& h, const CustomerOutcome& o, bool notify) {
+ChurnStore::OutcomeRows ChurnStore::outcome_rows(const CustomerHistory& h, const CustomerOutcome& o) {
+    OutcomeRows out;
+    RowWriter w(out.rows);
     // Latest version of each object: greatest (updated_at, order_key), whatever the arrival.
     const CustomerFact* cust = nullptr;
     for (const auto& f : h.customer)
@@ -378,20 +248,20 @@ void ChurnStore::write_outcome(const CustomerHistory& h, const CustomerOutcome& 
     for (const auto& f : h.charges) offer_email(f.charge.email, f.charge.updated_at);
     if (cust) offer_email(cust->customer.email, cust->customer.updated_at + 1);
 
-    auto& uc = st_->upsert_customer;
-    uc.reset();
-    uc.bind(1, o.customer_id).bind(2, email);
-    if (cust) uc.bind(3, cust->customer.external_customer_id);
-    uc.bind(4, o.churned ? "churned" : "active");
-    uc.bind(5, opt_time(o.first_seen_at)).bind(6, opt_time(o.churned_at));
-    uc.bind(7, opt_time(o.last_event_at)).bind(8, o.active_subscriptions);
+    w.add(o.customer_id).add(email);
+    if (cust) w.add(cust->customer.external_customer_id);
+    else w.null();
+    w.add(o.churned ? "churned" : "active");
+    w.add(opt_time(o.first_seen_at)).add(opt_time(o.churned_at));
+    w.add(opt_time(o.last_event_at)).add(o.active_subscriptions);
     if (cust) {
         const Customer& c = cust->customer;
-        uc.bind(9, c.active_subscriptions).bind(10, c.billing_country);
-        uc.bind(11, c.billing_province).bind(12, c.billing_zip);
-        uc.bind(13, c.has_valid_payment_method).bind(14, c.payment_method_in_dunning);
+        w.add(c.active_subscriptions).add(c.billing_country);
+        w.add(c.billing_province).add(c.billing_zip);
+        w.add(c.has_valid_payment_method).add(c.payment_method_in_dunning);
+    } else {
+        for (int i = 0; i < 6; ++i) w.null();
     }
-    uc.run();
 
     std::map<int64_t, const SubscriptionFact*> subs;
     for (const auto& f : h.subscriptions) {
@@ -407,17 +277,15 @@ void ChurnStore::write_outcome(const CustomerHistory& h, const CustomerOutcome& 
         bool any_mrr = std::any_of(h.subscriptions.begin(), h.subscriptions.end(), [&](const auto& v) {
             return v.sub.id == id && v.sub.max_retries_reached;
         });
-        auto& q = st_->upsert_subscription;
-        q.reset();
-        q.bind(1, id).bind(2, s.customer_id).bind(3, status_name(s.status));
-        q.bind(4, opt_time(s.cancelled_at)).bind(5, s.cancellation_reason);
-        q.bind(6, s.expire_after_charges);
-        q.bind(7, it != o.subscriptions.end() ? it->charges_counted : 0);
-        q.bind(8, it != o.subscriptions.end() && it->expired);
-        q.bind(9, s.max_retries_reached || any_mrr).bind(10, s.next_charge_scheduled_at);
-        q.bind(11, s.price).bind(12, s.quantity).bind(13, s.product_title);
-        q.bind(14, opt_time(s.created_at)).bind(15, format_time(s.updated_at));
-        q.run();
+        w.add(id).add(s.customer_id).add(status_name(s.status));
+        w.add(opt_time(s.cancelled_at)).add(s.cancellation_reason);
+        w.add(s.expire_after_charges);
+        w.add(it != o.subscriptions.end() ? it->charges_counted : 0);
+        w.add(it != o.subscriptions.end() && it->expired);
+        w.add(s.max_retries_reached || any_mrr).add(s.next_charge_scheduled_at);
+        w.add(s.price).add(s.quantity).add(s.product_title);
+        w.add(opt_time(s.created_at)).add(format_time(s.updated_at));
+        ++out.subscriptions;
     }
 
     std::map<int64_t, const ChargeFact*> charges;
@@ -431,29 +299,48 @@ void ChurnStore::write_outcome(const CustomerHistory& h, const CustomerOutcome& 
     }
     for (const auto& [id, f] : charges) {
         const Charge& c = f->charge;
-        auto& q = st_->upsert_charge;
-        q.reset();
-        q.bind(1, id).bind(2, c.customer_id).bind(3, join_ids(c.subscription_ids));
-        q.bind(4, status_name(c.status)).bind(5, c.error_type).bind(6, c.error);
-        q.bind(7, c.attempts).bind(8, max_retried.count(id) > 0).bind(9, c.total_price);
-        q.bind(10, opt_time(c.created_at)).bind(11, opt_time(c.processed_at));
-        q.bind(12, format_time(c.updated_at));
-        q.run();
+        w.add(id).add(c.customer_id).add(join_ids(c.subscription_ids));
+        w.add(status_name(c.status)).add(c.error_type).add(c.error);
+        w.add(c.attempts).add(max_retried.count(id) > 0).add(c.total_price);
+        w.add(opt_time(c.created_at)).add(opt_time(c.processed_at));
+        w.add(format_time(c.updated_at));
+        ++out.charges;
     }
-    sync_episodes(o, notify);
+    return out;
 }
 
-void ChurnStore::sync_episodes(const CustomerOutcome& o, bool notify) {
+void ChurnStore::write_outcome(const CustomerHistory& h, const CustomerOutcome& o, bool notify) {
+    write_rows(outcome_rows(h, o), o, notify, /*episodes_stored=*/true);
+}
+
+void ChurnStore::write_rows(const OutcomeRows& rows, const CustomerOutcome& o, bool notify,
+                            bool episodes_stored) {
+    constexpr std::size_t kCustomer = 14, kSubscription = 15, kCharge = 12;
+    sql::Value values[kSubscription];
+    std::string_view rest = rows.rows;
+    auto next = [&](sql::Statement& q, std::size_t columns) {
+        rest.remove_prefix(read_row(rest, values, columns));
+        run_with(q, values, columns);
+    };
+    next(st_->upsert_customer, kCustomer);
+    for (std::size_t i = 0; i < rows.subscriptions; ++i) next(st_->upsert_subscription, kSubscription);
+    for (std::size_t i = 0; i < rows.charges; ++i) next(st_->upsert_charge, kCharge);
+    sync_episodes(o, notify, episodes_stored);
+}
+
+void ChurnStore::sync_episodes(const CustomerOutcome& o, bool notify, bool episodes_stored) {
     struct Row {
         int64_t id;
         std::string churned_at;
         std::optional<std::string> reactivated_at;
     };
     std::vector<Row> existing;
-    auto& sel = st_->sel_episodes;
-    sel.reset();
-    sel.bind(1, o.customer_id);
-    while (sel.step()) existing.push_back({sel.column_int(0), sel.column_text(1), sel.column_opt_text(2)});
+    if (episodes_stored) {
+        auto& sel = st_->sel_episodes;
+        sel.reset();
+        sel.bind(1, o.customer_id);
+        while (sel.step()) existing.push_back({sel.column_int(0), sel.column_text(1), sel.column_opt_text(2)});
+    }
 
     // Pair new episodes with stored rows: first by identical churned_at, then the rest in
     // order (a late fact may move an episode's start; it stays the same episode, keeps its
@@ -522,51 +409,221 @@ void ChurnStore::sync_episodes(const CustomerOutcome& o, bool notify) {
     }
 }
 
+namespace {
+
+// A stored delivery on its way through the decoding threads. The reading thread reuses them
+// batch after batch (assign() into their strings, so no allocation per delivery there).
+struct StoredDelivery {
+    int64_t id = 0;
+    bool has_topic = false;
+    std::string topic;
+    Delivery d;
+    bool decoded = false;
+    std::string why;  // when not decoded
+};
+
+struct DeliveryBatch {
+    std::vector<StoredDelivery> deliveries;
+    VersionBatch versions;  // of the decoded deliveries
+};
+
+// Customers [begin, end) of the rebuild's list, through the rules on a worker.
+struct CustomerBatch {
+    std::size_t begin = 0, end = 0;
+    Micros now = 0;
+    std::vector<CustomerOutcome> outcomes;
+    std::vector<ChurnStore::OutcomeRows> rows;
+};
+
+// Batches big enough that hand-overs cost nothing next to the work in them; few enough in
+// flight that memory stays a few MB whatever the number of deliveries.
+constexpr std::size_t kDeliveriesPerBatch = 256;
+constexpr std::size_t kBatchesInFlight = 8;
+constexpr std::size_t kCustomersPerBatch = 512;
+// Decoding is the bulk of pass 1's CPU; two decoders and the reading thread keep both cores
+// of a small machine busy (the reader needs far less than a core).
+constexpr unsigned kDecoderThreads = 2;
+
+// A version table's rows in key order, as Database::run_over reads them, without the ones
+// the table refuses.
+class KeptVersions : public sql::RowSource {
+public:
+    KeptVersions(const std::vector<VersionRef>& refs, std::size_t columns) : refs_(refs), columns_(columns) {}
+    bool next(sql::Value* row) override {
+        while (next_ < refs_.size() && refs_[next_].refused) ++next_;
+        if (next_ == refs_.size()) return false;
+        read_row(refs_[next_++].row, row, columns_);
+        return true;
+    }
+
+private:
+    const std::vector<VersionRef>& refs_;
+    std::size_t columns_;
+    std::size_t next_ = 0;
+};
+
+// On a decoding thread: the body's objects, decoded, as version rows (what record() would
+// insert), appended to the batch.
+void decode_into(StoredDelivery& s, const JsonLimits& limits, VersionBatch& versions) {
+    s.d.topic.reset();
+    s.d.topic_source.reset();
+    s.d.payload.reset();
+    if (s.has_topic) s.d.topic = parse_topic(s.topic);
+    s.why.clear();
+    s.decoded = decode_delivery(s.d, limits, s.why);
+    if (!s.decoded || !s.d.payload) return;
+    const DecodedPayload& p = *s.d.payload;
+    if (p.subscription) {
+        RowWriter w = versions.writer(VersionTable::Subscription);
+        subscription_version_row(w, s.id, s.d.dedupe_key, action_for(s.d, "subscription"), *p.subscription);
+    }
+    if (p.charge) {
+        RowWriter w = versions.writer(VersionTable::Charge);
+        charge_version_row(w, s.id, s.d.dedupe_key, action_for(s.d, "charge"), *p.charge);
+    }
+    if (p.customer) {
+        RowWriter w = versions.writer(VersionTable::Customer);
+        customer_version_row(w, s.id, s.d.dedupe_key, action_for(s.d, "customer"), *p.customer);
+    }
+    s.d.payload.reset();  // freed on the thread that allocated it
+}
+
+}  // namespace
+
 RebuildStats ChurnStore::rebuild(sql::Database& db, std::size_t json_max_depth,
                                  const std::function<void(int64_t, int64_t)>& progress) {
+    // Nothing reads these indexes during the rebuild, and building each once at the end is a
+    // sort. Dropped before the statements are prepared, so they are not prepared twice.
+    DeferredIndexes indexes(db, {"subscription_versions", "charge_versions", "customer_versions",
+                                 "customers", "subscriptions", "charges", "churn_events"});
     prepare(db);
     RebuildStats stats;
+    // The commit must sync everything dirty in the database file, including what was written
+    // just before (a bulk load, a checkpoint): have the OS start on it while we compute.
+    db.start_writeback();
     db.exec(
         "DELETE FROM churn_events; DELETE FROM customers; DELETE FROM subscriptions;"
         " DELETE FROM charges; DELETE FROM subscription_versions; DELETE FROM charge_versions;"
         " DELETE FROM customer_versions;");
     int64_t total = 0;
     {
-        sql::Statement count(db, "SELECT count(*) FROM deliveries WHERE status = 'accepted'");
+        // Not count(*) … WHERE status = 'accepted': that reads every body. A bare count(*)
+        // walks the smallest index, and the quarantined ones have a partial index.
+        sql::Statement count(db,
+                             "SELECT (SELECT count(*) FROM deliveries) -"
+                             " (SELECT count(*) FROM deliveries WHERE status = 'quarantined')");
         if (count.step()) total = count.column_int(0);
     }
-    sql::Statement all(db,
-                       "SELECT id, topic, dedupe_key, body FROM deliveries"
-                       " WHERE status = 'accepted' ORDER BY id");
-    sql::Statement quarantine(db,
-                              "UPDATE deliveries SET status = 'quarantined', reason = ? WHERE id = ?");
-    JsonLimits limits;
-    limits.max_depth = json_max_depth;
-    std::set<int64_t> customers;
-    while (all.step()) {
-        int64_t id = all.column_int(0);
-        Delivery d;
-        if (auto t = all.column_opt_text(1)) d.topic = parse_topic(*t);
-        d.dedupe_key = all.column_text(2);
-        d.body = all.column_blob(3);
-        ++stats.deliveries;
-        if (progress && stats.deliveries % 10000 == 0) progress(stats.deliveries, total);
-        std::string why;
-        if (!decode_delivery(d, limits, why)) {
-            ++stats.quarantined;
-            quarantine.reset();
-            quarantine.bind(1, "rebuild could not decode: " + why).bind(2, id).run();
-            continue;
+    RebuildVersions versions;
+
+    // Pass 1: deliveries in id order. This thread reads them and keeps their version rows;
+    // the workers decode the JSON meanwhile.
+    {
+        sql::Statement all(db,
+                           "SELECT id, topic, dedupe_key, body FROM deliveries"
+                           " WHERE status = 'accepted' ORDER BY id");
+        sql::Statement quarantine(db,
+                                  "UPDATE deliveries SET status = 'quarantined', reason = ? WHERE id = ?");
+        JsonLimits limits;
+        limits.max_depth = json_max_depth;
+        OrderedWorker<DeliveryBatch, DeliveryBatch> decoder(
+            [limits](DeliveryBatch& batch) {
+                for (StoredDelivery& s : batch.deliveries) decode_into(s, limits, batch.versions);
+                batch.versions.seal();
+                return std::move(batch);
+            },
+            kDecoderThreads);
+        std::vector<std::vector<StoredDelivery>> spare;  // batches back from the decoders
+        bool more = true;
+        for (;;) {
+            while (more && decoder.in_flight() < kBatchesInFlight) {
+                DeliveryBatch batch;
+                if (!spare.empty()) {
+                    batch.deliveries = std::move(spare.back());
+                    spare.pop_back();
+                }
+                std::size_t n = 0;
+                while (n < kDeliveriesPerBatch && (more = all.step())) {
+                    if (n == batch.deliveries.size()) batch.deliveries.emplace_back();
+                    StoredDelivery& s = batch.deliveries[n++];
+                    s.id = all.column_int(0);
+                    s.has_topic = !all.is_null(1);
+                    s.topic.assign(all.column_view(1));
+                    s.d.dedupe_key.assign(all.column_view(2));
+                    s.d.body.assign(all.column_view(3));
+                }
+                batch.deliveries.resize(n);
+                if (n) decoder.push(std::move(batch));
+                if (!more) decoder.close();
+            }
+            std::optional<DeliveryBatch> batch = decoder.pop();
+            if (!batch) break;
+            for (const StoredDelivery& s : batch->deliveries) {
+                ++stats.deliveries;
+                if (progress && stats.deliveries % 10000 == 0) progress(stats.deliveries, total);
+                if (!s.decoded) {
+                    ++stats.quarantined;
+                    quarantine.reset();
+                    quarantine.bind(1, "rebuild could not decode: " + s.why).bind(2, s.id).run();
+                }
+            }
+            versions.add(std::move(batch->versions));
+            spare.push_back(std::move(batch->deliveries));
         }
-        for (int64_t c : record(id, d)) customers.insert(c);
     }
-    for (int64_t c : customers) {
-        recompute(c, /*notify=*/false);
-        ++stats.customers;
+
+    // Pass 2: the version rows, table by table in primary-key order, while a worker runs the
+    // rules for every customer; then each customer's analyst rows, in id order.
+    versions.finish();
+    const std::vector<int64_t> customers = versions.customers();
+    OrderedWorker<CustomerBatch, CustomerBatch> rules([&](CustomerBatch& batch) {
+        RebuildVersions::Cursor cursor(versions, customers[batch.begin]);
+        for (std::size_t i = batch.begin; i < batch.end; ++i) {
+            CustomerHistory h = cursor.history(customers[i]);
+            CustomerOutcome o = evaluate_customer(h, policy_, batch.now);
+            batch.rows.push_back(outcome_rows(h, o));
+            o.subscriptions = {};  // in the rows now; only the episodes are still needed
+            batch.outcomes.push_back(std::move(o));
+        }
+        return std::move(batch);
+    });
+    for (std::size_t begin = 0; begin < customers.size(); begin += kCustomersPerBatch) {
+        CustomerBatch batch;
+        batch.begin = begin;
+        batch.end = std::min(customers.size(), begin + kCustomersPerBatch);
+        batch.now = clock_();
+        rules.push(std::move(batch));
     }
+    rules.close();
+    {
+        // One INSERT … SELECT per table: SQLite pulls the rows, no round trip per row.
+        auto write = [&](VersionTable table, const char* insert, std::size_t columns) {
+            KeptVersions rows(versions.in_key_order(table), columns);
+            db.run_over(insert + select_rows(columns), rows);
+        };
+        write(VersionTable::Subscription, kInsertSubscriptionVersion, kSubscriptionVersionColumns);
+        write(VersionTable::Charge, kInsertChargeVersion, kChargeVersionColumns);
+        write(VersionTable::Customer, kInsertCustomerVersion, kCustomerVersionColumns);
+    }
+    db.start_writeback();  // the version rows spilled to the WAL so far
+    while (std::optional<CustomerBatch> batch = rules.pop()) {
+        for (std::size_t i = 0; i < batch->rows.size(); ++i) {
+            write_rows(batch->rows[i], batch->outcomes[i], /*notify=*/false, /*episodes_stored=*/false);
+            ++stats.customers;
+        }
+    }
+    indexes.restore();
     {
         sql::Statement count(db, "SELECT count(*) FROM churn_events");
         if (count.step()) stats.episodes = count.column_int(0);
+    }
+    {
+        sql::Statement max_id(db, "SELECT coalesce(max(id), 0) FROM deliveries");
+        if (max_id.step()) stats.projected_through = max_id.column_int(0);
+        sql::Statement mark(db,
+                            "INSERT INTO service_state (key, value) VALUES ('projected_through', ?)"
+                            " ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+        mark.bind(1, std::to_string(stats.projected_through)).run();
     }
     if (progress) progress(stats.deliveries, total);
     return stats;

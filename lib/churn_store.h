@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <set>
+#include <string>
 #include <vector>
 
 #include "delivery.h"
@@ -34,6 +35,7 @@ struct RebuildStats {
     int64_t quarantined = 0;  // of those, now quarantined (could not be decoded)
     int64_t customers = 0;
     int64_t episodes = 0;
+    int64_t projected_through = 0;  // max(id) of deliveries, recorded in service_state
 };
 
 class ChurnStore : public DeliveryApplier {
@@ -61,15 +63,30 @@ public:
     // Drops all derived state and replays every stored accepted delivery in id order (decoding
     // each body again, with the given JSON depth limit), then recomputes every customer once.
     // No listener calls: a rebuild restates history, it does not announce it again.
-    // progress(done, total) is called now and then. Runs in one transaction.
+    // Finally records service_state 'projected_through' = max(id) of deliveries: the
+    // derived tables reflect every delivery up to there. progress(done, total) is called now
+    // and then, on the calling thread. Runs in the caller's transaction; uses worker threads
+    // for JSON decoding and the rules, never for SQLite.
     RebuildStats rebuild(sql::Database& db, std::size_t json_max_depth,
                          const std::function<void(int64_t, int64_t)>& progress = {});
+
+    // One customer's analyst rows (customers, subscriptions, charges), packed: what
+    // write_outcome writes, computed apart from the writing so that a rebuild can compute
+    // them on another thread.
+    struct OutcomeRows {
+        std::string rows;  // the customer row, then the subscription rows, then the charge rows
+        std::size_t subscriptions = 0, charges = 0;
+    };
 
 private:
     struct Statements;
     CustomerHistory load_history(int64_t customer_id);
+    static OutcomeRows outcome_rows(const CustomerHistory& h, const CustomerOutcome& o);
     void write_outcome(const CustomerHistory& h, const CustomerOutcome& o, bool notify);
-    void sync_episodes(const CustomerOutcome& o, bool notify);
+    // episodes_stored false: the customer has no churn_events rows (a rebuild emptied them),
+    // so there is nothing to look up and pair with.
+    void write_rows(const OutcomeRows& rows, const CustomerOutcome& o, bool notify, bool episodes_stored);
+    void sync_episodes(const CustomerOutcome& o, bool notify, bool episodes_stored);
 
     RulesPolicy policy_;
     Metrics* metrics_;

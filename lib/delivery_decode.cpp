@@ -1,12 +1,19 @@
 #include "delivery_decode.h"
 
+#include <vector>
+
 #include "payload.h"
 #include "topic.h"
 
 namespace churnwatch {
 
 bool decode_delivery(Delivery& d, const JsonLimits& limits, std::string& reason) {
-    rapidjson::Document doc;
+    // The DOM lives only for this call (decoding copies out what it keeps), so its memory
+    // comes from one buffer per thread, reused: a fresh Document would allocate and fault in
+    // a new 64 KB chunk for every body.
+    thread_local std::vector<char> dom_buffer(64 * 1024);
+    rapidjson::MemoryPoolAllocator<> dom_memory(dom_buffer.data(), dom_buffer.size());
+    rapidjson::Document doc(&dom_memory);
     std::string error;
     if (!parse_json(d.body, limits, doc, error)) {
         reason = "invalid JSON: " + error;

@@ -2,7 +2,23 @@
 
 #include <sqlite3.h>
 
+#ifdef __linux__
+#include <fcntl.h>
+#include <unistd.h>
+#endif
+
+#include <charconv>
+#include <exception>
+#include <string>
+
 namespace churnwatch::sql {
+
+// churnwatch_rows: an eponymous virtual table whose rows come from the RowSource that
+// run_over is running, so INSERT … SELECT can read them.
+struct Database::RowsModule {
+    RowSource* current = nullptr;
+    std::exception_ptr error;  // what current->next() threw
+};
 
 namespace {
 
@@ -33,6 +49,138 @@ Database::Database(const std::string& path, OpenMode mode, int busy_timeout_ms) 
 }
 
 Database::~Database() { sqlite3_close_v2(db_); }
+
+namespace {
+
+struct RowsTable {
+    sqlite3_vtab base{};
+    Database::RowsModule* module = nullptr;
+};
+
+struct RowsCursor {
+    sqlite3_vtab_cursor base{};
+    RowSource* source = nullptr;
+    Database::RowsModule* module = nullptr;
+    Value row[RowSource::kMaxColumns];
+    bool eof = true;
+    sqlite3_int64 rowid = 0;
+};
+
+int rows_connect(sqlite3* db, void* aux, int, const char* const*, sqlite3_vtab** out, char**) {
+    std::string schema = "CREATE TABLE x(";
+    for (int i = 0; i < RowSource::kMaxColumns; ++i) schema += (i ? ", c" : "c") + std::to_string(i);
+    schema += ")";
+    int rc = sqlite3_declare_vtab(db, schema.c_str());
+    if (rc != SQLITE_OK) return rc;
+    auto* t = new RowsTable;
+    t->module = static_cast<Database::RowsModule*>(aux);
+    *out = &t->base;
+    return SQLITE_OK;
+}
+
+int rows_disconnect(sqlite3_vtab* t) {
+    delete reinterpret_cast<RowsTable*>(t);
+    return SQLITE_OK;
+}
+
+int rows_best_index(sqlite3_vtab*, sqlite3_index_info* info) {
+    info->estimatedCost = 1e6;  // one full pass; there is nothing else to choose
+    return SQLITE_OK;
+}
+
+int rows_open(sqlite3_vtab* t, sqlite3_vtab_cursor** out) {
+    auto* c = new RowsCursor;
+    c->module = reinterpret_cast<RowsTable*>(t)->module;
+    *out = &c->base;
+    return SQLITE_OK;
+}
+
+int rows_close(sqlite3_vtab_cursor* c) {
+    delete reinterpret_cast<RowsCursor*>(c);
+    return SQLITE_OK;
+}
+
+int rows_next(sqlite3_vtab_cursor* base) {
+    auto* c = reinterpret_cast<RowsCursor*>(base);
+    try {
+        c->eof = !c->source || !c->source->next(c->row);
+    } catch (...) {
+        c->module->error = std::current_exception();
+        return SQLITE_ERROR;
+    }
+    ++c->rowid;
+    return SQLITE_OK;
+}
+
+int rows_filter(sqlite3_vtab_cursor* base, int, const char*, int, sqlite3_value**) {
+    auto* c = reinterpret_cast<RowsCursor*>(base);
+    c->source = c->module->current;
+    c->rowid = 0;
+    return rows_next(base);
+}
+
+int rows_eof(sqlite3_vtab_cursor* c) { return reinterpret_cast<RowsCursor*>(c)->eof; }
+
+int rows_column(sqlite3_vtab_cursor* base, sqlite3_context* ctx, int col) {
+    const Value& v = reinterpret_cast<RowsCursor*>(base)->row[col];
+    switch (v.kind) {
+        case Value::Kind::Null: sqlite3_result_null(ctx); break;
+        case Value::Kind::Int: sqlite3_result_int64(ctx, v.i); break;
+        case Value::Kind::Text:
+            // Static: the source keeps its text until the statement has finished.
+            sqlite3_result_text64(ctx, v.text.data(), v.text.size(), SQLITE_STATIC, SQLITE_UTF8);
+            break;
+    }
+    return SQLITE_OK;
+}
+
+int rows_rowid(sqlite3_vtab_cursor* c, sqlite3_int64* out) {
+    *out = reinterpret_cast<RowsCursor*>(c)->rowid;
+    return SQLITE_OK;
+}
+
+const sqlite3_module kRowsModule = {
+    0,                // iVersion
+    nullptr,          // xCreate: none, so the table is eponymous-only
+    rows_connect, rows_best_index, rows_disconnect,
+    nullptr,          // xDestroy
+    rows_open, rows_close, rows_filter, rows_next, rows_eof, rows_column, rows_rowid,
+};
+
+}  // namespace
+
+void Database::start_writeback() const {
+#ifdef __linux__
+    for (const std::string& file : {path_, path_ + "-wal"}) {
+        int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) continue;  // no such file (":memory:", no WAL yet): nothing to flush
+        ::sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+        ::close(fd);
+    }
+#endif
+}
+
+void Database::run_over(std::string_view sql, RowSource& rows) {
+    if (!rows_module_) {
+        auto m = std::make_unique<RowsModule>();
+        int rc = sqlite3_create_module_v2(db_, "churnwatch_rows", &kRowsModule, m.get(), nullptr);
+        if (rc != SQLITE_OK) throw_error(db_, rc, "cannot register churnwatch_rows");
+        rows_module_ = std::move(m);
+    }
+    Statement q(*this, sql);
+    rows_module_->current = &rows;
+    rows_module_->error = nullptr;
+    struct Clear {
+        RowsModule& m;
+        ~Clear() { m.current = nullptr; }
+    } clear{*rows_module_};
+    try {
+        q.run();
+    } catch (...) {
+        if (rows_module_->error) std::rethrow_exception(rows_module_->error);
+        throw;
+    }
+}
 
 void Database::exec(std::string_view sql) {
     std::string text(sql);
@@ -90,6 +238,37 @@ Statement& Statement::bind_null(int index) {
     return *this;
 }
 
+int64_t Value::as_int() const {
+    if (kind == Kind::Int) return i;
+    if (kind == Kind::Null) return 0;
+    int64_t out = 0;
+    std::from_chars(text.data(), text.data() + text.size(), out);  // prefix; 0 if none
+    return out;
+}
+
+std::string Value::as_text() const {
+    if (kind == Kind::Text) return std::string(text);
+    if (kind == Kind::Int) return std::to_string(i);
+    return std::string();
+}
+
+Statement& Statement::bind(int index, const Value& value) {
+    switch (value.kind) {
+        case Value::Kind::Null: return bind_null(index);
+        case Value::Kind::Int: return bind(index, value.i);
+        case Value::Kind::Text: return bind(index, value.text);
+    }
+    return *this;
+}
+
+Statement& Statement::bind_unowned(int index, const Value& value) {
+    if (value.kind != Value::Kind::Text) return bind(index, value);
+    check(sqlite3_bind_text64(stmt_, index, value.text.data(), value.text.size(), SQLITE_STATIC,
+                              SQLITE_UTF8),
+          "bind text");
+    return *this;
+}
+
 bool Statement::step() {
     int rc = sqlite3_step(stmt_);
     if (rc == SQLITE_ROW) return true;
@@ -132,6 +311,30 @@ std::string Statement::column_blob(int col) const {
     const void* p = sqlite3_column_blob(stmt_, col);
     int n = sqlite3_column_bytes(stmt_, col);
     return p ? std::string(static_cast<const char*>(p), static_cast<size_t>(n)) : std::string();
+}
+
+std::string_view Statement::column_view(int col) const {
+    const void* p = sqlite3_column_blob(stmt_, col);
+    int n = sqlite3_column_bytes(stmt_, col);
+    return p ? std::string_view(static_cast<const char*>(p), static_cast<size_t>(n)) : std::string_view();
+}
+
+Value Statement::column_value(int col) const {
+    Value v;
+    switch (sqlite3_column_type(stmt_, col)) {
+        case SQLITE_NULL: break;
+        case SQLITE_INTEGER:
+            v.kind = Value::Kind::Int;
+            v.i = sqlite3_column_int64(stmt_, col);
+            break;
+        default: {  // text (churnwatch stores no reals or blobs in the columns it reads so)
+            const unsigned char* p = sqlite3_column_text(stmt_, col);
+            v.kind = Value::Kind::Text;
+            v.text = std::string_view(p ? reinterpret_cast<const char*>(p) : "",
+                                      static_cast<size_t>(sqlite3_column_bytes(stmt_, col)));
+        }
+    }
+    return v;
 }
 
 int Statement::column_count() const { return sqlite3_column_count(stmt_); }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -27,6 +28,29 @@ private:
 
 enum class OpenMode { ReadWrite, ReadOnly };
 
+// One column value as churnwatch stores them: NULL, an integer or text. Text is a view: of a
+// statement's current row (valid until its next step or reset), or of the caller's buffer.
+struct Value {
+    enum class Kind : unsigned char { Null, Int, Text };
+    Kind kind = Kind::Null;
+    int64_t i = 0;
+    std::string_view text;
+
+    bool is_null() const { return kind == Kind::Null; }
+    // Read as Statement's column_int / column_text read a column (SQLite's conversions for
+    // the kind the column does not hold: the integer prefix of text, an integer's digits).
+    int64_t as_int() const;
+    std::string as_text() const;
+    std::optional<int64_t> as_opt_int() const {
+        return is_null() ? std::nullopt : std::optional<int64_t>(as_int());
+    }
+    std::optional<std::string> as_opt_text() const {
+        return is_null() ? std::nullopt : std::optional<std::string>(as_text());
+    }
+};
+
+class RowSource;
+
 class Database {
 public:
     explicit Database(const std::string& path, OpenMode mode = OpenMode::ReadWrite,
@@ -41,9 +65,33 @@ public:
     sqlite3* handle() const { return db_; }
     const std::string& path() const { return path_; }
 
+    // Runs one statement that reads `rows` as the table churnwatch_rows (c0, c1, …), e.g.
+    // "INSERT INTO t (a, b) SELECT c0, c1 FROM churnwatch_rows": SQLite pulls the rows
+    // itself, one statement for all of them instead of a bind-step-reset round trip each.
+    void run_over(std::string_view sql, RowSource& rows);
+
+    // Asks the OS to start writing the database's dirty pages (file and WAL) to disk now,
+    // without waiting: a long transaction's final sync then has mostly its own last pages to
+    // wait for, instead of everything written since the OS last flushed. A hint: no effect
+    // where unsupported.
+    void start_writeback() const;
+
+    struct RowsModule;
+
 private:
     sqlite3* db_ = nullptr;
     std::string path_;
+    std::unique_ptr<RowsModule> rows_module_;  // registered on first run_over
+};
+
+// The rows run_over hands to SQLite.
+class RowSource {
+public:
+    static constexpr int kMaxColumns = 32;
+    virtual ~RowSource() = default;
+    // Fills the next row's values; false when there are no more. Text must stay valid until
+    // the statement has finished.
+    virtual bool next(Value* row) = 0;
 };
 
 // A prepared statement; parameters are 1-based as in SQLite. reset() before reuse.
@@ -64,6 +112,9 @@ public:
     Statement& bind(int index, const std::string& text) { return bind(index, std::string_view(text)); }
     Statement& bind_blob(int index, std::string_view bytes);
     Statement& bind_null(int index);
+    Statement& bind(int index, const Value& value);
+    // Binds without copying text: it must stay valid until the statement is next reset.
+    Statement& bind_unowned(int index, const Value& value);
     template <typename T>
     Statement& bind(int index, const std::optional<T>& value) {
         return value ? bind(index, *value) : bind_null(index);
@@ -81,6 +132,9 @@ public:
     std::optional<std::string> column_opt_text(int col) const;
     std::optional<int64_t> column_opt_int(int col) const;
     std::string column_blob(int col) const;
+    Value column_value(int col) const;
+    // The bytes of a text or blob column, without copying: valid until the next step/reset.
+    std::string_view column_view(int col) const;
     int column_count() const;
     std::string column_name(int col) const;
 

@@ -175,6 +175,29 @@ std::string format_time(Micros t) {
     const int minute = static_cast<int>(second_of_day / 60 % 60);
     const int second = static_cast<int>(second_of_day % 60);
 
+    if (date.year >= 0 && date.year <= 9999) {
+        // The common case by hand: snprintf was a noticeable part of a rebuild, which formats
+        // a few million times. Same text as the general case below.
+        char b[26];
+        auto put = [&](int at, int64_t v, int width) {
+            for (int i = at + width - 1; i >= at; --i, v /= 10) b[i] = static_cast<char>('0' + v % 10);
+        };
+        put(0, date.year, 4);
+        b[4] = '-';
+        put(5, date.month, 2);
+        b[7] = '-';
+        put(8, date.day, 2);
+        b[10] = ' ';
+        put(11, hour, 2);
+        b[13] = ':';
+        put(14, minute, 2);
+        b[16] = ':';
+        put(17, second, 2);
+        if (fraction == 0) return std::string(b, 19);
+        b[19] = '.';
+        put(20, fraction, 6);
+        return std::string(b, 26);
+    }
     char buf[64];
     const int n = std::snprintf(buf, sizeof buf, "%04lld-%02d-%02d %02d:%02d:%02d",
                           static_cast<long long>(date.year), date.month, date.day, hour, minute,
