@@ -65,9 +65,10 @@ struct WriterOptions {
     std::size_t queue_capacity = 10000;  // submit() refuses beyond this (caller answers 503)
     std::size_t max_batch = 1000;        // deliveries per transaction at most
     std::chrono::milliseconds checkpoint_interval{500};
+    int checkpoint_frames = 1000;  // and sooner, whenever the WAL has grown by this many frames
     // When the WAL holds more frames than this after a commit, the writer finishes the
     // checkpoint itself between two batches, so the next transaction can restart the WAL.
-    int wal_restart_frames = 10000;
+    int wal_restart_frames = 3000;
     std::chrono::milliseconds maintenance_interval{std::chrono::minutes(10)};
     std::size_t projection_batch = 1000;        // deliveries per projection transaction
     std::size_t projection_max_lag = 100000;    // beyond this, projection keeps pace with ingest
@@ -149,6 +150,8 @@ private:
     std::mutex ckpt_mu_;
     std::condition_variable ckpt_cv_;
     bool ckpt_stop_ = false;
+    bool ckpt_wake_ = false;     // the WAL grew by checkpoint_frames
+    int wal_frames_at_wake_ = 0;  // writer thread only
 
     std::thread thread_;
     std::thread checkpointer_;
