@@ -143,43 +143,43 @@ TEST(Projector, KeepsDecodedDeliveriesInMemoryAndFallsBackToTheTableBeyondTheBou
     EXPECT_FALSE(projector.pending());
 }
 
-TEST(Projector, YieldEndsTheTransactionEarlyAndTheRestFollows) {
+// Four stored deliveries, projected once from the table, then handed to the projector again
+// in memory (as the writer does after a commit) with the watermark reset to 0.
+struct FedFromMemory {
     TempDir dir;
     std::string path = dir.file("p.db");
-    auto ids = store_raw(path, 4);
-    sql::Database db(path);
+    std::vector<int64_t> ids = store_raw(path, 4);
+    sql::Database db{path};
     RecordingApplier applier;
-    Projector projector(db, applier, ProjectorOptions{});
-    projector.run(100);
-    auto scenario = rich_scenario();
-    // From memory now: feed the same four again under their own ids past the watermark.
-    db.exec("UPDATE service_state SET value = '0' WHERE key = 'projected_through'");
-    for (std::size_t i = 0; i < ids.size(); ++i) projector.stored(ids[i], make_delivery(scenario[i]));
-    applier.applied.clear();
+    Projector projector{db, applier, ProjectorOptions{}};
+
+    FedFromMemory() {
+        projector.run(100);
+        set_watermark(0);
+        auto scenario = rich_scenario();
+        for (std::size_t i = 0; i < ids.size(); ++i) projector.stored(ids[i], make_delivery(scenario[i]));
+        applier.applied.clear();
+    }
+    void set_watermark(int64_t id) {
+        db.exec("UPDATE service_state SET value = '" + std::to_string(id) + "' WHERE key = 'projected_through'");
+    }
+};
+
+TEST(Projector, YieldEndsTheTransactionEarlyAndTheRestFollows) {
+    FedFromMemory f;
     int asked = 0;
-    ProjectionResult r = projector.run(100, [&] { return ++asked == 2; });
+    ProjectionResult r = f.projector.run(100, [&] { return ++asked == 2; });
     EXPECT_EQ(r.applied, 2u);
-    EXPECT_EQ(watermark(path), ids[1]);
-    projector.run(100);
-    EXPECT_EQ(applier.applied, ids);
+    EXPECT_EQ(watermark(f.path), f.ids[1]);
+    f.projector.run(100);
+    EXPECT_EQ(f.applier.applied, f.ids);
 }
 
 TEST(Projector, SkipsWhatAnotherProcessAlreadyProjected) {
-    TempDir dir;
-    std::string path = dir.file("p.db");
-    auto ids = store_raw(path, 4);
-    sql::Database db(path);
-    RecordingApplier applier;
-    Projector projector(db, applier, ProjectorOptions{});
-    projector.run(100);
-    auto scenario = rich_scenario();
-    db.exec("UPDATE service_state SET value = '0' WHERE key = 'projected_through'");
-    for (std::size_t i = 0; i < ids.size(); ++i) projector.stored(ids[i], make_delivery(scenario[i]));
-    // Meanwhile `churnwatch rebuild` projected through ids[2].
-    db.exec("UPDATE service_state SET value = '" + std::to_string(ids[2]) + "' WHERE key = 'projected_through'");
-    applier.applied.clear();
-    projector.run(100);
-    EXPECT_EQ(applier.applied, std::vector<int64_t>{ids[3]});
+    FedFromMemory f;
+    f.set_watermark(f.ids[2]);  // meanwhile `churnwatch rebuild` projected through ids[2]
+    f.projector.run(100);
+    EXPECT_EQ(f.applier.applied, std::vector<int64_t>{f.ids[3]});
 }
 
 // Through the Writer: deliveries stored but never projected (the process died in between)
