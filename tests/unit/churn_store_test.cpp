@@ -42,6 +42,18 @@ void feed(const std::string& db, const std::vector<TestDelivery>& deliveries) {
     writer.stop();
 }
 
+// `churnwatch rebuild` on db, in one transaction as the command runs it.
+RebuildStats rebuild_db(const std::string& db) {
+    sql::Database conn(db);
+    configure_connection(conn);
+    apply_migrations(conn);
+    ChurnStore churn(RulesPolicy{});
+    sql::Transaction txn(conn);
+    RebuildStats stats = churn.rebuild(conn, 64);
+    txn.commit();
+    return stats;
+}
+
 std::string events(const std::string& db) {
     return query_rows(db,
                       "SELECT customer_id, churned_at, reason, category, subscription_id, charge_id,"
@@ -86,17 +98,10 @@ TEST(ChurnStore, RebuildGivesTheSameTablesAsLiveProcessing) {
     std::shuffle(deliveries.begin(), deliveries.end(), std::mt19937(7));
     feed(db, deliveries);
     std::string live = churn_tables_dump(db);
-    {
-        sql::Database conn(db);
-        configure_connection(conn);
-        ChurnStore churn(RulesPolicy{});
-        sql::Transaction txn(conn);
-        RebuildStats stats = churn.rebuild(conn, 64);
-        txn.commit();
-        EXPECT_EQ(stats.deliveries, static_cast<int64_t>(deliveries.size()));
-        EXPECT_EQ(stats.customers, 5);
-        EXPECT_EQ(stats.episodes, 5);
-    }
+    RebuildStats stats = rebuild_db(db);
+    EXPECT_EQ(stats.deliveries, static_cast<int64_t>(deliveries.size()));
+    EXPECT_EQ(stats.customers, 5);
+    EXPECT_EQ(stats.episodes, 5);
     EXPECT_EQ(churn_tables_dump(db), live);
 }
 
@@ -169,16 +174,9 @@ TEST(ChurnStoreRebuild, GivesTheRowsOfTheTableBasedRecompute) {
     }
     int64_t customers = query_int(db, "SELECT count(*) FROM customers");
     ASSERT_GT(customers, 300);
-    {
-        sql::Database conn(db);
-        configure_connection(conn);
-        ChurnStore churn(RulesPolicy{});
-        sql::Transaction txn(conn);
-        RebuildStats stats = churn.rebuild(conn, 64);
-        txn.commit();
-        EXPECT_EQ(stats.customers, customers);
-        EXPECT_EQ(stats.quarantined, 1);
-    }
+    RebuildStats stats = rebuild_db(db);
+    EXPECT_EQ(stats.customers, customers);
+    EXPECT_EQ(stats.quarantined, 1);
     EXPECT_EQ(query_text(db, "SELECT email FROM customers WHERE id = 80"), "second@example.com");
     EXPECT_EQ(query_text(db, "SELECT status FROM deliveries WHERE dedupe_key = 'sha256:cut'"), "quarantined");
     EXPECT_EQ(all_tables_dump(db, false), live);
@@ -206,16 +204,7 @@ TEST(ChurnStoreRebuild, GivesTheRowsOfTheTableBasedRecompute) {
 TEST(ChurnStoreRebuild, RecordsHowFarTheProjectionGot) {
     TempDir dir;
     std::string db = dir.file("a.db");
-    auto rebuild = [&] {
-        sql::Database conn(db);
-        configure_connection(conn);
-        apply_migrations(conn);
-        ChurnStore churn(RulesPolicy{});
-        sql::Transaction txn(conn);
-        RebuildStats stats = churn.rebuild(conn, 64);
-        txn.commit();
-        return stats;
-    };
+    auto rebuild = [&] { return rebuild_db(db); };
     const char* mark = "SELECT value FROM service_state WHERE key = 'projected_through'";
     EXPECT_EQ(rebuild().projected_through, 0);
     EXPECT_EQ(query_text(db, mark), "0");
