@@ -17,12 +17,20 @@ namespace {
 constexpr unsigned kParseFlags = rapidjson::kParseIterativeFlag;
 
 // Offset of the first byte that is not part of well-formed UTF-8 (RFC 3629: no overlong
-// forms, no surrogates, nothing above U+10FFFF), or npos. Eight ASCII bytes at a time.
+// forms, no surrogates, nothing above U+10FFFF), or npos. ASCII runs 32 bytes at a time.
 std::size_t first_invalid_utf8(std::string_view s) {
     const auto* p = reinterpret_cast<const unsigned char*>(s.data());
     const std::size_t n = s.size();
     std::size_t i = 0;
     while (i < n) {
+        if (i + 32 <= n) {
+            uint64_t w[4];
+            std::memcpy(w, p + i, sizeof w);
+            if (((w[0] | w[1] | w[2] | w[3]) & 0x8080808080808080ULL) == 0) {
+                i += 32;
+                continue;
+            }
+        }
         if (i + 8 <= n) {
             uint64_t word;
             std::memcpy(&word, p + i, sizeof word);
@@ -76,13 +84,22 @@ bool has_encoded_surrogate(const char* s, rapidjson::SizeType len) {
     return false;
 }
 
+// Whether the raw body has a \u escape of a surrogate (\uD800-\uDFFF): the only way a
+// string can decode to one. Usually false, and then no string needs checking.
+bool may_escape_surrogate(std::string_view body) {
+    for (std::size_t at = body.find("\\u"); at != std::string_view::npos; at = body.find("\\u", at + 2)) {
+        if (at + 2 < body.size() && (body[at + 2] == 'd' || body[at + 2] == 'D')) return true;
+    }
+    return false;
+}
+
 // Forwards SAX events to the Document, but refuses to open a container past max_depth, so
 // the limit is enforced while parsing: a deep body is cut off at max_depth + 1 levels
 // instead of being built and measured afterwards.
 class DepthLimitedHandler {
 public:
-    DepthLimitedHandler(rapidjson::Document& doc, std::size_t max_depth)
-        : doc_(doc), max_depth_(max_depth) {}
+    DepthLimitedHandler(rapidjson::Document& doc, std::size_t max_depth, bool check_surrogates)
+        : doc_(doc), max_depth_(max_depth), check_surrogates_(check_surrogates) {}
 
     Abort abort() const { return abort_; }
 
@@ -124,7 +141,7 @@ private:
     }
 
     bool check_text(const char* s, rapidjson::SizeType len) {
-        if (has_encoded_surrogate(s, len)) {
+        if (check_surrogates_ && has_encoded_surrogate(s, len)) {
             abort_ = Abort::LoneSurrogate;
             return false;
         }
@@ -133,6 +150,7 @@ private:
 
     rapidjson::Document& doc_;
     std::size_t max_depth_;
+    bool check_surrogates_;
     std::size_t depth_ = 0;
     Abort abort_ = Abort::None;
 };
@@ -184,9 +202,10 @@ bool parse_json(std::string_view body, const JsonLimits& limits, rapidjson::Docu
     rapidjson::ParseResult result;
     Abort abort = Abort::None;
     bool stopped_at_nul = false;
+    const bool check_surrogates = may_escape_surrogate(body);
 
     auto generator = [&](rapidjson::Document& target) {
-        DepthLimitedHandler handler(target, limits.max_depth);
+        DepthLimitedHandler handler(target, limits.max_depth, check_surrogates);
         result = reader.Parse<kParseFlags>(stream, handler);
         abort = handler.abort();
         if (result.IsError()) return false;

@@ -167,10 +167,10 @@ TEST(ParseJson, InvalidUtf8IsRejectedWithOffset) {
     EXPECT_FALSE(parse("[\"\x80\"]").ok);              // lone continuation byte
 }
 
-// The check runs eight ASCII bytes at a time: a bad or a multi-byte sequence at any position
-// relative to those words is judged the same.
+// The check skips ASCII 32 and 8 bytes at a time: a bad or a multi-byte sequence at any
+// position relative to those words is judged the same.
 TEST(ParseJson, Utf8CheckIsExactAtEveryAlignment) {
-    for (std::size_t k = 0; k < 20; ++k) {
+    for (std::size_t k = 0; k < 70; ++k) {
         std::string pad(k, 'a');
         EXPECT_EQ(parse("[\"" + pad + "\xFF\"]").error, "invalid UTF-8 at offset " + std::to_string(2 + k)) << k;
         EXPECT_EQ(parse("[\"" + pad + "\xE2\x82\"]").error, "invalid UTF-8 at offset " + std::to_string(2 + k)) << k;
@@ -203,6 +203,17 @@ TEST(ParseJson, UnicodeEscapes) {
     EXPECT_FALSE(low.ok);
     EXPECT_NE(low.error.find("surrogate"), std::string::npos) << low.error;
     EXPECT_FALSE(parse(R"({"\udc00":1})").ok);
+}
+
+// Strings are only searched for surrogates when the raw body has a \uD… escape: every way
+// of writing one must still be caught, and a literal backslash before "uD…" is text.
+TEST(ParseJson, SurrogateEscapesAreFoundHoweverWritten) {
+    EXPECT_FALSE(parse(R"(["\uDE00"])").ok);                      // upper case
+    EXPECT_FALSE(parse(R"(["\u00e9", "\u0041", "x\uDc01y"])").ok);  // after other escapes
+    EXPECT_FALSE(parse(R"(["\\\ude00"])").ok);                     // after an escaped backslash
+    const Parsed text = parse(R"(["\\uDE00"])");                   // backslash, then text
+    ASSERT_TRUE(text.ok) << text.error;
+    EXPECT_TRUE(parse(R"(["\uD83D\uDE00"])").ok);                  // a pair is a character
 }
 
 TEST(ParseJson, EscapedNulIsData) {
