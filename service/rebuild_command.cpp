@@ -29,6 +29,11 @@ int rebuild_command(const Config& config) {
         // transaction, so the delivery_id foreign keys cannot fail; checking them is a lookup
         // in the deliveries table per row. (A pragma, so it must precede BEGIN.)
         db.exec("PRAGMA foreign_keys=OFF");
+        // The rebuild reads every stored body once: mapped, SQLite reads pages in place
+        // instead of one pread(2) copy each (~8% of the rebuild here). SQLite caps the size
+        // at its compile-time limit; pages beyond it are read as before. An I/O error while
+        // reading then ends the process (SIGBUS) before the commit: nothing is changed.
+        db.exec("PRAGMA mmap_size=" + std::to_string(int64_t{1} << 40));
         ChurnStore churn(policy);
         sql::Transaction txn(db);
         auto stats = churn.rebuild(db, static_cast<std::size_t>(*depth), [tty](int64_t done, int64_t total) {
