@@ -35,6 +35,8 @@ enum class WriteOutcome {
     Duplicate,  // the dedupe key was already stored: nothing written
     Failed,     // the transaction failed; nothing from this batch is stored
     Probe,      // a readiness probe was committed
+    Refused,    // not queued: the writer's queue is full or it is stopping (given by the
+                // caller whose submit() returned false; the writer never reports it)
 };
 
 struct WriteResult {

@@ -7,16 +7,30 @@ namespace churnwatch {
 
 namespace {
 
-std::string escape_label_value(std::string_view v) {
-    std::string out;
-    out.reserve(v.size());
+void append_escaped_label_value(std::string& out, std::string_view v) {
     for (char c : v) {
         if (c == '\\') out += "\\\\";
         else if (c == '"') out += "\\\"";
         else if (c == '\n') out += "\\n";
         else out += c;
     }
-    return out;
+}
+
+// The rendered labels of the sample being updated: one buffer per thread, reused, so an
+// update allocates nothing once its sample exists.
+std::string& labels_key(Labels labels) {
+    thread_local std::string key;
+    key.clear();
+    render_labels(labels, key);
+    return key;
+}
+
+// map[key], allocating the key only for a new entry.
+template <typename Map>
+typename Map::mapped_type& entry(Map& map, std::string_view key) {
+    auto it = map.find(key);
+    if (it == map.end()) it = map.emplace(std::string(key), typename Map::mapped_type{}).first;
+    return it->second;
 }
 
 std::string format_number(double v) {
@@ -39,33 +53,38 @@ std::string with_le(const std::string& labels, const std::string& le) {
 
 }  // namespace
 
-std::string render_labels(const Labels& labels) {
-    if (labels.empty()) return "";
-    std::string out = "{";
-    for (std::size_t i = 0; i < labels.size(); ++i) {
-        if (i) out += ",";
-        out += labels[i].first + "=\"" + escape_label_value(labels[i].second) + "\"";
+void render_labels(Labels labels, std::string& out) {
+    if (labels.size() == 0) return;
+    out += '{';
+    bool first = true;
+    for (const Label& l : labels) {
+        if (!first) out += ',';
+        first = false;
+        out += l.name;
+        out += "=\"";
+        append_escaped_label_value(out, l.value);
+        out += '"';
     }
-    return out + "}";
+    out += '}';
 }
 
-Metrics::Family& Metrics::family(const std::string& name, const char* type) {
-    auto& f = families_[name];
+Metrics::Family& Metrics::family(std::string_view name, const char* type) {
+    auto& f = entry(families_, name);
     if (f.type.empty()) f.type = type;
     return f;
 }
 
-void Metrics::describe_counter(const std::string& name, const std::string& help) {
+void Metrics::describe_counter(std::string_view name, const std::string& help) {
     std::lock_guard lock(mu_);
     family(name, "counter").help = help;
 }
 
-void Metrics::describe_gauge(const std::string& name, const std::string& help) {
+void Metrics::describe_gauge(std::string_view name, const std::string& help) {
     std::lock_guard lock(mu_);
     family(name, "gauge").help = help;
 }
 
-void Metrics::describe_histogram(const std::string& name, const std::string& help,
+void Metrics::describe_histogram(std::string_view name, const std::string& help,
                                  std::vector<double> upper_bounds) {
     std::lock_guard lock(mu_);
     auto& f = family(name, "histogram");
@@ -73,28 +92,28 @@ void Metrics::describe_histogram(const std::string& name, const std::string& hel
     f.bounds = std::move(upper_bounds);
 }
 
-void Metrics::inc(const std::string& name, const Labels& labels, double by) {
-    std::string key = render_labels(labels);
+void Metrics::inc(std::string_view name, Labels labels, double by) {
+    const std::string& key = labels_key(labels);
     std::lock_guard lock(mu_);
-    family(name, "counter").samples[key] += by;
+    entry(family(name, "counter").samples, key) += by;
 }
 
-void Metrics::set(const std::string& name, const Labels& labels, double value) {
-    std::string key = render_labels(labels);
+void Metrics::set(std::string_view name, Labels labels, double value) {
+    const std::string& key = labels_key(labels);
     std::lock_guard lock(mu_);
-    family(name, "gauge").samples[key] = value;
+    entry(family(name, "gauge").samples, key) = value;
 }
 
-void Metrics::gauge_fn(const std::string& name, std::function<double()> fn) {
+void Metrics::gauge_fn(std::string_view name, std::function<double()> fn) {
     std::lock_guard lock(mu_);
     family(name, "gauge").fn = std::move(fn);
 }
 
-void Metrics::observe(const std::string& name, double value, const Labels& labels) {
-    std::string key = render_labels(labels);
+void Metrics::observe(std::string_view name, double value, Labels labels) {
+    const std::string& key = labels_key(labels);
     std::lock_guard lock(mu_);
     auto& f = family(name, "histogram");
-    auto& h = f.histograms[key];
+    auto& h = entry(f.histograms, key);
     if (h.counts.empty()) {
         h.bounds = f.bounds;
         h.counts.assign(h.bounds.size() + 1, 0);
@@ -106,12 +125,13 @@ void Metrics::observe(const std::string& name, double value, const Labels& label
     ++h.count;
 }
 
-double Metrics::value(const std::string& name, const Labels& labels) const {
+double Metrics::value(std::string_view name, Labels labels) const {
+    const std::string& key = labels_key(labels);
     std::lock_guard lock(mu_);
     auto f = families_.find(name);
     if (f == families_.end()) return 0;
     if (f->second.fn) return f->second.fn();
-    auto s = f->second.samples.find(render_labels(labels));
+    auto s = f->second.samples.find(key);
     return s == f->second.samples.end() ? 0 : s->second;
 }
 

@@ -115,11 +115,18 @@ std::optional<Topic> parse_topic(std::string_view text) {
     return Topic{std::move(*resource), std::move(*action)};
 }
 
-bool is_known_topic(const Topic& t) {
-    const std::string full = t.full();
-    return std::find(std::begin(kKnownTopics), std::end(kKnownTopics), full) !=
-           std::end(kKnownTopics);
+std::optional<std::string_view> known_topic_name(const Topic& t) {
+    // Compared piecewise: building "resource/action" would allocate on every request.
+    const std::size_t n = t.resource.size() + 1 + t.action.size();
+    for (std::string_view k : kKnownTopics) {
+        if (k.size() == n && k.substr(0, t.resource.size()) == t.resource &&
+            k[t.resource.size()] == '/' && k.substr(t.resource.size() + 1) == t.action)
+            return k;
+    }
+    return std::nullopt;
 }
+
+bool is_known_topic(const Topic& t) { return known_topic_name(t).has_value(); }
 
 std::optional<Topic> infer_topic(const rapidjson::Value& root) {
     if (!root.IsObject()) return std::nullopt;

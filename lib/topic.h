@@ -27,6 +27,8 @@ std::optional<Topic> parse_topic(std::string_view text);
 // True for topics Recharge documents (subscription/*, charge/*, customer/*, order/*,
 // address/*, checkout/*, onetime/*, …). "charge/success" (legacy) is known.
 bool is_known_topic(const Topic& t);
+// The same topic's "resource/action" in static storage, or nullopt when not known.
+std::optional<std::string_view> known_topic_name(const Topic& t);
 
 // Infers a topic from a parsed body: the resource from the top-level key
 // (subscription, charge, customer, order, address, …; when several keys are present, as

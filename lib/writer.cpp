@@ -75,24 +75,18 @@ Writer::Writer(const std::string& db_path, WriterOptions options, DeliveryApplie
 
 Writer::~Writer() { stop(); }
 
-bool Writer::submit(Delivery&& d, WriteCallback done) {
-    Item item;
-    item.delivery.emplace(std::move(d));
-    item.done = std::move(done);
-    return enqueue(std::move(item));
-}
+bool Writer::submit(Delivery&& d, WriteCallback&& done) { return enqueue(&d, std::move(done)); }
 
-bool Writer::submit_probe(WriteCallback done) {
-    Item item;
-    item.done = std::move(done);
-    return enqueue(std::move(item));
-}
+bool Writer::submit_probe(WriteCallback&& done) { return enqueue(nullptr, std::move(done)); }
 
-bool Writer::enqueue(Item&& item) {
+// Moves from the arguments only when the item is queued (null: a readiness probe).
+bool Writer::enqueue(Delivery* delivery, WriteCallback&& done) {
     {
         std::lock_guard lock(mu_);
         if (stopping_ || queue_.size() >= options_.queue_capacity) return false;
-        queue_.push_back(std::move(item));
+        Item& item = queue_.emplace_back();
+        if (delivery) item.delivery.emplace(std::move(*delivery));
+        item.done = std::move(done);
         queued_ = queue_.size();
     }
     cv_.notify_one();

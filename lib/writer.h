@@ -85,10 +85,11 @@ public:
     Writer(const Writer&) = delete;
     Writer& operator=(const Writer&) = delete;
 
-    // Queues a delivery; false (callback not called) when the queue is full or stopping.
-    bool submit(Delivery&& d, WriteCallback done);
+    // Queues a delivery. False when the queue is full or stopping: then neither argument has
+    // been moved from, and the callback will not be called.
+    bool submit(Delivery&& d, WriteCallback&& done);
     // Queues a readiness probe: a real write of service_state in the next group commit.
-    bool submit_probe(WriteCallback done);
+    bool submit_probe(WriteCallback&& done);
     // Commits everything queued, stops both threads and closes the database. Idempotent.
     void stop();
 
@@ -108,7 +109,7 @@ private:
         std::optional<Delivery> delivery;  // empty: a readiness probe
         WriteCallback done;
     };
-    bool enqueue(Item&& item);
+    bool enqueue(Delivery* delivery, WriteCallback&& done);
     void run();
     void commit_batch(std::deque<Item>& batch);
     void store_one(Item& item, WriteResult& result);

@@ -38,9 +38,9 @@ Route route(std::string_view target) {
 
 // Topic label for metrics: only known topics, so an authenticated sender cannot mint
 // unbounded label values.
-std::string topic_label(const std::optional<Topic>& t) {
+std::string_view topic_label(const std::optional<Topic>& t) {
     if (!t) return "none";
-    return is_known_topic(*t) ? t->full() : "unknown";
+    return known_topic_name(*t).value_or("unknown");
 }
 
 std::string_view outcome_name(WriteOutcome o, DeliveryStatus s) {
@@ -49,6 +49,7 @@ std::string_view outcome_name(WriteOutcome o, DeliveryStatus s) {
         case WriteOutcome::Duplicate: return "duplicate";
         case WriteOutcome::Failed: return "failed";
         case WriteOutcome::Probe: return "probe";
+        case WriteOutcome::Refused: return "overloaded";
     }
     return "failed";
 }
@@ -145,52 +146,54 @@ void RequestHandler::handle_webhook(HttpRequest&& req, const std::optional<Topic
     if (auto* rej = std::get_if<Rejection>(&prepared)) return reject(*rej, path_topic, respond);
 
     Delivery& d = std::get<Delivery>(prepared);
-    std::string topic = topic_label(d.topic);
-    std::string key = d.dedupe_key;
-    std::string source = d.topic_source ? std::string(to_string(*d.topic_source)) : "";
-    std::string reason = d.reason;
-    Metrics* metrics = &metrics_;
-    Logger* logger = &logger_;
-    Clock clock = clock_;
-
-    auto done = [=, respond = respond](const WriteResult& w) mutable {
+    // Everything the answer needs, moved or viewed rather than copied where it can be: this
+    // runs for every delivery (topic and source name static strings; the handler outlives
+    // the writer's callbacks).
+    std::string_view topic = topic_label(d.topic);
+    std::string_view source = d.topic_source ? to_string(*d.topic_source) : std::string_view();
+    WriteCallback done = [this, topic, source, started, key = d.dedupe_key, reason = d.reason,
+                          respond = std::move(respond)](const WriteResult& w) {
         std::string_view outcome = outcome_name(w.outcome, w.status);
-        metrics->inc("churnwatch_deliveries_total", {{"topic", topic}, {"outcome", std::string(outcome)}});
-        double seconds = static_cast<double>(clock() - started) / kMicrosPerSecond;
-        metrics->observe("churnwatch_ack_duration_seconds", seconds);
+        metrics_.inc("churnwatch_deliveries_total", {{"topic", topic}, {"outcome", outcome}});
+        if (w.outcome != WriteOutcome::Refused) {
+            double seconds = static_cast<double>(clock_() - started) / kMicrosPerSecond;
+            metrics_.observe("churnwatch_ack_duration_seconds", seconds);
+        }
         {
-            LogLine line(*logger, w.outcome == WriteOutcome::Failed ? LogLevel::Error : LogLevel::Info,
-                         "delivery");
+            LogLevel level = w.outcome == WriteOutcome::Failed    ? LogLevel::Error
+                             : w.outcome == WriteOutcome::Refused ? LogLevel::Warn
+                                                                  : LogLevel::Info;
+            LogLine line(logger_, level, "delivery");
             line.str("outcome", outcome).str("dedupe_key", key).str("topic", topic);
             if (!source.empty()) line.str("topic_source", source);
             if (w.delivery_id) line.num("id", w.delivery_id);
             if (!w.error.empty()) line.str("reason", w.error);
             else if (!reason.empty()) line.str("reason", reason);
         }
+        if (w.outcome == WriteOutcome::Refused) {
+            HttpResponse res = error_response(503, "writer queue full, retry later");
+            res.headers.emplace_back("Retry-After", "1");
+            return respond(std::move(res));
+        }
         if (w.outcome == WriteOutcome::Failed) {
             HttpResponse res = error_response(503, "storage unavailable, retry later");
             res.headers.emplace_back("Retry-After", "5");
             return respond(std::move(res));
         }
-        std::string body = "{\"status\":\"" + std::string(outcome) + "\"";
+        std::string body = "{\"status\":\"";
+        body += outcome;
+        body += '"';
         if (w.delivery_id) body += ",\"id\":" + std::to_string(w.delivery_id);
-        respond(json_response(200, body + "}"));
+        body += '}';
+        respond(json_response(200, std::move(body)));
     };
-    if (!writer_.submit(std::move(d), done)) {
-        metrics_.inc("churnwatch_deliveries_total", {{"topic", topic}, {"outcome", "overloaded"}});
-        LogLine(logger_, LogLevel::Warn, "delivery")
-            .str("outcome", "overloaded")
-            .str("dedupe_key", key)
-            .str("topic", topic);
-        HttpResponse res = error_response(503, "writer queue full, retry later");
-        res.headers.emplace_back("Retry-After", "1");
-        respond(std::move(res));
-    }
+    // Not queued: submit() left `done` untouched, so it answers the refusal itself.
+    if (!writer_.submit(std::move(d), std::move(done))) done(WriteResult{WriteOutcome::Refused});
 }
 
 HttpResponse RequestHandler::transport_error(int status, std::string_view reason,
                                              std::string_view detail) {
-    metrics_.inc("churnwatch_deliveries_rejected_total", {{"reason", std::string(reason)}});
+    metrics_.inc("churnwatch_deliveries_rejected_total", {{"reason", reason}});
     LogLine(logger_, LogLevel::Warn, "request")
         .str("outcome", "rejected")
         .str("reason", reason)

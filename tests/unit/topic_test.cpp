@@ -225,5 +225,15 @@ TEST(InferTopic, InferredTopicsAreKnown) {
     }
 }
 
+TEST(Topic, KnownTopicNameIsTheStaticSpelling) {
+    EXPECT_EQ(known_topic_name({"subscription", "cancelled"}), "subscription/cancelled");
+    EXPECT_EQ(known_topic_name({"charge", "success"}), "charge/success");  // legacy name
+    // Compared piece by piece: the split must fall exactly at the slash.
+    EXPECT_FALSE(known_topic_name({"subscription/cancel", "led"}));
+    EXPECT_FALSE(known_topic_name({"subscription", "cancelle"}));
+    EXPECT_FALSE(known_topic_name({"subscription", "cancelledx"}));
+    EXPECT_FALSE(known_topic_name({"", ""}));
+}
+
 }  // namespace
 }  // namespace churnwatch

@@ -114,3 +114,20 @@ TEST(Writer, ForgetsDeliveriesOlderThanTheWindow) {
 }
 
 }  // namespace
+
+// A refused submit leaves the delivery and the callback with the caller, who answers it.
+TEST(Writer, RefusedSubmitLeavesDeliveryAndCallbackUntouched) {
+    TempDir dir;
+    Writer w(dir.file("w.db"), WriterOptions{});
+    w.stop();
+    Delivery d = delivery(0);
+    const std::string body = d.body;
+    bool called = false;
+    WriteCallback done = [&called](const WriteResult&) { called = true; };
+    EXPECT_FALSE(w.submit(std::move(d), std::move(done)));
+    EXPECT_EQ(d.body, body);
+    ASSERT_TRUE(done);
+    EXPECT_FALSE(called);
+    done(WriteResult{WriteOutcome::Refused});
+    EXPECT_TRUE(called);
+}
