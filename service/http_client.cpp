@@ -1,9 +1,14 @@
 #include "http_client.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
+#include <condition_variable>
 #include <exception>
 #include <memory>
+#include <mutex>
+#include <system_error>
+#include <thread>
 #include <type_traits>
 
 #include <openssl/err.h>
@@ -188,13 +193,107 @@ std::string describe(const beast::error_code& ec) {
     return ec.message();
 }
 
+// ---- name lookup ----------------------------------------------------------------------------
+
+constexpr int kMaxPendingLookups = 16;
+std::atomic<int> pending_lookups{0};  // lookups whose thread has not returned yet
+
+struct Lookup {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    std::vector<std::string> addresses;
+    std::string error;
+};
+
+std::vector<std::string> system_resolve(const std::string& host, std::string& error) {
+    net::io_context ioc;
+    tcp::resolver resolver(ioc);
+    beast::error_code ec;
+    auto results = resolver.resolve(host, "", ec);  // getaddrinfo, on this thread
+    if (ec) {
+        error = ec.message();
+        return {};
+    }
+    std::vector<std::string> out;
+    for (const auto& r : results) out.push_back(r.endpoint().address().to_string());
+    return out;
+}
+
+// The host's endpoints; an IP literal needs no lookup. Otherwise the lookup runs on a
+// detached thread, waited for in short slices until it answers, the deadline passes or the
+// caller cancels: Asio's own resolver joins its thread when destroyed, so a lookup that hangs
+// (an unreachable DNS server) held an alert worker, and a shutdown, past every deadline.
+std::vector<tcp::endpoint> endpoints_of(const HttpUrl& url, const HttpClientOptions& options,
+                                        std::chrono::steady_clock::time_point deadline,
+                                        std::string& error) {
+    beast::error_code ec;
+    auto literal = net::ip::make_address(url.host, ec);
+    if (!ec) return {tcp::endpoint(literal, url.port)};
+
+    if (pending_lookups.load() >= kMaxPendingLookups) {
+        error = "cannot resolve " + url.host + ": " + std::to_string(kMaxPendingLookups) +
+                " earlier name lookups are still unanswered";
+        return {};
+    }
+    auto lookup = std::make_shared<Lookup>();
+    ++pending_lookups;
+    try {
+        std::thread([lookup, host = url.host, resolve = options.resolve] {
+            std::string why;
+            std::vector<std::string> found;
+            try {
+                found = resolve ? resolve(host, why) : system_resolve(host, why);
+            } catch (const std::exception& e) {
+                why = e.what();
+            }
+            {
+                std::lock_guard lock(lookup->mu);
+                lookup->addresses = std::move(found);
+                lookup->error = std::move(why);
+                lookup->done = true;
+            }
+            lookup->cv.notify_all();
+            --pending_lookups;
+        }).detach();
+    } catch (const std::system_error& e) {
+        --pending_lookups;
+        error = "cannot resolve " + url.host + ": " + e.what();
+        return {};
+    }
+
+    std::unique_lock lock(lookup->mu);
+    while (!lookup->done) {
+        auto now = std::chrono::steady_clock::now();
+        if (options.cancelled && options.cancelled()) {
+            error = "cancelled";
+            return {};
+        }
+        if (now >= deadline) {
+            error = "timed out";
+            return {};
+        }
+        lookup->cv.wait_until(lock, std::min(deadline, now + std::chrono::milliseconds(20)));
+    }
+    std::vector<tcp::endpoint> out;
+    for (const auto& a : lookup->addresses) {
+        auto address = net::ip::make_address(a, ec);
+        if (!ec) out.emplace_back(address, url.port);
+    }
+    if (out.empty()) {
+        error = "cannot resolve " + url.host + ": " +
+                (lookup->error.empty() ? std::string("no addresses") : lookup->error);
+    }
+    return out;
+}
+
 struct Exchange {
     const HttpUrl& url;
     const HttpClientOptions& options;
     http::request<http::string_body>& request;
     std::chrono::steady_clock::time_point deadline;
     HttpClientResponse& out;
-    tcp::resolver& resolver;
+    const std::vector<tcp::endpoint>& endpoints;
     beast::tcp_stream& conn;
 };
 
@@ -203,13 +302,8 @@ template <class Stream>
 net::awaitable<void> talk(Exchange& ex, Stream& stream) {
     beast::error_code ec;
     auto redirect = net::redirect_error(net::use_awaitable, ec);
-    auto results = co_await ex.resolver.async_resolve(ex.url.host, std::to_string(ex.url.port), redirect);
-    if (ec) {
-        ex.out.error = "cannot resolve " + ex.url.host + ": " + describe(ec);
-        co_return;
-    }
     ex.conn.expires_at(ex.deadline);
-    co_await ex.conn.async_connect(results, redirect);
+    co_await ex.conn.async_connect(ex.endpoints, redirect);
     if (ec) {
         ex.out.error = "connect: " + describe(ec);
         co_return;
@@ -292,8 +386,9 @@ HttpClientResponse http_request(std::string_view method, const std::string& url,
 
     auto start = std::chrono::steady_clock::now();
     auto deadline = start + options.timeout;
+    std::vector<tcp::endpoint> endpoints = endpoints_of(*u, options, deadline, out.error);
+    if (endpoints.empty()) return out;
     net::io_context ioc;
-    tcp::resolver resolver(ioc);
     std::optional<beast::tcp_stream> plain;
     std::optional<beast::ssl_stream<beast::tcp_stream>> secure;
     beast::tcp_stream* tcp_layer = nullptr;
@@ -315,7 +410,7 @@ HttpClientResponse http_request(std::string_view method, const std::string& url,
         plain.emplace(ioc);
         tcp_layer = &*plain;
     }
-    Exchange ex{*u, options, req, deadline, out, resolver, *tcp_layer};
+    Exchange ex{*u, options, req, deadline, out, endpoints, *tcp_layer};
 
     bool done = false;
     auto on_done = [&](std::exception_ptr e) {
@@ -331,8 +426,7 @@ HttpClientResponse http_request(std::string_view method, const std::string& url,
     if (secure) net::co_spawn(ioc, talk(ex, *secure), on_done);
     else net::co_spawn(ioc, talk(ex, *plain), on_done);
 
-    // Run in short slices: the deadline also has to bound name resolution (which the
-    // stream's timer does not cover), and a shutdown must be able to abandon the request.
+    // Run in short slices: a shutdown must be able to abandon the request.
     std::string abort_reason;
     auto aborted_at = deadline;
     while (!done) {
@@ -344,12 +438,11 @@ HttpClientResponse http_request(std::string_view method, const std::string& url,
             else if (now >= deadline) abort_reason = "timed out";
             if (!abort_reason.empty()) {
                 aborted_at = now;
-                resolver.cancel();
                 beast::error_code ignored;
                 tcp_layer->socket().close(ignored);
             }
         } else if (now >= aborted_at + std::chrono::seconds(2)) {
-            break;  // a resolver stuck in getaddrinfo: stop waiting for it
+            break;  // closing the socket ends every operation; never wait on regardless
         }
     }
     if (!abort_reason.empty()) {

@@ -57,6 +57,11 @@ struct HttpClientOptions {
     std::function<bool()> cancelled;
     // PEM file of trusted CAs instead of the system store (tests, private CAs).
     std::string ca_file;
+    // Name lookup: the host's addresses, or none and a reason. Empty: the system resolver
+    // (getaddrinfo). It runs on a thread of its own that nobody waits for past the deadline:
+    // a lookup cannot be cancelled, and a hung one must not hold the caller (an alert worker,
+    // a shutdown). At most 16 run at once; beyond that a request fails at once.
+    std::function<std::vector<std::string>(const std::string& host, std::string& error)> resolve;
 };
 
 // Sends one request. The caller's headers are sent as given; Host, Content-Length,

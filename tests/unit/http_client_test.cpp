@@ -5,7 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <future>
+#include <memory>
 #include <thread>
+#include <vector>
 
 #include "http_receiver.h"
 
@@ -154,6 +157,85 @@ TEST(HttpClient, CancellationAbandonsTheRequest) {
     EXPECT_FALSE(r.ok);
     EXPECT_EQ(r.error, "cancelled");
     EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+}
+
+namespace {
+
+// A name lookup that hangs until released, as getaddrinfo does with an unreachable DNS
+// server; counts the lookups that have returned.
+struct HungResolver {
+    std::shared_ptr<std::promise<void>> release = std::make_shared<std::promise<void>>();
+    std::shared_future<void> released = release->get_future().share();
+    std::shared_ptr<std::atomic<int>> returned = std::make_shared<std::atomic<int>>(0);
+
+    std::function<std::vector<std::string>(const std::string&, std::string&)> fn() const {
+        return [released = released, returned = returned](const std::string&, std::string& error) {
+            released.wait();
+            ++*returned;
+            error = "released";
+            return std::vector<std::string>{};
+        };
+    }
+    // Lets every hung lookup return, and waits until they have (none outlives the test).
+    void finish(int lookups) {
+        release->set_value();
+        for (int i = 0; i < 500 && returned->load() < lookups; ++i) std::this_thread::sleep_for(10ms);
+        std::this_thread::sleep_for(20ms);  // past the counter's decrement
+    }
+};
+
+}  // namespace
+
+// The old client waited for Asio's resolver thread, so a hung lookup held the caller (an
+// alert worker, a shutdown) past its deadline. Now the lookup is left behind.
+TEST(HttpClient, HungNameLookupEndsAtTheDeadline) {
+    HungResolver dns;
+    HttpClientOptions o;
+    o.timeout = 300ms;
+    o.resolve = dns.fn();
+    auto started = std::chrono::steady_clock::now();
+    auto r = http_request("POST", "http://alerts.example.invalid/hook", {}, "x", o);
+    auto took = std::chrono::steady_clock::now() - started;
+    EXPECT_FALSE(r.ok);
+    EXPECT_EQ(r.error, "timed out");
+    EXPECT_LT(took, 3s);  // the lookup itself is still hung
+    EXPECT_EQ(dns.returned->load(), 0);
+
+    o.timeout = 20s;
+    std::atomic<bool> cancel{true};
+    o.cancelled = [&] { return cancel.load(); };
+    EXPECT_EQ(http_request("POST", "http://alerts.example.invalid/hook", {}, "x", o).error, "cancelled");
+    dns.finish(2);
+}
+
+TEST(HttpClient, HungNameLookupsAreBounded) {
+    HungResolver dns;
+    HttpClientOptions o;
+    o.timeout = 50ms;
+    o.resolve = dns.fn();
+    for (int i = 0; i < 16; ++i)
+        EXPECT_EQ(http_request("GET", "http://hung.example.invalid/", {}, "", o).error, "timed out") << i;
+    auto r = http_request("GET", "http://hung.example.invalid/", {}, "", o);
+    EXPECT_NE(r.error.find("16 earlier name lookups are still unanswered"), std::string::npos) << r.error;
+    dns.finish(16);
+    // Answered (with no address), the lookups free their places.
+    auto after = http_request("GET", "http://hung.example.invalid/", {}, "", o);
+    EXPECT_EQ(after.error, "cannot resolve hung.example.invalid: released");
+}
+
+TEST(HttpClient, NameLookupAnswersAreUsed) {
+    HttpReceiver rx;
+    rx.set_default({.status = 204});
+    HttpClientOptions o;
+    o.resolve = [](const std::string& host, std::string&) {
+        return host == "receiver.test" ? std::vector<std::string>{"127.0.0.1"} : std::vector<std::string>{};
+    };
+    auto r = http_request("POST", "http://receiver.test:" + std::to_string(rx.port()) + "/x", {}, "x", o);
+    EXPECT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(r.status, 204);
+    // The system resolver (getaddrinfo, /etc/hosts) on its own thread.
+    auto local = http_post("http://localhost:" + std::to_string(rx.port()) + "/x", {}, "x", 5s);
+    EXPECT_TRUE(local.ok) << local.error;
 }
 
 TEST(HttpClient, HttpsToAPlainServerFailsCleanly) {
