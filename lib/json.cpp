@@ -10,11 +10,18 @@
 namespace churnwatch {
 namespace {
 
-// Iterative: nesting lives on a heap stack, never the call stack. The encoding is checked
-// beforehand over the whole body (first_invalid_utf8): RapidJSON's own check, character by
-// character inside every string, was the most expensive part of parsing a delivery.
-// Deliberately absent: kParseStopWhenDoneFlag (trailing data is an error), NaN/Inf, comments.
-constexpr unsigned kParseFlags = rapidjson::kParseIterativeFlag;
+// The encoding is checked beforehand over the whole body (first_invalid_utf8): RapidJSON's
+// own check, character by character inside every string, was the most expensive part of
+// parsing a delivery. Deliberately absent: kParseStopWhenDoneFlag (trailing data is an
+// error), NaN/Inf, comments.
+//
+// The recursive parser is the faster one, and safe while the depth limit bounds its
+// recursion: the handler refuses to open a container past max_depth before the parser
+// descends into it. Past kRecursiveDepthLimit (an operator's --json-depth), the iterative
+// parser keeps the nesting on the heap instead of the call stack.
+constexpr unsigned kParseFlags = rapidjson::kParseDefaultFlags;
+constexpr unsigned kIterativeParseFlags = rapidjson::kParseIterativeFlag;
+constexpr std::size_t kRecursiveDepthLimit = 256;
 
 // Offset of the first byte that is not part of well-formed UTF-8 (RFC 3629: no overlong
 // forms, no surrogates, nothing above U+10FFFF), or npos. ASCII runs 32 bytes at a time.
@@ -206,7 +213,9 @@ bool parse_json(std::string_view body, const JsonLimits& limits, rapidjson::Docu
 
     auto generator = [&](rapidjson::Document& target) {
         DepthLimitedHandler handler(target, limits.max_depth, check_surrogates);
-        result = reader.Parse<kParseFlags>(stream, handler);
+        result = limits.max_depth <= kRecursiveDepthLimit
+                     ? reader.Parse<kParseFlags>(stream, handler)
+                     : reader.Parse<kIterativeParseFlags>(stream, handler);
         abort = handler.abort();
         if (result.IsError()) return false;
         // The reader stops at a NUL byte as if the input ended there: "{}\0junk" would

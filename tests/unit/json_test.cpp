@@ -157,6 +157,20 @@ TEST(ParseJson, DeepInputWithHugeLimitDoesNotOverflowTheStack) {
     EXPECT_TRUE(parse(nested_arrays(100000), 1000000).ok);
 }
 
+// Up to a limit of 256 the recursive parser runs (faster), past it the iterative one: the
+// limit holds exactly on both sides of that switch, and with objects as with arrays.
+TEST(ParseJson, DepthLimitIsExactForBothParsers) {
+    for (std::size_t limit : {1, 64, 255, 256, 257, 1000}) {
+        EXPECT_TRUE(parse(nested_arrays(limit), limit).ok) << limit;
+        EXPECT_EQ(parse(nested_arrays(limit + 1), limit).error,
+                  "JSON nesting deeper than " + std::to_string(limit))
+            << limit;
+        EXPECT_TRUE(parse(nested_objects(limit), limit).ok) << limit;
+        EXPECT_FALSE(parse(nested_objects(limit + 1), limit).ok) << limit;
+        EXPECT_FALSE(parse(nested_arrays(100000), limit).ok) << limit;
+    }
+}
+
 TEST(ParseJson, InvalidUtf8IsRejectedWithOffset) {
     EXPECT_EQ(parse("{\"a\":\"\xFF\"}").error, "invalid UTF-8 at offset 6");
     EXPECT_EQ(parse("[\"ok\",\"\xC3\"]").error, "invalid UTF-8 at offset 7");  // truncated
