@@ -1,4 +1,5 @@
-// Bounded JSON parsing: iterative (no recursion), UTF-8 validated, nesting depth limited.
+// Bounded JSON parsing: UTF-8 validated, nesting depth limited while parsing (so recursion is
+// bounded by the limit; limits above 256 use the iterative parser, nothing on the call stack).
 #pragma once
 
 #include <cstddef>
