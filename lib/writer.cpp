@@ -194,9 +194,16 @@ void Writer::project(std::size_t max, bool yield_to_ingest) {
         // Ingest commits stay FULL; a projection is redone from the raw rows if the OS loses
         // it, unless what it writes is acted upon at once (alerts).
         set_synchronous(applier_->durable_projection());
-        // Idle time only: the transaction ends as soon as a delivery waits to be stored.
-        result = yield_to_ingest ? projector_->run(max, [this] { return queued_.load() > 0; })
-                                 : projector_->run(max);
+        // Idle time only: the transaction ends as soon as a delivery waits to be stored,
+        // or after a short slice (its commit is what a new delivery would wait for).
+        auto slice_end = started + options_.projection_slice;
+        result = yield_to_ingest
+                     ? projector_->run(max,
+                                       [this, slice_end] {
+                                           return queued_.load() > 0 ||
+                                                  std::chrono::steady_clock::now() >= slice_end;
+                                       })
+                     : projector_->run(max);
         set_synchronous(true);
     } catch (const std::exception&) {
         ok = false;

@@ -71,6 +71,10 @@ struct WriterOptions {
     int wal_restart_frames = 3000;
     std::chrono::milliseconds maintenance_interval{std::chrono::minutes(10)};
     std::size_t projection_batch = 1000;        // deliveries per projection transaction
+    // An idle-time projection transaction ends after this long even if no delivery waits:
+    // its COMMIT writes every page it dirtied, and a delivery arriving meanwhile waits for
+    // that (a 1000-delivery transaction's commit took 5-10 ms on a slow disk).
+    std::chrono::microseconds projection_slice{2000};
     std::size_t projection_max_lag = 100000;    // beyond this, projection keeps pace with ingest
     ProjectorOptions projection;                // memory bound, JSON limits for read-backs
     DedupeOptions dedupe;                       // how long / how many deliveries are remembered

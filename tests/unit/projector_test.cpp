@@ -2,8 +2,11 @@
 // that advances in the same transaction as the rows it covers.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <future>
+#include <mutex>
 #include <set>
+#include <thread>
 #include <vector>
 
 #include "churn_scenario.h"
@@ -209,6 +212,36 @@ TEST(Projector, BacklogLeftByACrashIsProjectedAtTheNextStart) {
     EXPECT_EQ(churn_tables_dump(crashed), churn_tables_dump(straight));
     EXPECT_EQ(query_rows(crashed, "SELECT customer_id, reason FROM churn_events ORDER BY 1, 2"),
               query_rows(straight, "SELECT customer_id, reason FROM churn_events ORDER BY 1, 2"));
+}
+
+// Idle-time projection ends each transaction after WriterOptions::projection_slice, so a
+// delivery arriving meanwhile never waits for a long one's commit. With a zero slice every
+// idle transaction applies exactly one delivery; all of them are still applied, in order.
+TEST(Projector, IdleTransactionsEndAfterTheirSlice) {
+    struct Sizes : WriterObserver {
+        std::mutex mu;
+        std::vector<std::size_t> applied;
+        void on_commit(std::size_t, double, bool) override {}
+        void on_projected(const ProjectionResult& r, double, bool ok) override {
+            std::lock_guard lock(mu);
+            if (ok) applied.push_back(r.applied);
+        }
+    } sizes;
+    TempDir dir;
+    std::string db = dir.file("p.db");
+    std::vector<int64_t> ids = store_raw(db, rich_scenario().size());
+    RecordingApplier applier;
+    WriterOptions o;
+    o.projection_slice = std::chrono::microseconds(0);
+    Writer writer(db, o, &applier, &sizes);
+    for (int i = 0; i < 1000 && writer.projection_lag() > 0; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    ASSERT_EQ(writer.projection_lag(), 0);
+    writer.stop();
+    EXPECT_EQ(applier.applied, ids);
+    std::lock_guard lock(sizes.mu);
+    std::erase(sizes.applied, 0);  // a read-back that found nothing left
+    EXPECT_EQ(sizes.applied, std::vector<std::size_t>(ids.size(), 1));
 }
 
 // The migration marks what an older churnwatch stored as projected: it applied the rules in
