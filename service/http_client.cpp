@@ -231,13 +231,14 @@ std::vector<tcp::endpoint> endpoints_of(const HttpUrl& url, const HttpClientOpti
     auto literal = net::ip::make_address(url.host, ec);
     if (!ec) return {tcp::endpoint(literal, url.port)};
 
-    if (pending_lookups.load() >= kMaxPendingLookups) {
+    // Claimed before the check (one atomic step), so concurrent callers cannot overshoot.
+    if (pending_lookups.fetch_add(1) >= kMaxPendingLookups) {
+        --pending_lookups;
         error = "cannot resolve " + url.host + ": " + std::to_string(kMaxPendingLookups) +
                 " earlier name lookups are still unanswered";
         return {};
     }
     auto lookup = std::make_shared<Lookup>();
-    ++pending_lookups;
     try {
         std::thread([lookup, host = url.host, resolve = options.resolve] {
             std::string why;
