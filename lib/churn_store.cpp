@@ -508,7 +508,7 @@ RebuildStats ChurnStore::rebuild(sql::Database& db, std::size_t json_max_depth,
     int64_t total = 0;
     {
         // For the progress display only, so estimated from the id range: count(*) would
-        // walk every page of the table (~0.4 s per million deliveries, before any work).
+        // walk every page of the table (~0.6 s per million deliveries, before any work).
         // (One min or max per SELECT: SQLite answers each from the b-tree's edge, but
         // scans the table for both at once.)
         sql::Statement count(db,
