@@ -1,5 +1,7 @@
 #include "schema.h"
 
+#include <sqlite3.h>
+
 #include <set>
 
 namespace churnwatch {
@@ -9,6 +11,24 @@ void configure_connection(sql::Database& db) {
     // FULL: the WAL is fsynced at every commit, so an acknowledged delivery survives power loss.
     db.exec("PRAGMA synchronous=FULL");
     db.exec("PRAGMA foreign_keys=ON");
+}
+
+bool use_rollback_journal(sql::Database& db) {
+    // Leaving WAL needs every other connection closed. One that is open would not close
+    // because we wait: ask once, without the busy timeout.
+    const int timeout = db.busy_timeout();
+    db.set_busy_timeout(0);
+    std::string mode;
+    try {
+        sql::Statement q(db, "PRAGMA journal_mode=TRUNCATE");
+        if (q.step()) mode = q.column_text(0);
+    } catch (const sql::Error& e) {
+        db.set_busy_timeout(timeout);
+        if (e.code() == SQLITE_BUSY) return false;
+        throw;
+    }
+    db.set_busy_timeout(timeout);
+    return mode == "truncate";
 }
 
 std::vector<std::string> apply_migrations(sql::Database& db) {

@@ -45,10 +45,20 @@ Database::Database(const std::string& path, OpenMode mode, int busy_timeout_ms) 
         throw err;
     }
     sqlite3_extended_result_codes(db_, 1);
-    sqlite3_busy_timeout(db_, busy_timeout_ms);
+    set_busy_timeout(busy_timeout_ms);
+}
+
+void Database::set_busy_timeout(int ms) {
+    sqlite3_busy_timeout(db_, ms);
+    busy_timeout_ms_ = ms;
 }
 
 Database::~Database() { sqlite3_close_v2(db_); }
+
+std::string Database::file() const {
+    const char* name = sqlite3_db_filename(db_, "main");
+    return name ? name : "";
+}
 
 namespace {
 

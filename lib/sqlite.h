@@ -64,6 +64,11 @@ public:
     int changes() const;
     sqlite3* handle() const { return db_; }
     const std::string& path() const { return path_; }
+    // How long a statement waits for another connection's lock before SQLITE_BUSY.
+    int busy_timeout() const { return busy_timeout_ms_; }
+    void set_busy_timeout(int ms);
+    // The main database's full file name; empty for an in-memory or temporary database.
+    std::string file() const;
 
     // Runs one statement that reads `rows` as the table churnwatch_rows (c0, c1, …), e.g.
     // "INSERT INTO t (a, b) SELECT c0, c1 FROM churnwatch_rows": SQLite pulls the rows
@@ -81,6 +86,7 @@ public:
 private:
     sqlite3* db_ = nullptr;
     std::string path_;
+    int busy_timeout_ms_ = 0;
     std::unique_ptr<RowsModule> rows_module_;  // registered on first run_over
 };
 
