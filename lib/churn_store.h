@@ -65,8 +65,10 @@ public:
     // No listener calls: a rebuild restates history, it does not announce it again.
     // Finally records service_state 'projected_through' = max(id) of deliveries: the
     // derived tables reflect every delivery up to there. progress(done, total) is called now
-    // and then, on the calling thread. Runs in the caller's transaction; uses worker threads
-    // for JSON decoding and the rules, never for SQLite.
+    // and then, on the calling thread. Runs in the caller's write transaction (BEGIN
+    // IMMEDIATE), which must not have written yet: worker threads read the deliveries on
+    // read-only connections of their own (db must be a file), and run the JSON decoding and
+    // the rules; only the calling thread writes.
     RebuildStats rebuild(sql::Database& db, std::size_t json_max_depth,
                          const std::function<void(int64_t, int64_t)>& progress = {});
 

@@ -42,15 +42,18 @@ void feed(const std::string& db, const std::vector<TestDelivery>& deliveries) {
     writer.stop();
 }
 
-// `churnwatch rebuild` on db, in one transaction as the command runs it.
+// `churnwatch rebuild` on db, in one transaction as the command runs it: with a rollback
+// journal when it is alone with the database (no other connection open), else in WAL.
 RebuildStats rebuild_db(const std::string& db) {
     sql::Database conn(db);
     configure_connection(conn);
     apply_migrations(conn);
+    const bool alone = use_rollback_journal(conn);
     ChurnStore churn(RulesPolicy{});
     sql::Transaction txn(conn);
     RebuildStats stats = churn.rebuild(conn, 64);
     txn.commit();
+    if (alone) configure_connection(conn);
     return stats;
 }
 
@@ -180,6 +183,19 @@ TEST(ChurnStoreRebuild, GivesTheRowsOfTheTableBasedRecompute) {
     EXPECT_EQ(query_text(db, "SELECT email FROM customers WHERE id = 80"), "second@example.com");
     EXPECT_EQ(query_text(db, "SELECT status FROM deliveries WHERE dedupe_key = 'sha256:cut'"), "quarantined");
     EXPECT_EQ(all_tables_dump(db, false), live);
+    EXPECT_EQ(query_text(db, "PRAGMA journal_mode"), "wal");
+
+    // With another connection open (an analyst's, or the service's) the rebuild stays in
+    // WAL; its reading threads' connections see the same deliveries either way.
+    {
+        sql::Database other(db);
+        sql::Statement open_read(other, "SELECT count(*) FROM deliveries");
+        ASSERT_TRUE(open_read.step());
+        RebuildStats again = rebuild_db(db);
+        EXPECT_EQ(again.deliveries, stats.deliveries - 1);  // the quarantined one is not read again
+        EXPECT_EQ(again.customers, customers);
+    }
+    EXPECT_EQ(all_tables_dump(db, false), live);
 
     // The rebuild evaluates histories it kept in memory; recomputing each customer from the
     // version tables (the live path) must find nothing to change, episode ids included.
@@ -220,6 +236,16 @@ TEST(ChurnStoreRebuild, RecordsHowFarTheProjectionGot) {
     EXPECT_EQ(rebuild().projected_through, 9000);
     EXPECT_EQ(query_text(db, mark), "9000");
     EXPECT_EQ(query_int(db, "SELECT count(*) FROM service_state WHERE key = 'projected_through'"), 1);
+}
+
+TEST(ChurnStoreRebuild, NeedsADatabaseFile) {
+    // Its reading threads open their own connections: to an in-memory database, they would
+    // each get a new, empty one.
+    sql::Database conn(":memory:");
+    apply_migrations(conn);
+    ChurnStore churn(RulesPolicy{});
+    sql::Transaction txn(conn);
+    EXPECT_THROW(churn.rebuild(conn, 64), std::invalid_argument);
 }
 
 TEST(ChurnStore, ViewsCountTheScenario) {
