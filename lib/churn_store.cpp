@@ -566,6 +566,12 @@ void decode_into(StoredDelivery& s, const JsonLimits& limits, VersionBatch& vers
 RebuildStats ChurnStore::rebuild(sql::Database& db, std::size_t json_max_depth,
                                  const std::function<void(int64_t, int64_t)>& progress) {
     RebuildStats stats;
+    auto step_began = std::chrono::steady_clock::now();
+    auto step_done = [&](const char* name) {
+        auto now = std::chrono::steady_clock::now();
+        stats.seconds.emplace_back(name, std::chrono::duration<double>(now - step_began).count());
+        step_began = now;
+    };
     // The id range to read, and the progress display's total: estimated from that range,
     // since count(*) would walk every page of the table (~0.6 s per million deliveries,
     // before any work). (One min or max per SELECT: SQLite answers each from the b-tree's
@@ -630,6 +636,8 @@ RebuildStats ChurnStore::rebuild(sql::Database& db, std::size_t json_max_depth,
             spare.push_back(std::move(batch->deliveries));
         }
     }
+    step_done("read and decode");
+
     // Now the writing. Nothing reads these indexes during the rebuild, and building each
     // once at the end is a sort. Dropped before the statements are prepared, so they are not
     // prepared twice.
@@ -651,6 +659,8 @@ RebuildStats ChurnStore::rebuild(sql::Database& db, std::size_t json_max_depth,
             quarantine.bind(1, why).bind(2, id).run();
         }
     }
+
+    step_done("delete old rows");
 
     // Pass 2: the version rows, table by table in primary-key order, while a worker runs the
     // rules for every customer; then each customer's analyst rows, in id order.
@@ -685,6 +695,7 @@ RebuildStats ChurnStore::rebuild(sql::Database& db, std::size_t json_max_depth,
         write(VersionTable::Charge, kInsertChargeVersion, kChargeVersionColumns);
         write(VersionTable::Customer, kInsertCustomerVersion, kCustomerVersionColumns);
     }
+    step_done("version rows");
     db.start_writeback();  // the version rows spilled to the WAL so far
     while (std::optional<CustomerBatch> batch = rules.pop()) {
         for (std::size_t i = 0; i < batch->rows.size(); ++i) {
@@ -692,7 +703,9 @@ RebuildStats ChurnStore::rebuild(sql::Database& db, std::size_t json_max_depth,
             ++stats.customers;
         }
     }
+    step_done("analyst rows");
     indexes.restore();
+    step_done("indexes");
     {
         sql::Statement count(db, "SELECT count(*) FROM churn_events");
         if (count.step()) stats.episodes = count.column_int(0);

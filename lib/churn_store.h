@@ -36,6 +36,9 @@ struct RebuildStats {
     int64_t customers = 0;
     int64_t episodes = 0;
     int64_t projected_through = 0;  // max(id) of deliveries, recorded in service_state
+    // Wall time of each step, in order: what an operator (or a benchmark) needs to see where
+    // a slow rebuild spends its time. The caller's commit is not among them.
+    std::vector<std::pair<const char*, double>> seconds;
 };
 
 class ChurnStore : public DeliveryApplier {

@@ -1,8 +1,10 @@
 // `churnwatch rebuild`: recompute every churn table from the stored deliveries.
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <string>
 
 #include "churn_store.h"
 #include "commands.h"
@@ -37,7 +39,10 @@ int rebuild_command(const Config& config) {
         auto stats = churn.rebuild(db, static_cast<std::size_t>(*depth), [tty](int64_t done, int64_t total) {
             if (tty) std::fprintf(stderr, "\rrebuild: %lld / %lld deliveries", (long long)done, (long long)total);
         });
+        auto commit_began = std::chrono::steady_clock::now();
         txn.commit();
+        stats.seconds.emplace_back(
+            "commit", std::chrono::duration<double>(std::chrono::steady_clock::now() - commit_began).count());
         if (tty) std::fprintf(stderr, "\n");
         if (alone) {
             try {
@@ -53,6 +58,13 @@ int rebuild_command(const Config& config) {
                     "%lld quarantined\n",
                     (long long)stats.deliveries, (long long)stats.customers,
                     (long long)stats.episodes, (long long)stats.quarantined);
+        std::string steps;
+        for (const auto& [name, seconds] : stats.seconds) {
+            char part[96];
+            std::snprintf(part, sizeof part, "%s%s %.2f s", steps.empty() ? "" : ", ", name, seconds);
+            steps += part;
+        }
+        std::printf("rebuild: %s%s\n", steps.c_str(), alone ? "" : " (in WAL: another connection had the database open)");
     } catch (const std::exception& e) {
         std::cerr << "churnwatch rebuild: " << e.what() << "\n";
         return 1;

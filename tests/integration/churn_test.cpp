@@ -80,6 +80,10 @@ TEST(ChurnEndToEnd, RebuildReproducesLiveTablesAndReportMatchesTheViews) {
     auto rebuilt = run_churnwatch({"rebuild", "--db", db});
     ASSERT_EQ(rebuilt.exit_code, 0) << rebuilt.err;
     EXPECT_NE(rebuilt.out.find("5 churn episodes"), std::string::npos) << rebuilt.out;
+    // Where the time went, commit included; the server has stopped, so no WAL note.
+    EXPECT_NE(rebuilt.out.find("rebuild: read and decode "), std::string::npos) << rebuilt.out;
+    EXPECT_NE(rebuilt.out.find(" s, commit "), std::string::npos) << rebuilt.out;
+    EXPECT_EQ(rebuilt.out.find("in WAL"), std::string::npos) << rebuilt.out;
     EXPECT_EQ(churn_tables_dump(db), live);
 
     auto csv = run_churnwatch({"report", "--db", db, "--format", "csv"});

@@ -106,6 +106,15 @@ TEST(ChurnStore, RebuildGivesTheSameTablesAsLiveProcessing) {
     EXPECT_EQ(stats.customers, 5);
     EXPECT_EQ(stats.episodes, 5);
     EXPECT_EQ(churn_tables_dump(db), live);
+
+    // Every step timed, in the order they run (what `churnwatch rebuild` prints).
+    std::vector<std::string> steps;
+    for (const auto& [name, seconds] : stats.seconds) {
+        steps.emplace_back(name);
+        EXPECT_GE(seconds, 0.0) << name;
+    }
+    EXPECT_EQ(steps, (std::vector<std::string>{"read and decode", "delete old rows", "version rows",
+                                               "analyst rows", "indexes"}));
 }
 
 // Every column of every derived table, versions included. Episode ids only when asked:
