@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
+#include <string_view>
 
 #include "deferred_indexes.h"
 #include "delivery_decode.h"
@@ -65,6 +67,23 @@ std::string select_rows(std::size_t columns) {
     return out + " FROM churnwatch_rows WHERE true ON CONFLICT DO NOTHING";
 }
 
+// The latest state of one object (the first column is its primary key, `id`), written only
+// where something changed: an unchanged row is left alone, so its pages (and those of the
+// customer_id indexes) are not dirtied. INSERT OR REPLACE deleted and re-inserted every row
+// of the customer, index entries included, for every delivery.
+std::string upsert(const char* table, std::initializer_list<const char*> columns) {
+    std::string names, set, changed;
+    for (const char* c : columns) {
+        names += names.empty() ? c : std::string(", ") + c;
+        if (std::string_view(c) == "id") continue;
+        set += (set.empty() ? "" : ", ") + std::string(c) + " = excluded." + c;
+        changed += (changed.empty() ? "" : " OR ") + std::string(c) + " IS NOT excluded." + c;
+    }
+    std::string out = std::string("INSERT INTO ") + table + " (" + names + ") VALUES (";
+    for (std::size_t i = 0; i < columns.size(); ++i) out += i ? ",?" : "?";
+    return out + ") ON CONFLICT (id) DO UPDATE SET " + set + " WHERE " + changed;
+}
+
 }  // namespace
 
 struct ChurnStore::Statements {
@@ -89,23 +108,24 @@ struct ChurnStore::Statements {
                         " billing_country, billing_province, billing_zip,"
                         " has_valid_payment_method, payment_method_in_dunning, created_at_us"
                         " FROM customer_versions WHERE customer_id = ?"),
-          upsert_customer(db,
-                          "INSERT OR REPLACE INTO customers (id, email, external_customer_id, status,"
-                          " first_seen_at, churned_at, last_event_at, active_subscriptions,"
-                          " reported_active_subscriptions, billing_country, billing_province,"
-                          " billing_zip, has_valid_payment_method, payment_method_in_dunning)"
-                          " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"),
-          upsert_subscription(db,
-                              "INSERT OR REPLACE INTO subscriptions (id, customer_id, status,"
-                              " cancelled_at, cancellation_reason,"
-                              " expire_after_specific_number_of_charges, charges_counted,"
-                              " ended_by_expiry, max_retries_reached, next_charge_scheduled_at,"
-                              " price, quantity, product_title, created_at, updated_at)"
-                              " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"),
-          upsert_charge(db,
-                        "INSERT OR REPLACE INTO charges (id, customer_id, subscription_ids, status,"
-                        " error_type, error, attempts, max_retries_reached, total_price,"
-                        " created_at, processed_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"),
+          upsert_customer(db, upsert("customers",
+                                     {"id", "email", "external_customer_id", "status",
+                                      "first_seen_at", "churned_at", "last_event_at",
+                                      "active_subscriptions", "reported_active_subscriptions",
+                                      "billing_country", "billing_province", "billing_zip",
+                                      "has_valid_payment_method", "payment_method_in_dunning"})),
+          upsert_subscription(db, upsert("subscriptions",
+                                         {"id", "customer_id", "status", "cancelled_at",
+                                          "cancellation_reason",
+                                          "expire_after_specific_number_of_charges",
+                                          "charges_counted", "ended_by_expiry",
+                                          "max_retries_reached", "next_charge_scheduled_at",
+                                          "price", "quantity", "product_title", "created_at",
+                                          "updated_at"})),
+          upsert_charge(db, upsert("charges",
+                                   {"id", "customer_id", "subscription_ids", "status",
+                                    "error_type", "error", "attempts", "max_retries_reached",
+                                    "total_price", "created_at", "processed_at", "updated_at"})),
           sel_episodes(db,
                        "SELECT id, churned_at, reactivated_at FROM churn_events"
                        " WHERE customer_id = ? ORDER BY churned_at"),
@@ -114,9 +134,11 @@ struct ChurnStore::Statements {
                       " subscription_id, charge_id, delivery_id, reactivated_at)"
                       " VALUES (?,?,?,?,?,?,?,?)"),
           upd_episode(db,
-                      "UPDATE churn_events SET churned_at = ?, reason = ?, category = ?,"
-                      " subscription_id = ?, charge_id = ?, delivery_id = ?, reactivated_at = ?"
-                      " WHERE id = ?"),
+                      "UPDATE churn_events SET churned_at = ?1, reason = ?2, category = ?3,"
+                      " subscription_id = ?4, charge_id = ?5, delivery_id = ?6, reactivated_at = ?7"
+                      " WHERE id = ?8 AND (churned_at IS NOT ?1 OR reason IS NOT ?2"
+                      " OR category IS NOT ?3 OR subscription_id IS NOT ?4 OR charge_id IS NOT ?5"
+                      " OR delivery_id IS NOT ?6 OR reactivated_at IS NOT ?7)"),
           del_episode(db, "DELETE FROM churn_events WHERE id = ?") {}
 
     sql::Statement ins_sub, ins_charge, ins_customer;
