@@ -25,15 +25,6 @@ namespace {
 // The Standard Webhooks specification's example secret.
 const std::string kAlertSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
-bool eventually(const std::function<bool()>& done, std::chrono::milliseconds timeout = 10s) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (done()) return true;
-        std::this_thread::sleep_for(20ms);
-    }
-    return done();
-}
-
 void send(int port, const TestDelivery& d, const Headers& extra = {}) {
     auto r = post_webhook(port, "/webhooks/recharge/" + d.topic, d.body, extra);
     ASSERT_EQ(r.status, 200) << d.topic << " " << r.body;

@@ -5,7 +5,9 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <istream>
 #include <map>
 #include <optional>
@@ -26,6 +28,12 @@ public:
 private:
     std::string path_;
 };
+
+// Polls `done` every 20 ms until it holds or `timeout` passes; returns its last answer. For
+// effects that follow an observable event asynchronously (a log line written after the
+// socket closed, an alert sent after the commit).
+bool eventually(const std::function<bool()>& done,
+                std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 std::string read_file(const std::string& path);
 void write_file(const std::string& path, const std::string& content);
