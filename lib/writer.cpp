@@ -167,7 +167,7 @@ void Writer::run() {
         if (ingested == 0 || stopping) {
             project(options_.projection_batch, /*yield_to_ingest=*/!stopping);
         } else if (projection_lag_.load() > static_cast<int64_t>(options_.projection_max_lag)) {
-            project(std::max<std::size_t>(ingested, 16), /*yield_to_ingest=*/false);
+            project(std::max(ingested, options_.projection_pace_batch), /*yield_to_ingest=*/false);
         }
         if (stopping) {
             // Stopping: finish the projection, within bounds; the rest waits for the next start.
