@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
-#include <thread>
 
 #include "http_client.h"
 #include "payloads.h"
@@ -86,9 +85,7 @@ TEST(HttpsClient, AlertsGoOutOverVerifiedTls) {
         ASSERT_EQ(post_webhook(port, "/webhooks/recharge/subscription/cancelled", subscription_json(s)).status, 200);
     };
     auto wait_for = [](const std::string& db, const std::string& sql, const std::string& want) {
-        auto deadline = std::chrono::steady_clock::now() + 10s;
-        while (query_rows(db, sql) != want && std::chrono::steady_clock::now() < deadline)
-            std::this_thread::sleep_for(20ms);
+        eventually([&] { return query_rows(db, sql) == want; });
         return query_rows(db, sql);
     };
 
