@@ -90,6 +90,9 @@ std::vector<std::string> apply_migrations(sql::Database& db) {
         txn.commit();
         now_applied.emplace_back(f.name);
     }
+    // A migration may edit the stored schema text in place (0007): this connection's parsed
+    // copy of it is read again, as every other connection's is on the version change.
+    if (!now_applied.empty()) db.exec("PRAGMA writable_schema=RESET");
     return now_applied;
 }
 

@@ -1,4 +1,5 @@
-// The connection set-up around migrations: the journal modes serve and rebuild use.
+// The connection set-up around migrations (the journal modes serve and rebuild use), and
+// migrations that edit the schema in place.
 #include <gtest/gtest.h>
 
 #include "schema.h"
@@ -41,6 +42,113 @@ TEST(Schema, StaysInWalWhileAnotherConnectionIsOpen) {
     EXPECT_EQ(journal_mode(db), "wal");
     EXPECT_EQ(db.busy_timeout(), 60000);
     db.exec("INSERT INTO service_state (key, value) VALUES ('k', 'v')");  // still usable
+}
+
+// True when checking the table's constraints builds a temporary b-tree (an IN list of
+// three values or more): EXPLAIN of an insert shows OpenEphemeral.
+bool insert_uses_temp_btree(sql::Database& db, const std::string& insert) {
+    sql::Statement q(db, "EXPLAIN " + insert);
+    while (q.step())
+        if (q.column_text(1) == "OpenEphemeral") return true;
+    return false;
+}
+
+const char* kInsertDelivery =
+    "INSERT INTO deliveries (received_at, topic_source, signature_scheme, key_index, dedupe_key,"
+    " body, status) VALUES ('2026-01-01 00:00:00.000000', ?, 'legacy', 0, ?, x'7b7d', 'accepted')";
+const char* kInsertEpisode =
+    "INSERT INTO churn_events (customer_id, churned_at, reason, category)"
+    " VALUES (1, '2026-01-01 00:00:00.000000', 'cancelled', 'voluntary')";
+const char* kInsertAlert =
+    "INSERT INTO alerts_outbox (target, event_type, episode_id, customer_id, webhook_id, payload,"
+    " created_us, next_attempt_us, retry_from_us) VALUES ('t', 'customer.churned', 1, 1, 'msg_1', '{}', 0, 0, 0)";
+
+void expect_no_temp_btrees(sql::Database& db) {
+    EXPECT_FALSE(insert_uses_temp_btree(db, kInsertDelivery));
+    EXPECT_FALSE(insert_uses_temp_btree(db, kInsertEpisode));
+    EXPECT_FALSE(insert_uses_temp_btree(db, kInsertAlert));
+}
+
+void insert_delivery(sql::Database& db, const char* topic_source, const std::string& key) {
+    sql::Statement ins(db, kInsertDelivery);
+    if (topic_source) ins.bind(1, std::string(topic_source));
+    ins.bind(2, key).run();
+}
+
+// The first column of the first row, as text (the test_support queries wait for the
+// projection, which has no writer here).
+std::string one(sql::Database& db, const std::string& sql) {
+    sql::Statement q(db, sql);
+    return q.step() ? q.column_text(0) : std::string();
+}
+
+// Applies the migrations before `first_not_applied`, as an older churnwatch did.
+void migrate_until(sql::Database& db, const std::string& first_not_applied) {
+    configure_connection(db);
+    db.exec("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY,"
+            " applied_at TEXT NOT NULL DEFAULT 'then')");
+    for (const auto& f : embedded_schema()) {
+        if (std::string(f.name) >= first_not_applied) break;
+        db.exec(f.sql);
+        sql::Statement rec(db, "INSERT INTO schema_migrations (name) VALUES (?)");
+        rec.bind(1, f.name).run();
+    }
+}
+
+TEST(Schema, ValueListChecksAreComparisonsAndStillRejectOtherValues) {
+    TempDir dir;
+    sql::Database db(dir.file("a.db"));
+    configure_connection(db);
+    apply_migrations(db);
+    expect_no_temp_btrees(db);
+    insert_delivery(db, "path", "k1");
+    insert_delivery(db, "inferred", "k2");
+    insert_delivery(db, nullptr, "k3");  // NULL passes, as it did with IN
+    EXPECT_THROW(insert_delivery(db, "query", "k4"), sql::Error);
+    EXPECT_THROW(db.exec("INSERT INTO churn_events (customer_id, churned_at, reason, category)"
+                         " VALUES (1, 'then', 'bored', 'voluntary')"),
+                 sql::Error);
+    EXPECT_THROW(db.exec("INSERT INTO churn_events (customer_id, churned_at, reason, category)"
+                         " VALUES (1, 'then', 'expired', 'unnatural')"),
+                 sql::Error);
+    db.exec(kInsertEpisode);
+    db.exec(kInsertAlert);
+    EXPECT_THROW(db.exec("UPDATE alerts_outbox SET status = 'lost'"), sql::Error);
+    db.exec("UPDATE alerts_outbox SET status = 'dead'");
+    EXPECT_EQ(one(db, "SELECT count(*) FROM deliveries"), "3");
+}
+
+// An existing database: its rows stay, the text changes, and a connection that was open
+// during the migration reads the new text too (the schema version moved).
+TEST(Schema, ValueListChecksAreRewrittenInAnExistingDatabase) {
+    TempDir dir;
+    std::string path = dir.file("old.db");
+    sql::Database db(path);
+    migrate_until(db, "0007");
+    insert_delivery(db, "header", "k1");
+    db.exec(kInsertEpisode);
+    sql::Database other(path);
+    EXPECT_TRUE(insert_uses_temp_btree(other, kInsertDelivery));  // the old text, as before
+
+    auto applied = apply_migrations(db);
+    ASSERT_EQ(applied.size(), 1u);
+    EXPECT_EQ(applied[0], "0007_check_without_in_lists.sql");
+    expect_no_temp_btrees(db);
+    EXPECT_EQ(one(db, "PRAGMA integrity_check"), "ok");
+    EXPECT_EQ(one(db, "SELECT count(*) FROM deliveries WHERE topic_source = 'header'"), "1");
+    EXPECT_EQ(one(db, "SELECT count(*) FROM churn_events"), "1");
+    EXPECT_EQ(one(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'schema_version_bump'"), "0");
+
+    // The other connection notices the new schema version at its next statement (EXPLAIN
+    // alone does not look) and checks with the new text from then on.
+    EXPECT_EQ(one(other, "SELECT count(*) FROM deliveries"), "1");
+    expect_no_temp_btrees(other);
+    try {
+        insert_delivery(other, "query", "k2");
+        ADD_FAILURE() << "a topic_source outside the list was stored";
+    } catch (const sql::Error& e) {
+        EXPECT_NE(std::string(e.what()).find("topic_source = 'path' OR"), std::string::npos) << e.what();
+    }
 }
 
 }  // namespace
