@@ -22,11 +22,13 @@ struct Projector::Statements {
           backlog(db,
                   "SELECT id, topic, dedupe_key, body FROM deliveries"
                   " WHERE id > ? AND status = 'accepted' ORDER BY id LIMIT ?"),
-          quarantine(db, "UPDATE deliveries SET status = 'quarantined', reason = ? WHERE id = ?") {}
+          quarantine(db, "UPDATE deliveries SET status = 'quarantined', reason = ? WHERE id = ?"),
+          apply_rules(db, "apply_rules") {}
     sql::Statement watermark;
     sql::Statement advance;
     sql::Statement backlog;
     sql::Statement quarantine;
+    sql::PreparedSavepoint apply_rules;  // one per delivery
 };
 
 Projector::Projector(sql::Database& db, DeliveryApplier& applier, ProjectorOptions options)
@@ -82,7 +84,7 @@ void Projector::take_from_table(int64_t after, std::size_t max, std::deque<Item>
 bool Projector::apply_one(const Item& item) {
     // Behind a savepoint: a rule failure quarantines this delivery with the reason and
     // rolls back only its own derived writes.
-    sql::Savepoint sp(db_, "apply_rules");
+    sql::Savepoint sp(st_->apply_rules);
     try {
         applier_.apply(db_, item.id, item.delivery);
         sp.release();

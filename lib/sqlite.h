@@ -164,10 +164,23 @@ private:
     bool done_ = false;
 };
 
+// The statements of a savepoint taken often (the projection takes one per delivery),
+// prepared once: Database::exec parses "SAVEPOINT name" every time (0.9 µs per savepoint
+// and release that way, 0.13 µs prepared).
+class PreparedSavepoint {
+public:
+    PreparedSavepoint(Database& db, const std::string& name);
+
+private:
+    friend class Savepoint;
+    Statement savepoint_, release_, rollback_to_;
+};
+
 // SAVEPOINT name … RELEASE; rolls back to the savepoint on destruction unless released.
 class Savepoint {
 public:
     Savepoint(Database& db, std::string name);
+    explicit Savepoint(PreparedSavepoint& prepared);
     ~Savepoint();
     Savepoint(const Savepoint&) = delete;
     Savepoint& operator=(const Savepoint&) = delete;
@@ -175,7 +188,8 @@ public:
     void rollback();  // roll back the work since the savepoint and release it
 
 private:
-    Database& db_;
+    Database* db_ = nullptr;                // with name_, or
+    PreparedSavepoint* prepared_ = nullptr;  // its statements
     std::string name_;
     bool done_ = false;
 };

@@ -1,0 +1,76 @@
+// The SQLite wrapper's savepoints: by name (parsed each time) and prepared (reused).
+#include <gtest/gtest.h>
+
+#include "sqlite.h"
+#include "test_support.h"
+
+using namespace churnwatch;
+using namespace churnwatch::test;
+
+namespace {
+
+int64_t rows(sql::Database& db) {
+    sql::Statement q(db, "SELECT count(*) FROM t");
+    return q.step() ? q.column_int(0) : -1;
+}
+
+class SavepointTest : public ::testing::Test {
+protected:
+    SavepointTest() : db(dir.file("a.db")) { db.exec("CREATE TABLE t (x INTEGER)"); }
+    TempDir dir;
+    sql::Database db;
+};
+
+TEST_F(SavepointTest, ByNameKeepsReleasedWorkAndUndoesTheRest) {
+    sql::Transaction txn(db);
+    {
+        sql::Savepoint sp(db, "one");
+        db.exec("INSERT INTO t VALUES (1)");
+        sp.release();
+    }
+    {
+        sql::Savepoint sp(db, "two");
+        db.exec("INSERT INTO t VALUES (2)");
+        sp.rollback();
+    }
+    {
+        sql::Savepoint sp(db, "three");
+        db.exec("INSERT INTO t VALUES (3)");
+    }  // neither released nor rolled back: undone
+    txn.commit();
+    EXPECT_EQ(rows(db), 1);
+}
+
+// The same prepared statements serve many savepoints in a row, in every outcome, and the
+// transaction around them goes on.
+TEST_F(SavepointTest, PreparedIsReusedAcrossReleaseRollbackAndDestruction) {
+    sql::PreparedSavepoint prepared(db, "each");
+    sql::Transaction txn(db);
+    for (int i = 0; i < 30; ++i) {
+        sql::Savepoint sp(prepared);
+        sql::Statement ins(db, "INSERT INTO t VALUES (?)");
+        ins.bind(1, i).run();
+        if (i % 3 == 0) sp.release();
+        else if (i % 3 == 1) sp.rollback();
+        // i % 3 == 2: destroyed unreleased
+    }
+    txn.commit();
+    EXPECT_EQ(rows(db), 10);
+    sql::Statement q(db, "SELECT sum(x) FROM t");
+    ASSERT_TRUE(q.step());
+    EXPECT_EQ(q.column_int(0), 0 + 3 + 6 + 9 + 12 + 15 + 18 + 21 + 24 + 27);
+}
+
+// A prepared savepoint outside a transaction is one of its own: released, it commits.
+TEST_F(SavepointTest, PreparedOutsideATransactionCommitsOnRelease) {
+    sql::PreparedSavepoint prepared(db, "alone");
+    {
+        sql::Savepoint sp(prepared);
+        db.exec("INSERT INTO t VALUES (1)");
+        sp.release();
+    }
+    sql::Database other(dir.file("a.db"));
+    EXPECT_EQ(rows(other), 1);
+}
+
+}  // namespace
