@@ -1,5 +1,7 @@
 #include "sqlite.h"
 
+#include "wal_batching_vfs.h"
+
 #include <sqlite3.h>
 
 #ifdef __linux__
@@ -31,6 +33,7 @@ namespace {
 }  // namespace
 
 Database::Database(const std::string& path, OpenMode mode, int busy_timeout_ms) : path_(path) {
+    register_wal_batching_vfs();      // the default VFS from now on
     int flags = SQLITE_OPEN_NOMUTEX;  // each connection is used by one thread at a time
     flags |= mode == OpenMode::ReadOnly ? SQLITE_OPEN_READONLY
                                         : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
