@@ -79,7 +79,10 @@ struct WriterOptions {
     // While keeping pace: at least this many deliveries per projection transaction. Each
     // transaction's commit writes every page it dirtied, b-tree interior pages included, so
     // a few large ones cost less than one per ingest batch: under sustained overload
-    // (8 s runs) 30.4-30.9k webhooks/s with 16, 33.1-35.9k/s with 256.
+    // (8 s runs) 30.4-30.9k webhooks/s with 16, 33.1-35.9k/s with 256. Past the memory
+    // window the projector reads deliveries back 64 at a time, one chunk per transaction,
+    // so that is what the 256 amounted to there (a loop to 256 per transaction was tried
+    // in the sixth session: no faster, 30.2-31.2k/s against 31.0-32.6k/s).
     std::size_t projection_pace_batch = 256;
     ProjectorOptions projection;                // memory bound, JSON limits for read-backs
     DedupeOptions dedupe;                       // how long / how many deliveries are remembered
