@@ -1,6 +1,7 @@
 #include "http_server.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <functional>
 #include <map>
@@ -270,26 +271,25 @@ private:
         write(std::move(res));
     }
 
+    // The head is formatted into a buffer this session reuses and written with the body in
+    // one gathered write: no response object, header map or serializer per answer (they
+    // were ~5 allocations and ~5% of the I/O thread per webhook). One write at a time: the
+    // next request is read only after this completes.
     void write(HttpResponse res) {
         bool keep = keep_alive_ && !server_.stopping.load();
-        auto msg = std::make_shared<http::response<http::string_body>>(
-            static_cast<http::status>(res.status), version_ ? version_ : 11);
-        msg->set(http::field::server, "churnwatch");
-        msg->set(http::field::content_type, res.content_type);
-        for (auto& [k, v] : res.headers) msg->set(k, v);
-        msg->keep_alive(keep);
-        if (is_head_) {
-            msg->content_length(res.body.size());
-        } else {
-            msg->body() = std::move(res.body);
-            msg->prepare_payload();
-        }
+        head_.clear();
+        append_response_head(head_, version_ ? version_ : 11,
+                             http::obsolete_reason(static_cast<http::status>(res.status)), res,
+                             res.body.size(), keep);
+        body_ = std::move(res.body);
+        if (is_head_) body_.clear();
+        std::array<net::const_buffer, 2> buffers{net::buffer(head_), net::buffer(body_)};
         tcp().expires_after(server_.options.write_timeout);
-        http::async_write(stream_, *msg,
-                          [self = this->shared_from_this(), msg, keep](beast::error_code ec, std::size_t) {
-                              if (ec || !keep) return self->close();
-                              self->do_read();
-                          });
+        net::async_write(stream_, buffers,
+                         [self = this->shared_from_this(), keep](beast::error_code ec, std::size_t) {
+                             if (ec || !keep) return self->close();
+                             self->do_read();
+                         });
     }
 
     void close() {
@@ -311,6 +311,7 @@ private:
     HttpServer::Impl& server_;
     std::shared_ptr<SessionRegistry> registry_;
     beast::flat_buffer buffer_{8192};
+    std::string head_, body_;  // the answer being written
     std::optional<http::request_parser<http::string_body>> parser_;
     bool keep_alive_ = true;
     bool reading_ = false;

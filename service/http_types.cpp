@@ -27,6 +27,28 @@ std::size_t HttpRequest::header_count(std::string_view name) const {
     return n;
 }
 
+void append_response_head(std::string& out, unsigned version, std::string_view reason,
+                          const HttpResponse& res, std::size_t content_length, bool keep_alive) {
+    auto line = [&out](std::string_view name, std::string_view value) {
+        out += name;
+        out += ": ";
+        out += value;
+        out += "\r\n";
+    };
+    out += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+    out += std::to_string(res.status);
+    out += ' ';
+    out += reason;
+    out += "\r\n";
+    line("Server", "churnwatch");
+    line("Content-Type", res.content_type);
+    for (const auto& [name, value] : res.headers) line(name, value);
+    line("Content-Length", std::to_string(content_length));
+    if (version == 10 && keep_alive) line("Connection", "keep-alive");
+    if (version != 10 && !keep_alive) line("Connection", "close");
+    out += "\r\n";
+}
+
 HttpResponse json_response(int status, std::string body) {
     HttpResponse r;
     r.status = status;

@@ -29,6 +29,14 @@ struct HttpResponse {
     std::vector<std::pair<std::string, std::string>> headers;  // extra headers
 };
 
+// The status line and header block of `res`, appended to `out` (reused between answers):
+// HTTP/1.<minor> <status> <reason>, Server, Content-Type, res.headers, Content-Length
+// (`content_length`: the body's size, also for HEAD, which sends no body) and Connection
+// as keep-alive requires for that version (1.1: "close" when closing; 1.0: "keep-alive"
+// when keeping). Header values are the service's own, never a client's.
+void append_response_head(std::string& out, unsigned version, std::string_view reason,
+                          const HttpResponse& res, std::size_t content_length, bool keep_alive);
+
 // How a handler answers; may be called from another thread (the writer's).
 using Respond = std::function<void(HttpResponse)>;
 

@@ -177,6 +177,51 @@ TEST_F(IngestTest, KeepAliveConnectionServesManyDeliveries) {
     EXPECT_EQ(count("status = 'accepted'"), 20);
 }
 
+// Raw bytes in, raw bytes out, for answers the test client does not parse (HEAD, HTTP/1.0):
+// everything the server sends until it closes or `until` appears.
+std::string exchange(int port, const std::string& bytes, const std::string& until) {
+    HttpConnection conn(port);
+    EXPECT_TRUE(conn.send_raw(bytes));
+    return conn.read_raw(until, 5000);
+}
+
+TEST_F(IngestTest, HeadAnswersTheLengthWithoutABodyAndKeepsTheConnection) {
+    start();
+    // Two requests at once: the HEAD answer must end at its blank line for the GET's to follow.
+    std::string got = exchange(server->port(),
+                               "HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+                               "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+                               "{\"status\":\"ok\"}");
+    EXPECT_EQ(got,
+              "HTTP/1.1 200 OK\r\nServer: churnwatch\r\nContent-Type: application/json\r\n"
+              "Content-Length: 15\r\n\r\n"
+              "HTTP/1.1 200 OK\r\nServer: churnwatch\r\nContent-Type: application/json\r\n"
+              "Content-Length: 15\r\n\r\n{\"status\":\"ok\"}");
+}
+
+TEST_F(IngestTest, Http10ClosesUnlessAskedToKeepAlive) {
+    start();
+    std::string closed = exchange(server->port(), "GET /healthz HTTP/1.0\r\n\r\n", "");
+    EXPECT_EQ(closed,
+              "HTTP/1.0 200 OK\r\nServer: churnwatch\r\nContent-Type: application/json\r\n"
+              "Content-Length: 15\r\n\r\n{\"status\":\"ok\"}");
+    std::string kept = exchange(server->port(),
+                                "GET /nope HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+                                "GET /healthz HTTP/1.0\r\n\r\n",
+                                "");
+    EXPECT_EQ(kept.rfind("HTTP/1.0 404 Not Found\r\n", 0), 0u) << kept;
+    EXPECT_NE(kept.find("Connection: keep-alive\r\n"), std::string::npos) << kept;
+    EXPECT_NE(kept.find("\r\n\r\n{\"error\":\"no such route\"}HTTP/1.0 200 OK\r\n"), std::string::npos) << kept;
+}
+
+TEST_F(IngestTest, Http11ConnectionCloseIsAnsweredThenClosed) {
+    start();
+    std::string got = exchange(server->port(), "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "");
+    EXPECT_EQ(got,
+              "HTTP/1.1 200 OK\r\nServer: churnwatch\r\nContent-Type: application/json\r\n"
+              "Content-Length: 15\r\nConnection: close\r\n\r\n{\"status\":\"ok\"}");
+}
+
 TEST_F(IngestTest, RestartKeepsEveryDeliveryAndMigrationsAreIdempotent) {
     start();
     ASSERT_EQ(post_webhook(server->port(), "/webhooks/recharge/subscription/cancelled",

@@ -22,6 +22,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <utility>
 #include <stdexcept>
 #include <thread>
 
@@ -191,6 +192,13 @@ HttpResult HttpConnection::read_response(int timeout_ms) {
     r.body = buffer_.substr(body_start, length);
     buffer_.erase(0, body_start + length);
     return r;
+}
+
+std::string HttpConnection::read_raw(const std::string& until, int timeout_ms) {
+    while (fd_ >= 0 && (until.empty() || buffer_.find(until) == std::string::npos)) {
+        if (!read_more(fd_, buffer_, timeout_ms)) break;
+    }
+    return std::exchange(buffer_, std::string());
 }
 
 bool HttpConnection::closed_by_peer(int timeout_ms) {

@@ -72,6 +72,9 @@ public:
     bool send_raw(const std::string& bytes);
     // Reads one response (status 0 if the peer closed first or timeout_ms passed).
     HttpResult read_response(int timeout_ms = 10000);
+    // Every byte received until `until` has arrived (then returns at once) or, with `until`
+    // empty, until the peer closes; what came so far when timeout_ms passes between reads.
+    std::string read_raw(const std::string& until, int timeout_ms = 10000);
     // True when the server closed the connection within timeout_ms.
     bool closed_by_peer(int timeout_ms);
     // Half-closes: the server sees end of input, the connection stays open for reading.
