@@ -1,6 +1,8 @@
 #include "version_rows.h"
 
-#include <sstream>
+#include <charconv>
+#include <stdexcept>
+#include <string_view>
 
 #include "time_util.h"
 
@@ -48,12 +50,23 @@ CustomerStatus customer_status(std::string_view s) {
     return CustomerStatus::Unknown;
 }
 
-std::vector<int64_t> split_ids(const std::string& s) {
+// join_ids' text back to ids, without a stringstream per charge fact (each constructed a
+// stream and its locale: visible in the projection's profile). Throws on anything else.
+std::vector<int64_t> split_ids(std::string_view s) {
     std::vector<int64_t> out;
-    std::stringstream in(s);
-    std::string part;
-    while (std::getline(in, part, ','))
-        if (!part.empty()) out.push_back(std::stoll(part));
+    while (!s.empty()) {
+        std::size_t comma = s.find(',');
+        std::string_view part = s.substr(0, comma);
+        if (!part.empty()) {
+            int64_t id = 0;
+            auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), id);
+            if (ec != std::errc() || end != part.data() + part.size())
+                throw std::invalid_argument("not a list of ids: " + std::string(s));
+            out.push_back(id);
+        }
+        if (comma == std::string_view::npos) break;
+        s.remove_prefix(comma + 1);
+    }
     return out;
 }
 
