@@ -436,6 +436,11 @@ std::string query_text(const std::string& db, const std::string& sql) {
     return rows[0][0];
 }
 
+std::string first_text(sql::Database& db, const std::string& sql) {
+    sql::Statement q(db, sql);
+    return q.step() ? q.column_text(0) : std::string();
+}
+
 std::string query_rows(const std::string& db, const std::string& sql) {
     std::string out;
     for (const auto& row : query(db, sql)) {

@@ -15,6 +15,8 @@
 #include <utility>
 #include <vector>
 
+#include "sqlite.h"
+
 namespace churnwatch::test {
 
 // A fresh directory under $TMPDIR, removed with its contents on destruction.
@@ -130,6 +132,9 @@ private:
 // acknowledged deliveries lead to.
 int64_t query_int(const std::string& db, const std::string& sql);
 std::string query_text(const std::string& db, const std::string& sql);
+// The first column of the first row on an open connection, as text ("" without a row).
+// No waiting for the projection: for tests of the SQLite layer and the schema.
+std::string first_text(sql::Database& db, const std::string& sql);
 // Every row, columns joined by '|', rows by '\n' (NULL as "NULL").
 std::string query_rows(const std::string& db, const std::string& sql);
 

@@ -10,10 +10,7 @@ using namespace churnwatch::test;
 
 namespace {
 
-std::string journal_mode(sql::Database& db) {
-    sql::Statement q(db, "PRAGMA journal_mode");
-    return q.step() ? q.column_text(0) : "";
-}
+std::string journal_mode(sql::Database& db) { return first_text(db, "PRAGMA journal_mode"); }
 
 TEST(Schema, ARollbackJournalWhenAloneThenBackToWal) {
     TempDir dir;
@@ -75,13 +72,6 @@ void insert_delivery(sql::Database& db, const char* topic_source, const std::str
     ins.bind(2, key).run();
 }
 
-// The first column of the first row, as text (the test_support queries wait for the
-// projection, which has no writer here).
-std::string one(sql::Database& db, const std::string& sql) {
-    sql::Statement q(db, sql);
-    return q.step() ? q.column_text(0) : std::string();
-}
-
 // Applies the migrations before `first_not_applied`, as an older churnwatch did.
 void migrate_until(sql::Database& db, const std::string& first_not_applied) {
     configure_connection(db);
@@ -115,7 +105,7 @@ TEST(Schema, ValueListChecksAreComparisonsAndStillRejectOtherValues) {
     db.exec(kInsertAlert);
     EXPECT_THROW(db.exec("UPDATE alerts_outbox SET status = 'lost'"), sql::Error);
     db.exec("UPDATE alerts_outbox SET status = 'dead'");
-    EXPECT_EQ(one(db, "SELECT count(*) FROM deliveries"), "3");
+    EXPECT_EQ(first_text(db, "SELECT count(*) FROM deliveries"), "3");
 }
 
 // An existing database: its rows stay, the text changes, and a connection that was open
@@ -134,14 +124,14 @@ TEST(Schema, ValueListChecksAreRewrittenInAnExistingDatabase) {
     ASSERT_EQ(applied.size(), 1u);
     EXPECT_EQ(applied[0], "0007_check_without_in_lists.sql");
     expect_no_temp_btrees(db);
-    EXPECT_EQ(one(db, "PRAGMA integrity_check"), "ok");
-    EXPECT_EQ(one(db, "SELECT count(*) FROM deliveries WHERE topic_source = 'header'"), "1");
-    EXPECT_EQ(one(db, "SELECT count(*) FROM churn_events"), "1");
-    EXPECT_EQ(one(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'schema_version_bump'"), "0");
+    EXPECT_EQ(first_text(db, "PRAGMA integrity_check"), "ok");
+    EXPECT_EQ(first_text(db, "SELECT count(*) FROM deliveries WHERE topic_source = 'header'"), "1");
+    EXPECT_EQ(first_text(db, "SELECT count(*) FROM churn_events"), "1");
+    EXPECT_EQ(first_text(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'schema_version_bump'"), "0");
 
     // The other connection notices the new schema version at its next statement (EXPLAIN
     // alone does not look) and checks with the new text from then on.
-    EXPECT_EQ(one(other, "SELECT count(*) FROM deliveries"), "1");
+    EXPECT_EQ(first_text(other, "SELECT count(*) FROM deliveries"), "1");
     expect_no_temp_btrees(other);
     try {
         insert_delivery(other, "query", "k2");

@@ -18,11 +18,6 @@ using namespace churnwatch::test;
 
 namespace {
 
-std::string text(sql::Database& db, const std::string& query) {
-    sql::Statement q(db, query);
-    return q.step() ? q.column_text(0) : std::string();
-}
-
 void open_wal(sql::Database& db, const char* synchronous) {
     db.exec("PRAGMA journal_mode=WAL");
     db.exec(std::string("PRAGMA synchronous=") + synchronous);
@@ -54,7 +49,7 @@ TEST(WalBatchingVfs, IsTheDefaultAndWritesEachCommitAtOnce) {
     // ~8 frames per commit: a header and a page each, asked for separately.
     EXPECT_GE(after.requested - before.requested, 10u * 2 * 6);
     EXPECT_LE(after.written - before.written, 10u);
-    EXPECT_EQ(text(db, "SELECT count(*) FROM t"), "200");
+    EXPECT_EQ(first_text(db, "SELECT count(*) FROM t"), "200");
 }
 
 // synchronous=NORMAL has no xSync at commit: the frames must be in the file before SQLite
@@ -71,10 +66,10 @@ TEST(WalBatchingVfs, AnotherConnectionReadsEachCommitAtOnce) {
             insert_rows(writer, commit * 100, 7, 3000);
             txn.commit();
         }
-        EXPECT_EQ(text(reader, "SELECT count(*) FROM t"), std::to_string(commit * 7));
-        EXPECT_EQ(text(reader, "SELECT length(body) FROM t WHERE id = " + std::to_string(commit * 100 + 6)), "3000");
+        EXPECT_EQ(first_text(reader, "SELECT count(*) FROM t"), std::to_string(commit * 7));
+        EXPECT_EQ(first_text(reader, "SELECT length(body) FROM t WHERE id = " + std::to_string(commit * 100 + 6)), "3000");
     }
-    EXPECT_EQ(text(reader, "PRAGMA integrity_check"), "ok");
+    EXPECT_EQ(first_text(reader, "PRAGMA integrity_check"), "ok");
 }
 
 // A process killed right after COMMIT returned (no close, no checkpoint): the next one
@@ -112,9 +107,9 @@ TEST(WalBatchingVfs, ACommitSurvivesTheProcessDyingRightAfter) {
     ASSERT_TRUE(WIFEXITED(status));
     ASSERT_EQ(WEXITSTATUS(status), 0);
     sql::Database db(path);
-    EXPECT_EQ(text(db, "SELECT count(*) FROM t"), "250");
-    EXPECT_EQ(text(db, "SELECT count(*) FROM t WHERE id >= 10000"), "0");
-    EXPECT_EQ(text(db, "PRAGMA integrity_check"), "ok");
+    EXPECT_EQ(first_text(db, "SELECT count(*) FROM t"), "250");
+    EXPECT_EQ(first_text(db, "SELECT count(*) FROM t WHERE id >= 10000"), "0");
+    EXPECT_EQ(first_text(db, "PRAGMA integrity_check"), "ok");
 }
 
 // A transaction larger than the page cache spills frames to the WAL before its commit and
@@ -144,13 +139,13 @@ TEST(WalBatchingVfs, SpilledRewrittenLargeAndRolledBackTransactions) {
             txn.commit();
         }
         sql::Database reader(path);
-        EXPECT_EQ(text(reader, "SELECT count(*) FROM t"), "1600");
+        EXPECT_EQ(first_text(reader, "SELECT count(*) FROM t"), "1600");
     }
     sql::Database db(path);
-    EXPECT_EQ(text(db, "SELECT count(*) FROM t"), "1600");
-    EXPECT_EQ(text(db, "SELECT count(*) FROM t WHERE length(body) = 1400"), "500");
-    EXPECT_EQ(text(db, "SELECT count(*) FROM t WHERE id >= 5000 AND id < 9000"), "0");
-    EXPECT_EQ(text(db, "PRAGMA integrity_check"), "ok");
+    EXPECT_EQ(first_text(db, "SELECT count(*) FROM t"), "1600");
+    EXPECT_EQ(first_text(db, "SELECT count(*) FROM t WHERE length(body) = 1400"), "500");
+    EXPECT_EQ(first_text(db, "SELECT count(*) FROM t WHERE id >= 5000 AND id < 9000"), "0");
+    EXPECT_EQ(first_text(db, "PRAGMA integrity_check"), "ok");
 }
 
 }  // namespace
