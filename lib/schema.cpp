@@ -68,6 +68,20 @@ std::vector<std::string> apply_migrations(sql::Database& db) {
         }
     } fk_off(db);
 
+    // 0007 edits constraint text with writable_schema, which a connection in defensive mode
+    // (SQLITE_DBCONFIG_DEFENSIVE, on by default in some SQLite builds) refuses: off while
+    // migrations run on this connection, as it was afterwards.
+    struct DefensiveOff {
+        sql::Database& db;
+        int was = 0;
+        explicit DefensiveOff(sql::Database& d) : db(d) {
+            sqlite3_db_config(db.handle(), SQLITE_DBCONFIG_DEFENSIVE, -1, &was);
+            if (was) sqlite3_db_config(db.handle(), SQLITE_DBCONFIG_DEFENSIVE, 0, nullptr);
+        }
+        ~DefensiveOff() {
+            if (was) sqlite3_db_config(db.handle(), SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
+        }
+    } defensive_off(db);
     std::vector<std::string> now_applied;
     for (const auto& f : embedded_schema()) {
         if (applied.count(f.name)) continue;

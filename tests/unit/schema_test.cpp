@@ -2,6 +2,8 @@
 // migrations that edit the schema in place.
 #include <gtest/gtest.h>
 
+#include <sqlite3.h>
+
 #include "schema.h"
 #include "test_support.h"
 
@@ -139,6 +141,27 @@ TEST(Schema, ValueListChecksAreRewrittenInAnExistingDatabase) {
     } catch (const sql::Error& e) {
         EXPECT_NE(std::string(e.what()).find("topic_source = 'path' OR"), std::string::npos) << e.what();
     }
+}
+
+// Some SQLite builds open connections in defensive mode, which refuses writable_schema:
+// the migration still applies, and the connection is defensive again afterwards.
+TEST(Schema, ValueListChecksAreRewrittenOnADefensiveConnection) {
+    TempDir dir;
+    std::string path = dir.file("old.db");
+    sql::Database db(path);
+    migrate_until(db, "0007");
+    int on = 0;
+    sqlite3_db_config(db.handle(), SQLITE_DBCONFIG_DEFENSIVE, 1, &on);
+    ASSERT_EQ(on, 1);
+    EXPECT_THROW(db.exec("PRAGMA writable_schema=ON; UPDATE sqlite_schema SET sql = sql WHERE name = 'deliveries'"),
+                 sql::Error);  // what the migration would meet
+    db.exec("PRAGMA writable_schema=OFF");
+
+    auto applied = apply_migrations(db);
+    ASSERT_EQ(applied.size(), 1u);
+    expect_no_temp_btrees(db);
+    sqlite3_db_config(db.handle(), SQLITE_DBCONFIG_DEFENSIVE, -1, &on);
+    EXPECT_EQ(on, 1);
 }
 
 }  // namespace
