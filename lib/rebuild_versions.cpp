@@ -12,7 +12,9 @@ namespace {
 constexpr std::size_t kColumns[3] = {kSubscriptionVersionColumns, kChargeVersionColumns,
                                      kCustomerVersionColumns};
 
-auto key(const VersionRef& r) { return std::tie(r.id, r.updated_at, r.order_key); }
+// The tables' primary keys: customer first (0008), then the object (for customer_versions
+// the customer again, which orders the same), updated_at, order key.
+auto key(const VersionRef& r) { return std::tie(r.customer_id, r.id, r.updated_at, r.order_key); }
 
 }  // namespace
 
@@ -65,16 +67,6 @@ void RebuildVersions::finish() {
         });
         for (std::size_t i = 1; i < refs.size(); ++i)
             if (key(refs[i]) == key(refs[i - 1])) refs[i].refused = true;
-        // The customer_id index holds (customer_id, primary key): for customer_versions,
-        // whose key starts with customer_id, that is the key order itself.
-        auto& order = by_customer_[t];
-        order.resize(refs.size());
-        for (std::size_t i = 0; i < refs.size(); ++i) order[i] = static_cast<uint32_t>(i);
-        if (t != index(VersionTable::Customer)) {
-            std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
-                return refs[a].customer_id < refs[b].customer_id;
-            });
-        }
     }
 }
 
@@ -89,12 +81,11 @@ std::vector<int64_t> RebuildVersions::customers() const {
 
 RebuildVersions::Cursor::Cursor(const RebuildVersions& v, int64_t first_customer) : v_(v) {
     for (std::size_t t = 0; t < 3; ++t) {
-        const auto& order = v_.by_customer_[t];
         const auto& refs = v_.refs_[t];
         pos_[t] = static_cast<std::size_t>(
-            std::lower_bound(order.begin(), order.end(), first_customer,
-                             [&](uint32_t i, int64_t c) { return refs[i].customer_id < c; }) -
-            order.begin());
+            std::lower_bound(refs.begin(), refs.end(), first_customer,
+                             [](const VersionRef& r, int64_t c) { return r.customer_id < c; }) -
+            refs.begin());
     }
 }
 
@@ -103,12 +94,11 @@ CustomerHistory RebuildVersions::Cursor::history(int64_t customer_id) {
     h.customer_id = customer_id;
     sql::Value row[kSubscriptionVersionColumns];
     for (std::size_t t = 0; t < 3; ++t) {
-        const auto& order = v_.by_customer_[t];
         const auto& refs = v_.refs_[t];
         // Skip customers with no history of their own (callers ask in id order).
-        while (pos_[t] < order.size() && refs[order[pos_[t]]].customer_id < customer_id) ++pos_[t];
-        for (; pos_[t] < order.size() && refs[order[pos_[t]]].customer_id == customer_id; ++pos_[t]) {
-            const VersionRef& r = refs[order[pos_[t]]];
+        while (pos_[t] < refs.size() && refs[pos_[t]].customer_id < customer_id) ++pos_[t];
+        for (; pos_[t] < refs.size() && refs[pos_[t]].customer_id == customer_id; ++pos_[t]) {
+            const VersionRef& r = refs[pos_[t]];
             if (r.refused) continue;
             read_row(r.row, row, kColumns[t]);
             switch (static_cast<VersionTable>(t)) {

@@ -18,8 +18,9 @@ namespace churnwatch {
 
 enum class VersionTable { Subscription, Charge, Customer };
 
+// One version row. Its table's primary key is (customer_id, id, updated_at, order_key).
 struct VersionRef {
-    int64_t id = 0;  // subscription, charge or customer id: with the next two, the primary key
+    int64_t id = 0;  // subscription, charge or customer id
     int64_t updated_at = 0;
     std::string_view order_key;
     int64_t delivery_id = 0;
@@ -62,8 +63,8 @@ public:
     std::vector<int64_t> customers() const;
 
     // Reads histories customer after customer, in id order, each exactly as load_history
-    // reads one from the tables (same rows, same order: the customer_id index, then primary
-    // key). Several cursors may read at once.
+    // reads one from the tables (same rows, same order: the primary key, which starts with
+    // customer_id). Several cursors may read at once.
     class Cursor {
     public:
         Cursor(const RebuildVersions& v, int64_t first_customer);
@@ -77,8 +78,7 @@ public:
 private:
     static std::size_t index(VersionTable t) { return static_cast<std::size_t>(t); }
     std::vector<std::unique_ptr<std::string>> storage_;
-    std::vector<VersionRef> refs_[3];
-    std::vector<uint32_t> by_customer_[3];  // positions in refs_, in customer_id index order
+    std::vector<VersionRef> refs_[3];  // in primary-key order after finish()
 };
 
 }  // namespace churnwatch

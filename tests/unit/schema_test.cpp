@@ -123,7 +123,7 @@ TEST(Schema, ValueListChecksAreRewrittenInAnExistingDatabase) {
     EXPECT_TRUE(insert_uses_temp_btree(other, kInsertDelivery));  // the old text, as before
 
     auto applied = apply_migrations(db);
-    ASSERT_EQ(applied.size(), 1u);
+    ASSERT_FALSE(applied.empty());
     EXPECT_EQ(applied[0], "0007_check_without_in_lists.sql");
     expect_no_temp_btrees(db);
     EXPECT_EQ(first_text(db, "PRAGMA integrity_check"), "ok");
@@ -158,10 +158,56 @@ TEST(Schema, ValueListChecksAreRewrittenOnADefensiveConnection) {
     db.exec("PRAGMA writable_schema=OFF");
 
     auto applied = apply_migrations(db);
-    ASSERT_EQ(applied.size(), 1u);
+    ASSERT_FALSE(applied.empty());
+    EXPECT_EQ(applied[0], "0007_check_without_in_lists.sql");
     expect_no_temp_btrees(db);
     sqlite3_db_config(db.handle(), SQLITE_DBCONFIG_DEFENSIVE, -1, &on);
     EXPECT_EQ(on, 1);
+}
+
+// 0008: the subscription and charge versions keyed by customer first. An existing
+// database keeps every row; a customer's history is then read by the primary key alone.
+TEST(Schema, VersionTablesAreKeyedByCustomerAfterAnUpgrade) {
+    TempDir dir;
+    std::string path = dir.file("old.db");
+    sql::Database db(path);
+    migrate_until(db, "0008");
+    insert_delivery(db, "path", "k1");
+    db.exec("INSERT INTO subscription_versions (subscription_id, customer_id, updated_at_us, order_key,"
+            " delivery_id, action, status, max_retries_reached)"
+            " VALUES (11, 2, 100, 'k1', 1, 'updated', 'active', 0), (10, 1, 100, 'k1', 1, 'updated', 'active', 0),"
+            " (10, 1, 50, 'k1', 1, 'created', 'active', 0)");
+    db.exec("INSERT INTO charge_versions (charge_id, customer_id, updated_at_us, order_key, delivery_id,"
+            " action, status, max_retries_reached, subscription_ids)"
+            " VALUES (7, 1, 100, 'k1', 1, 'paid', 'success', 0, '10')");
+
+    auto applied = apply_migrations(db);
+    ASSERT_EQ(applied.size(), 1u);
+    EXPECT_EQ(applied[0], "0008_versions_by_customer.sql");
+    EXPECT_EQ(first_text(db, "PRAGMA integrity_check"), "ok");
+    EXPECT_EQ(first_text(db, "PRAGMA foreign_key_check"), "");
+    EXPECT_EQ(first_text(db, "SELECT group_concat(subscription_id || '@' || updated_at_us, ' ')"
+                             " FROM subscription_versions WHERE customer_id = 1"),
+              "10@50 10@100");
+    EXPECT_EQ(first_text(db, "SELECT count(*) FROM subscription_versions"), "3");
+    EXPECT_EQ(first_text(db, "SELECT subscription_ids FROM charge_versions WHERE customer_id = 1"), "10");
+    EXPECT_EQ(first_text(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND tbl_name IN"
+                             " ('subscription_versions', 'charge_versions', 'customer_versions')"
+                             " AND sql IS NOT NULL"),
+              "0");
+    for (const char* table : {"subscription_versions", "charge_versions", "customer_versions"}) {
+        sql::Statement plan(db, std::string("EXPLAIN QUERY PLAN SELECT * FROM ") + table + " WHERE customer_id = ?");
+        ASSERT_TRUE(plan.step());
+        EXPECT_NE(plan.column_text(3).find("USING PRIMARY KEY (customer_id=?)"), std::string::npos)
+            << table << ": " << plan.column_text(3);
+    }
+    // Still one row per (object, updated_at, delivery).
+    db.exec("INSERT INTO subscription_versions (subscription_id, customer_id, updated_at_us, order_key,"
+            " delivery_id, action, status, max_retries_reached)"
+            " VALUES (10, 1, 100, 'k1', 1, 'updated', 'cancelled', 0) ON CONFLICT DO NOTHING");
+    EXPECT_EQ(first_text(db, "SELECT status FROM subscription_versions WHERE subscription_id = 10"
+                             " AND updated_at_us = 100"),
+              "active");
 }
 
 }  // namespace
