@@ -380,13 +380,9 @@ PreparedSavepoint::PreparedSavepoint(Database& db, const std::string& name)
     : savepoint_(db, "SAVEPOINT " + name), release_(db, "RELEASE " + name),
       rollback_to_(db, "ROLLBACK TO " + name) {}
 
-Savepoint::Savepoint(Database& db, std::string name) : db_(&db), name_(std::move(name)) {
-    db_->exec("SAVEPOINT " + name_);
-}
-
-Savepoint::Savepoint(PreparedSavepoint& prepared) : prepared_(&prepared) {
-    prepared_->savepoint_.reset();
-    prepared_->savepoint_.run();
+Savepoint::Savepoint(PreparedSavepoint& prepared) : prepared_(prepared) {
+    prepared_.savepoint_.reset();
+    prepared_.savepoint_.run();
 }
 
 Savepoint::~Savepoint() {
@@ -399,26 +395,17 @@ Savepoint::~Savepoint() {
 }
 
 void Savepoint::release() {
-    if (prepared_) {
-        prepared_->release_.reset();
-        prepared_->release_.run();
-    } else {
-        db_->exec("RELEASE " + name_);
-    }
+    prepared_.release_.reset();
+    prepared_.release_.run();
     done_ = true;
 }
 
 void Savepoint::rollback() {
     done_ = true;
-    if (prepared_) {
-        prepared_->rollback_to_.reset();
-        prepared_->rollback_to_.run();
-        prepared_->release_.reset();
-        prepared_->release_.run();
-    } else {
-        db_->exec("ROLLBACK TO " + name_);
-        db_->exec("RELEASE " + name_);
-    }
+    prepared_.rollback_to_.reset();
+    prepared_.rollback_to_.run();
+    prepared_.release_.reset();
+    prepared_.release_.run();
 }
 
 }  // namespace churnwatch::sql

@@ -1,4 +1,4 @@
-// The SQLite wrapper's savepoints: by name (parsed each time) and prepared (reused).
+// The SQLite wrapper's savepoints, taken with prepared statements that are reused.
 #include <gtest/gtest.h>
 
 #include "sqlite.h"
@@ -18,20 +18,21 @@ protected:
     sql::Database db;
 };
 
-TEST_F(SavepointTest, ByNameKeepsReleasedWorkAndUndoesTheRest) {
+TEST_F(SavepointTest, KeepsReleasedWorkAndUndoesTheRest) {
+    sql::PreparedSavepoint one(db, "one"), two(db, "two"), three(db, "three");
     sql::Transaction txn(db);
     {
-        sql::Savepoint sp(db, "one");
+        sql::Savepoint sp(one);
         db.exec("INSERT INTO t VALUES (1)");
         sp.release();
     }
     {
-        sql::Savepoint sp(db, "two");
+        sql::Savepoint sp(two);
         db.exec("INSERT INTO t VALUES (2)");
         sp.rollback();
     }
     {
-        sql::Savepoint sp(db, "three");
+        sql::Savepoint sp(three);
         db.exec("INSERT INTO t VALUES (3)");
     }  // neither released nor rolled back: undone
     txn.commit();
