@@ -190,6 +190,26 @@ TEST_F(BadInput, HeaderBlockOverLimitIs431) {
     EXPECT_EQ(count(), 0);
 }
 
+// The default limit (16 KB) is the one that counts, not the read buffer's size: a 12 KB
+// header block is stored, a 20 KB one gets 431 (both were 400 "buffer overflow" when the
+// read buffer was capped at 8 KB).
+TEST_F(BadInput, DefaultHeaderLimitIsTheConfiguredOne) {
+    start();
+    std::string body = example_payload(kCancelled);
+    HttpConnection c(port());
+    auto ok = send_and_read(c, raw_post(kTarget, {{"X-Recharge-Hmac-Sha256", legacy_signature(kSecret, body)},
+                                                  {"X-Padding", std::string(12000, 'p')}},
+                                        body));
+    EXPECT_EQ(ok.status, 200) << ok.body;
+    HttpConnection c2(port());
+    auto big = send_and_read(c2, raw_post(kTarget, {{"X-Recharge-Hmac-Sha256", legacy_signature(kSecret, body)},
+                                                    {"X-Padding", std::string(20000, 'p')}},
+                                          body));
+    EXPECT_EQ(big.status, 431);
+    EXPECT_TRUE(contains(big.body, "header block larger than 16384 bytes")) << big.body;
+    EXPECT_EQ(count(), 1);
+}
+
 TEST_F(BadInput, TruncatedBodyIsDroppedAndLogged) {
     start();
     std::string body = example_payload(kCancelled);
