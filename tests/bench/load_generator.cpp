@@ -3,7 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -68,47 +68,72 @@ std::size_t complete_response(const std::string& buf, int& status) {
 void worker(int id, const LoadOptions& o, int nconn, const RequestFactory& make,
             Clock::time_point until, LoadResult& out) {
     std::vector<Conn> conns(static_cast<std::size_t>(nconn));
-    for (auto& c : conns) c.fd = connect_loopback(o.port);
+    // epoll rather than poll(2): polling all 64 sockets after every round of sends was ~30%
+    // of this generator's CPU, taken from the server it shares the 2 cores with.
+    int ep = ::epoll_create1(EPOLL_CLOEXEC);
+    auto watch = [&](std::size_t i) {
+        epoll_event ev{};
+        ev.events = EPOLLIN;
+        ev.data.u64 = i;
+        if (conns[i].fd >= 0) ::epoll_ctl(ep, EPOLL_CTL_ADD, conns[i].fd, &ev);
+    };
+    auto reconnect = [&](std::size_t i) {
+        ::close(conns[i].fd);  // also leaves the epoll set
+        conns[i].fd = connect_loopback(o.port);
+        conns[i].waiting = false;
+        conns[i].in.clear();
+        watch(i);
+    };
+    for (std::size_t i = 0; i < conns.size(); ++i) {
+        conns[i].fd = connect_loopback(o.port);
+        watch(i);
+    }
     uint64_t seq = 0;
     double interval_s = o.target_rps > 0 ? o.connections / o.target_rps : 0;
     auto start = Clock::now();
     for (std::size_t i = 0; i < conns.size(); ++i)
         conns[i].next_send = start + std::chrono::duration_cast<Clock::duration>(
                                          std::chrono::duration<double>(interval_s * i / conns.size()));
-    std::vector<pollfd> pfds(conns.size());
-    char chunk[65536];
-    while (Clock::now() < until) {
-        auto now = Clock::now();
-        for (auto& c : conns) {
-            if (c.fd < 0 || c.waiting || now < c.next_send) continue;
-            std::string req = make(id, seq++);
-            std::size_t sent = 0;
-            while (sent < req.size()) {
-                ssize_t n = ::send(c.fd, req.data() + sent, req.size() - sent, MSG_NOSIGNAL);
-                if (n <= 0) break;
-                sent += static_cast<std::size_t>(n);
-            }
-            if (sent < req.size()) {
-                ++out.errors;
-                ::close(c.fd);
-                c.fd = connect_loopback(o.port);
-                continue;
-            }
-            c.sent = Clock::now();
-            c.waiting = true;
+    // Closed loop: a connection sends again once its answer is in (below); the scan of
+    // all connections is only needed while some wait for their paced time or a reconnect.
+    auto send_next = [&](std::size_t i, Clock::time_point now) {
+        Conn& c = conns[i];
+        if (c.fd < 0 || c.waiting || now < c.next_send) return;
+        std::string_view req = make(id, seq++);
+        std::size_t sent = 0;
+        while (sent < req.size()) {
+            ssize_t n = ::send(c.fd, req.data() + sent, req.size() - sent, MSG_NOSIGNAL);
+            if (n <= 0) break;
+            sent += static_cast<std::size_t>(n);
         }
-        for (std::size_t i = 0; i < conns.size(); ++i) pfds[i] = {conns[i].fd, POLLIN, 0};
-        ::poll(pfds.data(), pfds.size(), 5);
-        for (std::size_t i = 0; i < conns.size(); ++i) {
+        if (sent < req.size()) {
+            ++out.errors;
+            reconnect(i);
+            return;
+        }
+        c.sent = Clock::now();
+        c.waiting = true;
+    };
+    std::vector<epoll_event> events(conns.size());
+    std::vector<std::size_t> answered;
+    char chunk[65536];
+    bool scan = true;
+    while (Clock::now() < until) {
+        if (scan || interval_s > 0) {
+            auto now = Clock::now();
+            for (std::size_t i = 0; i < conns.size(); ++i) send_next(i, now);
+            scan = false;
+        }
+        int ready = ::epoll_wait(ep, events.data(), static_cast<int>(events.size()), interval_s > 0 ? 1 : 5);
+        for (int e = 0; e < ready; ++e) {
+            std::size_t i = events[static_cast<std::size_t>(e)].data.u64;
             Conn& c = conns[i];
-            if (c.fd < 0 || !(pfds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+            if (c.fd < 0) continue;
             ssize_t n = ::recv(c.fd, chunk, sizeof chunk, 0);
             if (n <= 0) {
                 ++out.errors;
-                ::close(c.fd);
-                c.fd = connect_loopback(o.port);
-                c.waiting = false;
-                c.in.clear();
+                reconnect(i);
+                scan = true;
                 continue;
             }
             c.in.append(chunk, static_cast<std::size_t>(n));
@@ -124,12 +149,20 @@ void worker(int id, const LoadOptions& o, int nconn, const RequestFactory& make,
                     c.next_send += std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(interval_s));
                 } else {
                     c.next_send = done;
+                    answered.push_back(i);
                 }
             }
         }
+        // The answered connections send their next requests together, after this round of
+        // events (as the server, too, reads them in one round rather than one wake-up each).
+        auto now = Clock::now();
+        for (std::size_t i : answered) send_next(i, now);
+        answered.clear();
+        if (ready == 0) scan = true;
     }
     for (auto& c : conns)
         if (c.fd >= 0) ::close(c.fd);
+    ::close(ep);
 }
 
 }  // namespace

@@ -1,13 +1,14 @@
 // A small closed-loop HTTP/1.1 load generator for benchmarks: C connections kept alive,
-// spread over T threads, each connection sending its next request as soon as the answer to
-// the previous one arrives. Requests are produced on the fly by a callback (so every webhook
-// can be distinct and freshly signed), and every latency is recorded.
+// spread over T threads (epoll, one per thread), each connection sending its next request as
+// soon as the answer to the previous one arrives. Requests come from a callback (so every
+// webhook can be distinct and signed), and every latency is recorded.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace churnwatch::bench {
@@ -30,8 +31,9 @@ struct LoadResult {
     double percentile(double p) const;  // p in [0, 100]
 };
 
-// make_request(thread, sequence) returns a complete raw HTTP/1.1 request.
-using RequestFactory = std::function<std::string(int thread, uint64_t seq)>;
+// make_request(thread, sequence) returns a complete raw HTTP/1.1 request. The view must stay
+// valid until the same thread's next call (it is sent before that).
+using RequestFactory = std::function<std::string_view(int thread, uint64_t seq)>;
 
 LoadResult run_load(const LoadOptions& options, const RequestFactory& make_request);
 
