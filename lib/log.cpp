@@ -76,7 +76,14 @@ const char* level_name(LogLevel l) {
 void append_json_string(std::string& out, std::string_view s) {
     static const char* hex = "0123456789abcdef";
     out += '"';
-    for (unsigned char c : s) {
+    // Runs of bytes that need no escaping are appended whole (one log line per delivery
+    // spent ~2% of the I/O thread appending character by character).
+    std::size_t plain = 0;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        unsigned char c = static_cast<unsigned char>(s[i]);
+        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') continue;
+        out.append(s.data() + plain, i - plain);
+        plain = i + 1;
         switch (c) {
             case '"': out += "\\\""; break;
             case '\\': out += "\\\\"; break;
@@ -86,15 +93,12 @@ void append_json_string(std::string& out, std::string_view s) {
             default:
                 // Control bytes and all non-ASCII bytes are escaped: log text may come from
                 // an attacker and must stay one valid JSON line whatever its encoding.
-                if (c < 0x20 || c >= 0x7f) {
-                    out += "\\u00";
-                    out += hex[c >> 4];
-                    out += hex[c & 0xf];
-                } else {
-                    out += static_cast<char>(c);
-                }
+                out += "\\u00";
+                out += hex[c >> 4];
+                out += hex[c & 0xf];
         }
     }
+    out.append(s.data() + plain, s.size() - plain);
     out += '"';
 }
 
