@@ -132,6 +132,7 @@ struct HttpServer::Impl {
     }
     void reload_tls();
     void wait_for_reload();
+    void run_io();
     void do_accept();
     void on_accept(beast::error_code ec, tcp::socket socket);
     void begin_shutdown();
@@ -446,9 +447,25 @@ void HttpServer::run() {
     im.do_accept();
     int n = std::max(1, im.options.threads);
     std::vector<std::thread> threads;
-    for (int i = 1; i < n; ++i) threads.emplace_back([&im] { im.ioc.run(); });
-    im.ioc.run();
+    for (int i = 1; i < n; ++i) threads.emplace_back([&im] { im.run_io(); });
+    im.run_io();
     for (auto& t : threads) t.join();
+}
+
+// An exception escaping a handler ends io_context::run on that thread only; Asio documents
+// that run may simply be called again. Without this, one such request (Beast throws
+// std::length_error for a header field over 64 KiB, reachable with --max-header above that)
+// ended the whole process. The connection whose handler threw is dropped with it (its
+// session goes with the handler); every other connection carries on.
+void HttpServer::Impl::run_io() {
+    for (;;) {
+        try {
+            ioc.run();
+            return;
+        } catch (const std::exception& e) {
+            LogLine(logger, LogLevel::Error, "handler_failed").str("error", e.what());
+        }
+    }
 }
 
 void HttpServer::post(std::function<void()> f) { net::post(impl_->ioc, std::move(f)); }
