@@ -10,6 +10,8 @@
 #include <thread>
 #include <vector>
 
+#include <sys/resource.h>
+
 #include <openssl/ssl.h>
 
 #include <boost/asio/dispatch.hpp>
@@ -59,6 +61,10 @@ struct SessionRegistry {
             return false;
         }
         return true;
+    }
+    std::size_t size() {
+        std::lock_guard lock(mu);
+        return sessions.size();
     }
     void remove(const void* p) {
         std::function<void()> action;
@@ -114,7 +120,8 @@ struct HttpServer::Impl {
     Impl(ServerOptions o, RequestHandler& h, Logger& l)
         : options(std::move(o)), handler(h), logger(l), ioc(options.threads),
           acceptor(net::make_strand(ioc)), signals(ioc, SIGINT, SIGTERM), reload(ioc, SIGHUP),
-          drain_timer(net::make_strand(ioc)), registry(std::make_shared<SessionRegistry>()) {
+          drain_timer(net::make_strand(ioc)), accept_retry(acceptor.get_executor()),
+          registry(std::make_shared<SessionRegistry>()) {
         registry->max_connections = std::max<std::size_t>(1, options.max_connections);
         registry->resume_accept = [this] {
             net::post(acceptor.get_executor(), [this] { do_accept(); });
@@ -135,6 +142,8 @@ struct HttpServer::Impl {
     void run_io();
     void do_accept();
     void on_accept(beast::error_code ec, tcp::socket socket);
+    void pause_accepting(beast::error_code ec);
+    void ensure_descriptor_limit();
     void begin_shutdown();
 
     ServerOptions options;
@@ -145,6 +154,10 @@ struct HttpServer::Impl {
     net::signal_set signals;
     net::signal_set reload;
     net::steady_timer drain_timer;
+    // Out of file descriptors: accepting waits on this, then tries again (see on_accept).
+    net::steady_timer accept_retry;
+    std::chrono::steady_clock::time_point accept_paused_logged{};
+    std::size_t accept_pauses_unlogged = 0;
     std::atomic<bool> stopping{false};
     std::shared_ptr<SessionRegistry> registry;
     std::mutex tls_mu;
@@ -364,6 +377,10 @@ void HttpServer::Impl::on_accept(beast::error_code ec, tcp::socket socket) {
     if (stopping) return;
     if (ec) {
         if (ec == net::error::operation_aborted) return;
+        if (ec == net::error::no_descriptors || ec == net::error::no_buffer_space ||
+            ec == net::error::no_memory || ec == std::errc::too_many_files_open_in_system) {
+            return pause_accepting(ec);
+        }
         LogLine(logger, LogLevel::Warn, "accept_failed").str("error", ec.message());
     } else {
         socket.set_option(tcp::no_delay(true), ec);
@@ -387,12 +404,59 @@ void HttpServer::Impl::on_accept(beast::error_code ec, tcp::socket socket) {
     do_accept();
 }
 
+// The pending connection stays in the kernel's queue, so accepting again at once fails
+// again at once: that spun a core and wrote ~350k log lines a second until clients left.
+// Wait a little instead (connections closing free descriptors meanwhile), and log at most
+// once a second, with how many pauses went unlogged.
+void HttpServer::Impl::pause_accepting(beast::error_code ec) {
+    constexpr auto kRetry = std::chrono::milliseconds(100);
+    auto now = std::chrono::steady_clock::now();
+    if (now - accept_paused_logged >= std::chrono::seconds(1)) {
+        LogLine(logger, LogLevel::Warn, "accept_paused")
+            .str("error", ec.message())
+            .num("retry_ms", kRetry.count())
+            .num("open_connections", static_cast<int64_t>(registry->size()))
+            .num("pauses_since_last_log", static_cast<int64_t>(accept_pauses_unlogged));
+        accept_paused_logged = now;
+        accept_pauses_unlogged = 0;
+    } else {
+        ++accept_pauses_unlogged;
+    }
+    accept_retry.expires_after(kRetry);
+    accept_retry.async_wait([this](beast::error_code wait_ec) {
+        if (!wait_ec && !stopping) do_accept();
+    });
+}
+
+// Every connection holds a descriptor, and the process needs a few dozen more (the
+// database, its WAL and shared memory, the checkpointer's connection, alert connections,
+// epoll, signals). A shell's usual soft limit of 1024 is below the default
+// --max-connections: raise the soft limit as far as the hard one allows, and say so when
+// that is still too low (accepting then pauses whenever descriptors run out).
+void HttpServer::Impl::ensure_descriptor_limit() {
+    constexpr rlim_t kReserved = 64;
+    const rlim_t needed = static_cast<rlim_t>(options.max_connections) + kReserved;
+    rlimit rl{};
+    if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= needed) return;
+    rlimit raised = rl;
+    raised.rlim_cur = rl.rlim_max == RLIM_INFINITY ? needed : std::min(needed, rl.rlim_max);
+    if (raised.rlim_cur > rl.rlim_cur && ::setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
+    if (rl.rlim_cur >= needed) return;
+    LogLine(logger, LogLevel::Warn, "open_files_limit")
+        .num("limit", static_cast<int64_t>(rl.rlim_cur))
+        .num("needed", static_cast<int64_t>(needed))
+        .num("max_connections", static_cast<int64_t>(options.max_connections))
+        .str("effect", "accepting pauses whenever descriptors run out; raise the hard limit "
+                       "(systemd LimitNOFILE=, ulimit -Hn) or lower --max-connections");
+}
+
 void HttpServer::Impl::begin_shutdown() {
     if (stopping.exchange(true)) return;
     LogLine(logger, LogLevel::Info, "shutdown").str("phase", "draining");
     net::post(acceptor.get_executor(), [this] {
         beast::error_code ec;
         acceptor.close(ec);
+        accept_retry.cancel();
     });
     signals.cancel();
     reload.cancel();
@@ -416,6 +480,7 @@ HttpServer::~HttpServer() = default;
 
 std::string HttpServer::bind() {
     auto& im = *impl_;
+    im.ensure_descriptor_limit();
     if (im.options.tls_cert.empty() != im.options.tls_key.empty())
         throw std::runtime_error("--tls-cert and --tls-key go together");
     if (im.tls()) im.tls_ctx = load_tls_context(im.options.tls_cert, im.options.tls_key);

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -296,6 +297,10 @@ void ServerProcess::start() {
         int log = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
         ::dup2(log, 2);
         for (const auto& [k, v] : options_.env) ::setenv(k.c_str(), v.c_str(), 1);
+        if (options_.open_files > 0) {
+            rlimit rl{static_cast<rlim_t>(options_.open_files), static_cast<rlim_t>(options_.open_files)};
+            if (::setrlimit(RLIMIT_NOFILE, &rl) != 0) std::_Exit(126);
+        }
         std::vector<char*> argv;
         for (auto& a : args) argv.push_back(a.data());
         argv.push_back(nullptr);

@@ -103,6 +103,7 @@ public:
         std::vector<std::string> args;         // extra flags
         std::vector<std::string> secrets{kSecret};
         std::map<std::string, std::string> env;
+        int open_files = 0;  // > 0: the server's RLIMIT_NOFILE, soft and hard
     };
     ServerProcess(const TempDir& dir, Options options);
     explicit ServerProcess(const TempDir& dir) : ServerProcess(dir, Options{}) {}
