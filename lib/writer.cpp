@@ -59,10 +59,10 @@ Writer::Writer(const std::string& db_path, WriterOptions options, DeliveryApplie
         projector_ = std::make_unique<Projector>(*db_, *applier_, options_.projection);
     }
     {
-        sql::Statement last(*db_, "SELECT coalesce(max(id), 0) FROM deliveries");
-        if (last.step()) last_stored_id_ = last.column_int(0);
+        sql::Statement last(*db_, "SELECT coalesce(max(id), 0) FROM deliveries WHERE status = 'accepted'");
+        if (last.step()) last_accepted_id_ = last.column_int(0);
     }
-    if (projector_) projection_lag_ = last_stored_id_ - projector_->watermark();
+    if (projector_) projection_lag_ = std::max<int64_t>(0, last_accepted_id_ - projector_->watermark());
     thread_ = std::thread([this] {
         pthread_setname_np(pthread_self(), "cw-writer");  // visible in top -H, perf, gdb
         run();
@@ -212,7 +212,7 @@ void Writer::project(std::size_t max, bool yield_to_ingest) {
         } catch (const std::exception&) {
         }
     }
-    projection_lag_ = std::max<int64_t>(0, last_stored_id_ - projector_->watermark());
+    projection_lag_ = std::max<int64_t>(0, last_accepted_id_ - projector_->watermark());
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     if (observer_) observer_->on_projected(result, seconds, ok);
@@ -302,12 +302,11 @@ void Writer::commit_batch(std::deque<Item>& batch) {
             continue;
         }
         const WriteResult& r = results[i];
-        if (r.outcome != WriteOutcome::Stored) continue;
-        last_stored_id_ = std::max(last_stored_id_, r.delivery_id);
-        if (projector_ && r.status == DeliveryStatus::Accepted)
-            projector_->stored(r.delivery_id, std::move(*batch[i].delivery));
+        if (r.outcome != WriteOutcome::Stored || r.status != DeliveryStatus::Accepted) continue;
+        last_accepted_id_ = std::max(last_accepted_id_, r.delivery_id);
+        if (projector_) projector_->stored(r.delivery_id, std::move(*batch[i].delivery));
     }
-    if (projector_) projection_lag_ = last_stored_id_ - projector_->watermark();
+    if (projector_) projection_lag_ = std::max<int64_t>(0, last_accepted_id_ - projector_->watermark());
     auto complete = [batch = std::move(batch), results = std::move(results)]() mutable {
         for (std::size_t i = 0; i < batch.size(); ++i)
             if (batch[i].done) batch[i].done(results[i]);

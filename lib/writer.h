@@ -112,7 +112,7 @@ public:
     }
 
     std::size_t queue_depth() const;
-    // Stored deliveries not yet projected into churn state (by id; may count quarantined).
+    // Accepted deliveries not yet projected into churn state (by id).
     int64_t projection_lag() const { return projection_lag_.load(); }
     bool last_commit_ok() const { return last_commit_ok_.load(); }
 
@@ -148,7 +148,9 @@ private:
     std::vector<std::pair<int64_t, int64_t>> batch_fingerprints_;  // (fp, id) added this batch
     std::vector<int64_t> candidates_;
     std::unique_ptr<Projector> projector_;
-    int64_t last_stored_id_ = 0;  // writer thread only
+    // The projection only sees accepted deliveries: the lag counts those beyond its
+    // watermark (quarantined ones counted before, so the gauge never returned to 0).
+    int64_t last_accepted_id_ = 0;  // writer thread only
     std::atomic<int64_t> projection_lag_{0};
     bool sync_full_ = true;       // the connection's current synchronous level
 

@@ -362,6 +362,27 @@ TEST(Metrics, EveryLineIsValidExpositionAndTheFamiliesAreThere) {
     EXPECT_EQ(sanitizer_report(server.log()), "");
 }
 
+// The lag gauge counts accepted deliveries the projection has not reached: a quarantined
+// delivery (which the projection never sees) must not hold it above 0. It did, until the
+// next accepted delivery arrived; the suggested lag alert would then fire for nothing.
+TEST(Metrics, ProjectionLagReturnsToZeroAfterQuarantinedDeliveries) {
+    TempDir dir;
+    ServerProcess server(dir);
+    int port = server.port();
+    const std::string target = "/webhooks/recharge/subscription/cancelled";
+    ASSERT_EQ(post_webhook(port, target, example_payload("subscription_cancelled.2021-11.json")).status, 200);
+    EXPECT_TRUE(eventually([&] { return scrape(port).value("churnwatch_projection_lag") == 0; }));
+    for (int i = 0; i < 3; ++i)
+        ASSERT_EQ(post_webhook(port, target, "not json " + std::to_string(i)).status, 200);
+    EXPECT_EQ(query_int(server.db(), "SELECT count(*) FROM deliveries WHERE status = 'quarantined'"), 3);
+    EXPECT_TRUE(eventually([&] { return scrape(port).value("churnwatch_projection_lag") == 0; }))
+        << scrape(port).value("churnwatch_projection_lag");
+    // And after a restart, where the gauge starts from the stored rows.
+    server.stop();
+    ServerProcess again(dir, {.db = server.db()});
+    EXPECT_EQ(scrape(again.port()).value("churnwatch_projection_lag"), 0);
+}
+
 TEST(Metrics, CountersMoveAsDeliveriesArrive) {
     TempDir dir;
     ServerProcess server(dir);
