@@ -86,15 +86,21 @@ void RequestHandler::describe_metrics() {
 void RequestHandler::handle(HttpRequest&& req, Respond respond) {
     Route r = route(req.target);
     bool get = req.method == "GET" || req.method == "HEAD";
+    // 405 carries Allow, as RFC 9110 requires.
+    auto get_only = [&] {
+        HttpResponse res = error_response(405, "use GET");
+        res.headers.emplace_back("Allow", "GET, HEAD");
+        respond(std::move(res));
+    };
     switch (r.kind) {
         case Route::Health:
-            if (!get) return respond(error_response(405, "use GET"));
+            if (!get) return get_only();
             return respond(json_response(200, "{\"status\":\"ok\"}"));
         case Route::Ready:
-            if (!get) return respond(error_response(405, "use GET"));
+            if (!get) return get_only();
             return handle_ready(std::move(respond));
         case Route::MetricsPage: {
-            if (!get) return respond(error_response(405, "use GET"));
+            if (!get) return get_only();
             HttpResponse page = json_response(200, metrics_.render());
             page.content_type = "text/plain; version=0.0.4; charset=utf-8";
             return respond(std::move(page));

@@ -425,4 +425,15 @@ TEST_F(BadInput, GetOnTheWebhookRouteIs405WithAllow) {
     EXPECT_EQ(count(), 0);
 }
 
+TEST_F(BadInput, OtherMethodsOnReadOnlyRoutesAre405WithAllow) {
+    start();
+    for (const std::string& target : std::vector<std::string>{"/healthz", "/readyz", "/metrics"}) {
+        for (const std::string& method : std::vector<std::string>{"POST", "OPTIONS", "DELETE"}) {
+            auto r = http_request(port(), method, target);
+            EXPECT_EQ(r.status, 405) << method << " " << target;
+            EXPECT_EQ(r.headers["allow"], "GET, HEAD") << method << " " << target;
+        }
+    }
+}
+
 }  // namespace
