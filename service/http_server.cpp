@@ -226,10 +226,43 @@ private:
         parser_.emplace();
         parser_->body_limit(server_.options.body_limit);
         parser_->header_limit(static_cast<std::uint32_t>(server_.options.header_limit));
+        // Parse as much as has arrived at each read: a request that came in one piece is
+        // still parsed by one read (http::async_read does the same).
+        parser_->eager(true);
         tcp().expires_after(server_.options.request_timeout);
         reading_ = true;
-        http::async_read(stream_, buffer_, *parser_,
-                         beast::bind_front_handler(&Session::on_read, this->shared_from_this()));
+        continue_sent_ = false;
+        read_some();
+    }
+
+    // The request is read piece by piece rather than with http::async_read so that a client
+    // that sent "Expect: 100-continue" gets its interim answer once the header is in: curl
+    // sends that header with any body over 1 KB and then waits a second for the answer
+    // before sending the body anyway. A header that already fails (a body over the limit)
+    // is answered with the final status instead, as RFC 9110 allows.
+    void read_some() {
+        http::async_read_some(stream_, buffer_, *parser_,
+                              beast::bind_front_handler(&Session::on_read_some, this->shared_from_this()));
+    }
+
+    void on_read_some(beast::error_code ec, std::size_t n) {
+        if (ec || parser_->is_done()) return on_read(ec, n);
+        if (!continue_sent_ && parser_->is_header_done() && expects_continue(parser_->get())) {
+            continue_sent_ = true;
+            static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+            net::async_write(stream_, net::buffer(kContinue),
+                             [self = this->shared_from_this()](beast::error_code wec, std::size_t) {
+                                 if (wec) return self->close();
+                                 self->read_some();
+                             });
+            return;
+        }
+        read_some();
+    }
+
+    static bool expects_continue(const http::request<http::string_body>& msg) {
+        if (msg.version() < 11) return false;
+        return beast::iequals(msg[http::field::expect], "100-continue");
     }
 
     void on_read(beast::error_code ec, std::size_t) {
@@ -337,6 +370,7 @@ private:
     std::optional<http::request_parser<http::string_body>> parser_;
     bool keep_alive_ = true;
     bool reading_ = false;
+    bool continue_sent_ = false;  // this request's "100 Continue" has gone out
     bool is_head_ = false;
     unsigned version_ = 11;
 };

@@ -40,6 +40,40 @@ TEST_F(IngestTest, LegacySignedDeliveryIsStoredByteForByteBeforeTheAck) {
               "subscription/cancelled|path|legacy|accepted|2021-11\n");
 }
 
+// curl (and other clients) send "Expect: 100-continue" with bodies over 1 KB and wait for
+// the interim answer before sending the body (curl gives up waiting after a second).
+TEST_F(IngestTest, ExpectContinueGetsTheInterimAnswerBeforeTheBody) {
+    start({.args = {"--max-body", "4000"}});
+    std::string body = example_payload(kCancelled);
+    auto head = [&](const std::string& version, std::size_t length) {
+        return "POST /webhooks/recharge/subscription/cancelled " + version +
+               "\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\n"
+               "X-Recharge-Hmac-Sha256: " + legacy_signature(kSecret, body) +
+               "\r\nContent-Length: " + std::to_string(length) + "\r\n\r\n";
+    };
+    HttpConnection c(server->port());
+    ASSERT_TRUE(c.send_raw(head("HTTP/1.1", body.size())));
+    EXPECT_EQ(c.read_raw("\r\n\r\n", 2000), "HTTP/1.1 100 Continue\r\n\r\n");
+    ASSERT_TRUE(c.send_raw(body));
+    auto r = c.read_response();
+    EXPECT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(count(), 1);
+
+    // A body over the limit is refused at once, without inviting it.
+    HttpConnection big(server->port());
+    ASSERT_TRUE(big.send_raw(head("HTTP/1.1", 10000)));
+    auto refused = big.read_response(2000);
+    EXPECT_EQ(refused.status, 413);
+
+    // HTTP/1.0 has no interim answers: the server just waits for the body.
+    HttpConnection old(server->port());
+    ASSERT_TRUE(old.send_raw(head("HTTP/1.0", body.size())));
+    EXPECT_EQ(old.read_raw("\r\n\r\n", 500), "");
+    ASSERT_TRUE(old.send_raw(body));
+    EXPECT_EQ(old.read_response().status, 200);  // a duplicate of the first: still 200
+    EXPECT_EQ(count(), 1);
+}
+
 TEST_F(IngestTest, TimestampedSignatureIsAccepted) {
     start();
     std::string body = example_payload(kCancelled);
