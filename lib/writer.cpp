@@ -87,6 +87,7 @@ bool Writer::enqueue(Delivery* delivery, WriteCallback&& done) {
         Item& item = queue_.emplace_back();
         if (delivery) item.delivery.emplace(std::move(*delivery));
         item.done = std::move(done);
+        item.queued_at = std::chrono::steady_clock::now();
         queued_ = queue_.size();
     }
     cv_.notify_one();
@@ -191,6 +192,9 @@ void Writer::project(std::size_t max, bool yield_to_ingest) {
     ProjectionResult result;
     bool ok = true;
     try {
+        // Another process holding the write lock: do not wait for it here (deliveries would
+        // queue behind the wait); try again shortly.
+        if (db_->busy_timeout() != 0) db_->set_busy_timeout(0);
         // Ingest commits stay FULL; a projection is redone from the raw rows if the OS loses
         // it, unless what it writes is acted upon at once (alerts).
         set_synchronous(applier_->durable_projection());
@@ -281,6 +285,12 @@ void Writer::commit_batch(std::deque<Item>& batch) {
     bool ok = true;
     std::string error;
     try {
+        // Wait for a lock held elsewhere only while the oldest item can still be answered
+        // in time (the queue is in arrival order). Waits no longer stack up: a delivery
+        // queued behind a failed batch gets what is left of its own time, not another 5 s.
+        auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(started - batch.front().queued_at);
+        int budget_ms = static_cast<int>(std::max<int64_t>(0, (options_.answer_within - waited).count()));
+        if (db_->busy_timeout() != budget_ms) db_->set_busy_timeout(budget_ms);
         sql::Transaction txn(*db_);
         for (std::size_t i = 0; i < batch.size(); ++i) store_one(batch[i], results[i]);
         txn.commit();

@@ -64,6 +64,10 @@ using WriteCallback = std::function<void(const WriteResult&)>;
 struct WriterOptions {
     std::size_t queue_capacity = 10000;  // submit() refuses beyond this (caller answers 503)
     std::size_t max_batch = 1000;        // deliveries per transaction at most
+    // While another process holds the write lock (a `churnwatch rebuild`, an analyst's
+    // write), a batch waits for it only until its oldest item has been queued this long,
+    // then fails (the caller answers 503): Recharge gives up on an answer after 5 s.
+    std::chrono::milliseconds answer_within{4500};
     std::chrono::milliseconds checkpoint_interval{500};
     int checkpoint_frames = 1000;  // and sooner, whenever the WAL has grown by this many frames
     // When the WAL holds more frames than this after a commit, the writer finishes the
@@ -120,6 +124,7 @@ private:
     struct Item {
         std::optional<Delivery> delivery;  // empty: a readiness probe
         WriteCallback done;
+        std::chrono::steady_clock::time_point queued_at;
     };
     bool enqueue(Delivery* delivery, WriteCallback&& done);
     void run();

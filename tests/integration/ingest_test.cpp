@@ -1,7 +1,12 @@
 // The ingest spine through the real binary: signed deliveries in over HTTP, rows checked in
 // the SQLite file the server wrote.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
+#include <thread>
+#include <vector>
+
+#include "payloads.h"
 #include "test_support.h"
 
 using namespace churnwatch::test;
@@ -72,6 +77,47 @@ TEST_F(IngestTest, ExpectContinueGetsTheInterimAnswerBeforeTheBody) {
     ASSERT_TRUE(old.send_raw(body));
     EXPECT_EQ(old.read_response().status, 200);  // a duplicate of the first: still 200
     EXPECT_EQ(count(), 1);
+}
+
+// Another process holding the write lock (a rebuild, an analyst's write): every delivery is
+// still answered, 503, within Recharge's 5 s, however many arrive meanwhile. A delivery
+// queued behind a failed batch used to wait a full busy timeout of its own (8 s and more).
+TEST_F(IngestTest, WhileTheDatabaseIsLockedDeliveriesAre503WithinFiveSeconds) {
+    start();
+    const std::string target = "/webhooks/recharge/subscription/cancelled";
+    ASSERT_EQ(post_webhook(server->port(), target, example_payload(kCancelled)).status, 200);
+    sqlite3* lock = nullptr;
+    ASSERT_EQ(sqlite3_open(server->db().c_str(), &lock), SQLITE_OK);
+    sqlite3_busy_timeout(lock, 5000);
+    ASSERT_EQ(sqlite3_exec(lock, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+    struct Answer {
+        int status = 0;
+        double seconds = 0;
+    };
+    std::vector<Answer> answers(3);
+    std::vector<std::thread> senders;
+    for (int i = 0; i < 3; ++i) {
+        senders.emplace_back([&, i] {
+            std::this_thread::sleep_for(std::chrono::milliseconds(1000 * i));
+            std::string body = subscription_json({.id = 5100 + i, .customer_id = 5200, .status = "cancelled",
+                                                  .updated_at = "2026-05-01T00:00:00+00:00"});
+            auto t0 = std::chrono::steady_clock::now();
+            answers[i].status = post_webhook(server->port(), target, body).status;
+            answers[i].seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        });
+    }
+    for (auto& t : senders) t.join();
+    sqlite3_exec(lock, "COMMIT", nullptr, nullptr, nullptr);
+    sqlite3_close(lock);
+    for (int i = 0; i < 3; ++i) {
+        EXPECT_EQ(answers[i].status, 503) << "delivery " << i;
+        EXPECT_LT(answers[i].seconds, 5.0) << "delivery " << i;
+    }
+    // The lock gone, deliveries are stored again (the refused ones would be retried).
+    std::string later = subscription_json({.id = 5199, .customer_id = 5200, .status = "cancelled",
+                                           .updated_at = "2026-05-02T00:00:00+00:00"});
+    EXPECT_EQ(post_webhook(server->port(), target, later).status, 200);
+    EXPECT_EQ(count(), 2);
 }
 
 TEST_F(IngestTest, TimestampedSignatureIsAccepted) {
