@@ -113,7 +113,18 @@ std::vector<std::string> split_commas(const std::string& s) {
     return out;
 }
 
+constexpr const char* kInlineComment =
+    "inline comments are not supported: put the comment on its own line";
+
 }  // namespace
+
+bool looks_like_inline_comment(const std::string& value) {
+    for (std::size_t i = 0; i < value.size(); ++i) {
+        if (value[i] == '#' && (i == 0 || std::isspace(static_cast<unsigned char>(value[i - 1]))))
+            return true;
+    }
+    return false;
+}
 
 bool Config::parse_file(const std::string& path, std::string& error) {
     std::ifstream in(path);
@@ -140,6 +151,12 @@ bool Config::parse_file(const std::string& path, std::string& error) {
             error = path + ":" + std::to_string(lineno) + ": unknown key '" + key + "'";
             return false;
         }
+        if (looks_like_inline_comment(value)) {
+            // Taken as part of the value, such a comment would silently change it (a secret
+            // that never matches); the value itself is not echoed (it may be a secret).
+            error = path + ":" + std::to_string(lineno) + ": '" + key + "': " + kInlineComment;
+            return false;
+        }
         auto& v = found[key];
         if (!spec->repeatable && !v.values.empty()) {
             error = path + ":" + std::to_string(lineno) + ": '" + key + "' given twice";
@@ -152,16 +169,24 @@ bool Config::parse_file(const std::string& path, std::string& error) {
     return true;
 }
 
-void Config::load_env() {
+bool Config::load_env(std::string& error) {
     for (const auto& spec : option_specs()) {
         if (std::string(spec.name) == "config") continue;
-        const char* e = std::getenv(env_name(spec).c_str());
+        const std::string name = env_name(spec);
+        const char* e = std::getenv(name.c_str());
         if (!e || !*e) continue;
+        // Environment files (systemd's EnvironmentFile, docker --env-file) keep a trailing
+        // "# ..." as part of the value, just like this parser would.
+        if (looks_like_inline_comment(trim(e))) {
+            error = name + ": " + kInlineComment;
+            return false;
+        }
         Value v;
         v.values = spec.repeatable ? split_commas(e) : std::vector<std::string>{e};
         v.source = "env";
         values_[spec.name] = std::move(v);
     }
+    return true;
 }
 
 bool Config::parse_args(const std::vector<std::string>& args, std::string& error) {
@@ -212,7 +237,7 @@ std::optional<Config> Config::load(const std::vector<std::string>& args, std::st
     }
     Config c;
     if (file && !c.parse_file(*file, error)) return std::nullopt;
-    c.load_env();
+    if (!c.load_env(error)) return std::nullopt;
     if (!c.parse_args(args, error)) return std::nullopt;
     return c;
 }
@@ -220,7 +245,7 @@ std::optional<Config> Config::load(const std::vector<std::string>& args, std::st
 std::optional<Config> Config::load_file(const std::string& path, std::string& error) {
     Config c;
     if (!c.parse_file(path, error)) return std::nullopt;
-    c.load_env();
+    if (!c.load_env(error)) return std::nullopt;
     return c;
 }
 

@@ -1,6 +1,9 @@
 // Configuration for every command: flags > environment (CHURNWATCH_*) > config file.
-// The file is `key = value` lines (keys are the flag names without "--", '#' starts a
-// comment); a repeatable key (secret, alert-url) may appear on several lines.
+// The file is `key = value` lines (keys are the flag names without "--"); a line whose first
+// non-blank character is '#' is a comment. There are no comments after a value: a value with
+// a '#' after white space (or at its start) is refused, file and line named, rather than kept
+// with the would-be comment in it. A repeatable key (secret, alert-url) may appear on several
+// lines.
 #pragma once
 
 #include <map>
@@ -49,7 +52,7 @@ private:
         std::string source;
     };
     bool parse_file(const std::string& path, std::string& error);
-    void load_env();
+    bool load_env(std::string& error);
     bool parse_args(const std::vector<std::string>& args, std::string& error);
     std::map<std::string, Value> values_;
     std::vector<std::string> positional_;
@@ -58,5 +61,7 @@ private:
 const OptionSpec* find_option(const std::string& name);
 std::string mask_secret(const std::string& s);  // "shjk…(40 chars)"
 std::string trim(const std::string& s);         // without leading/trailing white space
+// True when a value holds what reads as a comment: a '#' at its start or after white space.
+bool looks_like_inline_comment(const std::string& value);
 
 }  // namespace churnwatch

@@ -4,6 +4,8 @@
 // every option.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <set>
 #include <sstream>
 
@@ -132,6 +134,29 @@ TEST_F(ConfigCheck, OtherFileErrorsAreExit2) {
     EXPECT_NE(missing.err.find("cannot read config file"), std::string::npos) << missing.err;
 }
 
+TEST_F(ConfigCheck, InlineCommentIsExit2NamingFileLineAndKey) {
+    // Kept as part of the value, the comment made the secret 61 characters long: every
+    // delivery then failed its signature check while `config check` said OK.
+    std::string path = dir.file("inline.conf");
+    write_file(path, "listen = 127.0.0.1:8080\n"
+                     "secret = shjk_current_client_secret      # repeat the key for rotation\n"
+                     "secret = shjk_previous_client_secret\n");
+    auto r = check({path});
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.err.find(path + ":2: 'secret': inline comments are not supported: put the "
+                                "comment on its own line"),
+              std::string::npos)
+        << r.err;
+    EXPECT_EQ(r.err.find("shjk_current"), std::string::npos) << "secret leaked: " << r.err;
+    EXPECT_TRUE(r.out.empty()) << r.out;
+    // serve refuses the same file the same way, before creating anything.
+    auto serve = run_churnwatch({"serve", "--listen", "127.0.0.1:0", "--db", dir.file("x.db")},
+                                clean_env({{"CHURNWATCH_CONFIG", path}}));
+    EXPECT_EQ(serve.exit_code, 2);
+    EXPECT_NE(serve.err.find("inline comments are not supported"), std::string::npos) << serve.err;
+    EXPECT_NE(::access(dir.file("x.db").c_str(), F_OK), 0);
+}
+
 TEST_F(ConfigCheck, EnvironmentOverridesTheFile) {
     auto r = check({good()}, {{"CHURNWATCH_THREADS", "8"},
                               {"CHURNWATCH_SECRETS", "env_secret_one_123, env_secret_two_456"}});
@@ -215,6 +240,42 @@ TEST(ConfigExample, DocumentsEveryOptionWithItsDefaultAndPassesCheck) {
     }
     auto r = check({path});
     EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+// The ```ini blocks of a Markdown file.
+std::vector<std::string> ini_blocks(const std::string& markdown) {
+    std::vector<std::string> blocks;
+    std::istringstream in(markdown);
+    std::string line, block;
+    bool inside = false;
+    while (std::getline(in, line)) {
+        if (!inside && line == "```ini") {
+            inside = true;
+            block.clear();
+        } else if (inside && line == "```") {
+            inside = false;
+            blocks.push_back(block);
+        } else if (inside) {
+            block += line + "\n";
+        }
+    }
+    return blocks;
+}
+
+TEST(ConfigDocs, EveryConfigFileExampleInTheDocsPassesCheckAsWritten) {
+    TempDir dir;
+    std::size_t examples = 0;
+    for (const char* doc : {"README.md", "deploy/OPERATIONS.md"}) {
+        auto blocks = ini_blocks(read_file(kSourceDir + "/" + doc));
+        for (std::size_t i = 0; i < blocks.size(); ++i, ++examples) {
+            std::string path = dir.file("example" + std::to_string(examples) + ".conf");
+            write_file(path, blocks[i]);
+            auto r = check({path});
+            EXPECT_EQ(r.exit_code, 0) << doc << ", config example " << i + 1 << ":\n"
+                                      << blocks[i] << r.err;
+        }
+    }
+    EXPECT_GE(examples, 2u) << "the README's config examples were not found";
 }
 
 }  // namespace
