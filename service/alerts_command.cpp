@@ -21,6 +21,7 @@
 #include "commands.h"
 #include "http_client.h"
 #include "schema.h"
+#include "settings.h"
 #include "sqlite.h"
 #include "time_util.h"
 
@@ -70,10 +71,9 @@ bool has_outbox(sql::Database& db) {
 }
 
 int list(const Config& config) {
-    std::string status = config.get_or("status");
-    if (!status.empty() && status != "pending" && status != "sent" && status != "dead" &&
-        status != "disabled") {
-        std::cerr << "churnwatch alerts list: --status must be pending, sent, dead or disabled\n";
+    std::string status, error;
+    if (!read_alert_status(config, status, error)) {
+        std::cerr << "churnwatch alerts list: " << error << "\n";
         return 2;
     }
     auto db = open_db(config, sql::OpenMode::ReadOnly);
@@ -134,7 +134,12 @@ int list(const Config& config) {
 }
 
 int retry(const Config& config, const std::vector<std::string>& ids_text) {
-    bool all_dead = config.flag("all-dead");
+    bool all_dead = false;
+    std::string error;
+    if (!read_all_dead(config, all_dead, error)) {
+        std::cerr << "churnwatch alerts retry: " << error << "\n";
+        return 2;
+    }
     if (all_dead == !ids_text.empty()) {
         usage();
         return 2;

@@ -1,10 +1,10 @@
 // `churnwatch config check [FILE]`: validate configuration and print the effective settings
-// (secrets masked), so an operator sees exactly what `serve` would use.
+// (secrets masked), so an operator sees exactly what `serve` would use. The validation is
+// serve's own (read_settings), so the two cannot disagree.
 #include <cstdio>
-#include <tuple>
 
-#include "alert_config.h"
 #include "commands.h"
+#include "settings.h"
 
 namespace churnwatch {
 
@@ -23,24 +23,19 @@ int config_command(const std::vector<std::string>& args) {
         std::fprintf(stderr, "config check: %s\n", error.c_str());
         return 2;
     }
-    for (const auto& [name, min, max] :
-         std::vector<std::tuple<const char*, long long, long long>>{
-             {"threads", 1, 64}, {"max-body", 1, 64LL << 20}, {"max-header", 1024, 1 << 20},
-             {"max-connections", 1, 1 << 20}, {"request-timeout", 1, 3600},
-             {"queue-capacity", 1, 10000000}, {"max-batch", 1, 100000},
-             {"json-depth", 2, 10000}, {"signature-window", 1, 10LL * 365 * 86400},
-             {"auto-churn-days", 0, 3650}}) {
-        if (!config->get_int(name, min, max, error)) {
-            std::fprintf(stderr, "config check: %s\n", error.c_str());
-            return 2;
-        }
+    if (!config->positional().empty()) {
+        std::fprintf(stderr,
+                     "config check: unexpected argument '%s' (usage: churnwatch config check "
+                     "[FILE] [OPTIONS])\n",
+                     config->positional().front().c_str());
+        return 2;
     }
-    AlertSettings alerts;
-    if (!read_alert_settings(*config, alerts, error)) {
+    Settings settings;
+    if (!read_settings(*config, settings, error)) {
         std::fprintf(stderr, "config check: %s\n", error.c_str());
         return 2;
     }
-    if (config->get_all("secret").empty()) {
+    if (settings.secrets.empty()) {
         std::fprintf(stderr, "config check: warning: no secret set; every delivery would be rejected\n");
     }
     std::fputs(config->describe().c_str(), stdout);

@@ -3,11 +3,15 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <sys/resource.h>
@@ -115,6 +119,25 @@ std::shared_ptr<ssl::context> load_tls_context(const std::string& cert, const st
 }
 
 }  // namespace
+
+std::string check_server_options(const ServerOptions& o) {
+    if (o.tls_cert.empty() != o.tls_key.empty()) return "--tls-cert and --tls-key go together";
+    beast::error_code ec;
+    net::ip::make_address(o.host, ec);
+    if (ec) return "--listen host must be an IP address or localhost (got '" + o.host + "')";
+    if (o.tls_cert.empty()) return "";
+    for (const auto& [option, path] : {std::pair{"--tls-cert", o.tls_cert}, std::pair{"--tls-key", o.tls_key}}) {
+        std::FILE* f = std::fopen(path.c_str(), "rb");
+        if (!f) return std::string(option) + " " + path + " cannot be read: " + std::strerror(errno);
+        std::fclose(f);
+    }
+    try {
+        load_tls_context(o.tls_cert, o.tls_key);
+    } catch (const std::exception& e) {
+        return e.what();
+    }
+    return "";
+}
 
 struct HttpServer::Impl {
     Impl(ServerOptions o, RequestHandler& h, Logger& l)

@@ -29,6 +29,13 @@ struct ServerOptions {
     std::string tls_key;
 };
 
+// What bind() would refuse because of the options themselves, as a readable message ("" when
+// nothing): --tls-cert without --tls-key, a listen host that is not an IP address, TLS files
+// that cannot be read or loaded (not PEM, a key that does not match the certificate). serve
+// checks this with the rest of its configuration, so these are configuration errors (exit 2)
+// found before anything is created, and `config check` finds them too.
+std::string check_server_options(const ServerOptions& options);
+
 class HttpServer {
 public:
     HttpServer(ServerOptions options, RequestHandler& handler, Logger& logger);

@@ -6,6 +6,7 @@
 #include "commands.h"
 #include "log.h"
 #include "schema.h"
+#include "settings.h"
 #include "sqlite.h"
 
 namespace churnwatch {
@@ -92,25 +93,18 @@ std::string json_table(const Table& t) {
     return out + "]";
 }
 
-bool valid_month(const std::string& m) {
-    return m.size() == 7 && m[4] == '-' && std::isdigit(static_cast<unsigned char>(m[0])) &&
-           std::isdigit(static_cast<unsigned char>(m[5])) && std::isdigit(static_cast<unsigned char>(m[6]));
-}
-
 }  // namespace
 
 int report_command(const Config& config) {
-    std::string from = config.get_or("from"), to = config.get_or("to"), format = config.get_or("format");
-    if (from.empty()) from = "0000-00";
-    if (to.empty()) to = "9999-99";
-    if (!valid_month(from) || !valid_month(to)) {
-        std::cerr << "churnwatch report: --from and --to take YYYY-MM\n";
+    ReportOptions options;
+    std::string error;
+    if (!read_report_options(config, options, error)) {
+        std::cerr << "churnwatch report: " << error << "\n";
         return 2;
     }
-    if (format != "table" && format != "csv" && format != "json") {
-        std::cerr << "churnwatch report: --format must be table, csv or json\n";
-        return 2;
-    }
+    const std::string from = options.from.empty() ? "0000-00" : options.from;
+    const std::string to = options.to.empty() ? "9999-99" : options.to;
+    const std::string& format = options.format;
     std::vector<Table> tables;
     try {
         sql::Database db(config.get_or("db"), sql::OpenMode::ReadOnly);

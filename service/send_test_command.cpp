@@ -24,6 +24,7 @@
 #include "crypto.h"
 #include "example_payloads.h"
 #include "http_client.h"
+#include "settings.h"
 #include "topic.h"
 
 namespace churnwatch {
@@ -122,7 +123,8 @@ int send_test_command(const Config& config) {
     if (secrets.empty() || secrets.front().empty())
         return usage("a secret is required (--secret, CHURNWATCH_SECRETS or the config file)");
     const std::string& secret = secrets.front();
-    std::string scheme = config.get_or("scheme");
+    std::string scheme;
+    if (!read_send_test_scheme(config, scheme, error)) return usage(error);
     HttpHeaderList headers{{"Content-Type", "application/json"}, {"X-Recharge-Topic", topic}};
     // The legacy hash is always sent (as Recharge does); the timestamped scheme adds its own.
     headers.emplace_back("X-Recharge-Hmac-Sha256", crypto::to_hex(crypto::sha256(secret, body)));
@@ -131,8 +133,6 @@ int send_test_command(const Config& config) {
         std::string v1 = crypto::to_hex(crypto::hmac_sha256(secret, t + "." + body));
         headers.emplace_back("X-Recharge-Webhook-Timestamp", t);
         headers.emplace_back("X-Recharge-Webhook-Signature", "t=" + t + ",v1=" + v1);
-    } else if (scheme != "legacy") {
-        return usage("--scheme must be legacy or timestamped (got '" + scheme + "')");
     }
 
     url->target = target_path(url->target, topic);

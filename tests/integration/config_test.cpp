@@ -1,7 +1,8 @@
 // `churnwatch config check [FILE]`: the effective configuration with its sources and masked
-// secrets; errors (unknown key, bad number) exit 2 naming the line or option; precedence is
-// flags > environment > file. Also: deploy/churnwatch.conf.example is valid and documents
-// every option.
+// secrets; errors (unknown key, bad number, anything `serve` would refuse) exit 2 naming the
+// line or option, with the message `serve` gives; precedence is flags > environment > file.
+// Also: deploy/churnwatch.conf.example and the docs' config examples are valid, and the
+// example documents every option.
 #include <gtest/gtest.h>
 
 #include <unistd.h>
@@ -155,6 +156,104 @@ TEST_F(ConfigCheck, InlineCommentIsExit2NamingFileLineAndKey) {
     EXPECT_EQ(serve.exit_code, 2);
     EXPECT_NE(serve.err.find("inline comments are not supported"), std::string::npos) << serve.err;
     EXPECT_NE(::access(dir.file("x.db").c_str(), F_OK), 0);
+}
+
+// Settings `config check` used to call OK and `serve` then refused (or, for TLS files, exited
+// 1 and was restarted every 2 s by systemd). Both now run the same validation: each case is
+// refused by both, exit 2, with the same message, before serve creates anything.
+struct Refused {
+    std::vector<std::string> args;
+    std::string message;
+};
+
+const std::vector<Refused>& refused_cases() {
+    static const std::vector<Refused> cases = {
+        {{"--log-level", "verbose"}, "--log-level must be debug, info, warn or error (got 'verbose')"},
+        {{"--listen", "foo"}, "--listen must be HOST:PORT (got 'foo')"},
+        {{"--listen", "127.0.0.1"}, "--listen must be HOST:PORT (got '127.0.0.1')"},
+        {{"--listen", "127.0.0.1:99999"}, "--listen port must be 0..65535 (got '99999')"},
+        {{"--listen", "127.0.0.1:-1"}, "--listen port must be 0..65535 (got '-1')"},
+        {{"--listen", "foo:8080"}, "--listen host must be an IP address or localhost (got 'foo')"},
+        {{"--dedupe-days", "0"}, "--dedupe-days must be a whole number from 1 to 3650 (got '0')"},
+        {{"--dedupe-days", "5000"}, "--dedupe-days must be a whole number from 1 to 3650 (got '5000')"},
+        {{"--projection-max-lag", "-1"}, "--projection-max-lag must be a whole number from 0 to 100000000"},
+        {{"--tls-cert", "/nonexistent/cert.pem"}, "--tls-cert and --tls-key go together"},
+        {{"--tls-key", "/nonexistent/key.pem"}, "--tls-cert and --tls-key go together"},
+        {{"--tls-cert", "/nonexistent/cert.pem", "--tls-key", "/nonexistent/key.pem"},
+         "--tls-cert /nonexistent/cert.pem cannot be read: No such file or directory"},
+        {{"--db="}, "--db must name a file"},
+        // Options of other commands: a config file is shared, so they are validated too.
+        {{"--format", "xml"}, "--format must be table, csv or json (got 'xml')"},
+        {{"--scheme", "v2"}, "--scheme must be legacy or timestamped (got 'v2')"},
+        {{"--status", "foo"}, "--status must be pending, sent, dead or disabled (got 'foo')"},
+        {{"--all-dead=maybe"}, "--all-dead is a switch: true or false (got 'maybe')"},
+        {{"--topic", "nonsense"}, "--topic must look like resource/action (got 'nonsense')"},
+        {{"--url", "ftp://example.com/x"}, "--url: "},
+    };
+    return cases;
+}
+
+std::string joined(const std::vector<std::string>& args) {
+    std::string out;
+    for (const auto& a : args) out += (out.empty() ? "" : " ") + a;
+    return out;
+}
+
+TEST_F(ConfigCheck, RefusesEverythingServeRefusesWithTheSameMessage) {
+    for (const auto& c : refused_cases()) {
+        std::vector<std::string> args{"--secret", kLongSecret};
+        args.insert(args.end(), c.args.begin(), c.args.end());
+        auto r = check(args);
+        EXPECT_EQ(r.exit_code, 2) << joined(c.args) << "\n" << r.out << r.err;
+        EXPECT_NE(r.err.find("config check: " + c.message), std::string::npos)
+            << joined(c.args) << ": " << r.err;
+        EXPECT_EQ(r.out.find("configuration OK"), std::string::npos) << joined(c.args);
+
+        std::string db = dir.file("serve.db");
+        std::vector<std::string> serve{"serve", "--listen", "127.0.0.1:0", "--db", db, "--secret", kLongSecret};
+        serve.insert(serve.end(), c.args.begin(), c.args.end());
+        auto s = run_churnwatch(serve, clean_env());
+        EXPECT_EQ(s.exit_code, 2) << joined(c.args) << "\n" << s.err;
+        EXPECT_NE(s.err.find("churnwatch serve: " + c.message), std::string::npos)
+            << joined(c.args) << ": " << s.err;
+        EXPECT_NE(::access(db.c_str(), F_OK), 0) << joined(c.args) << ": serve created the database";
+        EXPECT_EQ(sanitizer_report(s.err), "");
+    }
+}
+
+TEST_F(ConfigCheck, RefusesTheSameSettingsFromTheFileAndTheEnvironment) {
+    std::string path = dir.file("serve.conf");
+    write_file(path, "log-level = verbose\n");
+    auto file = check({path});
+    EXPECT_EQ(file.exit_code, 2);
+    EXPECT_NE(file.err.find("--log-level must be debug, info, warn or error (got 'verbose')"),
+              std::string::npos)
+        << file.err;
+    write_file(path, "tls-cert = " + dir.file("missing.pem") + "\ntls-key = " + dir.file("missing.pem") + "\n");
+    auto tls = check({path});
+    EXPECT_EQ(tls.exit_code, 2);
+    EXPECT_NE(tls.err.find("--tls-cert " + dir.file("missing.pem") + " cannot be read"), std::string::npos)
+        << tls.err;
+    auto env = check({}, {{"CHURNWATCH_DEDUPE_DAYS", "0"}});
+    EXPECT_EQ(env.exit_code, 2);
+    EXPECT_NE(env.err.find("--dedupe-days must be a whole number from 1 to 3650 (got '0')"),
+              std::string::npos)
+        << env.err;
+}
+
+TEST_F(ConfigCheck, AcceptsValidCommandOptionsAndRefusesStrayArguments) {
+    auto ok = check({good(), "--format", "csv", "--scheme", "timestamped", "--status", "dead",
+                     "--all-dead", "--topic", "subscription/cancelled", "--url",
+                     "https://example.com/webhooks/recharge", "--listen", "[::1]:0"});
+    EXPECT_EQ(ok.exit_code, 0) << ok.err;
+    EXPECT_EQ(line_for(ok.out, "format"), "format = csv   # flag");
+    // A second FILE (or a FILE after the options) was silently ignored.
+    auto stray = check({good(), good()});
+    EXPECT_EQ(stray.exit_code, 2);
+    EXPECT_NE(stray.err.find("unexpected argument '" + good() + "'"), std::string::npos) << stray.err;
+    auto late = check({"--threads", "4", good()});
+    EXPECT_EQ(late.exit_code, 2);
+    EXPECT_NE(late.err.find("unexpected argument"), std::string::npos) << late.err;
 }
 
 TEST_F(ConfigCheck, EnvironmentOverridesTheFile) {

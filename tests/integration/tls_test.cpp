@@ -138,8 +138,27 @@ TEST(TlsConfig, MissingKeyIsAClearStartupError) {
     EXPECT_FALSE(std::filesystem::exists(dir.file("unused.db"))) << "a config error must not create the database";
     auto bad = run_churnwatch({"serve", "--listen", "127.0.0.1:0", "--db", dir.file("unused.db"),
                                "--tls-cert", "/nonexistent/cert.pem", "--tls-key", "/nonexistent/key.pem"});
-    EXPECT_EQ(bad.exit_code, 1);
-    EXPECT_NE(bad.err.find("cannot load TLS certificate"), std::string::npos) << bad.err;
+    // Missing files are a configuration error too (exit 2: systemd's RestartPreventExitStatus
+    // keeps it from restarting every 2 s), found before the database is created.
+    EXPECT_EQ(bad.exit_code, 2);
+    EXPECT_NE(bad.err.find("--tls-cert /nonexistent/cert.pem cannot be read: No such file or directory"),
+              std::string::npos)
+        << bad.err;
+    EXPECT_FALSE(std::filesystem::exists(dir.file("unused.db")));
+    // So is a certificate that does not parse, or a key that is not the certificate's.
+    make_cert(dir.path(), "churnwatch-test-one");
+    std::string other = dir.path() + "/other";
+    std::filesystem::create_directories(other);
+    make_cert(other, "churnwatch-test-two");
+    auto mismatch = run_churnwatch({"serve", "--listen", "127.0.0.1:0", "--db", dir.file("unused.db"),
+                                    "--tls-cert", dir.file("cert.pem"), "--tls-key", other + "/key.pem"});
+    EXPECT_EQ(mismatch.exit_code, 2);
+    EXPECT_NE(mismatch.err.find("cannot load TLS certificate"), std::string::npos) << mismatch.err;
+    auto not_pem = run_churnwatch({"serve", "--listen", "127.0.0.1:0", "--db", dir.file("unused.db"),
+                                   "--tls-cert", dir.file("key.pem"), "--tls-key", dir.file("key.pem")});
+    EXPECT_EQ(not_pem.exit_code, 2);
+    EXPECT_NE(not_pem.err.find("cannot load TLS certificate"), std::string::npos) << not_pem.err;
+    EXPECT_FALSE(std::filesystem::exists(dir.file("unused.db")));
 }
 
 }  // namespace

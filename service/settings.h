@@ -1,0 +1,57 @@
+// Validation of the configuration, in one place. `serve` and `config check` both call
+// read_settings(): what `config check` accepts, `serve` starts with, and what `serve` refuses
+// (exit 2, before it creates anything), `config check` refuses with the same message. The
+// other commands read their own options with the functions below, which read_settings() also
+// applies to those options when they are set, so a shared configuration is checked whole.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "alert_config.h"
+#include "config.h"
+#include "http_server.h"
+#include "ingest.h"
+#include "log.h"
+#include "rules.h"
+#include "writer.h"
+
+namespace churnwatch {
+
+// Everything `serve` runs with.
+struct Settings {
+    ServerOptions server;
+    WriterOptions writer;
+    IngestOptions ingest;
+    RulesPolicy rules;
+    AlertSettings alerts;
+    std::vector<std::string> secrets;
+    std::chrono::seconds window{172800};
+    std::string db;
+    LogLevel level = LogLevel::Info;
+};
+
+// Reads and validates every option: serve's (numbers in range, listen address, log level,
+// TLS files loadable, alert targets) and, when set, the other commands' (below). Returns false
+// with error naming the option on the first problem.
+bool read_settings(const Config& c, Settings& s, std::string& error);
+
+// `report`: --from/--to (YYYY-MM; "" when not given) and --format (table, csv or json).
+struct ReportOptions {
+    std::string from;
+    std::string to;
+    std::string format;
+};
+bool read_report_options(const Config& c, ReportOptions& out, std::string& error);
+// "YYYY-MM": a four-digit year and a month 01-12.
+bool valid_month(const std::string& text);
+
+// `alerts list`: --status, "" or pending, sent, dead or disabled.
+bool read_alert_status(const Config& c, std::string& status, std::string& error);
+// `alerts retry`: --all-dead, a switch (true/false, yes/no, 1/0).
+bool read_all_dead(const Config& c, bool& all_dead, std::string& error);
+// `send-test`: --scheme, legacy or timestamped.
+bool read_send_test_scheme(const Config& c, std::string& scheme, std::string& error);
+
+}  // namespace churnwatch
