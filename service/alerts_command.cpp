@@ -58,9 +58,7 @@ void usage() {
 // Never creates or migrates a database (a mistyped --db must not leave an empty one behind,
 // and migrating belongs to the server); a database from before alerts simply has none.
 std::unique_ptr<sql::Database> open_db(const Config& config, sql::OpenMode mode) {
-    std::string path = config.get_or("db");
-    if (::access(path.c_str(), F_OK) != 0) throw std::runtime_error("no database at " + path);
-    auto db = std::make_unique<sql::Database>(path, mode);
+    auto db = std::make_unique<sql::Database>(existing_database(config), mode);
     if (mode == sql::OpenMode::ReadWrite) configure_connection(*db);
     return db;
 }

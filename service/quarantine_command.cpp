@@ -31,6 +31,7 @@
 #include "json.h"
 #include "payload.h"
 #include "schema.h"
+#include "settings.h"
 #include "topic.h"
 
 namespace churnwatch {
@@ -92,9 +93,7 @@ std::optional<int64_t> parse_id(const std::string& s) {
 }
 
 std::unique_ptr<sql::Database> open_db(const Config& config) {
-    std::string path = config.get_or("db");
-    if (::access(path.c_str(), F_OK) != 0) throw std::runtime_error("no database at " + path);
-    auto db = std::make_unique<sql::Database>(path, sql::OpenMode::ReadWrite, kBusyTimeoutMs);
+    auto db = std::make_unique<sql::Database>(existing_database(config), sql::OpenMode::ReadWrite, kBusyTimeoutMs);
     configure_connection(*db);
     apply_migrations(*db);
     return db;

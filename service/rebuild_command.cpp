@@ -9,6 +9,7 @@
 #include "churn_store.h"
 #include "commands.h"
 #include "schema.h"
+#include "settings.h"
 
 namespace churnwatch {
 
@@ -24,7 +25,9 @@ int rebuild_command(const Config& config) {
     if (*churn_days > 0) policy.auto_churn_after_max_retries_days = *churn_days;
     bool tty = ::isatty(2);
     try {
-        sql::Database db(config.get_or("db"));
+        // Never creates a database: a mistyped --db used to make an empty one and report
+        // "0 deliveries replayed" with exit 0.
+        sql::Database db(existing_database(config));
         configure_connection(db);
         apply_migrations(db);
         // Every version row the rebuild writes names the delivery it is reading, in the same

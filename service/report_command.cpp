@@ -107,7 +107,7 @@ int report_command(const Config& config) {
     const std::string& format = options.format;
     std::vector<Table> tables;
     try {
-        sql::Database db(config.get_or("db"), sql::OpenMode::ReadOnly);
+        sql::Database db(existing_database(config), sql::OpenMode::ReadOnly);
         tables.push_back(run_query(db, "churn_monthly",
                                    "SELECT * FROM churn_monthly WHERE month BETWEEN ?1 AND ?2 ORDER BY month",
                                    from, to));

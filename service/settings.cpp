@@ -1,8 +1,11 @@
 #include "settings.h"
 
+#include <unistd.h>
+
 #include <cctype>
 #include <cstdlib>
 #include <optional>
+#include <stdexcept>
 #include <type_traits>
 
 #include "http_client.h"
@@ -122,6 +125,12 @@ bool read_settings(const Config& c, Settings& s, std::string& error) {
         return false;
     }
     return read_alert_settings(c, s.alerts, error) && check_command_options(c, error);
+}
+
+std::string existing_database(const Config& c) {
+    std::string path = c.get_or("db");
+    if (path.empty() || ::access(path.c_str(), F_OK) != 0) throw std::runtime_error("no database at " + path);
+    return path;
 }
 
 bool valid_month(const std::string& m) {

@@ -37,6 +37,12 @@ struct Settings {
 // with error naming the option on the first problem.
 bool read_settings(const Config& c, Settings& s, std::string& error);
 
+// --db for the commands that work on an existing database (rebuild, report, alerts,
+// quarantine): they never create one, so a mistyped path neither leaves an empty database
+// behind nor reports on nothing. Throws std::runtime_error("no database at PATH"); the
+// commands exit 1 on it. (An empty file is an empty database: SQLite's own convention.)
+std::string existing_database(const Config& c);
+
 // `report`: --from/--to (YYYY-MM; "" when not given) and --format (table, csv or json).
 struct ReportOptions {
     std::string from;

@@ -2,6 +2,8 @@
 // with retries, churn tables checked; `rebuild` and `report` on the same database.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include <algorithm>
 #include <random>
 
@@ -64,6 +66,24 @@ TEST(ChurnEndToEnd, TwoSubscriptionsCancelOneStaysActiveCancelBothChurns) {
     send_all(server.port(), {sub(2, "cancelled", "2026-03-01T00:00:00+00:00")});
     EXPECT_EQ(query_text(server.db(), "SELECT status FROM customers WHERE id = 77"), "churned");
     EXPECT_EQ(events(server.db()), "77|2026-03-01 00:00:00|cancelled|voluntary|2|NULL|NULL\n");
+}
+
+TEST(ChurnEndToEnd, CommandsRefuseADatabaseThatIsNotThere) {
+    // rebuild used to create an empty database at a mistyped --db and say "0 deliveries
+    // replayed" (exit 0); now it refuses like the other commands that need one.
+    TempDir dir;
+    std::string db = dir.file("mistyped.db");
+    for (std::vector<std::string> cmd : {std::vector<std::string>{"rebuild"}, {"report"},
+                                         {"alerts", "list"}, {"quarantine", "list"}}) {
+        cmd.insert(cmd.end(), {"--db", db});
+        auto r = run_churnwatch(cmd);
+        EXPECT_EQ(r.exit_code, 1) << cmd[0] << ": " << r.out << r.err;
+        EXPECT_NE(r.err.find("no database at " + db), std::string::npos) << cmd[0] << ": " << r.err;
+        EXPECT_EQ(r.out.find("replayed"), std::string::npos) << r.out;
+        EXPECT_FALSE(std::filesystem::exists(db)) << cmd[0] << " created " << db;
+        EXPECT_FALSE(std::filesystem::exists(db + "-journal")) << cmd[0];
+        EXPECT_FALSE(std::filesystem::exists(db + "-wal")) << cmd[0];
+    }
 }
 
 TEST(ChurnEndToEnd, RebuildReproducesLiveTablesAndReportMatchesTheViews) {
