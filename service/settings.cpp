@@ -7,6 +7,7 @@
 #include <optional>
 #include <stdexcept>
 #include <type_traits>
+#include <utility>
 
 #include "http_client.h"
 #include "topic.h"
@@ -134,16 +135,25 @@ std::string existing_database(const Config& c) {
 }
 
 bool valid_month(const std::string& m) {
-    return m.size() == 7 && m[4] == '-' && std::isdigit(static_cast<unsigned char>(m[0])) &&
-           std::isdigit(static_cast<unsigned char>(m[5])) && std::isdigit(static_cast<unsigned char>(m[6]));
+    if (m.size() != 7 || m[4] != '-') return false;
+    for (std::size_t i : {0, 1, 2, 3, 5, 6})
+        if (!std::isdigit(static_cast<unsigned char>(m[i]))) return false;
+    const int month = (m[5] - '0') * 10 + (m[6] - '0');
+    return month >= 1 && month <= 12;
 }
 
 bool read_report_options(const Config& c, ReportOptions& out, std::string& error) {
     out.from = c.get_or("from");
     out.to = c.get_or("to");
     out.format = c.get_or("format");
-    if ((!out.from.empty() && !valid_month(out.from)) || (!out.to.empty() && !valid_month(out.to))) {
-        error = "--from and --to take YYYY-MM";
+    for (const auto& [option, value] : {std::pair{"--from", out.from}, std::pair{"--to", out.to}}) {
+        if (!value.empty() && !valid_month(value)) {
+            error = std::string(option) + " takes a month, YYYY-MM with MM from 01 to 12 (got '" + value + "')";
+            return false;
+        }
+    }
+    if (!out.from.empty() && !out.to.empty() && out.from > out.to) {
+        error = "--from " + out.from + " is after --to " + out.to;
         return false;
     }
     if (out.format != "table" && out.format != "csv" && out.format != "json") {

@@ -43,14 +43,16 @@ bool read_settings(const Config& c, Settings& s, std::string& error);
 // commands exit 1 on it. (An empty file is an empty database: SQLite's own convention.)
 std::string existing_database(const Config& c);
 
-// `report`: --from/--to (YYYY-MM; "" when not given) and --format (table, csv or json).
+// `report`: --from/--to (YYYY-MM; "" when not given; --from after --to is refused) and
+// --format (table, csv or json).
 struct ReportOptions {
     std::string from;
     std::string to;
     std::string format;
 };
 bool read_report_options(const Config& c, ReportOptions& out, std::string& error);
-// "YYYY-MM": a four-digit year and a month 01-12.
+// "YYYY-MM": four digits, '-', and a month from 01 to 12 (2026-13, 2026-00, 2026/01 and
+// 2026-1 are not months).
 bool valid_month(const std::string& text);
 
 // `alerts list`: --status, "" or pending, sent, dead or disabled.

@@ -86,6 +86,34 @@ TEST(ChurnEndToEnd, CommandsRefuseADatabaseThatIsNotThere) {
     }
 }
 
+TEST(ChurnEndToEnd, ReportRefusesMonthsThatDoNotExist) {
+    // --from 2026-13 used to be accepted (and showed "(no data)") while 2026/01 was refused.
+    TempDir dir;
+    std::string db = dir.file("churnwatch.db");
+    write_file(db, "");
+    ASSERT_EQ(run_churnwatch({"rebuild", "--db", db}).exit_code, 0);
+    struct Case {
+        std::vector<std::string> args;
+        std::string message;
+    };
+    for (const Case& c : std::vector<Case>{
+             {{"--from", "2026-13"}, "--from takes a month, YYYY-MM with MM from 01 to 12 (got '2026-13')"},
+             {{"--from", "2026-00"}, "--from takes a month, YYYY-MM with MM from 01 to 12 (got '2026-00')"},
+             {{"--to", "2026-13"}, "--to takes a month, YYYY-MM with MM from 01 to 12 (got '2026-13')"},
+             {{"--from", "2026/01"}, "--from takes a month, YYYY-MM with MM from 01 to 12 (got '2026/01')"},
+             {{"--to", "2026-1"}, "--to takes a month, YYYY-MM with MM from 01 to 12 (got '2026-1')"},
+             {{"--from", "2026-06", "--to", "2026-01"}, "--from 2026-06 is after --to 2026-01"}}) {
+        std::vector<std::string> args{"report", "--db", db};
+        args.insert(args.end(), c.args.begin(), c.args.end());
+        auto r = run_churnwatch(args);
+        EXPECT_EQ(r.exit_code, 2) << c.args[1] << ": " << r.out << r.err;
+        EXPECT_NE(r.err.find("churnwatch report: " + c.message), std::string::npos) << r.err;
+        EXPECT_TRUE(r.out.empty()) << r.out;
+    }
+    auto good = run_churnwatch({"report", "--db", db, "--from", "2026-01", "--to", "2026-12"});
+    EXPECT_EQ(good.exit_code, 0) << good.err;
+}
+
 TEST(ChurnEndToEnd, RebuildReproducesLiveTablesAndReportMatchesTheViews) {
     TempDir dir;
     std::string live;

@@ -184,6 +184,8 @@ const std::vector<Refused>& refused_cases() {
         {{"--db="}, "--db must name a file"},
         // Options of other commands: a config file is shared, so they are validated too.
         {{"--format", "xml"}, "--format must be table, csv or json (got 'xml')"},
+        {{"--from", "2026-13"}, "--from takes a month, YYYY-MM with MM from 01 to 12 (got '2026-13')"},
+        {{"--to", "2026-00"}, "--to takes a month, YYYY-MM with MM from 01 to 12 (got '2026-00')"},
         {{"--scheme", "v2"}, "--scheme must be legacy or timestamped (got 'v2')"},
         {{"--status", "foo"}, "--status must be pending, sent, dead or disabled (got 'foo')"},
         {{"--all-dead=maybe"}, "--all-dead is a switch: true or false (got 'maybe')"},

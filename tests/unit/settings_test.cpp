@@ -1,0 +1,78 @@
+// The option readers shared by serve, config check and the other commands (settings.h): the
+// month parser of report's --from/--to, and report's options as a whole.
+#include "settings.h"
+
+#include <gtest/gtest.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+using namespace churnwatch;
+
+namespace {
+
+std::optional<ReportOptions> report_options(const std::vector<std::string>& args, std::string& error) {
+    auto config = Config::load(args, error);
+    if (!config) return std::nullopt;
+    ReportOptions out;
+    if (!read_report_options(*config, out, error)) return std::nullopt;
+    return out;
+}
+
+TEST(ValidMonth, AcceptsEveryMonthOfTheYear) {
+    for (const char* m : {"2026-01", "2026-02", "2026-09", "2026-10", "2026-11", "2026-12",
+                          "1999-06", "9999-12"}) {
+        EXPECT_TRUE(valid_month(m)) << m;
+    }
+}
+
+TEST(ValidMonth, RefusesMonthsOutOfRange) {
+    for (const char* m : {"2026-13", "2026-00", "2026-99", "2026-20"}) EXPECT_FALSE(valid_month(m)) << m;
+}
+
+TEST(ValidMonth, RefusesOtherShapes) {
+    for (const char* m : {"", "2026/01", "2026-1", "26-01", "2026-001", "2026-01-01", "20x6-01",
+                          "2026-0a", " 2026-01", "2026-01 ", "+026-01", "2026--1", "2026-+1"}) {
+        EXPECT_FALSE(valid_month(m)) << "'" << m << "'";
+    }
+}
+
+TEST(ReportOptions, DefaultsAndGoodValues) {
+    std::string error;
+    auto none = report_options({}, error);
+    ASSERT_TRUE(none) << error;
+    EXPECT_EQ(none->from, "");
+    EXPECT_EQ(none->to, "");
+    EXPECT_EQ(none->format, "table");
+    auto some = report_options({"--from", "2026-01", "--to", "2026-12", "--format", "json"}, error);
+    ASSERT_TRUE(some) << error;
+    EXPECT_EQ(some->from, "2026-01");
+    EXPECT_EQ(some->to, "2026-12");
+    EXPECT_EQ(some->format, "json");
+    EXPECT_TRUE(report_options({"--from", "2026-03", "--to", "2026-03"}, error)) << error;
+}
+
+TEST(ReportOptions, EachDateOptionNamesItselfAndTheValue) {
+    std::string error;
+    EXPECT_FALSE(report_options({"--from", "2026-13"}, error));
+    EXPECT_EQ(error, "--from takes a month, YYYY-MM with MM from 01 to 12 (got '2026-13')");
+    EXPECT_FALSE(report_options({"--to", "2026-00"}, error));
+    EXPECT_EQ(error, "--to takes a month, YYYY-MM with MM from 01 to 12 (got '2026-00')");
+    EXPECT_FALSE(report_options({"--from", "2026-01", "--to", "2026/06"}, error));
+    EXPECT_EQ(error, "--to takes a month, YYYY-MM with MM from 01 to 12 (got '2026/06')");
+}
+
+TEST(ReportOptions, FromAfterToIsRefused) {
+    std::string error;
+    EXPECT_FALSE(report_options({"--from", "2026-06", "--to", "2026-01"}, error));
+    EXPECT_EQ(error, "--from 2026-06 is after --to 2026-01");
+}
+
+TEST(ReportOptions, UnknownFormatIsRefused) {
+    std::string error;
+    EXPECT_FALSE(report_options({"--format", "xml"}, error));
+    EXPECT_EQ(error, "--format must be table, csv or json (got 'xml')");
+}
+
+}  // namespace
