@@ -94,7 +94,9 @@ bool read_settings(const Config& c, Settings& s, std::string& error) {
     long long timeout_s = 0, window_s = 0, churn_days = 0, dedupe_days = 0;
     if (!num("threads", 1, 64, s.server.threads) ||
         !num("max-body", 1, 64LL << 20, s.server.body_limit) ||
-        !num("max-header", 1024, 1 << 20, s.server.header_limit) ||
+        // At most 64 KiB - 1: Beast keeps each header field in 16-bit lengths and throws on a
+        // longer one, which a larger header block would let through.
+        !num("max-header", 1024, 65535, s.server.header_limit) ||
         !num("max-connections", 1, 1 << 20, s.server.max_connections) ||
         !num("request-timeout", 1, 3600, timeout_s) ||
         !num("queue-capacity", 1, 10000000, s.writer.queue_capacity) ||

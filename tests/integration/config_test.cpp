@@ -176,6 +176,7 @@ const std::vector<Refused>& refused_cases() {
         {{"--listen", "foo:8080"}, "--listen host must be an IP address or localhost (got 'foo')"},
         {{"--dedupe-days", "0"}, "--dedupe-days must be a whole number from 1 to 3650 (got '0')"},
         {{"--dedupe-days", "5000"}, "--dedupe-days must be a whole number from 1 to 3650 (got '5000')"},
+        {{"--max-header", "65536"}, "--max-header must be a whole number from 1024 to 65535 (got '65536')"},
         {{"--projection-max-lag", "-1"}, "--projection-max-lag must be a whole number from 0 to 100000000"},
         {{"--tls-cert", "/nonexistent/cert.pem"}, "--tls-cert and --tls-key go together"},
         {{"--tls-key", "/nonexistent/key.pem"}, "--tls-cert and --tls-key go together"},
