@@ -199,7 +199,9 @@ TEST_F(BadInput, AtTheLargestHeaderLimitOneHugeFieldIsHandled) {
         HttpConnection c(port());
         auto r = send_and_read(c, "GET /healthz HTTP/1.1\r\nHost: x\r\nX: " + std::string(n, 'a') + "\r\n\r\n");
         EXPECT_TRUE(r.status == 200 || r.status == 431) << n << ": " << r.status;
-        if (n > 65535) EXPECT_EQ(r.status, 431) << n;
+        if (n > 65535) {
+            EXPECT_EQ(r.status, 431) << n;
+        }
         EXPECT_EQ(http_request(port(), "GET", "/healthz").status, 200) << "after a field of " << n;
     }
     EXPECT_FALSE(contains(log(), "handler_failed"));
