@@ -172,7 +172,16 @@ void ChurnStore::prepare(sql::Database& db) {
 
 void ChurnStore::apply(sql::Database& db, int64_t delivery_id, const Delivery& d) {
     if (db_ != &db) prepare(db);
-    for (int64_t customer : record(delivery_id, d)) recompute(customer);
+    std::set<int64_t> customers = record(delivery_id, d);
+    for (int64_t customer : customers) {
+        Touched touched;
+        if (d.payload) {
+            const DecodedPayload& p = *d.payload;
+            if (p.subscription && p.subscription->customer_id == customer) touched.subscriptions.insert(p.subscription->id);
+            if (p.charge && p.charge->customer_id == customer) touched.charges.insert(p.charge->id);
+        }
+        recompute(customer, true, &touched);
+    }
 }
 
 void ChurnStore::maintain(sql::Database& db) {
@@ -247,10 +256,28 @@ CustomerHistory ChurnStore::load_history(int64_t customer_id) {
     return h;
 }
 
-void ChurnStore::recompute(int64_t customer_id, bool notify) {
+void ChurnStore::recompute(int64_t customer_id, bool notify, const Touched* touched) {
     CustomerHistory h = load_history(customer_id);
     CustomerOutcome o = evaluate_customer(h, policy_, clock_());
-    write_outcome(h, o, notify);
+    if (!touched) return write_rows(outcome_rows(h, o), o, notify, /*episodes_stored=*/true);
+    RowFilter only = rows_changed_by(h, *touched);
+    write_rows(outcome_rows(h, o), o, notify, /*episodes_stored=*/true, &only);
+}
+
+// A subscription's row is its latest version, with what its own versions and the charges
+// covering it say (charges counted, ended by expiry, max retries); a charge's row is its
+// latest version and whether any version reached max retries. So a delivery changes the
+// rows of the objects it carries, and of the subscriptions any version of a charge it
+// carries covers (a new version may drop one from the list). The other rows of the
+// customer stay as they are: rewriting them cost an upsert each, for every delivery —
+// a customer with two years of monthly charges paid ~24 upserts per new charge.
+ChurnStore::RowFilter ChurnStore::rows_changed_by(const CustomerHistory& h, const Touched& touched) {
+    RowFilter only{touched.subscriptions, touched.charges};
+    for (const auto& f : h.charges) {
+        if (!touched.charges.count(f.charge.id)) continue;
+        only.subscriptions.insert(f.charge.subscription_ids.begin(), f.charge.subscription_ids.end());
+    }
+    return only;
 }
 
 ChurnStore::OutcomeRows ChurnStore::outcome_rows(const CustomerHistory& h, const CustomerOutcome& o) {
@@ -335,22 +362,22 @@ ChurnStore::OutcomeRows ChurnStore::outcome_rows(const CustomerHistory& h, const
     return out;
 }
 
-void ChurnStore::write_outcome(const CustomerHistory& h, const CustomerOutcome& o, bool notify) {
-    write_rows(outcome_rows(h, o), o, notify, /*episodes_stored=*/true);
-}
-
 void ChurnStore::write_rows(const OutcomeRows& rows, const CustomerOutcome& o, bool notify,
-                            bool episodes_stored) {
+                            bool episodes_stored, const RowFilter* only) {
     constexpr std::size_t kCustomer = 14, kSubscription = 15, kCharge = 12;
     sql::Value values[kSubscription];
     std::string_view rest = rows.rows;
-    auto next = [&](sql::Statement& q, std::size_t columns) {
+    // Each row's first column is its object's id.
+    auto next = [&](sql::Statement& q, std::size_t columns, const std::set<int64_t>* ids) {
         rest.remove_prefix(read_row(rest, values, columns));
+        if (ids && !ids->count(values[0].as_int())) return;
         run_with(q, values, columns);
     };
-    next(st_->upsert_customer, kCustomer);
-    for (std::size_t i = 0; i < rows.subscriptions; ++i) next(st_->upsert_subscription, kSubscription);
-    for (std::size_t i = 0; i < rows.charges; ++i) next(st_->upsert_charge, kCharge);
+    next(st_->upsert_customer, kCustomer, nullptr);
+    for (std::size_t i = 0; i < rows.subscriptions; ++i)
+        next(st_->upsert_subscription, kSubscription, only ? &only->subscriptions : nullptr);
+    for (std::size_t i = 0; i < rows.charges; ++i)
+        next(st_->upsert_charge, kCharge, only ? &only->charges : nullptr);
     sync_episodes(o, notify, episodes_stored);
 }
 

@@ -60,8 +60,16 @@ public:
 
     // Records the objects of one decoded delivery as versions; returns the customer ids touched.
     std::set<int64_t> record(int64_t delivery_id, const Delivery& d);
-    // Reruns the rules for one customer and rewrites its analyst rows.
-    void recompute(int64_t customer_id, bool notify = true);
+    // The subscriptions and charges a delivery brought new versions of, for one customer:
+    // only their analyst rows (and those of the subscriptions such a charge covers) can
+    // change with it.
+    struct Touched {
+        std::set<int64_t> subscriptions, charges;
+    };
+    // Reruns the rules for one customer and rewrites its analyst rows: the customer row and
+    // episodes always; subscription and charge rows all of them, or with `touched` only the
+    // ones that delivery can have changed.
+    void recompute(int64_t customer_id, bool notify = true, const Touched* touched = nullptr);
 
     // Drops all derived state and replays every stored accepted delivery in id order (decoding
     // each body again, with the given JSON depth limit), then recomputes every customer once.
@@ -76,7 +84,7 @@ public:
                          const std::function<void(int64_t, int64_t)>& progress = {});
 
     // One customer's analyst rows (customers, subscriptions, charges), packed: what
-    // write_outcome writes, computed apart from the writing so that a rebuild can compute
+    // recompute writes, computed apart from the writing so that a rebuild can compute
     // them on another thread.
     struct OutcomeRows {
         std::string rows;  // the customer row, then the subscription rows, then the charge rows
@@ -87,10 +95,15 @@ private:
     struct Statements;
     CustomerHistory load_history(int64_t customer_id);
     static OutcomeRows outcome_rows(const CustomerHistory& h, const CustomerOutcome& o);
-    void write_outcome(const CustomerHistory& h, const CustomerOutcome& o, bool notify);
+    // Row ids to write (nullptr: every row).
+    struct RowFilter {
+        std::set<int64_t> subscriptions, charges;
+    };
+    static RowFilter rows_changed_by(const CustomerHistory& h, const Touched& touched);
     // episodes_stored false: the customer has no churn_events rows (a rebuild emptied them),
     // so there is nothing to look up and pair with.
-    void write_rows(const OutcomeRows& rows, const CustomerOutcome& o, bool notify, bool episodes_stored);
+    void write_rows(const OutcomeRows& rows, const CustomerOutcome& o, bool notify, bool episodes_stored,
+                    const RowFilter* only = nullptr);
     void sync_episodes(const CustomerOutcome& o, bool notify, bool episodes_stored);
 
     RulesPolicy policy_;
