@@ -11,8 +11,10 @@
 // Usage: bench_ingest --bin build/release/churnwatch [--seconds 5] [--connections 64]
 //                     [--client-threads 1] [--server-threads 1] [--port N: use a running server]
 //                     [--prepared-rps 80000: requests prepared per second of the full-rate phase]
+//                     [--customers 100000: customers the deliveries are spread over]
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -36,9 +38,12 @@ std::string arg(int argc, char** argv, const std::string& name, const std::strin
     return def;
 }
 
+// Customers the deliveries are spread over (--customers): fewer means longer histories.
+uint64_t g_customers = 100000;
+
 std::string webhook_request(uint64_t seq) {
     std::string topic;
-    std::string body = synthetic_delivery(seq, 100000, topic);
+    std::string body = synthetic_delivery(seq, g_customers, topic);
     return "POST /webhooks/recharge/" + topic +
            " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
            "X-Recharge-Hmac-Sha256: " + legacy_signature(kSecret, body) +
@@ -95,6 +100,7 @@ int main(int argc, char** argv) {
     double seconds = std::atof(arg(argc, argv, "seconds", "5").c_str());
     int connections = std::atoi(arg(argc, argv, "connections", "64").c_str());
     int client_threads = std::atoi(arg(argc, argv, "client-threads", "1").c_str());
+    g_customers = std::max<uint64_t>(1, std::strtoull(arg(argc, argv, "customers", "100000").c_str(), nullptr, 10));
     std::string server_threads = arg(argc, argv, "server-threads", "1");
 
     std::string dir = std::filesystem::temp_directory_path().string() + "/churnwatch-bench-" + std::to_string(::getpid());
