@@ -260,7 +260,7 @@ void ChurnStore::recompute(int64_t customer_id, bool notify, const Touched* touc
     CustomerHistory h = load_history(customer_id);
     CustomerOutcome o = evaluate_customer(h, policy_, clock_());
     if (!touched) return write_rows(outcome_rows(h, o), o, notify, /*episodes_stored=*/true);
-    RowFilter only = rows_changed_by(h, *touched);
+    Touched only = rows_changed_by(h, *touched);
     write_rows(outcome_rows(h, o), o, notify, /*episodes_stored=*/true, &only);
 }
 
@@ -271,8 +271,8 @@ void ChurnStore::recompute(int64_t customer_id, bool notify, const Touched* touc
 // carries covers (a new version may drop one from the list). The other rows of the
 // customer stay as they are: rewriting them cost an upsert each, for every delivery —
 // a customer with two years of monthly charges paid ~24 upserts per new charge.
-ChurnStore::RowFilter ChurnStore::rows_changed_by(const CustomerHistory& h, const Touched& touched) {
-    RowFilter only{touched.subscriptions, touched.charges};
+ChurnStore::Touched ChurnStore::rows_changed_by(const CustomerHistory& h, const Touched& touched) {
+    Touched only = touched;
     for (const auto& f : h.charges) {
         if (!touched.charges.count(f.charge.id)) continue;
         only.subscriptions.insert(f.charge.subscription_ids.begin(), f.charge.subscription_ids.end());
@@ -363,7 +363,7 @@ ChurnStore::OutcomeRows ChurnStore::outcome_rows(const CustomerHistory& h, const
 }
 
 void ChurnStore::write_rows(const OutcomeRows& rows, const CustomerOutcome& o, bool notify,
-                            bool episodes_stored, const RowFilter* only) {
+                            bool episodes_stored, const Touched* only) {
     constexpr std::size_t kCustomer = 14, kSubscription = 15, kCharge = 12;
     sql::Value values[kSubscription];
     std::string_view rest = rows.rows;

@@ -95,15 +95,13 @@ private:
     struct Statements;
     CustomerHistory load_history(int64_t customer_id);
     static OutcomeRows outcome_rows(const CustomerHistory& h, const CustomerOutcome& o);
-    // Row ids to write (nullptr: every row).
-    struct RowFilter {
-        std::set<int64_t> subscriptions, charges;
-    };
-    static RowFilter rows_changed_by(const CustomerHistory& h, const Touched& touched);
+    // The rows a delivery that touched `touched` can change: those objects, and the
+    // subscriptions any version of a touched charge covers.
+    static Touched rows_changed_by(const CustomerHistory& h, const Touched& touched);
     // episodes_stored false: the customer has no churn_events rows (a rebuild emptied them),
     // so there is nothing to look up and pair with.
     void write_rows(const OutcomeRows& rows, const CustomerOutcome& o, bool notify, bool episodes_stored,
-                    const RowFilter* only = nullptr);
+                    const Touched* only = nullptr);  // nullptr: every row
     void sync_episodes(const CustomerOutcome& o, bool notify, bool episodes_stored);
 
     RulesPolicy policy_;
