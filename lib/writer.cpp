@@ -62,7 +62,7 @@ Writer::Writer(const std::string& db_path, WriterOptions options, DeliveryApplie
         sql::Statement last(*db_, "SELECT coalesce(max(id), 0) FROM deliveries WHERE status = 'accepted'");
         if (last.step()) last_accepted_id_ = last.column_int(0);
     }
-    if (projector_) projection_lag_ = std::max<int64_t>(0, last_accepted_id_ - projector_->watermark());
+    update_lag();
     thread_ = std::thread([this] {
         pthread_setname_np(pthread_self(), "cw-writer");  // visible in top -H, perf, gdb
         run();
@@ -74,6 +74,10 @@ Writer::Writer(const std::string& db_path, WriterOptions options, DeliveryApplie
 }
 
 Writer::~Writer() { stop(); }
+
+void Writer::update_lag() {
+    if (projector_) projection_lag_ = std::max<int64_t>(0, last_accepted_id_ - projector_->watermark());
+}
 
 bool Writer::submit(Delivery&& d, WriteCallback&& done) { return enqueue(&d, std::move(done)); }
 
@@ -216,7 +220,7 @@ void Writer::project(std::size_t max, bool yield_to_ingest) {
         } catch (const std::exception&) {
         }
     }
-    projection_lag_ = std::max<int64_t>(0, last_accepted_id_ - projector_->watermark());
+    update_lag();
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     if (observer_) observer_->on_projected(result, seconds, ok);
@@ -316,7 +320,7 @@ void Writer::commit_batch(std::deque<Item>& batch) {
         last_accepted_id_ = std::max(last_accepted_id_, r.delivery_id);
         if (projector_) projector_->stored(r.delivery_id, std::move(*batch[i].delivery));
     }
-    if (projector_) projection_lag_ = std::max<int64_t>(0, last_accepted_id_ - projector_->watermark());
+    update_lag();
     auto complete = [batch = std::move(batch), results = std::move(results)]() mutable {
         for (std::size_t i = 0; i < batch.size(); ++i)
             if (batch[i].done) batch[i].done(results[i]);

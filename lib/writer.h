@@ -135,6 +135,7 @@ private:
     void maintain();
     void project(std::size_t max, bool yield_to_ingest);
     void set_synchronous(bool full);
+    void update_lag();  // projection_lag_ from last_accepted_id_ and the watermark
     void load_fingerprints();
     bool is_duplicate(const Delivery& d, int64_t fp);
     static int on_wal_commit(void* self, struct sqlite3*, const char*, int frames);
