@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <limits>
 #include <map>
+#include <ranges>
 #include <set>
 #include <tuple>
 #include <utility>
@@ -74,20 +75,37 @@ bool version_order(const Fact& a, const Fact& b) {
            std::tie(object_of(b).updated_at, b.order_key);
 }
 
+// One object's distinct versions, in business-time order. Pointers into the history: the
+// facts are not copied (sorting 300-byte facts with their strings cost more than the rules).
+template <class Fact>
+using Versions = std::vector<const Fact*>;
+template <class Fact>
+using VersionsById = std::map<int64_t, Versions<Fact>>;
+
+// Iterates a Versions as references to the facts.
+template <class Fact>
+auto each(const Versions<Fact>& versions) {
+    return std::views::transform(versions, [](const Fact* f) -> const Fact& { return *f; });
+}
+
 // Object id → its distinct versions in business-time order. Duplicates (same order_key for
 // the same object) keep the lowest delivery id, so the survivor never depends on arrival.
 template <class Fact>
-std::map<int64_t, std::vector<Fact>> versions_by_id(const std::vector<Fact>& facts) {
-    std::vector<Fact> sorted = facts;
-    std::sort(sorted.begin(), sorted.end(), dedupe_order<Fact>);
-    auto same_version = [](const Fact& a, const Fact& b) {
-        return object_of(a).id == object_of(b).id && a.order_key == b.order_key;
+VersionsById<Fact> versions_by_id(const std::vector<Fact>& facts) {
+    Versions<Fact> sorted;
+    sorted.reserve(facts.size());
+    for (const Fact& f : facts) sorted.push_back(&f);
+    std::sort(sorted.begin(), sorted.end(),
+              [](const Fact* a, const Fact* b) { return dedupe_order(*a, *b); });
+    auto same_version = [](const Fact* a, const Fact* b) {
+        return object_of(*a).id == object_of(*b).id && a->order_key == b->order_key;
     };
     sorted.erase(std::unique(sorted.begin(), sorted.end(), same_version), sorted.end());
-    std::map<int64_t, std::vector<Fact>> out;
-    for (Fact& f : sorted) out[object_of(f).id].push_back(std::move(f));
+    VersionsById<Fact> out;
+    for (const Fact* f : sorted) out[object_of(*f).id].push_back(f);
     for (auto& [id, versions] : out) {
-        std::sort(versions.begin(), versions.end(), version_order<Fact>);
+        std::sort(versions.begin(), versions.end(),
+                  [](const Fact* a, const Fact* b) { return version_order(*a, *b); });
     }
     return out;
 }
@@ -108,10 +126,10 @@ struct ChargeInfo {
     std::optional<Micros> paid_at;         // earliest successful version
 };
 
-ChargeInfo summarize_charge(int64_t id, const std::vector<ChargeFact>& versions) {
+ChargeInfo summarize_charge(int64_t id, const Versions<ChargeFact>& versions) {
     ChargeInfo info;
     info.id = id;
-    for (const ChargeFact& f : versions) {  // business-time order: the first hit is earliest
+    for (const ChargeFact& f : each(versions)) {  // business-time order: the first hit is earliest
         info.subscription_ids.insert(f.charge.subscription_ids.begin(),
                                      f.charge.subscription_ids.end());
         if (f.charge.max_retries_reached && !info.max_retries_at) {
@@ -125,7 +143,7 @@ ChargeInfo summarize_charge(int64_t id, const std::vector<ChargeFact>& versions)
 
 class ChargeBook {
 public:
-    explicit ChargeBook(const std::map<int64_t, std::vector<ChargeFact>>& versions) {
+    explicit ChargeBook(const VersionsById<ChargeFact>& versions) {
         for (const auto& [id, list] : versions) charges_.push_back(summarize_charge(id, list));
     }
 
@@ -239,11 +257,11 @@ void add_end_evidence(SubInterval& iv, const SubscriptionFact& f,
     }
 }
 
-std::vector<SubInterval> walk_subscription(const std::vector<SubscriptionFact>& versions) {
+std::vector<SubInterval> walk_subscription(const Versions<SubscriptionFact>& versions) {
     std::vector<SubInterval> out;
     bool open = false;
     std::optional<int64_t> expire_after;  // latest known expire_after_specific_number_of_charges
-    for (const SubscriptionFact& f : versions) {
+    for (const SubscriptionFact& f : each(versions)) {
         if (f.sub.expire_after_charges) expire_after = f.sub.expire_after_charges;
         if (is_terminal(f)) {
             if (open) {
@@ -276,7 +294,7 @@ void conclude_interval(SubInterval& iv, const ChargeBook& book, Micros grace) {
 }
 
 std::vector<SubInterval> subscription_intervals(
-    const std::map<int64_t, std::vector<SubscriptionFact>>& versions, const ChargeBook& book,
+    const VersionsById<SubscriptionFact>& versions, const ChargeBook& book,
     Micros grace) {
     std::vector<SubInterval> all;
     for (const auto& [id, list] : versions) {
@@ -319,9 +337,9 @@ CustomerSignal classify(const CustomerFact& f, bool known_inactive) {
     return CustomerSignal::None;
 }
 
-void read_customer_versions(const std::vector<CustomerFact>& versions, CustomerSignals& out) {
+void read_customer_versions(const Versions<CustomerFact>& versions, CustomerSignals& out) {
     bool known_inactive = false;  // the latest version with a signal or status said inactive
-    for (const CustomerFact& f : versions) {
+    for (const CustomerFact& f : each(versions)) {
         const Customer& c = f.customer;
         if (c.created_at && (!out.created_at || *c.created_at < *out.created_at)) {
             out.created_at = c.created_at;
@@ -354,7 +372,7 @@ void sort_unique_points(std::vector<Point>& points) {
     points.erase(std::unique(points.begin(), points.end(), same_time), points.end());
 }
 
-CustomerSignals customer_signals(const std::map<int64_t, std::vector<CustomerFact>>& versions) {
+CustomerSignals customer_signals(const VersionsById<CustomerFact>& versions) {
     CustomerSignals out;
     for (const auto& [id, list] : versions) read_customer_versions(list, out);
     sort_unique_points(out.deactivations);
@@ -696,25 +714,25 @@ struct TimeRange {
     }
 };
 
-TimeRange fact_times(const std::map<int64_t, std::vector<SubscriptionFact>>& subs,
-                     const std::map<int64_t, std::vector<ChargeFact>>& charges,
-                     const std::map<int64_t, std::vector<CustomerFact>>& customers) {
+TimeRange fact_times(const VersionsById<SubscriptionFact>& subs,
+                     const VersionsById<ChargeFact>& charges,
+                     const VersionsById<CustomerFact>& customers) {
     TimeRange r;
     for (const auto& [id, list] : subs) {
-        for (const SubscriptionFact& f : list) {
+        for (const SubscriptionFact& f : each(list)) {
             r.see(f.sub.updated_at);
             r.see(f.sub.cancelled_at);
             r.see_first(f.sub.created_at);
         }
     }
     for (const auto& [id, list] : charges) {
-        for (const ChargeFact& f : list) {
+        for (const ChargeFact& f : each(list)) {
             r.see(f.charge.updated_at);
             r.see_first(f.charge.created_at);
         }
     }
     for (const auto& [id, list] : customers) {
-        for (const CustomerFact& f : list) {
+        for (const CustomerFact& f : each(list)) {
             r.see(f.customer.updated_at);
             r.see_first(f.customer.created_at);
         }
@@ -723,7 +741,7 @@ TimeRange fact_times(const std::map<int64_t, std::vector<SubscriptionFact>>& sub
 }
 
 std::vector<SubscriptionOutcome> subscription_outcomes(
-    const std::map<int64_t, std::vector<SubscriptionFact>>& versions, const Timeline& tl,
+    const VersionsById<SubscriptionFact>& versions, const Timeline& tl,
     const ChargeBook& book) {
     const bool forced = forced_at_end(tl);
     std::vector<SubscriptionOutcome> out;
