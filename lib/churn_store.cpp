@@ -261,7 +261,7 @@ void ChurnStore::recompute(int64_t customer_id, bool notify, const Touched* touc
     CustomerOutcome o = evaluate_customer(h, policy_, clock_());
     if (!touched) return write_rows(outcome_rows(h, o), o, notify, /*episodes_stored=*/true);
     Touched only = rows_changed_by(h, *touched);
-    write_rows(outcome_rows(h, o), o, notify, /*episodes_stored=*/true, &only);
+    write_rows(outcome_rows(h, o, &only), o, notify, /*episodes_stored=*/true);
 }
 
 // A subscription's row is its latest version, with what its own versions and the charges
@@ -280,7 +280,8 @@ ChurnStore::Touched ChurnStore::rows_changed_by(const CustomerHistory& h, const 
     return only;
 }
 
-ChurnStore::OutcomeRows ChurnStore::outcome_rows(const CustomerHistory& h, const CustomerOutcome& o) {
+ChurnStore::OutcomeRows ChurnStore::outcome_rows(const CustomerHistory& h, const CustomerOutcome& o,
+                                                 const Touched* only) {
     OutcomeRows out;
     RowWriter w(out.rows);
     // Latest version of each object: greatest (updated_at, order_key), whatever the arrival.
@@ -316,26 +317,32 @@ ChurnStore::OutcomeRows ChurnStore::outcome_rows(const CustomerHistory& h, const
         for (int i = 0; i < 6; ++i) w.null();
     }
 
-    std::map<int64_t, const SubscriptionFact*> subs;
+    // Rows are built only for the objects to be written: formatting every row of a long
+    // history for each delivery cost more than the rows that changed.
+    struct LatestSub {
+        const SubscriptionFact* fact = nullptr;
+        bool max_retries = false;  // any version reached max retries
+    };
+    std::map<int64_t, LatestSub> subs;
     for (const auto& f : h.subscriptions) {
+        if (only && !only->subscriptions.count(f.sub.id)) continue;
         auto& best = subs[f.sub.id];
-        if (!best || std::tie(f.sub.updated_at, f.order_key) > std::tie(best->sub.updated_at, best->order_key))
-            best = &f;
+        if (!best.fact || std::tie(f.sub.updated_at, f.order_key) > std::tie(best.fact->sub.updated_at, best.fact->order_key))
+            best.fact = &f;
+        best.max_retries |= f.sub.max_retries_reached;
     }
-    for (const auto& [sub_id, f] : subs) {
+    for (const auto& [sub_id, latest] : subs) {
         const int64_t id = sub_id;  // a plain variable: clang < 16 cannot capture bindings
-        const Subscription& s = f->sub;
-        auto it = std::find_if(o.subscriptions.begin(), o.subscriptions.end(),
-                               [&](const SubscriptionOutcome& so) { return so.id == id; });
-        bool any_mrr = std::any_of(h.subscriptions.begin(), h.subscriptions.end(), [&](const auto& v) {
-            return v.sub.id == id && v.sub.max_retries_reached;
-        });
+        const Subscription& s = latest.fact->sub;
+        auto it = std::lower_bound(o.subscriptions.begin(), o.subscriptions.end(), id,
+                                   [](const SubscriptionOutcome& so, int64_t v) { return so.id < v; });
+        if (it != o.subscriptions.end() && it->id != id) it = o.subscriptions.end();
         w.add(id).add(s.customer_id).add(status_name(s.status));
         w.add(opt_time(s.cancelled_at)).add(s.cancellation_reason);
         w.add(s.expire_after_charges);
         w.add(it != o.subscriptions.end() ? it->charges_counted : 0);
         w.add(it != o.subscriptions.end() && it->expired);
-        w.add(s.max_retries_reached || any_mrr).add(s.next_charge_scheduled_at);
+        w.add(latest.max_retries).add(s.next_charge_scheduled_at);
         w.add(s.price).add(s.quantity).add(s.product_title);
         w.add(opt_time(s.created_at)).add(format_time(s.updated_at));
         ++out.subscriptions;
@@ -344,6 +351,7 @@ ChurnStore::OutcomeRows ChurnStore::outcome_rows(const CustomerHistory& h, const
     std::map<int64_t, const ChargeFact*> charges;
     std::set<int64_t> max_retried;
     for (const auto& f : h.charges) {
+        if (only && !only->charges.count(f.charge.id)) continue;
         auto& best = charges[f.charge.id];
         if (!best || std::tie(f.charge.updated_at, f.order_key) >
                          std::tie(best->charge.updated_at, best->order_key))
@@ -363,21 +371,18 @@ ChurnStore::OutcomeRows ChurnStore::outcome_rows(const CustomerHistory& h, const
 }
 
 void ChurnStore::write_rows(const OutcomeRows& rows, const CustomerOutcome& o, bool notify,
-                            bool episodes_stored, const Touched* only) {
+                            bool episodes_stored) {
     constexpr std::size_t kCustomer = 14, kSubscription = 15, kCharge = 12;
     sql::Value values[kSubscription];
     std::string_view rest = rows.rows;
     // Each row's first column is its object's id.
-    auto next = [&](sql::Statement& q, std::size_t columns, const std::set<int64_t>* ids) {
+    auto next = [&](sql::Statement& q, std::size_t columns) {
         rest.remove_prefix(read_row(rest, values, columns));
-        if (ids && !ids->count(values[0].as_int())) return;
         run_with(q, values, columns);
     };
-    next(st_->upsert_customer, kCustomer, nullptr);
-    for (std::size_t i = 0; i < rows.subscriptions; ++i)
-        next(st_->upsert_subscription, kSubscription, only ? &only->subscriptions : nullptr);
-    for (std::size_t i = 0; i < rows.charges; ++i)
-        next(st_->upsert_charge, kCharge, only ? &only->charges : nullptr);
+    next(st_->upsert_customer, kCustomer);
+    for (std::size_t i = 0; i < rows.subscriptions; ++i) next(st_->upsert_subscription, kSubscription);
+    for (std::size_t i = 0; i < rows.charges; ++i) next(st_->upsert_charge, kCharge);
     sync_episodes(o, notify, episodes_stored);
 }
 

@@ -94,14 +94,15 @@ public:
 private:
     struct Statements;
     CustomerHistory load_history(int64_t customer_id);
-    static OutcomeRows outcome_rows(const CustomerHistory& h, const CustomerOutcome& o);
+    // With `only`: the customer row and just those subscription and charge rows.
+    static OutcomeRows outcome_rows(const CustomerHistory& h, const CustomerOutcome& o,
+                                    const Touched* only = nullptr);
     // The rows a delivery that touched `touched` can change: those objects, and the
     // subscriptions any version of a touched charge covers.
     static Touched rows_changed_by(const CustomerHistory& h, const Touched& touched);
     // episodes_stored false: the customer has no churn_events rows (a rebuild emptied them),
     // so there is nothing to look up and pair with.
-    void write_rows(const OutcomeRows& rows, const CustomerOutcome& o, bool notify, bool episodes_stored,
-                    const Touched* only = nullptr);  // nullptr: every row
+    void write_rows(const OutcomeRows& rows, const CustomerOutcome& o, bool notify, bool episodes_stored);
     void sync_episodes(const CustomerOutcome& o, bool notify, bool episodes_stored);
 
     RulesPolicy policy_;
