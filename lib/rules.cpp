@@ -14,7 +14,6 @@
 #include <algorithm>
 #include <limits>
 #include <map>
-#include <ranges>
 #include <set>
 #include <tuple>
 #include <utility>
@@ -82,10 +81,30 @@ using Versions = std::vector<const Fact*>;
 template <class Fact>
 using VersionsById = std::map<int64_t, Versions<Fact>>;
 
-// Iterates a Versions as references to the facts.
+// Iterates a Versions as references to the facts. (Not std::views::transform: clang 14, which
+// builds the fuzz targets, cannot compile libstdc++ 12's ranges.)
 template <class Fact>
-auto each(const Versions<Fact>& versions) {
-    return std::views::transform(versions, [](const Fact* f) -> const Fact& { return *f; });
+class Each {
+public:
+    explicit Each(const Versions<Fact>& versions) : versions_(versions) {}
+    struct Iterator {
+        typename Versions<Fact>::const_iterator at;
+        const Fact& operator*() const { return **at; }
+        Iterator& operator++() {
+            ++at;
+            return *this;
+        }
+        bool operator!=(const Iterator& other) const { return at != other.at; }
+    };
+    Iterator begin() const { return {versions_.begin()}; }
+    Iterator end() const { return {versions_.end()}; }
+
+private:
+    const Versions<Fact>& versions_;
+};
+template <class Fact>
+Each<Fact> each(const Versions<Fact>& versions) {
+    return Each<Fact>(versions);
 }
 
 // Object id → its distinct versions in business-time order. Duplicates (same order_key for
