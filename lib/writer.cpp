@@ -44,8 +44,26 @@ Writer::Writer(const std::string& db_path, WriterOptions options, DeliveryApplie
     insert_ = std::make_unique<sql::Statement>(
         *db_,
         "INSERT INTO deliveries (received_at, topic, topic_source, signature_scheme, key_index,"
-        " dedupe_key, body, status, reason, api_version)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        " dedupe_key, body, status, reason, api_version, id)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    // Ids are never used twice, even after the newest rows were deleted by hand: SQLite
+    // would hand out max(id) + 1 again, below the projection's watermark (never projected)
+    // and onto the fingerprints of the deleted rows (every insert refused). The high-water
+    // mark is kept in service_state with each batch.
+    high_water_ = std::make_unique<sql::Statement>(
+        *db_,
+        "INSERT INTO service_state (key, value) VALUES ('last_delivery_id', ?)"
+        " ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+    {
+        sql::Statement last(*db_,
+                            "SELECT max(coalesce((SELECT max(id) FROM deliveries), 0),"
+                            " coalesce((SELECT max(delivery_id) FROM delivery_fingerprints), 0),"
+                            " coalesce((SELECT CAST(value AS INTEGER) FROM service_state"
+                            "           WHERE key = 'projected_through'), 0),"
+                            " coalesce((SELECT CAST(value AS INTEGER) FROM service_state"
+                            "           WHERE key = 'last_delivery_id'), 0))");
+        if (last.step()) next_id_ = last.column_int(0) + 1;
+    }
     fingerprint_ = std::make_unique<sql::Statement>(
         *db_, "INSERT INTO delivery_fingerprints (delivery_id, fingerprint, received_at_us) VALUES (?, ?, ?)");
     stored_key_ = std::make_unique<sql::Statement>(*db_, "SELECT dedupe_key FROM deliveries WHERE id = ?");
@@ -119,6 +137,7 @@ void Writer::stop() {
     if (checkpointer_.joinable()) checkpointer_.join();
     if (db_) {
         insert_.reset();
+        high_water_.reset();
         probe_.reset();
         projector_.reset();
         fingerprint_.reset();
@@ -286,6 +305,7 @@ void Writer::commit_batch(std::deque<Item>& batch) {
     auto started = std::chrono::steady_clock::now();
     dedupe_.expire(now_micros());
     std::vector<WriteResult> results(batch.size());
+    const int64_t first_id = next_id_;
     bool ok = true;
     std::string error;
     try {
@@ -297,10 +317,15 @@ void Writer::commit_batch(std::deque<Item>& batch) {
         if (db_->busy_timeout() != budget_ms) db_->set_busy_timeout(budget_ms);
         sql::Transaction txn(*db_);
         for (std::size_t i = 0; i < batch.size(); ++i) store_one(batch[i], results[i]);
+        if (next_id_ != first_id) {
+            high_water_->reset();
+            high_water_->bind(1, std::to_string(next_id_ - 1)).run();
+        }
         txn.commit();
     } catch (const std::exception& e) {
         ok = false;
         error = e.what();
+        next_id_ = first_id;
         // Rolled back: forget what this batch added (its ids will be used again).
         for (auto it = batch_fingerprints_.rbegin(); it != batch_fingerprints_.rend(); ++it)
             dedupe_.remove(it->first, it->second);
@@ -357,9 +382,10 @@ void Writer::store_one(Item& item, WriteResult& result) {
     ins.bind(8, to_string(d.status));
     if (!d.reason.empty()) ins.bind(9, d.reason);
     if (d.payload && d.payload->version != ApiVersion::Unknown) ins.bind(10, to_string(d.payload->version));
+    ins.bind(11, next_id_);
     ins.run();
     result.outcome = WriteOutcome::Stored;
-    result.delivery_id = db_->last_insert_rowid();
+    result.delivery_id = next_id_++;
     result.status = d.status;
     fingerprint_->reset();
     fingerprint_->bind(1, result.delivery_id).bind(2, fp).bind(3, d.received_at).run();

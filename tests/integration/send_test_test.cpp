@@ -2,11 +2,25 @@
 // delivery; a wrong secret is answered 401 and the command exits 1.
 #include <gtest/gtest.h>
 
+#include "sqlite.h"
 #include "test_support.h"
 
 using namespace churnwatch::test;
 
 namespace {
+
+const std::string kSourceDir = std::string(CHURNWATCH_TEST_DATA) + "/../..";
+
+// The SQL block of deploy/OPERATIONS.md that removes the test customer, as written there.
+std::string documented_cleanup_sql() {
+    std::string doc = read_file(kSourceDir + "/deploy/OPERATIONS.md");
+    auto body = doc.find("DELETE FROM deliveries WHERE id IN");
+    if (body == std::string::npos) return "";
+    auto open = doc.rfind("```sql\n", body);
+    auto close = doc.find("```", body);
+    if (open == std::string::npos || close == std::string::npos) return "";
+    return doc.substr(open + 7, close - open - 7);
+}
 
 class SendTest : public ::testing::Test {
 protected:
@@ -87,6 +101,46 @@ TEST_F(SendTest, EveryBuiltInExampleIsAcceptedAndTheUrlRulesHold) {
         query_text(server.db(),
                    "SELECT topic || ' ' || api_version FROM deliveries ORDER BY id DESC LIMIT 1"),
         "customer/deactivated 2021-01");
+}
+
+// Right after a deploy the test customer's deliveries are the newest rows. Deleting them
+// used to let SQLite hand their ids out again: every later insert hit their fingerprints
+// (503 for everything, across restarts), and ids below the projection's watermark would
+// never have been projected.
+TEST_F(SendTest, TheDocumentedCleanupRemovesTheTestCustomerAndIngestGoesOn) {
+    for (const char* topic : {"subscription/created", "subscription/cancelled"}) {
+        auto r = send({"--url", base(), "--topic", topic, "--secret", kSecret});
+        ASSERT_EQ(r.exit_code, 0) << topic << "\n" << r.out << r.err;
+    }
+    ASSERT_EQ(query_int(server.db(), "SELECT count(*) FROM churn_events WHERE customer_id = 999000001"), 1);
+
+    const std::string cleanup = documented_cleanup_sql();
+    ASSERT_NE(cleanup.find("999000001"), std::string::npos) << "the cleanup SQL was not found";
+    {
+        churnwatch::sql::Database db(server.db());
+        db.set_busy_timeout(5000);
+        db.exec(cleanup);  // while the service runs
+    }
+    EXPECT_EQ(query_int(server.db(), "SELECT count(*) FROM deliveries"), 0);
+    EXPECT_EQ(query_int(server.db(), "SELECT count(*) FROM customers"), 0);
+
+    auto posted = post_webhook(server.port(), "/webhooks/recharge/subscription/cancelled",
+                               example_payload("subscription_cancelled.2021-11.json"));
+    ASSERT_EQ(posted.status, 200) << posted.body << server.log();
+    EXPECT_EQ(query_int(server.db(), "SELECT id FROM deliveries"), 3) << "an id was used again";
+    EXPECT_EQ(query_rows(server.db(), "SELECT customer_id, reason FROM churn_events"), "71001|cancelled\n");
+
+    // And after a restart, which used to start again from the highest id left in the table.
+    ASSERT_EQ(server.stop(), 0);
+    ServerProcess again(dir, ServerProcess::Options{.db = server.db()});
+    auto next = post_webhook(again.port(), "/webhooks/recharge/subscription/activated",
+                             example_payload("subscription_activated.2021-11.json"));
+    ASSERT_EQ(next.status, 200) << next.body << again.log();
+    EXPECT_EQ(query_int(again.db(), "SELECT max(id) FROM deliveries"), 4);
+    EXPECT_EQ(query_rows(again.db(), "SELECT status FROM customers WHERE id = 71001"), "active\n")
+        << "the delivery after the restart was not projected";
+    again.stop();
+    EXPECT_EQ(sanitizer_report(again.log()), "");
 }
 
 TEST_F(SendTest, WrongSecretIs401AndExit1) {

@@ -116,6 +116,40 @@ TEST(Writer, ForgetsDeliveriesOlderThanTheWindow) {
 }  // namespace
 
 // A refused submit leaves the delivery and the callback with the caller, who answers it.
+// Deleting the newest deliveries by hand (a test customer's, say) must not give their ids
+// to the next ones: those would land on the deleted rows' fingerprints, or below the
+// projection's watermark.
+TEST(Writer, NeverGivesADeletedDeliverysIdToAnother) {
+    TempDir dir;
+    const std::string path = dir.file("w.db");
+    {
+        Writer w(path, WriterOptions{});
+        for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(write(w, delivery(i)).delivery_id, int64_t(i + 1));
+        sql::Database other(path);
+        other.exec("DELETE FROM deliveries WHERE id >= 2");  // the fingerprints stay
+        WriteResult next = write(w, delivery(3));
+        EXPECT_EQ(next.outcome, WriteOutcome::Stored) << next.error;
+        EXPECT_EQ(next.delivery_id, 4);
+        other.exec("DELETE FROM deliveries WHERE id >= 2");
+    }
+    {
+        // Restarted: fingerprints of 2..4 remain, the table's highest id is 1.
+        Writer w(path, WriterOptions{});
+        WriteResult next = write(w, delivery(4));
+        EXPECT_EQ(next.outcome, WriteOutcome::Stored) << next.error;
+        EXPECT_EQ(next.delivery_id, 5);
+    }
+    {
+        // Restarted again with the fingerprints gone too: the recorded high-water mark holds.
+        sql::Database other(path);
+        other.exec("DELETE FROM deliveries WHERE id >= 2; DELETE FROM delivery_fingerprints");
+        Writer w(path, WriterOptions{});
+        WriteResult next = write(w, delivery(5));
+        EXPECT_EQ(next.outcome, WriteOutcome::Stored) << next.error;
+        EXPECT_EQ(next.delivery_id, 6);
+    }
+}
+
 TEST(Writer, RefusedSubmitLeavesDeliveryAndCallbackUntouched) {
     TempDir dir;
     Writer w(dir.file("w.db"), WriterOptions{});
