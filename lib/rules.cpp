@@ -221,6 +221,9 @@ struct SubInterval {
     // before a reopen), gathered while walking.
     bool status_expired = false;
     bool flag_max_retries = false;
+    // The versions before the end said max_retries_reached, from this time on (the flag may
+    // be gone from the cancelling version itself).
+    std::optional<Micros> flagged_since;
     std::optional<int64_t> expire_limit;  // expire_after N seen on a Cancelled terminal version
     // Conclusions, drawn once charges are known.
     bool expired = false;
@@ -238,10 +241,12 @@ bool is_terminal(const SubscriptionFact& f) {
 }
 
 // When a terminal version ended the subscription: cancelled_at when it is plausible (not
-// before the start, not after the version itself), else the version's updated_at.
+// before the start, not after the version itself), else the version's updated_at. Recharge
+// sends updated_at in whole seconds and cancelled_at with microseconds (…:44 and
+// …:44.512301): within the same second counts as not after.
 Micros end_time(const SubscriptionFact& f, Micros not_before) {
     const auto& c = f.sub.cancelled_at;
-    if (c && *c >= not_before && *c <= f.sub.updated_at) return *c;
+    if (c && *c >= not_before && *c < add_saturated(f.sub.updated_at, kMicrosPerSecond)) return *c;
     return f.sub.updated_at;
 }
 
@@ -280,12 +285,14 @@ std::vector<SubInterval> walk_subscription(const Versions<SubscriptionFact>& ver
     std::vector<SubInterval> out;
     bool open = false;
     std::optional<int64_t> expire_after;  // latest known expire_after_specific_number_of_charges
+    std::optional<Micros> flagged;        // while open: since when the versions say max retries
     for (const SubscriptionFact& f : each(versions)) {
         if (f.sub.expire_after_charges) expire_after = f.sub.expire_after_charges;
         if (is_terminal(f)) {
             if (open) {
                 out.back().end = end_time(f, out.back().start);
                 out.back().end_delivery = f.delivery_id;
+                out.back().flagged_since = flagged;
                 open = false;
             } else if (out.empty()) {
                 out.push_back(ended_before_seen(f));
@@ -295,8 +302,14 @@ std::vector<SubInterval> walk_subscription(const Versions<SubscriptionFact>& ver
         } else if (f.sub.status == SubscriptionStatus::Active && !open) {
             out.push_back(open_interval(f, out.empty()));
             open = true;
+            flagged.reset();
         }
         // Onetime / Unknown: says nothing about the subscription being active.
+        if (open && !is_terminal(f)) {
+            // The latest version's flag: a version without it (paid since) clears it.
+            if (!f.sub.max_retries_reached) flagged.reset();
+            else if (!flagged) flagged = f.sub.updated_at;
+        }
     }
     return out;
 }
@@ -309,7 +322,10 @@ void conclude_interval(SubInterval& iv, const ChargeBook& book, Micros grace) {
     // A failure the customer has since paid past does not explain this end.
     const ChargeInfo* c = book.latest_unresolved_failure(iv.sub_id, iv.start, horizon, iv.end);
     if (c) iv.charge_id = c->id;
-    iv.max_retries = iv.flag_max_retries || c != nullptr;
+    // Flagged while still active and not paid past before the end (the same test as for a
+    // charge): the cancellation that followed is the store closing it out.
+    const bool flagged = iv.flagged_since && book.unresolved_at(*iv.flagged_since, iv.end);
+    iv.max_retries = iv.flag_max_retries || flagged || c != nullptr;
 }
 
 std::vector<SubInterval> subscription_intervals(

@@ -85,7 +85,7 @@ TEST_F(QuarantineTest, TooDeepThenReplayedWithALargerLimitWhileServing) {
         query_rows(
             server.db(),
             "SELECT customer_id, churned_at, reason, category, delivery_id FROM churn_events"),
-        "71001|2026-10-14 09:12:44|cancelled|voluntary|" + std::to_string(id) + "\n");
+        "71001|2026-10-14 09:12:44.512301|cancelled|voluntary|" + std::to_string(id) + "\n");
     EXPECT_EQ(query_text(server.db(), "SELECT status FROM customers WHERE id = 71001"), "churned");
 
     // Replaying it again is refused: it is no longer quarantined.

@@ -351,6 +351,57 @@ TEST(Rules, FlagOnLaterTerminalVersionCounts) {
     EXPECT_EQ(out.episodes[0].reason, ChurnReason::MaxRetries);
 }
 
+// The store closes out a subscription whose versions said max_retries_reached while it was
+// still active; the cancelling version itself may no longer carry the flag.
+TEST(Rules, FlagOnTheVersionBeforeTheCancelMeansMaxRetries) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1));
+    f.sub(kSubA, SubscriptionStatus::Active, utc(2026, 3, 8, 4), "updated").sub.max_retries_reached = true;
+    f.cancelled(kSubA, utc(2026, 3, 8, 4, 10));
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.episodes[0].reason, ChurnReason::MaxRetries);
+    EXPECT_EQ(out.episodes[0].category, ChurnCategory::Involuntary);
+    EXPECT_FALSE(out.episodes[0].charge_id.has_value());
+}
+
+// …but not once it was cleared (a later version without it), nor once a charge was paid
+// after it: then the cancellation is the customer's.
+TEST(Rules, ClearedOrPaidPastFlagDoesNotExplainTheCancel) {
+    {
+        Facts f;
+        f.created(kSubA, utc(2026, 1, 1));
+        f.sub(kSubA, SubscriptionStatus::Active, utc(2026, 3, 8), "updated").sub.max_retries_reached = true;
+        f.sub(kSubA, SubscriptionStatus::Active, utc(2026, 3, 20), "updated");
+        f.cancelled(kSubA, utc(2026, 5, 1));
+        const CustomerOutcome out = f.evaluate();
+        ASSERT_EQ(out.episodes.size(), 1u);
+        EXPECT_EQ(out.episodes[0].reason, ChurnReason::Cancelled);
+    }
+    {
+        Facts f;
+        f.created(kSubA, utc(2026, 1, 1));
+        f.sub(kSubA, SubscriptionStatus::Active, utc(2026, 3, 8), "updated").sub.max_retries_reached = true;
+        f.paid(9003, utc(2026, 4, 1), {kSubA});
+        f.cancelled(kSubA, utc(2026, 5, 1));
+        const CustomerOutcome out = f.evaluate();
+        ASSERT_EQ(out.episodes.size(), 1u);
+        EXPECT_EQ(out.episodes[0].reason, ChurnReason::Cancelled);
+    }
+}
+
+// Recharge's 2021-11 cancel: updated_at in whole seconds, cancelled_at with microseconds
+// later within that second. churned_at is the cancelled_at (so it joins with the row).
+TEST(Rules, CancelledAtWithinTheVersionsSecondIsTheEnd) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1));
+    SubscriptionFact& c = f.cancelled(kSubA, utc(2026, 10, 14, 9, 12, 44));
+    c.sub.cancelled_at = utc(2026, 10, 14, 9, 12, 44) + 512301;
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.episodes[0].churned_at, utc(2026, 10, 14, 9, 12, 44) + 512301);
+}
+
 // A max-retries failure the customer paid past (a later successful charge) does not explain
 // a voluntary cancellation months later.
 TEST(Rules, ResolvedFailureDoesNotExplainLaterCancel) {
