@@ -113,7 +113,8 @@ struct ChurnStore::Statements {
                                       "first_seen_at", "churned_at", "last_event_at",
                                       "active_subscriptions", "reported_active_subscriptions",
                                       "billing_country", "billing_province", "billing_zip",
-                                      "has_valid_payment_method", "payment_method_in_dunning"})),
+                                      "has_valid_payment_method", "payment_method_in_dunning",
+                                      "first_active_at"})),
           upsert_subscription(db, upsert("subscriptions",
                                          {"id", "customer_id", "status", "cancelled_at",
                                           "cancellation_reason",
@@ -316,6 +317,7 @@ ChurnStore::OutcomeRows ChurnStore::outcome_rows(const CustomerHistory& h, const
     } else {
         for (int i = 0; i < 6; ++i) w.null();
     }
+    w.add(opt_time(o.first_active_at));
 
     // Rows are built only for the objects to be written: formatting every row of a long
     // history for each delivery cost more than the rows that changed.
@@ -337,7 +339,9 @@ ChurnStore::OutcomeRows ChurnStore::outcome_rows(const CustomerHistory& h, const
         auto it = std::lower_bound(o.subscriptions.begin(), o.subscriptions.end(), id,
                                    [](const SubscriptionOutcome& so, int64_t v) { return so.id < v; });
         if (it != o.subscriptions.end() && it->id != id) it = o.subscriptions.end();
-        w.add(id).add(s.customer_id).add(status_name(s.status));
+        // subscription/deleted carries the subscription as it was (often still active).
+        w.add(id).add(s.customer_id);
+        w.add(latest.fact->action == "deleted" ? std::string_view("deleted") : status_name(s.status));
         w.add(opt_time(s.cancelled_at)).add(s.cancellation_reason);
         w.add(s.expire_after_charges);
         w.add(it != o.subscriptions.end() ? it->charges_counted : 0);
@@ -372,7 +376,7 @@ ChurnStore::OutcomeRows ChurnStore::outcome_rows(const CustomerHistory& h, const
 
 void ChurnStore::write_rows(const OutcomeRows& rows, const CustomerOutcome& o, bool notify,
                             bool episodes_stored) {
-    constexpr std::size_t kCustomer = 14, kSubscription = 15, kCharge = 12;
+    constexpr std::size_t kCustomer = 15, kSubscription = 15, kCharge = 12;
     sql::Value values[kSubscription];
     std::string_view rest = rows.rows;
     // Each row's first column is its object's id.

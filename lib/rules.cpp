@@ -707,6 +707,7 @@ ChurnEpisode attribute_churn(const Timeline& tl, const ChargeBook& book, Micros 
 struct SweepResult {
     std::vector<ChurnEpisode> episodes;
     bool ever_active = false;
+    std::optional<Micros> first_active_at;
     bool active_at_end = false;
 };
 
@@ -719,6 +720,7 @@ SweepResult sweep(const Timeline& tl, const ChargeBook& book, Micros grace) {
         if (now_active && !was_active) {
             period_start = b;
             r.ever_active = true;
+            if (!r.first_active_at) r.first_active_at = b;
             if (!r.episodes.empty() && !r.episodes.back().reactivated_at) {
                 r.episodes.back().reactivated_at = b;
             }
@@ -843,6 +845,7 @@ CustomerOutcome evaluate_customer(const CustomerHistory& history, const RulesPol
     out.customer_id = history.customer_id;
     const TimeRange times = fact_times(sub_versions, charge_versions, customer_versions);
     out.first_seen_at = times.first;
+    out.first_active_at = swept.first_active_at;
     out.last_event_at = times.last;
     out.churned = swept.ever_active && !swept.active_at_end;
     if (out.churned) out.churned_at = swept.episodes.back().churned_at;

@@ -73,6 +73,7 @@ struct CustomerOutcome {
     int64_t customer_id = 0;
     bool churned = false;                  // status at the end of the history
     std::optional<Micros> first_seen_at;   // earliest business time of any fact / start
+    std::optional<Micros> first_active_at;  // first became active; nullopt: never was
     std::optional<Micros> churned_at;      // of the open episode, when churned
     std::optional<Micros> last_event_at;   // latest business time of any fact
     int64_t active_subscriptions = 0;      // our own count at the end of the history

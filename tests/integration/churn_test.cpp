@@ -149,8 +149,8 @@ TEST(ChurnEndToEnd, RebuildReproducesLiveTablesAndReportMatchesTheViews) {
     auto json = run_churnwatch({"report", "--db", db, "--format", "json", "--from", "2026-03",
                                 "--to", "2026-03"});
     ASSERT_EQ(json.exit_code, 0) << json.err;
-    EXPECT_NE(json.out.find("{\"month\":\"2026-03\",\"active_at_start\":5,\"new_customers\":0,"
-                            "\"churned\":1,\"reactivated\":0,\"churn_rate\":0.2"),
+    EXPECT_NE(json.out.find("{\"month\":\"2026-03\",\"active_at_start\":4,\"new_customers\":1,"
+                            "\"churned\":1,\"reactivated\":0,\"churn_rate\":0.25"),
               std::string::npos)
         << json.out;
     EXPECT_EQ(json.out.find("2026-04"), std::string::npos) << "--to must bound the report";

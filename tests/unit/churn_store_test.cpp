@@ -299,15 +299,46 @@ TEST(ChurnStoreRebuild, NeedsADatabaseFile) {
     EXPECT_THROW(churn.rebuild(conn, 64), std::invalid_argument);
 }
 
+// Customers who never had an active subscription (a one-time purchase, a charge, a customer
+// record) are in no month's active count and no cohort.
+TEST(ChurnStore, CustomersNeverActiveAreNotCounted) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    std::vector<TestDelivery> d = rich_scenario();
+    d.push_back({"charge/paid", charge_json({.id = 601, .customer_id = 6,
+                                             .updated_at = "2026-01-20T00:00:00+00:00"})});
+    feed(db, d);
+    EXPECT_EQ(query_rows(db, "SELECT status, first_seen_at, first_active_at FROM customers WHERE id = 6"),
+              "active|2026-01-01 00:00:00|NULL\n");
+    EXPECT_EQ(query_text(db, "SELECT first_active_at FROM customers WHERE id = 4"), "2026-03-01 00:00:00");
+    EXPECT_EQ(query_rows(db, "SELECT active_at_start, new_customers FROM churn_monthly WHERE month = '2026-03'"),
+              "4|1\n");
+    EXPECT_EQ(query_int(db, "SELECT count(*) FROM customer_cohorts WHERE customer_id = 6"), 0);
+}
+
+// subscription/deleted carries the subscription as it was, usually still active: its row
+// says deleted, not active, and its end churns the customer.
+TEST(ChurnStore, ADeletedSubscriptionsRowSaysDeleted) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    feed(db, {{"subscription/created", subscription_json({.id = 71, .customer_id = 7,
+                                                          .updated_at = "2026-02-01T00:00:00+00:00"})},
+              {"subscription/deleted", subscription_json({.id = 71, .customer_id = 7,
+                                                          .updated_at = "2026-03-01T00:00:00+00:00"})}});
+    EXPECT_EQ(query_rows(db, "SELECT status FROM subscriptions WHERE id = 71"), "deleted\n");
+    EXPECT_EQ(query_rows(db, "SELECT status, active_subscriptions FROM customers WHERE id = 7"), "churned|0\n");
+}
+
 TEST(ChurnStore, ViewsCountTheScenario) {
     TempDir dir;
     std::string db = dir.file("a.db");
     feed(db, rich_scenario());
-    // Every customer was first seen by February (customers 4 and 5 through their
-    // created_at), so March starts with all five active; customer 1 churns in March.
+    // Customers 1, 2, 3 and 5 were active before March (5 from its created_at: nothing but
+    // its deactivation is known); 4's first subscription starts on March 1st, so it is new in
+    // March though its customer record was created before. Customer 1 churns in March.
     EXPECT_EQ(query_rows(db, "SELECT month, active_at_start, new_customers, churned, reactivated,"
                              " churn_rate FROM churn_monthly WHERE month = '2026-03'"),
-              "2026-03|5|0|1|0|0.2\n");
+              "2026-03|4|1|1|0|0.25\n");
     EXPECT_EQ(query_rows(db, "SELECT month, active_at_start, churned, reactivated"
                              " FROM churn_monthly WHERE month = '2026-04'"),
               "2026-04|4|1|1\n");

@@ -167,6 +167,27 @@ TEST(Schema, ValueListChecksAreRewrittenOnADefensiveConnection) {
 
 // 0008: the subscription and charge versions keyed by customer first. An existing
 // database keeps every row; a customer's history is then read by the primary key alone.
+// 0009: an upgraded database's customers count as before (first_active_at = first_seen_at)
+// until they are recomputed; the views use the new column.
+TEST(Schema, FirstActiveAtStartsAsFirstSeenAtAfterAnUpgrade) {
+    TempDir dir;
+    sql::Database db(dir.file("old.db"));
+    migrate_until(db, "0009");
+    db.exec("INSERT INTO customers (id, status, first_seen_at, active_subscriptions)"
+            " VALUES (1, 'active', '2026-01-05 00:00:00', 1), (2, 'active', NULL, 0)");
+    auto applied = apply_migrations(db);
+    ASSERT_EQ(applied.size(), 1u);
+    EXPECT_EQ(applied[0], "0009_first_active_at.sql");
+    EXPECT_EQ(first_text(db, "SELECT group_concat(id || '=' || coalesce(first_active_at, 'NULL'), ' ')"
+                             " FROM customers"),
+              "1=2026-01-05 00:00:00 2=NULL");
+    EXPECT_EQ(first_text(db, "SELECT active_at_start || '/' || new_customers FROM churn_monthly"
+                             " WHERE month = '2026-01'"),
+              "0/1");
+    EXPECT_EQ(first_text(db, "SELECT count(*) FROM cohort_retention"), "1");
+    EXPECT_EQ(first_text(db, "PRAGMA integrity_check"), "ok");
+}
+
 TEST(Schema, VersionTablesAreKeyedByCustomerAfterAnUpgrade) {
     TempDir dir;
     std::string path = dir.file("old.db");
@@ -182,7 +203,7 @@ TEST(Schema, VersionTablesAreKeyedByCustomerAfterAnUpgrade) {
             " VALUES (7, 1, 100, 'k1', 1, 'paid', 'success', 0, '10')");
 
     auto applied = apply_migrations(db);
-    ASSERT_EQ(applied.size(), 1u);
+    ASSERT_FALSE(applied.empty());
     EXPECT_EQ(applied[0], "0008_versions_by_customer.sql");
     EXPECT_EQ(first_text(db, "PRAGMA integrity_check"), "ok");
     EXPECT_EQ(first_text(db, "PRAGMA foreign_key_check"), "");
