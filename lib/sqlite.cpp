@@ -48,6 +48,15 @@ Database::Database(const std::string& path, OpenMode mode, int busy_timeout_ms) 
         throw err;
     }
     sqlite3_extended_result_codes(db_, 1);
+    if (mode != OpenMode::ReadOnly && sqlite3_db_readonly(db_, "main") == 1) {
+        // SQLite opens a file it may not write read-only without a word; every write would
+        // then fail while the process looked healthy. Say so now instead.
+        sqlite3_close(db_);
+        db_ = nullptr;
+        throw Error(SQLITE_READONLY, SQLITE_READONLY,
+                    "database " + path + " is read-only for this process: it needs to write it"
+                    " (check the file's owner and permissions, and the filesystem)");
+    }
     set_busy_timeout(busy_timeout_ms);
 }
 

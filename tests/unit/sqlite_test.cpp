@@ -1,5 +1,10 @@
 // The SQLite wrapper's savepoints, taken with prepared statements that are reused.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
 
 #include "sqlite.h"
 #include "test_support.h"
@@ -70,3 +75,32 @@ TEST_F(SavepointTest, PreparedOutsideATransactionCommitsOnRelease) {
 }
 
 }  // namespace
+
+// A file the process may not write: SQLite would open it read-only without a word, and the
+// service would start and then fail every write. The open itself now fails, saying why.
+// (Run as root, the check happens in a child that gives up root first.)
+TEST(Database, RefusesToOpenForWritingAFileItCannotWrite) {
+    TempDir dir;
+    const std::string path = dir.file("ro.db");
+    {
+        sql::Database db(path);
+        db.exec("CREATE TABLE t (x)");
+    }
+    ASSERT_EQ(::chmod(path.c_str(), 0444), 0);
+    ASSERT_EQ(::chmod(dir.path().c_str(), 0755), 0);
+    EXPECT_EXIT(
+        {
+            if (::geteuid() == 0 && (::setgid(65534) != 0 || ::setuid(65534) != 0)) std::_Exit(4);
+            try {
+                sql::Database db(path);
+                std::_Exit(2);
+            } catch (const sql::Error& e) {
+                const bool clear = e.code() == SQLITE_READONLY &&
+                                   std::string(e.what()).find("read-only") != std::string::npos;
+                std::_Exit(clear ? 3 : 5);
+            }
+        },
+        ::testing::ExitedWithCode(3), "");
+    sql::Database reader(path, sql::OpenMode::ReadOnly);  // reading it is fine
+    EXPECT_EQ(first_text(reader, "SELECT count(*) FROM t"), "0");
+}
