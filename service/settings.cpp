@@ -86,6 +86,13 @@ bool read_settings(const Config& c, Settings& s, std::string& error) {
         return false;
     }
     s.secrets = c.get_all("secret");
+    for (const auto& secret : s.secrets) {
+        if (secret.empty()) {
+            // It would count as configured and answer every delivery 401.
+            error = "--secret is empty: give the API client secret, or leave the setting out";
+            return false;
+        }
+    }
     auto num = [&](const char* name, long long min, long long max, auto& out) {
         auto v = c.get_int(name, min, max, error);
         if (v) out = static_cast<std::remove_reference_t<decltype(out)>>(*v);

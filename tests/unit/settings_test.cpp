@@ -75,4 +75,18 @@ TEST(ReportOptions, UnknownFormatIsRefused) {
     EXPECT_EQ(error, "--format must be table, csv or json (got 'xml')");
 }
 
+// An empty secret would count as configured (so no "no secret" warning) and answer every
+// delivery 401: refused like any other bad value.
+TEST(ServeSettings, AnEmptySecretIsRefused) {
+    std::string error;
+    auto config = Config::load({"--secret", ""}, error);
+    ASSERT_TRUE(config) << error;
+    Settings s;
+    EXPECT_FALSE(read_settings(*config, s, error));
+    EXPECT_NE(error.find("--secret is empty"), std::string::npos) << error;
+    auto good = Config::load({"--secret", "shjk_0123456789"}, error);
+    ASSERT_TRUE(good) << error;
+    EXPECT_TRUE(read_settings(*good, s, error)) << error;
+}
+
 }  // namespace
