@@ -19,6 +19,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <string>
 #include <utility>
 
 #include "delivery.h"
@@ -38,6 +39,7 @@ struct ProjectionResult {
     std::size_t applied = 0;      // deliveries whose rules ran (including ones quarantined)
     std::size_t quarantined = 0;  // of those, the rules failed or the body no longer decodes
     int64_t watermark = 0;        // after the transaction
+    std::string error;            // why the transaction failed (WriterObserver, ok = false)
 };
 
 class Projector {

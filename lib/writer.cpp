@@ -232,8 +232,10 @@ void Writer::project(std::size_t max, bool yield_to_ingest) {
                                        })
                      : projector_->run(max);
         set_synchronous(true);
-    } catch (const std::exception&) {
+    } catch (const std::exception& e) {
         ok = false;
+        result = ProjectionResult{};
+        result.error = e.what();
         try {
             set_synchronous(true);
         } catch (const std::exception&) {

@@ -37,7 +37,7 @@ int serve_command(const Config& config) {
     metrics.describe_gauge("churnwatch_build_info", "Build information (always 1).");
     metrics.set("churnwatch_build_info", {{"version", CHURNWATCH_VERSION}}, 1);
     register_process_metrics(metrics);
-    WriterMetrics writer_metrics(metrics);
+    WriterMetrics writer_metrics(metrics, &logger);
 
     try {
         ChurnStore churn(s.rules, &metrics);

@@ -15,7 +15,7 @@
 
 namespace churnwatch {
 
-WriterMetrics::WriterMetrics(Metrics& metrics) : metrics_(metrics) {
+WriterMetrics::WriterMetrics(Metrics& metrics, Logger* logger) : metrics_(metrics), logger_(logger) {
     metrics_.describe_histogram("churnwatch_writer_commit_batch_size",
                                 "Deliveries (and readiness probes) committed per group commit.",
                                 {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000});
@@ -39,7 +39,22 @@ WriterMetrics::WriterMetrics(Metrics& metrics) : metrics_(metrics) {
 void WriterMetrics::on_projected(const ProjectionResult& result, double seconds, bool ok) {
     if (!ok) {
         metrics_.inc("churnwatch_projection_failures_total");
+        ++failures_unlogged_;
+        auto now = std::chrono::steady_clock::now();
+        if (logger_ && now - last_failure_log_ >= std::chrono::seconds(10)) {
+            // Retried every 200 ms while it lasts (a full disk): one line per 10 s is enough.
+            LogLine(*logger_, LogLevel::Warn, "projection_failed")
+                .str("error", result.error)
+                .num("failures", failures_unlogged_);
+            last_failure_log_ = now;
+            failures_unlogged_ = 0;
+        }
         return;
+    }
+    if (logger_ && result.quarantined) {
+        LogLine(*logger_, LogLevel::Warn, "projection_quarantined")
+            .num("deliveries", static_cast<int64_t>(result.quarantined))
+            .num("through_id", result.watermark);
     }
     metrics_.observe("churnwatch_projection_duration_seconds", seconds);
     auto applied = static_cast<double>(result.applied - result.quarantined);

@@ -2,8 +2,11 @@
 // WriterObserver) and cheap process metrics read from /proc at scrape time.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
+#include <cstdint>
 
+#include "log.h"
 #include "metrics.h"
 #include "writer.h"
 
@@ -16,15 +19,21 @@ namespace churnwatch {
 //   churnwatch_projected_deliveries_total{outcome="applied"|"quarantined"}
 //   churnwatch_projection_duration_seconds histogram, one projection transaction
 //   churnwatch_projection_failures_total
+// With a logger, a failed projection transaction is also logged (`projection_failed`, warn,
+// with SQLite's error; at most one line per 10 s, counting the failures in between), and so
+// are deliveries the rules quarantined (`projection_quarantined`, with how many).
 // Called on the writer thread; Metrics is thread-safe.
 class WriterMetrics : public WriterObserver {
 public:
-    explicit WriterMetrics(Metrics& metrics);
+    explicit WriterMetrics(Metrics& metrics, Logger* logger = nullptr);
     void on_commit(std::size_t batch_size, double seconds, bool ok) override;
     void on_projected(const ProjectionResult& result, double seconds, bool ok) override;
 
 private:
     Metrics& metrics_;
+    Logger* logger_;
+    std::chrono::steady_clock::time_point last_failure_log_{};
+    int64_t failures_unlogged_ = 0;
 };
 
 // process_resident_memory_bytes, process_virtual_memory_bytes, process_open_fds,

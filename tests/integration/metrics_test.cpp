@@ -8,6 +8,7 @@
 #include <set>
 #include <sstream>
 
+#include "sqlite.h"
 #include "test_support.h"
 
 using namespace churnwatch::test;
@@ -381,6 +382,47 @@ TEST(Metrics, ProjectionLagReturnsToZeroAfterQuarantinedDeliveries) {
     server.stop();
     ServerProcess again(dir, {.db = server.db()});
     EXPECT_EQ(scrape(again.port()).value("churnwatch_projection_lag"), 0);
+}
+
+// A projection that fails (here a trigger refuses to advance its watermark; in life a full
+// disk) is retried every 200 ms: counted, and logged with SQLite's error at most once per
+// 10 s. Deliveries whose rules fail are quarantined and logged too. Neither was logged, so
+// an operator saw a counter move and nothing to say why.
+TEST(Metrics, ProjectionFailuresAndQuarantinesAreLogged) {
+    TempDir dir;
+    ServerProcess server(dir);
+    int port = server.port();
+    {
+        churnwatch::sql::Database db(server.db());
+        db.set_busy_timeout(5000);
+        db.exec("CREATE TRIGGER no_watermark BEFORE INSERT ON service_state"
+                " WHEN NEW.key = 'projected_through' BEGIN SELECT RAISE(ABORT, 'watermark refused'); END");
+        db.exec("CREATE TRIGGER no_watermark_update BEFORE UPDATE ON service_state"
+                " WHEN NEW.key = 'projected_through' BEGIN SELECT RAISE(ABORT, 'watermark refused'); END");
+    }
+    ASSERT_EQ(post_webhook(port, "/webhooks/recharge/subscription/cancelled",
+                           example_payload("subscription_cancelled.2021-11.json")).status, 200);
+    EXPECT_TRUE(eventually([&] { return scrape(port).value("churnwatch_projection_failures_total") >= 3; }));
+    EXPECT_NE(server.log().find("\"event\":\"projection_failed\""), std::string::npos) << server.log();
+    EXPECT_NE(server.log().find("watermark refused"), std::string::npos);
+    // Rate-limited: one line for the first failures, not one per retry.
+    std::string log = server.log();
+    std::size_t lines = 0;
+    for (auto at = log.find("projection_failed"); at != std::string::npos; at = log.find("projection_failed", at + 1)) ++lines;
+    EXPECT_EQ(lines, 1u) << log;
+    {
+        churnwatch::sql::Database db(server.db());
+        db.set_busy_timeout(5000);
+        db.exec("DROP TRIGGER no_watermark; DROP TRIGGER no_watermark_update;"
+                " CREATE TRIGGER no_customers BEFORE INSERT ON customers"
+                " BEGIN SELECT RAISE(ABORT, 'customers refused'); END");
+    }
+    EXPECT_TRUE(eventually([&] { return scrape(port).value("churnwatch_projection_lag") == 0; }));
+    EXPECT_NE(server.log().find("\"event\":\"projection_quarantined\",\"deliveries\":1"), std::string::npos)
+        << server.log();
+    EXPECT_EQ(query_text(server.db(), "SELECT reason FROM deliveries"), "rules failed: step failed: customers refused");
+    server.stop();
+    EXPECT_EQ(sanitizer_report(server.log()), "");
 }
 
 TEST(Metrics, CountersMoveAsDeliveriesArrive) {
