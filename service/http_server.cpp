@@ -181,6 +181,9 @@ struct HttpServer::Impl {
     net::steady_timer accept_retry;
     std::chrono::steady_clock::time_point accept_paused_logged{};
     std::size_t accept_pauses_unlogged = 0;
+    std::chrono::steady_clock::time_point limit_logged{};
+    std::size_t limit_hits_unlogged = 0;
+    void note_connection_limit();
     std::atomic<bool> stopping{false};
     std::shared_ptr<SessionRegistry> registry;
     std::mutex tls_mu;
@@ -456,9 +459,26 @@ void HttpServer::Impl::on_accept(beast::error_code ec, tcp::socket socket) {
             more = registry->add(s.get(), s);
             s->start();
         }
-        if (!more) return;  // at the connection limit: a closing session resumes accepting
+        if (!more) {
+            // At the connection limit: a closing session resumes accepting. New clients wait
+            // in the kernel's queue meanwhile (Recharge gives up after 5 s): say so.
+            note_connection_limit();
+            return;
+        }
     }
     do_accept();
+}
+
+// At most one line per 10 s: a limit reached again and again under load is one condition.
+void HttpServer::Impl::note_connection_limit() {
+    ++limit_hits_unlogged;
+    auto now = std::chrono::steady_clock::now();
+    if (now - limit_logged < std::chrono::seconds(10)) return;
+    LogLine(logger, LogLevel::Warn, "connection_limit")
+        .num("max_connections", static_cast<int64_t>(registry->max_connections))
+        .num("times_reached", static_cast<int64_t>(limit_hits_unlogged));
+    limit_logged = now;
+    limit_hits_unlogged = 0;
 }
 
 // The pending connection stays in the kernel's queue, so accepting again at once fails
@@ -591,6 +611,8 @@ void HttpServer::Impl::run_io() {
 }
 
 void HttpServer::post(std::function<void()> f) { net::post(impl_->ioc, std::move(f)); }
+
+std::size_t HttpServer::open_connections() const { return impl_->registry->size(); }
 
 void HttpServer::shutdown() {
     net::post(impl_->ioc, [im = impl_.get()] { im->begin_shutdown(); });

@@ -53,6 +53,8 @@ public:
     void shutdown();
     // Runs f on an I/O thread (e.g. to answer a whole committed batch with one wake-up).
     void post(std::function<void()> f);
+    // Connections open now (any thread): the churnwatch_http_connections gauge.
+    std::size_t open_connections() const;
 
     struct Impl;  // defined in http_server.cpp (public only so its session class can name it)
 

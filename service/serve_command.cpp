@@ -51,6 +51,10 @@ int serve_command(const Config& config) {
         alerts.start();  // after the writer: its constructor created and migrated the database
         RequestHandler handler(keys, writer, metrics, logger, s.ingest);
         HttpServer server(s.server, handler, logger);
+        metrics.describe_gauge("churnwatch_http_connections",
+                               "Client connections open now (at most --max-connections).");
+        metrics.gauge_fn("churnwatch_http_connections",
+                         [&server] { return static_cast<double>(server.open_connections()); });
         // A batch's answers run together on the I/O thread; their log lines go out as one write.
         writer.set_completion_executor([&server, &logger](std::function<void()> f) {
             server.post([f = std::move(f), &logger] {

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <map>
+#include <memory>
 #include <set>
 #include <sstream>
 
@@ -421,6 +422,28 @@ TEST(Metrics, ProjectionFailuresAndQuarantinesAreLogged) {
     EXPECT_NE(server.log().find("\"event\":\"projection_quarantined\",\"deliveries\":1"), std::string::npos)
         << server.log();
     EXPECT_EQ(query_text(server.db(), "SELECT reason FROM deliveries"), "rules failed: step failed: customers refused");
+    server.stop();
+    EXPECT_EQ(sanitizer_report(server.log()), "");
+}
+
+// At --max-connections new clients wait in the kernel's queue, unanswered: the operator
+// sees it in the log and the open-connections gauge (it was silent).
+TEST(Metrics, TheConnectionLimitIsLoggedAndConnectionsAreCounted) {
+    TempDir dir;
+    ServerProcess server(dir, {.args = {"--max-connections", "3"}});
+    const int port = server.port();
+    auto c1 = std::make_unique<HttpConnection>(port);
+    HttpConnection c2(port);
+    ASSERT_EQ(c1->request("GET", "/healthz").status, 200);
+    ASSERT_EQ(c2.request("GET", "/healthz").status, 200);
+    // The scrape's own connection is the third: the limit is reached while it is open.
+    EXPECT_EQ(scrape(port).value("churnwatch_http_connections"), 3);
+    EXPECT_TRUE(eventually([&] { return server.log().find("\"event\":\"connection_limit\"") != std::string::npos; }))
+        << server.log();
+    HttpConnection c3(port);  // accepting resumed when the scrape's connection closed
+    ASSERT_EQ(c3.request("GET", "/healthz").status, 200);
+    c1.reset();  // one leaves: room for the next scrape
+    EXPECT_TRUE(eventually([&] { return scrape(port).value("churnwatch_http_connections") == 3; }));
     server.stop();
     EXPECT_EQ(sanitizer_report(server.log()), "");
 }
