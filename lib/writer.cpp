@@ -50,6 +50,7 @@ Writer::Writer(const std::string& db_path, WriterOptions options, DeliveryApplie
     // would hand out max(id) + 1 again, below the projection's watermark (never projected)
     // and onto the fingerprints of the deleted rows (every insert refused). The high-water
     // mark is kept in service_state with each batch.
+    store_savepoint_ = std::make_unique<sql::PreparedSavepoint>(*db_, "store_one");
     high_water_ = std::make_unique<sql::Statement>(
         *db_,
         "INSERT INTO service_state (key, value) VALUES ('last_delivery_id', ?)"
@@ -137,6 +138,7 @@ void Writer::stop() {
     if (checkpointer_.joinable()) checkpointer_.join();
     if (db_) {
         insert_.reset();
+        store_savepoint_.reset();
         high_water_.reset();
         probe_.reset();
         projector_.reset();
@@ -318,7 +320,20 @@ void Writer::commit_batch(std::deque<Item>& batch) {
         int budget_ms = static_cast<int>(std::max<int64_t>(0, (options_.answer_within - waited).count()));
         if (db_->busy_timeout() != budget_ms) db_->set_busy_timeout(budget_ms);
         sql::Transaction txn(*db_);
-        for (std::size_t i = 0; i < batch.size(); ++i) store_one(batch[i], results[i]);
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            // One delivery's failure (a constraint, a trigger) is its own: the rest of the
+            // batch still commits. When SQLite has rolled the whole transaction back (some
+            // I/O errors do), the batch fails as a whole.
+            sql::Savepoint sp(*store_savepoint_);
+            try {
+                store_one(batch[i], results[i]);
+                sp.release();
+            } catch (const sql::Error& e) {
+                if (sqlite3_get_autocommit(db_->handle())) throw;
+                sp.rollback();
+                results[i] = WriteResult{WriteOutcome::Failed, 0, DeliveryStatus::Accepted, e.what()};
+            }
+        }
         if (next_id_ != first_id) {
             high_water_->reset();
             high_water_->bind(1, std::to_string(next_id_ - 1)).run();

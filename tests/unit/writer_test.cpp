@@ -1,7 +1,9 @@
 // Writer: group commit of raw deliveries and their deduplication by fingerprint.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <future>
+#include <thread>
 
 #include "churn_scenario.h"
 #include "dedupe_index.h"
@@ -148,6 +150,39 @@ TEST(Writer, NeverGivesADeletedDeliverysIdToAnother) {
         EXPECT_EQ(next.outcome, WriteOutcome::Stored) << next.error;
         EXPECT_EQ(next.delivery_id, 6);
     }
+}
+
+// One delivery that cannot be stored (here a trigger refuses it) fails alone: the others
+// in its group commit are stored and answered as usual. It failed the whole batch.
+TEST(Writer, ADeliveryThatFailsDoesNotFailItsBatch) {
+    TempDir dir;
+    const std::string path = dir.file("w.db");
+    Writer w(path, WriterOptions{});
+    Delivery poison = delivery(1);
+    {
+        sql::Database other(path);
+        other.exec("CREATE TRIGGER poison BEFORE INSERT ON deliveries WHEN NEW.dedupe_key = '" +
+                   poison.dedupe_key + "' BEGIN SELECT RAISE(ABORT, 'refused by trigger'); END");
+    }
+    std::promise<WriteResult> a, b, c;
+    {
+        // Hold the write lock so that the last two queue up and are committed together.
+        sql::Database other(path);
+        other.exec("BEGIN IMMEDIATE");
+        w.submit(delivery(0), [&a](const WriteResult& r) { a.set_value(r); });
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the writer waits for the lock
+        w.submit(std::move(poison), [&b](const WriteResult& r) { b.set_value(r); });
+        w.submit(delivery(2), [&c](const WriteResult& r) { c.set_value(r); });
+        other.exec("COMMIT");
+    }
+    EXPECT_EQ(a.get_future().get().outcome, WriteOutcome::Stored);
+    WriteResult rb = b.get_future().get(), rc = c.get_future().get();
+    EXPECT_EQ(rb.outcome, WriteOutcome::Failed);
+    EXPECT_NE(rb.error.find("refused by trigger"), std::string::npos) << rb.error;
+    EXPECT_EQ(rc.outcome, WriteOutcome::Stored) << rc.error;
+    w.stop();
+    EXPECT_EQ(count(path, "deliveries"), 2);
+    EXPECT_EQ(count(path, "delivery_fingerprints"), 2);
 }
 
 TEST(Writer, RefusedSubmitLeavesDeliveryAndCallbackUntouched) {
