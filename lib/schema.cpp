@@ -49,8 +49,9 @@ std::vector<std::string> apply_migrations(sql::Database& db) {
         if (!known.count(name)) {
             throw sql::Error(1, 1,
                              "database has migration " + name +
-                                 " that this churnwatch does not know: it was written by a "
-                                 "newer version; refusing to start");
+                                 " that this churnwatch does not know: it was written by "
+                                 "another version (usually a newer one; restore a backup "
+                                 "taken before it, or run that version); refusing to start");
         }
     }
 
