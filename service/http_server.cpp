@@ -203,6 +203,14 @@ public:
         : stream_(std::forward<Args>(args)...), server_(server), registry_(server.registry),
           buffer_(server.options.header_limit + kReadChunk) {
         buffer_.reserve(kReadChunk);
+        // Once per connection, for the log lines of refused requests.
+        beast::error_code ec;
+        auto ep = tcp().socket().remote_endpoint(ec);
+        if (!ec) {
+            const auto address = ep.address().to_string();
+            peer_ = ep.address().is_v6() ? "[" + address + "]" : address;
+            peer_ += ":" + std::to_string(ep.port());
+        }
     }
     ~Session() override { registry_->remove(this); }
 
@@ -300,7 +308,7 @@ private:
         }
         if (ec == beast::error::timeout) {
             if (parser_->got_some())
-                server_.handler.transport_error(408, "timeout", "request not received in time");
+                server_.handler.transport_error(408, "timeout", "request not received in time", peer_);
             return close();
         }
         if (ec) return refuse(ec);
@@ -313,6 +321,7 @@ private:
         req.headers.reserve(8);
         for (const auto& f : msg) req.headers.emplace_back(f.name_string(), f.value());
         req.body = std::move(msg.body());
+        req.peer = peer_;
         is_head_ = msg.method() == http::verb::head;
         version_ = msg.version();
         // The answer may come at once (a rejection) or later from the writer's batch
@@ -332,17 +341,17 @@ private:
         HttpResponse res;
         if (ec == http::error::body_limit) {
             res = server_.handler.transport_error(
-                413, "body_too_large", "body larger than " + std::to_string(o.body_limit) + " bytes");
+                413, "body_too_large", "body larger than " + std::to_string(o.body_limit) + " bytes", peer_);
         } else if (ec == http::error::header_limit) {
             res = server_.handler.transport_error(
                 431, "headers_too_large",
-                "header block larger than " + std::to_string(o.header_limit) + " bytes");
+                "header block larger than " + std::to_string(o.header_limit) + " bytes", peer_);
         } else if (ec == http::error::partial_message) {
-            server_.handler.transport_error(400, "truncated", "connection closed mid-request");
+            server_.handler.transport_error(400, "truncated", "connection closed mid-request", peer_);
             return close();
         } else {
             res = server_.handler.transport_error(400, "bad_request",
-                                                  "malformed HTTP request: " + ec.message());
+                                                  "malformed HTTP request: " + ec.message(), peer_);
         }
         write(std::move(res));
     }
@@ -395,6 +404,7 @@ private:
     std::string head_, body_;  // the answer being written
     std::optional<http::request_parser<http::string_body>> parser_;
     bool keep_alive_ = true;
+    std::string peer_;  // "ADDRESS:PORT" of the client
     bool reading_ = false;
     bool continue_sent_ = false;  // this request's "100 Continue" has gone out
     bool is_head_ = false;

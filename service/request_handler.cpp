@@ -130,14 +130,15 @@ void RequestHandler::handle_ready(Respond respond) {
 }
 
 void RequestHandler::reject(const Rejection& r, const std::optional<Topic>& path_topic,
-                            Respond& respond) {
+                            Respond& respond, std::string_view peer) {
     metrics_.inc("churnwatch_deliveries_rejected_total", {{"reason", r.reason}});
     LogLine(logger_, LogLevel::Warn, "delivery")
         .str("outcome", "rejected")
         .str("reason", r.reason)
         .str("detail", r.detail)
         .str("dedupe_key", r.dedupe_key)
-        .str("topic", topic_label(path_topic));
+        .str("topic", topic_label(path_topic))
+        .str("peer", peer);  // Recharge, or a scanner?
     std::string body = "{\"error\":";
     append_json_string(body, r.reason);
     body += ",\"detail\":";
@@ -148,8 +149,9 @@ void RequestHandler::reject(const Rejection& r, const std::optional<Topic>& path
 void RequestHandler::handle_webhook(HttpRequest&& req, const std::optional<Topic>& path_topic,
                                     Respond respond) {
     Micros started = clock_();
+    std::string peer = std::move(req.peer);
     auto prepared = prepare_delivery(std::move(req), path_topic, keys_, options_, started);
-    if (auto* rej = std::get_if<Rejection>(&prepared)) return reject(*rej, path_topic, respond);
+    if (auto* rej = std::get_if<Rejection>(&prepared)) return reject(*rej, path_topic, respond, peer);
 
     Delivery& d = std::get<Delivery>(prepared);
     // Everything the answer needs, moved or viewed rather than copied where it can be: this
@@ -198,12 +200,11 @@ void RequestHandler::handle_webhook(HttpRequest&& req, const std::optional<Topic
 }
 
 HttpResponse RequestHandler::transport_error(int status, std::string_view reason,
-                                             std::string_view detail) {
+                                             std::string_view detail, std::string_view peer) {
     metrics_.inc("churnwatch_deliveries_rejected_total", {{"reason", reason}});
-    LogLine(logger_, LogLevel::Warn, "request")
-        .str("outcome", "rejected")
-        .str("reason", reason)
-        .str("detail", detail);
+    LogLine line(logger_, LogLevel::Warn, "request");
+    line.str("outcome", "rejected").str("reason", reason).str("detail", detail);
+    if (!peer.empty()) line.str("peer", peer);
     return error_response(status, detail);
 }
 

@@ -26,13 +26,15 @@ public:
 
     // A request the transport refused before it was complete (body or headers over the
     // limit, malformed HTTP, too slow): counted, logged, and answered with this response.
-    HttpResponse transport_error(int status, std::string_view reason, std::string_view detail);
+    HttpResponse transport_error(int status, std::string_view reason, std::string_view detail,
+                                 std::string_view peer = {});
 
 private:
     void handle_webhook(HttpRequest&& req, const std::optional<Topic>& path_topic,
                         Respond respond);
     void handle_ready(Respond respond);
-    void reject(const Rejection& r, const std::optional<Topic>& path_topic, Respond& respond);
+    void reject(const Rejection& r, const std::optional<Topic>& path_topic, Respond& respond,
+                std::string_view peer);
     void describe_metrics();
 
     const KeyRing& keys_;

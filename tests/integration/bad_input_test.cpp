@@ -80,6 +80,8 @@ TEST_F(BadInput, MissingSignatureIs401) {
     EXPECT_TRUE(contains(r.body, "\"signature_missing\"")) << r.body;
     EXPECT_TRUE(contains(r.body, "no signature header")) << r.body;
     EXPECT_TRUE(contains(log(), "signature_missing"));
+    // Which client it was (Recharge, or a scanner): the peer's address and port.
+    EXPECT_TRUE(contains(log(), "\"peer\":\"127.0.0.1:")) << log();
     EXPECT_EQ(count(), 0);
 }
 
@@ -250,6 +252,8 @@ TEST_F(BadInput, MalformedHttpIs400) {
     EXPECT_EQ(r.status, 400);
     EXPECT_TRUE(contains(r.body, "malformed HTTP request")) << r.body;
     EXPECT_TRUE(contains(log(), "bad_request"));
+    EXPECT_TRUE(contains(log(), "\"reason\":\"bad_request\",\"detail\"")) << log();
+    EXPECT_TRUE(contains(log(), "\"peer\":\"127.0.0.1:")) << log();
 }
 
 TEST_F(BadInput, SlowClientIsDroppedWhileOthersAreServed) {
