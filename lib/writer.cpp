@@ -50,7 +50,6 @@ Writer::Writer(const std::string& db_path, WriterOptions options, DeliveryApplie
     // would hand out max(id) + 1 again, below the projection's watermark (never projected)
     // and onto the fingerprints of the deleted rows (every insert refused). The high-water
     // mark is kept in service_state with each batch.
-    store_savepoint_ = std::make_unique<sql::PreparedSavepoint>(*db_, "store_one");
     high_water_ = std::make_unique<sql::Statement>(
         *db_,
         "INSERT INTO service_state (key, value) VALUES ('last_delivery_id', ?)"
@@ -65,6 +64,7 @@ Writer::Writer(const std::string& db_path, WriterOptions options, DeliveryApplie
                             "           WHERE key = 'last_delivery_id'), 0))");
         if (last.step()) next_id_ = last.column_int(0) + 1;
     }
+    store_savepoint_ = std::make_unique<sql::PreparedSavepoint>(*db_, "store_one");
     fingerprint_ = std::make_unique<sql::Statement>(
         *db_, "INSERT INTO delivery_fingerprints (delivery_id, fingerprint, received_at_us) VALUES (?, ?, ?)");
     stored_key_ = std::make_unique<sql::Statement>(*db_, "SELECT dedupe_key FROM deliveries WHERE id = ?");
