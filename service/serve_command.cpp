@@ -35,7 +35,7 @@ int serve_command(const Config& config) {
     KeyRing keys(s.secrets, s.window);
     Metrics metrics;
     metrics.describe_gauge("churnwatch_build_info", "Build information (always 1).");
-    metrics.set("churnwatch_build_info", {{"version", CHURNWATCH_VERSION}}, 1);
+    metrics.set("churnwatch_build_info", {{"version", CHURNWATCH_VERSION}, {"commit", CHURNWATCH_COMMIT}}, 1);
     register_process_metrics(metrics);
     WriterMetrics writer_metrics(metrics, &logger);
 
@@ -66,6 +66,8 @@ int serve_command(const Config& config) {
         std::printf("listening on %s\n", bound.c_str());
         std::fflush(stdout);
         LogLine(logger, LogLevel::Info, "started")
+            .str("version", CHURNWATCH_VERSION)
+            .str("commit", CHURNWATCH_COMMIT)
             .str("listen", bound)
             .str("db", s.db)
             .num("secrets", static_cast<int64_t>(keys.size()))

@@ -353,7 +353,16 @@ TEST(Metrics, EveryLineIsValidExpositionAndTheFamiliesAreThere) {
     EXPECT_EQ(e.families["churnwatch_writer_commit_batch_size"].type, "histogram");
     EXPECT_EQ(e.families["churnwatch_churn_events_total"].type, "counter");
     EXPECT_EQ(e.families["process_cpu_seconds_total"].type, "counter");
-    EXPECT_EQ(e.value("churnwatch_build_info", {{"version", CHURNWATCH_VERSION}}), 1);
+    // Which build: the version and the commit it was built from (12 hex digits, or
+    // "unknown" outside a git checkout).
+    ASSERT_EQ(e.families["churnwatch_build_info"].samples.size(), 1u);
+    const auto& build = e.families["churnwatch_build_info"].samples[0];
+    EXPECT_EQ(build.value, 1);
+    EXPECT_EQ(build.labels.at("version"), CHURNWATCH_VERSION);
+    const std::string commit = build.labels.count("commit") ? build.labels.at("commit") : "";
+    EXPECT_TRUE(commit == "unknown" ||
+                (commit.size() == 12 && commit.find_first_not_of("0123456789abcdef") == std::string::npos))
+        << commit;
     double rss = e.value("process_resident_memory_bytes");
     EXPECT_GT(rss, 1 << 20);
     EXPECT_LT(rss, 4.0 * (1 << 30));
