@@ -423,9 +423,10 @@ TEST(Metrics, ProjectionFailuresAndQuarantinesAreLogged) {
     {
         churnwatch::sql::Database db(server.db());
         db.set_busy_timeout(5000);
-        db.exec("DROP TRIGGER no_watermark; DROP TRIGGER no_watermark_update;"
+        // One transaction: between the drops and the create the projection would succeed.
+        db.exec("BEGIN IMMEDIATE; DROP TRIGGER no_watermark; DROP TRIGGER no_watermark_update;"
                 " CREATE TRIGGER no_customers BEFORE INSERT ON customers"
-                " BEGIN SELECT RAISE(ABORT, 'customers refused'); END");
+                " BEGIN SELECT RAISE(ABORT, 'customers refused'); END; COMMIT");
     }
     EXPECT_TRUE(eventually([&] { return scrape(port).value("churnwatch_projection_lag") == 0; }));
     EXPECT_NE(server.log().find("\"event\":\"projection_quarantined\",\"deliveries\":1"), std::string::npos)
