@@ -90,8 +90,6 @@ std::string trim(const std::string& s) {
     return s.substr(b, e - b);
 }
 
-namespace {
-
 std::string env_name(const OptionSpec& spec) {
     if (spec.env) return spec.env;
     std::string n = "CHURNWATCH_";
@@ -99,6 +97,8 @@ std::string env_name(const OptionSpec& spec) {
         n += *p == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(*p)));
     return n;
 }
+
+namespace {
 
 std::vector<std::string> split_commas(const std::string& s) {
     std::vector<std::string> out;

@@ -59,6 +59,8 @@ private:
 };
 
 const OptionSpec* find_option(const std::string& name);
+// The option's environment variable: spec.env, else CHURNWATCH_<NAME> ('-' → '_').
+std::string env_name(const OptionSpec& spec);
 std::string mask_secret(const std::string& s);  // "shjk…(40 chars)"
 std::string trim(const std::string& s);         // without leading/trailing white space
 // True when a value holds what reads as a comment: a '#' at its start or after white space.

@@ -2,10 +2,10 @@
 #include <malloc.h>
 
 #include <cstdio>
-#include <iostream>
 #include <string>
 #include <vector>
 
+#include "cli.h"
 #include "commands.h"
 #include "config.h"
 
@@ -13,34 +13,37 @@ using namespace churnwatch;
 
 namespace {
 
-void print_usage(std::FILE* out) {
-    std::fprintf(out,
-                 "churnwatch %s — Recharge webhook consumer and churn detector\n\n"
-                 "Usage: churnwatch COMMAND [OPTIONS]\n\n"
-                 "Commands:\n"
-                 "  serve          receive, verify and store webhooks; apply the churn rules\n"
-                 "  rebuild        recompute all churn tables from the stored deliveries\n"
-                 "  report         monthly churn, reasons and cohort retention\n"
-                 "  alerts         list [--status S] | retry ID…|--all-dead: the alert outbox\n"
-                 "  config check   validate configuration and print the effective settings\n"
-                 "  send-test      send one signed example delivery (--url --secret --topic)\n"
-                 "  quarantine     list | show ID | replay ID…|all: inspect and replay quarantined deliveries\n"
-                 "  help           this text\n"
-                 "  version        the version\n\n"
-                 "Options (flags > environment > config file; every option can be a config key):\n",
-                 CHURNWATCH_VERSION);
-    for (const auto& o : option_specs()) {
-        std::string flag = std::string("--") + o.name;
-        if (*o.value_name) flag += std::string(" ") + o.value_name;
-        std::string env = o.env ? o.env : "";
-        if (env.empty()) {
-            env = "CHURNWATCH_";
-            for (const char* p = o.name; *p; ++p) env += *p == '-' ? '_' : static_cast<char>(std::toupper(*p));
+// `churnwatch help [COMMAND]`; `help config check` (the command's name in the list) and
+// `help alerts retry` name a command by its action too.
+int help_command(const std::vector<std::string>& args) {
+    for (const auto& a : args) {
+        if (a == "--help" || a == "-h") {
+            std::fputs(command_help(*find_command("help")).c_str(), stdout);
+            return 0;
         }
-        std::fprintf(out, "  %-28s %s", flag.c_str(), o.help);
-        if (o.default_value) std::fprintf(out, " [default: %s]", o.default_value);
-        std::fprintf(out, " (env %s)\n", env.c_str());
     }
+    if (args.empty()) {
+        std::fputs(general_help().c_str(), stdout);
+        return 0;
+    }
+    const CommandSpec* spec = find_command(args[0]);
+    if (!spec) {
+        std::fprintf(stderr, "churnwatch help: unknown command '%s' (try 'churnwatch help')\n",
+                     args[0].c_str());
+        return 2;
+    }
+    std::size_t used = 1;
+    if (args.size() > 1) {
+        for (const char* action : spec->actions)
+            if (args[1] == action) used = 2;
+    }
+    if (args.size() > used) {
+        std::fprintf(stderr, "churnwatch help: unexpected argument '%s' (usage: %s)\n",
+                     args[used].c_str(), first_usage(*find_command("help")).c_str());
+        return 2;
+    }
+    std::fputs(command_help(*spec).c_str(), stdout);
+    return 0;
 }
 
 }  // namespace
@@ -55,24 +58,27 @@ int main(int argc, char** argv) {
     mallopt(M_MMAP_THRESHOLD, 4 << 20);
     std::vector<std::string> args(argv + 1, argv + argc);
     if (args.empty()) {
-        print_usage(stderr);
+        std::fputs(general_help().c_str(), stderr);
         return 2;
     }
     std::string command = args.front();
     args.erase(args.begin());
-    if (command == "help" || command == "--help" || command == "-h") {
-        print_usage(stdout);
-        return 0;
-    }
-    if (command == "version" || command == "--version") {
-        std::printf("churnwatch %s\n", CHURNWATCH_VERSION);
-        return 0;
+    if (command == "help" || command == "--help" || command == "-h") return help_command(args);
+    if (command == "--version") command = "version";
+    const CommandSpec* spec = find_command(command);
+    if (!spec) {
+        std::fprintf(stderr, "churnwatch: unknown command '%s' (try 'churnwatch help')\n", command.c_str());
+        return 2;
     }
     for (const auto& a : args) {
         if (a == "--help" || a == "-h") {
-            print_usage(stdout);
+            std::fputs(command_help(*spec).c_str(), stdout);
             return 0;
         }
+    }
+    if (command == "version") {
+        std::printf("churnwatch %s\n", CHURNWATCH_VERSION);
+        return 0;
     }
     if (command == "config") return config_command(args);
 
