@@ -48,11 +48,16 @@ std::string shorten(std::string s, std::size_t width) {
     return s;
 }
 
-void usage() {
+// The usage, after `churnwatch alerts ACTION: MESSAGE` when there is a message; exit 2.
+int usage(const std::string& action = "", const std::string& message = "") {
+    if (!message.empty())
+        std::fprintf(stderr, "churnwatch alerts%s%s: %s\n", action.empty() ? "" : " ",
+                     action.c_str(), message.c_str());
     std::fprintf(stderr,
                  "usage: churnwatch alerts list [--db PATH] [--status pending|sent|dead|disabled]\n"
                  "       churnwatch alerts retry ID... [--db PATH]\n"
                  "       churnwatch alerts retry --all-dead [--db PATH]\n");
+    return 2;
 }
 
 // Never creates or migrates a database (a mistyped --db must not leave an empty one behind,
@@ -138,10 +143,12 @@ int retry(const Config& config, const std::vector<std::string>& ids_text) {
         std::cerr << "churnwatch alerts retry: " << error << "\n";
         return 2;
     }
-    if (all_dead == !ids_text.empty()) {
-        usage();
-        return 2;
+    if (all_dead && !ids_text.empty()) {
+        return usage("retry", "unexpected argument '" + ids_text.front() +
+                                  "' (--all-dead retries every dead alert: give ids or "
+                                  "--all-dead, not both)");
     }
+    if (!all_dead && ids_text.empty()) return usage("retry", "give alert ids or --all-dead");
     std::vector<int64_t> ids;
     for (const auto& t : ids_text) {
         char* end = nullptr;
@@ -199,16 +206,11 @@ int retry(const Config& config, const std::vector<std::string>& ids_text) {
 
 int alerts_command(const Config& config) {
     const auto& pos = config.positional();
-    if (pos.empty() || (pos[0] != "list" && pos[0] != "retry")) {
-        usage();
-        return 2;
-    }
+    if (pos.empty()) return usage();
+    if (pos[0] != "list" && pos[0] != "retry") return usage("", "unknown action '" + pos[0] + "'");
     try {
         if (pos[0] == "list") {
-            if (pos.size() > 1) {
-                usage();
-                return 2;
-            }
+            if (pos.size() > 1) return usage("list", "unexpected argument '" + pos[1] + "'");
             return list(config);
         }
         return retry(config, std::vector<std::string>(pos.begin() + 1, pos.end()));

@@ -10,6 +10,8 @@ namespace churnwatch {
 
 int config_command(const std::vector<std::string>& args) {
     if (args.empty() || args[0] != "check") {
+        if (!args.empty() && args[0].rfind("-", 0) != 0)
+            std::fprintf(stderr, "churnwatch config: unknown action '%s'\n", args[0].c_str());
         std::fprintf(stderr, "usage: churnwatch config check [FILE] [OPTIONS]\n");
         return 2;
     }

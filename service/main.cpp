@@ -13,6 +13,12 @@ using namespace churnwatch;
 
 namespace {
 
+int unexpected_argument(const CommandSpec& spec, const std::string& arg) {
+    std::fprintf(stderr, "churnwatch %s: unexpected argument '%s' (usage: %s)\n", spec.name,
+                 arg.c_str(), first_usage(spec).c_str());
+    return 2;
+}
+
 // `churnwatch help [COMMAND]`; `help config check` (the command's name in the list) and
 // `help alerts retry` name a command by its action too.
 int help_command(const std::vector<std::string>& args) {
@@ -38,9 +44,7 @@ int help_command(const std::vector<std::string>& args) {
             if (args[1] == action) used = 2;
     }
     if (args.size() > used) {
-        std::fprintf(stderr, "churnwatch help: unexpected argument '%s' (usage: %s)\n",
-                     args[used].c_str(), first_usage(*find_command("help")).c_str());
-        return 2;
+        return unexpected_argument(*find_command("help"), args[used]);
     }
     std::fputs(command_help(*spec).c_str(), stdout);
     return 0;
@@ -77,6 +81,7 @@ int main(int argc, char** argv) {
         }
     }
     if (command == "version") {
+        if (!args.empty()) return unexpected_argument(*spec, args.front());
         std::printf("churnwatch %s\n", CHURNWATCH_VERSION);
         return 0;
     }
@@ -88,6 +93,10 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "churnwatch %s: %s\n", command.c_str(), error.c_str());
         return 2;
     }
+    // A stray word (`report --db X junk`, `serve -v`) used to be ignored. Commands with
+    // actions (alerts, quarantine) check their own positional arguments.
+    if (spec->actions.empty() && !config->positional().empty())
+        return unexpected_argument(*spec, config->positional().front());
     if (command == "serve") return serve_command(*config);
     if (command == "rebuild") return rebuild_command(*config);
     if (command == "report") return report_command(*config);

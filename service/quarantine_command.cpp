@@ -287,12 +287,14 @@ int quarantine_command(const Config& config) {
     const std::string& action = args[0];
     try {
         if (action == "list") {
-            if (args.size() != 1) return usage("list takes no arguments");
+            if (args.size() != 1) return usage("unexpected argument '" + args[1] + "' (list takes none)");
             auto db = open_db(config);
             return list(*db);
         }
         if (action == "show") {
-            if (args.size() != 2) return usage("show needs one delivery id");
+            if (args.size() < 2) return usage("show needs one delivery id");
+            if (args.size() > 2)
+                return usage("unexpected argument '" + args[2] + "' (show takes one delivery id)");
             auto id = parse_id(args[1]);
             if (!id) return usage("not a delivery id: '" + args[1] + "'");
             auto db = open_db(config);
@@ -300,6 +302,13 @@ int quarantine_command(const Config& config) {
         }
         if (action == "replay") {
             if (args.size() < 2) return usage("replay needs a delivery id (or 'all')");
+            for (std::size_t i = 1; i < args.size() && args.size() > 2; ++i) {
+                if (args[i] == "all") {
+                    return usage("unexpected argument '" + args[i == 1 ? 2 : i] +
+                                 "' ('all' replays every quarantined delivery: give ids or "
+                                 "'all', not both)");
+                }
+            }
             auto db = open_db(config);
             return replay(*db, config, std::vector<std::string>(args.begin() + 1, args.end()));
         }

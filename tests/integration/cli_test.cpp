@@ -1,6 +1,9 @@
 // The command line of the real binary: `help COMMAND` and `COMMAND --help` print that
-// command's usage and options (not the general help), and an unknown command is exit 2.
+// command's usage and options (not the general help), and an unknown command is exit 2; a
+// positional argument a command does not take is refused, exit 2, naming it.
 #include <gtest/gtest.h>
+
+#include <sys/stat.h>
 
 #include <string>
 #include <vector>
@@ -85,6 +88,91 @@ TEST(Help, UnknownCommandsAreExit2) {
     EXPECT_EQ(unknown.exit_code, 2);
     EXPECT_NE(unknown.err.find("churnwatch: unknown command 'frobnicate'"), std::string::npos) << unknown.err;
     EXPECT_EQ(run_churnwatch({}).exit_code, 2);
+}
+
+// Commands without positional arguments used to ignore a stray one and go ahead.
+TEST(Positional, CommandsWithoutPositionalArgumentsRefuseThemNamingTheArgument) {
+    TempDir dir;
+    std::string db = dir.file("churnwatch.db");
+    write_file(db, "");  // an empty file is an empty database
+    struct Case {
+        std::vector<std::string> args;
+        std::string message;
+    };
+    const std::string send = "churnwatch send-test: unexpected argument 'junk' (usage: churnwatch send-test --url URL";
+    for (const Case& c : std::vector<Case>{
+             {{"version", "extra"}, "churnwatch version: unexpected argument 'extra' (usage: churnwatch version)"},
+             {{"version", "--db", db}, "churnwatch version: unexpected argument '--db'"},
+             {{"report", "--db", db, "junk"},
+              "churnwatch report: unexpected argument 'junk' (usage: churnwatch report [--db PATH]"},
+             {{"report", "junk", "--db", db, "--format", "csv"}, "churnwatch report: unexpected argument 'junk'"},
+             {{"rebuild", "--db", db, "now"}, "churnwatch rebuild: unexpected argument 'now'"},
+             // A single dash is not an option: it is a word too.
+             {{"rebuild", "-v", "--db", db}, "churnwatch rebuild: unexpected argument '-v'"},
+             {{"send-test", "--url", "http://127.0.0.1:9/webhooks/recharge", "--secret", "s3cret_s3cret",
+               "--topic", "subscription/cancelled", "junk"},
+              send},
+             // The database directory does not exist: without the check serve exits 1 there.
+             {{"serve", "--listen", "127.0.0.1:0", "--db", dir.file("no/such/dir.db"), "junk"},
+              "churnwatch serve: unexpected argument 'junk' (usage: churnwatch serve [OPTIONS])"},
+             {{"serve", "--listen", "127.0.0.1:0", "--db", dir.file("no/such/dir.db"), "--all-dead", "junk"},
+              "churnwatch serve: unexpected argument 'junk'"},
+         }) {
+        auto r = run_churnwatch(c.args);
+        std::string what = c.args[0] + " … " + c.args.back();
+        EXPECT_EQ(r.exit_code, 2) << what << "\n" << r.out << r.err;
+        EXPECT_NE(r.err.find(c.message), std::string::npos) << what << ": " << r.err;
+        EXPECT_TRUE(r.out.empty()) << what << ": " << r.out;
+        EXPECT_EQ(sanitizer_report(r.err), "");
+    }
+    // Refused before anything happened: rebuild did not migrate the empty file.
+    struct stat st {};
+    ASSERT_EQ(::stat(db.c_str(), &st), 0);
+    EXPECT_EQ(st.st_size, 0) << "the database was touched";
+}
+
+TEST(Positional, CommandsWithActionsNameTheUnexpectedArgument) {
+    TempDir dir;
+    std::string db = dir.file("churnwatch.db");
+    write_file(db, "");
+    ASSERT_EQ(run_churnwatch({"rebuild", "--db", db}).exit_code, 0);  // migrated, empty
+    struct Case {
+        std::vector<std::string> args;
+        std::string message;
+    };
+    for (const Case& c : std::vector<Case>{
+             {{"alerts", "list", "junk"}, "churnwatch alerts list: unexpected argument 'junk'"},
+             {{"alerts", "retry", "--all-dead", "5"}, "churnwatch alerts retry: unexpected argument '5'"},
+             {{"alerts", "frobnicate"}, "churnwatch alerts: unknown action 'frobnicate'"},
+             {{"quarantine", "list", "junk"}, "churnwatch quarantine: unexpected argument 'junk'"},
+             {{"quarantine", "show", "1", "2"}, "churnwatch quarantine: unexpected argument '2'"},
+             {{"quarantine", "replay", "all", "5"}, "churnwatch quarantine: unexpected argument '5'"},
+             {{"quarantine", "replay", "5", "all"}, "churnwatch quarantine: unexpected argument 'all'"},
+             {{"config", "frobnicate"}, "churnwatch config: unknown action 'frobnicate'"},
+         }) {
+        std::vector<std::string> args = c.args;
+        if (args[0] != "config") args.insert(args.end(), {"--db", db});
+        auto r = run_churnwatch(args);
+        std::string what = c.args[0] + " " + c.args[1];
+        EXPECT_EQ(r.exit_code, 2) << what << "\n" << r.out << r.err;
+        EXPECT_NE(r.err.find(c.message), std::string::npos) << what << ": " << r.err;
+        EXPECT_NE(r.err.find("usage: churnwatch " + c.args[0]), std::string::npos) << what << ": " << r.err;
+        EXPECT_TRUE(r.out.empty()) << what << ": " << r.out;
+    }
+    // The documented positional forms still work (ids that do not exist: exit 1, not 2).
+    auto retry = run_churnwatch({"alerts", "retry", "7", "8", "--db", db});
+    EXPECT_EQ(retry.exit_code, 1) << retry.err;
+    EXPECT_NE(retry.err.find("alert 7: no such alert"), std::string::npos) << retry.err;
+    EXPECT_EQ(run_churnwatch({"alerts", "retry", "--all-dead", "--db", db}).exit_code, 0);
+    EXPECT_EQ(run_churnwatch({"alerts", "list", "--db", db}).exit_code, 0);
+    EXPECT_EQ(run_churnwatch({"quarantine", "list", "--db", db}).exit_code, 0);
+    EXPECT_EQ(run_churnwatch({"quarantine", "show", "7", "--db", db}).exit_code, 1);
+    auto replay = run_churnwatch({"quarantine", "replay", "7", "8", "--db", db});
+    EXPECT_EQ(replay.exit_code, 1) << replay.err;
+    EXPECT_NE(replay.out.find("delivery 7: no such delivery"), std::string::npos) << replay.out;
+    auto all = run_churnwatch({"quarantine", "replay", "all", "--db", db});
+    EXPECT_EQ(all.exit_code, 0) << all.err;
+    EXPECT_NE(all.out.find("no quarantined deliveries"), std::string::npos) << all.out;
 }
 
 }  // namespace
