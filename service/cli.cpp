@@ -42,8 +42,9 @@ const std::vector<CommandSpec>& command_specs() {
          "churnwatch serve [OPTIONS]",
          "Receives Recharge webhooks on --listen, verifies their signatures, stores every\n"
          "authentic delivery in --db before answering 200 and keeps the churn tables up to date.\n"
-         "Logs one JSON object per line on stderr. SIGTERM or SIGINT drains and stops; SIGHUP\n"
-         "reloads the TLS certificate. Exit 2: the configuration is refused (nothing created).",
+         "Logs one JSON object per line on stderr (a warning for each CHURNWATCH_* variable that\n"
+         "names no setting). SIGTERM or SIGINT drains and stops; SIGHUP reloads the TLS\n"
+         "certificate. Exit 2: the configuration is refused (nothing created).",
          kServeOptions},
         {"rebuild", "rebuild", "recompute all churn tables from the stored deliveries",
          "churnwatch rebuild [--db PATH] [--json-depth N] [--auto-churn-days DAYS]",
@@ -72,7 +73,7 @@ const std::vector<CommandSpec>& command_specs() {
          "Runs serve's own validation of the configuration (FILE, else --config or\n"
          "CHURNWATCH_CONFIG; the environment; flags) and prints every setting with its source\n"
          "(flag, env, file, default), secrets masked. Exit 2 with serve's message on anything\n"
-         "serve would refuse.",
+         "serve would refuse. Warns about CHURNWATCH_* variables that name no setting.",
          {},
          true,
          {"check"}},

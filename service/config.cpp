@@ -1,9 +1,12 @@
 #include "config.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <fstream>
+
+extern char** environ;
 
 namespace churnwatch {
 
@@ -116,7 +119,94 @@ std::vector<std::string> split_commas(const std::string& s) {
 constexpr const char* kInlineComment =
     "inline comments are not supported: put the comment on its own line";
 
+// CHURNWATCH_* variables that name no setting but are the project's own, documented where
+// they are used: churnwatch ignores them without a warning.
+constexpr const char* kOtherVariables[] = {
+    "CHURNWATCH_ALERT_ID", "CHURNWATCH_ALERT_TYPE",      // set for an alert-command program
+    "CHURNWATCH_TEST_STAGES", "CHURNWATCH_FUZZ_SECONDS",  // scripts/test.sh
+    "CHURNWATCH_CRASH_ROUNDS", "CHURNWATCH_CRASH_SEED",   // it_crash_safety (README: Tests)
+    "CHURNWATCH_CONCURRENCY_DELIVERIES",                  // it_concurrency (README: Tests)
+};
+
+constexpr const char kPrefix[] = "CHURNWATCH_";
+
+// Upper case, without '_' and '-': CHURNWATCH_LOGLEVEL and CHURNWATCH_LOG_LEVEL compare equal.
+std::string squeezed(const std::string& name) {
+    std::string out;
+    for (char ch : name)
+        if (ch != '_' && ch != '-') out += static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    return out;
+}
+
+// Edits (insert, delete, substitute, swap two neighbours) from a to b.
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+    std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
+    for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+    for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+            d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+                d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+        }
+    }
+    return d[a.size()][b.size()];
+}
+
+std::vector<std::string> known_variables() {
+    std::vector<std::string> names;
+    for (const auto& spec : option_specs()) names.push_back(env_name(spec));  // CONFIG too
+    for (const char* other : kOtherVariables) names.emplace_back(other);
+    return names;
+}
+
 }  // namespace
+
+bool known_environment_variable(const std::string& name) {
+    for (const auto& known : known_variables())
+        if (name == known) return true;
+    return false;
+}
+
+std::string closest_environment_variable(const std::string& name) {
+    if (name.rfind(kPrefix, 0) != 0) return "";
+    const std::string typed = squeezed(name.substr(sizeof kPrefix - 1));
+    std::string best;
+    std::size_t best_distance = std::string::npos;
+    bool tie = false;
+    for (const auto& known : known_variables()) {
+        const std::string k = squeezed(known.substr(sizeof kPrefix - 1));
+        // Obvious: one edit for short names (DB), two for longer ones (LOG_LEVEL).
+        const std::size_t limit = k.size() <= 4 ? 1 : 2;
+        const std::size_t d = edit_distance(typed, k);
+        if (d > limit || d > best_distance) continue;
+        tie = d == best_distance;
+        if (d < best_distance) {
+            best = known;
+            best_distance = d;
+        }
+    }
+    return tie ? "" : best;
+}
+
+std::vector<UnknownVariable> unknown_environment_variables() {
+    std::vector<UnknownVariable> out;
+    for (char** e = environ; e && *e; ++e) {
+        std::string entry = *e;
+        std::string name = entry.substr(0, entry.find('='));
+        if (name.rfind(kPrefix, 0) != 0 || known_environment_variable(name)) continue;
+        UnknownVariable v;
+        v.name = name;
+        v.suggestion = closest_environment_variable(name);
+        v.warning = name + " is not a churnwatch setting and is ignored";
+        if (!v.suggestion.empty()) v.warning += " (did you mean " + v.suggestion + "?)";
+        out.push_back(std::move(v));
+    }
+    std::sort(out.begin(), out.end(),
+              [](const UnknownVariable& a, const UnknownVariable& b) { return a.name < b.name; });
+    return out;
+}
 
 bool looks_like_inline_comment(const std::string& value) {
     for (std::size_t i = 0; i < value.size(); ++i) {

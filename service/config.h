@@ -58,6 +58,31 @@ private:
     std::vector<std::string> positional_;
 };
 
+// A CHURNWATCH_* environment variable churnwatch does not read: a typo such as
+// CHURNWATCH_LOGLEVEL would otherwise have no effect and say nothing. serve logs each one,
+// config check prints each one; neither refuses to run (an environment carries what it
+// carries).
+struct UnknownVariable {
+    std::string name;
+    std::string suggestion;  // the known variable it is obviously close to, or ""
+    // "CHURNWATCH_LOGLEVEL is not a churnwatch setting and is ignored (did you mean
+    // CHURNWATCH_LOG_LEVEL?)"
+    std::string warning;
+};
+// Known: every option's variable (env_name: CHURNWATCH_DB, CHURNWATCH_SECRETS, …,
+// CHURNWATCH_CONFIG) and the project's other ones, which churnwatch itself does not read:
+// CHURNWATCH_ALERT_ID and CHURNWATCH_ALERT_TYPE (set for an alert-command program) and the
+// test scripts' and test programs' (CHURNWATCH_TEST_STAGES, CHURNWATCH_FUZZ_SECONDS,
+// CHURNWATCH_CRASH_ROUNDS, CHURNWATCH_CRASH_SEED, CHURNWATCH_CONCURRENCY_DELIVERIES).
+bool known_environment_variable(const std::string& name);
+// The known variable a CHURNWATCH_* name is obviously close to, or "": compared in upper case
+// without '_' (CHURNWATCH_LOGLEVEL → CHURNWATCH_LOG_LEVEL), at most one edit away for a short
+// name (DB), two for a longer one (CHURNWATCH_SECRET → CHURNWATCH_SECRETS), and only when
+// one known variable is closest.
+std::string closest_environment_variable(const std::string& name);
+// Every CHURNWATCH_* variable in this process's environment that is not known, by name.
+std::vector<UnknownVariable> unknown_environment_variables();
+
 const OptionSpec* find_option(const std::string& name);
 // The option's environment variable: spec.env, else CHURNWATCH_<NAME> ('-' → '_').
 std::string env_name(const OptionSpec& spec);

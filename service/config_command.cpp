@@ -1,6 +1,7 @@
 // `churnwatch config check [FILE]`: validate configuration and print the effective settings
 // (secrets masked), so an operator sees exactly what `serve` would use. The validation is
-// serve's own (read_settings), so the two cannot disagree.
+// serve's own (read_settings), so the two cannot disagree. CHURNWATCH_* variables that name no
+// setting are warned about, as serve does.
 #include <cstdio>
 
 #include "commands.h"
@@ -15,6 +16,10 @@ int config_command(const std::vector<std::string>& args) {
         std::fprintf(stderr, "usage: churnwatch config check [FILE] [OPTIONS]\n");
         return 2;
     }
+    // A mistyped variable (CHURNWATCH_LOGLEVEL) has no effect: say so, once each, whatever
+    // the verdict on the rest.
+    for (const auto& v : unknown_environment_variables())
+        std::fprintf(stderr, "config check: warning: %s\n", v.warning.c_str());
     std::vector<std::string> rest(args.begin() + 1, args.end());
     if (!rest.empty() && rest[0].rfind("--", 0) != 0) {
         rest.insert(rest.begin(), "--config");

@@ -32,6 +32,12 @@ int serve_command(const Config& config) {
             .str("warning", "no secret configured (--secret or CHURNWATCH_SECRETS): every "
                             "delivery will be rejected with 401");
     }
+    // A mistyped variable (CHURNWATCH_LOGLEVEL) has no effect: say so, once each.
+    for (const auto& v : unknown_environment_variables()) {
+        LogLine line(logger, LogLevel::Warn, "config");
+        line.str("warning", v.warning).str("variable", v.name);
+        if (!v.suggestion.empty()) line.str("suggestion", v.suggestion);
+    }
     KeyRing keys(s.secrets, s.window);
     Metrics metrics;
     metrics.describe_gauge("churnwatch_build_info", "Build information (always 1).");

@@ -7,6 +7,8 @@
 
 #include <unistd.h>
 
+#include <filesystem>
+#include <regex>
 #include <set>
 #include <sstream>
 
@@ -300,6 +302,113 @@ TEST_F(ConfigCheck, ServeUsesTheSamePrecedence) {
     EXPECT_NE(server.port(), 1);
     EXPECT_NE(server.port(), 2);
     EXPECT_EQ(http_request(server.port(), "GET", "/healthz").status, 200);
+}
+
+// A mistyped CHURNWATCH_* variable used to have no effect and say nothing.
+TEST_F(ConfigCheck, WarnsAboutEachChurnwatchVariableThatNamesNoSetting) {
+    auto r = check({good()}, {{"CHURNWATCH_LOGLEVEL", "warn"},
+                              {"CHURNWATCH_SECRET", "shjk_typo_secret_1234"},
+                              {"CHURNWATCH_BANANA", "1"},
+                              {"CHURNWATCH_CRASH_ROUNDS", "2"},  // the crash test's: known
+                              {"CHURNWATCH_ALERT_ID", "msg_1"},  // alert-command's: known
+                              {"CHURNWATCH_THREADS", "3"}});
+    ASSERT_EQ(r.exit_code, 0) << r.err;  // a warning, not an error
+    EXPECT_NE(r.err.find("config check: warning: CHURNWATCH_LOGLEVEL is not a churnwatch setting "
+                         "and is ignored (did you mean CHURNWATCH_LOG_LEVEL?)\n"),
+              std::string::npos)
+        << r.err;
+    EXPECT_NE(r.err.find("config check: warning: CHURNWATCH_SECRET is not a churnwatch setting "
+                         "and is ignored (did you mean CHURNWATCH_SECRETS?)\n"),
+              std::string::npos)
+        << r.err;
+    EXPECT_NE(r.err.find("config check: warning: CHURNWATCH_BANANA is not a churnwatch setting "
+                         "and is ignored\n"),
+              std::string::npos)
+        << r.err;
+    for (const char* known : {"CHURNWATCH_CRASH_ROUNDS is", "CHURNWATCH_ALERT_ID is",
+                              "CHURNWATCH_THREADS is", "CHURNWATCH_CONFIG is"})
+        EXPECT_EQ(r.err.find(known), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find("shjk_typo"), std::string::npos) << "value leaked: " << r.err;
+    // Indeed without effect: the file's log level and secrets, the environment's threads.
+    EXPECT_EQ(line_for(r.out, "log-level"), "log-level = debug   # file");
+    EXPECT_EQ(line_for(r.out, "threads"), "threads = 3   # env");
+    EXPECT_EQ(r.out.find("secret = shjk…(21 chars)"), std::string::npos) << r.out;
+    // Also said when the configuration is refused: it may be why.
+    auto refused = check({good(), "--threads", "0"}, {{"CHURNWATCH_MAXBATCH", "5"}});
+    EXPECT_EQ(refused.exit_code, 2);
+    EXPECT_NE(refused.err.find("CHURNWATCH_MAXBATCH is not a churnwatch setting and is ignored "
+                               "(did you mean CHURNWATCH_MAX_BATCH?)"),
+              std::string::npos)
+        << refused.err;
+}
+
+TEST(ServeEnvironment, LogsAConfigWarningForEachChurnwatchVariableThatNamesNoSetting) {
+    TempDir dir;
+    ServerProcess server(dir, {.env = {{"CHURNWATCH_LOGLEVEL", "debug"},
+                                       {"CHURNWATCH_BANANA", "1"},
+                                       {"CHURNWATCH_CRASH_ROUNDS", "2"},
+                                       {"CHURNWATCH_LOG_LEVEL", "info"}}});
+    EXPECT_EQ(http_request(server.port(), "GET", "/healthz").status, 200);  // not fatal
+    std::string log = server.log();
+    EXPECT_NE(log.find("\"level\":\"warn\",\"event\":\"config\",\"warning\":\"CHURNWATCH_LOGLEVEL "
+                       "is not a churnwatch setting and is ignored (did you mean "
+                       "CHURNWATCH_LOG_LEVEL?)\",\"variable\":\"CHURNWATCH_LOGLEVEL\","
+                       "\"suggestion\":\"CHURNWATCH_LOG_LEVEL\"}"),
+              std::string::npos)
+        << log;
+    EXPECT_NE(log.find("\"warning\":\"CHURNWATCH_BANANA is not a churnwatch setting and is "
+                       "ignored\",\"variable\":\"CHURNWATCH_BANANA\"}"),
+              std::string::npos)
+        << log;
+    // One line per variable; none for known ones.
+    std::size_t lines = 0;
+    for (auto at = log.find("is not a churnwatch setting"); at != std::string::npos;
+         at = log.find("is not a churnwatch setting", at + 1)) {
+        std::size_t start = log.rfind('\n', at) + 1;
+        std::string line = log.substr(start, log.find('\n', at) - start);
+        if (line.find("CHURNWATCH_LOGLEVEL") != std::string::npos ||
+            line.find("CHURNWATCH_BANANA") != std::string::npos)
+            ++lines;
+        EXPECT_EQ(line.find("CHURNWATCH_CRASH_ROUNDS"), std::string::npos) << line;
+        EXPECT_EQ(line.find("\"variable\":\"CHURNWATCH_LOG_LEVEL\""), std::string::npos) << line;
+    }
+    EXPECT_EQ(lines, 2u) << log;
+    EXPECT_EQ(server.stop(), 0);
+    EXPECT_EQ(sanitizer_report(server.log()), "");
+}
+
+// What the project itself sets or documents — the systemd unit, the Dockerfile, the example
+// config, the docs, the scripts — is never warned about; the docs' example of a typo is.
+TEST(ConfigDocs, NoChurnwatchVariableTheProjectSetsOrDocumentsIsWarnedAbout) {
+    const std::set<std::string> typo_examples = {"CHURNWATCH_LOGLEVEL"};
+    std::vector<std::string> files = {kSourceDir + "/README.md"};
+    for (const char* sub : {"/deploy", "/scripts"})
+        for (const auto& f : std::filesystem::directory_iterator(kSourceDir + sub))
+            if (f.is_regular_file()) files.push_back(f.path().string());
+    // CMake's -DCHURNWATCH_… cache options are not environment variables.
+    const std::regex variable("(-D)?(CHURNWATCH_[A-Z0-9_]+)");
+    std::map<std::string, std::string> env;
+    std::map<std::string, std::string> found_in;
+    for (const auto& file : files) {
+        std::string text = read_file(file);
+        for (std::sregex_iterator it(text.begin(), text.end(), variable), end; it != end; ++it) {
+            if ((*it)[1].matched) continue;
+            env[(*it)[2]] = "";  // empty: a setting's variable is then unset
+            found_in.emplace((*it)[2], file);
+        }
+    }
+    for (const char* expected : {"CHURNWATCH_CONFIG", "CHURNWATCH_DB", "CHURNWATCH_SECRETS",
+                                 "CHURNWATCH_LISTEN", "CHURNWATCH_CRASH_ROUNDS", "CHURNWATCH_TEST_STAGES"})
+        EXPECT_TRUE(env.count(expected)) << expected << " not found: the scan is broken";
+    TempDir dir;
+    std::string path = dir.file("min.conf");
+    write_file(path, "secret = " + kLongSecret + "\n");
+    auto r = check({path}, env);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    for (const auto& [name, file] : found_in) {
+        bool warned = r.err.find("warning: " + name + " is not a churnwatch setting") != std::string::npos;
+        EXPECT_EQ(warned, typo_examples.count(name) == 1) << name << " (" << file << ")\n" << r.err;
+    }
 }
 
 // Every option `churnwatch help` lists, with its default ("" when none).

@@ -160,4 +160,76 @@ TEST_F(ConfigFile, GetIntNamesTheOptionAndRange) {
     EXPECT_EQ(c->get_int("json-depth", 2, 10000, error), 64);  // the default
 }
 
+// A mistyped CHURNWATCH_* variable used to be ignored without a word.
+TEST(EnvironmentVariables, EverySettingsVariableAndTheProjectsOwnAreKnown) {
+    for (const auto& spec : option_specs())
+        EXPECT_TRUE(known_environment_variable(env_name(spec))) << env_name(spec);
+    for (const char* name :
+         {"CHURNWATCH_CONFIG", "CHURNWATCH_SECRETS", "CHURNWATCH_ALERT_SECRET", "CHURNWATCH_LOG_LEVEL",
+          "CHURNWATCH_ALERT_ID", "CHURNWATCH_ALERT_TYPE", "CHURNWATCH_TEST_STAGES",
+          "CHURNWATCH_FUZZ_SECONDS", "CHURNWATCH_CRASH_ROUNDS", "CHURNWATCH_CRASH_SEED",
+          "CHURNWATCH_CONCURRENCY_DELIVERIES"}) {
+        EXPECT_TRUE(known_environment_variable(name)) << name;
+    }
+    for (const char* name : {"CHURNWATCH_LOGLEVEL", "CHURNWATCH_SECRET", "CHURNWATCH_", "CHURNWATCH_db",
+                             "CHURNWATCH_CONFIG_FILE", "CHURNWATCH_TEST_VISIBLE_OTHER"}) {
+        EXPECT_FALSE(known_environment_variable(name)) << name;
+    }
+}
+
+TEST(EnvironmentVariables, ObviousTyposGetASuggestion) {
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"CHURNWATCH_LOGLEVEL", "CHURNWATCH_LOG_LEVEL"},
+        {"CHURNWATCH_SECRET", "CHURNWATCH_SECRETS"},       // the option is --secret
+        {"CHURNWATCH_ALERT_SECRETS", "CHURNWATCH_ALERT_SECRET"},
+        {"CHURNWATCH_TLS_CRT", "CHURNWATCH_TLS_CERT"},
+        {"CHURNWATCH_MAXBODY", "CHURNWATCH_MAX_BODY"},
+        {"CHURNWATCH_ALERT_URLS", "CHURNWATCH_ALERT_URL"},
+        {"CHURNWATCH_LISTNE", "CHURNWATCH_LISTEN"},         // two letters swapped: one edit
+        {"CHURNWATCH_db", "CHURNWATCH_DB"},
+        {"CHURNWATCH_CRASH_ROUND", "CHURNWATCH_CRASH_ROUNDS"},
+        // Nothing obviously close: no guess.
+        {"CHURNWATCH_DATABASE", ""},
+        {"CHURNWATCH_CONFIG_FILE", ""},
+        {"CHURNWATCH_PORT", ""},
+        {"CHURNWATCH_X", ""},
+        {"CHURNWATCH_", ""},
+        {"OTHER_LOGLEVEL", ""},
+    };
+    for (const auto& [typed, expected] : cases)
+        EXPECT_EQ(closest_environment_variable(typed), expected) << typed;
+}
+
+TEST(EnvironmentVariables, UnknownOnesAreListedByNameWithOneWarningEach) {
+    ScopedEnv typo("CHURNWATCH_LOGLEVEL", "debug");
+    ScopedEnv secret("CHURNWATCH_SECRET", "shjk_abc");
+    ScopedEnv other("CHURNWATCH_BANANA", "yes");
+    ScopedEnv empty("CHURNWATCH_THREAD", "");  // empty, yet just as mistyped
+    ScopedEnv known("CHURNWATCH_LOG_LEVEL", "debug");
+    ScopedEnv config("CHURNWATCH_CONFIG", "/dev/null");
+    ScopedEnv crash("CHURNWATCH_CRASH_ROUNDS", "5");
+    ScopedEnv unrelated("LOGLEVEL", "debug");
+    std::vector<UnknownVariable> mine;
+    for (auto& v : unknown_environment_variables()) {
+        EXPECT_FALSE(known_environment_variable(v.name)) << v.name;
+        EXPECT_EQ(v.name.rfind("CHURNWATCH_", 0), 0u) << v.name;
+        if (v.name == "CHURNWATCH_LOGLEVEL" || v.name == "CHURNWATCH_SECRET" ||
+            v.name == "CHURNWATCH_BANANA" || v.name == "CHURNWATCH_THREAD")
+            mine.push_back(v);
+    }
+    ASSERT_EQ(mine.size(), 4u);
+    EXPECT_EQ(mine[0].name, "CHURNWATCH_BANANA");
+    EXPECT_EQ(mine[0].suggestion, "");
+    EXPECT_EQ(mine[0].warning, "CHURNWATCH_BANANA is not a churnwatch setting and is ignored");
+    EXPECT_EQ(mine[1].name, "CHURNWATCH_LOGLEVEL");
+    EXPECT_EQ(mine[1].warning, "CHURNWATCH_LOGLEVEL is not a churnwatch setting and is ignored "
+                               "(did you mean CHURNWATCH_LOG_LEVEL?)");
+    EXPECT_EQ(mine[2].name, "CHURNWATCH_SECRET");
+    EXPECT_EQ(mine[2].suggestion, "CHURNWATCH_SECRETS");
+    EXPECT_EQ(mine[3].name, "CHURNWATCH_THREAD");
+    EXPECT_EQ(mine[3].suggestion, "CHURNWATCH_THREADS");
+    // The value is never part of the warning (it may be a secret).
+    EXPECT_EQ(mine[2].warning.find("shjk_abc"), std::string::npos);
+}
+
 }  // namespace
