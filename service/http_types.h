@@ -16,7 +16,9 @@ struct HttpRequest {
     std::string target;  // "/webhooks/recharge/subscription/cancelled?x=1"
     std::vector<std::pair<std::string, std::string>> headers;
     std::string body;
-    std::string peer;  // the client's "ADDRESS:PORT", for the log lines of refusals
+    // The client's "ADDRESS:PORT", for the log lines of refusals: the connection's own
+    // string, valid while the handler runs (not copied per request).
+    std::string_view peer;
 
     // First value of a header, names compared case-insensitively.
     std::optional<std::string_view> header(std::string_view name) const;

@@ -149,7 +149,7 @@ void RequestHandler::reject(const Rejection& r, const std::optional<Topic>& path
 void RequestHandler::handle_webhook(HttpRequest&& req, const std::optional<Topic>& path_topic,
                                     Respond respond) {
     Micros started = clock_();
-    std::string peer = std::move(req.peer);
+    const std::string_view peer = req.peer;  // the session's string: outlives this call
     auto prepared = prepare_delivery(std::move(req), path_topic, keys_, options_, started);
     if (auto* rej = std::get_if<Rejection>(&prepared)) return reject(*rej, path_topic, respond, peer);
 
