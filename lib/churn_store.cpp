@@ -84,6 +84,32 @@ std::string upsert(const char* table, std::initializer_list<const char*> columns
     return out + ") ON CONFLICT (id) DO UPDATE SET " + set + " WHERE " + changed;
 }
 
+// An object's latest version (greatest (updated_at, order_key), whatever the arrival) and
+// whether any of its versions reached max retries.
+template <class Fact>
+struct Latest {
+    const Fact* fact = nullptr;
+    bool max_retries = false;
+};
+
+// Latest<Fact> of each subscription or charge of a history (`object` picks it out of the
+// fact), only of the ids in `ids` when given.
+template <class Fact, class Object>
+std::map<int64_t, Latest<Fact>> latest_by_id(const std::vector<Fact>& facts, Object Fact::*object,
+                                             const std::set<int64_t>* ids) {
+    std::map<int64_t, Latest<Fact>> out;
+    for (const Fact& f : facts) {
+        const Object& v = f.*object;
+        if (ids && !ids->count(v.id)) continue;
+        Latest<Fact>& best = out[v.id];
+        if (!best.fact || std::tie(v.updated_at, f.order_key) >
+                              std::tie((best.fact->*object).updated_at, best.fact->order_key))
+            best.fact = &f;
+        best.max_retries |= v.max_retries_reached;
+    }
+    return out;
+}
+
 }  // namespace
 
 struct ChurnStore::Statements {
@@ -321,20 +347,9 @@ ChurnStore::OutcomeRows ChurnStore::outcome_rows(const CustomerHistory& h, const
 
     // Rows are built only for the objects to be written: formatting every row of a long
     // history for each delivery cost more than the rows that changed.
-    struct LatestSub {
-        const SubscriptionFact* fact = nullptr;
-        bool max_retries = false;  // any version reached max retries
-    };
-    std::map<int64_t, LatestSub> subs;
-    for (const auto& f : h.subscriptions) {
-        if (only && !only->subscriptions.count(f.sub.id)) continue;
-        auto& best = subs[f.sub.id];
-        if (!best.fact || std::tie(f.sub.updated_at, f.order_key) > std::tie(best.fact->sub.updated_at, best.fact->order_key))
-            best.fact = &f;
-        best.max_retries |= f.sub.max_retries_reached;
-    }
-    for (const auto& [sub_id, latest] : subs) {
-        const int64_t id = sub_id;  // a plain variable: clang < 16 cannot capture bindings
+    const auto subs = latest_by_id(h.subscriptions, &SubscriptionFact::sub,
+                                   only ? &only->subscriptions : nullptr);
+    for (const auto& [id, latest] : subs) {
         const Subscription& s = latest.fact->sub;
         auto it = std::lower_bound(o.subscriptions.begin(), o.subscriptions.end(), id,
                                    [](const SubscriptionOutcome& so, int64_t v) { return so.id < v; });
@@ -352,21 +367,12 @@ ChurnStore::OutcomeRows ChurnStore::outcome_rows(const CustomerHistory& h, const
         ++out.subscriptions;
     }
 
-    std::map<int64_t, const ChargeFact*> charges;
-    std::set<int64_t> max_retried;
-    for (const auto& f : h.charges) {
-        if (only && !only->charges.count(f.charge.id)) continue;
-        auto& best = charges[f.charge.id];
-        if (!best || std::tie(f.charge.updated_at, f.order_key) >
-                         std::tie(best->charge.updated_at, best->order_key))
-            best = &f;
-        if (f.charge.max_retries_reached) max_retried.insert(f.charge.id);
-    }
-    for (const auto& [id, f] : charges) {
-        const Charge& c = f->charge;
+    const auto charges = latest_by_id(h.charges, &ChargeFact::charge, only ? &only->charges : nullptr);
+    for (const auto& [id, latest] : charges) {
+        const Charge& c = latest.fact->charge;
         w.add(id).add(c.customer_id).add(join_ids(c.subscription_ids));
         w.add(status_name(c.status)).add(c.error_type).add(c.error);
-        w.add(c.attempts).add(max_retried.count(id) > 0).add(c.total_price);
+        w.add(c.attempts).add(latest.max_retries).add(c.total_price);
         w.add(opt_time(c.created_at)).add(opt_time(c.processed_at));
         w.add(format_time(c.updated_at));
         ++out.charges;
