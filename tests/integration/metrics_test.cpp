@@ -400,16 +400,21 @@ TEST(Metrics, ProjectionLagReturnsToZeroAfterQuarantinedDeliveries) {
 // an operator saw a counter move and nothing to say why.
 TEST(Metrics, ProjectionFailuresAndQuarantinesAreLogged) {
     TempDir dir;
-    ServerProcess server(dir);
-    int port = server.port();
+    std::string path;
     {
-        churnwatch::sql::Database db(server.db());
-        db.set_busy_timeout(5000);
+        // The triggers go in while no server runs: done while it ran, the projection could
+        // first fail on the lock they took, and that error would be the one line logged.
+        ServerProcess first(dir);
+        path = first.db();
+        first.stop();
+        churnwatch::sql::Database db(path);
         db.exec("CREATE TRIGGER no_watermark BEFORE INSERT ON service_state"
                 " WHEN NEW.key = 'projected_through' BEGIN SELECT RAISE(ABORT, 'watermark refused'); END");
         db.exec("CREATE TRIGGER no_watermark_update BEFORE UPDATE ON service_state"
                 " WHEN NEW.key = 'projected_through' BEGIN SELECT RAISE(ABORT, 'watermark refused'); END");
     }
+    ServerProcess server(dir, {.db = path});
+    int port = server.port();
     ASSERT_EQ(post_webhook(port, "/webhooks/recharge/subscription/cancelled",
                            example_payload("subscription_cancelled.2021-11.json")).status, 200);
     EXPECT_TRUE(eventually([&] { return scrape(port).value("churnwatch_projection_failures_total") >= 3; }));
