@@ -7,6 +7,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -39,6 +40,30 @@ private:
     void write_all(const std::string& bytes);
     int fd_;
     std::atomic<LogLevel> min_;
+};
+
+// For a condition that repeats (a full disk, a connection limit): a line at most once per
+// interval. Each occurrence calls due(); when it returns true, log the line with
+// occurrences(), the ones since the last line including this one. One thread only.
+class LogThrottle {
+public:
+    explicit LogThrottle(std::chrono::steady_clock::duration interval) : interval_(interval) {}
+    bool due(std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now()) {
+        ++pending_;
+        if (logged_once_ && now - last_ < interval_) return false;
+        logged_once_ = true;
+        last_ = now;
+        occurrences_ = pending_;
+        pending_ = 0;
+        return true;
+    }
+    int64_t occurrences() const { return occurrences_; }
+
+private:
+    std::chrono::steady_clock::duration interval_;
+    std::chrono::steady_clock::time_point last_{};
+    bool logged_once_ = false;
+    int64_t pending_ = 0, occurrences_ = 0;
 };
 
 // Builds one log line: LogLine(logger, LogLevel::Info, "delivery").str("outcome", "accepted")…

@@ -179,10 +179,8 @@ struct HttpServer::Impl {
     net::steady_timer drain_timer;
     // Out of file descriptors: accepting waits on this, then tries again (see on_accept).
     net::steady_timer accept_retry;
-    std::chrono::steady_clock::time_point accept_paused_logged{};
-    std::size_t accept_pauses_unlogged = 0;
-    std::chrono::steady_clock::time_point limit_logged{};
-    std::size_t limit_hits_unlogged = 0;
+    LogThrottle accept_paused_log{std::chrono::seconds(1)};
+    LogThrottle limit_log{std::chrono::seconds(10)};
     void note_connection_limit();
     std::atomic<bool> stopping{false};
     std::shared_ptr<SessionRegistry> registry;
@@ -481,14 +479,10 @@ void HttpServer::Impl::on_accept(beast::error_code ec, tcp::socket socket) {
 
 // At most one line per 10 s: a limit reached again and again under load is one condition.
 void HttpServer::Impl::note_connection_limit() {
-    ++limit_hits_unlogged;
-    auto now = std::chrono::steady_clock::now();
-    if (now - limit_logged < std::chrono::seconds(10)) return;
+    if (!limit_log.due()) return;
     LogLine(logger, LogLevel::Warn, "connection_limit")
         .num("max_connections", static_cast<int64_t>(registry->max_connections))
-        .num("times_reached", static_cast<int64_t>(limit_hits_unlogged));
-    limit_logged = now;
-    limit_hits_unlogged = 0;
+        .num("times_reached", limit_log.occurrences());
 }
 
 // The pending connection stays in the kernel's queue, so accepting again at once fails
@@ -497,17 +491,12 @@ void HttpServer::Impl::note_connection_limit() {
 // once a second, with how many pauses went unlogged.
 void HttpServer::Impl::pause_accepting(beast::error_code ec) {
     constexpr auto kRetry = std::chrono::milliseconds(100);
-    auto now = std::chrono::steady_clock::now();
-    if (now - accept_paused_logged >= std::chrono::seconds(1)) {
+    if (accept_paused_log.due()) {
         LogLine(logger, LogLevel::Warn, "accept_paused")
             .str("error", ec.message())
             .num("retry_ms", kRetry.count())
             .num("open_connections", static_cast<int64_t>(registry->size()))
-            .num("pauses_since_last_log", static_cast<int64_t>(accept_pauses_unlogged));
-        accept_paused_logged = now;
-        accept_pauses_unlogged = 0;
-    } else {
-        ++accept_pauses_unlogged;
+            .num("pauses_since_last_log", accept_paused_log.occurrences() - 1);  // not this one
     }
     accept_retry.expires_after(kRetry);
     accept_retry.async_wait([this](beast::error_code wait_ec) {

@@ -39,15 +39,11 @@ WriterMetrics::WriterMetrics(Metrics& metrics, Logger* logger) : metrics_(metric
 void WriterMetrics::on_projected(const ProjectionResult& result, double seconds, bool ok) {
     if (!ok) {
         metrics_.inc("churnwatch_projection_failures_total");
-        ++failures_unlogged_;
-        auto now = std::chrono::steady_clock::now();
-        if (logger_ && now - last_failure_log_ >= std::chrono::seconds(10)) {
-            // Retried every 200 ms while it lasts (a full disk): one line per 10 s is enough.
+        // Retried every 200 ms while it lasts (a full disk): one line per 10 s is enough.
+        if (logger_ && failure_log_.due()) {
             LogLine(*logger_, LogLevel::Warn, "projection_failed")
                 .str("error", result.error)
-                .num("failures", failures_unlogged_);
-            last_failure_log_ = now;
-            failures_unlogged_ = 0;
+                .num("failures", failure_log_.occurrences());
         }
         return;
     }

@@ -32,8 +32,7 @@ public:
 private:
     Metrics& metrics_;
     Logger* logger_;
-    std::chrono::steady_clock::time_point last_failure_log_{};
-    int64_t failures_unlogged_ = 0;
+    LogThrottle failure_log_{std::chrono::seconds(10)};
 };
 
 // process_resident_memory_bytes, process_virtual_memory_bytes, process_open_fds,

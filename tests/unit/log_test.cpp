@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -72,6 +73,27 @@ TEST(LogLine, WritesOneJsonObjectPerLine) {
     EXPECT_STREQ(doc["event"].GetString(), "delivery");
     EXPECT_STREQ(doc["reason"].GetString(), "bad \"sig\"\n");
     EXPECT_EQ(doc["id"].GetInt64(), 7);
+}
+
+}  // namespace
+}  // namespace churnwatch
+
+namespace churnwatch {
+namespace {
+
+// The first occurrence is logged at once; the next ones within the interval are counted
+// and reported with the next line.
+TEST(LogThrottle, FirstAtOnceThenOncePerIntervalWithTheCount) {
+    using namespace std::chrono_literals;
+    const auto t0 = std::chrono::steady_clock::now();
+    LogThrottle t(10s);
+    EXPECT_TRUE(t.due(t0));
+    EXPECT_EQ(t.occurrences(), 1);
+    EXPECT_FALSE(t.due(t0 + 1s));
+    EXPECT_FALSE(t.due(t0 + 9s));
+    EXPECT_TRUE(t.due(t0 + 10s));
+    EXPECT_EQ(t.occurrences(), 3);  // the two held back and this one
+    EXPECT_FALSE(t.due(t0 + 11s));
 }
 
 }  // namespace
