@@ -261,7 +261,12 @@ private:
         // Parse as much as has arrived at each read: a request that came in one piece is
         // still parsed by one read (http::async_read does the same).
         parser_->eager(true);
-        tcp().expires_after(server_.options.request_timeout);
+        // Shutting down (an answer was being written when it began): the next request gets a
+        // short deadline, as on_shutdown gives one in progress, instead of holding the drain.
+        tcp().expires_after(server_.stopping.load()
+                                ? std::min<std::chrono::milliseconds>(server_.options.request_timeout,
+                                                                      std::chrono::seconds(1))
+                                : server_.options.request_timeout);
         reading_ = true;
         continue_sent_ = false;
         read_some();
@@ -541,7 +546,14 @@ void HttpServer::Impl::begin_shutdown() {
     net::post(drain_timer.get_executor(), [this] {
         drain_timer.expires_after(options.drain_timeout);
         drain_timer.async_wait([this](beast::error_code ec) {
-            if (!ec) ioc.stop();
+            if (ec) return;
+            // Connections still open now (a client not reading its answer, a request still
+            // arriving) are dropped without an answer: their senders retry.
+            LogLine(logger, LogLevel::Warn, "shutdown")
+                .str("phase", "drain_cut_off")
+                .num("connections", static_cast<int64_t>(registry->size()))
+                .num("drain_ms", static_cast<int64_t>(options.drain_timeout.count()));
+            ioc.stop();
         });
     });
     auto live = registry->begin_stop();

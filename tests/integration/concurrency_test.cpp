@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <memory>
 #include <string>
@@ -213,6 +214,28 @@ TEST(Concurrency, OutOfDescriptorsPausesAcceptingWithoutSpinning) {
     std::string body = customer_json({.id = 4343, .updated_at = "2026-05-01T00:00:00+00:00"});
     EXPECT_EQ(post_webhook(port, "/webhooks/recharge/customer/updated", body).status, 200);
     EXPECT_TRUE(server.running());
+    EXPECT_EQ(sanitizer_report(server.log()), "");
+}
+
+// A client that pipelines requests and never reads the answers leaves its session blocked in
+// a write (the write timeout is 15 s). SIGTERM must still stop the server at the drain limit
+// (10 s; the systemd unit's TimeoutStopSec is above it), and say it cut a connection off.
+TEST(Shutdown, AClientThatNeverReadsHoldsTheDrainOnlyToItsLimit) {
+    TempDir dir;
+    ServerProcess server(dir);
+    HttpConnection stuck(server.port(), /*receive_buffer=*/4096);
+    std::string pipeline;
+    for (int i = 0; i < 2000; ++i) pipeline += "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+    ASSERT_TRUE(stuck.send_raw(pipeline));  // ~74 KB in; ~9 MB of answers that nobody reads
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    EXPECT_EQ(http_request(server.port(), "GET", "/healthz").status, 200) << "others are still served";
+    auto began = std::chrono::steady_clock::now();
+    EXPECT_EQ(server.stop(), 0) << server.log();
+    auto took = std::chrono::steady_clock::now() - began;
+    // A bound, not a timing claim: without the drain limit this waits for the write timeout
+    // and then for the next 1999 answers.
+    EXPECT_LT(took, std::chrono::seconds(14));
+    EXPECT_TRUE(contains(server.log(), "\"phase\":\"drain_cut_off\",\"connections\":1")) << server.log();
     EXPECT_EQ(sanitizer_report(server.log()), "");
 }
 

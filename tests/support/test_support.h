@@ -65,7 +65,8 @@ std::map<std::string, std::string> parse_header_lines(std::istream& head);
 // One keep-alive connection to 127.0.0.1:port.
 class HttpConnection {
 public:
-    explicit HttpConnection(int port);
+    // receive_buffer > 0: SO_RCVBUF before connecting (a client whose window fills at once).
+    explicit HttpConnection(int port, int receive_buffer = 0);
     ~HttpConnection();
     bool connected() const { return fd_ >= 0; }
     HttpResult request(const std::string& method, const std::string& target,
