@@ -213,41 +213,58 @@ ReplayOutcome replay_one(sql::Database& db, ChurnStore& churn, int64_t id,
     return {ReplayOutcome::Accepted, what};
 }
 
-int replay(sql::Database& db, const Config& config, const std::vector<std::string>& targets) {
+// What `quarantine replay` was asked, checked before the database is opened, so a usage
+// error is reported as one whatever the state of --db.
+struct ReplayRequest {
+    bool all = false;
+    std::vector<int64_t> ids;  // when not all
+    RulesPolicy policy;
+    JsonLimits limits;
+    AlertSettings alerts;
+};
+
+// Returns "" or the usage error.
+std::string parse_replay(const Config& config, const std::vector<std::string>& targets,
+                         ReplayRequest& request) {
+    if (targets.empty()) return "replay needs a delivery id (or 'all')";
+    if (targets.size() == 1 && targets[0] == "all") {
+        request.all = true;
+    } else {
+        for (std::size_t i = 0; i < targets.size(); ++i) {
+            if (targets[i] == "all")
+                return "unexpected argument '" + targets[i == 0 ? 1 : i] +
+                       "' ('all' replays every quarantined delivery: give ids or 'all', not both)";
+            auto id = parse_id(targets[i]);
+            if (!id) return "not a delivery id: '" + targets[i] + "'";
+            request.ids.push_back(*id);
+        }
+    }
     std::string error;
     auto depth = config.get_int("json-depth", 2, 10000, error);
     auto churn_days = config.get_int("auto-churn-days", 0, 3650, error);
-    if (!depth || !churn_days) return usage(error);
-    RulesPolicy policy;
-    if (*churn_days > 0) policy.auto_churn_after_max_retries_days = *churn_days;
-    JsonLimits limits;
-    limits.max_depth = static_cast<std::size_t>(*depth);
-
-    std::vector<int64_t> ids;
-    bool all = targets.size() == 1 && targets[0] == "all";
-    if (all) {
-        sql::Statement q(db, "SELECT id FROM deliveries WHERE status = 'quarantined' ORDER BY id");
-        while (q.step()) ids.push_back(q.column_int(0));
-    } else {
-        for (const auto& t : targets) {
-            auto id = parse_id(t);
-            if (!id) return usage("not a delivery id: '" + t + "'");
-            ids.push_back(*id);
-        }
-    }
-    if (ids.empty()) {
-        if (!all) return usage("replay needs a delivery id (or 'all')");
-        std::printf("no quarantined deliveries\n");
-        return 0;
-    }
-
-    ChurnStore churn(policy);
-    churn.prepare(db);
+    if (!depth || !churn_days) return error;
+    if (*churn_days > 0) request.policy.auto_churn_after_max_retries_days = *churn_days;
+    request.limits.max_depth = static_cast<std::size_t>(*depth);
     // A churn that a replay reveals is announced like any other: alert rows go into the
     // outbox in the replay's transaction, and the running server's dispatcher sends them.
-    AlertSettings alerts;
-    std::string alert_error;
-    if (!read_alert_settings(config, alerts, alert_error)) return usage(alert_error);
+    if (!read_alert_settings(config, request.alerts, error)) return error;
+    return "";
+}
+
+int replay(sql::Database& db, const ReplayRequest& request) {
+    std::vector<int64_t> ids = request.ids;
+    if (request.all) {
+        sql::Statement q(db, "SELECT id FROM deliveries WHERE status = 'quarantined' ORDER BY id");
+        while (q.step()) ids.push_back(q.column_int(0));
+        if (ids.empty()) {
+            std::printf("no quarantined deliveries\n");
+            return 0;
+        }
+    }
+    const JsonLimits& limits = request.limits;
+    const AlertSettings& alerts = request.alerts;
+    ChurnStore churn(request.policy);
+    churn.prepare(db);
     AlertOutbox outbox(alert_routes(alerts.targets));
     if (!alerts.targets.empty()) churn.set_listener(&outbox);
     bool tty = ::isatty(2) && ids.size() > 1;
@@ -301,16 +318,12 @@ int quarantine_command(const Config& config) {
             return show(*db, *id);
         }
         if (action == "replay") {
-            if (args.size() < 2) return usage("replay needs a delivery id (or 'all')");
-            for (std::size_t i = 1; i < args.size() && args.size() > 2; ++i) {
-                if (args[i] == "all") {
-                    return usage("unexpected argument '" + args[i == 1 ? 2 : i] +
-                                 "' ('all' replays every quarantined delivery: give ids or "
-                                 "'all', not both)");
-                }
-            }
+            ReplayRequest request;
+            std::string error =
+                parse_replay(config, std::vector<std::string>(args.begin() + 1, args.end()), request);
+            if (!error.empty()) return usage(error);
             auto db = open_db(config);
-            return replay(*db, config, std::vector<std::string>(args.begin() + 1, args.end()));
+            return replay(*db, request);
         }
     } catch (const std::exception& e) {
         std::cerr << "churnwatch quarantine " << action << ": " << e.what() << "\n";

@@ -159,6 +159,16 @@ TEST(Positional, CommandsWithActionsNameTheUnexpectedArgument) {
         EXPECT_NE(r.err.find("usage: churnwatch " + c.args[0]), std::string::npos) << what << ": " << r.err;
         EXPECT_TRUE(r.out.empty()) << what << ": " << r.out;
     }
+    // A usage error is one whatever --db names: it is checked before the database is opened.
+    for (const auto& args : std::vector<std::vector<std::string>>{
+             {"quarantine", "replay", "abc"}, {"quarantine", "replay", "5", "--json-depth", "1"}}) {
+        std::vector<std::string> with_db = args;
+        with_db.insert(with_db.end(), {"--db", dir.file("missing.db")});
+        auto r = run_churnwatch(with_db);
+        EXPECT_EQ(r.exit_code, 2) << args[2] << "\n" << r.err;
+        EXPECT_NE(r.err.find("usage: churnwatch quarantine"), std::string::npos) << r.err;
+        EXPECT_EQ(r.err.find("missing.db"), std::string::npos) << r.err;
+    }
     // The documented positional forms still work (ids that do not exist: exit 1, not 2).
     auto retry = run_churnwatch({"alerts", "retry", "7", "8", "--db", db});
     EXPECT_EQ(retry.exit_code, 1) << retry.err;
