@@ -6,6 +6,7 @@
 
 #ifdef __linux__
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #endif
 
@@ -415,6 +416,44 @@ void Savepoint::rollback() {
     prepared_.rollback_to_.run();
     prepared_.release_.reset();
     prepared_.release_.run();
+}
+
+namespace {
+
+bool stat_id(const std::string& path, unsigned long long& dev, unsigned long long& ino) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return false;
+    dev = static_cast<unsigned long long>(st.st_dev);
+    ino = static_cast<unsigned long long>(st.st_ino);
+    return true;
+}
+
+}  // namespace
+
+FileIdentity::FileIdentity(const Database& db) : path_(db.file()) {
+    db_.known = stat_id(path_, db_.dev, db_.ino);
+    wal_.known = stat_id(path_ + "-wal", wal_.dev, wal_.ino);
+}
+
+std::string FileIdentity::changed() {
+    if (path_.empty()) return "";  // in-memory or temporary database
+    auto check = [](const std::string& path, Id& id) -> std::string {
+        unsigned long long dev = 0, ino = 0;
+        if (!stat_id(path, dev, ino)) {
+            if (!id.known) return "";
+            return path + " was deleted while churnwatch had it open";
+        }
+        if (!id.known) {
+            id = {true, dev, ino};
+            return "";
+        }
+        if (dev != id.dev || ino != id.ino)
+            return path + " was replaced by another file while churnwatch had it open";
+        return "";
+    };
+    std::string why = check(path_, db_);
+    if (why.empty()) why = check(path_ + "-wal", wal_);
+    return why;
 }
 
 }  // namespace churnwatch::sql

@@ -192,4 +192,25 @@ private:
     bool done_ = false;
 };
 
+// Whether the files at a database's path are still the ones its connection opened. A
+// database deleted, or replaced by a restore, while a process has it open goes on taking
+// writes through the open descriptors; they vanish with the last descriptor, and the next
+// start finds the file now at the path. The writer checks this after each commit and
+// refuses to acknowledge what went into a file nobody will open again.
+class FileIdentity {
+public:
+    explicit FileIdentity(const Database& db);  // the database file and its -wal, as now
+    // "" while the files at the path are the recorded ones; otherwise what changed.
+    // Two stat(2) calls. A -wal absent at construction is recorded when first seen.
+    std::string changed();
+
+private:
+    struct Id {
+        bool known = false;
+        unsigned long long dev = 0, ino = 0;
+    };
+    std::string path_;
+    Id db_, wal_;
+};
+
 }  // namespace churnwatch::sql

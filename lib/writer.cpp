@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <exception>
 #include <optional>
+#include <stdexcept>
 #include <tuple>
 
 #include <sqlite3.h>
@@ -82,6 +83,7 @@ Writer::Writer(const std::string& db_path, WriterOptions options, DeliveryApplie
         if (last.step()) last_accepted_id_ = last.column_int(0);
     }
     update_lag();
+    identity_ = std::make_unique<sql::FileIdentity>(*db_);
     thread_ = std::thread([this] {
         pthread_setname_np(pthread_self(), "cw-writer");  // visible in top -H, perf, gdb
         run();
@@ -162,7 +164,8 @@ void Writer::run() {
             maintain();
             next_maintenance = std::chrono::steady_clock::now() + options_.maintenance_interval;
         }
-        bool projecting = projector_ && projector_->pending();
+        // Nothing is projected from a file that is no longer the database (file_moved_).
+        bool projecting = projector_ && projector_->pending() && file_moved_.empty();
         bool stopping = false;
         {
             std::unique_lock lock(mu_);
@@ -187,7 +190,7 @@ void Writer::run() {
             batch.clear();
             restart_wal_if_large();
         }
-        if (!projector_ || !projector_->pending()) continue;
+        if (!projector_ || !projector_->pending() || !file_moved_.empty()) continue;
         // Ingest first: with requests waiting, the projection only runs while it is too far
         // behind, and then as many as were just stored, so the lag stops growing.
         if (ingested == 0 || stopping) {
@@ -313,6 +316,7 @@ void Writer::commit_batch(std::deque<Item>& batch) {
     bool ok = true;
     std::string error;
     try {
+        if (!file_moved_.empty()) throw std::runtime_error(file_moved_);
         // Wait for a lock held elsewhere only while the oldest item can still be answered
         // in time (the queue is in arrival order). Waits no longer stack up: a delivery
         // queued behind a failed batch gets what is left of its own time, not another 5 s.
@@ -339,6 +343,13 @@ void Writer::commit_batch(std::deque<Item>& batch) {
             high_water_->bind(1, std::to_string(next_id_ - 1)).run();
         }
         txn.commit();
+        // Committed into the file this connection has open: no answer may say so if that is
+        // no longer the file at the path (deleted, or replaced by a restore, while running).
+        // From then on nothing is acknowledged until a restart opens the file now there.
+        if (std::string why = identity_->changed(); !why.empty()) {
+            file_moved_ = why + ": deliveries are refused until churnwatch is restarted";
+            throw std::runtime_error(file_moved_);
+        }
     } catch (const std::exception& e) {
         ok = false;
         error = e.what();

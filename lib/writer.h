@@ -151,6 +151,8 @@ private:
     std::unique_ptr<sql::Statement> high_water_;  // service_state 'last_delivery_id'
     std::unique_ptr<sql::PreparedSavepoint> store_savepoint_;  // one per stored delivery
     int64_t next_id_ = 1;  // writer thread only: the next delivery's id, never one used before
+    std::unique_ptr<sql::FileIdentity> identity_;  // the files opened, checked after each commit
+    std::string file_moved_;  // writer thread only: why nothing can be acknowledged any more
     std::unique_ptr<sql::Statement> fingerprint_;
     std::unique_ptr<sql::Statement> stored_key_;
     DedupeIndex dedupe_;

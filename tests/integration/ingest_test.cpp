@@ -2,6 +2,7 @@
 // the SQLite file the server wrote.
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <thread>
 #include <vector>
@@ -118,6 +119,30 @@ TEST_F(IngestTest, WhileTheDatabaseIsLockedDeliveriesAre503WithinFiveSeconds) {
                                            .updated_at = "2026-05-02T00:00:00+00:00"});
     EXPECT_EQ(post_webhook(server->port(), target, later).status, 200);
     EXPECT_EQ(count(), 2);
+}
+
+// A database deleted (a cleanup job) or replaced (a restore) while the server runs: what it
+// goes on writing lands in a file that vanishes with the process. Nothing may be acknowledged
+// then, and /readyz must say so; after a restart the file now at the path is used.
+TEST_F(IngestTest, ADatabaseDeletedWhileRunningIsRefusedNotAcknowledged) {
+    start();
+    const std::string target = "/webhooks/recharge/subscription/cancelled";
+    ASSERT_EQ(post_webhook(server->port(), target, example_payload(kCancelled)).status, 200);
+    for (const char* suffix : {"", "-wal", "-shm"}) ::unlink((server->db() + suffix).c_str());
+    std::string body = subscription_json({.id = 5301, .customer_id = 5300, .status = "cancelled",
+                                          .updated_at = "2026-05-01T00:00:00+00:00"});
+    auto r = post_webhook(server->port(), target, body);
+    EXPECT_EQ(r.status, 503) << r.body;
+    auto ready = http_request(server->port(), "GET", "/readyz");
+    EXPECT_EQ(ready.status, 503) << ready.body;
+    EXPECT_NE(ready.body.find("was deleted while churnwatch had it open"), std::string::npos) << ready.body;
+    EXPECT_EQ(post_webhook(server->port(), target, body).status, 503) << "refused until restarted";
+    EXPECT_NE(server->log().find("deliveries are refused until churnwatch is restarted"), std::string::npos)
+        << server->log();
+    EXPECT_EQ(server->stop(), 0) << server->log();
+    start();  // a new, empty database at the path: the refused delivery is stored when retried
+    EXPECT_EQ(post_webhook(server->port(), target, body).status, 200);
+    EXPECT_EQ(count(), 1);
 }
 
 TEST_F(IngestTest, TimestampedSignatureIsAccepted) {

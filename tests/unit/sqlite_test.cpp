@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <memory>
 
 #include "sqlite.h"
 #include "test_support.h"
@@ -103,4 +104,38 @@ TEST(Database, RefusesToOpenForWritingAFileItCannotWrite) {
         ::testing::ExitedWithCode(3), "");
     sql::Database reader(path, sql::OpenMode::ReadOnly);  // reading it is fine
     EXPECT_EQ(first_text(reader, "SELECT count(*) FROM t"), "0");
+}
+
+TEST(FileIdentity, NoticesTheDatabaseOrItsWalDeletedOrReplaced) {
+    TempDir dir;
+    const std::string path = dir.file("id.db");
+    auto open = [&] {
+        auto db = std::make_unique<sql::Database>(path);
+        db->exec("PRAGMA journal_mode=WAL; CREATE TABLE IF NOT EXISTS t (x); INSERT INTO t VALUES (1)");
+        return db;
+    };
+    {
+        auto db = open();
+        sql::FileIdentity id(*db);
+        EXPECT_EQ(id.changed(), "");
+        ASSERT_EQ(::unlink(path.c_str()), 0);
+        EXPECT_EQ(id.changed(), path + " was deleted while churnwatch had it open");
+    }
+    {
+        auto db = open();
+        sql::FileIdentity id(*db);
+        // A restore while running: another file moved over the path.
+        write_file(dir.file("other.db"), "not the same file");
+        ASSERT_EQ(::rename(dir.file("other.db").c_str(), path.c_str()), 0);
+        EXPECT_EQ(id.changed(), path + " was replaced by another file while churnwatch had it open");
+    }
+    ::unlink(path.c_str());
+    ::unlink((path + "-wal").c_str());
+    ::unlink((path + "-shm").c_str());
+    {
+        auto db = open();
+        sql::FileIdentity id(*db);
+        ASSERT_EQ(::unlink((path + "-wal").c_str()), 0);
+        EXPECT_EQ(id.changed(), path + "-wal was deleted while churnwatch had it open");
+    }
 }

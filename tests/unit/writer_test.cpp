@@ -1,5 +1,6 @@
 // Writer: group commit of raw deliveries and their deduplication by fingerprint.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <future>
@@ -183,6 +184,26 @@ TEST(Writer, ADeliveryThatFailsDoesNotFailItsBatch) {
     w.stop();
     EXPECT_EQ(count(path, "deliveries"), 2);
     EXPECT_EQ(count(path, "delivery_fingerprints"), 2);
+}
+
+// A database deleted (or replaced) while the writer has it open: what it commits goes into
+// a file that vanishes with the process, so nothing is acknowledged from then on.
+TEST(Writer, AcknowledgesNothingOnceItsDatabaseFileIsDeleted) {
+    TempDir dir;
+    const std::string path = dir.file("w.db");
+    Writer w(path, WriterOptions{});
+    EXPECT_EQ(write(w, delivery(0)).outcome, WriteOutcome::Stored);
+    ASSERT_EQ(::unlink(path.c_str()), 0);
+    WriteResult r = write(w, delivery(1));
+    EXPECT_EQ(r.outcome, WriteOutcome::Failed);
+    EXPECT_NE(r.error.find(path + " was deleted while churnwatch had it open"), std::string::npos) << r.error;
+    EXPECT_NE(r.error.find("until churnwatch is restarted"), std::string::npos) << r.error;
+    // Sticky: later deliveries and readiness probes fail the same way.
+    EXPECT_EQ(write(w, delivery(2)).outcome, WriteOutcome::Failed);
+    std::promise<WriteResult> probe;
+    ASSERT_TRUE(w.submit_probe([&probe](const WriteResult& x) { probe.set_value(x); }));
+    EXPECT_EQ(probe.get_future().get().outcome, WriteOutcome::Failed);
+    EXPECT_FALSE(w.last_commit_ok());
 }
 
 TEST(Writer, RefusedSubmitLeavesDeliveryAndCallbackUntouched) {
