@@ -59,6 +59,11 @@ ProgramRun run_program(const std::string& path, const std::string& input,
     posix_spawn_file_actions_adddup2(&fa, in[0], 0);
     posix_spawn_file_actions_adddup2(&fa, err[1], 2);
     posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    // Nothing else of ours: without this the child (and anything it leaves running) held the
+    // listening socket and open client connections, which kept the port taken after we
+    // stopped (a restart failed with "Address already in use"). Asio does not open sockets
+    // close-on-exec, so this is the one place that guarantees it.
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
     posix_spawnattr_t attr;
     posix_spawnattr_init(&attr);
     sigset_t none, defaults;

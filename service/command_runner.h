@@ -1,6 +1,7 @@
 // Runs a local program with bytes on its stdin, bounded in time: the command alert hook.
 // posix_spawn (safe in a threaded process), own process group (a timeout kills the whole
-// group, grandchildren included), default signal dispositions, stdout discarded, the tail
+// group, grandchildren included), default signal dispositions, no descriptor of ours but
+// stdin and stderr (a pipe each), stdout discarded, the tail
 // of stderr kept for the outbox's last_error. The child's environment is ours minus every
 // CHURNWATCH_* variable (they hold secrets), plus the variables the caller adds.
 #pragma once

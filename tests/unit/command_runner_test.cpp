@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdlib>
 
@@ -78,6 +79,21 @@ TEST(CommandRunner, EnvironmentHasNoChurnwatchSecretsButTheAlertVariables) {
     EXPECT_EQ(env.find("CHURNWATCH_TEST_VISIBLE_OTHER"), std::string::npos);
     EXPECT_NE(env.find("SOME_OTHER_VAR=kept"), std::string::npos);
     EXPECT_NE(env.find("CHURNWATCH_ALERT_ID=msg_1"), std::string::npos);
+}
+
+// A descriptor of ours without close-on-exec (Asio's sockets are like that: the listening
+// socket, client connections) must not reach the program, nor anything it leaves running.
+TEST(CommandRunner, TheProgramGetsNoDescriptorOfOursButItsPipes) {
+    TempDir dir;
+    int fds[2];
+    ASSERT_EQ(::pipe(fds), 0);  // inheritable
+    auto prog = script(dir, "fds.sh", "cat >/dev/null\nls /proc/self/fd >&2\nexit 1\n");
+    auto r = run_program(prog, "x", {}, 10s);
+    ::close(fds[0]);
+    ::close(fds[1]);
+    ASSERT_TRUE(r.started) << r.error;
+    // ls lists 0, 1, 2 and the descriptor it reads /proc/self/fd with (3).
+    EXPECT_EQ(r.stderr_tail, "0\n1\n2\n3\n");
 }
 
 TEST(CommandRunner, ProgramThatIgnoresStdinDoesNotHurtUs) {
