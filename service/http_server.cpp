@@ -241,7 +241,19 @@ public:
                 self->tcp().socket().shutdown(tcp::socket::shutdown_both, ec);
                 self->tcp().close();
             } else {
-                self->tcp().expires_after(std::chrono::seconds(1));
+                // A second for the rest of it. Not expires_after on the stream: Beast arms
+                // that timer when an operation starts, so the read already waiting kept its
+                // 15 s and held the drain to its 10 s limit.
+                std::weak_ptr<Session> weak = self;
+                self->shutdown_timer_.emplace(self->stream_.get_executor());
+                self->shutdown_timer_->expires_after(std::chrono::seconds(1));
+                self->shutdown_timer_->async_wait([weak](beast::error_code ec) {
+                    auto s = weak.lock();
+                    if (ec || !s || !s->reading_) return;  // answered meanwhile: closes after it
+                    beast::error_code ignored;
+                    s->tcp().socket().shutdown(tcp::socket::shutdown_both, ignored);
+                    s->tcp().close();
+                });
             }
         });
     }
@@ -407,6 +419,7 @@ private:
     std::string head_, body_;  // the answer being written
     std::optional<http::request_parser<http::string_body>> parser_;
     bool keep_alive_ = true;
+    std::optional<net::steady_timer> shutdown_timer_;  // at shutdown, for a request in progress
     std::string peer_;  // "ADDRESS:PORT" of the client
     bool reading_ = false;
     bool continue_sent_ = false;  // this request's "100 Continue" has gone out

@@ -217,6 +217,23 @@ TEST(Concurrency, OutOfDescriptorsPausesAcceptingWithoutSpinning) {
     EXPECT_EQ(sanitizer_report(server.log()), "");
 }
 
+// A request still arriving at SIGTERM gets a second to finish, not the 15 s request
+// timeout: the drain then ends well before its 10 s limit.
+TEST(Shutdown, ARequestHalfSentAtShutdownGetsASecond) {
+    TempDir dir;
+    ServerProcess server(dir);
+    HttpConnection half(server.port());
+    ASSERT_TRUE(half.send_raw("POST /webhooks/recharge/customer/updated HTTP/1.1\r\nHost: x\r\n"
+                              "Content-Length: 1000\r\n\r\n{\"customer\":"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the header is read
+    auto began = std::chrono::steady_clock::now();
+    EXPECT_EQ(server.stop(), 0) << server.log();
+    // A bound, not a timing claim: without the deadline this took the whole 10 s drain.
+    EXPECT_LT(std::chrono::steady_clock::now() - began, std::chrono::seconds(6));
+    EXPECT_EQ(server.log().find("drain_cut_off"), std::string::npos) << server.log();
+    EXPECT_TRUE(half.closed_by_peer(1000));
+}
+
 // A client that pipelines requests and never reads the answers leaves its session blocked in
 // a write (the write timeout is 15 s). SIGTERM must still stop the server at the drain limit
 // (10 s; the systemd unit's TimeoutStopSec is above it), and say it cut a connection off.
