@@ -11,6 +11,13 @@ void configure_connection(sql::Database& db) {
     // FULL: the WAL is fsynced at every commit, so an acknowledged delivery survives power loss.
     db.exec("PRAGMA synchronous=FULL");
     db.exec("PRAGMA foreign_keys=ON");
+    // SQLite reuses the WAL from its start once a checkpoint has copied all of it, but never
+    // shrinks the file by itself: a read transaction held open for an hour (an analyst's
+    // shell) grows it by ~40 KB per delivery, and it stayed that large until a restart.
+    // With a limit, the commit that restarts the WAL truncates it to this. 64 MB is above
+    // what ordinary load needs (the writer restarts it at ~3000 frames, ~12 MB), so the
+    // file is not shrunk and regrown in normal running.
+    db.exec("PRAGMA journal_size_limit=67108864");
 }
 
 bool use_rollback_journal(sql::Database& db) {

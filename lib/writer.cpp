@@ -487,7 +487,9 @@ void Writer::checkpoint_loop() {
         lock.unlock();
         try {
             // PASSIVE never blocks the writer; it copies what it can and leaves the rest.
-            db->exec("PRAGMA wal_checkpoint(PASSIVE)");
+            sql::Statement q(*db, "PRAGMA wal_checkpoint(PASSIVE)");  // busy, log, checkpointed
+            if (q.step() && observer_)
+                observer_->on_checkpoint(static_cast<int>(q.column_int(1)), static_cast<int>(q.column_int(2)));
         } catch (const sql::Error&) {
         }
         lock.lock();

@@ -56,6 +56,10 @@ public:
     virtual void on_commit(std::size_t batch_size, double seconds, bool ok) = 0;
     // After each projection transaction (ok=false: it failed and will be retried).
     virtual void on_projected(const ProjectionResult& result, double seconds, bool ok) {}
+    // After each checkpoint, on the checkpointer thread: frames in the WAL, and of those the
+    // frames copied into the database. A gap that stays large means a reader elsewhere holds
+    // an old snapshot, and the WAL grows with every commit until it lets go.
+    virtual void on_checkpoint(int wal_frames, int copied_frames) {}
 };
 
 // Runs on the writer thread right after the commit: keep it short (post the answer away).

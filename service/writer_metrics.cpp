@@ -34,6 +34,24 @@ WriterMetrics::WriterMetrics(Metrics& metrics, Logger* logger) : metrics_(metric
                                 {0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5});
     metrics_.describe_counter("churnwatch_projection_failures_total",
                               "Projection transactions that failed (retried; see the log).");
+    metrics_.describe_gauge("churnwatch_wal_uncheckpointed_frames",
+                            "WAL frames not yet copied into the database at the last checkpoint "
+                            "(pages of ~4 KB); stays high while a reader holds an old snapshot.");
+    metrics_.set("churnwatch_wal_uncheckpointed_frames", {}, 0);
+}
+
+void WriterMetrics::on_checkpoint(int wal_frames, int copied_frames) {
+    const int waiting = wal_frames > copied_frames ? wal_frames - copied_frames : 0;
+    metrics_.set("churnwatch_wal_uncheckpointed_frames", {}, waiting);
+    if (!logger_ || waiting <= kWalGrowingFrames) return;
+    std::lock_guard lock(wal_log_mu_);
+    if (!wal_log_.due()) return;
+    LogLine(*logger_, LogLevel::Warn, "wal_growing")
+        .num("wal_frames", wal_frames)
+        .num("uncheckpointed_frames", waiting)
+        .str("cause", "a read transaction open elsewhere (an analyst's sqlite3 session, a backup "
+                      "tool) keeps the checkpoint from copying the WAL; it grows with every "
+                      "commit until that transaction ends, then shrinks back to 64 MB");
 }
 
 void WriterMetrics::on_projected(const ProjectionResult& result, double seconds, bool ok) {

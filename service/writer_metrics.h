@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
 
 #include "log.h"
 #include "metrics.h"
@@ -28,11 +29,19 @@ public:
     explicit WriterMetrics(Metrics& metrics, Logger* logger = nullptr);
     void on_commit(std::size_t batch_size, double seconds, bool ok) override;
     void on_projected(const ProjectionResult& result, double seconds, bool ok) override;
+    // churnwatch_wal_uncheckpointed_frames (gauge), and with a logger `wal_growing` (warn, at
+    // most once a minute) while more than kWalGrowingFrames frames wait to be copied.
+    void on_checkpoint(int wal_frames, int copied_frames) override;
+
+    // ~100 MB of 4 KB pages: ten times what the writer lets the WAL reach under load.
+    static constexpr int kWalGrowingFrames = 25000;
 
 private:
     Metrics& metrics_;
     Logger* logger_;
     LogThrottle failure_log_{std::chrono::seconds(10)};
+    std::mutex wal_log_mu_;  // on_checkpoint runs on the checkpointer thread
+    LogThrottle wal_log_{std::chrono::minutes(1)};
 };
 
 // process_resident_memory_bytes, process_virtual_memory_bytes, process_open_fds,

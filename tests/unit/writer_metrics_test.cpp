@@ -1,0 +1,56 @@
+// WriterMetrics: what the writer's commits, projections and checkpoints show an operator.
+#include "writer_metrics.h"
+
+#include <unistd.h>
+
+#include <string>
+
+#include <gtest/gtest.h>
+
+namespace churnwatch {
+namespace {
+
+// Everything a logger wrote to a pipe, once it is gone.
+std::string drain(int fd) {
+    std::string text;
+    char buf[4096];
+    for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) text.append(buf, static_cast<std::size_t>(n));
+    return text;
+}
+
+std::size_t count(const std::string& text, const std::string& what) {
+    std::size_t n = 0;
+    for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+    return n;
+}
+
+// A reader holding an old snapshot keeps checkpoints from copying the WAL, which then grows
+// with every commit: the gauge shows the gap, and past ~100 MB a warning says why (once a
+// minute at most).
+TEST(WriterMetrics, AWalTheCheckpointCannotCopyIsAGaugeAndAWarning) {
+    int fds[2];
+    ASSERT_EQ(::pipe(fds), 0);
+    Metrics metrics;
+    {
+        Logger logger(fds[1]);
+        WriterMetrics wm(metrics, &logger);
+        EXPECT_EQ(metrics.value("churnwatch_wal_uncheckpointed_frames"), 0);
+        wm.on_checkpoint(3000, 2900);  // ordinary load: nothing to say
+        EXPECT_EQ(metrics.value("churnwatch_wal_uncheckpointed_frames"), 100);
+        wm.on_checkpoint(WriterMetrics::kWalGrowingFrames + 5000, 5000);  // at the threshold
+        wm.on_checkpoint(40000, 1000);
+        EXPECT_EQ(metrics.value("churnwatch_wal_uncheckpointed_frames"), 39000);
+        wm.on_checkpoint(50000, 1000);  // within the minute: counted, not logged
+        wm.on_checkpoint(120, 120);     // the reader let go
+        EXPECT_EQ(metrics.value("churnwatch_wal_uncheckpointed_frames"), 0);
+    }
+    ::close(fds[1]);
+    std::string text = drain(fds[0]);
+    ::close(fds[0]);
+    EXPECT_EQ(count(text, "\"event\":\"wal_growing\""), 1u) << text;
+    EXPECT_NE(text.find("\"uncheckpointed_frames\":39000"), std::string::npos) << text;
+    EXPECT_NE(text.find("read transaction open elsewhere"), std::string::npos) << text;
+}
+
+}  // namespace
+}  // namespace churnwatch
