@@ -88,6 +88,7 @@ void RequestHandler::handle(HttpRequest&& req, Respond respond) {
     bool get = req.method == "GET" || req.method == "HEAD";
     // 405 carries Allow, as RFC 9110 requires.
     auto get_only = [&] {
+        refuse_route(req, "method_not_allowed");
         HttpResponse res = error_response(405, "use GET");
         res.headers.emplace_back("Allow", "GET, HEAD");
         respond(std::move(res));
@@ -107,6 +108,7 @@ void RequestHandler::handle(HttpRequest&& req, Respond respond) {
         }
         case Route::Webhook:
             if (req.method != "POST") {
+                refuse_route(req, "method_not_allowed");
                 HttpResponse res = error_response(405, "webhooks are delivered with POST");
                 res.headers.emplace_back("Allow", "POST");
                 return respond(std::move(res));
@@ -115,7 +117,27 @@ void RequestHandler::handle(HttpRequest&& req, Respond respond) {
         case Route::NotFound:
             break;
     }
+    refuse_route(req, "no_such_route");
     respond(error_response(404, "no such route"));
+}
+
+void RequestHandler::refuse_route(const HttpRequest& req, std::string_view reason) {
+    metrics_.inc("churnwatch_deliveries_rejected_total", {{"reason", reason}});
+    // Signed like a delivery: most likely a webhook registered with a mistyped address.
+    const bool is_signed = req.header("X-Recharge-Hmac-Sha256") || req.header("webhook-signature");
+    std::lock_guard lock(route_log_mu_);
+    LogThrottle& throttle = is_signed ? signed_route_log_ : route_log_;
+    if (!throttle.due()) return;
+    constexpr std::size_t kMaxPath = 200;  // a scanner's path can be long
+    std::string_view target(req.target);
+    LogLine line(logger_, LogLevel::Warn, "request");
+    line.str("outcome", "rejected").str("reason", reason).str("method", req.method.substr(0, 16));
+    line.str("path", target.substr(0, kMaxPath));
+    line.str("peer", req.peer);
+    if (throttle.occurrences() > 1) line.num("refused_since_last_line", throttle.occurrences());
+    if (is_signed)
+        line.str("hint", "a signed delivery: webhooks go to POST /webhooks/recharge or "
+                         "/webhooks/recharge/<topic>; check the address registered with Recharge");
 }
 
 void RequestHandler::handle_ready(Respond respond) {

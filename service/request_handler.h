@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <mutex>
 #include <string_view>
 
 #include "http_types.h"
@@ -35,6 +36,10 @@ private:
     void handle_ready(Respond respond);
     void reject(const Rejection& r, const std::optional<Topic>& path_topic, Respond& respond,
                 std::string_view peer);
+    // A request for no route, or with a method its route does not take: counted by reason,
+    // and logged (at most one line per 10 s, with the count since) so that a webhook
+    // registered with a mistyped address shows up before Recharge gives up on it.
+    void refuse_route(const HttpRequest& req, std::string_view reason);
     void describe_metrics();
 
     const KeyRing& keys_;
@@ -43,6 +48,9 @@ private:
     Logger& logger_;
     IngestOptions options_;
     Clock clock_;
+    std::mutex route_log_mu_;  // handle() runs on every I/O thread
+    // Separately for requests signed like a delivery, so a scanner's noise cannot hide them.
+    LogThrottle route_log_{std::chrono::seconds(10)}, signed_route_log_{std::chrono::seconds(10)};
 };
 
 }  // namespace churnwatch

@@ -269,6 +269,27 @@ TEST_F(IngestTest, RoutesAndMethods) {
     EXPECT_EQ(query_text(server->db(), "SELECT topic_source FROM deliveries"), "path");
 }
 
+// A webhook registered with a mistyped address fails for 48 h and is then deleted by Recharge:
+// its 404s must show up in the metrics and the log (scanners' noise throttled apart).
+TEST_F(IngestTest, RequestsForNoRouteAreCountedAndLogged) {
+    start();
+    const int port = server->port();
+    EXPECT_EQ(http_request(port, "GET", "/wp-login.php").status, 404);
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(http_request(port, "GET", "/.env").status, 404);  // throttled
+    auto typo = post_webhook(port, "/webhook/recharge/subscription/cancelled", example_payload(kCancelled));
+    EXPECT_EQ(typo.status, 404);
+    EXPECT_EQ(http_request(port, "GET", "/webhooks/recharge").status, 405);
+    std::string page = http_request(port, "GET", "/metrics").body;
+    EXPECT_NE(page.find("churnwatch_deliveries_rejected_total{reason=\"no_such_route\"} 5"), std::string::npos) << page;
+    EXPECT_NE(page.find("churnwatch_deliveries_rejected_total{reason=\"method_not_allowed\"} 1"), std::string::npos) << page;
+    std::string log = server->log();
+    EXPECT_NE(log.find("\"reason\":\"no_such_route\",\"method\":\"GET\",\"path\":\"/wp-login.php\""), std::string::npos) << log;
+    EXPECT_EQ(log.find("/.env"), std::string::npos) << "one line per 10 s for unsigned requests";
+    EXPECT_NE(log.find("\"path\":\"/webhook/recharge/subscription/cancelled\",\"peer\":\"127.0.0.1:"), std::string::npos) << log;
+    EXPECT_NE(log.find("check the address registered with Recharge"), std::string::npos) << log;
+    EXPECT_EQ(count(), 0);
+}
+
 TEST_F(IngestTest, KeepAliveConnectionServesManyDeliveries) {
     start();
     HttpConnection conn(server->port());
