@@ -11,6 +11,7 @@
 #endif
 
 #include <charconv>
+#include <cstring>
 #include <exception>
 #include <string>
 
@@ -25,9 +26,26 @@ struct Database::RowsModule {
 
 namespace {
 
+// For errors about the file rather than the statement (I/O, full, corrupt, not a database,
+// cannot open): which file, and the OS's reason where SQLite had one. "disk I/O error" alone
+// did not say that a start failed on a full disk, nor which file was corrupt.
+std::string file_context(sqlite3* db, int rc) {
+    if (!db) return "";
+    switch (rc & 0xff) {
+        case SQLITE_IOERR: case SQLITE_FULL: case SQLITE_CORRUPT: case SQLITE_NOTADB:
+        case SQLITE_CANTOPEN: break;
+        default: return "";
+    }
+    std::string out = " (";
+    if (int e = sqlite3_system_errno(db); e != 0) out += std::string(std::strerror(e)) + "; ";
+    const char* file = sqlite3_db_filename(db, "main");
+    out += std::string("database ") + (file && *file ? file : "in memory") + ")";
+    return out;
+}
+
 [[noreturn]] void throw_error(sqlite3* db, int rc, const std::string& what) {
     int ext = db ? sqlite3_extended_errcode(db) : rc;
-    std::string msg = what + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    std::string msg = what + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)) + file_context(db, rc);
     throw Error(rc & 0xff, ext, msg);
 }
 
@@ -212,7 +230,7 @@ void Database::exec(std::string_view sql) {
     if (rc != SQLITE_OK) {
         std::string msg = err ? err : sqlite3_errstr(rc);
         sqlite3_free(err);
-        throw Error(rc & 0xff, sqlite3_extended_errcode(db_), "exec failed: " + msg);
+        throw Error(rc & 0xff, sqlite3_extended_errcode(db_), "exec failed: " + msg + file_context(db_, rc));
     }
 }
 

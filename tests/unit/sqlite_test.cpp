@@ -106,6 +106,30 @@ TEST(Database, RefusesToOpenForWritingAFileItCannotWrite) {
     EXPECT_EQ(first_text(reader, "SELECT count(*) FROM t"), "0");
 }
 
+// An error about the file, not the statement, says which file (and the OS's reason when
+// there is one): "file is not a database" or "disk I/O error" alone did not.
+TEST(Database, FileErrorsNameTheFile) {
+    TempDir dir;
+    const std::string path = dir.file("garbage.db");
+    write_file(path, std::string(8192, 'x'));
+    std::string message;
+    try {
+        sql::Database db(path);
+        db.exec("SELECT count(*) FROM sqlite_master");
+    } catch (const sql::Error& e) {
+        message = e.what();
+        EXPECT_EQ(e.code(), SQLITE_NOTADB);
+    }
+    EXPECT_NE(message.find("file is not a database"), std::string::npos) << message;
+    EXPECT_NE(message.find("database " + path + ")"), std::string::npos) << message;
+    sql::Database ok(dir.file("ok.db"));
+    try {
+        ok.exec("SELECT * FROM no_such_table");
+    } catch (const sql::Error& e) {
+        EXPECT_EQ(std::string(e.what()).find("ok.db"), std::string::npos) << "statement errors stay as they were";
+    }
+}
+
 TEST(FileIdentity, NoticesTheDatabaseOrItsWalDeletedOrReplaced) {
     TempDir dir;
     const std::string path = dir.file("id.db");
