@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <fstream>
 #include <limits>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -125,13 +126,18 @@ double virtual_bytes() {
     return size * static_cast<double>(::sysconf(_SC_PAGESIZE));
 }
 
+// The directory is opened once and read again at each scrape: opening it per scrape needs a
+// free descriptor, so the gauge read NaN exactly when descriptors ran out, which is when
+// OPERATIONS sends the operator to it.
 double open_fds() {
-    DIR* dir = ::opendir("/proc/self/fd");
+    static std::mutex mu;
+    static DIR* dir = ::opendir("/proc/self/fd");
+    std::lock_guard lock(mu);
     if (!dir) return kUnknown;
+    ::rewinddir(dir);
     double n = 0;
     while (const dirent* e = ::readdir(dir))
         if (e->d_name[0] != '.') ++n;
-    ::closedir(dir);
     return n - 1;  // the directory's own descriptor
 }
 
@@ -154,6 +160,7 @@ void register_process_metrics(Metrics& metrics) {
     metrics.describe_gauge("process_virtual_memory_bytes", "Virtual memory size in bytes.");
     metrics.gauge_fn("process_virtual_memory_bytes", virtual_bytes);
     metrics.describe_gauge("process_open_fds", "Number of open file descriptors.");
+    open_fds();  // opens the directory now, while descriptors are free
     metrics.gauge_fn("process_open_fds", open_fds);
     metrics.describe_gauge("process_max_fds", "Maximum number of open file descriptors.");
     metrics.gauge_fn("process_max_fds", max_fds);

@@ -1,9 +1,13 @@
 // WriterMetrics: what the writer's commits, projections and checkpoints show an operator.
 #include "writer_metrics.h"
 
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -50,6 +54,27 @@ TEST(WriterMetrics, AWalTheCheckpointCannotCopyIsAGaugeAndAWarning) {
     EXPECT_EQ(count(text, "\"event\":\"wal_growing\""), 1u) << text;
     EXPECT_NE(text.find("\"uncheckpointed_frames\":39000"), std::string::npos) << text;
     EXPECT_NE(text.find("read transaction open elsewhere"), std::string::npos) << text;
+}
+
+// OPERATIONS sends an operator to process_open_fds when descriptors run out: it must read a
+// number then, not NaN (opening /proc/self/fd at each scrape needed a free descriptor).
+TEST(ProcessMetrics, OpenDescriptorsAreCountedEvenWithNoneLeft) {
+    Metrics metrics;
+    register_process_metrics(metrics);
+    const double before = metrics.value("process_open_fds");
+    ASSERT_FALSE(std::isnan(before));
+    rlimit saved{};
+    ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+    rlimit low = saved;
+    low.rlim_cur = static_cast<rlim_t>(before) + 20;
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+    std::vector<int> held;
+    for (int fd; (fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0;) held.push_back(fd);
+    const double full = metrics.value("process_open_fds");
+    for (int fd : held) ::close(fd);
+    ::setrlimit(RLIMIT_NOFILE, &saved);
+    ASSERT_FALSE(std::isnan(full));
+    EXPECT_EQ(full, before + static_cast<double>(held.size()));
 }
 
 }  // namespace
