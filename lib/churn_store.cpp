@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <chrono>
 #include <initializer_list>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string_view>
 
@@ -84,6 +86,41 @@ std::string upsert(const char* table, std::initializer_list<const char*> columns
     return out + ") ON CONFLICT (id) DO UPDATE SET " + set + " WHERE " + changed;
 }
 
+constexpr std::size_t kNoRow = std::numeric_limits<std::size_t>::max();
+
+// Which of a customer's stored churn_events rows each of its episodes continues (kNoRow: a
+// new episode). `at` holds the episodes' churned_at as stored; `rows` (anything with a
+// `churned_at` string) are in churned_at order, as SQLite sorts text. First the row with
+// the same churned_at; then the episodes left take the rows left, in order: a late fact
+// (or a rebuild under changed rules) may move an episode's start, and it stays the same
+// episode, with the same id. Rows left over are episodes that no longer exist.
+// O(k log k) for k episodes: a rebuild pairs every customer's.
+template <class Row>
+std::vector<std::size_t> pair_episodes(const std::vector<std::string>& at, std::span<const Row> rows) {
+    std::vector<std::size_t> row_for(at.size(), kNoRow);
+    std::vector<bool> used(rows.size(), false);
+    for (std::size_t i = 0; i < at.size(); ++i) {
+        auto it = std::lower_bound(rows.begin(), rows.end(), at[i],
+                                   [](const Row& r, const std::string& t) { return r.churned_at < t; });
+        for (; it != rows.end() && it->churned_at == at[i]; ++it) {
+            const auto j = static_cast<std::size_t>(it - rows.begin());
+            if (used[j]) continue;
+            row_for[i] = j;
+            used[j] = true;
+            break;
+        }
+    }
+    std::size_t next_row = 0;
+    for (std::size_t i = 0; i < at.size(); ++i) {
+        if (row_for[i] != kNoRow) continue;
+        while (next_row < rows.size() && used[next_row]) ++next_row;
+        if (next_row == rows.size()) break;
+        row_for[i] = next_row;
+        used[next_row] = true;
+    }
+    return row_for;
+}
+
 // An object's latest version (greatest (updated_at, order_key), whatever the arrival) and
 // whether any of its versions reached max retries.
 template <class Fact>
@@ -157,9 +194,9 @@ struct ChurnStore::Statements {
                        "SELECT id, churned_at, reactivated_at FROM churn_events"
                        " WHERE customer_id = ? ORDER BY churned_at"),
           ins_episode(db,
-                      "INSERT INTO churn_events (customer_id, churned_at, reason, category,"
+                      "INSERT INTO churn_events (id, customer_id, churned_at, reason, category,"
                       " subscription_id, charge_id, delivery_id, reactivated_at)"
-                      " VALUES (?,?,?,?,?,?,?,?)"),
+                      " VALUES (?,?,?,?,?,?,?,?,?)"),
           upd_episode(db,
                       "UPDATE churn_events SET churned_at = ?1, reason = ?2, category = ?3,"
                       " subscription_id = ?4, charge_id = ?5, delivery_id = ?6, reactivated_at = ?7"
@@ -286,9 +323,13 @@ CustomerHistory ChurnStore::load_history(int64_t customer_id) {
 void ChurnStore::recompute(int64_t customer_id, bool notify, const Touched* touched) {
     CustomerHistory h = load_history(customer_id);
     CustomerOutcome o = evaluate_customer(h, policy_, clock_());
-    if (!touched) return write_rows(outcome_rows(h, o), o, notify, /*episodes_stored=*/true);
-    Touched only = rows_changed_by(h, *touched);
-    write_rows(outcome_rows(h, o, &only), o, notify, /*episodes_stored=*/true);
+    if (!touched) {
+        write_rows(outcome_rows(h, o));
+    } else {
+        Touched only = rows_changed_by(h, *touched);
+        write_rows(outcome_rows(h, o, &only));
+    }
+    sync_episodes(o, notify);
 }
 
 // A subscription's row is its latest version, with what its own versions and the charges
@@ -380,8 +421,7 @@ ChurnStore::OutcomeRows ChurnStore::outcome_rows(const CustomerHistory& h, const
     return out;
 }
 
-void ChurnStore::write_rows(const OutcomeRows& rows, const CustomerOutcome& o, bool notify,
-                            bool episodes_stored) {
+void ChurnStore::write_rows(const OutcomeRows& rows) {
     constexpr std::size_t kCustomer = 15, kSubscription = 15, kCharge = 12;
     sql::Value values[kSubscription];
     std::string_view rest = rows.rows;
@@ -393,47 +433,42 @@ void ChurnStore::write_rows(const OutcomeRows& rows, const CustomerOutcome& o, b
     next(st_->upsert_customer, kCustomer);
     for (std::size_t i = 0; i < rows.subscriptions; ++i) next(st_->upsert_subscription, kSubscription);
     for (std::size_t i = 0; i < rows.charges; ++i) next(st_->upsert_charge, kCharge);
-    sync_episodes(o, notify, episodes_stored);
 }
 
-void ChurnStore::sync_episodes(const CustomerOutcome& o, bool notify, bool episodes_stored) {
+int64_t ChurnStore::insert_episode(std::optional<int64_t> id, int64_t customer_id, const ChurnEpisode& e) {
+    auto& q = st_->ins_episode;
+    q.reset();
+    q.bind(1, id).bind(2, customer_id).bind(3, format_time(e.churned_at));
+    q.bind(4, to_string(e.reason)).bind(5, to_string(e.category));
+    q.bind(6, e.subscription_id).bind(7, e.charge_id).bind(8, e.delivery_id);
+    q.bind(9, opt_time(e.reactivated_at));
+    q.run();
+    return id ? *id : db_->last_insert_rowid();
+}
+
+void ChurnStore::sync_episodes(const CustomerOutcome& o, bool notify) {
     struct Row {
         int64_t id;
         std::string churned_at;
         std::optional<std::string> reactivated_at;
     };
     std::vector<Row> existing;
-    if (episodes_stored) {
+    {
         auto& sel = st_->sel_episodes;
         sel.reset();
         sel.bind(1, o.customer_id);
         while (sel.step()) existing.push_back({sel.column_int(0), sel.column_text(1), sel.column_opt_text(2)});
     }
 
-    // Pair new episodes with stored rows: first by identical churned_at, then the rest in
-    // order (a late fact may move an episode's start; it stays the same episode, keeps its
-    // id, and is not announced again). Unpaired rows go; unpaired episodes are new.
-    std::vector<std::optional<std::size_t>> row_for(o.episodes.size());
+    // Pair the episodes with the stored rows (pair_episodes): a paired episode keeps its row's
+    // id and is not announced again. Unpaired rows go; unpaired episodes are new.
+    std::vector<std::string> at;
+    at.reserve(o.episodes.size());
+    for (const ChurnEpisode& e : o.episodes) at.push_back(format_time(e.churned_at));
+    const std::vector<std::size_t> row_for = pair_episodes(at, std::span<const Row>(existing));
     std::vector<bool> row_used(existing.size(), false);
-    for (std::size_t i = 0; i < o.episodes.size(); ++i) {
-        std::string at = format_time(o.episodes[i].churned_at);
-        for (std::size_t j = 0; j < existing.size(); ++j) {
-            if (!row_used[j] && existing[j].churned_at == at) {
-                row_for[i] = j;
-                row_used[j] = true;
-                break;
-            }
-        }
-    }
-    std::size_t next_row = 0;
-    for (std::size_t i = 0; i < o.episodes.size(); ++i) {
-        if (row_for[i]) continue;
-        while (next_row < existing.size() && row_used[next_row]) ++next_row;
-        if (next_row < existing.size()) {
-            row_for[i] = next_row;
-            row_used[next_row] = true;
-        }
-    }
+    for (std::size_t j : row_for)
+        if (j != kNoRow) row_used[j] = true;
     for (std::size_t j = 0; j < existing.size(); ++j) {
         if (row_used[j]) continue;
         st_->del_episode.reset();
@@ -445,25 +480,19 @@ void ChurnStore::sync_episodes(const CustomerOutcome& o, bool notify, bool episo
         std::optional<std::string> reactivated = opt_time(e.reactivated_at);
         int64_t id;
         bool was_reactivated = false;
-        bool is_new = !row_for[i];
-        if (row_for[i]) {
-            const Row& r = existing[*row_for[i]];
+        const bool is_new = row_for[i] == kNoRow;
+        if (!is_new) {
+            const Row& r = existing[row_for[i]];
             id = r.id;
             was_reactivated = r.reactivated_at.has_value();
             auto& q = st_->upd_episode;
             q.reset();
-            q.bind(1, format_time(e.churned_at)).bind(2, reason).bind(3, category);
+            q.bind(1, at[i]).bind(2, reason).bind(3, category);
             q.bind(4, e.subscription_id).bind(5, e.charge_id).bind(6, e.delivery_id);
             q.bind(7, reactivated).bind(8, id);
             q.run();
         } else {
-            auto& q = st_->ins_episode;
-            q.reset();
-            q.bind(1, o.customer_id).bind(2, format_time(e.churned_at)).bind(3, reason);
-            q.bind(4, category).bind(5, e.subscription_id).bind(6, e.charge_id);
-            q.bind(7, e.delivery_id).bind(8, reactivated);
-            q.run();
-            id = db_->last_insert_rowid();
+            id = insert_episode(std::nullopt, o.customer_id, e);
         }
         if (!notify) continue;
         if (is_new) {
@@ -570,7 +599,57 @@ struct CustomerBatch {
     Micros now = 0;
     std::vector<CustomerOutcome> outcomes;
     std::vector<ChurnStore::OutcomeRows> rows;
+    // One per episode, customer after customer: the id of the old churn_events row it
+    // continues, or 0 for a new episode.
+    std::vector<int64_t> episode_ids;
 };
+
+// A churn_events row as it was before the rebuild.
+struct OldEpisode {
+    int64_t customer_id = 0;
+    int64_t id = 0;
+    std::string churned_at;
+};
+
+// The churn_events rows before the rebuild, by customer, each customer's in churned_at order
+// (pair_episodes' order: the UNIQUE (customer_id, churned_at) index's), and the highest
+// episode id that was ever seen: the rows' and the alerts'. An alert may name an episode a
+// late fact erased since; its id must not come back either.
+struct OldEpisodes {
+    std::vector<OldEpisode> rows;
+    int64_t last_id = 0;
+};
+
+OldEpisodes read_old_episodes(sql::Database& db) {
+    OldEpisodes old;
+    sql::Statement q(db, "SELECT customer_id, id, churned_at FROM churn_events ORDER BY customer_id, churned_at");
+    while (q.step()) {
+        old.rows.push_back({q.column_int(0), q.column_int(1), q.column_text(2)});
+        old.last_id = std::max(old.last_id, old.rows.back().id);
+    }
+    sql::Statement alerts(db, "SELECT coalesce(max(episode_id), 0) FROM alerts_outbox");
+    if (alerts.step()) old.last_id = std::max(old.last_id, alerts.column_int(0));
+    return old;
+}
+
+// On a rules worker: the old ids of one customer's episodes, appended to `ids` (0: new).
+// `from` points into the old rows at or before this customer's (customers come in id
+// order), and is moved past them.
+void pair_with_old(const CustomerOutcome& o, const std::vector<OldEpisode>& old,
+                   std::vector<OldEpisode>::const_iterator& from, std::vector<int64_t>& ids) {
+    while (from != old.end() && from->customer_id < o.customer_id) ++from;
+    auto first = from;
+    while (from != old.end() && from->customer_id == o.customer_id) ++from;
+    if (first == from) {
+        ids.insert(ids.end(), o.episodes.size(), 0);
+        return;
+    }
+    std::vector<std::string> at;
+    at.reserve(o.episodes.size());
+    for (const ChurnEpisode& e : o.episodes) at.push_back(format_time(e.churned_at));
+    const std::span<const OldEpisode> rows(&*first, static_cast<std::size_t>(from - first));
+    for (std::size_t j : pair_episodes(at, rows)) ids.push_back(j == kNoRow ? 0 : rows[j].id);
+}
 
 // Batches big enough that hand-overs cost nothing next to the work in them; few enough in
 // flight that memory stays a few MB whatever the number of deliveries.
@@ -652,6 +731,9 @@ RebuildStats ChurnStore::rebuild(sql::Database& db, std::size_t json_max_depth,
         }
     }
     RebuildVersions versions;
+    // Read before they are deleted: a rebuilt episode takes the id of the old row it
+    // continues, so an episode_id an alert carried keeps naming the same episode.
+    const OldEpisodes old_episodes = read_old_episodes(db);
 
     // Pass 1: deliveries in id order. The workers read and decode them, each batch on a
     // read-only connection of its own; this thread keeps their version rows in order. It
@@ -732,9 +814,12 @@ RebuildStats ChurnStore::rebuild(sql::Database& db, std::size_t json_max_depth,
     const std::vector<int64_t> customers = versions.customers();
     OrderedWorker<CustomerBatch, CustomerBatch> rules([&](CustomerBatch& batch) {
         RebuildVersions::Cursor cursor(versions, customers[batch.begin]);
+        auto old = std::lower_bound(old_episodes.rows.begin(), old_episodes.rows.end(), customers[batch.begin],
+                                    [](const OldEpisode& e, int64_t c) { return e.customer_id < c; });
         for (std::size_t i = batch.begin; i < batch.end; ++i) {
             CustomerHistory h = cursor.history(customers[i]);
             CustomerOutcome o = evaluate_customer(h, policy_, batch.now);
+            pair_with_old(o, old_episodes.rows, old, batch.episode_ids);
             batch.rows.push_back(outcome_rows(h, o));
             o.subscriptions = {};  // in the rows now; only the episodes are still needed
             batch.outcomes.push_back(std::move(o));
@@ -761,9 +846,17 @@ RebuildStats ChurnStore::rebuild(sql::Database& db, std::size_t json_max_depth,
     }
     step_done("version rows");
     db.start_writeback();  // the version rows spilled to the WAL so far
+    // New episodes get ids above every id seen before: an old id of an episode that is gone
+    // may still be held by a receiver of its alert.
+    int64_t last_episode_id = old_episodes.last_id;
     while (std::optional<CustomerBatch> batch = rules.pop()) {
+        std::size_t k = 0;
         for (std::size_t i = 0; i < batch->rows.size(); ++i) {
-            write_rows(batch->rows[i], batch->outcomes[i], /*notify=*/false, /*episodes_stored=*/false);
+            write_rows(batch->rows[i]);
+            for (const ChurnEpisode& e : batch->outcomes[i].episodes) {
+                const int64_t old_id = batch->episode_ids[k++];
+                insert_episode(old_id ? old_id : ++last_episode_id, batch->outcomes[i].customer_id, e);
+            }
             ++stats.customers;
         }
     }

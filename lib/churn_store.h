@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -73,7 +74,9 @@ public:
 
     // Drops all derived state and replays every stored accepted delivery in id order (decoding
     // each body again, with the given JSON depth limit), then recomputes every customer once.
-    // No listener calls: a rebuild restates history, it does not announce it again.
+    // No listener calls: a rebuild restates history, it does not announce it again. An
+    // episode it finds again keeps its churn_events id (paired with the customer's old rows
+    // as the live projection pairs them); a new one gets an id above every id used before.
     // Finally records service_state 'projected_through' = max(id) of deliveries: the
     // derived tables reflect every delivery up to there. progress(done, total) is called now
     // and then, on the calling thread. Runs in the caller's write transaction (BEGIN
@@ -100,10 +103,13 @@ private:
     // The rows a delivery that touched `touched` can change: those objects, and the
     // subscriptions any version of a touched charge covers.
     static Touched rows_changed_by(const CustomerHistory& h, const Touched& touched);
-    // episodes_stored false: the customer has no churn_events rows (a rebuild emptied them),
-    // so there is nothing to look up and pair with.
-    void write_rows(const OutcomeRows& rows, const CustomerOutcome& o, bool notify, bool episodes_stored);
-    void sync_episodes(const CustomerOutcome& o, bool notify, bool episodes_stored);
+    // The customer, subscription and charge rows; the episodes are written apart.
+    void write_rows(const OutcomeRows& rows);
+    // Pairs the customer's episodes with its churn_events rows, updates the pairs, deletes
+    // the rows left over and inserts the new episodes.
+    void sync_episodes(const CustomerOutcome& o, bool notify);
+    // Without an id: SQLite's next rowid. Returns the id.
+    int64_t insert_episode(std::optional<int64_t> id, int64_t customer_id, const ChurnEpisode& e);
 
     RulesPolicy policy_;
     Metrics* metrics_;

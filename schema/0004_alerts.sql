@@ -11,13 +11,13 @@ CREATE TABLE alerts_outbox (
     target          TEXT    NOT NULL,  -- the target's key: its URL, or 'command:<path>'
     event_type      TEXT    NOT NULL
                     CHECK (event_type IN ('customer.churned', 'customer.reactivated')),
-    episode_id      INTEGER NOT NULL,  -- churn_events.id at creation (no FK: `rebuild`
-                                       -- renumbers episodes, the alert stays as it was sent)
+    episode_id      INTEGER NOT NULL,  -- churn_events.id at creation (no FK: a late fact
+                                       -- may erase the episode, the alert stays as it was sent)
     customer_id     INTEGER NOT NULL,
     -- The webhook-id header: 'msg_' + 32 random hex digits, fixed at creation, so every
     -- retry carries the same id and receivers can deduplicate. Random rather than derived
-    -- from the episode id: episode ids are reused after `rebuild`, and two databases would
-    -- otherwise mint the same ids for the same receiver.
+    -- from the episode id: two databases (production and a staging copy) would otherwise mint
+    -- the same ids for the same receiver.
     webhook_id      TEXT    NOT NULL UNIQUE,
     payload         TEXT    NOT NULL,  -- the exact JSON body: every attempt sends these bytes
     created_us      INTEGER NOT NULL,

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <thread>
 
 #include <rapidjson/document.h>
@@ -323,6 +324,45 @@ TEST(Alerts, AlertsCommandUsageErrors) {
     EXPECT_EQ(missing.exit_code, 1);
     EXPECT_NE(missing.err.find("no such alert"), std::string::npos);
     EXPECT_NE(run_churnwatch({"alerts", "list", "--db", db}).out.find("no alerts"), std::string::npos);
+}
+
+// The audit's case: customer 200 churns (episode 1), then customer 100 (episode 2); an
+// operator runs `rebuild` (OPERATIONS asks for it after some upgrades). Customer 200's
+// reactivation alert must name the episode its churn alert named, and that episode_id must
+// still be its row in churn_events. The rebuild used to number episodes afresh in customer
+// order: the reactivation said 2, the churn had said 1.
+TEST(Alerts, ARebuildKeepsEpisodeIdsSoLaterAlertsNameTheSameEpisode) {
+    TempDir dir;
+    HttpReceiver rx;
+    auto options = alert_options({rx.url("/hook")});
+    auto server = std::make_unique<ServerProcess>(dir, options);
+    churn_customer(server->port(), 200);
+    churn_customer(server->port(), 100);
+    ASSERT_TRUE(eventually([&] {
+        return query_int(server->db(), "SELECT count(*) FROM alerts_outbox WHERE status = 'sent'") == 2;
+    })) << server->log();
+    ASSERT_EQ(server->stop(), 0);
+    std::string db = dir.file("churnwatch.db");
+    auto rebuilt = run_churnwatch({"rebuild", "--db", db});
+    ASSERT_EQ(rebuilt.exit_code, 0) << rebuilt.err;
+
+    server = std::make_unique<ServerProcess>(dir, options);
+    reactivate_customer(server->port(), 200);
+    ASSERT_TRUE(rx.wait_for(3)) << server->log();
+    std::map<std::string, int64_t> episode;  // "type customer" -> episode_id
+    for (const auto& r : rx.requests()) {
+        rapidjson::Document doc;
+        doc.Parse(r.body.c_str());
+        ASSERT_FALSE(doc.HasParseError()) << r.body;
+        episode[std::string(doc["type"].GetString()) + " " + std::to_string(doc["data"]["customer_id"].GetInt64())] =
+            doc["data"]["episode_id"].GetInt64();
+    }
+    ASSERT_EQ(episode.size(), 3u);
+    EXPECT_EQ(episode["customer.churned 200"], 1);
+    EXPECT_EQ(episode["customer.churned 100"], 2);
+    EXPECT_EQ(episode["customer.reactivated 200"], episode["customer.churned 200"]);
+    EXPECT_EQ(query_rows(server->db(), "SELECT customer_id, id FROM churn_events ORDER BY customer_id"),
+              "100|2\n200|1\n");
 }
 
 TEST(Alerts, ASlowTargetDelaysNeitherIngestNorOtherTargets) {

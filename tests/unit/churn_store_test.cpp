@@ -45,12 +45,12 @@ void feed(const std::string& db, const std::vector<TestDelivery>& deliveries) {
 
 // `churnwatch rebuild` on db, in one transaction as the command runs it: with a rollback
 // journal when it is alone with the database (no other connection open), else in WAL.
-RebuildStats rebuild_db(const std::string& db) {
+RebuildStats rebuild_db(const std::string& db, RulesPolicy policy = {}) {
     sql::Database conn(db);
     configure_connection(conn);
     apply_migrations(conn);
     const bool alone = use_rollback_journal(conn);
-    ChurnStore churn(RulesPolicy{});
+    ChurnStore churn(policy);
     sql::Transaction txn(conn);
     RebuildStats stats = churn.rebuild(conn, 64);
     txn.commit();
@@ -118,8 +118,7 @@ TEST(ChurnStore, RebuildGivesTheSameTablesAsLiveProcessing) {
                                                "analyst rows", "indexes"}));
 }
 
-// Every column of every derived table, versions included. Episode ids only when asked:
-// live processing numbers episodes in arrival order, a rebuild in customer order.
+// Every column of every derived table, versions included; episode ids when asked.
 std::string all_tables_dump(const std::string& db, bool episode_ids) {
     return "subscription_versions\n" +
            query_rows(db, "SELECT * FROM subscription_versions ORDER BY subscription_id, updated_at_us, order_key") +
@@ -217,7 +216,7 @@ TEST(ChurnStoreRebuild, GivesTheRowsOfTheTableBasedRecompute) {
     TempDir dir;
     std::string db = dir.file("a.db");
     feed(db, rebuild_scenario());
-    std::string live = all_tables_dump(db, false);
+    std::string live = all_tables_dump(db, true);
     {
         // Stored but no longer decodable: the rebuild quarantines it and carries on.
         sql::Database conn(db);
@@ -233,7 +232,7 @@ TEST(ChurnStoreRebuild, GivesTheRowsOfTheTableBasedRecompute) {
     EXPECT_EQ(stats.quarantined, 1);
     EXPECT_EQ(query_text(db, "SELECT email FROM customers WHERE id = 80"), "second@example.com");
     EXPECT_EQ(query_text(db, "SELECT status FROM deliveries WHERE dedupe_key = 'sha256:cut'"), "quarantined");
-    EXPECT_EQ(all_tables_dump(db, false), live);
+    EXPECT_EQ(all_tables_dump(db, true), live);
     EXPECT_EQ(query_text(db, "PRAGMA journal_mode"), "wal");
 
     // With another connection open (an analyst's, or the service's) the rebuild stays in
@@ -246,7 +245,7 @@ TEST(ChurnStoreRebuild, GivesTheRowsOfTheTableBasedRecompute) {
         EXPECT_EQ(again.deliveries, stats.deliveries - 1);  // the quarantined one is not read again
         EXPECT_EQ(again.customers, customers);
     }
-    EXPECT_EQ(all_tables_dump(db, false), live);
+    EXPECT_EQ(all_tables_dump(db, true), live);
 
     // The rebuild evaluates histories it kept in memory; recomputing each customer from the
     // version tables (the live path) must find nothing to change, episode ids included.
@@ -266,6 +265,83 @@ TEST(ChurnStoreRebuild, GivesTheRowsOfTheTableBasedRecompute) {
         txn.commit();
     }
     EXPECT_EQ(all_tables_dump(db, true), rebuilt);
+}
+
+TestDelivery churn_of(int64_t customer, const std::string& start, const std::string& end) {
+    return {"subscription/cancelled",
+            subscription_json({.id = customer * 10, .customer_id = customer, .status = "cancelled",
+                               .updated_at = end, .created_at = start, .cancelled_at = end})};
+}
+
+std::vector<TestDelivery> churns(const std::vector<int64_t>& customers) {
+    std::vector<TestDelivery> out;
+    for (int64_t c : customers) {
+        out.push_back({"subscription/created",
+                       subscription_json({.id = c * 10, .customer_id = c, .updated_at = iso(1, 1)})});
+        out.push_back(churn_of(c, iso(1, 1), iso(3, static_cast<int>(c % 28) + 1)));
+    }
+    return out;
+}
+
+// An episode_id is what an alert carries and what its receiver looks up in churn_events
+// later: a rebuild keeps every id. (It used to number episodes afresh in customer order, so
+// customer 200's episode, the first to churn, became customer 100's id.)
+TEST(ChurnStoreRebuild, KeepsTheIdsOfTheEpisodes) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    feed(db, churns({200, 100}));
+    const char* ids = "SELECT customer_id, id FROM churn_events ORDER BY customer_id";
+    ASSERT_EQ(query_rows(db, ids), "100|2\n200|1\n");
+    rebuild_db(db);
+    EXPECT_EQ(query_rows(db, ids), "100|2\n200|1\n");
+
+    // Customers in random arrival order, each with an episode or two: the same ids.
+    std::string shuffled_db = dir.file("b.db");
+    auto deliveries = rebuild_scenario();
+    std::shuffle(deliveries.begin(), deliveries.end(), std::mt19937(11));
+    feed(shuffled_db, deliveries);
+    std::string live = all_tables_dump(shuffled_db, true);
+    rebuild_db(shuffled_db);
+    EXPECT_EQ(all_tables_dump(shuffled_db, true), live);
+}
+
+// What a rebuild finds differs from the old rows when the rules changed (an upgrade,
+// auto-churn-days): here the old rows are edited to stand for what older rules found. An
+// episode that moved keeps its id (paired as the live projection pairs them: the same
+// churned_at first, then in order); an episode no longer found goes, and a new one gets an
+// id above every id seen before, its rows' and its alerts', never the gone one's.
+TEST(ChurnStoreRebuild, AMovedEpisodeKeepsItsIdAndANewOneGetsAnIdNeverUsed) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    feed(db, churns({3, 1, 2}));
+    const char* ids = "SELECT customer_id, id, churned_at FROM churn_events ORDER BY customer_id, churned_at";
+    const std::string expected = query_rows(db, ids);
+    ASSERT_EQ(expected, "1|2|2026-03-02 10:00:00\n2|3|2026-03-03 10:00:00\n3|1|2026-03-04 10:00:00\n");
+    {
+        sql::Database conn(db);
+        conn.exec("UPDATE churn_events SET churned_at = '2026-02-20 00:00:00' WHERE customer_id = 1");
+        conn.exec("DELETE FROM churn_events WHERE customer_id = 2");
+        conn.exec("INSERT INTO churn_events (id, customer_id, churned_at, reason, category)"
+                  " VALUES (50, 3, '2025-01-01 00:00:00', 'cancelled', 'voluntary')");
+    }
+    rebuild_db(db);
+    EXPECT_EQ(query_rows(db, ids), "1|2|2026-03-02 10:00:00\n2|51|2026-03-03 10:00:00\n3|1|2026-03-04 10:00:00\n");
+
+    // Nothing changed: nothing moves.
+    rebuild_db(db);
+    EXPECT_EQ(query_rows(db, ids), "1|2|2026-03-02 10:00:00\n2|51|2026-03-03 10:00:00\n3|1|2026-03-04 10:00:00\n");
+
+    // An alert names an episode that is gone (a late fact erased it): its id is not given
+    // out again either.
+    {
+        sql::Database conn(db);
+        conn.exec("INSERT INTO alerts_outbox (target, event_type, episode_id, customer_id, webhook_id,"
+                  " payload, created_us, next_attempt_us, retry_from_us)"
+                  " VALUES ('http://x/', 'customer.churned', 70, 9, 'msg_1', '{}', 0, 0, 0)");
+        conn.exec("DELETE FROM churn_events WHERE customer_id = 2");
+    }
+    rebuild_db(db);
+    EXPECT_EQ(query_int(db, "SELECT id FROM churn_events WHERE customer_id = 2"), 71);
 }
 
 TEST(ChurnStoreRebuild, RecordsHowFarTheProjectionGot) {
