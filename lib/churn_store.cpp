@@ -86,6 +86,18 @@ std::string upsert(const char* table, std::initializer_list<const char*> columns
     return out + ") ON CONFLICT (id) DO UPDATE SET " + set + " WHERE " + changed;
 }
 
+// Episode ids are never given out twice: alerts carry them (episode_id) and receivers look
+// them up in churn_events later, so an id that once named an episode must not come to name
+// another. SQLite's rowid would hand out max(id) + 1 again after the newest episode was
+// erased by a late fact; the highest id given out is kept in service_state instead (as the
+// writer keeps deliveries' in 'last_delivery_id'), the rows' own maximum when it is missing.
+constexpr const char* kLastEpisodeId =
+    "SELECT max(coalesce((SELECT max(id) FROM churn_events), 0),"
+    " coalesce((SELECT CAST(value AS INTEGER) FROM service_state WHERE key = 'last_episode_id'), 0))";
+constexpr const char* kSetLastEpisodeId =
+    "INSERT INTO service_state (key, value) VALUES ('last_episode_id', ?)"
+    " ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+
 constexpr std::size_t kNoRow = std::numeric_limits<std::size_t>::max();
 
 // Which of a customer's stored churn_events rows each of its episodes continues (kNoRow: a
@@ -203,12 +215,15 @@ struct ChurnStore::Statements {
                       " WHERE id = ?8 AND (churned_at IS NOT ?1 OR reason IS NOT ?2"
                       " OR category IS NOT ?3 OR subscription_id IS NOT ?4 OR charge_id IS NOT ?5"
                       " OR delivery_id IS NOT ?6 OR reactivated_at IS NOT ?7)"),
-          del_episode(db, "DELETE FROM churn_events WHERE id = ?") {}
+          del_episode(db, "DELETE FROM churn_events WHERE id = ?"),
+          last_episode_id(db, kLastEpisodeId),
+          set_last_episode_id(db, kSetLastEpisodeId) {}
 
     sql::Statement ins_sub, ins_charge, ins_customer;
     sql::Statement sel_subs, sel_charges, sel_customers;
     sql::Statement upsert_customer, upsert_subscription, upsert_charge;
     sql::Statement sel_episodes, ins_episode, upd_episode, del_episode;
+    sql::Statement last_episode_id, set_last_episode_id;
 };
 
 ChurnStore::ChurnStore(RulesPolicy policy, Metrics* metrics, Clock clock)
@@ -435,7 +450,17 @@ void ChurnStore::write_rows(const OutcomeRows& rows) {
     for (std::size_t i = 0; i < rows.charges; ++i) next(st_->upsert_charge, kCharge);
 }
 
-int64_t ChurnStore::insert_episode(std::optional<int64_t> id, int64_t customer_id, const ChurnEpisode& e) {
+int64_t ChurnStore::next_episode_id() {
+    auto& q = st_->last_episode_id;
+    q.reset();
+    const int64_t id = (q.step() ? q.column_int(0) : 0) + 1;
+    q.reset();
+    st_->set_last_episode_id.reset();
+    st_->set_last_episode_id.bind(1, std::to_string(id)).run();
+    return id;
+}
+
+void ChurnStore::insert_episode(int64_t id, int64_t customer_id, const ChurnEpisode& e) {
     auto& q = st_->ins_episode;
     q.reset();
     q.bind(1, id).bind(2, customer_id).bind(3, format_time(e.churned_at));
@@ -443,7 +468,6 @@ int64_t ChurnStore::insert_episode(std::optional<int64_t> id, int64_t customer_i
     q.bind(6, e.subscription_id).bind(7, e.charge_id).bind(8, e.delivery_id);
     q.bind(9, opt_time(e.reactivated_at));
     q.run();
-    return id ? *id : db_->last_insert_rowid();
 }
 
 void ChurnStore::sync_episodes(const CustomerOutcome& o, bool notify) {
@@ -492,7 +516,8 @@ void ChurnStore::sync_episodes(const CustomerOutcome& o, bool notify) {
             q.bind(7, reactivated).bind(8, id);
             q.run();
         } else {
-            id = insert_episode(std::nullopt, o.customer_id, e);
+            id = next_episode_id();
+            insert_episode(id, o.customer_id, e);
         }
         if (!notify) continue;
         if (is_new) {
@@ -613,8 +638,8 @@ struct OldEpisode {
 
 // The churn_events rows before the rebuild, by customer, each customer's in churned_at order
 // (pair_episodes' order: the UNIQUE (customer_id, churned_at) index's), and the highest
-// episode id that was ever seen: the rows' and the alerts'. An alert may name an episode a
-// late fact erased since; its id must not come back either.
+// episode id ever given out: the mark's, the rows' and the alerts' (an alert may name an
+// episode that is gone; its id must not come back either).
 struct OldEpisodes {
     std::vector<OldEpisode> rows;
     int64_t last_id = 0;
@@ -629,6 +654,8 @@ OldEpisodes read_old_episodes(sql::Database& db) {
     }
     sql::Statement alerts(db, "SELECT coalesce(max(episode_id), 0) FROM alerts_outbox");
     if (alerts.step()) old.last_id = std::max(old.last_id, alerts.column_int(0));
+    sql::Statement mark(db, kLastEpisodeId);
+    if (mark.step()) old.last_id = std::max(old.last_id, mark.column_int(0));
     return old;
 }
 
@@ -846,8 +873,8 @@ RebuildStats ChurnStore::rebuild(sql::Database& db, std::size_t json_max_depth,
     }
     step_done("version rows");
     db.start_writeback();  // the version rows spilled to the WAL so far
-    // New episodes get ids above every id seen before: an old id of an episode that is gone
-    // may still be held by a receiver of its alert.
+    // New episodes get ids above every id given out before: an old id of an episode that is
+    // gone may still be held by a receiver of its alert.
     int64_t last_episode_id = old_episodes.last_id;
     while (std::optional<CustomerBatch> batch = rules.pop()) {
         std::size_t k = 0;
@@ -859,6 +886,10 @@ RebuildStats ChurnStore::rebuild(sql::Database& db, std::size_t json_max_depth,
             }
             ++stats.customers;
         }
+    }
+    {
+        sql::Statement mark(db, kSetLastEpisodeId);
+        mark.bind(1, std::to_string(last_episode_id)).run();
     }
     step_done("analyst rows");
     indexes.restore();

@@ -8,7 +8,6 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -106,10 +105,12 @@ private:
     // The customer, subscription and charge rows; the episodes are written apart.
     void write_rows(const OutcomeRows& rows);
     // Pairs the customer's episodes with its churn_events rows, updates the pairs, deletes
-    // the rows left over and inserts the new episodes.
+    // the rows left over and inserts the new episodes (ids from next_episode_id()).
     void sync_episodes(const CustomerOutcome& o, bool notify);
-    // Without an id: SQLite's next rowid. Returns the id.
-    int64_t insert_episode(std::optional<int64_t> id, int64_t customer_id, const ChurnEpisode& e);
+    void insert_episode(int64_t id, int64_t customer_id, const ChurnEpisode& e);
+    // An id above every episode id given out before (service_state 'last_episode_id'),
+    // recorded there as given out.
+    int64_t next_episode_id();
 
     RulesPolicy policy_;
     Metrics* metrics_;

@@ -344,6 +344,51 @@ TEST(ChurnStoreRebuild, AMovedEpisodeKeepsItsIdAndANewOneGetsAnIdNeverUsed) {
     EXPECT_EQ(query_int(db, "SELECT id FROM churn_events WHERE customer_id = 2"), 71);
 }
 
+// A late fact erases customer 7's episode, the newest (id 1): the next episode, customer 8's,
+// gets id 2. SQLite's rowid would have handed out 1 again, and a receiver of 7's alert that
+// checks churn_events before acting would have found 8's episode under it.
+TEST(ChurnStore, AnErasedEpisodesIdIsNotGivenOutAgain) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    feed(db, churns({7}));
+    ASSERT_EQ(query_rows(db, "SELECT customer_id, id FROM churn_events"), "7|1\n");
+    // A second subscription, active since before the cancellation: 7 never churned.
+    feed(db, {{"subscription/created",
+               subscription_json({.id = 71, .customer_id = 7, .updated_at = iso(2, 1), .created_at = iso(2, 1)})}});
+    ASSERT_EQ(query_int(db, "SELECT count(*) FROM churn_events"), 0);
+    feed(db, churns({8}));
+    EXPECT_EQ(query_rows(db, "SELECT customer_id, id FROM churn_events"), "8|2\n");
+    EXPECT_EQ(query_text(db, "SELECT value FROM service_state WHERE key = 'last_episode_id'"), "2");
+    rebuild_db(db);
+    EXPECT_EQ(query_rows(db, "SELECT customer_id, id FROM churn_events"), "8|2\n");
+}
+
+// Rules that change between rebuilds (here auto-churn-days on, off, on again): the episode
+// they add, remove and add again gets a new id the second time, never the one it had.
+TEST(ChurnStoreRebuild, AnEpisodeRemovedAndFoundAgainGetsANewId) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    std::vector<TestDelivery> d = churns({3});
+    d.push_back({"subscription/created",
+                 subscription_json({.id = 90, .customer_id = 9, .updated_at = iso(1, 1)})});
+    d.push_back({"charge/max_retries_reached",
+                 charge_json({.id = 901, .customer_id = 9, .status = "error", .updated_at = iso(2, 1),
+                              .error_type = "CLOSED_MAX_RETRIES_REACHED", .subscription_ids = {90},
+                              .attempts = 7})});
+    feed(db, d);
+    const char* ids = "SELECT customer_id, id FROM churn_events ORDER BY customer_id";
+    ASSERT_EQ(query_rows(db, ids), "3|1\n");
+    RulesPolicy auto_churn;
+    auto_churn.auto_churn_after_max_retries_days = 30;
+    rebuild_db(db, auto_churn);
+    EXPECT_EQ(query_rows(db, ids), "3|1\n9|2\n");
+    rebuild_db(db);
+    EXPECT_EQ(query_rows(db, ids), "3|1\n");
+    rebuild_db(db, auto_churn);
+    EXPECT_EQ(query_rows(db, ids), "3|1\n9|3\n");
+    EXPECT_EQ(query_text(db, "SELECT value FROM service_state WHERE key = 'last_episode_id'"), "3");
+}
+
 TEST(ChurnStoreRebuild, RecordsHowFarTheProjectionGot) {
     TempDir dir;
     std::string db = dir.file("a.db");

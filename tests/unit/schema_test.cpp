@@ -186,7 +186,7 @@ TEST(Schema, FirstActiveAtStartsAsFirstSeenAtAfterAnUpgrade) {
     db.exec("INSERT INTO customers (id, status, first_seen_at, active_subscriptions)"
             " VALUES (1, 'active', '2026-01-05 00:00:00', 1), (2, 'active', NULL, 0)");
     auto applied = apply_migrations(db);
-    ASSERT_EQ(applied.size(), 1u);
+    ASSERT_FALSE(applied.empty());
     EXPECT_EQ(applied[0], "0009_first_active_at.sql");
     EXPECT_EQ(first_text(db, "SELECT group_concat(id || '=' || coalesce(first_active_at, 'NULL'), ' ')"
                              " FROM customers"),
@@ -239,6 +239,52 @@ TEST(Schema, VersionTablesAreKeyedByCustomerAfterAnUpgrade) {
     EXPECT_EQ(first_text(db, "SELECT status FROM subscription_versions WHERE subscription_id = 10"
                              " AND updated_at_us = 100"),
               "active");
+}
+
+// 0010: the episode id mark starts above every id the database shows, the alerts' included
+// (an alert may name an episode a late fact erased), and alerts_outbox's stored comments
+// stop saying that `rebuild` renumbers episodes: an upgraded database's text is a new one's.
+TEST(Schema, EpisodeIdMarkAndAlertCommentsAfterAnUpgrade) {
+    TempDir dir;
+    std::string fresh_sql;
+    {
+        sql::Database fresh(dir.file("new.db"));
+        apply_migrations(fresh);
+        fresh_sql = first_text(fresh, "SELECT sql FROM sqlite_schema WHERE name = 'alerts_outbox'");
+        EXPECT_EQ(first_text(fresh, "SELECT value FROM service_state WHERE key = 'last_episode_id'"), "0");
+    }
+    EXPECT_EQ(fresh_sql.find("renumbers"), std::string::npos) << fresh_sql;
+    EXPECT_NE(fresh_sql.find("may erase the episode"), std::string::npos) << fresh_sql;
+
+    sql::Database db(dir.file("old.db"));
+    migrate_until(db, "0010");
+    // The text 0004 stored before its comments were corrected.
+    db.exec("PRAGMA writable_schema=ON");
+    db.exec(R"(UPDATE sqlite_schema SET sql = replace(replace(sql,
+    'no FK: a late fact
+                                       -- may erase the episode,',
+    'no FK: `rebuild`
+                                       -- renumbers episodes,'),
+    'two databases (production and a staging copy) would otherwise mint
+    -- the same ids',
+    'episode ids are reused after `rebuild`, and two databases would
+    -- otherwise mint the same ids') WHERE name = 'alerts_outbox')");
+    db.exec("PRAGMA writable_schema=OFF");
+    ASSERT_NE(first_text(db, "SELECT sql FROM sqlite_schema WHERE name = 'alerts_outbox'").find("renumbers"),
+              std::string::npos);
+    db.exec("INSERT INTO churn_events (id, customer_id, churned_at, reason, category)"
+            " VALUES (5, 1, '2026-03-01 00:00:00', 'cancelled', 'voluntary')");
+    db.exec("INSERT INTO alerts_outbox (target, event_type, episode_id, customer_id, webhook_id, payload,"
+            " created_us, next_attempt_us, retry_from_us)"
+            " VALUES ('http://x/', 'customer.churned', 9, 2, 'msg_1', '{}', 0, 0, 0)");
+
+    auto applied = apply_migrations(db);
+    ASSERT_FALSE(applied.empty());
+    EXPECT_EQ(applied[0], "0010_episode_ids.sql");
+    EXPECT_EQ(first_text(db, "SELECT value FROM service_state WHERE key = 'last_episode_id'"), "9");
+    EXPECT_EQ(first_text(db, "SELECT sql FROM sqlite_schema WHERE name = 'alerts_outbox'"), fresh_sql);
+    EXPECT_EQ(first_text(db, "PRAGMA integrity_check"), "ok");
+    EXPECT_EQ(first_text(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'schema_version_bump'"), "0");
 }
 
 }  // namespace
