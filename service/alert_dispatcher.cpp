@@ -19,6 +19,9 @@ namespace churnwatch {
 namespace {
 
 constexpr auto kPollInterval = std::chrono::milliseconds(200);
+// While a target rests after a failure, how often its worker looks whether `churnwatch alerts
+// retry` (another process) reset one of its alerts meanwhile.
+constexpr auto kRetryCheckInterval = std::chrono::seconds(1);
 constexpr int kBatch = 16;                  // due rows fetched per poll
 constexpr std::size_t kErrorBodyChars = 200;  // of a failed response, kept in last_error
 
@@ -144,9 +147,20 @@ struct WorkerStatements {
                          " disabled_us = excluded.disabled_us, reason = excluded.reason"),
           disable_rest(db,
                        "UPDATE alerts_outbox SET status = 'disabled', last_error = ?2"
-                       " WHERE target = ?1 AND status = 'pending'") {}
-    sql::Statement due, sent, retry, finish, disable_target, disable_rest;
+                       " WHERE target = ?1 AND status = 'pending'"),
+          retries(db, "SELECT CAST(value AS INTEGER) FROM service_state WHERE key = ?1") {}
+    sql::Statement due, sent, retry, finish, disable_target, disable_rest, retries;
 };
+
+// How many times `churnwatch alerts retry` reset alerts of this target (alert_retries_key):
+// a change the worker did not make itself.
+int64_t retries_of(WorkerStatements& st, const std::string& key) {
+    st.retries.reset();
+    st.retries.bind(1, key);
+    const int64_t n = st.retries.step() ? st.retries.column_int(0) : 0;
+    st.retries.reset();
+    return n;
+}
 
 // Writes an attempt's outcome to its row.
 void record(const std::string& target, WorkerStatements& st, sql::Database& db, const Row& row,
@@ -311,6 +325,9 @@ void AlertDispatcher::run(Worker& w) {
     uint64_t seen = 0;
     Micros paused_until = 0;  // after a retryable failure the target rests until then
     bool more = false;        // the last batch was full: look again without waiting
+    const std::string retries_key = alert_retries_key(w.target.name);
+    int64_t retries_seen = 0;  // the target's retry count when its due rows were last read
+    auto next_retry_check = std::chrono::steady_clock::time_point{};
     auto cancelled = [this] { return stopping_.load(); };
     for (;;) {
         {
@@ -326,7 +343,18 @@ void AlertDispatcher::run(Worker& w) {
                 configure_connection(*db);
                 st = std::make_unique<WorkerStatements>(*db);
             }
-            if (now_us() < paused_until) continue;
+            if (now_us() < paused_until) {
+                // An operator's `alerts retry` of one of its alerts ends the rest: they want it
+                // sent now (the receiver is back), not after a backoff of up to 10 minutes or a
+                // long Retry-After. Looked at once a second, not at every poll.
+                const auto now = std::chrono::steady_clock::now();
+                if (now < next_retry_check) continue;
+                next_retry_check = now + kRetryCheckInterval;
+                if (retries_of(*st, retries_key) == retries_seen) continue;
+                paused_until = 0;
+            }
+            // Read before the due rows: a retry committed after this is noticed during a rest.
+            retries_seen = retries_of(*st, retries_key);
             std::vector<Row> rows;
             st->due.reset();
             st->due.bind(1, w.target.name).bind(2, now_us()).bind(3, kBatch);

@@ -8,7 +8,9 @@
 // order, sends each (HTTP: Standard Webhooks headers, webhook-timestamp = now; command: the
 // payload on stdin), applies lib/alert_policy.h and updates the row. After a retryable
 // failure the whole target pauses until that row's next attempt, so a down receiver gets
-// one probe per backoff step rather than one per pending alert.
+// one probe per backoff step rather than one per pending alert. An `alerts retry` of one of
+// the target's alerts ends the pause: it counts itself in service_state
+// (alert_retries_key), and a paused worker compares that count once a second.
 #pragma once
 
 #include <atomic>

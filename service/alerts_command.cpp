@@ -1,6 +1,8 @@
 // `churnwatch alerts list [--status S]` and `churnwatch alerts retry ID…|--all-dead`: look at
 // the alert outbox and send dead-lettered (or disabled) alerts again. Works beside a running
-// server: its dispatcher polls the outbox and picks retried rows up within a second.
+// server: its dispatcher polls the outbox and picks retried rows up within a second, also
+// when it was resting the target after a failure (the retry counts itself in service_state,
+// alert_retries_key, and the dispatcher looks at that count once a second during a rest).
 //
 // Retrying resets a row to pending, due now, with attempts 0 and a fresh retry budget; its
 // payload and webhook-id stay (receivers deduplicate on the id). Retrying an alert of a
@@ -18,6 +20,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "alert_outbox.h"
 #include "commands.h"
 #include "http_client.h"
 #include "schema.h"
@@ -176,8 +179,13 @@ int retry(const Config& config, const std::vector<std::string>& ids_text) {
                          " next_attempt_us = ?2, retry_from_us = ?2, last_error = NULL, sent_us = NULL"
                          " WHERE id = ?1");
     sql::Statement enable(*db, "DELETE FROM alert_targets_disabled WHERE target = ?");
+    // Tells a running server's dispatcher, which may be resting the target after a failure
+    // (up to 10 minutes, or a long Retry-After), to go now.
+    sql::Statement count_retry(*db,
+                               "INSERT INTO service_state (key, value) VALUES (?1, '1') ON CONFLICT (key)"
+                               " DO UPDATE SET value = CAST(value AS INTEGER) + 1");
     int missing = 0, retried = 0;
-    std::set<std::string> enabled;
+    std::set<std::string> enabled, counted;
     for (int64_t id : ids) {
         find.reset();
         find.bind(1, id);
@@ -196,6 +204,10 @@ int retry(const Config& config, const std::vector<std::string>& ids_text) {
         enable.bind(1, target).run();
         if (db->changes() > 0 && enabled.insert(target).second)
             std::printf("target %s re-enabled\n", target_label(target).c_str());
+        if (counted.insert(target).second) {
+            count_retry.reset();
+            count_retry.bind(1, alert_retries_key(target)).run();
+        }
     }
     txn.commit();
     std::printf("%d alert%s queued for sending\n", retried, retried == 1 ? "" : "s");

@@ -201,6 +201,50 @@ TEST(Alerts, RetriesKeepTheWebhookIdAndHonourRetryAfter) {
     EXPECT_EQ(column(server.db(), "attempts"), "3");
 }
 
+// After a retryable failure the target rests until that attempt's next try: here the
+// receiver's Retry-After of 120 s. An operator who knows it is back runs `alerts retry`
+// beside the running server, and the alert goes out within seconds. (The server used to
+// ignore the reset row until its rest was over: 119 s in the audit.) A retry ends only its
+// own target's rest, and a rest nobody retried still holds back the next alert.
+TEST(Alerts, ARetryBesideTheServerEndsTheTargetsRest) {
+    TempDir dir;
+    HttpReceiver rx, other;
+    rx.script({{.status = 503, .headers = {{"Retry-After", "120"}}}});  // then 200
+    other.script({{.status = 503, .headers = {{"Retry-After", "120"}}}});
+    ServerProcess server(dir, alert_options({rx.url("/hook"), other.url("/other")}));
+    churn_customer(server.port(), 7);
+    ASSERT_TRUE(rx.wait_for(1)) << server.log();
+    ASSERT_TRUE(other.wait_for(1)) << server.log();
+    const std::string mine = "target = '" + rx.url("/hook") + "'";
+    ASSERT_TRUE(eventually([&] { return column(server.db(), "attempts", mine) == "1"; })) << server.log();
+    EXPECT_EQ(column(server.db(), "status", mine), "pending");
+    EXPECT_EQ(column(server.db(), "last_status", mine), "503");
+    // Another churn meanwhile waits behind the rest: the resting receiver is not probed again.
+    churn_customer(server.port(), 8);
+    EXPECT_FALSE(rx.wait_for(2, 1500ms)) << server.log();
+
+    auto started = std::chrono::steady_clock::now();
+    auto retry = run_churnwatch({"alerts", "retry", column(server.db(), "id", mine), "--db", server.db()});
+    ASSERT_EQ(retry.exit_code, 0) << retry.err;
+    ASSERT_TRUE(rx.wait_for(2, 5s)) << server.log();
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+    // The rest is over: the alert that waited goes too, in order.
+    ASSERT_TRUE(rx.wait_for(3, 5s)) << server.log();
+    auto reqs = rx.requests();
+    EXPECT_EQ(reqs[1].header("webhook-id"), reqs[0].header("webhook-id"));
+    EXPECT_NE(reqs[1].body.find("\"customer_id\":7"), std::string::npos) << reqs[1].body;
+    EXPECT_NE(reqs[2].body.find("\"customer_id\":8"), std::string::npos) << reqs[2].body;
+    expect_verified(reqs[1]);
+    ASSERT_TRUE(eventually([&] {
+        return query_int(server.db(), "SELECT count(*) FROM alerts_outbox WHERE " + mine + " AND status = 'sent'") == 2;
+    })) << server.log();
+    // The other target still rests: nothing asked for its alerts.
+    EXPECT_FALSE(other.wait_for(2, 1500ms)) << server.log();
+    EXPECT_EQ(query_int(server.db(), "SELECT count(*) FROM alerts_outbox WHERE target = '" + other.url("/other") +
+                                         "' AND status = 'pending'"),
+              2);
+}
+
 TEST(Alerts, GoneDisablesTheTargetAcrossRestartsUntilRetried) {
     TempDir dir;
     HttpReceiver rx;
