@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 
 #include "time_util.h"
@@ -71,10 +72,36 @@ const char* level_name(LogLevel l) {
     return "info";
 }
 
+// The length (2 to 4) of the well-formed UTF-8 sequence at s[i] (whose first byte is >= 0x80),
+// and its code point; 0 when the bytes there are not one (a stray continuation byte, an
+// overlong form, a surrogate, past U+10FFFF, or cut off by the end of s).
+std::size_t utf8_sequence(std::string_view s, std::size_t i, uint32_t& cp) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    std::size_t len;
+    if (c >= 0xC2 && c <= 0xDF) len = 2, cp = c & 0x1F;
+    else if (c >= 0xE0 && c <= 0xEF) len = 3, cp = c & 0x0F;
+    else if (c >= 0xF0 && c <= 0xF4) len = 4, cp = c & 0x07;
+    else return 0;
+    if (s.size() - i < len) return 0;
+    for (std::size_t k = 1; k < len; ++k) {
+        unsigned char cc = static_cast<unsigned char>(s[i + k]);
+        if ((cc & 0xC0) != 0x80) return 0;
+        cp = (cp << 6) | (cc & 0x3F);
+    }
+    static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+    return len;
+}
+
+void append_u_escape(std::string& out, uint32_t unit) {
+    static const char* hex = "0123456789abcdef";
+    out += "\\u";
+    for (int shift = 12; shift >= 0; shift -= 4) out += hex[(unit >> shift) & 0xf];
+}
+
 }  // namespace
 
 void append_json_string(std::string& out, std::string_view s) {
-    static const char* hex = "0123456789abcdef";
     out += '"';
     // Runs of bytes that need no escaping are appended whole (one log line per delivery
     // spent ~2% of the I/O thread appending character by character).
@@ -91,11 +118,30 @@ void append_json_string(std::string& out, std::string_view s) {
             case '\r': out += "\\r"; break;
             case '\t': out += "\\t"; break;
             default:
-                // Control bytes and all non-ASCII bytes are escaped: log text may come from
-                // an attacker and must stay one valid JSON line whatever its encoding.
-                out += "\\u00";
-                out += hex[c >> 4];
-                out += hex[c & 0xf];
+                if (c < 0x80) {  // the other control bytes and DEL
+                    append_u_escape(out, c);
+                    break;
+                }
+                // Log text may come from an attacker and must stay one valid JSON line
+                // whatever its encoding, so the line stays ASCII: a well-formed UTF-8
+                // character becomes the \u escape of its code point (a surrogate pair above
+                // U+FFFF), which any JSON reader turns back into the same character. A byte
+                // that is not part of one becomes U+FFFD: never a Latin-1 reading of the byte
+                // ("…" as \u00e2\u0080\u00a6), which garbles the text it stands for.
+                uint32_t cp = 0;
+                if (std::size_t len = utf8_sequence(s, i, cp)) {
+                    if (cp >= 0x10000) {
+                        cp -= 0x10000;
+                        append_u_escape(out, 0xD800 + (cp >> 10));
+                        append_u_escape(out, 0xDC00 + (cp & 0x3FF));
+                    } else {
+                        append_u_escape(out, cp);
+                    }
+                    i += len - 1;
+                    plain = i + 1;
+                } else {
+                    append_u_escape(out, 0xFFFD);
+                }
         }
     }
     out.append(s.data() + plain, s.size() - plain);

@@ -86,7 +86,9 @@ private:
     std::string buf_;
 };
 
-// Appends s to out as a JSON string literal (quotes, escapes, invalid UTF-8 bytes as \u00XX).
+// Appends s to out as a JSON string literal, in ASCII: quotes, backslashes and control bytes
+// escaped, each well-formed UTF-8 character as the \u escape of its code point (a surrogate
+// pair above U+FFFF), each byte that is not part of one as \ufffd (U+FFFD).
 void append_json_string(std::string& out, std::string_view s);
 
 }  // namespace churnwatch
