@@ -21,7 +21,7 @@ struct ProgramRun {
     int signal = 0;         // the signal that ended it (ours after a timeout: SIGKILL)
     bool timed_out = false;
     bool cancelled = false;
-    std::string stderr_tail;  // its last stderr bytes (at most 1 KiB)
+    std::string stderr_tail;  // its last stderr bytes (at most 1 KiB, from a UTF-8 character's start)
     std::string error;        // why it could not be run or did not finish cleanly
     bool success() const { return exited && exit_code == 0; }
 };

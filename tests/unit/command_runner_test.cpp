@@ -47,6 +47,23 @@ TEST(CommandRunner, NonZeroExitKeepsStderrTail) {
     EXPECT_EQ(r.stderr_tail, "receiver said no\n");
 }
 
+// Only the last 1 KiB of stderr is kept. Cut at a byte count, it began in the middle of a
+// UTF-8 character when the program wrote non-ASCII text: the stray bytes showed up in
+// last_error and the log as garbage.
+TEST(CommandRunner, StderrTailStartsAtACharacter) {
+    TempDir dir;
+    std::string ellipses;
+    for (int i = 0; i < 400; ++i) ellipses += "\xe2\x80\xa6";  // 1200 bytes: 1024 falls inside one
+    auto prog = script(dir, "chatty.sh", "cat >/dev/null\nprintf '%s' '" + ellipses + "' >&2\n");
+    auto r = run_program(prog, "x", {}, 10s);
+    EXPECT_TRUE(r.success()) << r.error;
+    ASSERT_FALSE(r.stderr_tail.empty());
+    EXPECT_LE(r.stderr_tail.size(), 1024u);
+    EXPECT_GE(r.stderr_tail.size(), 1022u);
+    EXPECT_EQ(r.stderr_tail.size() % 3, 0u) << "starts inside a character";
+    EXPECT_EQ(r.stderr_tail, ellipses.substr(ellipses.size() - r.stderr_tail.size()));
+}
+
 TEST(CommandRunner, TimeoutKillsTheProcessGroup) {
     TempDir dir;
     std::string marker = dir.file("late");
