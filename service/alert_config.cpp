@@ -4,6 +4,8 @@
 
 #include <cctype>
 #include <set>
+#include <string_view>
+#include <vector>
 
 #include "http_client.h"
 #include "standard_webhooks.h"
@@ -35,6 +37,63 @@ bool check_http_target(AlertTarget& t, const std::string& option, std::string& e
     return true;
 }
 
+// A word that reads as a signing secret: never echoed, and a sign of fields out of order.
+bool looks_like_secret(const std::string& word) {
+    static constexpr std::string_view kPrefix = "whsec_";
+    if (word.size() < kPrefix.size()) return false;
+    for (std::size_t i = 0; i < kPrefix.size(); ++i)
+        if (std::tolower(static_cast<unsigned char>(word[i])) != kPrefix[i]) return false;
+    return true;
+}
+
+// The words of an events list (commas and/or white space between them).
+std::vector<std::string> event_words(const std::string& text) {
+    std::vector<std::string> words;
+    std::string word;
+    for (char c : text + " ") {
+        if (c == ',' || std::isspace(static_cast<unsigned char>(c))) {
+            if (!word.empty()) words.push_back(word);
+            word.clear();
+        } else {
+            word += c;
+        }
+    }
+    return words;
+}
+
+bool parses_as_url(const std::string& text) {
+    std::string why;
+    return parse_http_url(text, why).has_value();
+}
+
+// Why an alert-target's fields look out of order, or "" when they do not. The order is
+// URL | SECRET | EVENTS. What stands in the secret's place is never shown, and a word that
+// looks like a secret only masked.
+std::string swapped_fields(const AlertTargetSpec& spec) {
+    bool churned = false, reactivated = false;
+    std::string ignored;
+    const bool events_as_secret = !spec.secret.empty() && !looks_like_secret(spec.secret) &&
+                                  parse_alert_events(spec.secret, churned, reactivated, ignored);
+    for (const auto& word : event_words(spec.events)) {
+        if (looks_like_secret(word)) {
+            return std::string(events_as_secret ? "the secret field holds alert events and " : "") +
+                   "the events field holds what looks like a signing secret, " + mask_secret(word);
+        }
+    }
+    if (looks_like_secret(spec.url)) return "the URL field holds what looks like a signing secret";
+    if (events_as_secret) return "the secret field holds alert events";
+    if (!parses_as_url(spec.url) && (parses_as_url(spec.secret) || parses_as_url(spec.events)))
+        return "the URL is not in the first field";
+    return "";
+}
+
+// The target's URL for a message: the first field that is one (without query or user info).
+std::string target_label(const AlertTargetSpec& spec) {
+    for (const auto* field : {&spec.url, &spec.secret, &spec.events})
+        if (parses_as_url(*field)) return redact_url(*field);
+    return redact_url(spec.url);  // "<invalid url>"
+}
+
 // An alert-target from the environment arrives split at every comma (the variable holds a
 // comma-separated list): a piece without '|' is the rest of the previous target's events.
 std::vector<std::string> rejoin_targets(const std::vector<std::string>& values) {
@@ -50,29 +109,34 @@ std::vector<std::string> rejoin_targets(const std::vector<std::string>& values) 
 
 std::string AlertTarget::label() const { return is_command() ? name : redact_url(url); }
 
+AlertTargetSpec split_alert_target(const std::string& spec) {
+    AlertTargetSpec out;
+    auto bar1 = spec.find('|');
+    auto bar2 = bar1 == std::string::npos ? bar1 : spec.find('|', bar1 + 1);
+    out.url = trim(spec.substr(0, bar1));
+    if (bar1 != std::string::npos) out.secret = trim(spec.substr(bar1 + 1, bar2 - bar1 - 1));
+    if (bar2 != std::string::npos) out.events = trim(spec.substr(bar2 + 1));
+    return out;
+}
+
 bool parse_alert_events(const std::string& text, bool& churned, bool& reactivated,
                         std::string& error) {
     churned = reactivated = false;
-    std::string word;
-    auto flush = [&]() {
-        if (word.empty()) return true;
-        if (word == kCustomerChurned) churned = true;
-        else if (word == kCustomerReactivated) reactivated = true;
-        else {
+    for (const auto& word : event_words(text)) {
+        if (word == kCustomerChurned) {
+            churned = true;
+        } else if (word == kCustomerReactivated) {
+            reactivated = true;
+        } else if (looks_like_secret(word)) {
+            error = "unknown alert event " + mask_secret(word) +
+                    ": that looks like a signing secret (an alert-target is URL | SECRET | EVENTS, "
+                    "in that order)";
+            return false;
+        } else {
             error = "unknown alert event '" + word + "' (known: customer.churned, customer.reactivated)";
             return false;
         }
-        word.clear();
-        return true;
-    };
-    for (char c : text) {
-        if (c == ',' || std::isspace(static_cast<unsigned char>(c))) {
-            if (!flush()) return false;
-        } else {
-            word += c;
-        }
     }
-    if (!flush()) return false;
     if (!churned && !reactivated) {
         error = "no alert events given (customer.churned, customer.reactivated)";
         return false;
@@ -112,16 +176,19 @@ bool read_alert_settings(const Config& c, AlertSettings& out, std::string& error
         out.targets.push_back(std::move(t));
     }
     for (const auto& spec : rejoin_targets(c.get_all("alert-target"))) {
+        AlertTargetSpec fields = split_alert_target(spec);
+        if (std::string why = swapped_fields(fields); !why.empty()) {
+            error = "--alert-target " + target_label(fields) + ": the fields look swapped: " + why +
+                    " (the order is URL | SECRET | EVENTS)";
+            return false;
+        }
         AlertTarget t;
-        auto bar1 = spec.find('|');
-        auto bar2 = bar1 == std::string::npos ? bar1 : spec.find('|', bar1 + 1);
-        t.url = trim(spec.substr(0, bar1));
-        if (bar1 != std::string::npos) t.secret = trim(spec.substr(bar1 + 1, bar2 - bar1 - 1));
-        std::string events = bar2 == std::string::npos ? "" : trim(spec.substr(bar2 + 1));
-        if (events.empty()) {
+        t.url = fields.url;
+        t.secret = fields.secret;
+        if (fields.events.empty()) {
             t.churned = churned;
             t.reactivated = reactivated;
-        } else if (!parse_alert_events(events, t.churned, t.reactivated, error)) {
+        } else if (!parse_alert_events(fields.events, t.churned, t.reactivated, error)) {
             error = "--alert-target " + redact_url(t.url) + ": " + error;
             return false;
         }

@@ -38,7 +38,14 @@ bool read_alert_settings(const Config& c, AlertSettings& out, std::string& error
 // What the outbox needs to know of the targets.
 std::vector<AlertRoute> alert_routes(const std::vector<AlertTarget>& targets);
 
-// "customer.churned,customer.reactivated" (commas and/or spaces) → the two flags.
+// The fields of an alert-target value "URL | SECRET | EVENTS" (trimmed; "" when absent).
+struct AlertTargetSpec {
+    std::string url, secret, events;
+};
+AlertTargetSpec split_alert_target(const std::string& spec);
+
+// "customer.churned,customer.reactivated" (commas and/or spaces) → the two flags. An unknown
+// word that looks like a signing secret (whsec_…) is masked in the error, never echoed.
 bool parse_alert_events(const std::string& text, bool& churned, bool& reactivated,
                         std::string& error);
 

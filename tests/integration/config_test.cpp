@@ -160,6 +160,30 @@ TEST_F(ConfigCheck, InlineCommentIsExit2NamingFileLineAndKey) {
     EXPECT_NE(::access(dir.file("x.db").c_str(), F_OK), 0);
 }
 
+// `alert-target = URL | customer.churned | whsec_…` (fields swapped) used to be refused by
+// both with "unknown alert event 'whsec_…'": the secret in full on stderr, in the journal.
+TEST_F(ConfigCheck, SwappedAlertTargetFieldsAreRefusedWithoutEchoingTheSecret) {
+    const std::string key = "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    std::string path = dir.file("alerts.conf");
+    write_file(path, "alert-target = https://hooks.example.com/churn | customer.churned | whsec_" + key + "\n");
+    const std::string message =
+        "--alert-target https://hooks.example.com/churn: the fields look swapped: the secret field "
+        "holds alert events and the events field holds what looks like a signing secret, "
+        "whse…(38 chars) (the order is URL | SECRET | EVENTS)";
+    auto r = check({path});
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.err.find("config check: " + message), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find(key), std::string::npos) << "secret leaked: " << r.err;
+    EXPECT_EQ(r.out.find(key), std::string::npos) << "secret leaked: " << r.out;
+    auto serve = run_churnwatch({"serve", "--listen", "127.0.0.1:0", "--db", dir.file("x.db")},
+                                clean_env({{"CHURNWATCH_CONFIG", path}}));
+    EXPECT_EQ(serve.exit_code, 2);
+    EXPECT_NE(serve.err.find("churnwatch serve: " + message), std::string::npos) << serve.err;
+    EXPECT_EQ(serve.err.find(key), std::string::npos) << "secret leaked: " << serve.err;
+    EXPECT_NE(::access(dir.file("x.db").c_str(), F_OK), 0);
+    EXPECT_EQ(sanitizer_report(serve.err), "");
+}
+
 // Settings `config check` used to call OK and `serve` then refused (or, for TLS files, exited
 // 1 and was restarted every 2 s by systemd). Both now run the same validation: each case is
 // refused by both, exit 2, with the same message, before serve creates anything.

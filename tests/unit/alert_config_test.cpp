@@ -1,0 +1,118 @@
+// Reading the alert options (alert_config.h): targets, their secrets and events, and the
+// errors that name what is wrong without ever echoing a secret.
+#include "alert_config.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <optional>
+#include <string>
+#include <vector>
+
+using namespace churnwatch;
+
+namespace {
+
+// The Standard Webhooks specification's example secret, and one more.
+const std::string kSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const std::string kOtherSecret = "whsec_PcNNCFLEJ6rL9kwQag9HPl4uTGb3FgUp";
+
+// Runs with no CHURNWATCH_* alert settings from the test's environment.
+class AlertConfig : public ::testing::Test {
+protected:
+    void SetUp() override {
+        for (const char* name : {"CHURNWATCH_CONFIG", "CHURNWATCH_ALERT_URL", "CHURNWATCH_ALERT_SECRET",
+                                 "CHURNWATCH_ALERT_EVENTS", "CHURNWATCH_ALERT_TARGET",
+                                 "CHURNWATCH_ALERT_COMMAND"}) {
+            if (const char* v = std::getenv(name)) saved_.emplace_back(name, v);
+            ::unsetenv(name);
+        }
+    }
+    void TearDown() override {
+        for (const auto& [name, value] : saved_) ::setenv(name.c_str(), value.c_str(), 1);
+    }
+    // read_alert_settings on these flags: the settings, or nullopt with error set.
+    std::optional<AlertSettings> read(const std::vector<std::string>& args, std::string& error) {
+        auto config = Config::load(args, error);
+        if (!config) return std::nullopt;
+        AlertSettings s;
+        if (!read_alert_settings(*config, s, error)) return std::nullopt;
+        return s;
+    }
+
+private:
+    std::vector<std::pair<std::string, std::string>> saved_;
+};
+
+// The secret's base64 part: what must never appear in a message.
+std::string key_of(const std::string& secret) { return secret.substr(6); }
+
+TEST_F(AlertConfig, TargetWithItsOwnSecretAndEvents) {
+    std::string error;
+    auto s = read({"--alert-target", "https://crm.example.com/hooks | " + kSecret + " | customer.churned"}, error);
+    ASSERT_TRUE(s) << error;
+    ASSERT_EQ(s->targets.size(), 1u);
+    EXPECT_EQ(s->targets[0].url, "https://crm.example.com/hooks");
+    EXPECT_EQ(s->targets[0].secret, kSecret);
+    EXPECT_TRUE(s->targets[0].churned);
+    EXPECT_FALSE(s->targets[0].reactivated);
+}
+
+// `URL | customer.churned | whsec_…` used to be refused with "unknown alert event
+// 'whsec_…'": the secret in full, on stderr and in the journal. Each way of getting the
+// order wrong is named, the order given, and the secret never shown.
+TEST_F(AlertConfig, SwappedTargetFieldsAreNamedWithoutEchoingTheSecret) {
+    const std::string url = "https://crm.example.com/hooks?token=QUERYTOKEN123";
+    for (const std::string& spec : {url + " | customer.churned | " + kSecret,
+                                   url + " | " + kOtherSecret + " | " + kSecret,
+                                   url + " | | customer.churned " + kSecret,
+                                   kSecret + " | " + url + " | customer.churned",
+                                   url + " | customer.churned",
+                                   "customer.churned | " + kSecret + " | " + url}) {
+        std::string error;
+        EXPECT_FALSE(read({"--alert-target", spec}, error)) << spec;
+        EXPECT_NE(error.find("--alert-target https://crm.example.com/hooks: the fields look swapped"),
+                  std::string::npos)
+            << spec << "\n" << error;
+        EXPECT_NE(error.find("the order is URL | SECRET | EVENTS"), std::string::npos) << error;
+        for (const auto& secret : {kSecret, kOtherSecret})
+            EXPECT_EQ(error.find(key_of(secret)), std::string::npos) << "secret echoed: " << error;
+        EXPECT_EQ(error.find("QUERYTOKEN123"), std::string::npos) << error;
+    }
+    std::string error;
+    EXPECT_FALSE(read({"--alert-target", url + " | customer.churned | " + kSecret}, error));
+    EXPECT_NE(error.find("the secret field holds alert events and the events field holds what "
+                         "looks like a signing secret, whse…(38 chars)"),
+              std::string::npos)
+        << error;
+}
+
+TEST_F(AlertConfig, AnUnknownEventThatLooksLikeASecretIsMasked) {
+    std::string error;
+    EXPECT_FALSE(read({"--alert-events", "customer.churned," + kSecret}, error));
+    EXPECT_NE(error.find("--alert-events: unknown alert event whse…(38 chars): that looks like a "
+                         "signing secret"),
+              std::string::npos)
+        << error;
+    EXPECT_EQ(error.find(key_of(kSecret)), std::string::npos) << error;
+    // Upper case is still a secret.
+    EXPECT_FALSE(read({"--alert-events", "WHSEC_" + key_of(kSecret)}, error));
+    EXPECT_EQ(error.find(key_of(kSecret)), std::string::npos) << error;
+    // Any other unknown word is named as it is.
+    EXPECT_FALSE(read({"--alert-target", "https://crm.example.com/ | " + kSecret + " | customer.born"}, error));
+    EXPECT_NE(error.find("unknown alert event 'customer.born'"), std::string::npos) << error;
+    EXPECT_EQ(error.find(key_of(kSecret)), std::string::npos) << error;
+}
+
+TEST_F(AlertConfig, SplitAlertTargetTrimsEachField) {
+    auto f = split_alert_target("  https://a.example/x |  whsec_abc | customer.churned  ");
+    EXPECT_EQ(f.url, "https://a.example/x");
+    EXPECT_EQ(f.secret, "whsec_abc");
+    EXPECT_EQ(f.events, "customer.churned");
+    auto bare = split_alert_target("https://a.example/x");
+    EXPECT_EQ(bare.url, "https://a.example/x");
+    EXPECT_EQ(bare.secret, "");
+    EXPECT_EQ(bare.events, "");
+}
+
+}  // namespace
