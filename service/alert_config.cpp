@@ -14,7 +14,9 @@ namespace churnwatch {
 
 namespace {
 
-bool check_http_target(AlertTarget& t, const std::string& option, std::string& error) {
+// own_secret: the target's secret is its own (alert-target's second field), not alert-secret.
+bool check_http_target(AlertTarget& t, const std::string& option, bool own_secret,
+                       std::string& error) {
     std::string why;
     if (!parse_http_url(t.url, why)) {
         error = "--" + option + " " + redact_url(t.url) + ": " + why;
@@ -30,6 +32,7 @@ bool check_http_target(AlertTarget& t, const std::string& option, std::string& e
     }
     if (!StandardWebhookSigner::from_secret(t.secret)) {
         error = "the signing secret for " + redact_url(t.url) +
+                (own_secret ? " (its own, in alert-target)" : " (alert-secret)") +
                 " is not a valid whsec_<base64> secret (standard base64, padded, non-empty)";
         return false;
     }
@@ -172,7 +175,7 @@ bool read_alert_settings(const Config& c, AlertSettings& out, std::string& error
         t.secret = shared_secret;
         t.churned = churned;
         t.reactivated = reactivated;
-        if (!check_http_target(t, "alert-url", error)) return false;
+        if (!check_http_target(t, "alert-url", false, error)) return false;
         out.targets.push_back(std::move(t));
     }
     for (const auto& spec : rejoin_targets(c.get_all("alert-target"))) {
@@ -184,7 +187,9 @@ bool read_alert_settings(const Config& c, AlertSettings& out, std::string& error
         }
         AlertTarget t;
         t.url = fields.url;
-        t.secret = fields.secret;
+        // "Each target may have its own secret and events": without them it uses alert-secret
+        // and alert-events, like an alert-url.
+        t.secret = fields.secret.empty() ? shared_secret : fields.secret;
         if (fields.events.empty()) {
             t.churned = churned;
             t.reactivated = reactivated;
@@ -192,7 +197,7 @@ bool read_alert_settings(const Config& c, AlertSettings& out, std::string& error
             error = "--alert-target " + redact_url(t.url) + ": " + error;
             return false;
         }
-        if (!check_http_target(t, "alert-target", error)) return false;
+        if (!check_http_target(t, "alert-target", !fields.secret.empty(), error)) return false;
         out.targets.push_back(std::move(t));
     }
     if (auto cmd = c.get("alert-command"); cmd && !trim(*cmd).empty()) {

@@ -32,7 +32,9 @@ struct AlertSettings {
     std::chrono::milliseconds timeout{10000};  // per attempt (HTTP exchange or command run)
 };
 
-// Reads and validates the alert options. Errors name the option; never echo a secret.
+// Reads and validates the alert options. Errors name the option; never echo a secret. An
+// alert-target without its own secret or events uses alert-secret and alert-events, as an
+// alert-url does.
 bool read_alert_settings(const Config& c, AlertSettings& out, std::string& error);
 
 // What the outbox needs to know of the targets.

@@ -47,12 +47,15 @@ const std::vector<OptionSpec>& option_specs() {
          "send churn alerts to this http(s) URL, signed (Standard Webhooks) with alert-secret; "
          "repeatable",
          true},
-        {"alert-secret", "SECRET", nullptr, "signing secret (whsec_<base64>) for alert-url targets",
+        {"alert-secret", "SECRET", nullptr,
+         "signing secret (whsec_<base64>) for alert-url targets and alert-targets without their own",
          false, true, "CHURNWATCH_ALERT_SECRET"},
         {"alert-events", "EVENTS", "customer.churned,customer.reactivated",
-         "alert events sent to alert-url and alert-command targets"},
+         "alert events sent to alert-url and alert-command targets (and alert-targets without "
+         "their own)"},
         {"alert-target", "URL|SECRET|EVENTS", nullptr,
-         "an alert target with its own whsec_ secret and events (config-file form); repeatable",
+         "an alert target with its own whsec_ secret and events (config-file form; without them: "
+         "alert-secret, alert-events); repeatable",
          true, true},
         {"alert-command", "PATH", nullptr,
          "run this program for each alert, the event JSON on stdin (exit 0 = delivered)"},

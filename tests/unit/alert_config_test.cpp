@@ -104,6 +104,48 @@ TEST_F(AlertConfig, AnUnknownEventThatLooksLikeASecretIsMasked) {
     EXPECT_EQ(error.find(key_of(kSecret)), std::string::npos) << error;
 }
 
+// README: "each target may have its own secret and events". One without its own secret was
+// refused even with alert-secret set — while the error said to set alert-secret. Like its
+// events, its secret now defaults to the shared one.
+TEST_F(AlertConfig, TargetWithoutItsOwnSecretUsesAlertSecret) {
+    std::string error;
+    auto s = read({"--alert-secret", kSecret, "--alert-events", "customer.reactivated",
+                   "--alert-target", "https://a.example/hook",
+                   "--alert-target", "https://b.example/hook | | customer.churned",
+                   "--alert-target", "https://c.example/hook | " + kOtherSecret},
+                  error);
+    ASSERT_TRUE(s) << error;
+    ASSERT_EQ(s->targets.size(), 3u);
+    EXPECT_EQ(s->targets[0].secret, kSecret);
+    EXPECT_FALSE(s->targets[0].churned);
+    EXPECT_TRUE(s->targets[0].reactivated);
+    EXPECT_EQ(s->targets[1].secret, kSecret);
+    EXPECT_TRUE(s->targets[1].churned);
+    EXPECT_FALSE(s->targets[1].reactivated);
+    EXPECT_EQ(s->targets[2].secret, kOtherSecret);  // its own wins
+    EXPECT_FALSE(s->targets[2].churned);
+    EXPECT_TRUE(s->targets[2].reactivated);
+}
+
+TEST_F(AlertConfig, TargetWithNoSecretAnywhereSaysHowToGiveOne) {
+    std::string error;
+    EXPECT_FALSE(read({"--alert-target", "https://a.example/hook?t=QUERYTOKEN | | customer.churned"}, error));
+    EXPECT_EQ(error,
+              "--alert-target https://a.example/hook has no signing secret: alerts must be "
+              "verifiable. Set CHURNWATCH_ALERT_SECRET (or alert-secret) to a whsec_<base64> secret, "
+              "or give it as 'URL | whsec_… | EVENTS'");
+    // A bad secret says whose it is, without showing it.
+    EXPECT_FALSE(read({"--alert-secret", "whsec_not base64!", "--alert-target", "https://a.example/hook"}, error));
+    EXPECT_NE(error.find("the signing secret for https://a.example/hook (alert-secret) is not a valid"),
+              std::string::npos)
+        << error;
+    EXPECT_FALSE(read({"--alert-secret", kSecret, "--alert-target", "https://a.example/hook | whsec_not base64!"}, error));
+    EXPECT_NE(error.find("the signing secret for https://a.example/hook (its own, in alert-target) is not a valid"),
+              std::string::npos)
+        << error;
+    EXPECT_EQ(error.find("not base64!"), std::string::npos) << error;
+}
+
 TEST_F(AlertConfig, SplitAlertTargetTrimsEachField) {
     auto f = split_alert_target("  https://a.example/x |  whsec_abc | customer.churned  ");
     EXPECT_EQ(f.url, "https://a.example/x");
