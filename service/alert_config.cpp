@@ -3,7 +3,7 @@
 #include <unistd.h>
 
 #include <cctype>
-#include <set>
+#include <map>
 #include <string_view>
 #include <vector>
 
@@ -95,6 +95,20 @@ std::string target_label(const AlertTargetSpec& spec) {
     for (const auto* field : {&spec.url, &spec.secret, &spec.events})
         if (parses_as_url(*field)) return redact_url(*field);
     return redact_url(spec.url);  // "<invalid url>"
+}
+
+// What makes two targets the same endpoint: for a URL, its scheme, host (in lower case: host
+// names and IPv6 literals ignore case) and port (explicit, so that :443 of https:// is the
+// default), then path and query as written (case matters there). For a command, its name.
+// Only compared, never stored or sent: the outbox keeps the URL as configured.
+std::string endpoint_key(const AlertTarget& t) {
+    if (t.is_command()) return t.name;
+    std::string why;
+    auto u = parse_http_url(t.url, why);  // validated before
+    if (!u) return t.name;
+    std::string host = u->host;
+    for (auto& ch : host) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    return u->scheme + "://[" + host + "]:" + std::to_string(u->port) + u->target;
 }
 
 // An alert-target from the environment arrives split at every comma (the variable holds a
@@ -212,10 +226,14 @@ bool read_alert_settings(const Config& c, AlertSettings& out, std::string& error
         }
         out.targets.push_back(std::move(t));
     }
-    std::set<std::string> seen;
+    // Two spellings of one URL would send every alert twice, with different webhook-ids.
+    std::map<std::string, const AlertTarget*> seen;
     for (const auto& t : out.targets) {
-        if (!seen.insert(t.name).second) {
+        auto [it, inserted] = seen.emplace(endpoint_key(t), &t);
+        if (!inserted) {
             error = "alert target " + t.label() + " is configured twice";
+            if (it->second->name != t.name)
+                error += " (host names ignore case, and :443 of https or :80 of http is the default port)";
             return false;
         }
     }

@@ -146,6 +146,43 @@ TEST_F(AlertConfig, TargetWithNoSecretAnywhereSaysHowToGiveOne) {
     EXPECT_EQ(error.find("not base64!"), std::string::npos) << error;
 }
 
+// https://example.com/x and https://EXAMPLE.com:443/x are one endpoint: configured both ways,
+// every alert went to it twice, with different webhook-ids, so the receiver could not
+// deduplicate them.
+TEST_F(AlertConfig, TwoSpellingsOfOneUrlAreConfiguredTwice) {
+    const std::vector<std::pair<std::string, std::string>> same = {
+        {"https://example.com/x", "https://example.com/x"},
+        {"https://example.com/x", "https://EXAMPLE.com:443/x"},
+        {"https://example.com/x", "HTTPS://Example.Com/x"},
+        {"http://example.com/x", "http://example.com:80/x"},
+        {"http://[::ab]/x", "http://[::AB]:80/x"},
+        {"https://example.com", "https://example.com:443/"},
+        {"https://example.com/x?a=1", "https://example.com:443/x?a=1#part"},
+    };
+    for (const auto& [a, b] : same) {
+        std::string error;
+        EXPECT_FALSE(read({"--alert-secret", kSecret, "--alert-url", a, "--alert-target", b}, error))
+            << a << " and " << b;
+        EXPECT_NE(error.find("is configured twice"), std::string::npos) << a << " and " << b << ": " << error;
+    }
+    std::string error;
+    EXPECT_FALSE(read({"--alert-secret", kSecret, "--alert-url", "https://example.com/x",
+                       "--alert-url", "https://EXAMPLE.com:443/x"},
+                      error));
+    EXPECT_EQ(error, "alert target https://example.com/x is configured twice (host names ignore "
+                     "case, and :443 of https or :80 of http is the default port)");
+    // Different endpoints: another scheme, port, path (case matters there) or query.
+    auto s = read({"--alert-secret", kSecret, "--alert-url", "https://EXAMPLE.com:443/x",
+                   "--alert-url", "http://example.com/x", "--alert-url", "https://example.com:8443/x",
+                   "--alert-url", "https://example.com/X", "--alert-url", "https://example.com/x?a=2"},
+                  error);
+    ASSERT_TRUE(s) << error;
+    ASSERT_EQ(s->targets.size(), 5u);
+    // What is stored and sent to stays as configured.
+    EXPECT_EQ(s->targets[0].name, "https://EXAMPLE.com:443/x");
+    EXPECT_EQ(s->targets[0].url, "https://EXAMPLE.com:443/x");
+}
+
 TEST_F(AlertConfig, SplitAlertTargetTrimsEachField) {
     auto f = split_alert_target("  https://a.example/x |  whsec_abc | customer.churned  ");
     EXPECT_EQ(f.url, "https://a.example/x");
