@@ -1,5 +1,6 @@
 #include "alert_config.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -220,7 +221,11 @@ bool read_alert_settings(const Config& c, AlertSettings& out, std::string& error
         t.name = "command:" + t.command;
         t.churned = churned;
         t.reactivated = reactivated;
-        if (::access(t.command.c_str(), X_OK) != 0) {
+        // access(X_OK) alone also passes a directory (search permission), which then fails
+        // every attempt for the whole retry budget.
+        struct stat st {};
+        if (::stat(t.command.c_str(), &st) != 0 || !S_ISREG(st.st_mode) ||
+            ::access(t.command.c_str(), X_OK) != 0) {
             error = "--alert-command " + t.command + " is not an executable file";
             return false;
         }

@@ -209,6 +209,7 @@ const std::vector<Refused>& refused_cases() {
         {{"--tls-cert", "/nonexistent/cert.pem", "--tls-key", "/nonexistent/key.pem"},
          "--tls-cert /nonexistent/cert.pem cannot be read: No such file or directory"},
         {{"--db="}, "--db must name a file"},
+        {{"--alert-command", "/tmp"}, "--alert-command /tmp is not an executable file"},
         // Options of other commands: a config file is shared, so they are validated too.
         {{"--format", "xml"}, "--format must be table, csv or json (got 'xml')"},
         {{"--from", "2026-13"}, "--from takes a month, YYYY-MM with MM from 01 to 12 (got '2026-13')"},

@@ -3,11 +3,14 @@
 #include "alert_config.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <cstdlib>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "test_support.h"
 
 using namespace churnwatch;
 
@@ -181,6 +184,26 @@ TEST_F(AlertConfig, TwoSpellingsOfOneUrlAreConfiguredTwice) {
     // What is stored and sent to stays as configured.
     EXPECT_EQ(s->targets[0].name, "https://EXAMPLE.com:443/x");
     EXPECT_EQ(s->targets[0].url, "https://EXAMPLE.com:443/x");
+}
+
+// A directory passed the "executable" check (search permission is X_OK too): accepted, it
+// then failed every attempt for the whole retry budget.
+TEST_F(AlertConfig, AlertCommandMustBeAnExecutableRegularFile) {
+    test::TempDir dir;
+    std::string script = dir.file("hook.sh"), plain = dir.file("notes.txt");
+    test::write_file(script, "#!/bin/sh\ncat >/dev/null\n");
+    ::chmod(script.c_str(), 0755);
+    test::write_file(plain, "not a program\n");
+    ::chmod(plain.c_str(), 0644);
+    std::string error;
+    auto s = read({"--alert-command", script}, error);
+    ASSERT_TRUE(s) << error;
+    ASSERT_EQ(s->targets.size(), 1u);
+    EXPECT_EQ(s->targets[0].name, "command:" + script);
+    for (const std::string& bad : {dir.path(), std::string("/tmp"), plain, dir.file("missing")}) {
+        EXPECT_FALSE(read({"--alert-command", bad}, error)) << bad;
+        EXPECT_EQ(error, "--alert-command " + bad + " is not an executable file") << bad;
+    }
 }
 
 TEST_F(AlertConfig, SplitAlertTargetTrimsEachField) {
