@@ -112,9 +112,13 @@ std::string endpoint_key(const AlertTarget& t) {
     return u->scheme + "://[" + host + "]:" + std::to_string(u->port) + u->target;
 }
 
-// An alert-target from the environment arrives split at every comma (the variable holds a
-// comma-separated list): a piece without '|' is the rest of the previous target's events.
-std::vector<std::string> rejoin_targets(const std::vector<std::string>& values) {
+}  // namespace
+
+std::string AlertTarget::label() const { return is_command() ? name : redact_url(url); }
+
+std::vector<std::string> alert_target_values(const Config& c) {
+    std::vector<std::string> values = c.get_all("alert-target");
+    if (c.source("alert-target") != "env") return values;  // one value per line or flag
     std::vector<std::string> out;
     for (const auto& v : values) {
         if (!out.empty() && v.find('|') == std::string::npos) out.back() += "," + v;
@@ -122,10 +126,6 @@ std::vector<std::string> rejoin_targets(const std::vector<std::string>& values) 
     }
     return out;
 }
-
-}  // namespace
-
-std::string AlertTarget::label() const { return is_command() ? name : redact_url(url); }
 
 AlertTargetSpec split_alert_target(const std::string& spec) {
     AlertTargetSpec out;
@@ -193,7 +193,7 @@ bool read_alert_settings(const Config& c, AlertSettings& out, std::string& error
         if (!check_http_target(t, "alert-url", false, error)) return false;
         out.targets.push_back(std::move(t));
     }
-    for (const auto& spec : rejoin_targets(c.get_all("alert-target"))) {
+    for (const auto& spec : alert_target_values(c)) {
         AlertTargetSpec fields = split_alert_target(spec);
         if (std::string why = swapped_fields(fields); !why.empty()) {
             error = "--alert-target " + target_label(fields) + ": the fields look swapped: " + why +

@@ -45,6 +45,10 @@ struct AlertTargetSpec {
     std::string url, secret, events;
 };
 AlertTargetSpec split_alert_target(const std::string& spec);
+// The alert-target values as configured. CHURNWATCH_ALERT_TARGET arrives split at every comma
+// (the variable holds a list), so there a piece without '|' is put back onto the previous
+// target's events; a config-file line or a flag is one target each, with or without '|'.
+std::vector<std::string> alert_target_values(const Config& c);
 
 // "customer.churned,customer.reactivated" (commas and/or spaces) → the two flags. An unknown
 // word that looks like a signing secret (whsec_…) is masked in the error, never echoed.

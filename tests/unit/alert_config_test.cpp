@@ -130,6 +130,38 @@ TEST_F(AlertConfig, TargetWithoutItsOwnSecretUsesAlertSecret) {
     EXPECT_TRUE(s->targets[2].reactivated);
 }
 
+// Only the environment's list is split at commas. A config-file line (or a flag) without
+// '|' was still glued onto the previous target as one of its events.
+TEST_F(AlertConfig, EachFileLineIsOneTargetButTheEnvironmentListIsRejoined) {
+    test::TempDir dir;
+    std::string path = dir.file("alerts.conf");
+    test::write_file(path, "alert-secret = " + kSecret + "\n"
+                           "alert-target = https://a.example/hook | " + kOtherSecret + " | customer.churned\n"
+                           "alert-target = https://b.example/hook\n");
+    std::string error;
+    auto s = read({"--config", path}, error);
+    ASSERT_TRUE(s) << error;
+    ASSERT_EQ(s->targets.size(), 2u);
+    EXPECT_EQ(s->targets[1].url, "https://b.example/hook");
+    s = read({"--alert-secret", kSecret, "--alert-target", "https://a.example/hook | | customer.churned",
+              "--alert-target", "https://b.example/hook"},
+             error);
+    ASSERT_TRUE(s) << error;
+    EXPECT_EQ(s->targets.size(), 2u);
+    // CHURNWATCH_ALERT_TARGET="URL | SECRET | customer.churned, customer.reactivated,URL2 |"
+    ::setenv("CHURNWATCH_ALERT_TARGET",
+             ("https://a.example/hook | " + kOtherSecret +
+              " | customer.churned, customer.reactivated,https://b.example/hook |").c_str(), 1);
+    s = read({"--alert-secret", kSecret}, error);
+    ::unsetenv("CHURNWATCH_ALERT_TARGET");
+    ASSERT_TRUE(s) << error;
+    ASSERT_EQ(s->targets.size(), 2u);
+    EXPECT_TRUE(s->targets[0].churned);
+    EXPECT_TRUE(s->targets[0].reactivated);
+    EXPECT_EQ(s->targets[1].url, "https://b.example/hook");
+    EXPECT_EQ(s->targets[1].secret, kSecret);
+}
+
 TEST_F(AlertConfig, TargetWithNoSecretAnywhereSaysHowToGiveOne) {
     std::string error;
     EXPECT_FALSE(read({"--alert-target", "https://a.example/hook?t=QUERYTOKEN | | customer.churned"}, error));
