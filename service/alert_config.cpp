@@ -127,6 +127,15 @@ std::vector<std::string> alert_target_values(const Config& c) {
     return out;
 }
 
+std::string describe_alert_target(const std::string& spec) {
+    AlertTargetSpec f = split_alert_target(spec);
+    std::string events;
+    for (const auto& word : event_words(f.events))
+        events += (events.empty() ? "" : ",") + (looks_like_secret(word) ? mask_secret(word) : word);
+    return redact_url(f.url) + " | " + (f.secret.empty() ? "(alert-secret)" : mask_secret(f.secret)) +
+           " | " + (events.empty() ? "(alert-events)" : events);
+}
+
 AlertTargetSpec split_alert_target(const std::string& spec) {
     AlertTargetSpec out;
     auto bar1 = spec.find('|');

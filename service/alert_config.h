@@ -49,6 +49,10 @@ AlertTargetSpec split_alert_target(const std::string& spec);
 // (the variable holds a list), so there a piece without '|' is put back onto the previous
 // target's events; a config-file line or a flag is one target each, with or without '|'.
 std::vector<std::string> alert_target_values(const Config& c);
+// An alert-target value fit to print (config check): the URL without query or user info, the
+// secret masked ("(alert-secret)" when it has none of its own), the events ("(alert-events)"
+// when none; any word that looks like a secret masked).
+std::string describe_alert_target(const std::string& spec);
 
 // "customer.churned,customer.reactivated" (commas and/or spaces) → the two flags. An unknown
 // word that looks like a signing secret (whsec_…) is masked in the error, never echoed.

@@ -6,6 +6,9 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "alert_config.h"
+#include "http_client.h"
+
 extern char** environ;
 
 namespace churnwatch {
@@ -388,14 +391,22 @@ std::string Config::describe() const {
     for (const auto& spec : option_specs()) {
         std::string name = spec.name;
         if (name == "config") continue;
-        std::vector<std::string> vals = get_all(name);
+        std::vector<std::string> vals =
+            name == "alert-target" ? alert_target_values(*this) : get_all(name);
         if (vals.empty() && spec.default_value) vals.push_back(spec.default_value);
         if (vals.empty()) {
             out += name + " =   # unset\n";
             continue;
         }
-        for (const auto& v : vals)
-            out += name + " = " + (spec.secret ? mask_secret(v) : v) + "   # " + source(name) + "\n";
+        for (const auto& v : vals) {
+            // Alert URLs as in the logs and metrics (no query or user info, where tokens
+            // live), an alert-target's secret masked and its events shown.
+            std::string shown = name == "alert-url"    ? redact_url(trim(v))
+                                : name == "alert-target" ? describe_alert_target(v)
+                                : spec.secret            ? mask_secret(v)
+                                                         : v;
+            out += name + " = " + shown + "   # " + source(name) + "\n";
+        }
     }
     return out;
 }

@@ -42,7 +42,8 @@ public:
                                      std::string& error) const;
     std::string source(const std::string& name) const;  // "flag" "env" "file" "default"
 
-    // The effective configuration, one "key = value  # source" line each, secrets masked.
+    // The effective configuration, one "key = value  # source" line each, secrets masked and
+    // alert URLs without query or user info.
     std::string describe() const;
     const std::vector<std::string>& positional() const { return positional_; }
 

@@ -160,6 +160,38 @@ TEST_F(ConfigCheck, InlineCommentIsExit2NamingFileLineAndKey) {
     EXPECT_NE(::access(dir.file("x.db").c_str(), F_OK), 0);
 }
 
+// config check printed an alert-url's query string (where tokens live) in full, while it hid
+// each alert-target completely ("http…(107 chars)"): now both show the URL as logs and
+// metrics do (no query or user info), a target's secret masked and its events.
+TEST_F(ConfigCheck, AlertUrlsAreShownWithoutQueryAndTargetsWithTheirEvents) {
+    const std::string secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    std::string path = dir.file("alerts.conf");
+    write_file(path,
+               "alert-url = https://hooks.example.com/churn?token=QUERYTOKEN123\n"
+               "alert-secret = whsec_PcNNCFLEJ6rL9kwQag9HPl4uTGb3FgUp\n"
+               "alert-target = https://crm.example.com/hooks?key=QUERYTOKEN456 | " + secret + " | customer.churned\n"
+               "alert-target = http://10.0.0.5:9000/win-back\n");
+    auto r = check({path});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("alert-url = https://hooks.example.com/churn   # file\n"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("alert-target = https://crm.example.com/hooks | whse…(38 chars) | customer.churned   # file\n"
+                         "alert-target = http://10.0.0.5:9000/win-back | (alert-secret) | (alert-events)   # file\n"),
+              std::string::npos)
+        << r.out;
+    for (const char* hidden : {"QUERYTOKEN", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "PcNNCFLEJ6rL9kwQag9HPl4uTGb3FgUp"}) {
+        EXPECT_EQ(r.out.find(hidden), std::string::npos) << hidden << " shown:\n" << r.out;
+        EXPECT_EQ(r.err.find(hidden), std::string::npos) << hidden << " shown:\n" << r.err;
+    }
+    // From the environment, a target's events list (split at its commas) is one line again.
+    auto env = check({}, {{"CHURNWATCH_ALERT_TARGET", "https://crm.example.com/hooks?key=QUERYTOKEN456 | " + secret +
+                                                          " | customer.churned, customer.reactivated"}});
+    ASSERT_EQ(env.exit_code, 0) << env.err;
+    EXPECT_EQ(line_for(env.out, "alert-target"),
+              "alert-target = https://crm.example.com/hooks | whse…(38 chars) | "
+              "customer.churned,customer.reactivated   # env");
+    EXPECT_EQ(env.out.find("QUERYTOKEN"), std::string::npos) << env.out;
+}
+
 // `alert-target = URL | customer.churned | whsec_…` (fields swapped) used to be refused by
 // both with "unknown alert event 'whsec_…'": the secret in full on stderr, in the journal.
 TEST_F(ConfigCheck, SwappedAlertTargetFieldsAreRefusedWithoutEchoingTheSecret) {
