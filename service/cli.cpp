@@ -88,11 +88,13 @@ const std::vector<CommandSpec>& command_specs() {
          "list | show ID | replay ID…|all: inspect and replay quarantined deliveries",
          "churnwatch quarantine list [--db PATH]\n"
          "churnwatch quarantine show ID [--db PATH]\n"
-         "churnwatch quarantine replay ID [ID…] | all [--db PATH] [--json-depth N]",
+         "churnwatch quarantine replay ID [ID…] | all [--db PATH] [--json-depth N] [--config FILE]",
          "Authentic deliveries that could not be used are stored quarantined. list and show\n"
          "inspect them; replay decodes them again with this binary and options: one that now\n"
          "succeeds becomes accepted and its churn effects (and alerts) apply; exit 1 if any\n"
-         "still fails. Safe while serve runs.",
+         "still fails. Safe while serve runs. Alerts go to the alert targets configured here:\n"
+         "give it serve's --config and alert secret (without any target, on a database that has\n"
+         "alerts, it warns which churn it did not announce).",
          {"config", "db", "json-depth", "auto-churn-days", "alert-url", "alert-secret",
           "alert-events", "alert-target", "alert-command"},
          false,

@@ -46,7 +46,7 @@ int usage(const std::string& msg) {
         stderr,
         "usage: churnwatch quarantine list [--db PATH]\n"
         "       churnwatch quarantine show ID [--db PATH]\n"
-        "       churnwatch quarantine replay ID [ID…] | all [--db PATH] [--json-depth N]\n");
+        "       churnwatch quarantine replay ID [ID…] | all [--db PATH] [--json-depth N] [--config FILE]\n");
     return 2;
 }
 
@@ -213,6 +213,46 @@ ReplayOutcome replay_one(sql::Database& db, ChurnStore& churn, int64_t id,
     return {ReplayOutcome::Accepted, what};
 }
 
+// With no alert targets configured, a replay announces nothing. On a database whose server
+// sends alerts that is a silent gap: the churn a replay reveals is recorded here, and its
+// delivery is never replayed again, so no alert for it comes later. This listener takes the
+// outbox's place then, to say what went unannounced.
+class Unannounced : public EpisodeListener {
+public:
+    void on_churned(sql::Database&, int64_t, const CustomerOutcome& c, const ChurnEpisode&) override {
+        events_.push_back("customer " + std::to_string(c.customer_id) + " churned");
+    }
+    void on_reactivated(sql::Database&, int64_t, const CustomerOutcome& c, const ChurnEpisode&) override {
+        events_.push_back("customer " + std::to_string(c.customer_id) + " reactivated");
+    }
+    std::size_t mark() const { return events_.size(); }
+    void roll_back_to(std::size_t mark) { events_.resize(mark); }  // with its transaction
+    const std::vector<std::string>& events() const { return events_; }
+
+private:
+    std::vector<std::string> events_;
+};
+
+bool database_has_alerts(sql::Database& db) {
+    sql::Statement q(db, "SELECT EXISTS (SELECT 1 FROM alerts_outbox)");
+    return q.step() && q.column_int(0) != 0;
+}
+
+void warn_unannounced(const std::vector<std::string>& events) {
+    constexpr std::size_t kListed = 10;
+    std::string list;
+    for (std::size_t i = 0; i < events.size() && i < kListed; ++i) list += (i ? ", " : "") + events[i];
+    if (events.size() > kListed) list += " and " + std::to_string(events.size() - kListed) + " more";
+    std::fprintf(stderr,
+                 "quarantine replay: warning: %zu churn alert%s not announced (%s): alerts_outbox "
+                 "shows this database's server sends alerts, but this command has no alert target "
+                 "configured, and a replayed delivery is not replayed again, so these alerts will "
+                 "never be sent. Run replay with the server's alert settings to announce what it "
+                 "reveals: its --config FILE and its environment (CHURNWATCH_ALERT_SECRET); see "
+                 "deploy/OPERATIONS.md, Quarantine.\n",
+                 events.size(), events.size() == 1 ? "" : "s", list.c_str());
+}
+
 // What `quarantine replay` was asked, checked before the database is opened, so a usage
 // error is reported as one whatever the state of --db.
 struct ReplayRequest {
@@ -266,11 +306,28 @@ int replay(sql::Database& db, const ReplayRequest& request) {
     ChurnStore churn(request.policy);
     churn.prepare(db);
     AlertOutbox outbox(alert_routes(alerts.targets));
+    Unannounced unannounced;
     if (!alerts.targets.empty()) churn.set_listener(&outbox);
+    else if (database_has_alerts(db)) churn.set_listener(&unannounced);
     bool tty = ::isatty(2) && ids.size() > 1;
     int64_t accepted = 0, failed = 0;
+    // Said however the run ends: what was committed before a failure went unannounced too.
+    struct WarnAtExit {
+        const Unannounced& u;
+        ~WarnAtExit() {
+            if (!u.events().empty()) warn_unannounced(u.events());
+        }
+    } warn_at_exit{unannounced};
     for (std::size_t i = 0; i < ids.size(); ++i) {
-        ReplayOutcome r = replay_one(db, churn, ids[i], limits);
+        const std::size_t mark = unannounced.mark();
+        ReplayOutcome r;
+        try {
+            r = replay_one(db, churn, ids[i], limits);
+        } catch (...) {
+            unannounced.roll_back_to(mark);  // rolled back
+            throw;
+        }
+        if (r.kind != ReplayOutcome::Accepted) unannounced.roll_back_to(mark);
         if (tty) std::fprintf(stderr, "\r\033[K");
         if (r.kind == ReplayOutcome::Accepted) {
             ++accepted;

@@ -4,6 +4,9 @@
 // accepted, and its churn effects appear; one that still fails is left as it was.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
+#include "payloads.h"
 #include "test_support.h"
 
 using namespace churnwatch::test;
@@ -77,6 +80,7 @@ TEST_F(QuarantineTest, TooDeepThenReplayedWithALargerLimitWhileServing) {
     // Fixed: a larger limit. The server is still running and writing.
     auto fixed = quarantine({"replay", std::to_string(id), "--json-depth", "64"});
     ASSERT_EQ(fixed.exit_code, 0) << fixed.out << fixed.err;
+    EXPECT_EQ(fixed.err, "") << "no alerts here: nothing to warn about";
     EXPECT_NE(fixed.out.find("accepted as subscription/cancelled"), std::string::npos) << fixed.out;
     EXPECT_NE(fixed.out.find("customer 71001 now churned"), std::string::npos) << fixed.out;
     EXPECT_EQ(row(id, "status, reason, api_version, topic"),
@@ -149,6 +153,67 @@ TEST_F(QuarantineTest, UnknownTopicStillFailsAndReplayAllReportsEach) {
     EXPECT_EQ(quarantine({"show", "abc"}).exit_code, 2);
     EXPECT_EQ(quarantine({"frobnicate"}).exit_code, 2);
     EXPECT_EQ(run_churnwatch({"quarantine", "list", "--db", dir.file("missing.db")}).exit_code, 1);
+}
+
+// README: replay "announces the churn it reveals like live ingest does" — but only with the
+// server's alert settings. Run as OPERATIONS.md showed it (--db only), it announced nothing
+// and said nothing, and a replayed delivery is never replayed again. It now warns when the
+// database has sent alerts.
+TEST(QuarantineAlerts, ReplayWithoutTheServersAlertSettingsWarnsThatItAnnouncedNothing) {
+    TempDir dir;
+    std::string hook = dir.file("hook.sh");
+    write_file(hook, "#!/bin/sh\ncat >/dev/null\n");
+    ::chmod(hook.c_str(), 0755);
+    // Depth 3: the builders' subscriptions go through, the real example payloads are quarantined.
+    ServerProcess server(dir, {.args = {"--json-depth", "3", "--alert-command", hook}});
+    auto post = [&](const std::string& topic, const std::string& body) {
+        auto r = post_webhook(server.port(), "/webhooks/recharge/" + topic, body);
+        EXPECT_EQ(r.status, 200) << r.body;
+        auto at = r.body.find("\"id\":");
+        return at == std::string::npos ? int64_t{0} : std::stoll(r.body.substr(at + 5));
+    };
+    // A live churn: the server announces it (one outbox row).
+    post("subscription/activated", subscription_json({.id = 10, .customer_id = 1, .updated_at = "2026-01-01T00:00:00+00:00"}));
+    post("subscription/cancelled",
+         subscription_json({.id = 10, .customer_id = 1, .status = "cancelled",
+                            .updated_at = "2026-03-01T00:00:00+00:00", .cancelled_at = "2026-03-01T00:00:00+00:00"}));
+    ASSERT_EQ(query_int(server.db(), "SELECT count(*) FROM alerts_outbox"), 1);
+    // Two churns quarantined (too deep), replayed later.
+    std::string example = example_payload("subscription_cancelled.2021-11.json");
+    int64_t first = post("subscription/cancelled", example);
+    std::string other = example;
+    for (auto [from, to] : {std::pair{"501001", "501002"}, std::pair{"71001", "71002"}})
+        other.replace(other.find(from), std::string(from).size(), to);
+    int64_t second = post("subscription/cancelled", other);
+    ASSERT_EQ(query_text(server.db(), "SELECT group_concat(status) FROM deliveries WHERE id IN (" +
+                                          std::to_string(first) + "," + std::to_string(second) + ")"),
+              "quarantined,quarantined");
+
+    // Without the server's alert settings: replayed, not announced, and said so.
+    auto bare = run_churnwatch({"quarantine", "replay", std::to_string(first), "--db", server.db(),
+                                "--json-depth", "64"});
+    ASSERT_EQ(bare.exit_code, 0) << bare.out << bare.err;
+    EXPECT_NE(bare.out.find("customer 71001 now churned"), std::string::npos) << bare.out;
+    EXPECT_NE(bare.err.find("quarantine replay: warning: 1 churn alert not announced (customer 71001 "
+                            "churned): alerts_outbox shows this database's server sends alerts"),
+              std::string::npos)
+        << bare.err;
+    EXPECT_NE(bare.err.find("--config FILE"), std::string::npos) << bare.err;
+    EXPECT_NE(bare.err.find("CHURNWATCH_ALERT_SECRET"), std::string::npos) << bare.err;
+    EXPECT_EQ(sanitizer_report(bare.err), "");
+    EXPECT_EQ(query_int(server.db(), "SELECT count(*) FROM alerts_outbox"), 1);
+
+    // With them: announced (the running server sends it), no warning.
+    auto full = run_churnwatch({"quarantine", "replay", std::to_string(second), "--db", server.db(),
+                                "--json-depth", "64", "--alert-command", hook});
+    ASSERT_EQ(full.exit_code, 0) << full.out << full.err;
+    EXPECT_EQ(full.err, "");
+    EXPECT_EQ(query_int(server.db(), "SELECT count(*) FROM alerts_outbox"), 2);
+    EXPECT_TRUE(eventually([&] {
+        return query_int(server.db(), "SELECT count(*) FROM alerts_outbox WHERE status = 'sent'") == 2;
+    })) << server.log();
+    server.stop();
+    EXPECT_EQ(sanitizer_report(server.log()), "");
 }
 
 }  // namespace
