@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <optional>
@@ -35,13 +36,18 @@ Micros now_us() {
     return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-// A short, single-line excerpt of a response body for last_error.
+// A short, single-line excerpt of a response body (or a command's stderr) for last_error and
+// the log, cut at a UTF-8 character, not inside one.
 std::string excerpt(const std::string& body) {
+    std::size_t n = std::min(body.size(), kErrorBodyChars);
+    if (n < body.size()) {
+        while (n > 0 && (static_cast<unsigned char>(body[n]) & 0xC0) == 0x80) --n;
+    }
     std::string out;
-    for (char c : body.substr(0, kErrorBodyChars)) {
+    for (char c : body.substr(0, n)) {
         out += static_cast<unsigned char>(c) < 0x20 ? ' ' : c;
     }
-    if (body.size() > kErrorBodyChars) out += "…";
+    if (n < body.size()) out += "…";
     return out;
 }
 
@@ -73,6 +79,7 @@ struct Attempt {
     AttemptOutcome outcome;
     std::optional<int64_t> last_status;  // HTTP status or the command's exit status
     std::string detail;                  // appended to a failure reason (response, stderr)
+    std::string stderr_note;             // a successful command's stderr, logged as such
 };
 
 Attempt send_http(const AlertTarget& target, const StandardWebhookSigner& signer, const Row& row,
@@ -118,7 +125,11 @@ Attempt run_command(const AlertTarget& target, const Row& row, std::chrono::mill
     a.outcome.status = run.success() ? 200 : 0;
     a.outcome.error = run.error;
     if (run.exited) a.last_status = run.exit_code;
-    if (!run.stderr_tail.empty()) a.detail = "stderr: " + excerpt(run.stderr_tail);
+    // What a program that succeeded wrote on stderr is a note, not the reason for a failure.
+    if (!run.stderr_tail.empty()) {
+        if (run.success()) a.stderr_note = excerpt(run.stderr_tail);
+        else a.detail = "stderr: " + excerpt(run.stderr_tail);
+    }
     return a;
 }
 
@@ -203,7 +214,7 @@ void record(const std::string& target, WorkerStatements& st, sql::Database& db, 
 // signature).
 void report(Metrics* metrics, Logger& logger, const std::string& label, const Row& row,
             const AlertDecision& d, std::optional<int64_t> last_status, Micros now,
-            std::chrono::steady_clock::duration took) {
+            std::chrono::steady_clock::duration took, const std::string& stderr_note) {
     const char* counter = d.action == AlertAction::Sent    ? kSent
                           : d.action == AlertAction::Retry ? kRetried
                           : d.action == AlertAction::Dead  ? kDead
@@ -218,6 +229,7 @@ void report(Metrics* metrics, Logger& logger, const std::string& label, const Ro
     line.str("outcome", to_string(d.action));
     if (last_status) line.num("status", *last_status);
     if (!d.reason.empty()) line.str("error", d.reason);
+    if (!stderr_note.empty()) line.str("stderr", stderr_note);
     if (d.action == AlertAction::Retry) line.num("retry_in_ms", (d.next_attempt - now) / 1000);
     line.num("duration_ms", std::chrono::duration_cast<std::chrono::milliseconds>(took).count());
 }
@@ -379,7 +391,7 @@ void AlertDispatcher::run(Worker& w) {
                 if (!at.detail.empty()) d.reason += ": " + at.detail;
                 record(w.target.name, *st, *db, row, d, at.last_status, now);
                 report(metrics_, logger_, w.label, row, d, at.last_status, now,
-                       std::chrono::steady_clock::now() - started);
+                       std::chrono::steady_clock::now() - started, at.stderr_note);
                 if (d.action == AlertAction::Retry) {
                     // The target rests until then: a down receiver gets one probe per backoff
                     // step, and the oldest alert goes first when it is back.

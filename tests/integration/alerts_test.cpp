@@ -470,6 +470,45 @@ TEST(Alerts, CommandHookGetsThePayloadOnStdin) {
     EXPECT_EQ(vars.find(kSecret), std::string::npos) << "the hook must not see churnwatch's secrets";
 }
 
+// A command that exits 0 but writes to stderr was logged outcome "sent" with
+// "error": ": stderr: …", and the excerpt's "…" (cut at 200 bytes, possibly inside a
+// character) came out as \u00e2\u0080\u00a6. Now: the excerpt under "stderr", cut at a
+// character, and no "error" on a success.
+TEST(Alerts, ACommandsStderrOnSuccessIsLoggedAsStderrNotAsAnError) {
+    TempDir dir;
+    std::string hook = dir.file("hook.sh");
+    std::string chatter;
+    for (int i = 0; i < 100; ++i) chatter += "\xc3\xa9\xe2\x80\xa6";  // "é…" × 100: 500 bytes
+    chatter = "x" + chatter;  // byte 200 falls inside a character
+    write_file(hook, "#!/bin/sh\ncat >/dev/null\nprintf '%s' '" + chatter + "' >&2\n");
+    ::chmod(hook.c_str(), 0755);
+    ServerProcess server(dir, {.args = {"--alert-command", hook}, .env = {{"CHURNWATCH_SECRETS", kSecret}}});
+    churn_customer(server.port(), 7);
+    ASSERT_TRUE(eventually([&] { return column(server.db(), "status") == "sent"; })) << server.log();
+    std::string line;
+    ASSERT_TRUE(eventually([&] {
+        std::string log = server.log();
+        auto at = log.find("\"event\":\"alert_attempt\"");
+        if (at == std::string::npos) return false;
+        line = log.substr(log.rfind('\n', at) + 1, log.find('\n', at) - log.rfind('\n', at) - 1);
+        return true;
+    }));
+    rapidjson::Document doc;
+    doc.Parse(line.c_str(), line.size());
+    ASSERT_FALSE(doc.HasParseError()) << line;
+    EXPECT_STREQ(doc["outcome"].GetString(), "sent") << line;
+    EXPECT_FALSE(doc.HasMember("error")) << line;
+    ASSERT_TRUE(doc.HasMember("stderr")) << line;
+    std::string note(doc["stderr"].GetString(), doc["stderr"].GetStringLength());
+    EXPECT_EQ(note.find("\xef\xbf\xbd"), std::string::npos) << "a character cut in half: " << line;
+    ASSERT_GE(note.size(), 3u);
+    EXPECT_EQ(note.substr(note.size() - 3), "\xe2\x80\xa6") << line;
+    EXPECT_EQ(chatter.rfind(note.substr(0, note.size() - 3), 0), 0u) << line;
+    EXPECT_LE(note.size(), 200u + 3);
+    server.stop();
+    EXPECT_EQ(sanitizer_report(server.log()), "");
+}
+
 TEST(Alerts, TargetsThatCannotBeSignedOrReachedRefuseToStart) {
     TempDir dir;
     std::vector<std::string> base{"serve", "--listen", "127.0.0.1:0", "--db", dir.file("x.db")};
