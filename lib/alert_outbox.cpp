@@ -81,11 +81,14 @@ struct AlertOutbox::Statements {
     explicit Statements(sql::Database& db)
         : email(db, "SELECT email FROM customers WHERE id = ?"),
           disabled(db, "SELECT 1 FROM alert_targets_disabled WHERE target = ?"),
+          announced(db,
+                    "SELECT 1 FROM alerts_outbox WHERE target = ? AND episode_id = ?"
+                    " AND event_type = 'customer.churned' LIMIT 1"),
           insert(db,
                  "INSERT INTO alerts_outbox (target, event_type, episode_id, customer_id,"
                  " webhook_id, payload, created_us, status, next_attempt_us, retry_from_us,"
                  " last_error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?7, ?7, ?9)") {}
-    sql::Statement email, disabled, insert;
+    sql::Statement email, disabled, announced, insert;
 };
 
 AlertOutbox::AlertOutbox(std::vector<AlertRoute> routes, Clock clock, IdSource ids)
@@ -106,16 +109,33 @@ void AlertOutbox::on_reactivated(sql::Database& db, int64_t event_id, const Cust
     add(db, kCustomerReactivated, event_id, c, e);
 }
 
+void AlertOutbox::on_retracted(sql::Database& db, int64_t event_id, const CustomerOutcome& c,
+                               const ChurnEpisode& e) {
+    add(db, kCustomerChurnRetracted, event_id, c, e);
+}
+
+bool AlertOutbox::wants(const AlertRoute& r, std::string_view type) {
+    if (type == kCustomerChurned) return r.churned;
+    if (type == kCustomerReactivated) return r.reactivated;
+    if (!r.retracted) return false;
+    // Only where the churn was announced: episode ids are never given out twice.
+    st_->announced.reset();
+    st_->announced.bind(1, r.target).bind(2, current_episode_);
+    bool announced = st_->announced.step();
+    st_->announced.reset();
+    return announced;
+}
+
 void AlertOutbox::add(sql::Database& db, std::string_view type, int64_t episode_id,
                       const CustomerOutcome& c, const ChurnEpisode& e) {
-    bool churned = type == kCustomerChurned;
-    bool wanted = false;
-    for (const auto& r : routes_) wanted |= churned ? r.churned : r.reactivated;
-    if (!wanted) return;
     if (db_ != &db) {
         st_ = std::make_unique<Statements>(db);
         db_ = &db;
     }
+    current_episode_ = episode_id;
+    bool wanted = false;
+    for (const auto& r : routes_) wanted = wanted || wants(r, type);
+    if (!wanted) return;
     // The churn store writes the customers row before it syncs episodes, so this is the
     // email as of this very transaction.
     AlertEvent ev{type, episode_id, &c, &e, std::nullopt};
@@ -127,7 +147,7 @@ void AlertOutbox::add(sql::Database& db, std::string_view type, int64_t episode_
     Micros now = clock_();
     std::string payload = alert_payload_json(ev, now);
     for (const auto& r : routes_) {
-        if (!(churned ? r.churned : r.reactivated)) continue;
+        if (!wants(r, type)) continue;
         st_->disabled.reset();
         st_->disabled.bind(1, r.target);
         bool disabled = st_->disabled.step();

@@ -23,12 +23,16 @@ namespace churnwatch {
 
 inline constexpr std::string_view kCustomerChurned = "customer.churned";
 inline constexpr std::string_view kCustomerReactivated = "customer.reactivated";
+// An episode announced as customer.churned that a later delivery erased (Recharge does not
+// promise order: e.g. a subscription created before the cancellation, delivered after it).
+inline constexpr std::string_view kCustomerChurnRetracted = "customer.churn_retracted";
 
 // A target as the outbox sees it: its key and the event kinds it wants.
 struct AlertRoute {
     std::string target;  // alerts_outbox.target: the URL, or "command:<path>"
     bool churned = true;
     bool reactivated = true;
+    bool retracted = true;  // sent only for episodes this target was told of (churned)
 };
 
 // Fields of one alert's payload.
@@ -60,6 +64,10 @@ public:
                     const ChurnEpisode& e) override;
     void on_reactivated(sql::Database& db, int64_t event_id, const CustomerOutcome& c,
                         const ChurnEpisode& e) override;
+    // To each target that wants retractions and has a customer.churned row for this episode
+    // (whatever its status: a pending one is then followed by its retraction, in order).
+    void on_retracted(sql::Database& db, int64_t event_id, const CustomerOutcome& c,
+                      const ChurnEpisode& e) override;
 
     // True (and cleared) when rows were inserted since the last call. The serve wiring asks
     // after each commit and wakes the dispatcher only then (the rows may have been rolled
@@ -72,6 +80,9 @@ private:
     struct Statements;
     void add(sql::Database& db, std::string_view type, int64_t episode_id,
              const CustomerOutcome& c, const ChurnEpisode& e);
+    bool wants(const AlertRoute& r, std::string_view type);  // this event, for current_episode_
+
+    int64_t current_episode_ = 0;
 
     std::vector<AlertRoute> routes_;
     Clock clock_;

@@ -28,6 +28,10 @@ public:
                             const ChurnEpisode& e) = 0;
     virtual void on_reactivated(sql::Database& db, int64_t event_id, const CustomerOutcome& c,
                                 const ChurnEpisode& e) = 0;
+    // A stored episode that the facts no longer show (a late delivery erased it), as it was
+    // stored; called before its row is deleted. Live projection only, like the others.
+    virtual void on_retracted(sql::Database& db, int64_t event_id, const CustomerOutcome& c,
+                              const ChurnEpisode& e) {}
 };
 
 struct RebuildStats {
@@ -108,6 +112,7 @@ private:
     // the rows left over and inserts the new episodes (ids from next_episode_id()).
     void sync_episodes(const CustomerOutcome& o, bool notify);
     void insert_episode(int64_t id, int64_t customer_id, const ChurnEpisode& e);
+    void retract_episode(int64_t id, const CustomerOutcome& o);
     // An id above every episode id given out before (service_state 'last_episode_id'),
     // recorded there as given out.
     int64_t next_episode_id();

@@ -74,10 +74,10 @@ bool parses_as_url(const std::string& text) {
 // URL | SECRET | EVENTS. What stands in the secret's place is never shown, and a word that
 // looks like a secret only masked.
 std::string swapped_fields(const AlertTargetSpec& spec) {
-    bool churned = false, reactivated = false;
+    bool churned = false, reactivated = false, retracted = false;
     std::string ignored;
     const bool events_as_secret = !spec.secret.empty() && !looks_like_secret(spec.secret) &&
-                                  parse_alert_events(spec.secret, churned, reactivated, ignored);
+                                  parse_alert_events(spec.secret, churned, reactivated, retracted, ignored);
     for (const auto& word : event_words(spec.events)) {
         if (looks_like_secret(word)) {
             return std::string(events_as_secret ? "the secret field holds alert events and " : "") +
@@ -147,25 +147,28 @@ AlertTargetSpec split_alert_target(const std::string& spec) {
 }
 
 bool parse_alert_events(const std::string& text, bool& churned, bool& reactivated,
-                        std::string& error) {
-    churned = reactivated = false;
+                        bool& retracted, std::string& error) {
+    churned = reactivated = retracted = false;
     for (const auto& word : event_words(text)) {
         if (word == kCustomerChurned) {
             churned = true;
         } else if (word == kCustomerReactivated) {
             reactivated = true;
+        } else if (word == kCustomerChurnRetracted) {
+            retracted = true;
         } else if (looks_like_secret(word)) {
             error = "unknown alert event " + mask_secret(word) +
                     ": that looks like a signing secret (an alert-target is URL | SECRET | EVENTS, "
                     "in that order)";
             return false;
         } else {
-            error = "unknown alert event '" + word + "' (known: customer.churned, customer.reactivated)";
+            error = "unknown alert event '" + word +
+                    "' (known: customer.churned, customer.reactivated, customer.churn_retracted)";
             return false;
         }
     }
-    if (!churned && !reactivated) {
-        error = "no alert events given (customer.churned, customer.reactivated)";
+    if (!churned && !reactivated && !retracted) {
+        error = "no alert events given (customer.churned, customer.reactivated, customer.churn_retracted)";
         return false;
     }
     return true;
@@ -187,8 +190,8 @@ bool read_alert_settings(const Config& c, AlertSettings& out, std::string& error
     out.policy.budget = budget_h * 3600 * kMicrosPerSecond;
     out.policy.base_delay = base_ms * 1000;
 
-    bool churned = true, reactivated = true;
-    if (!parse_alert_events(c.get_or("alert-events"), churned, reactivated, error)) {
+    bool churned = true, reactivated = true, retracted = true;
+    if (!parse_alert_events(c.get_or("alert-events"), churned, reactivated, retracted, error)) {
         error = "--alert-events: " + error;
         return false;
     }
@@ -199,6 +202,7 @@ bool read_alert_settings(const Config& c, AlertSettings& out, std::string& error
         t.secret = shared_secret;
         t.churned = churned;
         t.reactivated = reactivated;
+        t.retracted = retracted;
         if (!check_http_target(t, "alert-url", false, error)) return false;
         out.targets.push_back(std::move(t));
     }
@@ -217,7 +221,8 @@ bool read_alert_settings(const Config& c, AlertSettings& out, std::string& error
         if (fields.events.empty()) {
             t.churned = churned;
             t.reactivated = reactivated;
-        } else if (!parse_alert_events(fields.events, t.churned, t.reactivated, error)) {
+            t.retracted = retracted;
+        } else if (!parse_alert_events(fields.events, t.churned, t.reactivated, t.retracted, error)) {
             error = "--alert-target " + redact_url(t.url) + ": " + error;
             return false;
         }
@@ -230,6 +235,7 @@ bool read_alert_settings(const Config& c, AlertSettings& out, std::string& error
         t.name = "command:" + t.command;
         t.churned = churned;
         t.reactivated = reactivated;
+        t.retracted = retracted;
         // access(X_OK) alone also passes a directory (search permission), which then fails
         // every attempt for the whole retry budget.
         struct stat st {};
@@ -256,7 +262,7 @@ bool read_alert_settings(const Config& c, AlertSettings& out, std::string& error
 
 std::vector<AlertRoute> alert_routes(const std::vector<AlertTarget>& targets) {
     std::vector<AlertRoute> routes;
-    for (const auto& t : targets) routes.push_back({t.name, t.churned, t.reactivated});
+    for (const auto& t : targets) routes.push_back({t.name, t.churned, t.reactivated, t.retracted});
     return routes;
 }
 

@@ -21,6 +21,7 @@ struct AlertTarget {
     std::string command;  // command targets: the program's path
     bool churned = true;
     bool reactivated = true;
+    bool retracted = true;  // customer.churn_retracted, for churns this target was told of
     bool is_command() const { return !command.empty(); }
     // For logs and metric labels: the URL without user info or query, or the name.
     std::string label() const;
@@ -54,9 +55,10 @@ std::vector<std::string> alert_target_values(const Config& c);
 // when none; any word that looks like a secret masked).
 std::string describe_alert_target(const std::string& spec);
 
-// "customer.churned,customer.reactivated" (commas and/or spaces) → the two flags. An unknown
-// word that looks like a signing secret (whsec_…) is masked in the error, never echoed.
+// "customer.churned,customer.reactivated,customer.churn_retracted" (commas and/or spaces) →
+// the three flags. An unknown word that looks like a signing secret (whsec_…) is masked in
+// the error, never echoed.
 bool parse_alert_events(const std::string& text, bool& churned, bool& reactivated,
-                        std::string& error);
+                        bool& retracted, std::string& error);
 
 }  // namespace churnwatch

@@ -303,6 +303,8 @@ void AlertDispatcher::log_targets() {
             std::string events = w->target.churned ? std::string(kCustomerChurned) : "";
             if (w->target.reactivated)
                 events += (events.empty() ? "" : ",") + std::string(kCustomerReactivated);
+            if (w->target.retracted)
+                events += (events.empty() ? "" : ",") + std::string(kCustomerChurnRetracted);
             LogLine line(logger_, LogLevel::Info, "alert_target");
             line.str("target", w->label).str("events", events);
             disabled.reset();

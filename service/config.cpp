@@ -53,7 +53,7 @@ const std::vector<OptionSpec>& option_specs() {
         {"alert-secret", "SECRET", nullptr,
          "signing secret (whsec_<base64>) for alert-url targets and alert-targets without their own",
          false, true, "CHURNWATCH_ALERT_SECRET"},
-        {"alert-events", "EVENTS", "customer.churned,customer.reactivated",
+        {"alert-events", "EVENTS", "customer.churned,customer.reactivated,customer.churn_retracted",
          "alert events sent to alert-url and alert-command targets (and alert-targets without "
          "their own)"},
         {"alert-target", "URL|SECRET|EVENTS", nullptr,

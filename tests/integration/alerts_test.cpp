@@ -136,6 +136,38 @@ TEST(Alerts, AChurnSendsExactlyOneSignedAlert) {
     EXPECT_EQ(log.find(r.header("webhook-signature").substr(3)), std::string::npos) << "a signature was logged";
 }
 
+// A late delivery shows the customer never churned (a subscription created before the
+// cancellation, delivered after it): the receiver that was told of the churn is told it is
+// retracted, signed like any alert, naming the same episode.
+TEST(Alerts, AChurnALateDeliveryErasesIsRetracted) {
+    TempDir dir;
+    HttpReceiver rx;
+    ServerProcess server(dir, alert_options({rx.url("/hook")}));
+    churn_customer(server.port(), 7);
+    ASSERT_TRUE(rx.wait_for(1)) << server.log();
+    const int64_t episode = query_int(server.db(), "SELECT id FROM churn_events");
+    SubscriptionSpec late{.id = 71, .customer_id = 7, .updated_at = "2026-02-01T00:00:00+00:00",
+                          .created_at = "2026-02-01T00:00:00+00:00"};
+    send(server.port(), {"subscription/created", subscription_json(late)});
+    ASSERT_TRUE(rx.wait_for(2)) << server.log();
+    EXPECT_EQ(query_int(server.db(), "SELECT count(*) FROM churn_events"), 0);
+    auto r = rx.requests()[1];
+    expect_verified(r);
+    rapidjson::Document doc;
+    doc.Parse(r.body.c_str());
+    ASSERT_FALSE(doc.HasParseError()) << r.body;
+    EXPECT_STREQ(doc["type"].GetString(), "customer.churn_retracted");
+    EXPECT_EQ(doc["data"]["episode_id"].GetInt64(), episode);
+    EXPECT_STREQ(doc["data"]["churned_at"].GetString(), "2026-03-01T12:00:00Z");
+    EXPECT_NE(r.header("webhook-id"), rx.requests()[0].header("webhook-id"));
+    ASSERT_TRUE(eventually([&] {
+        return query_rows(server.db(), "SELECT event_type, status FROM alerts_outbox ORDER BY id") ==
+               "customer.churned|sent\ncustomer.churn_retracted|sent\n";
+    })) << query_rows(server.db(), "SELECT event_type, status FROM alerts_outbox ORDER BY id");
+    std::string page = http_request(server.port(), "GET", "/metrics").body;
+    EXPECT_NE(page.find("churnwatch_churn_events_retracted_total 1"), std::string::npos) << page;
+}
+
 TEST(Alerts, ADuplicateOfTheTriggeringWebhookSendsNoSecondAlert) {
     TempDir dir;
     HttpReceiver rx;

@@ -120,6 +120,52 @@ TEST(AlertOutbox, PayloadCarriesTheEpisode) {
     EXPECT_EQ(doc["data"]["customer_id"].GetInt64(), 1);
 }
 
+// A late delivery erases an announced churn (a subscription created before the cancellation,
+// delivered after it): the targets told of the churn are told it is retracted, with the
+// episode as it was announced; a target never told of it, or not wanting retractions, is not.
+TEST(AlertOutbox, AnErasedEpisodeIsRetractedToTheTargetsThatWereToldOfIt) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    const std::vector<AlertRoute> routes = {
+        {"http://a.example/hook", true, true, true},
+        {"http://reactivations.example/hook", false, true, true},  // never told of churns
+        {"command:/bin/notify", true, false, false},               // no retractions wanted
+    };
+    auto sub = [](const std::string& action, SubscriptionSpec s) {
+        return TestDelivery{"subscription/" + action, subscription_json(s)};
+    };
+    const std::vector<TestDelivery> deliveries = {
+        sub("created", {.id = 71, .customer_id = 7, .updated_at = "2026-01-05T10:00:00+00:00",
+                        .created_at = "2026-01-05T10:00:00+00:00"}),
+        sub("cancelled", {.id = 71, .customer_id = 7, .status = "cancelled",
+                          .updated_at = "2026-03-01T10:00:00+00:00",
+                          .created_at = "2026-01-05T10:00:00+00:00",
+                          .cancelled_at = "2026-03-01T10:00:00+00:00"}),
+        // Late: this subscription was active all along, so customer 7 never churned.
+        sub("created", {.id = 72, .customer_id = 7, .updated_at = "2026-02-01T10:00:00+00:00",
+                        .created_at = "2026-02-01T10:00:00+00:00"}),
+    };
+    AlertOutbox outbox(routes, [] { return Micros{1772704801500000}; });
+    feed(db, deliveries, outbox);
+    EXPECT_EQ(query_int(db, "SELECT count(*) FROM churn_events"), 0);
+    EXPECT_EQ(query_rows(db, "SELECT target, event_type FROM alerts_outbox ORDER BY id"),
+              "http://a.example/hook|customer.churned\n"
+              "command:/bin/notify|customer.churned\n"
+              "http://a.example/hook|customer.churn_retracted\n");
+    EXPECT_EQ(query_int(db, "SELECT count(DISTINCT episode_id) FROM alerts_outbox"), 1);
+    std::string payload = query_text(db, "SELECT payload FROM alerts_outbox"
+                                         " WHERE event_type = 'customer.churn_retracted'");
+    rapidjson::Document doc;
+    doc.Parse(payload.c_str());
+    ASSERT_FALSE(doc.HasParseError()) << payload;
+    EXPECT_STREQ(doc["type"].GetString(), "customer.churn_retracted");
+    EXPECT_STREQ(doc["data"]["churned_at"].GetString(), "2026-03-01T10:00:00Z");
+    EXPECT_STREQ(doc["data"]["reason"].GetString(), "cancelled");
+    EXPECT_STREQ(doc["data"]["category"].GetString(), "voluntary");
+    EXPECT_EQ(doc["data"]["subscription_id"].GetInt64(), 71);
+    EXPECT_EQ(doc["data"]["customer_id"].GetInt64(), 7);
+}
+
 TEST(AlertOutbox, RetriedDeliveriesAddNoAlerts) {
     auto deliveries = rich_scenario();
     auto twice = deliveries;
