@@ -78,6 +78,10 @@ public:
         if (next_) next_->on_projected(result, seconds, ok);
         if (outbox_.take_inserted() && ok) dispatcher_.notify();
     }
+    // Every other observation goes on unchanged (without this, serve never saw checkpoints).
+    void on_checkpoint(int wal_frames, int copied_frames) override {
+        if (next_) next_->on_checkpoint(wal_frames, copied_frames);
+    }
 
 private:
     AlertOutbox& outbox_;

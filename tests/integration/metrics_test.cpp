@@ -394,6 +394,27 @@ TEST(Metrics, ProjectionLagReturnsToZeroAfterQuarantinedDeliveries) {
     EXPECT_EQ(scrape(again.port()).value("churnwatch_projection_lag"), 0);
 }
 
+// A read transaction held open elsewhere keeps checkpoints from copying the WAL: the gauge
+// shows the frames waiting, and falls back once the reader lets go. (The gauge was only
+// wired in unit tests: serve's observer chain dropped checkpoints, so it stayed 0.)
+TEST(Metrics, AWalAReaderHoldsBackShowsInTheGauge) {
+    TempDir dir;
+    ServerProcess server(dir);
+    const int port = server.port();
+    const std::string target = "/webhooks/recharge/subscription/cancelled";
+    ASSERT_EQ(post_webhook(port, target, example_payload("subscription_cancelled.2021-11.json")).status, 200);
+    churnwatch::sql::Database reader(server.db(), churnwatch::sql::OpenMode::ReadOnly);
+    reader.exec("BEGIN");
+    EXPECT_EQ(first_text(reader, "SELECT count(*) > 0 FROM deliveries"), "1");  // the snapshot is taken
+    for (int i = 0; i < 20; ++i)
+        ASSERT_EQ(post_webhook(port, target, "not json " + std::to_string(i)).status, 200);
+    EXPECT_TRUE(eventually([&] { return scrape(port).value("churnwatch_wal_uncheckpointed_frames") > 0; }))
+        << scrape(port).value("churnwatch_wal_uncheckpointed_frames");
+    reader.exec("COMMIT");
+    EXPECT_TRUE(eventually([&] { return scrape(port).value("churnwatch_wal_uncheckpointed_frames") == 0; }))
+        << scrape(port).value("churnwatch_wal_uncheckpointed_frames");
+}
+
 // A projection that fails (here a trigger refuses to advance its watermark; in life a full
 // disk) is retried every 200 ms: counted, and logged with SQLite's error at most once per
 // 10 s. Deliveries whose rules fail are quarantined and logged too. Neither was logged, so
