@@ -448,9 +448,10 @@ bool stat_id(const std::string& path, unsigned long long& dev, unsigned long lon
 
 }  // namespace
 
-FileIdentity::FileIdentity(const Database& db) : path_(db.file()) {
+FileIdentity::FileIdentity(const Database& db, const std::string& path)
+    : path_(path.empty() ? db.file() : path), wal_path_(db.file().empty() ? "" : db.file() + "-wal") {
     db_.known = stat_id(path_, db_.dev, db_.ino);
-    wal_.known = stat_id(path_ + "-wal", wal_.dev, wal_.ino);
+    wal_.known = !wal_path_.empty() && stat_id(wal_path_, wal_.dev, wal_.ino);
 }
 
 std::string FileIdentity::changed() {
@@ -470,7 +471,7 @@ std::string FileIdentity::changed() {
         return "";
     };
     std::string why = check(path_, db_);
-    if (why.empty()) why = check(path_ + "-wal", wal_);
+    if (why.empty() && !wal_path_.empty()) why = check(wal_path_, wal_);
     return why;
 }
 

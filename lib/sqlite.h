@@ -199,7 +199,10 @@ private:
 // refuses to acknowledge what went into a file nobody will open again.
 class FileIdentity {
 public:
-    explicit FileIdentity(const Database& db);  // the database file and its -wal, as now
+    // The database file and its -wal, as now. `path`, when given, is the path as configured:
+    // SQLite resolves symbolic links, so a link (or a directory on the way) re-pointed to
+    // another database is only seen through the configured path.
+    explicit FileIdentity(const Database& db, const std::string& path = "");
     // "" while the files at the path are the recorded ones; otherwise what changed.
     // Two stat(2) calls. A -wal absent at construction is recorded when first seen.
     std::string changed();
@@ -209,7 +212,8 @@ private:
         bool known = false;
         unsigned long long dev = 0, ino = 0;
     };
-    std::string path_;
+    std::string path_;      // the database file as configured (or as SQLite resolved it)
+    std::string wal_path_;  // its -wal, where SQLite keeps it: beside the resolved file
     Id db_, wal_;
 };
 

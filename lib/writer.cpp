@@ -83,7 +83,7 @@ Writer::Writer(const std::string& db_path, WriterOptions options, DeliveryApplie
         if (last.step()) last_accepted_id_ = last.column_int(0);
     }
     update_lag();
-    identity_ = std::make_unique<sql::FileIdentity>(*db_);
+    identity_ = std::make_unique<sql::FileIdentity>(*db_, path_);
     thread_ = std::thread([this] {
         pthread_setname_np(pthread_self(), "cw-writer");  // visible in top -H, perf, gdb
         run();

@@ -130,6 +130,27 @@ TEST(Database, FileErrorsNameTheFile) {
     }
 }
 
+// SQLite resolves symbolic links: a configured path that is a link re-pointed to another
+// database (a blue/green switch, a restore by link) is only seen through that path.
+TEST(FileIdentity, NoticesASymlinkedPathRepointed) {
+    TempDir dir;
+    ASSERT_EQ(::mkdir(dir.file("a").c_str(), 0755), 0);
+    ASSERT_EQ(::mkdir(dir.file("b").c_str(), 0755), 0);
+    for (const char* side : {"a", "b"}) {
+        sql::Database db(dir.file(std::string(side) + "/x.db"));
+        db.exec("PRAGMA journal_mode=WAL; CREATE TABLE t (x)");
+    }
+    const std::string link = dir.file("live.db");
+    ASSERT_EQ(::symlink(dir.file("a/x.db").c_str(), link.c_str()), 0);
+    sql::Database db(link);
+    db.exec("PRAGMA journal_mode=WAL; INSERT INTO t VALUES (1)");
+    sql::FileIdentity id(db, link);
+    EXPECT_EQ(id.changed(), "");
+    ASSERT_EQ(::unlink(link.c_str()), 0);
+    ASSERT_EQ(::symlink(dir.file("b/x.db").c_str(), link.c_str()), 0);
+    EXPECT_EQ(id.changed(), link + " was replaced by another file while churnwatch had it open");
+}
+
 TEST(FileIdentity, NoticesTheDatabaseOrItsWalDeletedOrReplaced) {
     TempDir dir;
     const std::string path = dir.file("id.db");
