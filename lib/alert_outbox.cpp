@@ -1,5 +1,6 @@
 #include "alert_outbox.h"
 
+#include <algorithm>
 #include <chrono>
 #include <stdexcept>
 
@@ -82,13 +83,16 @@ struct AlertOutbox::Statements {
         : email(db, "SELECT email FROM customers WHERE id = ?"),
           disabled(db, "SELECT 1 FROM alert_targets_disabled WHERE target = ?"),
           announced(db,
-                    "SELECT 1 FROM alerts_outbox WHERE target = ? AND episode_id = ?"
-                    " AND event_type = 'customer.churned' LIMIT 1"),
+                    "SELECT id, status FROM alerts_outbox WHERE target = ? AND episode_id = ?"
+                    " AND customer_id = ? AND event_type = 'customer.churned' ORDER BY id DESC LIMIT 1"),
+          retract(db,
+                  "UPDATE alerts_outbox SET status = 'retracted', last_error = 'a later delivery erased"
+                  " the churn it announced before it was delivered: it will not be sent' WHERE id = ?"),
           insert(db,
                  "INSERT INTO alerts_outbox (target, event_type, episode_id, customer_id,"
                  " webhook_id, payload, created_us, status, next_attempt_us, retry_from_us,"
                  " last_error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?7, ?7, ?9)") {}
-    sql::Statement email, disabled, announced, insert;
+    sql::Statement email, disabled, announced, retract, insert;
 };
 
 AlertOutbox::AlertOutbox(std::vector<AlertRoute> routes, Clock clock, IdSource ids)
@@ -99,43 +103,65 @@ AlertOutbox::AlertOutbox(std::vector<AlertRoute> routes, Clock clock, IdSource i
 
 AlertOutbox::~AlertOutbox() = default;
 
-void AlertOutbox::on_churned(sql::Database& db, int64_t event_id, const CustomerOutcome& c,
-                             const ChurnEpisode& e) {
-    add(db, kCustomerChurned, event_id, c, e);
-}
-
-void AlertOutbox::on_reactivated(sql::Database& db, int64_t event_id, const CustomerOutcome& c,
-                                 const ChurnEpisode& e) {
-    add(db, kCustomerReactivated, event_id, c, e);
-}
-
-void AlertOutbox::on_retracted(sql::Database& db, int64_t event_id, const CustomerOutcome& c,
-                               const ChurnEpisode& e) {
-    add(db, kCustomerChurnRetracted, event_id, c, e);
-}
-
-bool AlertOutbox::wants(const AlertRoute& r, std::string_view type) {
-    if (type == kCustomerChurned) return r.churned;
-    if (type == kCustomerReactivated) return r.reactivated;
-    if (!r.retracted) return false;
-    // Only where the churn was announced: episode ids are never given out twice.
-    st_->announced.reset();
-    st_->announced.bind(1, r.target).bind(2, current_episode_);
-    bool announced = st_->announced.step();
-    st_->announced.reset();
-    return announced;
-}
-
-void AlertOutbox::add(sql::Database& db, std::string_view type, int64_t episode_id,
-                      const CustomerOutcome& c, const ChurnEpisode& e) {
+void AlertOutbox::prepare(sql::Database& db) {
     if (db_ != &db) {
         st_ = std::make_unique<Statements>(db);
         db_ = &db;
     }
-    current_episode_ = episode_id;
-    bool wanted = false;
-    for (const auto& r : routes_) wanted = wanted || wants(r, type);
-    if (!wanted) return;
+}
+
+void AlertOutbox::on_churned(sql::Database& db, int64_t event_id, const CustomerOutcome& c,
+                             const ChurnEpisode& e) {
+    std::vector<char> to;
+    for (const auto& r : routes_) to.push_back(r.churned);
+    add(db, kCustomerChurned, event_id, c, e, to);
+}
+
+void AlertOutbox::on_reactivated(sql::Database& db, int64_t event_id, const CustomerOutcome& c,
+                                 const ChurnEpisode& e) {
+    std::vector<char> to;
+    for (const auto& r : routes_) to.push_back(r.reactivated);
+    add(db, kCustomerReactivated, event_id, c, e, to);
+}
+
+// Per target, by what became of its customer.churned for this episode (matched on customer
+// too: databases from before migration 0010 may have given an erased episode's id to
+// another customer's). Sent, or still to be sent (pending: the dispatcher may be sending
+// it right now): the retraction follows it. Never to be sent (dead, or recorded while the
+// target was disabled): that churn row becomes 'retracted', so no later `alerts retry`
+// (which re-enables a disabled target) sends a churn the facts no longer show, and nothing
+// else is sent. No churn row: the target never heard of it.
+void AlertOutbox::on_retracted(sql::Database& db, int64_t event_id, const CustomerOutcome& c,
+                               const ChurnEpisode& e) {
+    prepare(db);
+    std::vector<char> to(routes_.size(), 0);
+    for (std::size_t i = 0; i < routes_.size(); ++i) {
+        auto& q = st_->announced;
+        q.reset();
+        q.bind(1, routes_[i].target).bind(2, event_id).bind(3, c.customer_id);
+        std::optional<int64_t> churn_row;
+        std::string status;
+        if (q.step()) {
+            churn_row = q.column_int(0);
+            status = q.column_text(1);
+        }
+        q.reset();
+        if (!churn_row) continue;
+        if (status == "sent" || status == "pending") {
+            to[i] = routes_[i].retracted;
+        } else if (status == "dead" || status == "disabled") {
+            auto& u = st_->retract;
+            u.reset();
+            u.bind(1, *churn_row).run();
+        }
+    }
+    add(db, kCustomerChurnRetracted, event_id, c, e, to);
+}
+
+void AlertOutbox::add(sql::Database& db, std::string_view type, int64_t episode_id,
+                      const CustomerOutcome& c, const ChurnEpisode& e, const std::vector<char>& to) {
+    if (std::find(to.begin(), to.end(), 1) == to.end()) return;
+    prepare(db);
     // The churn store writes the customers row before it syncs episodes, so this is the
     // email as of this very transaction.
     AlertEvent ev{type, episode_id, &c, &e, std::nullopt};
@@ -146,8 +172,9 @@ void AlertOutbox::add(sql::Database& db, std::string_view type, int64_t episode_
 
     Micros now = clock_();
     std::string payload = alert_payload_json(ev, now);
-    for (const auto& r : routes_) {
-        if (!wants(r, type)) continue;
+    for (std::size_t i = 0; i < routes_.size(); ++i) {
+        if (!to[i]) continue;
+        const AlertRoute& r = routes_[i];
         st_->disabled.reset();
         st_->disabled.bind(1, r.target);
         bool disabled = st_->disabled.step();

@@ -64,8 +64,9 @@ public:
                     const ChurnEpisode& e) override;
     void on_reactivated(sql::Database& db, int64_t event_id, const CustomerOutcome& c,
                         const ChurnEpisode& e) override;
-    // To each target that wants retractions and has a customer.churned row for this episode
-    // (whatever its status: a pending one is then followed by its retraction, in order).
+    // To each target that wants retractions and was sent (or is still to be sent) this
+    // episode's customer.churned; a churn row that will never be sent (dead, disabled)
+    // becomes 'retracted' instead. See alert_outbox.cpp.
     void on_retracted(sql::Database& db, int64_t event_id, const CustomerOutcome& c,
                       const ChurnEpisode& e) override;
 
@@ -78,11 +79,10 @@ public:
 
 private:
     struct Statements;
+    void prepare(sql::Database& db);
+    // One row per route i with to[i] set (none: nothing is done).
     void add(sql::Database& db, std::string_view type, int64_t episode_id,
-             const CustomerOutcome& c, const ChurnEpisode& e);
-    bool wants(const AlertRoute& r, std::string_view type);  // this event, for current_episode_
-
-    int64_t current_episode_ = 0;
+             const CustomerOutcome& c, const ChurnEpisode& e, const std::vector<char>& to);
 
     std::vector<AlertRoute> routes_;
     Clock clock_;

@@ -61,8 +61,10 @@ Database::Database(const std::string& path, OpenMode mode, int busy_timeout_ms) 
         std::string msg = "cannot open database " + path;
         sqlite3* db = db_;
         db_ = nullptr;
+        std::string os;  // why the OS refused, when it did (a missing directory, permissions)
+        if (int e = db ? sqlite3_system_errno(db) : 0; e != 0) os = std::string(" (") + std::strerror(e) + ")";
         Error err(rc, db ? sqlite3_extended_errcode(db) : rc,
-                  msg + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
+                  msg + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)) + os);
         sqlite3_close(db);
         throw err;
     }

@@ -57,7 +57,7 @@ int usage(const std::string& action = "", const std::string& message = "") {
         std::fprintf(stderr, "churnwatch alerts%s%s: %s\n", action.empty() ? "" : " ",
                      action.c_str(), message.c_str());
     std::fprintf(stderr,
-                 "usage: churnwatch alerts list [--db PATH] [--status pending|sent|dead|disabled]\n"
+                 "usage: churnwatch alerts list [--db PATH] [--status pending|sent|dead|disabled|retracted]\n"
                  "       churnwatch alerts retry ID... [--db PATH]\n"
                  "       churnwatch alerts retry --all-dead [--db PATH]\n");
     return 2;
@@ -196,6 +196,12 @@ int retry(const Config& config, const std::vector<std::string>& ids_text) {
         }
         std::string target = find.column_text(0), status = find.column_text(1);
         find.reset();
+        if (status == "retracted") {
+            std::fprintf(stderr, "alert %lld: retracted, not sent: a later delivery erased the churn it announced\n",
+                         (long long)id);
+            ++missing;
+            continue;
+        }
         reset.reset();
         reset.bind(1, id).bind(2, now).run();
         ++retried;

@@ -58,7 +58,7 @@ const std::vector<CommandSpec>& command_specs() {
          "to --to (default: all). Never creates a database.",
          {"config", "db", "from", "to", "format"}},
         {"alerts", "alerts", "list [--status S] | retry ID…|--all-dead: the alert outbox",
-         "churnwatch alerts list [--db PATH] [--status pending|sent|dead|disabled]\n"
+         "churnwatch alerts list [--db PATH] [--status pending|sent|dead|disabled|retracted]\n"
          "churnwatch alerts retry ID... [--db PATH]\n"
          "churnwatch alerts retry --all-dead [--db PATH]",
          "list: the alert outbox (the newest 1000, oldest first) and the disabled targets.\n"

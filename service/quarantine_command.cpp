@@ -225,6 +225,10 @@ public:
     void on_reactivated(sql::Database&, int64_t, const CustomerOutcome& c, const ChurnEpisode&) override {
         events_.push_back("customer " + std::to_string(c.customer_id) + " reactivated");
     }
+    void on_retracted(sql::Database&, int64_t id, const CustomerOutcome& c, const ChurnEpisode&) override {
+        events_.push_back("customer " + std::to_string(c.customer_id) + "'s churn (episode " +
+                          std::to_string(id) + ") retracted");
+    }
     std::size_t mark() const { return events_.size(); }
     void roll_back_to(std::size_t mark) { events_.resize(mark); }  // with its transaction
     const std::vector<std::string>& events() const { return events_; }

@@ -130,6 +130,7 @@ void RequestHandler::refuse_route(const HttpRequest& req, std::string_view reaso
     if (!throttle.due()) return;
     constexpr std::size_t kMaxPath = 200;  // a scanner's path can be long
     std::string_view target(req.target);
+    target = target.substr(0, target.find('?'));  // a query may carry tokens: never logged
     LogLine line(logger_, LogLevel::Warn, "request");
     line.str("outcome", "rejected").str("reason", reason).str("method", req.method.substr(0, 16));
     line.str("path", target.substr(0, kMaxPath));
@@ -141,10 +142,19 @@ void RequestHandler::refuse_route(const HttpRequest& req, std::string_view reaso
 }
 
 void RequestHandler::handle_ready(Respond respond) {
-    bool queued = writer_.submit_probe([respond](const WriteResult& w) mutable {
+    bool queued = writer_.submit_probe([this, respond](const WriteResult& w) mutable {
         if (w.outcome == WriteOutcome::Probe) {
             respond(json_response(200, "{\"status\":\"ready\"}"));
         } else {
+            // Logged too (at most once per 10 s): with no delivery arriving, a database
+            // deleted under the server showed only in the probe's answer.
+            {
+                std::lock_guard lock(route_log_mu_);
+                if (not_ready_log_.due())
+                    LogLine(logger_, LogLevel::Error, "not_ready")
+                        .str("reason", w.error)
+                        .num("probes_since_last_line", not_ready_log_.occurrences());
+            }
             respond(error_response(503, "database not writable: " + w.error));
         }
     });

@@ -48,9 +48,10 @@ private:
     Logger& logger_;
     IngestOptions options_;
     Clock clock_;
-    std::mutex route_log_mu_;  // handle() runs on every I/O thread
+    std::mutex route_log_mu_;  // handle() runs on every I/O thread; guards the throttles below
     // Separately for requests signed like a delivery, so a scanner's noise cannot hide them.
     LogThrottle route_log_{std::chrono::seconds(10)}, signed_route_log_{std::chrono::seconds(10)};
+    LogThrottle not_ready_log_{std::chrono::seconds(10)};  // /readyz failing (same mutex)
 };
 
 }  // namespace churnwatch

@@ -175,8 +175,8 @@ bool read_report_options(const Config& c, ReportOptions& out, std::string& error
 bool read_alert_status(const Config& c, std::string& status, std::string& error) {
     status = c.get_or("status");
     if (!status.empty() && status != "pending" && status != "sent" && status != "dead" &&
-        status != "disabled") {
-        error = "--status must be pending, sent, dead or disabled (got '" + status + "')";
+        status != "disabled" && status != "retracted") {
+        error = "--status must be pending, sent, dead, disabled or retracted (got '" + status + "')";
         return false;
     }
     return true;

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "sqlite.h"
 #include "test_support.h"
 
 using namespace churnwatch::test;
@@ -183,6 +184,29 @@ TEST(Positional, CommandsWithActionsNameTheUnexpectedArgument) {
     auto all = run_churnwatch({"quarantine", "replay", "all", "--db", db});
     EXPECT_EQ(all.exit_code, 0) << all.err;
     EXPECT_NE(all.out.find("no quarantined deliveries"), std::string::npos) << all.out;
+}
+
+// A churn alert marked retracted (a later delivery erased the churn before it was delivered)
+// is not sent again by `alerts retry`: it would announce a churn the facts no longer show.
+TEST(AlertsRetry, ARetractedAlertIsNotSentAgain) {
+    TempDir dir;
+    std::string db = dir.file("churnwatch.db");
+    write_file(db, "");
+    ASSERT_EQ(run_churnwatch({"rebuild", "--db", db}).exit_code, 0);  // migrated, empty
+    {
+        churnwatch::sql::Database conn(db);
+        conn.exec("INSERT INTO alerts_outbox (target, event_type, episode_id, customer_id, webhook_id,"
+                  " payload, created_us, status, next_attempt_us, retry_from_us)"
+                  " VALUES ('http://a.example/hook', 'customer.churned', 1, 6, 'msg_x', '{}', 1, 'retracted', 1, 1)");
+    }
+    auto r = run_churnwatch({"alerts", "retry", "1", "--db", db});
+    EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+    EXPECT_NE(r.err.find("alert 1: retracted, not sent"), std::string::npos) << r.err;
+    churnwatch::sql::Database conn(db);
+    EXPECT_EQ(first_text(conn, "SELECT status FROM alerts_outbox"), "retracted");
+    auto list = run_churnwatch({"alerts", "list", "--status", "retracted", "--db", db});
+    EXPECT_EQ(list.exit_code, 0) << list.err;
+    EXPECT_NE(list.out.find("retracted"), std::string::npos) << list.out;
 }
 
 }  // namespace

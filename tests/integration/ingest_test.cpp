@@ -137,6 +137,7 @@ TEST_F(IngestTest, ADatabaseDeletedWhileRunningIsRefusedNotAcknowledged) {
     EXPECT_EQ(ready.status, 503) << ready.body;
     EXPECT_NE(ready.body.find("was deleted while churnwatch had it open"), std::string::npos) << ready.body;
     EXPECT_EQ(post_webhook(server->port(), target, body).status, 503) << "refused until restarted";
+    EXPECT_NE(server->log().find("\"event\":\"not_ready\""), std::string::npos) << server->log();
     EXPECT_NE(server->log().find("deliveries are refused until churnwatch is restarted"), std::string::npos)
         << server->log();
     EXPECT_EQ(server->stop(), 0) << server->log();
@@ -274,7 +275,7 @@ TEST_F(IngestTest, RoutesAndMethods) {
 TEST_F(IngestTest, RequestsForNoRouteAreCountedAndLogged) {
     start();
     const int port = server->port();
-    EXPECT_EQ(http_request(port, "GET", "/wp-login.php").status, 404);
+    EXPECT_EQ(http_request(port, "GET", "/wp-login.php?token=SECRET123").status, 404);
     for (int i = 0; i < 3; ++i) EXPECT_EQ(http_request(port, "GET", "/.env").status, 404);  // throttled
     auto typo = post_webhook(port, "/webhook/recharge/subscription/cancelled", example_payload(kCancelled));
     EXPECT_EQ(typo.status, 404);
@@ -285,6 +286,7 @@ TEST_F(IngestTest, RequestsForNoRouteAreCountedAndLogged) {
     std::string log = server->log();
     EXPECT_NE(log.find("\"reason\":\"no_such_route\",\"method\":\"GET\",\"path\":\"/wp-login.php\""), std::string::npos) << log;
     EXPECT_EQ(log.find("/.env"), std::string::npos) << "one line per 10 s for unsigned requests";
+    EXPECT_EQ(log.find("SECRET123"), std::string::npos) << "a query string is never logged";
     EXPECT_NE(log.find("\"path\":\"/webhook/recharge/subscription/cancelled\",\"peer\":\"127.0.0.1:"), std::string::npos) << log;
     EXPECT_NE(log.find("check the address registered with Recharge"), std::string::npos) << log;
     EXPECT_EQ(count(), 0);

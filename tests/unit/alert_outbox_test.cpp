@@ -123,6 +123,8 @@ TEST(AlertOutbox, PayloadCarriesTheEpisode) {
 // A late delivery erases an announced churn (a subscription created before the cancellation,
 // delivered after it): the targets told of the churn are told it is retracted, with the
 // episode as it was announced; a target never told of it, or not wanting retractions, is not.
+// A churn alert that will never be sent (dead here) is marked retracted instead, so no
+// `alerts retry` sends it later.
 TEST(AlertOutbox, AnErasedEpisodeIsRetractedToTheTargetsThatWereToldOfIt) {
     TempDir dir;
     std::string db = dir.file("a.db");
@@ -130,28 +132,34 @@ TEST(AlertOutbox, AnErasedEpisodeIsRetractedToTheTargetsThatWereToldOfIt) {
         {"http://a.example/hook", true, true, true},
         {"http://reactivations.example/hook", false, true, true},  // never told of churns
         {"command:/bin/notify", true, false, false},               // no retractions wanted
+        {"http://dead.example/hook", true, true, true},            // its churn alert went dead
     };
     auto sub = [](const std::string& action, SubscriptionSpec s) {
         return TestDelivery{"subscription/" + action, subscription_json(s)};
     };
-    const std::vector<TestDelivery> deliveries = {
-        sub("created", {.id = 71, .customer_id = 7, .updated_at = "2026-01-05T10:00:00+00:00",
-                        .created_at = "2026-01-05T10:00:00+00:00"}),
-        sub("cancelled", {.id = 71, .customer_id = 7, .status = "cancelled",
-                          .updated_at = "2026-03-01T10:00:00+00:00",
-                          .created_at = "2026-01-05T10:00:00+00:00",
-                          .cancelled_at = "2026-03-01T10:00:00+00:00"}),
-        // Late: this subscription was active all along, so customer 7 never churned.
-        sub("created", {.id = 72, .customer_id = 7, .updated_at = "2026-02-01T10:00:00+00:00",
-                        .created_at = "2026-02-01T10:00:00+00:00"}),
-    };
     AlertOutbox outbox(routes, [] { return Micros{1772704801500000}; });
-    feed(db, deliveries, outbox);
+    feed(db, {sub("created", {.id = 71, .customer_id = 7, .updated_at = "2026-01-05T10:00:00+00:00",
+                              .created_at = "2026-01-05T10:00:00+00:00"}),
+              sub("cancelled", {.id = 71, .customer_id = 7, .status = "cancelled",
+                                .updated_at = "2026-03-01T10:00:00+00:00",
+                                .created_at = "2026-01-05T10:00:00+00:00",
+                                .cancelled_at = "2026-03-01T10:00:00+00:00"})},
+         outbox);
+    {
+        sql::Database conn(db);
+        conn.exec("UPDATE alerts_outbox SET status = 'sent' WHERE target = 'http://a.example/hook';"
+                  "UPDATE alerts_outbox SET status = 'dead' WHERE target = 'http://dead.example/hook'");
+    }
+    // Late: this subscription was active all along, so customer 7 never churned.
+    feed(db, {sub("created", {.id = 72, .customer_id = 7, .updated_at = "2026-02-01T10:00:00+00:00",
+                              .created_at = "2026-02-01T10:00:00+00:00"})},
+         outbox);
     EXPECT_EQ(query_int(db, "SELECT count(*) FROM churn_events"), 0);
-    EXPECT_EQ(query_rows(db, "SELECT target, event_type FROM alerts_outbox ORDER BY id"),
-              "http://a.example/hook|customer.churned\n"
-              "command:/bin/notify|customer.churned\n"
-              "http://a.example/hook|customer.churn_retracted\n");
+    EXPECT_EQ(query_rows(db, "SELECT target, event_type, status FROM alerts_outbox ORDER BY id"),
+              "http://a.example/hook|customer.churned|sent\n"
+              "command:/bin/notify|customer.churned|pending\n"
+              "http://dead.example/hook|customer.churned|retracted\n"
+              "http://a.example/hook|customer.churn_retracted|pending\n");
     EXPECT_EQ(query_int(db, "SELECT count(DISTINCT episode_id) FROM alerts_outbox"), 1);
     std::string payload = query_text(db, "SELECT payload FROM alerts_outbox"
                                          " WHERE event_type = 'customer.churn_retracted'");
@@ -164,6 +172,30 @@ TEST(AlertOutbox, AnErasedEpisodeIsRetractedToTheTargetsThatWereToldOfIt) {
     EXPECT_STREQ(doc["data"]["category"].GetString(), "voluntary");
     EXPECT_EQ(doc["data"]["subscription_id"].GetInt64(), 71);
     EXPECT_EQ(doc["data"]["customer_id"].GetInt64(), 7);
+}
+
+// A database from before migration 0010 may have given an erased episode's id to another
+// customer's episode: a retraction is only for the target told of this customer's churn.
+TEST(AlertOutbox, ARetractionMatchesTheCustomerNotOnlyTheEpisodeId) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    AlertOutbox outbox({{"http://a.example/hook", true, true, true}});
+    feed(db, {}, outbox);  // migrated, empty
+    {
+        sql::Database conn(db);
+        // Episode 1 was customer 6's (announced), then customer 7's under the old numbering.
+        conn.exec("INSERT INTO alerts_outbox (target, event_type, episode_id, customer_id, webhook_id,"
+                  " payload, created_us, status, next_attempt_us, retry_from_us)"
+                  " VALUES ('http://a.example/hook', 'customer.churned', 1, 6, 'msg_old', '{}', 1, 'sent', 1, 1)");
+    }
+    CustomerOutcome c;
+    c.customer_id = 7;
+    ChurnEpisode e;
+    sql::Database conn(db);
+    sql::Transaction txn(conn);
+    outbox.on_retracted(conn, 1, c, e);
+    txn.commit();
+    EXPECT_EQ(first_text(conn, "SELECT count(*) FROM alerts_outbox"), "1");
 }
 
 TEST(AlertOutbox, RetriedDeliveriesAddNoAlerts) {

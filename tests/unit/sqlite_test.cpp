@@ -122,6 +122,12 @@ TEST(Database, FileErrorsNameTheFile) {
     }
     EXPECT_NE(message.find("file is not a database"), std::string::npos) << message;
     EXPECT_NE(message.find("database " + path + ")"), std::string::npos) << message;
+    try {
+        sql::Database missing(dir.file("no/such/dir/x.db"));
+        ADD_FAILURE() << "opened a database in a directory that does not exist";
+    } catch (const sql::Error& e) {
+        EXPECT_NE(std::string(e.what()).find("(No such file or directory)"), std::string::npos) << e.what();
+    }
     sql::Database ok(dir.file("ok.db"));
     try {
         ok.exec("SELECT * FROM no_such_table");
