@@ -247,7 +247,7 @@ const std::vector<Refused>& refused_cases() {
         {{"--from", "2026-13"}, "--from takes a month, YYYY-MM with MM from 01 to 12 (got '2026-13')"},
         {{"--to", "2026-00"}, "--to takes a month, YYYY-MM with MM from 01 to 12 (got '2026-00')"},
         {{"--scheme", "v2"}, "--scheme must be legacy or timestamped (got 'v2')"},
-        {{"--status", "foo"}, "--status must be pending, sent, dead or disabled (got 'foo')"},
+        {{"--status", "foo"}, "--status must be pending, sent, dead, disabled or retracted (got 'foo')"},
         {{"--all-dead=maybe"}, "--all-dead is a switch: true or false (got 'maybe')"},
         {{"--topic", "nonsense"}, "--topic must look like resource/action (got 'nonsense')"},
         {{"--url", "ftp://example.com/x"}, "--url: "},

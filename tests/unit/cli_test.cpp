@@ -34,7 +34,7 @@ TEST(CommandTable, NamesOnlyRealOptionsAndEveryOptionHasACommand) {
 
 TEST(CommandHelp, UsageLinesDetailsAndTheCommandsOptionsOnly) {
     std::string help = command_help(*find_command("alerts"));
-    EXPECT_EQ(help.rfind("usage: churnwatch alerts list [--db PATH] [--status pending|sent|dead|disabled]\n"
+    EXPECT_EQ(help.rfind("usage: churnwatch alerts list [--db PATH] [--status pending|sent|dead|disabled|retracted]\n"
                          "       churnwatch alerts retry ID... [--db PATH]\n"
                          "       churnwatch alerts retry --all-dead [--db PATH]\n\n",
                          0),
