@@ -477,16 +477,17 @@ void ChurnStore::insert_episode(int64_t id, int64_t customer_id, const ChurnEpis
 
 namespace {
 
+// The stored words back to the values, by the rules' own to_string (one spelling of each).
 ChurnReason reason_from(std::string_view s) {
-    if (s == "max_retries") return ChurnReason::MaxRetries;
-    if (s == "expired") return ChurnReason::Expired;
-    if (s == "deactivated") return ChurnReason::Deactivated;
-    return ChurnReason::Cancelled;
+    for (ChurnReason r : {ChurnReason::Cancelled, ChurnReason::MaxRetries, ChurnReason::Expired,
+                          ChurnReason::Deactivated})
+        if (to_string(r) == s) return r;
+    return ChurnReason::Cancelled;  // the CHECK constraint admits no other word
 }
 
 ChurnCategory category_from(std::string_view s) {
-    if (s == "involuntary") return ChurnCategory::Involuntary;
-    if (s == "natural") return ChurnCategory::Natural;
+    for (ChurnCategory c : {ChurnCategory::Voluntary, ChurnCategory::Involuntary, ChurnCategory::Natural})
+        if (to_string(c) == s) return c;
     return ChurnCategory::Voluntary;
 }
 

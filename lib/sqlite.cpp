@@ -26,6 +26,12 @@ struct Database::RowsModule {
 
 namespace {
 
+// Why the OS refused SQLite's last file operation on db ("No space left on device"), or "".
+std::string os_error(sqlite3* db) {
+    const int e = db ? sqlite3_system_errno(db) : 0;
+    return e != 0 ? std::strerror(e) : "";
+}
+
 // For errors about the file rather than the statement (I/O, full, corrupt, not a database,
 // cannot open): which file, and the OS's reason where SQLite had one. "disk I/O error" alone
 // did not say that a start failed on a full disk, nor which file was corrupt.
@@ -37,7 +43,7 @@ std::string file_context(sqlite3* db, int rc) {
         default: return "";
     }
     std::string out = " (";
-    if (int e = sqlite3_system_errno(db); e != 0) out += std::string(std::strerror(e)) + "; ";
+    if (std::string os = os_error(db); !os.empty()) out += os + "; ";
     const char* file = sqlite3_db_filename(db, "main");
     out += std::string("database ") + (file && *file ? file : "in memory") + ")";
     return out;
@@ -61,10 +67,10 @@ Database::Database(const std::string& path, OpenMode mode, int busy_timeout_ms) 
         std::string msg = "cannot open database " + path;
         sqlite3* db = db_;
         db_ = nullptr;
-        std::string os;  // why the OS refused, when it did (a missing directory, permissions)
-        if (int e = db ? sqlite3_system_errno(db) : 0; e != 0) os = std::string(" (") + std::strerror(e) + ")";
+        // Why the OS refused, when it did (a missing directory, permissions).
+        std::string os = os_error(db);
         Error err(rc, db ? sqlite3_extended_errcode(db) : rc,
-                  msg + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)) + os);
+                  msg + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)) + (os.empty() ? "" : " (" + os + ")"));
         sqlite3_close(db);
         throw err;
     }

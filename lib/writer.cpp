@@ -479,6 +479,13 @@ void Writer::checkpoint_loop() {
     } catch (const sql::Error&) {
         return;  // without it the WAL only grows until the next start's checkpoint
     }
+    // PASSIVE never blocks the writer; it copies what it can and leaves the rest.
+    std::optional<sql::Statement> checkpoint;
+    try {
+        checkpoint.emplace(*db, "PRAGMA wal_checkpoint(PASSIVE)");  // busy, log, checkpointed
+    } catch (const sql::Error&) {
+        return;
+    }
     std::unique_lock lock(ckpt_mu_);
     while (!ckpt_stop_) {
         ckpt_cv_.wait_for(lock, options_.checkpoint_interval, [&] { return ckpt_stop_ || ckpt_wake_; });
@@ -486,10 +493,11 @@ void Writer::checkpoint_loop() {
         ckpt_wake_ = false;
         lock.unlock();
         try {
-            // PASSIVE never blocks the writer; it copies what it can and leaves the rest.
-            sql::Statement q(*db, "PRAGMA wal_checkpoint(PASSIVE)");  // busy, log, checkpointed
-            if (q.step() && observer_)
-                observer_->on_checkpoint(static_cast<int>(q.column_int(1)), static_cast<int>(q.column_int(2)));
+            checkpoint->reset();
+            if (checkpoint->step() && observer_)
+                observer_->on_checkpoint(static_cast<int>(checkpoint->column_int(1)),
+                                         static_cast<int>(checkpoint->column_int(2)));
+            checkpoint->reset();
         } catch (const sql::Error&) {
         }
         lock.lock();

@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include "standard_webhooks.h"
+
 namespace churnwatch {
 
 namespace {
@@ -124,7 +126,8 @@ void RequestHandler::handle(HttpRequest&& req, Respond respond) {
 void RequestHandler::refuse_route(const HttpRequest& req, std::string_view reason) {
     metrics_.inc("churnwatch_deliveries_rejected_total", {{"reason", reason}});
     // Signed like a delivery: most likely a webhook registered with a mistyped address.
-    const bool is_signed = req.header("X-Recharge-Hmac-Sha256") || req.header("webhook-signature");
+    const bool is_signed = req.header(kLegacyHeader) || req.header(kSignatureHeader) ||
+                           req.header(kWebhookSignatureHeader);
     std::lock_guard lock(route_log_mu_);
     LogThrottle& throttle = is_signed ? signed_route_log_ : route_log_;
     if (!throttle.due()) return;
