@@ -185,6 +185,10 @@ private:
 
     std::thread thread_;
     std::thread checkpointer_;
+    // The checkpointer's last count of frames copied, and whether it runs at all: the writer
+    // leaves a large uncopied backlog to it (restart_wal_if_large).
+    std::atomic<int> checkpointed_frames_{0};
+    std::atomic<bool> checkpointer_running_{false};
 };
 
 }  // namespace churnwatch

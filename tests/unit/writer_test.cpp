@@ -1,9 +1,11 @@
 // Writer: group commit of raw deliveries and their deduplication by fingerprint.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <future>
+#include <mutex>
 #include <thread>
 
 #include "churn_scenario.h"
@@ -204,6 +206,56 @@ TEST(Writer, AcknowledgesNothingOnceItsDatabaseFileIsDeleted) {
     ASSERT_TRUE(w.submit_probe([&probe](const WriteResult& x) { probe.set_value(x); }));
     EXPECT_EQ(probe.get_future().get().outcome, WriteOutcome::Failed);
     EXPECT_FALSE(w.last_commit_ok());
+}
+
+// After a reader held the WAL back, the whole backlog is still to be copied into the
+// database. The writer used to copy it itself before its next batch, holding every answer
+// for as long as that took (0.5 s after 550 MB, ~20 s after 13 GB); it now wakes the
+// checkpointer for a backlog that large (here it is never woken otherwise), which copies it
+// on its own connection.
+TEST(Writer, LeavesALargeUncopiedBacklogToTheCheckpointer) {
+    struct Checkpoints : WriterObserver {
+        void on_commit(std::size_t, double, bool) override {}
+        void on_checkpoint(int wal_frames, int copied_frames) override {
+            std::lock_guard lock(mu);
+            ++calls;
+            all_copied = copied_frames == wal_frames;
+        }
+        bool done() {
+            std::lock_guard lock(mu);
+            return calls > 0 && all_copied;
+        }
+        std::mutex mu;
+        int calls = 0;
+        bool all_copied = false;
+    } checkpoints;
+    TempDir dir;
+    const std::string path = dir.file("w.db");
+    WriterOptions options;
+    options.wal_restart_frames = 20;
+    options.checkpoint_frames = 1000000;
+    options.checkpoint_interval = std::chrono::hours(1);
+    Writer w(path, options, nullptr, &checkpoints);
+    auto customer = [](int i) {
+        return make_delivery({"customer/updated",
+                              customer_json({.id = 9000 + i, .updated_at = "2026-05-01T00:00:00+00:00"})});
+    };
+    ASSERT_EQ(write(w, customer(0)).outcome, WriteOutcome::Stored);
+    {
+        sql::Database reader(path, sql::OpenMode::ReadOnly);
+        reader.exec("BEGIN");
+        ASSERT_EQ(first_text(reader, "SELECT count(*) FROM deliveries"), "1");  // a snapshot is held
+        for (int i = 1; i <= 60; ++i) ASSERT_EQ(write(w, customer(i)).outcome, WriteOutcome::Stored);
+        reader.exec("COMMIT");
+    }
+    // The writer looks at the WAL after each batch: by the second answer it has looked once
+    // with the reader gone. Only the checkpointer reports checkpoints.
+    ASSERT_EQ(write(w, customer(61)).outcome, WriteOutcome::Stored);
+    ASSERT_EQ(write(w, customer(62)).outcome, WriteOutcome::Stored);
+    EXPECT_TRUE(eventually([&] { return checkpoints.done(); }))
+        << "the backlog was not left to the checkpointer (the writer copied it itself)";
+    w.stop();
+    EXPECT_EQ(count(path, "deliveries"), 63);
 }
 
 TEST(Writer, RefusedSubmitLeavesDeliveryAndCallbackUntouched) {
