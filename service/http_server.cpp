@@ -250,6 +250,11 @@ public:
                 self->shutdown_timer_->async_wait([weak](beast::error_code ec) {
                     auto s = weak.lock();
                     if (ec || !s || !s->reading_) return;  // answered meanwhile: closes after it
+                    // Logged as what it is, not as a client that hung up (`truncated`).
+                    s->cut_at_shutdown_ = true;
+                    s->server_.handler.transport_error(503, "shutdown",
+                                                       "request not complete 1 s into shutdown: dropped unanswered",
+                                                       s->peer_);
                     beast::error_code ignored;
                     s->tcp().socket().shutdown(tcp::socket::shutdown_both, ignored);
                     s->tcp().close();
@@ -316,6 +321,7 @@ private:
 
     void on_read(beast::error_code ec, std::size_t) {
         reading_ = false;
+        if (ec && cut_at_shutdown_) return close();  // logged when it was cut
         if (ec == http::error::end_of_stream || ec == net::error::operation_aborted ||
             ec == net::error::connection_reset || ec == net::error::eof ||
             ec == ssl::error::stream_truncated) {
@@ -420,6 +426,7 @@ private:
     std::optional<http::request_parser<http::string_body>> parser_;
     bool keep_alive_ = true;
     std::optional<net::steady_timer> shutdown_timer_;  // at shutdown, for a request in progress
+    bool cut_at_shutdown_ = false;                     // that timer closed the connection
     std::string peer_;  // "ADDRESS:PORT" of the client
     bool reading_ = false;
     bool continue_sent_ = false;  // this request's "100 Continue" has gone out

@@ -231,6 +231,9 @@ TEST(Shutdown, ARequestHalfSentAtShutdownGetsASecond) {
     // A bound, not a timing claim: without the deadline this took the whole 10 s drain.
     EXPECT_LT(std::chrono::steady_clock::now() - began, std::chrono::seconds(6));
     EXPECT_EQ(server.log().find("drain_cut_off"), std::string::npos) << server.log();
+    EXPECT_NE(server.log().find("\"reason\":\"shutdown\",\"detail\":\"request not complete 1 s into shutdown"),
+              std::string::npos) << server.log();
+    EXPECT_EQ(server.log().find("\"truncated\""), std::string::npos) << "the server cut it, not the client";
     EXPECT_TRUE(half.closed_by_peer(1000));
 }
 
