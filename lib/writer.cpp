@@ -276,6 +276,14 @@ void Writer::maintain() {
     }
 }
 
+void Writer::wake_checkpointer() {
+    {
+        std::lock_guard lock(ckpt_mu_);
+        ckpt_wake_ = true;
+    }
+    ckpt_cv_.notify_one();
+}
+
 int Writer::on_wal_commit(void* self, sqlite3*, const char*, int frames) {
     auto* w = static_cast<Writer*>(self);
     // Wake the checkpointer early: small, frequent checkpoints keep up with the writer, so
@@ -283,11 +291,7 @@ int Writer::on_wal_commit(void* self, sqlite3*, const char*, int frames) {
     // had to copy thousands of frames).
     if (frames - w->wal_frames_at_wake_ >= w->options_.checkpoint_frames || frames < w->wal_frames_at_wake_) {
         w->wal_frames_at_wake_ = frames;
-        {
-            std::lock_guard lock(w->ckpt_mu_);
-            w->ckpt_wake_ = true;
-        }
-        w->ckpt_cv_.notify_one();
+        w->wake_checkpointer();
     }
     w->wal_frames_ = frames;
     return SQLITE_OK;
@@ -307,11 +311,7 @@ void Writer::restart_wal_if_large() {
     if (wal_frames_ < options_.wal_restart_frames) return;
     if (checkpointer_running_.load() &&
         wal_frames_ - checkpointed_frames_.load() > 4 * options_.wal_restart_frames) {
-        {
-            std::lock_guard lock(ckpt_mu_);
-            ckpt_wake_ = true;
-        }
-        ckpt_cv_.notify_one();
+        wake_checkpointer();
         return;
     }
     int log = 0, done = 0;

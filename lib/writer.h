@@ -135,6 +135,7 @@ private:
     void commit_batch(std::deque<Item>& batch);
     void store_one(Item& item, WriteResult& result);
     void checkpoint_loop();
+    void wake_checkpointer();  // run a checkpoint now rather than at the next interval
     void restart_wal_if_large();
     void maintain();
     void project(std::size_t max, bool yield_to_ingest);
