@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <future>
 #include <mutex>
@@ -216,18 +217,18 @@ TEST(Writer, AcknowledgesNothingOnceItsDatabaseFileIsDeleted) {
 TEST(Writer, LeavesALargeUncopiedBacklogToTheCheckpointer) {
     struct Checkpoints : WriterObserver {
         void on_commit(std::size_t, double, bool) override {}
-        void on_checkpoint(int wal_frames, int copied_frames) override {
+        void on_checkpoint(int, int copied_frames) override {
             std::lock_guard lock(mu);
-            ++calls;
-            all_copied = copied_frames == wal_frames;
+            most_copied = std::max(most_copied, copied_frames);
         }
-        bool done() {
+        // The checkpointer copied the backlog (the writer may finish what little it left,
+        // and a later commit may add frames: neither is reported here).
+        bool copied_backlog(int frames) {
             std::lock_guard lock(mu);
-            return calls > 0 && all_copied;
+            return most_copied > frames;
         }
         std::mutex mu;
-        int calls = 0;
-        bool all_copied = false;
+        int most_copied = 0;
     } checkpoints;
     TempDir dir;
     const std::string path = dir.file("w.db");
@@ -252,7 +253,7 @@ TEST(Writer, LeavesALargeUncopiedBacklogToTheCheckpointer) {
     // with the reader gone. Only the checkpointer reports checkpoints.
     ASSERT_EQ(write(w, customer(61)).outcome, WriteOutcome::Stored);
     ASSERT_EQ(write(w, customer(62)).outcome, WriteOutcome::Stored);
-    EXPECT_TRUE(eventually([&] { return checkpoints.done(); }))
+    EXPECT_TRUE(eventually([&] { return checkpoints.copied_backlog(4 * options.wal_restart_frames); }))
         << "the backlog was not left to the checkpointer (the writer copied it itself)";
     w.stop();
     EXPECT_EQ(count(path, "deliveries"), 63);
