@@ -614,7 +614,7 @@ public:
             // reading ends the process (SIGBUS) before the commit: nothing is changed.
             db.exec("PRAGMA mmap_size=" + std::to_string(int64_t{1} << 40));
             range.emplace(db,
-                          "SELECT id, topic, dedupe_key, body FROM deliveries"
+                          "SELECT id, topic, dedupe_key, body, received_at FROM deliveries"
                           " WHERE id >= ? AND id < ? AND status = 'accepted' ORDER BY id");
         }
         sql::Database db;
@@ -659,6 +659,7 @@ void read_batch(sql::Statement& range, DeliveryBatch& batch) {
         s.topic.assign(range.column_view(1));
         s.d.dedupe_key.assign(range.column_view(2));
         s.d.body.assign(range.column_view(3));
+        s.d.received_at = parse_time(range.column_view(4)).value_or(0);
     }
     batch.deliveries.resize(n);
 }

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "payload.h"
+#include "plausible_times.h"
 #include "topic.h"
 
 namespace churnwatch {
@@ -35,6 +36,10 @@ bool decode_delivery(Delivery& d, const JsonLimits& limits, std::string& reason)
     auto decoded = decode_payload(doc, *d.topic);
     if (auto* err = std::get_if<DecodeError>(&decoded)) {
         reason = "cannot decode " + d.topic->full() + " payload: " + err->reason;
+        return false;
+    }
+    if (auto why = implausible_time(std::get<DecodedPayload>(decoded), d.received_at)) {
+        reason = "implausible time in " + d.topic->full() + " payload: " + *why;
         return false;
     }
     d.payload = std::move(std::get<DecodedPayload>(decoded));

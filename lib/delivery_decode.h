@@ -13,7 +13,9 @@ namespace churnwatch {
 
 // On success sets d.payload (and d.topic / d.topic_source when inferred) and returns true.
 // Otherwise returns false with a readable reason: "invalid JSON: …", "no topic: …",
-// "unknown topic x/y", "cannot decode x/y payload: …".
+// "unknown topic x/y", "cannot decode x/y payload: …", "implausible time in x/y payload: …"
+// (see plausible_times.h; judged against d.received_at, which callers set to when the
+// delivery arrived).
 bool decode_delivery(Delivery& d, const JsonLimits& limits, std::string& reason);
 
 }  // namespace churnwatch

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "delivery_decode.h"
+#include "time_util.h"
 #include "writer.h"
 
 namespace churnwatch {
@@ -20,7 +21,7 @@ struct Projector::Statements {
                   "INSERT INTO service_state (key, value) VALUES ('projected_through', ?)"
                   " ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
           backlog(db,
-                  "SELECT id, topic, dedupe_key, body FROM deliveries"
+                  "SELECT id, topic, dedupe_key, body, received_at FROM deliveries"
                   " WHERE id > ? AND status = 'accepted' ORDER BY id LIMIT ?"),
           quarantine(db, "UPDATE deliveries SET status = 'quarantined', reason = ? WHERE id = ?"),
           apply_rules(db, "apply_rules") {}
@@ -65,6 +66,7 @@ void Projector::take_from_table(int64_t after, std::size_t max, std::deque<Item>
         if (auto t = q.column_opt_text(1)) d.topic = parse_topic(*t);
         d.dedupe_key = q.column_text(2);
         d.body = q.column_blob(3);
+        d.received_at = parse_time(q.column_view(4)).value_or(0);
         std::string why;
         if (!decode_delivery(d, options_.json, why)) {
             // Accepted once, undecodable now (e.g. a lower depth limit): same as at ingest.

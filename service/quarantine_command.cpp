@@ -32,6 +32,7 @@
 #include "payload.h"
 #include "schema.h"
 #include "settings.h"
+#include "time_util.h"
 #include "topic.h"
 
 namespace churnwatch {
@@ -162,7 +163,8 @@ ReplayOutcome replay_one(sql::Database& db, ChurnStore& churn, int64_t id,
                          const JsonLimits& limits) {
     sql::Transaction txn(db);  // BEGIN IMMEDIATE: waits (busy timeout) for the server's commit
     sql::Statement q(
-        db, "SELECT topic, dedupe_key, body, status, topic_source FROM deliveries WHERE id = ?");
+        db, "SELECT topic, dedupe_key, body, status, topic_source, received_at FROM deliveries"
+                " WHERE id = ?");
     q.bind(1, id);
     if (!q.step()) return {ReplayOutcome::Skipped, "no such delivery"};
     if (q.column_text(3) != "quarantined")
@@ -171,6 +173,7 @@ ReplayOutcome replay_one(sql::Database& db, ChurnStore& churn, int64_t id,
     d.status = DeliveryStatus::Accepted;
     d.dedupe_key = q.column_text(1);
     d.body = q.column_blob(2);
+    d.received_at = parse_time(q.column_view(5)).value_or(0);
     std::optional<std::string> source = q.column_opt_text(4);
     if (auto t = q.column_opt_text(0)) {
         d.topic = parse_topic(*t);

@@ -8,6 +8,7 @@
 #include <random>
 
 #include "churn_scenario.h"
+#include "sqlite.h"
 #include "test_support.h"
 
 using namespace churnwatch::test;
@@ -66,6 +67,64 @@ TEST(ChurnEndToEnd, TwoSubscriptionsCancelOneStaysActiveCancelBothChurns) {
     send_all(server.port(), {sub(2, "cancelled", "2026-03-01T00:00:00+00:00")});
     EXPECT_EQ(query_text(server.db(), "SELECT status FROM customers WHERE id = 77"), "churned");
     EXPECT_EQ(events(server.db()), "77|2026-03-01 00:00:00|cancelled|voluntary|2|NULL|NULL\n");
+}
+
+// A version dated in the future would outrank every real update of its subscription for good
+// (versions are ordered by updated_at): the cancellation below would never count. Such a
+// delivery is stored quarantined with the reason instead, and so is one dated before 2000.
+TEST(ChurnEndToEnd, ImplausibleBusinessTimesAreQuarantinedAndDoNotOutrankRealUpdates) {
+    TempDir dir;
+    ServerProcess server(dir);
+    auto post = [&](const std::string& topic, const SubscriptionSpec& s) {
+        const std::string body = subscription_json(s);
+        return post_webhook(server.port(), "/webhooks/recharge/" + topic, body);
+    };
+    auto last_reason = [&] {
+        return query_text(server.db(), "SELECT reason FROM deliveries ORDER BY id DESC LIMIT 1");
+    };
+    auto future = post("subscription/updated", {.id = 5, .customer_id = 55,
+                                                .updated_at = "9999-01-01T00:00:00+00:00"});
+    EXPECT_EQ(future.status, 200);
+    EXPECT_NE(future.body.find("\"quarantined\""), std::string::npos) << future.body;
+    EXPECT_EQ(last_reason().rfind("implausible time in subscription/updated payload: "
+                                  "subscription.updated_at 9999-01-01T00:00:00+00:00 is more "
+                                  "than a day after the delivery was received (", 0), 0u)
+        << last_reason();
+    auto old = post("subscription/created", {.id = 6, .customer_id = 55,
+                                             .updated_at = "2026-01-01T00:00:00+00:00",
+                                             .created_at = "1900-01-01T00:00:00+00:00"});
+    EXPECT_NE(old.body.find("\"quarantined\""), std::string::npos) << old.body;
+    EXPECT_EQ(last_reason(), "implausible time in subscription/created payload: "
+                             "subscription.created_at 1900-01-01 00:00:00 is before 2000-01-01");
+
+    send_all(server.port(),
+             {{"subscription/created", subscription_json({.id = 5, .customer_id = 55,
+                                                          .updated_at = "2026-01-01T00:00:00+00:00"})},
+              {"subscription/cancelled",
+               subscription_json({.id = 5, .customer_id = 55, .status = "cancelled",
+                                  .updated_at = "2026-02-01T00:00:00+00:00",
+                                  .cancelled_at = "2026-02-01T00:00:00+00:00"})}});
+    EXPECT_EQ(query_text(server.db(), "SELECT status FROM customers WHERE id = 55"), "churned");
+    EXPECT_EQ(events(server.db()), "55|2026-02-01 00:00:00|cancelled|voluntary|5|NULL|NULL\n");
+    EXPECT_EQ(query_int(server.db(), "SELECT count(*) FROM deliveries WHERE status = 'quarantined'"), 2);
+
+    // rebuild judges stored deliveries the same way: it quarantines an accepted one (stored by
+    // an older churnwatch) and keeps the outcome.
+    server.stop();
+    {
+        churnwatch::sql::Database conn(server.db());  // id 1: the delivery dated 9999
+        conn.exec("UPDATE deliveries SET status = 'accepted', reason = NULL"
+                  " WHERE id = 1");
+    }
+    auto r = run_churnwatch({"rebuild", "--db", server.db()});
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_EQ(events(server.db()), "55|2026-02-01 00:00:00|cancelled|voluntary|5|NULL|NULL\n");
+    const std::string rebuilt = query_rows(
+        server.db(), "SELECT status, reason FROM deliveries WHERE id = 1");
+    EXPECT_EQ(rebuilt.rfind("quarantined|rebuild could not decode: implausible time in "
+                            "subscription/updated payload: subscription.updated_at "
+                            "9999-01-01T00:00:00+00:00 is more than a day after", 0), 0u)
+        << rebuilt;
 }
 
 TEST(ChurnEndToEnd, CommandsRefuseADatabaseThatIsNotThere) {

@@ -168,6 +168,33 @@ struct FedFromMemory {
     }
 };
 
+// Read back from the table, a delivery is judged against when it was received, as at ingest:
+// one whose business times lie years after that (stored by an older churnwatch) is quarantined.
+TEST(Projector, DeliveriesReadBackAreJudgedAgainstTheirReceiveTime) {
+    TempDir dir;
+    std::string path = dir.file("p.db");
+    auto ids = store_raw(path, 3);
+    {
+        sql::Database db(path);
+        sql::Statement back(db, "UPDATE deliveries SET received_at = '2001-01-01 00:00:00' WHERE id = ?");
+        back.bind(1, ids[1]).run();
+    }
+    sql::Database db(path);
+    RecordingApplier applier;
+    Projector projector(db, applier, ProjectorOptions{});
+    ProjectionResult r = projector.run(10);
+    EXPECT_EQ(r.applied, 3u);
+    EXPECT_EQ(r.quarantined, 1u);
+    EXPECT_EQ(applier.applied, (std::vector<int64_t>{ids[0], ids[2]}));
+    sql::Statement q(db, "SELECT status, reason FROM deliveries WHERE id = ?");
+    q.bind(1, ids[1]);
+    ASSERT_TRUE(q.step());
+    EXPECT_EQ(q.column_text(0), "quarantined");
+    EXPECT_EQ(q.column_text(1).rfind("could not decode: implausible time in ", 0), 0u) << q.column_text(1);
+    EXPECT_NE(q.column_text(1).find("is more than a day after the delivery was received "
+                                    "(2001-01-01 00:00:00)"), std::string::npos) << q.column_text(1);
+}
+
 TEST(Projector, YieldEndsTheTransactionEarlyAndTheRestFollows) {
     FedFromMemory f;
     int asked = 0;
