@@ -127,6 +127,43 @@ TEST(ChurnEndToEnd, ImplausibleBusinessTimesAreQuarantinedAndDoNotOutrankRealUpd
         << rebuilt;
 }
 
+// The rates count customers: a customer who churns, comes back and churns again in a month
+// is one customer lost, and customers who join and leave within the month are not among those
+// active at its start (churn_rate was 5.0 here when it counted episodes). A one-time item is
+// not a subscription: its buyer's cohort is the month of their first real subscription.
+TEST(ChurnEndToEnd, ChurnRatesCountCustomersAndCohortsStartAtTheFirstSubscription) {
+    TempDir dir;
+    ServerProcess server(dir);
+    auto sub = [](int64_t id, int64_t customer, const std::string& status, const std::string& at,
+                  const std::string& created) {
+        SubscriptionSpec s{.id = id, .customer_id = customer, .status = status, .updated_at = at,
+                           .created_at = created};
+        if (status == "cancelled") s.cancelled_at = at;
+        const std::string action = status == "cancelled" ? "cancelled" : "created";
+        return TestDelivery{"subscription/" + action, subscription_json(s)};
+    };
+    std::vector<TestDelivery> ds = {
+        sub(10, 1, "active", "2026-01-05T00:00:00+00:00", "2026-01-05T00:00:00+00:00"),
+        sub(10, 1, "cancelled", "2026-03-05T00:00:00+00:00", "2026-01-05T00:00:00+00:00"),
+        sub(11, 1, "active", "2026-03-10T00:00:00+00:00", "2026-03-10T00:00:00+00:00"),
+        sub(11, 1, "cancelled", "2026-03-20T00:00:00+00:00", "2026-03-10T00:00:00+00:00"),
+        sub(50, 5, "onetime", "2026-01-10T00:00:00+00:00", "2026-01-10T00:00:00+00:00"),
+        sub(51, 5, "active", "2026-03-03T00:00:00+00:00", "2026-03-03T00:00:00+00:00"),
+    };
+    for (int64_t c : {2, 3, 4}) {
+        ds.push_back(sub(c * 10, c, "active", "2026-03-02T00:00:00+00:00", "2026-03-02T00:00:00+00:00"));
+        ds.push_back(sub(c * 10, c, "cancelled", "2026-03-25T00:00:00+00:00", "2026-03-02T00:00:00+00:00"));
+    }
+    send_all(server.port(), ds);
+    EXPECT_EQ(query_rows(server.db(), "SELECT * FROM churn_monthly ORDER BY month"),
+              "2026-01|0|1|0|0|0|0|NULL|0.0\n"
+              "2026-02|1|0|0|0|0|0|0.0|0.0\n"
+              "2026-03|1|4|5|1|1|4|1.0|0.8\n");
+    EXPECT_EQ(query_rows(server.db(), "SELECT * FROM cohort_retention ORDER BY cohort, months_since"),
+              "2026-01|0|1|1|1.0\n2026-01|1|1|1|1.0\n2026-01|2|1|0|0.0\n"
+              "2026-03|0|4|1|0.25\n");
+}
+
 TEST(ChurnEndToEnd, CommandsRefuseADatabaseThatIsNotThere) {
     // rebuild used to create an empty database at a mistyped --db and say "0 deliveries
     // replayed" (exit 0); now it refuses like the other commands that need one.
@@ -196,7 +233,8 @@ TEST(ChurnEndToEnd, RebuildReproducesLiveTablesAndReportMatchesTheViews) {
     auto csv = run_churnwatch({"report", "--db", db, "--format", "csv"});
     ASSERT_EQ(csv.exit_code, 0) << csv.err;
     std::string monthly = query_rows(db, "SELECT month, active_at_start, new_customers, churned,"
-                                         " reactivated, churn_rate, churn_rate_with_new"
+                                         " reactivated, churned_customers, churned_customers_with_new,"
+                                         " churn_rate, churn_rate_with_new"
                                          " FROM churn_monthly ORDER BY month");
     std::string as_csv;
     for (char c : monthly) as_csv += c == '|' ? ',' : c;
@@ -209,7 +247,8 @@ TEST(ChurnEndToEnd, RebuildReproducesLiveTablesAndReportMatchesTheViews) {
                                 "--to", "2026-03"});
     ASSERT_EQ(json.exit_code, 0) << json.err;
     EXPECT_NE(json.out.find("{\"month\":\"2026-03\",\"active_at_start\":4,\"new_customers\":1,"
-                            "\"churned\":1,\"reactivated\":0,\"churn_rate\":0.25"),
+                            "\"churned\":1,\"reactivated\":0,\"churned_customers\":1,"
+                            "\"churned_customers_with_new\":1,\"churn_rate\":0.25"),
               std::string::npos)
         << json.out;
     EXPECT_EQ(json.out.find("2026-04"), std::string::npos) << "--to must bound the report";
