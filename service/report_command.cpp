@@ -117,6 +117,9 @@ int report_command(const Config& config) {
                                    from, to));
         tables.push_back(run_query(db, "cohort_retention",
                                    "SELECT * FROM cohort_retention WHERE cohort BETWEEN ?1 AND ?2"
+                                   // cells measured after --to are not in the range either
+                                   " AND strftime('%Y-%m', cohort || '-01', '+' || months_since"
+                                   " || ' months') <= ?2"
                                    " ORDER BY cohort, months_since",
                                    from, to));
     } catch (const std::exception& e) {

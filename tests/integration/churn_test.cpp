@@ -162,6 +162,15 @@ TEST(ChurnEndToEnd, ChurnRatesCountCustomersAndCohortsStartAtTheFirstSubscriptio
     EXPECT_EQ(query_rows(server.db(), "SELECT * FROM cohort_retention ORDER BY cohort, months_since"),
               "2026-01|0|1|1|1.0\n2026-01|1|1|1|1.0\n2026-01|2|1|0|0.0\n"
               "2026-03|0|4|1|0.25\n");
+    server.stop();
+
+    // `report --to` ends the cohort table at that month too.
+    auto r = run_churnwatch({"report", "--db", server.db(), "--format", "csv", "--to", "2026-02"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("# cohort_retention\ncohort,months_since,cohort_size,retained,retained_share\n"
+                         "2026-01,0,1,1,1.0\n2026-01,1,1,1,1.0\n"),
+              std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("2026-01,2,"), std::string::npos) << r.out;
 }
 
 TEST(ChurnEndToEnd, CommandsRefuseADatabaseThatIsNotThere) {
