@@ -1,10 +1,13 @@
 #include "alert_config.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cctype>
 #include <map>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -98,18 +101,52 @@ std::string target_label(const AlertTargetSpec& spec) {
     return redact_url(spec.url);  // "<invalid url>"
 }
 
-// What makes two targets the same endpoint: for a URL, its scheme, host (in lower case: host
-// names and IPv6 literals ignore case) and port (explicit, so that :443 of https:// is the
-// default), then path and query as written (case matters there). For a command, its name.
-// Only compared, never stored or sent: the outbox keeps the URL as configured.
+// An IPv6 literal (the host of "http://[::1]/", without brackets) in its one canonical text
+// form (RFC 5952: lower case, no leading zeros, the longest run of zero groups as "::"), so
+// that [::1], [0:0:0:0:0:0:0:1] and [::0001], or [::FFFF:7f00:1] and [::ffff:127.0.0.1], are
+// one host; nullopt for anything else (a host name, an IPv4 address, a literal inet_pton
+// does not take).
+std::optional<std::string> canonical_ipv6(const std::string& host) {
+    if (host.find(':') == std::string::npos) return std::nullopt;
+    in6_addr addr{};
+    char text[INET6_ADDRSTRLEN];
+    if (::inet_pton(AF_INET6, host.c_str(), &addr) != 1) return std::nullopt;
+    if (!::inet_ntop(AF_INET6, &addr, text, sizeof text)) return std::nullopt;
+    return std::string(text);
+}
+
+// The host as compared: an IPv6 literal canonical, anything else in lower case (host names
+// ignore case).
+std::string host_key(const std::string& host) {
+    if (auto v6 = canonical_ipv6(host)) return *v6;
+    std::string out = host;
+    for (auto& ch : out) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    return out;
+}
+
+// What makes two targets the same endpoint: for a URL, its scheme, host (host_key) and port
+// (explicit, so that :443 of https:// is the default), then path and query as written (case
+// matters there). For a command, its name. Only compared, never stored or sent: the outbox
+// keeps the URL as configured, and requests go to it.
 std::string endpoint_key(const AlertTarget& t) {
     if (t.is_command()) return t.name;
     std::string why;
     auto u = parse_http_url(t.url, why);  // validated before
     if (!u) return t.name;
-    std::string host = u->host;
-    for (auto& ch : host) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    return u->scheme + "://[" + host + "]:" + std::to_string(u->port) + u->target;
+    return u->scheme + "://[" + host_key(u->host) + "]:" + std::to_string(u->port) + u->target;
+}
+
+// Why two targets with one endpoint_key but different URLs are the same endpoint.
+std::string same_endpoint_hint(const AlertTarget& a, const AlertTarget& b) {
+    std::string why;
+    auto ua = parse_http_url(a.url, why), ub = parse_http_url(b.url, why);
+    if (ua && ub && canonical_ipv6(ua->host) && host_key(ua->host) == host_key(ub->host)) {
+        std::string ha = ua->host, hb = ub->host;
+        for (auto* h : {&ha, &hb})
+            for (auto& ch : *h) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        if (ha != hb) return "[" + ua->host + "] and [" + ub->host + "] are the same IPv6 address";
+    }
+    return "host names ignore case, and :443 of https or :80 of http is the default port";
 }
 
 }  // namespace
@@ -252,8 +289,7 @@ bool read_alert_settings(const Config& c, AlertSettings& out, std::string& error
         auto [it, inserted] = seen.emplace(endpoint_key(t), &t);
         if (!inserted) {
             error = "alert target " + t.label() + " is configured twice";
-            if (it->second->name != t.name)
-                error += " (host names ignore case, and :443 of https or :80 of http is the default port)";
+            if (it->second->name != t.name) error += " (" + same_endpoint_hint(*it->second, t) + ")";
             return false;
         }
     }

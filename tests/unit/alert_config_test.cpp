@@ -218,6 +218,43 @@ TEST_F(AlertConfig, TwoSpellingsOfOneUrlAreConfiguredTwice) {
     EXPECT_EQ(s->targets[0].url, "https://EXAMPLE.com:443/x");
 }
 
+// An IPv6 address has many spellings: leading zeros, "::" for a run of zero groups, hex in
+// either case, an embedded IPv4 address. [::1] and [0:0:0:0:0:0:0:1] were two targets, and
+// every alert went to that one receiver twice, with different webhook-ids.
+TEST_F(AlertConfig, TwoSpellingsOfOneIpv6AddressAreConfiguredTwice) {
+    const std::vector<std::pair<std::string, std::string>> same = {
+        {"http://[::1]:9/x", "http://[0:0:0:0:0:0:0:1]:9/x"},
+        {"http://[::1]:9/x", "http://[::0001]:9/x"},
+        {"http://[::1]:9/x", "http://[0::1]:9/x"},
+        {"http://[::FFFF:7f00:1]/x", "http://[::ffff:127.0.0.1]/x"},
+        {"https://[2001:DB8:0:0:1:0:0:1]/x", "https://[2001:db8::1:0:0:1]:443/x"},
+        {"https://[2001:db8:0:0:0:0:0:AB]/x?a=1", "https://[2001:0db8::ab]/x?a=1"},
+    };
+    for (const auto& [a, b] : same) {
+        std::string error;
+        EXPECT_FALSE(read({"--alert-secret", kSecret, "--alert-url", a, "--alert-target", b}, error))
+            << a << " and " << b;
+        EXPECT_NE(error.find("is configured twice"), std::string::npos) << a << " and " << b << ": " << error;
+    }
+    std::string error;
+    EXPECT_FALSE(read({"--alert-secret", kSecret, "--alert-url", "http://[::1]:9/x", "--alert-url",
+                       "http://[0:0:0:0:0:0:0:1]:9/x"},
+                      error));
+    EXPECT_EQ(error, "alert target http://[0:0:0:0:0:0:0:1]:9/x is configured twice ([::1] and "
+                     "[0:0:0:0:0:0:0:1] are the same IPv6 address)");
+    // Other addresses, or an address and a host name, are other endpoints; what is stored and
+    // sent to stays as configured.
+    auto s = read({"--alert-secret", kSecret, "--alert-url", "http://[0:0:0:0:0:0:0:1]:9/x",
+                   "--alert-url", "http://[::2]:9/x", "--alert-url", "http://[::ffff:127.0.0.2]:9/x",
+                   "--alert-url", "http://127.0.0.1:9/x", "--alert-url", "http://localhost:9/x"},
+                  error);
+    ASSERT_TRUE(s) << error;
+    ASSERT_EQ(s->targets.size(), 5u);
+    EXPECT_EQ(s->targets[0].name, "http://[0:0:0:0:0:0:0:1]:9/x");
+    EXPECT_EQ(s->targets[0].url, "http://[0:0:0:0:0:0:0:1]:9/x");
+    EXPECT_EQ(s->targets[0].label(), "http://[0:0:0:0:0:0:0:1]:9/x");
+}
+
 // A directory passed the "executable" check (search permission is X_OK too): accepted, it
 // then failed every attempt for the whole retry budget.
 TEST_F(AlertConfig, AlertCommandMustBeAnExecutableRegularFile) {
