@@ -151,7 +151,10 @@ std::string same_endpoint_hint(const AlertTarget& a, const AlertTarget& b) {
 
 }  // namespace
 
-std::string AlertTarget::label() const { return is_command() ? name : redact_url(url); }
+std::string AlertTarget::label() const {
+    std::string base = is_command() ? name : redact_url(url);
+    return label_ordinal > 1 ? base + " #" + std::to_string(label_ordinal) : base;
+}
 
 std::vector<std::string> alert_target_values(const Config& c) {
     std::vector<std::string> values = c.get_all("alert-target");
@@ -293,6 +296,11 @@ bool read_alert_settings(const Config& c, AlertSettings& out, std::string& error
             return false;
         }
     }
+    // Distinct targets, but their labels may not be: number the second and later of each
+    // label, in configuration order, so their metric series and log lines stay apart
+    // without the query (where tokens live) showing.
+    std::map<std::string, int> times_seen;
+    for (auto& t : out.targets) t.label_ordinal = ++times_seen[t.label()];
     return true;
 }
 

@@ -23,8 +23,14 @@ struct AlertTarget {
     bool reactivated = true;
     bool retracted = true;  // customer.churn_retracted, for churns this target was told of
     bool is_command() const { return !command.empty(); }
-    // For logs and metric labels: the URL without user info or query, or the name.
+    // For logs and metric labels: the URL without user info or query, or the name, unique
+    // within a configuration. Targets whose URLs differ only in what is left out (the query:
+    // https://h/in?token=AAA and https://h/in?token=BBB) would share one, so the second,
+    // third, … of them in configuration order (alert-url, then alert-target) get " #2",
+    // " #3", … after it; the first keeps it bare. Such a suffix cannot be part of a URL label
+    // (no spaces there, and a '#' starts the fragment, which is dropped).
     std::string label() const;
+    int label_ordinal = 1;  // set by read_alert_settings: this target's N in " #N"
 };
 
 struct AlertSettings {

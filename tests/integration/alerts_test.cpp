@@ -469,6 +469,35 @@ TEST(Alerts, ASlowTargetDelaysNeitherIngestNorOtherTargets) {
               "7|pending|0\n8|pending|0\n");
 }
 
+// Two channels of one hook service, told apart only by a token in the query: their metric
+// series were one (the label leaves the query out), counting both targets' alerts together.
+// The second gets " #2"; neither label shows the token.
+TEST(Alerts, TargetsThatDifferOnlyInTheQueryHaveTheirOwnSeries) {
+    TempDir dir;
+    HttpReceiver rx;
+    ServerProcess server(dir, alert_options({rx.url("/in?token=AAA"), rx.url("/in?token=BBB")}));
+    const std::string first = rx.url("/in"), second = rx.url("/in") + " #2";
+    EXPECT_EQ(metric(server.port(), "churnwatch_alerts_sent_total", first), 0);
+    EXPECT_EQ(metric(server.port(), "churnwatch_alerts_sent_total", second), 0);
+    churn_customer(server.port(), 7);
+    ASSERT_TRUE(rx.wait_for(2)) << server.log();
+    ASSERT_TRUE(eventually([&] {
+        return query_int(server.db(), "SELECT count(*) FROM alerts_outbox WHERE status = 'sent'") == 2;
+    })) << server.log();
+    EXPECT_EQ(metric(server.port(), "churnwatch_alerts_sent_total", first), 1);
+    EXPECT_EQ(metric(server.port(), "churnwatch_alerts_sent_total", second), 1);
+    EXPECT_EQ(metric(server.port(), "churnwatch_alerts_dead_lettered_total", second), 0);
+    std::string page = http_request(server.port(), "GET", "/metrics").body;
+    std::string log = server.log();
+    for (const char* token : {"AAA", "BBB"}) {
+        EXPECT_EQ(page.find(token), std::string::npos) << page;
+        EXPECT_EQ(log.find(token), std::string::npos) << log;
+    }
+    EXPECT_NE(log.find("\"target\":\"" + second + "\""), std::string::npos) << log;
+    EXPECT_EQ(server.stop(), 0);
+    EXPECT_EQ(sanitizer_report(server.log()), "");
+}
+
 TEST(Alerts, ConfigFileTargetsChooseTheirEvents) {
     TempDir dir;
     HttpReceiver rx;

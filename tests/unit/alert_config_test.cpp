@@ -255,6 +255,50 @@ TEST_F(AlertConfig, TwoSpellingsOfOneIpv6AddressAreConfiguredTwice) {
     EXPECT_EQ(s->targets[0].label(), "http://[0:0:0:0:0:0:0:1]:9/x");
 }
 
+// Labels leave the query out (tokens live there), so two targets that differ only in it —
+// two channels of one hook service — had one label: their churnwatch_alert_* series merged
+// and their log lines could not be told apart. The second and later get " #N", in
+// configuration order (alert-url, then alert-target), the same on every start.
+TEST_F(AlertConfig, TargetsThatDifferOnlyInTheQueryGetDistinctLabels) {
+    std::string error;
+    auto s = read({"--alert-secret", kSecret,
+                   "--alert-url", "https://hooks.example.com/in?token=AAA",
+                   "--alert-url", "https://other.example.com/in?token=AAA",
+                   "--alert-url", "https://HOOKS.example.com:443/in?token=BBB",
+                   "--alert-target", "https://hooks.example.com/in?token=CCC | " + kOtherSecret,
+                   "--alert-target", "https://hooks.example.com/in/more?token=DDD"},
+                  error);
+    ASSERT_TRUE(s) << error;
+    std::vector<std::string> labels;
+    for (const auto& t : s->targets) labels.push_back(t.label());
+    EXPECT_EQ(labels, (std::vector<std::string>{"https://hooks.example.com/in",
+                                                "https://other.example.com/in",
+                                                "https://hooks.example.com/in #2",
+                                                "https://hooks.example.com/in #3",
+                                                "https://hooks.example.com/in/more"}));
+    for (const auto& label : labels) {
+        for (const char* token : {"AAA", "BBB", "CCC", "DDD", "?"})
+            EXPECT_EQ(label.find(token), std::string::npos) << label;
+    }
+    // What is stored and sent to stays as configured.
+    EXPECT_EQ(s->targets[2].name, "https://HOOKS.example.com:443/in?token=BBB");
+    EXPECT_EQ(s->targets[2].url, "https://HOOKS.example.com:443/in?token=BBB");
+    // Deterministic: the same configuration gives the same labels.
+    auto again = read({"--alert-secret", kSecret,
+                       "--alert-url", "https://hooks.example.com/in?token=AAA",
+                       "--alert-url", "https://other.example.com/in?token=AAA",
+                       "--alert-url", "https://HOOKS.example.com:443/in?token=BBB",
+                       "--alert-target", "https://hooks.example.com/in?token=CCC | " + kOtherSecret,
+                       "--alert-target", "https://hooks.example.com/in/more?token=DDD"},
+                      error);
+    ASSERT_TRUE(again) << error;
+    for (std::size_t i = 0; i < labels.size(); ++i) EXPECT_EQ(again->targets[i].label(), labels[i]);
+    // A lone target's label has no number.
+    auto one = read({"--alert-secret", kSecret, "--alert-url", "https://hooks.example.com/in?token=AAA"}, error);
+    ASSERT_TRUE(one) << error;
+    EXPECT_EQ(one->targets[0].label(), "https://hooks.example.com/in");
+}
+
 // A directory passed the "executable" check (search permission is X_OK too): accepted, it
 // then failed every attempt for the whole retry budget.
 TEST_F(AlertConfig, AlertCommandMustBeAnExecutableRegularFile) {
