@@ -216,4 +216,63 @@ TEST(QuarantineAlerts, ReplayWithoutTheServersAlertSettingsWarnsThatItAnnouncedN
     EXPECT_EQ(sanitizer_report(server.log()), "");
 }
 
+// A replay can also take an announced churn back: a subscription created before the
+// cancellation and still active, quarantined, then replayed, shows the customer never
+// churned. The receivers that were sent customer.churned are owed customer.churn_retracted;
+// replayed without the server's alert settings nothing is sent, and the warning must say
+// that it is a retraction that went unannounced, of which churn.
+TEST(QuarantineAlerts, ReplayWithoutTheServersAlertSettingsWarnsOfTheRetractionItDidNotAnnounce) {
+    TempDir dir;
+    std::string hook = dir.file("hook.sh");
+    write_file(hook, "#!/bin/sh\ncat >/dev/null\n");
+    ::chmod(hook.c_str(), 0755);
+    // Depth 3: the builders' bodies go through; one with analytics_data is too deep.
+    ServerProcess server(dir, {.args = {"--json-depth", "3", "--alert-command", hook}});
+    auto post = [&](const std::string& topic, const std::string& body) {
+        auto r = post_webhook(server.port(), "/webhooks/recharge/" + topic, body);
+        EXPECT_EQ(r.status, 200) << r.body;
+        auto at = r.body.find("\"id\":");
+        return at == std::string::npos ? int64_t{0} : std::stoll(r.body.substr(at + 5));
+    };
+    // Customer 1 churns live on 1 March, and the server announces it.
+    post("subscription/activated",
+         subscription_json({.id = 10, .customer_id = 1, .updated_at = "2026-01-01T00:00:00+00:00"}));
+    post("subscription/cancelled",
+         subscription_json({.id = 10, .customer_id = 1, .status = "cancelled",
+                            .updated_at = "2026-03-01T00:00:00+00:00", .cancelled_at = "2026-03-01T00:00:00+00:00"}));
+    ASSERT_TRUE(eventually([&] {
+        return query_rows(server.db(), "SELECT event_type, status FROM alerts_outbox") == "customer.churned|sent\n";
+    })) << server.log();
+    const int64_t episode = query_int(server.db(), "SELECT id FROM churn_events WHERE customer_id = 1");
+    // Subscription 11, created on 1 February and active ever since: quarantined (too deep).
+    std::string late = subscription_json({.id = 11, .customer_id = 1, .updated_at = "2026-02-01T00:00:00+00:00",
+                                           .created_at = "2026-02-01T00:00:00+00:00"});
+    ASSERT_EQ(late.substr(late.size() - 2), "}}");
+    late.insert(late.size() - 2, ",\"analytics_data\":{\"utm_params\":[]}");
+    int64_t id = post("subscription/created", late);
+    ASSERT_EQ(query_text(server.db(), "SELECT status FROM deliveries WHERE id = " + std::to_string(id)),
+              "quarantined");
+    ASSERT_EQ(query_int(server.db(), "SELECT count(*) FROM churn_events"), 1);
+
+    // Replayed without the server's alert settings: the churn is gone, no retraction is
+    // queued, and the warning names the retraction (not a churn) and the episode.
+    auto bare = run_churnwatch({"quarantine", "replay", std::to_string(id), "--db", server.db(),
+                                "--json-depth", "64"});
+    ASSERT_EQ(bare.exit_code, 0) << bare.out << bare.err;
+    EXPECT_NE(bare.out.find("customer 1 now active"), std::string::npos) << bare.out;
+    EXPECT_EQ(query_int(server.db(), "SELECT count(*) FROM churn_events"), 0);
+    EXPECT_EQ(query_rows(server.db(), "SELECT event_type, status FROM alerts_outbox ORDER BY id"),
+              "customer.churned|sent\n");
+    EXPECT_NE(bare.err.find("quarantine replay: warning: 1 churn alert not announced (customer 1's churn "
+                            "(episode " + std::to_string(episode) + ") retracted): alerts_outbox shows "
+                            "this database's server sends alerts"),
+              std::string::npos)
+        << bare.err;
+    EXPECT_EQ(bare.err.find("customer 1 churned"), std::string::npos) << bare.err;
+    EXPECT_NE(bare.err.find("--config FILE"), std::string::npos) << bare.err;
+    EXPECT_EQ(sanitizer_report(bare.err), "");
+    server.stop();
+    EXPECT_EQ(sanitizer_report(server.log()), "");
+}
+
 }  // namespace
