@@ -85,14 +85,11 @@ struct AlertOutbox::Statements {
           announced(db,
                     "SELECT id, status FROM alerts_outbox WHERE target = ? AND episode_id = ?"
                     " AND customer_id = ? AND event_type = 'customer.churned' ORDER BY id DESC LIMIT 1"),
-          retract(db,
-                  "UPDATE alerts_outbox SET status = 'retracted', last_error = 'a later delivery erased"
-                  " the churn it announced before it was delivered: it will not be sent' WHERE id = ?"),
           insert(db,
                  "INSERT INTO alerts_outbox (target, event_type, episode_id, customer_id,"
                  " webhook_id, payload, created_us, status, next_attempt_us, retry_from_us,"
                  " last_error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?7, ?7, ?9)") {}
-    sql::Statement email, disabled, announced, retract, insert;
+    sql::Statement email, disabled, announced, insert;
 };
 
 AlertOutbox::AlertOutbox(std::vector<AlertRoute> routes, Clock clock, IdSource ids)
@@ -124,16 +121,25 @@ void AlertOutbox::on_reactivated(sql::Database& db, int64_t event_id, const Cust
     add(db, kCustomerReactivated, event_id, c, e, to);
 }
 
+void retract_unsent_churn_alerts(sql::Database& db, int64_t episode_id, int64_t customer_id) {
+    sql::Statement u(db,
+                     "UPDATE alerts_outbox SET status = 'retracted', last_error = 'a later delivery"
+                     " erased the churn it announced before it was delivered: it will not be sent'"
+                     " WHERE episode_id = ? AND customer_id = ? AND event_type = 'customer.churned'"
+                     " AND (status = 'dead' OR status = 'disabled')");
+    u.bind(1, episode_id).bind(2, customer_id).run();
+}
+
 // Per target, by what became of its customer.churned for this episode (matched on customer
 // too: databases from before migration 0010 may have given an erased episode's id to
 // another customer's). Sent, or still to be sent (pending: the dispatcher may be sending
-// it right now): the retraction follows it. Never to be sent (dead, or recorded while the
-// target was disabled): that churn row becomes 'retracted', so no later `alerts retry`
-// (which re-enables a disabled target) sends a churn the facts no longer show, and nothing
-// else is sent. No churn row: the target never heard of it.
+// it right now): the retraction follows it. Never to be sent (dead, disabled): retracted
+// first (retract_unsent_churn_alerts), and nothing else is sent. No churn row: the target
+// never heard of it.
 void AlertOutbox::on_retracted(sql::Database& db, int64_t event_id, const CustomerOutcome& c,
                                const ChurnEpisode& e) {
     prepare(db);
+    retract_unsent_churn_alerts(db, event_id, c.customer_id);
     std::vector<char> to(routes_.size(), 0);
     for (std::size_t i = 0; i < routes_.size(); ++i) {
         auto& q = st_->announced;
@@ -147,13 +153,7 @@ void AlertOutbox::on_retracted(sql::Database& db, int64_t event_id, const Custom
         }
         q.reset();
         if (!churn_row) continue;
-        if (status == "sent" || status == "pending") {
-            to[i] = routes_[i].retracted;
-        } else if (status == "dead" || status == "disabled") {
-            auto& u = st_->retract;
-            u.reset();
-            u.bind(1, *churn_row).run();
-        }
+        if (status == "sent" || status == "pending") to[i] = routes_[i].retracted;
     }
     add(db, kCustomerChurnRetracted, event_id, c, e, to);
 }

@@ -92,6 +92,13 @@ private:
     std::atomic<bool> inserted_{false};
 };
 
+// A churn episode was erased: its customer.churned alerts that will never be sent (dead, or
+// recorded while their target was disabled) become 'retracted', whatever their target,
+// configured or not, so that no later `alerts retry` (which also re-enables a disabled
+// target) sends a churn the facts no longer show. AlertOutbox::on_retracted does this; so
+// does `quarantine replay` run without alert targets.
+void retract_unsent_churn_alerts(sql::Database& db, int64_t episode_id, int64_t customer_id);
+
 // "msg_" + 32 lowercase hex digits from OpenSSL's CSPRNG.
 std::string random_webhook_id();
 

@@ -228,7 +228,9 @@ public:
     void on_reactivated(sql::Database&, int64_t, const CustomerOutcome& c, const ChurnEpisode&) override {
         events_.push_back("customer " + std::to_string(c.customer_id) + " reactivated");
     }
-    void on_retracted(sql::Database&, int64_t id, const CustomerOutcome& c, const ChurnEpisode&) override {
+    void on_retracted(sql::Database& db, int64_t id, const CustomerOutcome& c, const ChurnEpisode&) override {
+        // Not sent, but a dead churn alert for it must not be sent by a later `alerts retry`.
+        retract_unsent_churn_alerts(db, id, c.customer_id);
         events_.push_back("customer " + std::to_string(c.customer_id) + "'s churn (episode " +
                           std::to_string(id) + ") retracted");
     }

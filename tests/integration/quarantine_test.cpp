@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "payloads.h"
+#include "sqlite.h"
 #include "test_support.h"
 
 using namespace churnwatch::test;
@@ -244,6 +245,15 @@ TEST(QuarantineAlerts, ReplayWithoutTheServersAlertSettingsWarnsOfTheRetractionI
         return query_rows(server.db(), "SELECT event_type, status FROM alerts_outbox") == "customer.churned|sent\n";
     })) << server.log();
     const int64_t episode = query_int(server.db(), "SELECT id FROM churn_events WHERE customer_id = 1");
+    // A second target's copy of it failed for good: dead, waiting for an `alerts retry`.
+    {
+        churnwatch::sql::Database db(server.db());
+        db.exec("INSERT INTO alerts_outbox (target, event_type, episode_id, customer_id, webhook_id,"
+                " payload, created_us, status, next_attempt_us, retry_from_us, last_error)"
+                " SELECT 'https://crm.example/hook', event_type, episode_id, customer_id, 'msg_dead',"
+                " payload, created_us, 'dead', next_attempt_us, retry_from_us, 'HTTP 500'"
+                " FROM alerts_outbox");
+    }
     // Subscription 11, created on 1 February and active ever since: quarantined (too deep).
     std::string late = subscription_json({.id = 11, .customer_id = 1, .updated_at = "2026-02-01T00:00:00+00:00",
                                            .created_at = "2026-02-01T00:00:00+00:00"});
@@ -255,14 +265,17 @@ TEST(QuarantineAlerts, ReplayWithoutTheServersAlertSettingsWarnsOfTheRetractionI
     ASSERT_EQ(query_int(server.db(), "SELECT count(*) FROM churn_events"), 1);
 
     // Replayed without the server's alert settings: the churn is gone, no retraction is
-    // queued, and the warning names the retraction (not a churn) and the episode.
+    // queued, the dead churn alert is retracted (no `alerts retry` may send it now), and the
+    // warning names the retraction (not a churn) and the episode.
     auto bare = run_churnwatch({"quarantine", "replay", std::to_string(id), "--db", server.db(),
                                 "--json-depth", "64"});
     ASSERT_EQ(bare.exit_code, 0) << bare.out << bare.err;
     EXPECT_NE(bare.out.find("customer 1 now active"), std::string::npos) << bare.out;
     EXPECT_EQ(query_int(server.db(), "SELECT count(*) FROM churn_events"), 0);
     EXPECT_EQ(query_rows(server.db(), "SELECT event_type, status FROM alerts_outbox ORDER BY id"),
-              "customer.churned|sent\n");
+              "customer.churned|sent\ncustomer.churned|retracted\n");
+    auto retry = run_churnwatch({"alerts", "retry", "--all-dead", "--db", server.db()});
+    EXPECT_NE(retry.out.find("0 alerts queued for sending"), std::string::npos) << retry.out << retry.err;
     EXPECT_NE(bare.err.find("quarantine replay: warning: 1 churn alert not announced (customer 1's churn "
                             "(episode " + std::to_string(episode) + ") retracted): alerts_outbox shows "
                             "this database's server sends alerts"),
