@@ -357,6 +357,10 @@ struct CustomerSignals {
     std::vector<Point> deactivations;  // sorted, one per time
     std::vector<Micros> activations;   // sorted, unique
     std::optional<Micros> created_at;
+    // The latest version that reported no subscription ever (subscriptions_total_count /
+    // number_subscriptions 0): up to then the customer was never a subscriber, so its record
+    // alone (an activation, a deactivation) makes it neither active nor churned.
+    std::optional<Micros> never_subscribed_until;
 };
 
 enum class CustomerSignal { None, Deactivated, Activated };
@@ -378,6 +382,10 @@ void read_customer_versions(const Versions<CustomerFact>& versions, CustomerSign
         const Customer& c = f.customer;
         if (c.created_at && (!out.created_at || *c.created_at < *out.created_at)) {
             out.created_at = c.created_at;
+        }
+        if (c.total_subscriptions == 0 &&
+            (!out.never_subscribed_until || c.updated_at > *out.never_subscribed_until)) {
+            out.never_subscribed_until = c.updated_at;
         }
         switch (classify(f, known_inactive)) {
         case CustomerSignal::Deactivated:
@@ -414,6 +422,11 @@ CustomerSignals customer_signals(const VersionsById<CustomerFact>& versions) {
     std::sort(out.activations.begin(), out.activations.end());
     out.activations.erase(std::unique(out.activations.begin(), out.activations.end()),
                           out.activations.end());
+    // An activation of a customer that had no subscription then is not a subscriber's.
+    if (out.never_subscribed_until) {
+        const Micros until = *out.never_subscribed_until;
+        std::erase_if(out.activations, [until](Micros a) { return a <= until; });
+    }
     return out;
 }
 
@@ -500,11 +513,15 @@ std::vector<Span> activation_spans(const CustomerSignals& sig, const std::vector
 // one, assume the customer was active since creation (or just before) so it still counts.
 // Only for a customer/deactivated event: a first version merely showing status INACTIVE
 // (customer/created before any subscription, an update of a long-gone customer) says the
-// customer is inactive, not that it churned then.
+// customer is inactive, not that it churned then. And not when the customer's own record
+// says it had no subscription at all by then (subscriptions_total_count 0 on the
+// deactivation or later: a one-time buyer, a customer record alone): every churn cause
+// concerns a subscription, so such a customer was never active and cannot churn.
 std::optional<Span> implicit_activity(const CustomerSignals& sig,
                                       const std::vector<SubInterval>& subs) {
     if (sig.deactivations.empty() || !sig.deactivations.front().announced) return std::nullopt;
     const Micros p = sig.deactivations.front().at;
+    if (sig.never_subscribed_until && *sig.never_subscribed_until >= p) return std::nullopt;
     for (const SubInterval& iv : subs) {
         if (iv.nonempty() && iv.start < p) return std::nullopt;
     }

@@ -69,6 +69,50 @@ TEST(ChurnEndToEnd, TwoSubscriptionsCancelOneStaysActiveCancelBothChurns) {
     EXPECT_EQ(events(server.db()), "77|2026-03-01 00:00:00|cancelled|voluntary|2|NULL|NULL\n");
 }
 
+// Customers who never had a subscription, deactivated: Recharge's own count
+// (subscriptions_total_count 2021-11, number_subscriptions 2021-01) is 0. They never became
+// active, so no churn and no first_active_at, in either API version. (A 2021-11
+// customer/deactivated used to be taken as the churn of a customer active since creation.)
+TEST(ChurnEndToEnd, DeactivatingACustomerWhoNeverSubscribedIsNotAChurn) {
+    TempDir dir;
+    ServerProcess server(dir);
+    auto customer_2021_11 = [](int id, const std::string& created, const std::string& updated) {
+        return "{\"customer\":{\"id\":" + std::to_string(id) + ",\"created_at\":\"" + created +
+               "\",\"email\":\"c" + std::to_string(id) + "@example.com\","
+               "\"external_customer_id\":{\"ecommerce\":\"555" + std::to_string(id) + "\"},"
+               "\"has_payment_method_in_dunning\":false,\"has_valid_payment_method\":true,"
+               "\"subscriptions_active_count\":0,\"subscriptions_total_count\":0,"
+               "\"updated_at\":\"" + updated + "\"}}";
+    };
+    auto customer_2021_01 = [](int id, const std::string& status, const std::string& updated) {
+        return "{\"customer\":{\"id\":" + std::to_string(id) + ",\"created_at\":\"2026-01-06T09:00:00\","
+               "\"email\":\"c" + std::to_string(id) + "@example.com\",\"has_card_error_in_dunning\":false,"
+               "\"number_active_subscriptions\":0,\"number_subscriptions\":0,"
+               "\"shopify_customer_id\":\"77" + std::to_string(id) + "\",\"status\":\"" + status +
+               "\",\"updated_at\":\"" + updated + "\"}}";
+    };
+    const std::string one_time_charge =
+        "{\"charge\":{\"id\":5011,\"charge_attempts\":1,\"created_at\":\"2026-01-20T10:00:00+00:00\","
+        "\"customer\":{\"id\":501,\"email\":\"c501@example.com\","
+        "\"external_customer_id\":{\"ecommerce\":\"555501\"}},\"line_items\":[{\"purchase_item_id\":9501,"
+        "\"purchase_item_type\":\"onetime\",\"quantity\":1,\"total_price\":\"24.00\"}],"
+        "\"processed_at\":\"2026-01-20T10:00:00+00:00\",\"status\":\"success\",\"total_price\":\"24.00\","
+        "\"type\":\"checkout\",\"updated_at\":\"2026-01-20T10:00:00+00:00\"}}";
+    send_all(server.port(),
+             {{"charge/paid", one_time_charge},
+              {"customer/deactivated", customer_2021_11(501, "2026-01-20T09:00:00", "2026-02-20T10:00:00")},
+              {"customer/deactivated", customer_2021_11(502, "2026-01-05T09:00:00", "2026-02-21T10:00:00")},
+              {"customer/updated", customer_2021_01(503, "INACTIVE", "2026-02-22T10:00:00")},
+              {"customer/deactivated", customer_2021_01(504, "INACTIVE", "2026-02-23T10:00:00")}});
+    EXPECT_EQ(query_rows(server.db(), "SELECT id, first_seen_at, first_active_at, churned_at"
+                                      " FROM customers ORDER BY id"),
+              "501|2026-01-20 09:00:00|NULL|NULL\n"
+              "502|2026-01-05 09:00:00|NULL|NULL\n"
+              "503|2026-01-06 09:00:00|NULL|NULL\n"
+              "504|2026-01-06 09:00:00|NULL|NULL\n");
+    EXPECT_EQ(events(server.db()), "");
+}
+
 // A version dated in the future would outrank every real update of its subscription for good
 // (versions are ordered by updated_at): the cancellation below would never count. Such a
 // delivery is stored quarantined with the reason instead, and so is one dated before 2000.

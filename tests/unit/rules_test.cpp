@@ -556,6 +556,55 @@ TEST(Rules, InactiveStatusWithoutPriorActivityIsNotAChurn) {
     EXPECT_EQ(after.episodes[0].reason, ChurnReason::Cancelled);
 }
 
+// A customer whose own record says it never had a subscription (2021-11
+// subscriptions_total_count / 2021-01 number_subscriptions 0) is deactivated: a one-time
+// buyer, or a customer record alone. Every churn cause concerns a subscription, so it was
+// never active: no episode, first_active_at unset, whatever the API version and whether or
+// not a customer/activated came first.
+TEST(Rules, DeactivationOfCustomerWithoutSubscriptionsIsNotAChurn) {
+    Facts one_time;
+    one_time.paid(9001, utc(2026, 1, 20, 10), {});
+    one_time.customer("deactivated", utc(2026, 2, 20, 10)).customer.total_subscriptions = 0;
+    Facts record_only;
+    Customer& record = record_only.customer("deactivated", utc(2026, 2, 21, 10)).customer;
+    record.total_subscriptions = 0;
+    record.created_at = utc(2026, 1, 5, 9);
+    Facts activated_first;
+    activated_first.customer("activated", utc(2026, 1, 5, 9), CustomerStatus::Active)
+        .customer.total_subscriptions = 0;
+    activated_first.customer("deactivated", utc(2026, 2, 21, 10), CustomerStatus::Inactive)
+        .customer.total_subscriptions = 0;
+    Facts count_only_later;  // the activation's version says nothing; the deactivation's does
+    count_only_later.customer("activated", utc(2026, 1, 5, 9), CustomerStatus::Active);
+    count_only_later.customer("deactivated", utc(2026, 2, 21, 10)).customer.total_subscriptions = 0;
+    for (const Facts* f : {&one_time, &record_only, &activated_first, &count_only_later}) {
+        const CustomerOutcome out = f->evaluate();
+        EXPECT_TRUE(out.episodes.empty());
+        EXPECT_FALSE(out.churned);
+        EXPECT_FALSE(out.churned_at.has_value());
+        EXPECT_FALSE(out.first_active_at.has_value());
+        EXPECT_TRUE(out.first_seen_at.has_value());
+    }
+}
+
+// The same deactivation of a subscriber still churns: a count of 1 (nothing else seen), or a
+// stale count of 0 beside a subscription seen active before it.
+TEST(Rules, DeactivationOfSubscriberStillChurnsWhateverTheCount) {
+    Facts counted;
+    counted.customer("deactivated", utc(2026, 4, 1)).customer.total_subscriptions = 1;
+    Facts stale;
+    stale.created(kSubA, utc(2026, 1, 1));
+    stale.customer("deactivated", utc(2026, 4, 1)).customer.total_subscriptions = 0;
+    for (const Facts* f : {&counted, &stale}) {
+        const CustomerOutcome out = f->evaluate();
+        ASSERT_EQ(out.episodes.size(), 1u);
+        EXPECT_EQ(out.episodes[0].churned_at, utc(2026, 4, 1));
+        EXPECT_EQ(out.episodes[0].reason, ChurnReason::Deactivated);
+        EXPECT_TRUE(out.churned);
+        EXPECT_TRUE(out.first_active_at.has_value());
+    }
+}
+
 // The last subscription was cancelled, then the customer is deactivated (Recharge's usual
 // follow-up): no second episode, the reason stays cancelled.
 TEST(Rules, DeactivationAfterLastCancelAddsNothing) {
