@@ -657,6 +657,10 @@ const SubInterval* imminent_end(const Timeline& tl, Micros t0, Micros grace) {
     return mr ? mr : last;
 }
 
+// The deactivation is the churn moment. A subscription end within the grace around it is the
+// same churn told again (Recharge cancels a deactivated customer's subscriptions): the episode
+// takes that end's subscription, and its reason unless an unresolved max-retries charge
+// explains the deactivation (then max_retries, with that charge).
 ChurnEpisode deactivation_episode(const Timeline& tl, const ChargeBook& book, const Point& d,
                                   Micros period_start, Micros grace) {
     ChurnEpisode ep;
@@ -664,12 +668,12 @@ ChurnEpisode deactivation_episode(const Timeline& tl, const ChargeBook& book, co
     ep.delivery_id = d.delivery_id;
     const Micros to = add_saturated(d.at, grace);
     const ChargeInfo* c = book.latest_unresolved_failure(std::nullopt, period_start, to, d.at);
+    const SubInterval* iv = imminent_end(tl, d.at, grace);
+    if (iv) set_reason_from(ep, *iv);
     if (c) {
         ep.reason = ChurnReason::MaxRetries;
         ep.charge_id = c->id;
-    } else if (const SubInterval* iv = imminent_end(tl, d.at, grace)) {
-        set_reason_from(ep, *iv);
-    } else {
+    } else if (!iv) {
         ep.reason = ChurnReason::Deactivated;
     }
     return ep;

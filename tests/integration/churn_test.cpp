@@ -113,6 +113,33 @@ TEST(ChurnEndToEnd, DeactivatingACustomerWhoNeverSubscribedIsNotAChurn) {
     EXPECT_EQ(events(server.db()), "");
 }
 
+// Max retries on the charge, the store deactivates the customer at 01:00 and cancels the
+// subscription at 01:10: one churn, at the deactivation, max_retries, with the charge and the
+// subscription (the episode used to lose the subscription when the charge explained it).
+TEST(ChurnEndToEnd, DeactivationForMaxRetriesKeepsTheSubscriptionCancelledAfterIt) {
+    TempDir dir;
+    ServerProcess server(dir);
+    send_all(server.port(),
+             {{"subscription/created",
+               subscription_json({.id = 11701, .customer_id = 117,
+                                  .updated_at = "2026-06-01T10:00:00+00:00",
+                                  .created_at = "2026-06-01T10:00:00+00:00"})},
+              {"charge/max_retries_reached",
+               charge_json({.id = 21701, .customer_id = 117, .status = "error",
+                            .updated_at = "2026-08-20T00:30:00+00:00",
+                            .error_type = "CLOSED_MAX_RETRIES_REACHED",
+                            .subscription_ids = {11701}, .attempts = 7})},
+              {"customer/deactivated",
+               customer_json({.id = 117, .updated_at = "2026-08-20T01:00:00", .active_count = 0})},
+              {"subscription/cancelled",
+               subscription_json({.id = 11701, .customer_id = 117, .status = "cancelled",
+                                  .updated_at = "2026-08-20T01:10:00+00:00",
+                                  .created_at = "2026-06-01T10:00:00+00:00",
+                                  .cancelled_at = "2026-08-20T01:10:00+00:00"})}});
+    EXPECT_EQ(events(server.db()),
+              "117|2026-08-20 01:00:00|max_retries|involuntary|11701|21701|NULL\n");
+}
+
 // A version dated in the future would outrank every real update of its subscription for good
 // (versions are ordered by updated_at): the cancellation below would never count. Such a
 // delivery is stored quarantined with the reason instead, and so is one dated before 2000.

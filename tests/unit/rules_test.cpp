@@ -491,6 +491,53 @@ TEST(Rules, CancelAllDeactivationFirstIsMaxRetries) {
     EXPECT_EQ(out.episodes[0].charge_id, 9002);
 }
 
+// Max retries, the store deactivates the customer, and the subscription is cancelled ten
+// minutes later: one episode at the deactivation, max_retries with the charge, and with the
+// subscription whose end it merged with (as when nothing but the cancel explains it).
+TEST(Rules, MaxRetriesDeactivationThenCancelTakesTheSubscription) {
+    Facts f;
+    f.created(kSubA, utc(2026, 6, 1, 10));
+    f.max_retries(9002, utc(2026, 8, 20, 0, 30), {kSubA});
+    f.customer("deactivated", utc(2026, 8, 20, 1), CustomerStatus::Inactive);
+    const int64_t deactivation = f.last_delivery();
+    f.cancelled(kSubA, utc(2026, 8, 20, 1, 10));
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 1u);
+    const ChurnEpisode& ep = out.episodes[0];
+    EXPECT_EQ(ep.churned_at, utc(2026, 8, 20, 1));
+    EXPECT_EQ(ep.reason, ChurnReason::MaxRetries);
+    EXPECT_EQ(ep.category, ChurnCategory::Involuntary);
+    EXPECT_EQ(ep.charge_id, 9002);
+    EXPECT_EQ(ep.subscription_id, kSubA);
+    EXPECT_EQ(ep.delivery_id, deactivation);
+
+    // "Cancel all" with the deactivation between the two cancels: the failed subscription.
+    Facts all;
+    all.created(kSubA, utc(2026, 1, 1));
+    all.created(kSubB, utc(2026, 1, 2));
+    all.max_retries(9002, utc(2026, 3, 1, 10), {kSubA});
+    all.cancelled(kSubA, utc(2026, 3, 1, 10, 0, 20));
+    all.customer("deactivated", utc(2026, 3, 1, 10, 0, 30), CustomerStatus::Inactive);
+    all.cancelled(kSubB, utc(2026, 3, 1, 10, 0, 50));
+    const CustomerOutcome both = all.evaluate();
+    ASSERT_EQ(both.episodes.size(), 1u);
+    EXPECT_EQ(both.episodes[0].reason, ChurnReason::MaxRetries);
+    EXPECT_EQ(both.episodes[0].charge_id, 9002);
+    EXPECT_EQ(both.episodes[0].subscription_id, kSubA);
+
+    // No end follows the deactivation ("Do nothing", the subscription left as it was): no
+    // subscription to take.
+    Facts none;
+    none.created(kSubA, utc(2026, 6, 1, 10));
+    none.max_retries(9002, utc(2026, 8, 20, 0, 30), {kSubA});
+    none.customer("deactivated", utc(2026, 8, 20, 1), CustomerStatus::Inactive);
+    const CustomerOutcome open = none.evaluate();
+    ASSERT_EQ(open.episodes.size(), 1u);
+    EXPECT_EQ(open.episodes[0].reason, ChurnReason::MaxRetries);
+    EXPECT_EQ(open.episodes[0].charge_id, 9002);
+    EXPECT_FALSE(open.episodes[0].subscription_id.has_value());
+}
+
 // --- customer deactivation --------------------------------------------------------------
 
 // Active subscription, Recharge deactivates the customer, nothing explains it → deactivated;
