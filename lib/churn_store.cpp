@@ -393,7 +393,7 @@ ChurnStore::OutcomeRows ChurnStore::outcome_rows(const CustomerHistory& h, const
     w.add(o.customer_id).add(email);
     if (cust) w.add(cust->customer.external_customer_id);
     else w.null();
-    w.add(o.churned ? "churned" : "active");
+    w.add(o.churned ? "churned" : o.first_active_at ? "active" : "never_active");
     w.add(opt_time(o.first_seen_at)).add(opt_time(o.churned_at));
     w.add(opt_time(o.last_event_at)).add(o.active_subscriptions);
     if (cust) {

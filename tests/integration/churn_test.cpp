@@ -104,12 +104,12 @@ TEST(ChurnEndToEnd, DeactivatingACustomerWhoNeverSubscribedIsNotAChurn) {
               {"customer/deactivated", customer_2021_11(502, "2026-01-05T09:00:00", "2026-02-21T10:00:00")},
               {"customer/updated", customer_2021_01(503, "INACTIVE", "2026-02-22T10:00:00")},
               {"customer/deactivated", customer_2021_01(504, "INACTIVE", "2026-02-23T10:00:00")}});
-    EXPECT_EQ(query_rows(server.db(), "SELECT id, first_seen_at, first_active_at, churned_at"
+    EXPECT_EQ(query_rows(server.db(), "SELECT id, status, first_seen_at, first_active_at, churned_at"
                                       " FROM customers ORDER BY id"),
-              "501|2026-01-20 09:00:00|NULL|NULL\n"
-              "502|2026-01-05 09:00:00|NULL|NULL\n"
-              "503|2026-01-06 09:00:00|NULL|NULL\n"
-              "504|2026-01-06 09:00:00|NULL|NULL\n");
+              "501|never_active|2026-01-20 09:00:00|NULL|NULL\n"
+              "502|never_active|2026-01-05 09:00:00|NULL|NULL\n"
+              "503|never_active|2026-01-06 09:00:00|NULL|NULL\n"
+              "504|never_active|2026-01-06 09:00:00|NULL|NULL\n");
     EXPECT_EQ(events(server.db()), "");
 }
 

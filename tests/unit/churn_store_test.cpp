@@ -421,7 +421,7 @@ TEST(ChurnStoreRebuild, NeedsADatabaseFile) {
 }
 
 // Customers who never had an active subscription (a one-time purchase, a charge, a customer
-// record) are in no month's active count and no cohort.
+// record) are in no month's active count and no cohort, and their status says so.
 TEST(ChurnStore, CustomersNeverActiveAreNotCounted) {
     TempDir dir;
     std::string db = dir.file("a.db");
@@ -430,7 +430,7 @@ TEST(ChurnStore, CustomersNeverActiveAreNotCounted) {
                                              .updated_at = "2026-01-20T00:00:00+00:00"})});
     feed(db, d);
     EXPECT_EQ(query_rows(db, "SELECT status, first_seen_at, first_active_at FROM customers WHERE id = 6"),
-              "active|2026-01-01 00:00:00|NULL\n");
+              "never_active|2026-01-01 00:00:00|NULL\n");
     EXPECT_EQ(query_text(db, "SELECT first_active_at FROM customers WHERE id = 4"), "2026-03-01 00:00:00");
     EXPECT_EQ(query_rows(db, "SELECT active_at_start, new_customers FROM churn_monthly WHERE month = '2026-03'"),
               "4|1\n");
