@@ -48,7 +48,8 @@ constexpr const char* kInsertSubscriptionVersion =
 constexpr const char* kInsertChargeVersion =
     "INSERT INTO charge_versions (charge_id, customer_id, updated_at_us, order_key,"
     " delivery_id, action, status, status_raw, email, error, error_type, attempts,"
-    " max_retries_reached, subscription_ids, total_price, created_at_us, processed_at_us)";
+    " max_retries_reached, subscription_ids, total_price, created_at_us, processed_at_us,"
+    " external_customer_id)";
 constexpr const char* kInsertCustomerVersion =
     "INSERT INTO customer_versions (customer_id, updated_at_us, order_key,"
     " delivery_id, action, status, email, external_customer_id,"
@@ -175,8 +176,8 @@ struct ChurnStore::Statements {
           sel_charges(db,
                       "SELECT charge_id, customer_id, updated_at_us, order_key, delivery_id, action,"
                       " status, status_raw, email, error, error_type, attempts, max_retries_reached,"
-                      " subscription_ids, total_price, created_at_us, processed_at_us"
-                      " FROM charge_versions WHERE customer_id = ?"),
+                      " subscription_ids, total_price, created_at_us, processed_at_us,"
+                      " external_customer_id FROM charge_versions WHERE customer_id = ?"),
           sel_customers(db,
                         "SELECT customer_id, updated_at_us, order_key, delivery_id, action, status,"
                         " email, external_customer_id, active_subscriptions, total_subscriptions,"
@@ -390,9 +391,21 @@ ChurnStore::OutcomeRows ChurnStore::outcome_rows(const CustomerHistory& h, const
     for (const auto& f : h.charges) offer_email(f.charge.email, f.charge.updated_at);
     if (cust) offer_email(cust->customer.email, cust->customer.updated_at + 1);
 
-    w.add(o.customer_id).add(email);
-    if (cust) w.add(cust->customer.external_customer_id);
-    else w.null();
+    // The platform id: the customer record's own when it has one, else the one the latest
+    // charge carrying it names (2021-11 charges nest it; a customer seen only through charges
+    // had none).
+    std::optional<std::string> external_id;
+    if (cust) external_id = cust->customer.external_customer_id;
+    if (!external_id) {
+        const ChargeFact* from = nullptr;
+        for (const auto& f : h.charges)
+            if (f.charge.external_customer_id &&
+                (!from || std::tie(f.charge.updated_at, f.order_key) >
+                              std::tie(from->charge.updated_at, from->order_key)))
+                from = &f;
+        if (from) external_id = from->charge.external_customer_id;
+    }
+    w.add(o.customer_id).add(email).add(external_id);
     w.add(o.churned ? "churned" : o.first_active_at ? "active" : "never_active");
     w.add(opt_time(o.first_seen_at)).add(opt_time(o.churned_at));
     w.add(opt_time(o.last_event_at)).add(o.active_subscriptions);

@@ -43,6 +43,7 @@ struct Charge {
     int64_t id = 0;
     int64_t customer_id = 0;                     // 2021-01 top-level customer_id, 2021-11 customer.id
     std::optional<std::string> email;
+    std::optional<std::string> external_customer_id;  // the customer's platform id, when the charge carries it
     ChargeStatus status = ChargeStatus::Unknown;
     std::string status_raw;
     std::optional<std::string> error;

@@ -326,6 +326,15 @@ std::vector<int64_t> charge_subscription_ids(const Value& charge) {
     return ids;
 }
 
+// shopify_customer_id (2021-01) or external_customer_id.ecommerce (2021-11).
+std::optional<std::string> customer_external_id(const Value& obj) {
+    if (auto id = field(obj, "shopify_customer_id", as_text_or_integer)) return id;
+    const Value* external = find(obj, "external_customer_id");
+    if (external == nullptr) return std::nullopt;
+    if (external->IsObject()) return field(*external, "ecommerce", as_text_or_integer);
+    return as_text_or_integer(*external);
+}
+
 std::optional<DecodeError> decode_charge(const Value& obj, bool topic_max_retries, Charge& c) {
     if (auto err = require_id(obj, "id", "charge.id", c.id)) return err;
     // 2021-01: top-level customer_id; 2021-11: nested customer object.
@@ -342,6 +351,11 @@ std::optional<DecodeError> decode_charge(const Value& obj, bool topic_max_retrie
 
     c.email = field(obj, "email", as_text);
     if (!c.email && nested_customer != nullptr) c.email = field(*nested_customer, "email", as_text);
+    // 2021-11: customer.external_customer_id.ecommerce; a 2021-01 charge may carry
+    // shopify_customer_id at its top level.
+    c.external_customer_id = customer_external_id(obj);
+    if (!c.external_customer_id && nested_customer != nullptr)
+        c.external_customer_id = customer_external_id(*nested_customer);
     if (auto status = field(obj, "status", as_text)) {
         c.status = charge_status(*status);
         c.status_raw = std::move(*status);
@@ -359,14 +373,6 @@ std::optional<DecodeError> decode_charge(const Value& obj, bool topic_max_retrie
     return std::nullopt;
 }
 
-// shopify_customer_id (2021-01) or external_customer_id.ecommerce (2021-11).
-std::optional<std::string> customer_external_id(const Value& obj) {
-    if (auto id = field(obj, "shopify_customer_id", as_text_or_integer)) return id;
-    const Value* external = find(obj, "external_customer_id");
-    if (external == nullptr) return std::nullopt;
-    if (external->IsObject()) return field(*external, "ecommerce", as_text_or_integer);
-    return as_text_or_integer(*external);
-}
 
 // 2021-01 flattens the billing address into billing_* fields; 2021-11 nests it.
 void decode_billing(const Value& obj, Customer& c) {

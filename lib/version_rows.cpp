@@ -120,6 +120,7 @@ void charge_version_row(RowWriter& w, int64_t delivery_id, std::string_view orde
     w.add(c.status_raw).add(c.email).add(c.error).add(c.error_type);
     w.add(c.attempts).add(c.max_retries_reached).add(join_ids(c.subscription_ids));
     w.add(c.total_price).add(c.created_at).add(c.processed_at);
+    w.add(c.external_customer_id);
 }
 
 void customer_version_row(RowWriter& w, int64_t delivery_id, std::string_view order_key,
@@ -178,6 +179,7 @@ ChargeFact charge_fact(const sql::Value* r) {
     c.total_price = r[14].as_opt_text();
     c.created_at = r[15].as_opt_int();
     c.processed_at = r[16].as_opt_int();
+    c.external_customer_id = r[17].as_opt_text();
     return f;
 }
 

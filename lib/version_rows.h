@@ -19,8 +19,11 @@
 namespace churnwatch {
 
 constexpr std::size_t kSubscriptionVersionColumns = 18;
-constexpr std::size_t kChargeVersionColumns = 17;
+constexpr std::size_t kChargeVersionColumns = 18;
 constexpr std::size_t kCustomerVersionColumns = 16;
+static_assert(kChargeVersionColumns <= kSubscriptionVersionColumns &&
+                  kCustomerVersionColumns <= kSubscriptionVersionColumns,
+              "a buffer of kSubscriptionVersionColumns values holds any version row");
 
 void subscription_version_row(RowWriter& w, int64_t delivery_id, std::string_view order_key,
                               std::string_view action, const Subscription& s);

@@ -244,6 +244,28 @@ TEST(ChurnEndToEnd, ChurnRatesCountCustomersAndCohortsStartAtTheFirstSubscriptio
     EXPECT_EQ(r.out.find("2026-01,2,"), std::string::npos) << r.out;
 }
 
+// A customer seen only through 2021-11 charges has the platform id the charge nests
+// (customer.external_customer_id.ecommerce); once a customer record arrives, its own wins.
+// rebuild gives the same.
+TEST(ChurnEndToEnd, PlatformIdComesFromChargesUntilTheCustomerRecordNamesIt) {
+    TempDir dir;
+    ServerProcess server(dir);
+    auto external_id = [&] {
+        return query_text(server.db(), "SELECT external_customer_id FROM customers WHERE id = 71003");
+    };
+    send_all(server.port(), {{"charge/max_retries_reached",
+                              example_payload("charge_max_retries_reached.2021-11.json")}});
+    EXPECT_EQ(external_id(), "5550003");
+    send_all(server.port(), {{"customer/updated", customer_json({.id = 71003,
+                                                                 .updated_at = "2026-01-02T00:00:00+00:00"})}});
+    EXPECT_EQ(external_id(), "555");
+    const std::string live = churn_tables_dump(server.db());
+    ASSERT_EQ(server.stop(), 0);
+    auto r = run_churnwatch({"rebuild", "--db", server.db()});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(churn_tables_dump(server.db()), live);
+}
+
 TEST(ChurnEndToEnd, CommandsRefuseADatabaseThatIsNotThere) {
     // rebuild used to create an empty database at a mistyped --db and say "0 deliveries
     // replayed" (exit 0); now it refuses like the other commands that need one.

@@ -202,6 +202,7 @@ TEST(Examples, ChargeMaxRetries2021_11) {
     EXPECT_EQ(c.id, 90001);
     EXPECT_EQ(c.customer_id, 71003);
     EXPECT_EQ(c.email, "linus@example.com");
+    EXPECT_EQ(c.external_customer_id, "5550003");  // nested: customer.external_customer_id.ecommerce
     EXPECT_EQ(c.status, ChargeStatus::Error);
     EXPECT_EQ(c.status_raw, "error");
     EXPECT_EQ(c.error, "Your card has insufficient funds.");
