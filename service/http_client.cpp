@@ -1,5 +1,8 @@
 #include "http_client.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cctype>
@@ -97,7 +100,11 @@ std::optional<HttpUrl> parse_http_url(std::string_view url, std::string& error) 
             port_text = after.substr(1);
             if (port_text.empty()) port_text = "?";  // "[::1]:" is an error, not the default
         }
-        if (u.host.empty() || !std::all_of(u.host.begin(), u.host.end(), is_ipv6_char)) {
+        // Characters first (a bounded message), then the address itself: "[:::]" has only
+        // IPv6 characters, and every request to it would fail.
+        in6_addr addr{};
+        if (u.host.empty() || !std::all_of(u.host.begin(), u.host.end(), is_ipv6_char) ||
+            ::inet_pton(AF_INET6, u.host.c_str(), &addr) != 1) {
             error = "URL has an invalid IPv6 literal";
             return std::nullopt;
         }

@@ -50,6 +50,7 @@ TEST(HttpUrl, ParsesSchemesHostsPortsAndTargets) {
     EXPECT_EQ(parse_ok("http://example.com?q=1").target, "/?q=1");
     EXPECT_EQ(parse_ok("http://127.0.0.1:9/hook").host, "127.0.0.1");
 
+    EXPECT_EQ(parse_ok("https://[::ffff:127.0.0.1]/x").host, "::ffff:127.0.0.1");
     auto v6 = parse_ok("http://[::1]:8080/hook");
     EXPECT_EQ(v6.host, "::1");
     EXPECT_EQ(v6.port, 8080);
@@ -62,6 +63,8 @@ TEST(HttpUrl, RejectsWhatItCannotOrShouldNotUse) {
                             "http://exa mple.com/", "http://example.com:0/", "http://example.com:65536/",
                             "http://example.com:/", "http://example.com:80a/", "http://user:pw@example.com/",
                             "http://[::1/", "http://[::1]x/", "http://[]/", "http://::1/",
+                            "http://[:::]/", "http://[1:2:3:4:5:6:7:8:9]/", "http://[::1.2.3]/",
+                            "http://[fffff::1]/",
                             "http://example.com/\n", "http://ex$ample.com/"}) {
         std::string error;
         EXPECT_FALSE(parse_http_url(bad, error)) << bad;
