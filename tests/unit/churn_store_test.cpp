@@ -439,6 +439,31 @@ TEST(ChurnStore, CustomersNeverActiveAreNotCounted) {
 
 // subscription/deleted carries the subscription as it was, usually still active: its row
 // says deleted, not active, and its end churns the customer.
+// Recharge's count of active subscriptions, reported with a customer payload, disagrees with
+// churnwatch's own only as a sign of missed webhooks when no subscription changed after the
+// report: a cancellation after it makes the report old, not wrong.
+TEST(ChurnStore, CountMismatchesLeaveOutReportsOlderThanTheLastSubscriptionChange) {
+    TempDir dir;
+    std::string db = dir.file("m.db");
+    auto sub = [](int64_t id, int64_t customer, const std::string& status, const std::string& at) {
+        SubscriptionSpec s{.id = id, .customer_id = customer, .status = status, .updated_at = at};
+        if (status == "cancelled") s.cancelled_at = at;
+        return TestDelivery{"subscription/" + std::string(status == "active" ? "created" : "cancelled"),
+                            subscription_json(s)};
+    };
+    auto cust = [](int64_t id, int count, const std::string& at) {
+        return TestDelivery{"customer/updated",
+                            customer_json({.id = id, .updated_at = at, .active_count = count})};
+    };
+    feed(db, {// 1: reported 1 in January, cancelled in March: the report is old.
+              sub(10, 1, "active", "2026-01-01T00:00:00+00:00"), cust(1, 1, "2026-01-02T00:00:00+00:00"),
+              sub(10, 1, "cancelled", "2026-03-01T00:00:00+00:00"),
+              // 2: reports 2 after the last change churnwatch saw: a subscription it missed.
+              sub(20, 2, "active", "2026-01-01T00:00:00+00:00"), cust(2, 2, "2026-02-01T00:00:00+00:00")});
+    EXPECT_EQ(query_rows(db, "SELECT * FROM customer_count_mismatches ORDER BY customer_id"),
+              "2|someone@example.com|active|1|2|2026-02-01 00:00:00\n");
+}
+
 TEST(ChurnStore, ADeletedSubscriptionsRowSaysDeleted) {
     TempDir dir;
     std::string db = dir.file("a.db");
