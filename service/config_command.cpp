@@ -46,6 +46,12 @@ int config_command(const std::vector<std::string>& args) {
         std::fprintf(stderr, "config check: warning: no secret set; every delivery would be rejected\n");
     }
     std::fputs(config->describe().c_str(), stdout);
+    // The labels logs and metrics will use: targets whose URLs differ only in the (hidden)
+    // query are numbered, which the option lines above cannot show.
+    if (!settings.alerts.targets.empty()) {
+        std::printf("# alert targets, as logs and metrics label them:\n");
+        for (const auto& t : settings.alerts.targets) std::printf("#   %s\n", t.label().c_str());
+    }
     std::printf("# configuration OK\n");
     return 0;
 }

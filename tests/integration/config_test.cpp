@@ -170,15 +170,25 @@ TEST_F(ConfigCheck, AlertUrlsAreShownWithoutQueryAndTargetsWithTheirEvents) {
                "alert-url = https://hooks.example.com/churn?token=QUERYTOKEN123\n"
                "alert-secret = whsec_PcNNCFLEJ6rL9kwQag9HPl4uTGb3FgUp\n"
                "alert-target = https://crm.example.com/hooks?key=QUERYTOKEN456 | " + secret + " | customer.churned\n"
-               "alert-target = http://10.0.0.5:9000/win-back\n");
+               "alert-target = http://10.0.0.5:9000/win-back\n"
+               "alert-target = https://hooks.example.com/churn?token=OTHERTOKEN789\n");
     auto r = check({path});
     ASSERT_EQ(r.exit_code, 0) << r.err;
+    // The labels logs and metrics use: the second URL that differs only in its query is #2.
+    EXPECT_NE(r.out.find("# alert targets, as logs and metrics label them:\n"
+                         "#   https://hooks.example.com/churn\n"
+                         "#   https://crm.example.com/hooks\n"
+                         "#   http://10.0.0.5:9000/win-back\n"
+                         "#   https://hooks.example.com/churn #2\n"
+                         "# configuration OK\n"),
+              std::string::npos) << r.out;
     EXPECT_NE(r.out.find("alert-url = https://hooks.example.com/churn   # file\n"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("alert-target = https://crm.example.com/hooks | whse…(38 chars) | customer.churned   # file\n"
                          "alert-target = http://10.0.0.5:9000/win-back | (alert-secret) | (alert-events)   # file\n"),
               std::string::npos)
         << r.out;
-    for (const char* hidden : {"QUERYTOKEN", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "PcNNCFLEJ6rL9kwQag9HPl4uTGb3FgUp"}) {
+    for (const char* hidden : {"QUERYTOKEN", "OTHERTOKEN", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                               "PcNNCFLEJ6rL9kwQag9HPl4uTGb3FgUp"}) {
         EXPECT_EQ(r.out.find(hidden), std::string::npos) << hidden << " shown:\n" << r.out;
         EXPECT_EQ(r.err.find(hidden), std::string::npos) << hidden << " shown:\n" << r.err;
     }
