@@ -134,7 +134,7 @@ std::vector<std::size_t> pair_episodes(const std::vector<std::string>& at, std::
     return row_for;
 }
 
-// An object's latest version (greatest (updated_at, order_key), whatever the arrival) and
+// An object's latest version (greatest version_key, whatever the arrival) and
 // whether any of its versions reached max retries.
 template <class Fact>
 struct Latest {
@@ -152,8 +152,9 @@ std::map<int64_t, Latest<Fact>> latest_by_id(const std::vector<Fact>& facts, Obj
         const Object& v = f.*object;
         if (ids && !ids->count(v.id)) continue;
         Latest<Fact>& best = out[v.id];
-        if (!best.fact || std::tie(v.updated_at, f.order_key) >
-                              std::tie((best.fact->*object).updated_at, best.fact->order_key))
+        if (!best.fact || version_key(v.updated_at, f.action, f.order_key) >
+                              version_key((best.fact->*object).updated_at, best.fact->action,
+                                          best.fact->order_key))
             best.fact = &f;
         best.max_retries |= v.max_retries_reached;
     }
@@ -373,11 +374,11 @@ ChurnStore::OutcomeRows ChurnStore::outcome_rows(const CustomerHistory& h, const
                                                  const Touched* only) {
     OutcomeRows out;
     RowWriter w(out.rows);
-    // Latest version of each object: greatest (updated_at, order_key), whatever the arrival.
+    // Latest version of each object: greatest version_key, whatever the arrival.
     const CustomerFact* cust = nullptr;
     for (const auto& f : h.customer)
-        if (!cust || std::tie(f.customer.updated_at, f.order_key) >
-                         std::tie(cust->customer.updated_at, cust->order_key))
+        if (!cust || version_key(f.customer.updated_at, f.action, f.order_key) >
+                         version_key(cust->customer.updated_at, cust->action, cust->order_key))
             cust = &f;
     std::optional<std::string> email;
     Micros email_at = 0;
@@ -400,8 +401,8 @@ ChurnStore::OutcomeRows ChurnStore::outcome_rows(const CustomerHistory& h, const
         const ChargeFact* from = nullptr;
         for (const auto& f : h.charges)
             if (f.charge.external_customer_id &&
-                (!from || std::tie(f.charge.updated_at, f.order_key) >
-                              std::tie(from->charge.updated_at, from->order_key)))
+                (!from || version_key(f.charge.updated_at, f.action, f.order_key) >
+                              version_key(from->charge.updated_at, from->action, from->order_key)))
                 from = &f;
         if (from) external_id = from->charge.external_customer_id;
     }

@@ -36,7 +36,7 @@ Micros sub_saturated(Micros t, Micros d) {  // d ≥ 0
 }
 
 // ---------------------------------------------------------------------------------------
-// Normalisation: one version per (object id, order_key), sorted by (updated_at, order_key).
+// Normalisation: one version per (object id, order_key), sorted by version_key (rules.h).
 
 const Subscription& object_of(const SubscriptionFact& f) { return f.sub; }
 const Charge& object_of(const ChargeFact& f) { return f.charge; }
@@ -70,8 +70,8 @@ bool dedupe_order(const Fact& a, const Fact& b) {
 
 template <class Fact>
 bool version_order(const Fact& a, const Fact& b) {
-    return std::tie(object_of(a).updated_at, a.order_key) <
-           std::tie(object_of(b).updated_at, b.order_key);
+    return version_key(object_of(a).updated_at, a.action, a.order_key) <
+           version_key(object_of(b).updated_at, b.action, b.order_key);
 }
 
 // One object's distinct versions, in business-time order. Pointers into the history: the

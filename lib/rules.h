@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "model.h"
@@ -35,6 +36,16 @@ struct CustomerFact {
     int64_t delivery_id = 0;
     std::string order_key;
 };
+
+// The order of one object's versions: business time (updated_at); on a tie, a deletion after
+// any other version (Recharge sends a deleted object as it was, often with the updated_at of
+// its last change, so a tie broken by order_key alone lost the deletion about half the time);
+// then order_key. Arrival order never matters.
+inline std::tuple<Micros, bool, const std::string&> version_key(Micros updated_at,
+                                                                const std::string& action,
+                                                                const std::string& order_key) {
+    return {updated_at, action == "deleted", order_key};
+}
 
 struct CustomerHistory {
     int64_t customer_id = 0;

@@ -475,6 +475,26 @@ TEST(ChurnStore, ADeletedSubscriptionsRowSaysDeleted) {
     EXPECT_EQ(query_rows(db, "SELECT status, active_subscriptions FROM customers WHERE id = 7"), "churned|0\n");
 }
 
+// Recharge sends a deleted subscription as it was: its updated_at may be that of its last
+// change. At a tie the deletion is the later version (the order keys, hashes of the bodies,
+// decided it before: the deletion was lost for about half of the customers).
+TEST(ChurnStore, ADeletionWithTheLastChangesUpdatedAtStillDeletes) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    std::vector<TestDelivery> d;
+    for (int64_t c = 1; c <= 12; ++c) {
+        const std::string body = subscription_json({.id = 100 + c, .customer_id = c,
+                                                     .updated_at = "2026-02-01T00:00:00+00:00",
+                                                     .created_at = "2026-01-01T00:00:00+00:00"});
+        d.push_back({"subscription/created", body});
+        d.push_back({"subscription/deleted", body});
+    }
+    feed(db, d);
+    EXPECT_EQ(query_rows(db, "SELECT status, count(*) FROM subscriptions GROUP BY status"), "deleted|12\n");
+    EXPECT_EQ(query_rows(db, "SELECT status, churned_at, count(*) FROM customers GROUP BY 1, 2"),
+              "churned|2026-02-01 00:00:00|12\n");
+}
+
 TEST(ChurnStore, ViewsCountTheScenario) {
     TempDir dir;
     std::string db = dir.file("a.db");
