@@ -679,12 +679,26 @@ ChurnEpisode deactivation_episode(const Timeline& tl, const ChargeBook& book, co
     return ep;
 }
 
-ChurnEpisode auto_churn_episode(const Point& p) {
+// `--auto-churn-days`: the episode names the charge and, when one of its line items is a
+// subscription this customer is known to have, that subscription (the lowest such id when
+// the charge covered several).
+ChurnEpisode auto_churn_episode(const Timeline& tl, const ChargeBook& book, const Point& p) {
     ChurnEpisode ep;
     ep.churned_at = p.at;
     ep.delivery_id = p.delivery_id;
     ep.reason = ChurnReason::MaxRetries;
     ep.charge_id = p.charge_id;
+    for (const ChargeInfo& c : book.charges()) {
+        if (!p.charge_id || c.id != *p.charge_id) continue;
+        for (int64_t sub : c.subscription_ids) {  // ordered: the lowest first
+            const bool known = std::any_of(tl.subs.begin(), tl.subs.end(),
+                                           [sub](const SubInterval& iv) { return iv.sub_id == sub; });
+            if (known) {
+                ep.subscription_id = sub;
+                break;
+            }
+        }
+    }
     return ep;
 }
 
@@ -717,7 +731,7 @@ ChurnEpisode attribute_churn(const Timeline& tl, const ChargeBook& book, Micros 
     if (d && cut_off_by_deactivation(tl, t0)) {
         ep = deactivation_episode(tl, book, *d, period_start, grace);
     } else if (a && covered(tl, t0)) {
-        ep = auto_churn_episode(*a);
+        ep = auto_churn_episode(tl, book, *a);
     } else {
         ep = subscription_end_episode(tl, t0, grace);
     }

@@ -559,7 +559,7 @@ TEST(ChurnStoreMaintenance, AutoChurnIsRecordedWhenItsTimeComesWithoutANewDelive
             std::this_thread::sleep_for(std::chrono::milliseconds(10));
         writer.stop();
     }
-    EXPECT_EQ(events(db), "90|2026-06-08 00:00:00|max_retries|involuntary|NULL|9001|NULL\n");
+    EXPECT_EQ(events(db), "90|2026-06-08 00:00:00|max_retries|involuntary|901|9001|NULL\n");
     EXPECT_EQ(query_text(db, "SELECT status FROM customers WHERE id = 90"), "churned");
 }
 

@@ -866,9 +866,21 @@ TEST(Rules, AutoChurnAfterSevenDays) {
     EXPECT_EQ(out.episodes[0].churned_at, utc(2026, 2, 8, 4));
     EXPECT_EQ(out.episodes[0].reason, ChurnReason::MaxRetries);
     EXPECT_EQ(out.episodes[0].charge_id, 9002);
+    EXPECT_EQ(out.episodes[0].subscription_id, kSubA);  // the charge's line item, known here
     EXPECT_EQ(out.episodes[0].delivery_id, f.last_delivery());
     EXPECT_TRUE(out.churned);
     EXPECT_EQ(out.active_subscriptions, 0);
+}
+
+// The charge names a subscription churnwatch never saw: the episode names none.
+TEST(Rules, AutoChurnNamesOnlyAKnownSubscription) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1));
+    f.max_retries(9002, utc(2026, 2, 1, 4), {kSubA + 1000});
+    const CustomerOutcome out = f.evaluate(auto_churn_after(7), utc(2026, 2, 20));
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.episodes[0].charge_id, 9002);
+    EXPECT_EQ(out.episodes[0].subscription_id, std::nullopt);
 }
 
 // N = 7 but `now` is only 3 days after the charge: not yet.
