@@ -82,31 +82,34 @@ WITH counts AS MATERIALIZED (
            (SELECT count(*) FROM churn_events e
              WHERE e.churned_at >= m.month_start AND e.churned_at < m.month_end) AS churned,
            (SELECT count(*) FROM churn_events e
-             WHERE e.reactivated_at >= m.month_start AND e.reactivated_at < m.month_end) AS reactivated,
-           (SELECT count(DISTINCT e.customer_id)
-              FROM churn_events e JOIN customers c ON c.id = e.customer_id
-             WHERE e.churned_at >= m.month_start AND e.churned_at < m.month_end
-               AND c.first_active_at < m.month_start
-               AND NOT EXISTS (SELECT 1 FROM churn_events p
-                                WHERE p.customer_id = c.id AND p.churned_at < m.month_start
-                                  AND (p.reactivated_at IS NULL OR p.reactivated_at >= m.month_start))
-           ) AS churned_customers,
-           (SELECT count(DISTINCT e.customer_id)
-              FROM churn_events e JOIN customers c ON c.id = e.customer_id
-             WHERE e.churned_at >= m.month_start AND e.churned_at < m.month_end
-               AND c.first_active_at < m.month_end
-               AND NOT EXISTS (SELECT 1 FROM churn_events p
-                                WHERE p.customer_id = c.id AND p.churned_at < m.month_start
-                                  AND (p.reactivated_at IS NULL OR p.reactivated_at >= m.month_start))
-           ) AS churned_customers_with_new
+             WHERE e.reactivated_at >= m.month_start AND e.reactivated_at < m.month_end) AS reactivated
     FROM report_months m
+),
+-- Customers who churned in the month and were active at its start or became active in it
+-- (no episode covered its first instant), each once, and whether they were there at the start.
+lost AS MATERIALIZED (
+    SELECT m.month, e.customer_id, max(c.first_active_at < m.month_start) AS at_start
+    FROM report_months m
+    JOIN churn_events e ON e.churned_at >= m.month_start AND e.churned_at < m.month_end
+    JOIN customers c ON c.id = e.customer_id
+    WHERE c.first_active_at < m.month_end
+      AND NOT EXISTS (SELECT 1 FROM churn_events p
+                       WHERE p.customer_id = c.id AND p.churned_at < m.month_start
+                         AND (p.reactivated_at IS NULL OR p.reactivated_at >= m.month_start))
+    GROUP BY m.month, e.customer_id
+),
+lost_by_month AS (
+    SELECT month, sum(at_start) AS churned_customers, count(*) AS churned_customers_with_new
+    FROM lost GROUP BY month
 )
 SELECT month, active_at_start, new_customers, churned, reactivated,
-       churned_customers, churned_customers_with_new,
-       round(churned_customers * 1.0 / nullif(active_at_start, 0), 4) AS churn_rate,
-       round(churned_customers_with_new * 1.0 / nullif(active_at_start + new_customers, 0), 4)
-         AS churn_rate_with_new
-FROM counts;
+       coalesce(l.churned_customers, 0) AS churned_customers,
+       coalesce(l.churned_customers_with_new, 0) AS churned_customers_with_new,
+       round(coalesce(l.churned_customers, 0) * 1.0 / nullif(active_at_start, 0), 4) AS churn_rate,
+       round(coalesce(l.churned_customers_with_new, 0) * 1.0
+             / nullif(active_at_start + new_customers, 0), 4) AS churn_rate_with_new
+FROM counts LEFT JOIN lost_by_month l USING (month)
+ORDER BY month;
 
 -- Each subscriber's cohort: the month of their first subscription (created_at; one-time
 -- items are not subscriptions), or of when they first became active when no creation time is
