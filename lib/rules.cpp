@@ -430,6 +430,27 @@ CustomerSignals customer_signals(const VersionsById<CustomerFact>& versions) {
     return out;
 }
 
+// subscription/activated ("a cancelled subscription reactivated") is a sign of life like
+// customer/activated, even when churnwatch never saw that subscription end: after a
+// customer/deactivated whose subscription cancellations were missed, it is what says the
+// customer came back (the subscription's own interval, open all along, starts nothing new).
+void add_subscription_activations(CustomerSignals& sig,
+                                  const VersionsById<SubscriptionFact>& versions) {
+    bool added = false;
+    for (const auto& [id, list] : versions) {
+        for (const SubscriptionFact& f : each(list)) {
+            if (f.action == "activated" && !is_terminal(f)) {
+                sig.activations.push_back(f.sub.updated_at);
+                added = true;
+            }
+        }
+    }
+    if (!added) return;
+    std::sort(sig.activations.begin(), sig.activations.end());
+    sig.activations.erase(std::unique(sig.activations.begin(), sig.activations.end()),
+                          sig.activations.end());
+}
+
 std::vector<Point> auto_churn_points(const ChargeBook& book, const RulesPolicy& policy,
                                      Micros now) {
     std::vector<Point> out;
@@ -871,8 +892,9 @@ CustomerOutcome evaluate_customer(const CustomerHistory& history, const RulesPol
     const Micros grace = std::max<Micros>(policy.attribution_grace, 0);
 
     const ChargeBook book(charge_versions);
-    const Timeline tl = build_timeline(subscription_intervals(sub_versions, book, grace),
-                                       customer_signals(customer_versions),
+    CustomerSignals sig = customer_signals(customer_versions);
+    add_subscription_activations(sig, sub_versions);
+    const Timeline tl = build_timeline(subscription_intervals(sub_versions, book, grace), sig,
                                        auto_churn_points(book, policy, now));
     SweepResult swept = sweep(tl, book, grace);
 

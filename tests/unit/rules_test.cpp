@@ -779,6 +779,32 @@ TEST(Rules, CustomerActivatedClosesEpisode) {
     EXPECT_FALSE(out.churned_at.has_value());
 }
 
+// customer/deactivated while churnwatch never saw the subscription end (its cancellation was
+// missed): churned at the deactivation. subscription/activated later says the customer came
+// back, though the subscription's own interval never closed.
+TEST(Rules, SubscriptionActivatedAfterADeactivationClosesEpisode) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1));
+    f.customer("deactivated", utc(2026, 3, 1, 10));
+    f.activated(kSubA, utc(2026, 4, 1, 10));
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.episodes[0].churned_at, utc(2026, 3, 1, 10));
+    EXPECT_EQ(out.episodes[0].reactivated_at, utc(2026, 4, 1, 10));
+    EXPECT_FALSE(out.churned);
+    EXPECT_EQ(out.active_subscriptions, 1);
+    // A subscription/activated before the deactivation changes nothing.
+    Facts before;
+    before.created(kSubA, utc(2026, 1, 1));
+    before.activated(kSubA, utc(2026, 2, 1));
+    before.customer("deactivated", utc(2026, 3, 1, 10));
+    const CustomerOutcome b = before.evaluate();
+    ASSERT_EQ(b.episodes.size(), 1u);
+    EXPECT_EQ(b.episodes[0].churned_at, utc(2026, 3, 1, 10));
+    EXPECT_FALSE(b.episodes[0].reactivated_at.has_value());
+    EXPECT_TRUE(b.churned);
+}
+
 // A 2021-01 customer/updated with status ACTIVE following an INACTIVE one is a reactivation.
 TEST(Rules, ActiveStatusAfterInactiveIsActivation) {
     Facts f;
