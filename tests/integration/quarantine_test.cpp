@@ -156,23 +156,32 @@ TEST_F(QuarantineTest, UnknownTopicStillFailsAndReplayAllReportsEach) {
     EXPECT_EQ(run_churnwatch({"quarantine", "list", "--db", dir.file("missing.db")}).exit_code, 1);
 }
 
+// An alert command that reads its event and succeeds.
+std::string quiet_hook(TempDir& dir) {
+    std::string hook = dir.file("hook.sh");
+    write_file(hook, "#!/bin/sh\ncat >/dev/null\n");
+    ::chmod(hook.c_str(), 0755);
+    return hook;
+}
+
+// POSTs a signed delivery (expecting 200) and returns the id the answer names (0: none).
+int64_t post_for_id(ServerProcess& server, const std::string& topic, const std::string& body) {
+    auto r = post_webhook(server.port(), "/webhooks/recharge/" + topic, body);
+    EXPECT_EQ(r.status, 200) << r.body;
+    auto at = r.body.find("\"id\":");
+    return at == std::string::npos ? int64_t{0} : std::stoll(r.body.substr(at + 5));
+}
+
 // README: replay "announces the churn it reveals like live ingest does" — but only with the
 // server's alert settings. Run as OPERATIONS.md showed it (--db only), it announced nothing
 // and said nothing, and a replayed delivery is never replayed again. It now warns when the
 // database has sent alerts.
 TEST(QuarantineAlerts, ReplayWithoutTheServersAlertSettingsWarnsThatItAnnouncedNothing) {
     TempDir dir;
-    std::string hook = dir.file("hook.sh");
-    write_file(hook, "#!/bin/sh\ncat >/dev/null\n");
-    ::chmod(hook.c_str(), 0755);
+    const std::string hook = quiet_hook(dir);
     // Depth 3: the builders' subscriptions go through, the real example payloads are quarantined.
     ServerProcess server(dir, {.args = {"--json-depth", "3", "--alert-command", hook}});
-    auto post = [&](const std::string& topic, const std::string& body) {
-        auto r = post_webhook(server.port(), "/webhooks/recharge/" + topic, body);
-        EXPECT_EQ(r.status, 200) << r.body;
-        auto at = r.body.find("\"id\":");
-        return at == std::string::npos ? int64_t{0} : std::stoll(r.body.substr(at + 5));
-    };
+    auto post = [&](const std::string& topic, const std::string& body) { return post_for_id(server, topic, body); };
     // A live churn: the server announces it (one outbox row).
     post("subscription/activated", subscription_json({.id = 10, .customer_id = 1, .updated_at = "2026-01-01T00:00:00+00:00"}));
     post("subscription/cancelled",
@@ -224,17 +233,9 @@ TEST(QuarantineAlerts, ReplayWithoutTheServersAlertSettingsWarnsThatItAnnouncedN
 // that it is a retraction that went unannounced, of which churn.
 TEST(QuarantineAlerts, ReplayWithoutTheServersAlertSettingsWarnsOfTheRetractionItDidNotAnnounce) {
     TempDir dir;
-    std::string hook = dir.file("hook.sh");
-    write_file(hook, "#!/bin/sh\ncat >/dev/null\n");
-    ::chmod(hook.c_str(), 0755);
     // Depth 3: the builders' bodies go through; one with analytics_data is too deep.
-    ServerProcess server(dir, {.args = {"--json-depth", "3", "--alert-command", hook}});
-    auto post = [&](const std::string& topic, const std::string& body) {
-        auto r = post_webhook(server.port(), "/webhooks/recharge/" + topic, body);
-        EXPECT_EQ(r.status, 200) << r.body;
-        auto at = r.body.find("\"id\":");
-        return at == std::string::npos ? int64_t{0} : std::stoll(r.body.substr(at + 5));
-    };
+    ServerProcess server(dir, {.args = {"--json-depth", "3", "--alert-command", quiet_hook(dir)}});
+    auto post = [&](const std::string& topic, const std::string& body) { return post_for_id(server, topic, body); };
     // Customer 1 churns live on 1 March, and the server announces it.
     post("subscription/activated",
          subscription_json({.id = 10, .customer_id = 1, .updated_at = "2026-01-01T00:00:00+00:00"}));
