@@ -83,13 +83,17 @@ struct AlertOutbox::Statements {
         : email(db, "SELECT email FROM customers WHERE id = ?"),
           disabled(db, "SELECT 1 FROM alert_targets_disabled WHERE target = ?"),
           announced(db,
-                    "SELECT id, status FROM alerts_outbox WHERE target = ? AND episode_id = ?"
-                    " AND customer_id = ? AND event_type = 'customer.churned' ORDER BY id DESC LIMIT 1"),
+                    "SELECT id, status, last_attempt_us IS NOT NULL, created_us FROM alerts_outbox"
+                    " WHERE target = ? AND episode_id = ? AND customer_id = ?"
+                    " AND event_type = 'customer.churned' ORDER BY id DESC LIMIT 1"),
+          withdraw(db,
+                   "UPDATE alerts_outbox SET status = 'retracted', last_error = ?2"
+                   " WHERE id = ?1 AND status = 'pending' AND last_attempt_us IS NULL"),
           insert(db,
                  "INSERT INTO alerts_outbox (target, event_type, episode_id, customer_id,"
                  " webhook_id, payload, created_us, status, next_attempt_us, retry_from_us,"
-                 " last_error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?7, ?7, ?9)") {}
-    sql::Statement email, disabled, announced, insert;
+                 " last_error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?10, ?10, ?9)") {}
+    sql::Statement email, disabled, announced, withdraw, insert;
 };
 
 AlertOutbox::AlertOutbox(std::vector<AlertRoute> routes, Clock clock, IdSource ids)
@@ -114,11 +118,55 @@ void AlertOutbox::on_churned(sql::Database& db, int64_t event_id, const Customer
     add(db, kCustomerChurned, event_id, c, e, to);
 }
 
+std::optional<AlertOutbox::ChurnRow> AlertOutbox::churn_row(const std::string& target,
+                                                              int64_t episode_id,
+                                                              int64_t customer_id) {
+    auto& q = st_->announced;
+    q.reset();
+    q.bind(1, target).bind(2, episode_id).bind(3, customer_id);
+    std::optional<ChurnRow> row;
+    if (q.step()) row = ChurnRow{q.column_int(0), q.column_text(1), q.column_int(2) != 0, q.column_int(3)};
+    q.reset();
+    return row;
+}
+
+bool AlertOutbox::withdraw(int64_t row_id, const std::string& reason) {
+    auto& u = st_->withdraw;
+    u.reset();
+    u.bind(1, row_id).bind(2, reason).run();
+    return db_->changes() > 0;
+}
+
+// With alert-hold, a churn that ends while its alert still waits out the hold was brief (a
+// product swap done as cancel-then-subscribe, a cancellation taken back): a win-back flow
+// should hear nothing of it, neither the churn nor the return. The episode itself stays in
+// churn_events, reactivated, for the analysts.
 void AlertOutbox::on_reactivated(sql::Database& db, int64_t event_id, const CustomerOutcome& c,
                                  const ChurnEpisode& e) {
+    prepare(db);
+    const Micros now = clock_();
     std::vector<char> to;
-    for (const auto& r : routes_) to.push_back(r.reactivated);
+    for (const auto& r : routes_) {
+        bool tell = r.reactivated;
+        if (hold_ > 0) {
+            auto churn = churn_row(r.target, event_id, c.customer_id);
+            if (churn && churn->status == "pending" && !churn->attempted && now < churn->created + hold_ &&
+                withdraw(churn->id, "the customer was back within alert-hold (" +
+                                        std::to_string(hold_ / kMicrosPerSecond) +
+                                        " s): neither the churn nor the return is announced"))
+                tell = false;
+        }
+        to.push_back(tell);
+    }
     add(db, kCustomerReactivated, event_id, c, e, to);
+}
+
+bool claim_alert(sql::Database& db, int64_t alert_id, Micros now) {
+    sql::Statement u(db,
+                     "UPDATE alerts_outbox SET last_attempt_us = ?2"
+                     " WHERE id = ?1 AND status = 'pending'");
+    u.bind(1, alert_id).bind(2, now).run();
+    return db.changes() > 0;
 }
 
 void retract_unsent_churn_alerts(sql::Database& db, int64_t episode_id, int64_t customer_id) {
@@ -132,28 +180,24 @@ void retract_unsent_churn_alerts(sql::Database& db, int64_t episode_id, int64_t 
 
 // Per target, by what became of its customer.churned for this episode (matched on customer
 // too: databases from before migration 0010 may have given an erased episode's id to
-// another customer's). Sent, or still to be sent (pending: the dispatcher may be sending
-// it right now): the retraction follows it. Never to be sent (dead, disabled): retracted
-// first (retract_unsent_churn_alerts), and nothing else is sent. No churn row: the target
-// never heard of it.
+// another customer's). Sent, or pending after an attempt began (it may be on its way right
+// now): the retraction follows it. Pending and never attempted (held by alert-hold, or
+// queued behind other alerts): withdrawn, and nothing else is sent — the dispatcher claims
+// a row before its first attempt, so this cannot race with sending it. Never to be sent
+// (dead, disabled): retracted first (retract_unsent_churn_alerts), and nothing else is
+// sent. No churn row: the target never heard of it.
 void AlertOutbox::on_retracted(sql::Database& db, int64_t event_id, const CustomerOutcome& c,
                                const ChurnEpisode& e) {
     prepare(db);
     retract_unsent_churn_alerts(db, event_id, c.customer_id);
     std::vector<char> to(routes_.size(), 0);
     for (std::size_t i = 0; i < routes_.size(); ++i) {
-        auto& q = st_->announced;
-        q.reset();
-        q.bind(1, routes_[i].target).bind(2, event_id).bind(3, c.customer_id);
-        std::optional<int64_t> churn_row;
-        std::string status;
-        if (q.step()) {
-            churn_row = q.column_int(0);
-            status = q.column_text(1);
-        }
-        q.reset();
-        if (!churn_row) continue;
-        if (status == "sent" || status == "pending") to[i] = routes_[i].retracted;
+        auto churn = churn_row(routes_[i].target, event_id, c.customer_id);
+        if (!churn) continue;
+        if (churn->status == "pending" && !churn->attempted &&
+            withdraw(churn->id, "a later delivery erased this churn before it was sent: not sent"))
+            continue;
+        if (churn->status == "sent" || churn->status == "pending") to[i] = routes_[i].retracted;
     }
     add(db, kCustomerChurnRetracted, event_id, c, e, to);
 }
@@ -185,6 +229,8 @@ void AlertOutbox::add(sql::Database& db, std::string_view type, int64_t episode_
         q.bind(5, ids_()).bind(6, payload).bind(7, now);
         q.bind(8, disabled ? "disabled" : "pending");
         if (disabled) q.bind(9, "target disabled (it answered 410 Gone); not sent");
+        // alert-hold: a churn waits before its first attempt (and its retry budget starts then).
+        q.bind(10, type == kCustomerChurned ? now + hold_ : now);
         q.run();
     }
     inserted_ = true;

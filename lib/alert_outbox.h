@@ -60,13 +60,22 @@ public:
     explicit AlertOutbox(std::vector<AlertRoute> routes, Clock clock = {}, IdSource ids = {});
     ~AlertOutbox() override;
 
+    // `alert-hold`: a customer.churned alert waits this long before it is first sent. A churn
+    // undone meanwhile (the customer is back, or a late delivery erases it) is then never
+    // announced: see on_reactivated. 0 (the default): sent at once.
+    void set_hold(Micros hold) { hold_ = hold; }
+
     void on_churned(sql::Database& db, int64_t event_id, const CustomerOutcome& c,
                     const ChurnEpisode& e) override;
+    // To each target that wants reactivations, except one whose customer.churned for this
+    // episode is still held (alert-hold) and unattempted: that churn alert is withdrawn
+    // instead (status 'retracted') and the target hears nothing of the episode.
     void on_reactivated(sql::Database& db, int64_t event_id, const CustomerOutcome& c,
                         const ChurnEpisode& e) override;
-    // To each target that wants retractions and was sent (or is still to be sent) this
-    // episode's customer.churned; a churn row that will never be sent (dead, disabled)
-    // becomes 'retracted' instead. See alert_outbox.cpp.
+    // To each target that wants retractions and whose customer.churned for this episode was
+    // sent or attempted (it may be on its way right now). One never attempted is withdrawn
+    // instead; one that will never be sent (dead, disabled) becomes 'retracted'. See
+    // alert_outbox.cpp.
     void on_retracted(sql::Database& db, int64_t event_id, const CustomerOutcome& c,
                       const ChurnEpisode& e) override;
 
@@ -84,7 +93,21 @@ private:
     void add(sql::Database& db, std::string_view type, int64_t episode_id,
              const CustomerOutcome& c, const ChurnEpisode& e, const std::vector<char>& to);
 
+    // The target's customer.churned row for this episode, if any.
+    struct ChurnRow {
+        int64_t id = 0;
+        std::string status;
+        bool attempted = false;  // an attempt began (the dispatcher claims a row before its first)
+        Micros created = 0;
+    };
+    std::optional<ChurnRow> churn_row(const std::string& target, int64_t episode_id,
+                                      int64_t customer_id);
+    // Marks a never-attempted pending churn row 'retracted' with the reason; false when the
+    // dispatcher claimed it first (it is being, or was, sent).
+    bool withdraw(int64_t row_id, const std::string& reason);
+
     std::vector<AlertRoute> routes_;
+    Micros hold_ = 0;
     Clock clock_;
     IdSource ids_;
     sql::Database* db_ = nullptr;
@@ -98,6 +121,13 @@ private:
 // target) sends a churn the facts no longer show. AlertOutbox::on_retracted does this; so
 // does `quarantine replay` run without alert targets.
 void retract_unsent_churn_alerts(sql::Database& db, int64_t episode_id, int64_t customer_id);
+
+// Before the first attempt of a customer.churned row, the dispatcher claims it (sets
+// last_attempt_us) in a transaction of its own; false when the row is no longer pending
+// (withdrawn: the churn was undone before anyone heard of it). SQLite's write lock orders
+// the claim and the outbox's withdrawal, so a churn alert is either sent and then followed
+// by what undoes it, or never sent at all.
+bool claim_alert(sql::Database& db, int64_t alert_id, Micros now);
 
 // "msg_" + 32 lowercase hex digits from OpenSSL's CSPRNG.
 std::string random_webhook_id();

@@ -1,5 +1,5 @@
 // Alert hook configuration: the targets (`alert-url` with `alert-secret`, `alert-target`,
-// `alert-command`) and the delivery policy (`alert-timeout`, `alert-budget`,
+// `alert-command`) and the delivery policy (`alert-hold`, `alert-timeout`, `alert-budget`,
 // `alert-backoff-base-ms`), validated up front so `serve` refuses to start with a target it
 // could not sign for or reach.
 #pragma once
@@ -37,6 +37,7 @@ struct AlertSettings {
     std::vector<AlertTarget> targets;
     AlertPolicy policy;
     std::chrono::milliseconds timeout{10000};  // per attempt (HTTP exchange or command run)
+    Micros hold = 0;  // alert-hold: how long a churn alert waits before its first attempt
 };
 
 // Reads and validates the alert options. Errors name the option; never echo a secret. An

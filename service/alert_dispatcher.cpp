@@ -71,6 +71,7 @@ struct Row {
     std::string payload;
     int64_t attempts = 0;
     Micros retry_from = 0;
+    bool attempted = false;  // an attempt began before (last_attempt_us is set)
 };
 
 // What one attempt produced, before the policy looks at it.
@@ -137,8 +138,8 @@ Attempt run_command(const AlertTarget& target, const Row& row, std::chrono::mill
 struct WorkerStatements {
     explicit WorkerStatements(sql::Database& db)
         : due(db,
-              "SELECT id, event_type, webhook_id, payload, attempts, retry_from_us"
-              " FROM alerts_outbox WHERE target = ?1 AND status = 'pending'"
+              "SELECT id, event_type, webhook_id, payload, attempts, retry_from_us,"
+              " last_attempt_us IS NOT NULL FROM alerts_outbox WHERE target = ?1 AND status = 'pending'"
               " AND next_attempt_us <= ?2 ORDER BY id LIMIT ?3"),
           sent(db,
                "UPDATE alerts_outbox SET status = 'sent', attempts = attempts + 1,"
@@ -374,12 +375,17 @@ void AlertDispatcher::run(Worker& w) {
             st->due.bind(1, w.target.name).bind(2, now_us()).bind(3, kBatch);
             while (st->due.step()) {
                 rows.push_back({st->due.column_int(0), st->due.column_text(1), st->due.column_text(2),
-                                st->due.column_text(3), st->due.column_int(4), st->due.column_int(5)});
+                                st->due.column_text(3), st->due.column_int(4), st->due.column_int(5),
+                                st->due.column_int(6) != 0});
             }
             st->due.reset();  // ends the read transaction: never hold a snapshot while sending
             bool interrupted = false;
             for (const Row& row : rows) {
                 if (stopping_) break;
+                // A churn that was undone before its first attempt (alert-hold, or a late
+                // delivery) is withdrawn by the outbox; the claim tells which came first.
+                if (row.event_type == kCustomerChurned && !row.attempted && !claim_alert(*db, row.id, now_us()))
+                    continue;
                 auto started = std::chrono::steady_clock::now();
                 Attempt at = w.target.is_command()
                                  ? run_command(w.target, row, settings_.timeout, cancelled)

@@ -62,6 +62,9 @@ const std::vector<OptionSpec>& option_specs() {
          true, true},
         {"alert-command", "PATH", nullptr,
          "run this program for each alert, the event JSON on stdin (exit 0 = delivered)"},
+        {"alert-hold", "SECONDS", "0",
+         "hold each customer.churned alert this long before sending it; a churn undone meanwhile "
+         "(the customer back, or erased by a late delivery) is never announced"},
         {"alert-timeout", "SECONDS", "10", "one alert attempt (HTTP exchange or command) at most"},
         {"alert-budget", "HOURS", "24", "retry an alert this long, then dead-letter it"},
         {"alert-backoff-base-ms", "MS", "1000",

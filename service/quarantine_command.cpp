@@ -315,6 +315,7 @@ int replay(sql::Database& db, const ReplayRequest& request) {
     ChurnStore churn(request.policy);
     churn.prepare(db);
     AlertOutbox outbox(alert_routes(alerts.targets));
+    outbox.set_hold(alerts.hold);
     Unannounced unannounced;
     if (!alerts.targets.empty()) churn.set_listener(&outbox);
     else if (database_has_alerts(db)) churn.set_listener(&unannounced);

@@ -50,6 +50,7 @@ int serve_command(const Config& config) {
         // Alert hooks: outbox rows commit with the churn that causes them (the listener runs
         // inside the writer's transaction); the dispatcher sends them on its own threads.
         AlertOutbox alert_outbox(alert_routes(s.alerts.targets));
+        alert_outbox.set_hold(s.alerts.hold);
         if (!s.alerts.targets.empty()) churn.set_listener(&alert_outbox);
         AlertDispatcher alerts(s.db, s.alerts, &metrics, logger);
         AlertCommitNotifier alert_notifier(alert_outbox, alerts, &writer_metrics);

@@ -168,6 +168,39 @@ TEST(Alerts, AChurnALateDeliveryErasesIsRetracted) {
     EXPECT_NE(page.find("churnwatch_churn_events_retracted_total 1"), std::string::npos) << page;
 }
 
+// --alert-hold: a churn alert waits out the hold before it is sent; a customer back within
+// it (customer 8) is announced neither as churned nor as back, while one who stays gone
+// (customer 7) is, once. The hold is 3 s: nothing may arrive in the first second.
+TEST(Alerts, AChurnUndoneWithinTheHoldIsNeverAnnounced) {
+    TempDir dir;
+    HttpReceiver rx;
+    ServerProcess server(dir, alert_options({rx.url("/hook")}, {"--alert-hold", "3"}));
+    churn_customer(server.port(), 7);
+    churn_customer(server.port(), 8);
+    reactivate_customer(server.port(), 8);
+    ASSERT_TRUE(eventually([&] {
+        return query_rows(server.db(), "SELECT count(*) FROM churn_events") == "2\n";
+    })) << server.log();
+    std::this_thread::sleep_for(1s);
+    EXPECT_EQ(rx.count(), 0u) << "a held churn alert was sent at once";
+    ASSERT_TRUE(rx.wait_for(1)) << server.log();
+    ASSERT_TRUE(eventually([&] { return column(server.db(), "status", "customer_id = 7") == "sent"; }))
+        << server.log();
+    std::this_thread::sleep_for(500ms);  // anything else due would have gone out by now
+    ASSERT_EQ(rx.count(), 1u);
+    rapidjson::Document doc;
+    doc.Parse(rx.requests()[0].body.c_str());
+    ASSERT_FALSE(doc.HasParseError());
+    EXPECT_STREQ(doc["type"].GetString(), "customer.churned");
+    EXPECT_EQ(doc["data"]["customer_id"].GetInt64(), 7);
+    EXPECT_EQ(query_rows(server.db(), "SELECT customer_id, event_type, status FROM alerts_outbox ORDER BY id"),
+              "7|customer.churned|sent\n8|customer.churned|retracted\n");
+    // The brief episode is still there for analysts.
+    EXPECT_EQ(query_rows(server.db(), "SELECT customer_id, reactivated_at IS NOT NULL FROM churn_events"
+                                      " ORDER BY customer_id"),
+              "7|0\n8|1\n");
+}
+
 TEST(Alerts, ADuplicateOfTheTriggeringWebhookSendsNoSecondAlert) {
     TempDir dir;
     HttpReceiver rx;

@@ -121,10 +121,11 @@ TEST(AlertOutbox, PayloadCarriesTheEpisode) {
 }
 
 // A late delivery erases an announced churn (a subscription created before the cancellation,
-// delivered after it): the targets told of the churn are told it is retracted, with the
-// episode as it was announced; a target never told of it, or not wanting retractions, is not.
-// A churn alert that will never be sent (dead here) is marked retracted instead, so no
-// `alerts retry` sends it later.
+// delivered after it): the targets told of the churn (or whose churn alert is on its way:
+// an attempt began) are told it is retracted, with the episode as it was announced; a
+// target never told of it, or not wanting retractions, is not. A churn alert never
+// attempted is withdrawn (nobody heard of it), and one that will never be sent (dead here)
+// is marked retracted, so no `alerts retry` sends it later.
 TEST(AlertOutbox, AnErasedEpisodeIsRetractedToTheTargetsThatWereToldOfIt) {
     TempDir dir;
     std::string db = dir.file("a.db");
@@ -133,6 +134,8 @@ TEST(AlertOutbox, AnErasedEpisodeIsRetractedToTheTargetsThatWereToldOfIt) {
         {"http://reactivations.example/hook", false, true, true},  // never told of churns
         {"command:/bin/notify", true, false, false},               // no retractions wanted
         {"http://dead.example/hook", true, true, true},            // its churn alert went dead
+        {"http://queued.example/hook", true, true, true},          // not attempted yet
+        {"http://trying.example/hook", true, true, true},          // an attempt failed, retrying
     };
     auto sub = [](const std::string& action, SubscriptionSpec s) {
         return TestDelivery{"subscription/" + action, subscription_json(s)};
@@ -147,8 +150,9 @@ TEST(AlertOutbox, AnErasedEpisodeIsRetractedToTheTargetsThatWereToldOfIt) {
          outbox);
     {
         sql::Database conn(db);
-        conn.exec("UPDATE alerts_outbox SET status = 'sent' WHERE target = 'http://a.example/hook';"
-                  "UPDATE alerts_outbox SET status = 'dead' WHERE target = 'http://dead.example/hook'");
+        conn.exec("UPDATE alerts_outbox SET status = 'sent', last_attempt_us = 1 WHERE target = 'http://a.example/hook';"
+                  "UPDATE alerts_outbox SET status = 'dead', last_attempt_us = 1 WHERE target = 'http://dead.example/hook';"
+                  "UPDATE alerts_outbox SET attempts = 1, last_attempt_us = 1 WHERE target = 'http://trying.example/hook'");
     }
     // Late: this subscription was active all along, so customer 7 never churned.
     feed(db, {sub("created", {.id = 72, .customer_id = 7, .updated_at = "2026-02-01T10:00:00+00:00",
@@ -157,9 +161,14 @@ TEST(AlertOutbox, AnErasedEpisodeIsRetractedToTheTargetsThatWereToldOfIt) {
     EXPECT_EQ(query_int(db, "SELECT count(*) FROM churn_events"), 0);
     EXPECT_EQ(query_rows(db, "SELECT target, event_type, status FROM alerts_outbox ORDER BY id"),
               "http://a.example/hook|customer.churned|sent\n"
-              "command:/bin/notify|customer.churned|pending\n"
+              "command:/bin/notify|customer.churned|retracted\n"
               "http://dead.example/hook|customer.churned|retracted\n"
-              "http://a.example/hook|customer.churn_retracted|pending\n");
+              "http://queued.example/hook|customer.churned|retracted\n"
+              "http://trying.example/hook|customer.churned|pending\n"
+              "http://a.example/hook|customer.churn_retracted|pending\n"
+              "http://trying.example/hook|customer.churn_retracted|pending\n");
+    EXPECT_EQ(query_text(db, "SELECT last_error FROM alerts_outbox WHERE target = 'http://queued.example/hook'"),
+              "a later delivery erased this churn before it was sent: not sent");
     EXPECT_EQ(query_int(db, "SELECT count(DISTINCT episode_id) FROM alerts_outbox"), 1);
     std::string payload = query_text(db, "SELECT payload FROM alerts_outbox"
                                          " WHERE event_type = 'customer.churn_retracted'");
@@ -196,6 +205,111 @@ TEST(AlertOutbox, ARetractionMatchesTheCustomerNotOnlyTheEpisodeId) {
     outbox.on_retracted(conn, 1, c, e);
     txn.commit();
     EXPECT_EQ(first_text(conn, "SELECT count(*) FROM alerts_outbox"), "1");
+}
+
+// A cancellation, then (a minute later) a new subscription: a churn of one minute.
+std::vector<TestDelivery> brief_churn(int64_t customer) {
+    auto sub = [](const std::string& action, SubscriptionSpec s) {
+        return TestDelivery{"subscription/" + action, subscription_json(s)};
+    };
+    return {sub("created", {.id = customer * 10 + 1, .customer_id = customer,
+                            .updated_at = "2026-01-05T10:00:00+00:00",
+                            .created_at = "2026-01-05T10:00:00+00:00"}),
+            sub("cancelled", {.id = customer * 10 + 1, .customer_id = customer, .status = "cancelled",
+                              .updated_at = "2026-03-01T10:00:00+00:00",
+                              .created_at = "2026-01-05T10:00:00+00:00",
+                              .cancelled_at = "2026-03-01T10:00:00+00:00"}),
+            sub("created", {.id = customer * 10 + 2, .customer_id = customer,
+                            .updated_at = "2026-03-01T10:01:00+00:00",
+                            .created_at = "2026-03-01T10:01:00+00:00"})};
+}
+
+constexpr Micros kNow = 1772704801500000;  // 2026-03-05T10:00:01.5Z
+constexpr Micros kHold = 900 * kMicrosPerSecond;
+
+// alert-hold: a churn alert is first due once the hold has passed (its retry budget counts
+// from then). Customer 1 of the scenario is back within it (the clock stands still here):
+// its churn alerts are withdrawn, for the command target too, and no return is announced.
+TEST(AlertOutbox, AHeldChurnAlertIsDueAfterTheHold) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    AlertOutbox outbox(kRoutes, [] { return kNow; });
+    outbox.set_hold(kHold);
+    feed(db, rich_scenario(), outbox);
+    EXPECT_EQ(query_rows(db, "SELECT event_type, status, customer_id = 1, next_attempt_us - created_us,"
+                             " retry_from_us - created_us, count(*) FROM alerts_outbox"
+                             " GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2"),
+              "customer.churned|pending|0|900000000|900000000|8\n"
+              "customer.churned|retracted|1|900000000|900000000|2\n");
+}
+
+// A churn undone while its alert is held: that target hears nothing of the episode, neither
+// the churn nor the return; the episode stays in churn_events for analysts. A target that
+// only wants reactivations has no churn alert to compare with and is told as always.
+TEST(AlertOutbox, AReturnWithinTheHoldWithdrawsTheChurnAlertAndSaysNothing) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    const std::vector<AlertRoute> routes = {
+        {"http://a.example/hook", true, true, true},
+        {"http://reactivations.example/hook", false, true, true},
+    };
+    Micros now = kNow;
+    AlertOutbox outbox(routes, [&now] { return now; });
+    outbox.set_hold(kHold);
+    feed(db, brief_churn(7), outbox);
+    EXPECT_EQ(query_rows(db, "SELECT reactivated_at IS NOT NULL FROM churn_events"), "1\n");
+    EXPECT_EQ(query_rows(db, "SELECT target, event_type, status, last_error FROM alerts_outbox ORDER BY id"),
+              "http://a.example/hook|customer.churned|retracted|the customer was back within alert-hold"
+              " (900 s): neither the churn nor the return is announced\n"
+              "http://reactivations.example/hook|customer.reactivated|pending|NULL\n");
+
+    // The same after the hold has run out (the churn alert was due): both are sent.
+    now = kNow;
+    auto two = brief_churn(8);
+    feed(db, {two[0], two[1]}, outbox);
+    now = kNow + kHold;
+    feed(db, {two[2]}, outbox);
+    EXPECT_EQ(query_rows(db, "SELECT event_type, status, next_attempt_us - created_us FROM alerts_outbox"
+                             " WHERE customer_id = 8 AND target = 'http://a.example/hook' ORDER BY id"),
+              "customer.churned|pending|900000000\ncustomer.reactivated|pending|0\n");
+
+    // Within the hold, but the dispatcher had begun sending it: the return follows.
+    now = kNow;
+    auto three = brief_churn(9);
+    feed(db, {three[0], three[1]}, outbox);
+    {
+        sql::Database conn(db);
+        int64_t id = query_int(db, "SELECT id FROM alerts_outbox WHERE customer_id = 9");
+        EXPECT_TRUE(claim_alert(conn, id, kNow + 1));
+    }
+    feed(db, {three[2]}, outbox);
+    EXPECT_EQ(query_rows(db, "SELECT event_type, status FROM alerts_outbox WHERE customer_id = 9"
+                             " AND target = 'http://a.example/hook' ORDER BY id"),
+              "customer.churned|pending\ncustomer.reactivated|pending\n");
+}
+
+// Without a hold a return is announced after the churn, even one never attempted yet.
+TEST(AlertOutbox, WithoutAHoldAReturnFollowsTheChurn) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    AlertOutbox outbox({{"http://a.example/hook", true, true, true}}, [] { return kNow; });
+    feed(db, brief_churn(7), outbox);
+    EXPECT_EQ(query_rows(db, "SELECT event_type, status FROM alerts_outbox ORDER BY id"),
+              "customer.churned|pending\ncustomer.reactivated|pending\n");
+}
+
+// The dispatcher's claim before a churn alert's first attempt: refused once the outbox has
+// withdrawn the row, so a withdrawn alert is never sent.
+TEST(AlertOutbox, AClaimFailsOnAWithdrawnAlert) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    AlertOutbox outbox({{"http://a.example/hook", true, true, true}}, [] { return kNow; });
+    outbox.set_hold(kHold);
+    feed(db, brief_churn(7), outbox);
+    sql::Database conn(db);
+    int64_t id = query_int(db, "SELECT id FROM alerts_outbox");
+    EXPECT_FALSE(claim_alert(conn, id, kNow));
+    EXPECT_EQ(first_text(conn, "SELECT last_attempt_us IS NULL FROM alerts_outbox"), "1");
 }
 
 TEST(AlertOutbox, RetriedDeliveriesAddNoAlerts) {
