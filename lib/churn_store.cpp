@@ -12,6 +12,8 @@
 #include <stdexcept>
 #include <string_view>
 
+#include <sqlite3.h>
+
 #include "deferred_indexes.h"
 #include "delivery_decode.h"
 #include "ordered_worker.h"
@@ -254,6 +256,23 @@ ChurnStore::~ChurnStore() = default;
 void ChurnStore::prepare(sql::Database& db) {
     db_ = &db;
     st_ = std::make_unique<Statements>(db);
+    derived_rules_version(db);  // a database with nothing derived yet is this version's
+}
+
+int64_t derived_rules_version(sql::Database& db) {
+    {
+        sql::Statement q(db, "SELECT CAST(value AS INTEGER) FROM service_state WHERE key = 'rules_version'");
+        if (q.step()) return q.column_int(0);
+    }
+    {
+        sql::Statement any(db, "SELECT EXISTS (SELECT 1 FROM customers)");
+        if (any.step() && any.column_int(0)) return 1;
+    }
+    if (sqlite3_db_readonly(db.handle(), "main") != 1) {
+        sql::Statement mark(db, "INSERT OR IGNORE INTO service_state (key, value) VALUES ('rules_version', ?)");
+        mark.bind(1, std::to_string(kRulesVersion)).run();
+    }
+    return kRulesVersion;
 }
 
 void ChurnStore::apply(sql::Database& db, int64_t delivery_id, const Delivery& d) {
@@ -965,6 +984,10 @@ RebuildStats ChurnStore::rebuild(sql::Database& db, std::size_t json_max_depth,
                             "INSERT INTO service_state (key, value) VALUES ('projected_through', ?)"
                             " ON CONFLICT (key) DO UPDATE SET value = excluded.value");
         mark.bind(1, std::to_string(stats.projected_through)).run();
+        sql::Statement rules(db,
+                             "INSERT INTO service_state (key, value) VALUES ('rules_version', ?)"
+                             " ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+        rules.bind(1, std::to_string(kRulesVersion)).run();
     }
     if (progress) progress(stats.deliveries, total);
     return stats;

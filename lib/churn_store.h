@@ -34,6 +34,18 @@ public:
                               const ChurnEpisode& e) {}
 };
 
+// Which rules computed the churn tables. Bump kRulesVersion with every change to the rules,
+// the decoding or a derived column that gives other churn tables for the same deliveries:
+// on a database derived by an older version the live projection recomputes only the
+// customers it hears of again, so the tables mix two rule sets until `churnwatch rebuild`
+// (serve logs rebuild_recommended and sets churnwatch_rebuild_recommended; report notes it).
+// 1: any release before this was recorded (up to migration 0015).
+inline constexpr int64_t kRulesVersion = 2;
+// The version that computed this database's churn tables: the one recorded in service_state
+// ('rules_version'); 1 when customers exist but none was recorded; kRulesVersion when
+// nothing has been derived yet (it then records it, so later rows count as this version's).
+int64_t derived_rules_version(sql::Database& db);
+
 struct RebuildStats {
     int64_t deliveries = 0;   // accepted deliveries replayed
     int64_t quarantined = 0;  // of those, now quarantined (could not be decoded)

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "churn_store.h"
 #include "commands.h"
 #include "log.h"
 #include "schema.h"
@@ -108,6 +109,10 @@ int report_command(const Config& config) {
     std::vector<Table> tables;
     try {
         sql::Database db(existing_database(config), sql::OpenMode::ReadOnly);
+        if (const int64_t derived = derived_rules_version(db); derived < kRulesVersion)
+            std::cerr << "churnwatch report: note: the churn tables were computed by an older version's "
+                         "rules (" << derived << ", this one's are " << kRulesVersion
+                      << "); run `churnwatch rebuild` (service stopped) for figures under the current rules\n";
         tables.push_back(run_query(db, "churn_monthly",
                                    "SELECT * FROM churn_monthly WHERE month BETWEEN ?1 AND ?2 ORDER BY month",
                                    from, to));

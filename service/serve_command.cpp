@@ -18,6 +18,34 @@
 
 namespace churnwatch {
 
+namespace {
+
+// After an upgrade that changed the rules, the churn tables mix the old rules' rows (every
+// customer not heard of since) with the new ones' until a rebuild: say so at start, where
+// an operator looks, and as a gauge an alert can watch.
+void report_rules_version(const std::string& db_path, Metrics& metrics, Logger& logger) {
+    metrics.describe_gauge("churnwatch_rebuild_recommended",
+                           "1 when the churn tables were computed by older rules than this "
+                           "binary's: run churnwatch rebuild (service stopped).");
+    int64_t derived = kRulesVersion;
+    try {
+        sql::Database db(db_path);
+        derived = derived_rules_version(db);
+    } catch (const std::exception& e) {
+        LogLine(logger, LogLevel::Warn, "rules_version_unknown").str("error", e.what());
+    }
+    const bool stale = derived < kRulesVersion;
+    metrics.set("churnwatch_rebuild_recommended", {}, stale ? 1 : 0);
+    if (!stale) return;
+    LogLine(logger, LogLevel::Warn, "rebuild_recommended")
+        .num("rules_version", derived)
+        .num("current", kRulesVersion)
+        .str("why", "the churn tables were computed by an older version's rules; customers not "
+                    "heard of since keep those rows until `churnwatch rebuild` (service stopped)");
+}
+
+}  // namespace
+
 int serve_command(const Config& config) {
     // The same validation as `config check`: what it accepts, serve starts with.
     Settings s;
@@ -56,6 +84,7 @@ int serve_command(const Config& config) {
         AlertCommitNotifier alert_notifier(alert_outbox, alerts, &writer_metrics);
         Writer writer(s.db, s.writer, &churn, &alert_notifier);
         alerts.start();  // after the writer: its constructor created and migrated the database
+        report_rules_version(s.db, metrics, logger);
         RequestHandler handler(keys, writer, metrics, logger, s.ingest);
         HttpServer server(s.server, handler, logger);
         metrics.describe_gauge("churnwatch_http_connections",

@@ -363,4 +363,49 @@ TEST(ChurnEndToEnd, RebuildReproducesLiveTablesAndReportMatchesTheViews) {
     EXPECT_EQ(run_churnwatch({"report", "--db", db, "--format", "xml"}).exit_code, 2);
 }
 
+// A database whose churn tables older rules computed (no rules_version recorded, as before
+// it was kept): serve says a rebuild is due (log line and gauge) and report notes it, until
+// `churnwatch rebuild` recomputes the tables with this binary's rules. A fresh database is
+// this version's from the start.
+TEST(ChurnEndToEnd, TablesFromOlderRulesAskForARebuildUntilOneRuns) {
+    TempDir dir;
+    std::string db;
+    {
+        ServerProcess server(dir);
+        send_all(server.port(), scrambled_with_retries(7));
+        db = server.db();
+        EXPECT_NE(http_request(server.port(), "GET", "/metrics").body.find("churnwatch_rebuild_recommended 0"),
+                  std::string::npos);
+        ASSERT_EQ(server.stop(), 0);
+        EXPECT_EQ(server.log().find("rebuild_recommended"), std::string::npos) << server.log();
+    }
+    EXPECT_EQ(query_text(db, "SELECT value FROM service_state WHERE key = 'rules_version'"), "2");
+    EXPECT_EQ(run_churnwatch({"report", "--db", db}).err, "");
+    {
+        churnwatch::sql::Database conn(db);
+        conn.exec("DELETE FROM service_state WHERE key = 'rules_version'");  // an upgraded database
+    }
+    auto noted = run_churnwatch({"report", "--db", db});
+    ASSERT_EQ(noted.exit_code, 0) << noted.err;
+    EXPECT_NE(noted.err.find("note: the churn tables were computed by an older version's rules (1, this "
+                             "one's are 2); run `churnwatch rebuild`"),
+              std::string::npos)
+        << noted.err;
+    {
+        ServerProcess::Options o;
+        o.db = db;
+        ServerProcess server(dir, o);
+        EXPECT_NE(http_request(server.port(), "GET", "/metrics").body.find("churnwatch_rebuild_recommended 1"),
+                  std::string::npos);
+        ASSERT_EQ(server.stop(), 0);
+        std::string log = server.log();
+        EXPECT_NE(log.find("\"event\":\"rebuild_recommended\",\"rules_version\":1,\"current\":2"),
+                  std::string::npos)
+            << log;
+    }
+    ASSERT_EQ(run_churnwatch({"rebuild", "--db", db}).exit_code, 0);
+    EXPECT_EQ(run_churnwatch({"report", "--db", db}).err, "");
+    EXPECT_EQ(query_text(db, "SELECT value FROM service_state WHERE key = 'rules_version'"), "2");
+}
+
 }  // namespace
