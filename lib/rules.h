@@ -1,6 +1,8 @@
 // The churn rules engine: pure functions from a customer's observed facts to its churn
 // episodes. No SQL, no sockets, no clock (the caller passes `now`, used only by the optional
 // auto-churn policy). The same facts in any order give the same outcome.
+// A change to what these rules compute needs kRulesVersion (churn_store.h) bumped, so that
+// databases derived by the old rules are told to rebuild.
 #pragma once
 
 #include <cstdint>
