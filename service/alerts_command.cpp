@@ -22,6 +22,7 @@
 
 #include "alert_outbox.h"
 #include "commands.h"
+#include "crypto.h"
 #include "http_client.h"
 #include "schema.h"
 #include "settings.h"
@@ -40,8 +41,14 @@ Micros now_us() {
     return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
 }
 
+// The URL without query or user info (as in logs and metrics), and when something was left
+// out, a fingerprint of the whole stored URL: two targets that differ only in the query
+// (…/in?token=AAA and …/in?token=BBB) look different here without showing the token.
 std::string target_label(const std::string& target) {
-    return target.rfind("command:", 0) == 0 ? target : redact_url(target);
+    if (target.rfind("command:", 0) == 0) return target;
+    std::string label = redact_url(target);
+    if (label != target) label += " [" + crypto::to_hex(crypto::sha256(target)).substr(0, 6) + "]";
+    return label;
 }
 
 std::string shorten(std::string s, std::size_t width) {

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <set>
 #include <thread>
 
 #include <rapidjson/document.h>
@@ -527,6 +528,14 @@ TEST(Alerts, TargetsThatDifferOnlyInTheQueryHaveTheirOwnSeries) {
         EXPECT_EQ(log.find(token), std::string::npos) << log;
     }
     EXPECT_NE(log.find("\"target\":\"" + second + "\""), std::string::npos) << log;
+    // `alerts list` tells the two apart by a fingerprint of the whole URL, token unseen.
+    auto list = run_churnwatch({"alerts", "list", "--db", server.db()});
+    ASSERT_EQ(list.exit_code, 0) << list.err;
+    for (const char* token : {"AAA", "BBB"}) EXPECT_EQ(list.out.find(token), std::string::npos) << list.out;
+    std::set<std::string> shown;
+    for (std::size_t at = 0; (at = list.out.find(rx.url("/in") + " [", at)) != std::string::npos; ++at)
+        shown.insert(list.out.substr(at, list.out.find(']', at) - at + 1));
+    EXPECT_EQ(shown.size(), 2u) << list.out;
     EXPECT_EQ(server.stop(), 0);
     EXPECT_EQ(sanitizer_report(server.log()), "");
 }
