@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds churnwatch (Release) and runs it on the embedded defaults:
-# database ./churnwatch.db, listening on 127.0.0.1:8080. Extra arguments go to `serve`,
-# e.g. scripts/serve.sh --secret "$RECHARGE_CLIENT_SECRET".
+# Builds churnwatch (Release) and runs it on the embedded defaults: database churnwatch.db
+# in the repository's top directory (the script runs from there), listening on
+# 127.0.0.1:8080. Extra arguments go to `serve`, e.g. scripts/serve.sh --secret '<secret>';
+# CHURNWATCH_* variables too (CHURNWATCH_SECRET).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -69,7 +69,7 @@ const std::vector<OptionSpec>& option_specs() {
         {"alert-budget", "HOURS", "24", "retry an alert this long, then dead-letter it"},
         {"alert-backoff-base-ms", "MS", "1000",
          "first alert retry delay bound (doubles per attempt up to 10 min, full jitter)"},
-        {"status", "STATUS", nullptr, "alerts list: only pending, sent, dead or disabled alerts"},
+        {"status", "STATUS", nullptr, "alerts list: only pending, sent, dead, disabled or retracted alerts"},
         {"all-dead", "", nullptr, "alerts retry: every dead-lettered alert"},
         {"from", "YYYY-MM", nullptr, "report: first month"},
         {"to", "YYYY-MM", nullptr, "report: last month"},
