@@ -180,7 +180,7 @@ int retry(const Config& config, const std::vector<std::string>& ids_text) {
         sql::Statement q(*db, "SELECT id FROM alerts_outbox WHERE status = 'dead' ORDER BY id");
         while (q.step()) ids.push_back(q.column_int(0));
     }
-    sql::Statement find(*db, "SELECT target, status FROM alerts_outbox WHERE id = ?");
+    sql::Statement find(*db, "SELECT target, status, last_error FROM alerts_outbox WHERE id = ?");
     sql::Statement reset(*db,
                          "UPDATE alerts_outbox SET status = 'pending', attempts = 0,"
                          " next_attempt_us = ?2, retry_from_us = ?2, last_error = NULL, sent_us = NULL"
@@ -202,10 +202,12 @@ int retry(const Config& config, const std::vector<std::string>& ids_text) {
             continue;
         }
         std::string target = find.column_text(0), status = find.column_text(1);
+        // Why it was retracted: a late delivery erased the churn, or the customer was back
+        // within alert-hold.
+        std::string why = find.column_opt_text(2).value_or("the churn it announced was undone");
         find.reset();
         if (status == "retracted") {
-            std::fprintf(stderr, "alert %lld: retracted, not sent: a later delivery erased the churn it announced\n",
-                         (long long)id);
+            std::fprintf(stderr, "alert %lld: retracted, not sent: %s\n", (long long)id, why.c_str());
             ++missing;
             continue;
         }
