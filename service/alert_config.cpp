@@ -34,10 +34,14 @@ bool check_http_target(AlertTarget& t, const std::string& option, bool own_secre
                                           : std::string());
         return false;
     }
-    if (!StandardWebhookSigner::from_secret(t.secret)) {
+    // The signer also takes bare base64 (as receivers' libraries do), but a configured secret
+    // without the prefix is more likely something else pasted there (a Recharge secret is
+    // valid base64 too) than a Standard Webhooks secret.
+    if (!t.secret.starts_with("whsec_") || !StandardWebhookSigner::from_secret(t.secret)) {
         error = "the signing secret for " + redact_url(t.url) +
                 (own_secret ? " (its own, in alert-target)" : " (alert-secret)") +
-                " is not a valid whsec_<base64> secret (standard base64, padded, non-empty)";
+                " is not a valid whsec_<base64> secret (the prefix whsec_, then standard base64, "
+                "padded, non-empty)";
         return false;
     }
     t.name = t.url;

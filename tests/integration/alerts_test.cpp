@@ -628,6 +628,13 @@ TEST(Alerts, TargetsThatCannotBeSignedOrReachedRefuseToStart) {
     EXPECT_EQ(bad_secret.exit_code, 2);
     EXPECT_NE(bad_secret.err.find("not a valid whsec_"), std::string::npos) << bad_secret.err;
     EXPECT_EQ(bad_secret.err.find("not base64!"), std::string::npos) << "the secret was echoed";
+    // Valid base64 without the prefix: more likely another secret pasted here (a Recharge
+    // client secret reads as base64 too) than a Standard Webhooks one.
+    auto bare = run_churnwatch(with({"--alert-url", "http://127.0.0.1:9/hook"}),
+                               {{"CHURNWATCH_ALERT_SECRET", "changeme"}});
+    EXPECT_EQ(bare.exit_code, 2);
+    EXPECT_NE(bare.err.find("the prefix whsec_"), std::string::npos) << bare.err;
+    EXPECT_EQ(bare.err.find("changeme"), std::string::npos) << "the secret was echoed";
     auto bad_url = run_churnwatch(with({"--alert-url", "ftp://127.0.0.1/hook"}),
                                   {{"CHURNWATCH_ALERT_SECRET", kAlertSecret}});
     EXPECT_EQ(bad_url.exit_code, 2);
