@@ -792,7 +792,7 @@ void decode_into(StoredDelivery& s, const JsonLimits& limits, VersionBatch& vers
     s.d.payload.reset();
     if (s.has_topic) s.d.topic = parse_topic(s.topic);
     s.why.clear();
-    s.decoded = decode_delivery(s.d, limits, s.why);
+    s.decoded = decode_stored_delivery(s.d, limits, s.why);
     if (!s.decoded || !s.d.payload) return;
     const DecodedPayload& p = *s.d.payload;
     if (p.subscription) {

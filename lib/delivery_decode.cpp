@@ -46,4 +46,13 @@ bool decode_delivery(Delivery& d, const JsonLimits& limits, std::string& reason)
     return true;
 }
 
+bool decode_stored_delivery(Delivery& d, const JsonLimits& limits, std::string& reason) {
+    if (decode_delivery(d, limits, reason)) return true;
+    if (limits.max_depth >= kMaxJsonDepth || reason.rfind("invalid JSON: ", 0) != 0) return false;
+    JsonLimits deepest = limits;
+    deepest.max_depth = kMaxJsonDepth;
+    std::string second;
+    return decode_delivery(d, deepest, second);
+}
+
 }  // namespace churnwatch

@@ -18,4 +18,13 @@ namespace churnwatch {
 // delivery arrived).
 bool decode_delivery(Delivery& d, const JsonLimits& limits, std::string& reason);
 
+// The same, for a delivery stored as accepted and decoded again (the projection reading it
+// back, rebuild). It is not judged again by a lower depth limit than it was accepted under:
+// a `quarantine replay --json-depth 128` accepted it, and the service and rebuild run with
+// 64. The limit guards ingest against untrusted bodies; this one was authenticated and
+// accepted once, and quarantining it now would take it out of the churn tables unseen. So a
+// body that fails to parse is tried again at kMaxJsonDepth (the iterative parser) before
+// the first reason stands.
+bool decode_stored_delivery(Delivery& d, const JsonLimits& limits, std::string& reason);
+
 }  // namespace churnwatch

@@ -13,6 +13,8 @@ namespace churnwatch {
 struct JsonLimits {
     std::size_t max_depth = 64;  // objects and arrays nested deeper are rejected
 };
+// The highest `json-depth` a command accepts.
+inline constexpr std::size_t kMaxJsonDepth = 10000;
 
 // Parses body into doc. On failure returns false and sets error to a readable reason,
 // e.g. "invalid JSON at offset 12: Missing a comma or '}' after an object member",

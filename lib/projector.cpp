@@ -68,8 +68,9 @@ void Projector::take_from_table(int64_t after, std::size_t max, std::deque<Item>
         d.body = q.column_blob(3);
         d.received_at = parse_time(q.column_view(4)).value_or(0);
         std::string why;
-        if (!decode_delivery(d, options_.json, why)) {
-            // Accepted once, undecodable now (e.g. a lower depth limit): same as at ingest.
+        if (!decode_stored_delivery(d, options_.json, why)) {
+            // Accepted once, undecodable now (a newer binary's stricter rules): same as at
+            // ingest. A lower depth limit alone does not do it (decode_stored_delivery).
             ++result.applied;
             ++result.quarantined;
             quarantine(item.id, "could not decode: " + why);

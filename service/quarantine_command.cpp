@@ -289,7 +289,7 @@ std::string parse_replay(const Config& config, const std::vector<std::string>& t
         }
     }
     std::string error;
-    auto depth = config.get_int("json-depth", 2, 10000, error);
+    auto depth = config.get_int("json-depth", 2, static_cast<long long>(kMaxJsonDepth), error);
     auto churn_days = config.get_int("auto-churn-days", 0, 3650, error);
     if (!depth || !churn_days) return error;
     if (*churn_days > 0) request.policy.auto_churn_after_max_retries_days = *churn_days;

@@ -15,7 +15,7 @@ namespace churnwatch {
 
 int rebuild_command(const Config& config) {
     std::string error;
-    auto depth = config.get_int("json-depth", 2, 10000, error);
+    auto depth = config.get_int("json-depth", 2, static_cast<long long>(kMaxJsonDepth), error);
     auto churn_days = config.get_int("auto-churn-days", 0, 3650, error);
     if (!depth || !churn_days) {
         std::cerr << "churnwatch rebuild: " << error << "\n";

@@ -108,7 +108,7 @@ bool read_settings(const Config& c, Settings& s, std::string& error) {
         !num("request-timeout", 1, 3600, timeout_s) ||
         !num("queue-capacity", 1, 10000000, s.writer.queue_capacity) ||
         !num("max-batch", 1, 100000, s.writer.max_batch) ||
-        !num("json-depth", 2, 10000, s.ingest.json.max_depth) ||
+        !num("json-depth", 2, static_cast<long long>(kMaxJsonDepth), s.ingest.json.max_depth) ||
         !num("signature-window", 1, 10LL * 365 * 86400, window_s) ||
         !num("auto-churn-days", 0, 3650, churn_days) ||
         !num("dedupe-days", 1, 3650, dedupe_days) ||

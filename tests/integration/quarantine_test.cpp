@@ -111,6 +111,14 @@ TEST_F(QuarantineTest, TooDeepThenReplayedWithALargerLimitWhileServing) {
     ASSERT_EQ(rebuild.exit_code, 0) << rebuild.err;
     EXPECT_EQ(query_rows(server.db(), "SELECT customer_id, churned_at, reason FROM churn_events"),
               before);
+    // Also under the server's own limit, which it was quarantined by: accepted once, it is
+    // not judged again by depth (the rebuild used to quarantine it, and its churn was gone).
+    auto shallow_rebuild = run_churnwatch({"rebuild", "--db", server.db(), "--json-depth", "3"});
+    ASSERT_EQ(shallow_rebuild.exit_code, 0) << shallow_rebuild.err;
+    EXPECT_NE(shallow_rebuild.out.find(", 0 quarantined"), std::string::npos) << shallow_rebuild.out;
+    EXPECT_EQ(row(id, "status"), "accepted\n");
+    EXPECT_EQ(query_rows(server.db(), "SELECT customer_id, churned_at, reason FROM churn_events"),
+              before);
 }
 
 TEST_F(QuarantineTest, StoredWithoutATopicIsInferredOnReplay) {

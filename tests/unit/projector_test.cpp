@@ -195,6 +195,30 @@ TEST(Projector, DeliveriesReadBackAreJudgedAgainstTheirReceiveTime) {
                                     "(2001-01-01 00:00:00)"), std::string::npos) << q.column_text(1);
 }
 
+// A delivery accepted under a larger depth limit (a quarantine replay with --json-depth) is
+// read back under the service's smaller one: applied, not quarantined by depth again.
+TEST(Projector, DeliveriesReadBackAreNotJudgedAgainByDepth) {
+    TempDir dir;
+    std::string path = dir.file("p.db");
+    auto ids = store_raw(path, 2);
+    {
+        // Nested 8 deep, like a body with deep analytics_data.
+        sql::Database db(path);
+        db.exec("UPDATE deliveries SET body = CAST(replace(CAST(body AS TEXT), '{', '{\"deep\":[[[[[[1]]]]]],')"
+                " AS BLOB)");
+    }
+    sql::Database db(path);
+    RecordingApplier applier;
+    ProjectorOptions options;
+    options.json.max_depth = 4;
+    Projector projector(db, applier, options);
+    ProjectionResult r = projector.run(10);
+    EXPECT_EQ(r.applied, 2u);
+    EXPECT_EQ(r.quarantined, 0u);
+    EXPECT_EQ(applier.applied, ids);
+    EXPECT_EQ(applier.had_payload, (std::vector<bool>{true, true}));
+}
+
 TEST(Projector, YieldEndsTheTransactionEarlyAndTheRestFollows) {
     FedFromMemory f;
     int asked = 0;
