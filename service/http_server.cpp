@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <list>
 #include <map>
 #include <mutex>
 #include <stdexcept>
@@ -43,27 +44,107 @@ class SessionControl {
 public:
     virtual ~SessionControl() = default;
     virtual void on_shutdown() = 0;
+    // Chosen to make room for a new connection while idle: close if still idle (no byte of
+    // the next request received), otherwise carry on (the session then reports itself busy).
+    virtual void on_evict() = 0;
 };
 
 // Live sessions and the connection limit. Shared with every session, so a session destroyed
 // late (e.g. with the io_context) never touches a destroyed server.
+//
+// At the limit, idle keep-alive connections give way to new ones, as nginx reuses them: a
+// session reports when it waits for its next request with no byte of it received (idle) and
+// when that wait ends (busy). At the limit the server waits for a connection to be pending,
+// then closes the session idle the longest and accepts it (make_room); only when none is idle
+// does accepting pause, until a session closes or becomes idle. A session told to close no
+// longer counts against the limit: it closes at once, or, had its next request begun just
+// then, counts again, and another idle session (or the next to become idle) closes instead.
 struct SessionRegistry {
+    enum class State { busy, idle, evicting };
+    struct Entry {
+        std::weak_ptr<SessionControl> session;
+        State state = State::busy;
+        std::list<const void*>::iterator idle_at;  // in `idle` while State::idle
+    };
+
     std::mutex mu;
-    std::map<const void*, std::weak_ptr<SessionControl>> sessions;
+    std::map<const void*, Entry> sessions;
+    std::list<const void*> idle;  // idle sessions, the longest idle first
+    std::size_t evicting = 0;     // sessions in State::evicting
     std::size_t max_connections = 0;
     bool accept_paused = false;
     bool stopping = false;
     std::function<void()> resume_accept;   // cleared when the server goes away
     std::function<void()> last_one_gone;   // while stopping: ends the drain early
 
-    // Returns false when the limit is reached and accepting should pause.
+    // A new session. Returns false when accepting should pause: the limit is reached and no
+    // session is idle.
     bool add(const void* p, std::weak_ptr<SessionControl> w) {
-        std::lock_guard lock(mu);
-        sessions[p] = std::move(w);
-        if (sessions.size() >= max_connections) {
-            accept_paused = true;
-            return false;
+        std::vector<std::shared_ptr<SessionControl>> victims;
+        bool more;
+        {
+            std::lock_guard lock(mu);
+            sessions[p].session = std::move(w);
+            evict_over_limit(victims);
+            more = can_admit();
+            if (!more) accept_paused = true;
         }
+        for (auto& v : victims) v->on_evict();
+        return more;
+    }
+    // A session began waiting for its next request, nothing of it received (idle), or that
+    // wait ended: bytes came (busy), or the connection is ending (closed, reset, timed out;
+    // busy too, but one already told to close stays uncounted: counting it again would
+    // close another idle session for nothing).
+    enum class Wait { idle, busy, ending };
+    void set_idle(const void* p, Wait now) {
+        std::vector<std::shared_ptr<SessionControl>> victims;
+        std::function<void()> action;
+        {
+            std::lock_guard lock(mu);
+            auto it = sessions.find(p);
+            if (it == sessions.end()) return;
+            Entry& e = it->second;
+            if (now == Wait::idle) {
+                if (e.state != State::busy) return;
+                e.state = State::idle;
+                e.idle_at = idle.insert(idle.end(), p);
+            } else if (e.state == State::idle) {
+                idle.erase(e.idle_at);
+                e.state = State::busy;
+            } else if (e.state == State::evicting && now == Wait::busy) {
+                // Its next request began before it could be closed: it counts again.
+                --evicting;
+                e.state = State::busy;
+            }
+            evict_over_limit(victims);
+            if (accept_paused && !stopping && can_admit()) {
+                accept_paused = false;
+                action = resume_accept;
+            }
+        }
+        for (auto& v : victims) v->on_evict();
+        if (action) action();
+    }
+    // New connections must make room: accept only after make_room().
+    bool at_limit() {
+        std::lock_guard lock(mu);
+        return counted() >= max_connections;
+    }
+    // A connection is waiting to be accepted: true when it may be, after telling the session
+    // idle the longest to close if the limit requires it; false (accepting pauses) when no
+    // session is idle.
+    bool make_room() {
+        std::vector<std::shared_ptr<SessionControl>> victims;
+        {
+            std::lock_guard lock(mu);
+            if (counted() >= max_connections && idle.empty()) {
+                accept_paused = true;
+                return false;
+            }
+            evict_over_limit(victims, max_connections - 1);
+        }
+        for (auto& v : victims) v->on_evict();
         return true;
     }
     std::size_t size() {
@@ -74,10 +155,15 @@ struct SessionRegistry {
         std::function<void()> action;
         {
             std::lock_guard lock(mu);
-            sessions.erase(p);
+            auto it = sessions.find(p);
+            if (it != sessions.end()) {
+                if (it->second.state == State::idle) idle.erase(it->second.idle_at);
+                if (it->second.state == State::evicting) --evicting;
+                sessions.erase(it);
+            }
             if (stopping && sessions.empty()) {
                 action = last_one_gone;
-            } else if (accept_paused && !stopping && sessions.size() < max_connections) {
+            } else if (accept_paused && !stopping && can_admit()) {
                 accept_paused = false;
                 action = resume_accept;
             }
@@ -88,14 +174,35 @@ struct SessionRegistry {
         std::lock_guard lock(mu);
         stopping = true;
         std::vector<std::shared_ptr<SessionControl>> live;
-        for (auto& [p, w] : sessions)
-            if (auto s = w.lock()) live.push_back(std::move(s));
+        for (auto& [p, e] : sessions)
+            if (auto s = e.session.lock()) live.push_back(std::move(s));
         return live;
     }
     void detach() {
         std::lock_guard lock(mu);
         resume_accept = nullptr;
         last_one_gone = nullptr;
+    }
+
+private:
+    // Sessions that count against the limit: all but those already told to close.
+    std::size_t counted() const { return sessions.size() - evicting; }
+    // A new connection can be taken: below the limit, or an idle session can make room.
+    bool can_admit() const { return counted() < max_connections || !idle.empty(); }
+    // Over `keep` sessions: those idle the longest are told to close (one, but for a session
+    // counting again after its next request began as it was chosen).
+    void evict_over_limit(std::vector<std::shared_ptr<SessionControl>>& victims) {
+        evict_over_limit(victims, max_connections);
+    }
+    void evict_over_limit(std::vector<std::shared_ptr<SessionControl>>& victims, std::size_t keep) {
+        while (counted() > keep && !idle.empty()) {
+            Entry& e = sessions.at(idle.front());
+            idle.pop_front();
+            e.state = State::evicting;
+            ++evicting;
+            // Not lockable: it is being destroyed, and its remove() follows.
+            if (auto s = e.session.lock()) victims.push_back(std::move(s));
+        }
     }
 };
 
@@ -164,6 +271,7 @@ struct HttpServer::Impl {
     void wait_for_reload();
     void run_io();
     void do_accept();
+    void on_acceptable(beast::error_code ec);
     void on_accept(beast::error_code ec, tcp::socket socket);
     void pause_accepting(beast::error_code ec);
     void ensure_descriptor_limit();
@@ -180,8 +288,12 @@ struct HttpServer::Impl {
     // Out of file descriptors: accepting waits on this, then tries again (see on_accept).
     net::steady_timer accept_retry;
     LogThrottle accept_paused_log{std::chrono::seconds(1)};
+    // The connection limit met: accepting paused, or an idle connection closed for a new one.
+    // Sessions close idle ones on their own strands: the line's state has its own lock.
+    std::mutex limit_log_mu;
     LogThrottle limit_log{std::chrono::seconds(10)};
-    void note_connection_limit();
+    int64_t idle_closed_unlogged = 0;
+    void note_connection_limit(bool idle_closed);
     std::atomic<bool> stopping{false};
     std::shared_ptr<SessionRegistry> registry;
     std::mutex tls_mu;
@@ -223,10 +335,10 @@ public:
                 self->stream_.async_handshake(ssl::stream_base::server,
                                               [self](beast::error_code ec) {
                                                   if (ec) return self->handshake_failed(ec);
-                                                  self->do_read();
+                                                  self->do_read(false);
                                               });
             } else {
-                self->do_read();
+                self->do_read(false);
             }
         });
     }
@@ -263,15 +375,49 @@ public:
         });
     }
 
+    // A new connection at the limit chose this one, idle the longest, to make room. Closed
+    // only if still waiting with nothing of a next request received: the wait is cancelled,
+    // and on_idle_read closes on operation_aborted, but takes bytes already read as the
+    // request they begin (telling the registry it is busy, so it counts again).
+    void on_evict() override {
+        net::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
+            if (!self->idle_ || self->evicting_) return;  // its next request began: it stays
+            self->evicting_ = true;
+            self->tcp().cancel();
+        });
+    }
+
 private:
     beast::tcp_stream& tcp() { return beast::get_lowest_layer(stream_); }
+
+    // TLS bytes received and not yet decrypted into buffer_: what the TLS layer holds, and
+    // ciphertext waiting in its input BIO (a pipelined request, or part of a record).
+    bool tls_bytes_pending() {
+        if constexpr (kTls) {
+            SSL* ssl = stream_.native_handle();
+            return SSL_has_pending(ssl) == 1 || BIO_pending(SSL_get_rbio(ssl)) > 0;
+        } else {
+            return false;
+        }
+    }
+
+    // Closed to make room for a new connection: it was between requests, so nothing is lost
+    // (its client opens a new connection for the next one). No TLS close_notify, as for an
+    // idle connection at shutdown: it would wait up to 2 s for the client's.
+    void evicted() {
+        beast::error_code ec;
+        tcp().socket().shutdown(tcp::socket::shutdown_both, ec);
+        tcp().close();
+        server_.note_connection_limit(true);
+    }
 
     void handshake_failed(beast::error_code ec) {
         LogLine(server_.logger, LogLevel::Warn, "tls_handshake_failed").str("error", ec.message());
         tcp().close();
     }
 
-    void do_read() {
+    // next_request: on a kept-alive connection, after an answer (not its first request).
+    void do_read(bool next_request) {
         parser_.emplace();
         parser_->body_limit(server_.options.body_limit);
         parser_->header_limit(static_cast<std::uint32_t>(server_.options.header_limit));
@@ -286,7 +432,40 @@ private:
                                 : server_.options.request_timeout);
         reading_ = true;
         continue_sent_ = false;
+        // Between requests with nothing of the next one here yet (not pipelined): idle, so a
+        // new connection at the limit may close this one (SessionRegistry).
+        if (next_request && buffer_.size() == 0 && !tls_bytes_pending()) return wait_idle();
         read_some();
+    }
+
+    // Waits for the first bytes of the next request with a plain read: Beast's HTTP read
+    // completes only once the whole header is in, so it could not say when a request began.
+    // Reported after the read starts: over the limit, the registry closes this connection at
+    // once through on_evict.
+    void wait_idle() {
+        idle_ = true;
+        stream_.async_read_some(buffer_.prepare(kReadChunk),
+                                beast::bind_front_handler(&Session::on_idle_read, this->shared_from_this()));
+        registry_->set_idle(this, SessionRegistry::Wait::idle);
+    }
+
+    void on_idle_read(beast::error_code ec, std::size_t n) {
+        using Wait = SessionRegistry::Wait;
+        buffer_.commit(n);
+        idle_ = false;
+        if (std::exchange(evicting_, false) && ec == net::error::operation_aborted &&
+            tcp().socket().is_open()) {
+            if (!tls_bytes_pending()) return evicted();
+            // Part of a TLS record of the next request had come: it is not idle.
+            registry_->set_idle(this, Wait::busy);
+            return read_some();
+        }
+        if (ec) {
+            registry_->set_idle(this, Wait::ending);
+            return on_read(ec, n);  // closed, reset or timed out: closes quietly
+        }
+        registry_->set_idle(this, Wait::busy);
+        read_some();  // the parser starts with what came
     }
 
     // The request is read piece by piece rather than with http::async_read so that a client
@@ -394,7 +573,7 @@ private:
         net::async_write(stream_, buffers,
                          [self = this->shared_from_this(), keep](beast::error_code ec, std::size_t) {
                              if (ec || !keep) return self->close();
-                             self->do_read();
+                             self->do_read(true);
                          });
     }
 
@@ -429,6 +608,8 @@ private:
     bool cut_at_shutdown_ = false;                     // that timer closed the connection
     std::string peer_;  // "ADDRESS:PORT" of the client
     bool reading_ = false;
+    bool idle_ = false;      // waiting for a next request, none of it received (wait_idle)
+    bool evicting_ = false;  // on_evict cancelled that wait
     bool continue_sent_ = false;  // this request's "100 Continue" has gone out
     bool is_head_ = false;
     unsigned version_ = 11;
@@ -457,6 +638,12 @@ void HttpServer::Impl::wait_for_reload() {
 }
 
 void HttpServer::Impl::do_accept() {
+    // At the limit: wait until a connection is pending, and accept it only once an idle
+    // session is closed for it (on_acceptable); it stays in the kernel's queue otherwise.
+    if (registry->at_limit()) {
+        acceptor.async_wait(tcp::acceptor::wait_read, beast::bind_front_handler(&Impl::on_acceptable, this));
+        return;
+    }
     // A connection's handlers must not run concurrently: with several I/O threads each
     // connection gets a strand; with one thread the io_context already serialises them and
     // a strand would only cost a lock and executor copies per operation.
@@ -464,6 +651,25 @@ void HttpServer::Impl::do_accept() {
         acceptor.async_accept(net::make_strand(ioc), beast::bind_front_handler(&Impl::on_accept, this));
     else
         acceptor.async_accept(ioc.get_executor(), beast::bind_front_handler(&Impl::on_accept, this));
+}
+
+void HttpServer::Impl::on_acceptable(beast::error_code ec) {
+    if (stopping) return;
+    if (ec) return on_accept(ec, tcp::socket(ioc));
+    if (!registry->make_room()) {
+        // Every session is busy with a request: one closing or becoming idle resumes
+        // accepting. The new client waits in the kernel's queue meanwhile: say so.
+        note_connection_limit(false);
+        return;
+    }
+    // The acceptor is non-blocking (bind): this takes the pending connection or fails at once.
+    tcp::socket socket(options.threads > 1 ? net::any_io_executor(net::make_strand(ioc))
+                                           : net::any_io_executor(ioc.get_executor()));
+    acceptor.accept(socket, ec);
+    // Gone before it was taken (the client gave up): an idle session may have been closed
+    // for nothing, which is harmless.
+    if (ec == net::error::would_block || ec == net::error::try_again) return do_accept();
+    on_accept(ec, std::move(socket));
 }
 
 void HttpServer::Impl::on_accept(beast::error_code ec, tcp::socket socket) {
@@ -493,9 +699,11 @@ void HttpServer::Impl::on_accept(beast::error_code ec, tcp::socket socket) {
             s->start();
         }
         if (!more) {
-            // At the connection limit: a closing session resumes accepting. New clients wait
-            // in the kernel's queue meanwhile (Recharge gives up after 5 s): say so.
-            note_connection_limit();
+            // At the connection limit with no idle connection to close: a session closing or
+            // becoming idle resumes accepting. New clients wait in the kernel's queue
+            // meanwhile (Recharge gives up after 5 s): say so. With idle sessions, accepting
+            // goes on: the next connection closes one of them (do_accept).
+            note_connection_limit(false);
             return;
         }
     }
@@ -503,11 +711,17 @@ void HttpServer::Impl::on_accept(beast::error_code ec, tcp::socket socket) {
 }
 
 // At most one line per 10 s: a limit reached again and again under load is one condition.
-void HttpServer::Impl::note_connection_limit() {
+// times_reached counts both ways of meeting it since the last line; idle_closed those where an
+// idle keep-alive connection was closed to take a new one (the rest paused accepting).
+void HttpServer::Impl::note_connection_limit(bool idle_closed) {
+    std::lock_guard lock(limit_log_mu);
+    if (idle_closed) ++idle_closed_unlogged;
     if (!limit_log.due()) return;
     LogLine(logger, LogLevel::Warn, "connection_limit")
         .num("max_connections", static_cast<int64_t>(registry->max_connections))
-        .num("times_reached", limit_log.occurrences());
+        .num("times_reached", limit_log.occurrences())
+        .num("idle_closed", idle_closed_unlogged);
+    idle_closed_unlogged = 0;
 }
 
 // The pending connection stays in the kernel's queue, so accepting again at once fails
@@ -601,6 +815,9 @@ std::string HttpServer::bind() {
     if (!ec) a.set_option(net::socket_base::reuse_address(true), ec);
     if (!ec) a.bind(ep, ec);
     if (!ec) a.listen(net::socket_base::max_listen_connections, ec);
+    // At the connection limit a pending connection is accepted synchronously once an idle
+    // session is closed for it (Impl::on_acceptable): that accept must never block.
+    if (!ec) a.non_blocking(true, ec);
     if (ec) {
         throw std::runtime_error("cannot listen on " + im.options.host + ":" +
                                  std::to_string(im.options.port) + ": " + ec.message());

@@ -18,7 +18,9 @@ struct ServerOptions {
     std::string host = "127.0.0.1";
     unsigned short port = 8080;  // 0: any free port
     int threads = 2;                         // I/O threads running the io_context
-    std::size_t max_connections = 1024;      // beyond this, accepting pauses
+    // Beyond this, a new connection closes the one idle the longest (a keep-alive connection
+    // between requests); with none idle, accepting pauses.
+    std::size_t max_connections = 1024;
     std::size_t body_limit = 1024 * 1024;    // larger bodies get 413
     std::size_t header_limit = 16 * 1024;    // larger header blocks get 431
     std::chrono::milliseconds request_timeout{15000};  // a whole request must arrive within

@@ -317,6 +317,56 @@ TEST_F(BadInput, IdleConnectionsAtTheLimitAreDroppedAndAcceptingResumes) {
     EXPECT_TRUE(contains(log(), "request not received in time"));
 }
 
+// Keep-alive connections idle between requests holding every slot (a client that keeps its
+// connections open, a load balancer): a new connection closes the one idle the longest instead
+// of waiting unanswered in the kernel's queue, so health probes and deliveries get through.
+TEST_F(BadInput, IdleKeepAliveConnectionsAtTheLimitMakeRoomForNewOnes) {
+    // A request timeout far beyond the probe's wait: only closing an idle connection helps.
+    start({.args = {"--max-connections", "4", "--request-timeout", "60"}});
+    std::vector<std::unique_ptr<HttpConnection>> kept;
+    for (int i = 0; i < 4; ++i) {
+        kept.push_back(std::make_unique<HttpConnection>(port()));
+        ASSERT_EQ(kept.back()->request("GET", "/healthz").status, 200);
+        // The server notes a connection idle once its answer's write completes, which may
+        // come a little after the client has it: an unambiguous order of becoming idle.
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    HttpConnection probe(port());
+    ASSERT_TRUE(probe.send_raw("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+    EXPECT_EQ(probe.read_response(10000).status, 200) << "the probe waited at the limit\n" << log();
+    // The first one, idle the longest, made room; the others still serve requests.
+    EXPECT_TRUE(kept[0]->closed_by_peer(5000));
+    EXPECT_EQ(kept[3]->request("GET", "/healthz").status, 200);
+    EXPECT_TRUE(eventually([&] { return contains(log(), "\"event\":\"connection_limit\""); })) << log();
+    EXPECT_TRUE(contains(log(), "\"idle_closed\":1")) << log();
+}
+
+// Connections whose next request has begun are not closed to make room: with every slot held
+// by a request still arriving, a new connection waits as before. When one of those requests
+// is answered, its connection is idle and gives way to the waiting one.
+TEST_F(BadInput, ConnectionsMidRequestAreNotClosedForNewOnes) {
+    start({.args = {"--max-connections", "2", "--request-timeout", "60"}});
+    HttpConnection a(port()), b(port());
+    // Kept-alive connections, as above, whose next request is half sent.
+    ASSERT_EQ(a.request("GET", "/healthz").status, 200);
+    ASSERT_EQ(b.request("GET", "/healthz").status, 200);
+    ASSERT_TRUE(a.send_raw("GET /healthz HTTP/1.1\r\nHo"));
+    ASSERT_TRUE(b.send_raw("GET /healthz HTTP/1.1\r\nHo"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // both beginnings are read
+    HttpConnection waiting(port());
+    ASSERT_TRUE(waiting.send_raw("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+    EXPECT_EQ(waiting.read_response(300).status, 0) << "answered while both slots were mid-request";
+    EXPECT_TRUE(eventually([&] { return contains(log(), "\"event\":\"connection_limit\""); })) << log();
+    // Neither request was cut: each is answered once complete.
+    ASSERT_TRUE(a.send_raw("st: 127.0.0.1\r\n\r\n"));
+    EXPECT_EQ(a.read_response().status, 200);
+    // a is idle now: it gives way to the waiting connection.
+    EXPECT_EQ(waiting.read_response(10000).status, 200) << log();
+    EXPECT_TRUE(a.closed_by_peer(5000));
+    ASSERT_TRUE(b.send_raw("st: 127.0.0.1\r\n\r\n"));
+    EXPECT_EQ(b.read_response().status, 200);
+}
+
 // --- authentic but unusable: 200, stored as quarantined with the reason -----------------------
 
 TEST_F(BadInput, DeeplyNestedJsonIsQuarantined) {

@@ -8,6 +8,7 @@
 #include <memory>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "sqlite.h"
 #include "test_support.h"
@@ -346,6 +347,7 @@ TEST(Metrics, EveryLineIsValidExpositionAndTheFamiliesAreThere) {
           "churnwatch_writer_commit_batch_size", "churnwatch_writer_commit_duration_seconds",
           "churnwatch_writer_commits_total", "churnwatch_churn_events_total",
           "churnwatch_reactivations_total", "churnwatch_build_info",
+          "churnwatch_http_connections",
           "process_resident_memory_bytes", "process_open_fds", "process_cpu_seconds_total",
           "process_start_time_seconds", "process_max_fds"}) {
         EXPECT_TRUE(e.families.count(family)) << family;
@@ -462,8 +464,9 @@ TEST(Metrics, ProjectionFailuresAndQuarantinesAreLogged) {
     EXPECT_EQ(sanitizer_report(server.log()), "");
 }
 
-// At --max-connections new clients wait in the kernel's queue, unanswered: the operator
-// sees it in the log and the open-connections gauge (it was silent).
+// At --max-connections with every connection busy with a request, new clients wait in the
+// kernel's queue, unanswered: the operator sees it in the log and the open-connections gauge
+// (it was silent). (Idle keep-alive connections would give way instead: bad_input_test.)
 TEST(Metrics, TheConnectionLimitIsLoggedAndConnectionsAreCounted) {
     TempDir dir;
     ServerProcess server(dir, {.args = {"--max-connections", "3"}});
@@ -472,12 +475,20 @@ TEST(Metrics, TheConnectionLimitIsLoggedAndConnectionsAreCounted) {
     HttpConnection c2(port);
     ASSERT_EQ(c1->request("GET", "/healthz").status, 200);
     ASSERT_EQ(c2.request("GET", "/healthz").status, 200);
+    // Each begins its next request: not idle, so neither gives way.
+    ASSERT_TRUE(c1->send_raw("GET /healthz HTTP/1.1\r\n"));
+    ASSERT_TRUE(c2.send_raw("GET /healthz HTTP/1.1\r\n"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
     // The scrape's own connection is the third: the limit is reached while it is open.
     EXPECT_EQ(scrape(port).value("churnwatch_http_connections"), 3);
     EXPECT_TRUE(eventually([&] { return server.log().find("\"event\":\"connection_limit\"") != std::string::npos; }))
         << server.log();
     HttpConnection c3(port);  // accepting resumed when the scrape's connection closed
     ASSERT_EQ(c3.request("GET", "/healthz").status, 200);
+    // Busy too: were it idle, the next scrape could close it to take its place before the
+    // server has seen c1 leave, and the gauge would never read 3.
+    ASSERT_TRUE(c3.send_raw("GET /healthz HTTP/1.1\r\n"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
     c1.reset();  // one leaves: room for the next scrape
     EXPECT_TRUE(eventually([&] { return scrape(port).value("churnwatch_http_connections") == 3; }));
     server.stop();

@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -80,6 +81,64 @@ std::string get(const std::string& target) {
     return "GET " + target + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
 }
 
+// A TLS keep-alive connection: the handshake at once, then requests one after another.
+class TlsConnection {
+public:
+    explicit TlsConnection(int port) : ctx_(SSL_CTX_new(TLS_client_method())) {
+        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(static_cast<uint16_t>(port));
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        timeval tv{10, 0};
+        ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return;
+        ssl_ = SSL_new(ctx_);
+        SSL_set_fd(ssl_, fd_);
+        handshake_ = SSL_connect(ssl_) == 1;
+    }
+    ~TlsConnection() {
+        if (ssl_) SSL_free(ssl_);
+        ::close(fd_);
+        SSL_CTX_free(ctx_);
+        ERR_clear_error();
+    }
+    bool handshake() const { return handshake_; }
+    // GET target on this connection; the answer's status line ("" when none came in 10 s).
+    std::string get(const std::string& target) {
+        if (!handshake_) return "";
+        const std::string req = "GET " + target + " HTTP/1.1\r\nHost: localhost\r\n\r\n";
+        if (SSL_write(ssl_, req.data(), static_cast<int>(req.size())) <= 0) return "";
+        std::string in;
+        char buf[4096];
+        for (;;) {
+            auto end = in.find("\r\n\r\n");
+            if (end != std::string::npos) {
+                auto at = in.find("Content-Length: ");
+                std::size_t length = at < end ? std::stoul(in.substr(at + 16)) : 0;
+                if (in.size() >= end + 4 + length) return in.substr(0, in.find("\r\n"));
+            }
+            int n = SSL_read(ssl_, buf, sizeof buf);
+            if (n <= 0) return "";
+            in.append(buf, static_cast<std::size_t>(n));
+        }
+    }
+    // True when the server closed the connection within timeout_ms (nothing else comes on an
+    // idle one).
+    bool closed_by_peer(int timeout_ms) {
+        pollfd p{fd_, POLLIN, 0};
+        if (::poll(&p, 1, timeout_ms) <= 0) return false;
+        char c;
+        return SSL_read(ssl_, &c, 1) <= 0;
+    }
+
+private:
+    SSL_CTX* ctx_;
+    SSL* ssl_ = nullptr;
+    int fd_ = -1;
+    bool handshake_ = false;
+};
+
 class TlsTest : public ::testing::Test {
 protected:
     void SetUp() override {
@@ -127,6 +186,28 @@ TEST_F(TlsTest, SighupReloadsTheCertificate) {
     }
     EXPECT_EQ(cn, "churnwatch-test-two");
     EXPECT_NE(server->log().find("tls_reloaded"), std::string::npos);
+}
+
+// At --max-connections an idle keep-alive TLS connection gives way to a new one, as a plain
+// one does (bad_input_test): the new client's handshake and request are answered.
+TEST(TlsLimit, AnIdleKeepAliveConnectionGivesWayToANewOne) {
+    TempDir dir;
+    make_cert(dir.path(), "churnwatch-test-one");
+    ServerProcess server(dir, {.args = {"--tls-cert", dir.file("cert.pem"), "--tls-key", dir.file("key.pem"),
+                                        "--max-connections", "2", "--request-timeout", "60"}});
+    const int port = server.port();
+    TlsConnection a(port), b(port);
+    ASSERT_EQ(a.get("/healthz"), "HTTP/1.1 200 OK");
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // a is idle first (bad_input_test)
+    ASSERT_EQ(b.get("/healthz"), "HTTP/1.1 200 OK");
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    TlsConnection c(port);
+    EXPECT_TRUE(c.handshake()) << "the new connection waited at the limit\n" << server.log();
+    EXPECT_EQ(c.get("/healthz"), "HTTP/1.1 200 OK");
+    EXPECT_TRUE(a.closed_by_peer(5000)) << "the connection idle the longest was not the one closed";
+    EXPECT_EQ(b.get("/healthz"), "HTTP/1.1 200 OK");
+    EXPECT_EQ(server.stop(), 0);
+    EXPECT_EQ(sanitizer_report(server.log()), "");
 }
 
 TEST(TlsConfig, MissingKeyIsAClearStartupError) {
