@@ -294,6 +294,7 @@ struct HttpServer::Impl {
     LogThrottle limit_log{std::chrono::seconds(10)};
     int64_t idle_closed_unlogged = 0;
     void note_connection_limit(bool idle_closed);
+    std::atomic<std::uint64_t> idle_closed_total{0};  // churnwatch_http_idle_connections_closed_total
     std::atomic<bool> stopping{false};
     std::shared_ptr<SessionRegistry> registry;
     std::mutex tls_mu;
@@ -714,6 +715,7 @@ void HttpServer::Impl::on_accept(beast::error_code ec, tcp::socket socket) {
 // times_reached counts both ways of meeting it since the last line; idle_closed those where an
 // idle keep-alive connection was closed to take a new one (the rest paused accepting).
 void HttpServer::Impl::note_connection_limit(bool idle_closed) {
+    if (idle_closed) idle_closed_total.fetch_add(1, std::memory_order_relaxed);
     std::lock_guard lock(limit_log_mu);
     if (idle_closed) ++idle_closed_unlogged;
     if (!limit_log.due()) return;
@@ -861,6 +863,10 @@ void HttpServer::Impl::run_io() {
 void HttpServer::post(std::function<void()> f) { net::post(impl_->ioc, std::move(f)); }
 
 std::size_t HttpServer::open_connections() const { return impl_->registry->size(); }
+
+std::uint64_t HttpServer::idle_connections_closed() const {
+    return impl_->idle_closed_total.load(std::memory_order_relaxed);
+}
 
 void HttpServer::shutdown() {
     net::post(impl_->ioc, [im = impl_.get()] { im->begin_shutdown(); });

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -57,6 +58,9 @@ public:
     void post(std::function<void()> f);
     // Connections open now (any thread): the churnwatch_http_connections gauge.
     std::size_t open_connections() const;
+    // Idle keep-alive connections closed to take new ones at max_connections (any thread):
+    // the churnwatch_http_idle_connections_closed_total counter.
+    std::uint64_t idle_connections_closed() const;
 
     struct Impl;  // defined in http_server.cpp (public only so its session class can name it)
 

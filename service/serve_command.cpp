@@ -91,6 +91,11 @@ int serve_command(const Config& config) {
                                "Client connections open now (at most --max-connections).");
         metrics.gauge_fn("churnwatch_http_connections",
                          [&server] { return static_cast<double>(server.open_connections()); });
+        // A counter whose value is read at scrape time: describe_counter fixes the type.
+        metrics.describe_counter("churnwatch_http_idle_connections_closed_total",
+                                 "Idle keep-alive connections closed to accept new ones at --max-connections.");
+        metrics.gauge_fn("churnwatch_http_idle_connections_closed_total",
+                         [&server] { return static_cast<double>(server.idle_connections_closed()); });
         // A batch's answers run together on the I/O thread; their log lines go out as one write.
         writer.set_completion_executor([&server, &logger](std::function<void()> f) {
             server.post([f = std::move(f), &logger] {

@@ -337,6 +337,14 @@ TEST_F(BadInput, IdleKeepAliveConnectionsAtTheLimitMakeRoomForNewOnes) {
     // The first one, idle the longest, made room; the others still serve requests.
     EXPECT_TRUE(kept[0]->closed_by_peer(5000));
     EXPECT_EQ(kept[3]->request("GET", "/healthz").status, 200);
+    // Counted (when the closed session's handler ran: maybe just after the probe's answer).
+    auto closed = [&] {
+        std::string body = probe.request("GET", "/metrics").body;
+        const std::string name = "\nchurnwatch_http_idle_connections_closed_total ";
+        auto at = body.find(name);
+        return at == std::string::npos ? -1.0 : std::stod(body.substr(at + name.size()));
+    };
+    EXPECT_TRUE(eventually([&] { return closed() >= 1; })) << closed();
     EXPECT_TRUE(eventually([&] { return contains(log(), "\"event\":\"connection_limit\""); })) << log();
     EXPECT_TRUE(contains(log(), "\"idle_closed\":1")) << log();
 }

@@ -347,7 +347,7 @@ TEST(Metrics, EveryLineIsValidExpositionAndTheFamiliesAreThere) {
           "churnwatch_writer_commit_batch_size", "churnwatch_writer_commit_duration_seconds",
           "churnwatch_writer_commits_total", "churnwatch_churn_events_total",
           "churnwatch_reactivations_total", "churnwatch_build_info",
-          "churnwatch_http_connections",
+          "churnwatch_http_connections", "churnwatch_http_idle_connections_closed_total",
           "process_resident_memory_bytes", "process_open_fds", "process_cpu_seconds_total",
           "process_start_time_seconds", "process_max_fds"}) {
         EXPECT_TRUE(e.families.count(family)) << family;
@@ -355,6 +355,8 @@ TEST(Metrics, EveryLineIsValidExpositionAndTheFamiliesAreThere) {
     EXPECT_EQ(e.families["churnwatch_writer_commit_batch_size"].type, "histogram");
     EXPECT_EQ(e.families["churnwatch_churn_events_total"].type, "counter");
     EXPECT_EQ(e.families["process_cpu_seconds_total"].type, "counter");
+    EXPECT_EQ(e.families["churnwatch_http_idle_connections_closed_total"].type, "counter");
+    EXPECT_EQ(e.value("churnwatch_http_idle_connections_closed_total"), 0);
     // Which build: the version and the commit it was built from (12 hex digits, or
     // "unknown" outside a git checkout).
     ASSERT_EQ(e.families["churnwatch_build_info"].samples.size(), 1u);
