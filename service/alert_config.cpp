@@ -119,9 +119,22 @@ std::optional<std::string> canonical_ipv6(const std::string& host) {
     return std::string(text);
 }
 
-// The host as compared: an IPv6 literal canonical, anything else in lower case (host names
-// ignore case).
+// An IPv4-mapped IPv6 literal ([::ffff:127.0.0.1], [::FFFF:7f00:1]) as the IPv4 address it
+// maps ("127.0.0.1"): a connection to it is one to that address. nullopt for anything else,
+// including the deprecated IPv4-compatible form [::127.0.0.1], which is another address.
+std::optional<std::string> mapped_ipv4(const std::string& host) {
+    if (host.find(':') == std::string::npos) return std::nullopt;
+    in6_addr addr{};
+    char text[INET_ADDRSTRLEN];
+    if (::inet_pton(AF_INET6, host.c_str(), &addr) != 1 || !IN6_IS_ADDR_V4MAPPED(&addr)) return std::nullopt;
+    if (!::inet_ntop(AF_INET, &addr.s6_addr[12], text, sizeof text)) return std::nullopt;
+    return std::string(text);
+}
+
+// The host as compared: an IPv4-mapped IPv6 literal as its IPv4 address, any other IPv6
+// literal canonical, anything else in lower case (host names ignore case).
 std::string host_key(const std::string& host) {
+    if (auto v4 = mapped_ipv4(host)) return *v4;
     if (auto v6 = canonical_ipv6(host)) return *v6;
     std::string out = host;
     for (auto& ch : out) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
@@ -144,6 +157,11 @@ std::string endpoint_key(const AlertTarget& t) {
 std::string same_endpoint_hint(const AlertTarget& a, const AlertTarget& b) {
     std::string why;
     auto ua = parse_http_url(a.url, why), ub = parse_http_url(b.url, why);
+    if (ua && ub && host_key(ua->host) == host_key(ub->host)) {
+        for (const auto& [mapped, v4] : {std::pair{ua->host, ub->host}, std::pair{ub->host, ua->host}})
+            if (mapped_ipv4(mapped) && !canonical_ipv6(v4))
+                return "[" + mapped + "] is the IPv4-mapped form of " + v4;
+    }
     if (ua && ub && canonical_ipv6(ua->host) && host_key(ua->host) == host_key(ub->host)) {
         std::string ha = ua->host, hb = ub->host;
         for (auto* h : {&ha, &hb})

@@ -299,6 +299,39 @@ TEST_F(AlertConfig, TargetsThatDifferOnlyInTheQueryGetDistinctLabels) {
     EXPECT_EQ(one->targets[0].label(), "https://hooks.example.com/in");
 }
 
+// An IPv4-mapped IPv6 literal is its IPv4 address: http://[::ffff:127.0.0.1]:9000/x and
+// http://127.0.0.1:9000/x were two targets, and every alert went to that receiver twice.
+TEST_F(AlertConfig, AnIpv4MappedIpv6AddressIsItsIpv4Address) {
+    const std::vector<std::pair<std::string, std::string>> same = {
+        {"http://[::ffff:127.0.0.1]:9000/x", "http://127.0.0.1:9000/x"},
+        {"http://127.0.0.1:9000/x", "http://[::ffff:127.0.0.1]:9000/x"},
+        {"http://[::FFFF:7f00:1]:9000/x", "http://127.0.0.1:9000/x"},
+        {"https://[0:0:0:0:0:ffff:c000:201]/x", "https://192.0.2.1:443/x"},
+    };
+    for (const auto& [a, b] : same) {
+        std::string error;
+        EXPECT_FALSE(read({"--alert-secret", kSecret, "--alert-url", a, "--alert-target", b}, error))
+            << a << " and " << b;
+        EXPECT_NE(error.find("is configured twice"), std::string::npos) << a << " and " << b << ": " << error;
+    }
+    std::string error;
+    EXPECT_FALSE(read({"--alert-secret", kSecret, "--alert-url", "http://127.0.0.1:9000/x", "--alert-url",
+                       "http://[::ffff:127.0.0.1]:9000/x"},
+                      error));
+    EXPECT_EQ(error, "alert target http://[::ffff:127.0.0.1]:9000/x is configured twice "
+                     "([::ffff:127.0.0.1] is the IPv4-mapped form of 127.0.0.1)");
+    // Other addresses stay other targets (the IPv4-compatible [::127.0.0.1] is not mapped),
+    // and the URL stored and sent to is the one configured.
+    auto s = read({"--alert-secret", kSecret, "--alert-url", "http://[::ffff:127.0.0.1]:9000/x",
+                   "--alert-url", "http://127.0.0.2:9000/x", "--alert-url", "http://[::127.0.0.1]:9000/x",
+                   "--alert-url", "http://[::ffff:127.0.0.1]:9001/x"},
+                  error);
+    ASSERT_TRUE(s) << error;
+    ASSERT_EQ(s->targets.size(), 4u);
+    EXPECT_EQ(s->targets[0].url, "http://[::ffff:127.0.0.1]:9000/x");
+    EXPECT_EQ(s->targets[0].label(), "http://[::ffff:127.0.0.1]:9000/x");
+}
+
 // A directory passed the "executable" check (search permission is X_OK too): accepted, it
 // then failed every attempt for the whole retry budget.
 TEST_F(AlertConfig, AlertCommandMustBeAnExecutableRegularFile) {
