@@ -179,6 +179,58 @@ TEST(Concurrency, ConnectionChurnDoesNotDisturbDeliveries) {
     EXPECT_EQ(sanitizer_report(server.log()), "");
 }
 
+// More keep-alive clients than --max-connections, several I/O threads: idle connections keep
+// being closed to let new ones in (SessionRegistry), while their clients send their next
+// requests. A client whose connection was closed retries on a new one (as HTTP clients do
+// with idle keep-alive connections); every delivery ends up stored exactly once, and a
+// /healthz probe on a fresh connection is always answered. Under scripts/test.sh's TSan
+// stage this is the data-race check of the registry and the eviction.
+TEST(Concurrency, IdleConnectionsMakeRoomUnderLoadWithoutLosingDeliveries) {
+    TempDir dir;
+    ServerProcess server(dir, {.args = {"--threads", "4", "--max-connections", "6"}});
+    const int port = server.port();
+    constexpr int kClients = 10, kPerClient = 40;
+    std::atomic<int> stored{0}, reconnects{0};
+    std::vector<std::string> errors(kClients);
+    std::vector<std::thread> clients;
+    for (int t = 0; t < kClients; ++t) {
+        clients.emplace_back([&, t] {
+            auto conn = std::make_unique<HttpConnection>(port);
+            for (int i = 0; i < kPerClient; ++i) {
+                std::string body = customer_json({.id = 400000 + t * 1000 + i,
+                                                  .updated_at = "2026-03-01T00:00:00+00:00"});
+                for (int attempt = 0;; ++attempt) {
+                    auto r = post_webhook_on(*conn, "/webhooks/recharge/customer/updated", body);
+                    if (r.status == 200 && (contains(r.body, "accepted") || contains(r.body, "duplicate"))) {
+                        ++stored;
+                        break;
+                    }
+                    if (r.status != 0 || attempt == 50) {
+                        errors[t] = std::to_string(r.status) + " " + r.body;
+                        return;
+                    }
+                    ++reconnects;  // closed to make room: a new connection, the same delivery
+                    conn = std::make_unique<HttpConnection>(port);
+                }
+                std::this_thread::sleep_for(std::chrono::microseconds(200 * (t % 4)));  // some stay idle
+            }
+        });
+    }
+    int probes = 0, answered = 0;
+    for (; probes < 20; ++probes) {
+        if (http_request(port, "GET", "/healthz").status == 200) ++answered;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    for (auto& c : clients) c.join();
+    for (int t = 0; t < kClients; ++t) EXPECT_EQ(errors[t], "") << "client " << t;
+    EXPECT_EQ(answered, probes);
+    EXPECT_EQ(stored.load(), kClients * kPerClient);
+    EXPECT_EQ(query_int(server.db(), "SELECT count(*) FROM deliveries"), kClients * kPerClient);
+    EXPECT_GT(sample(http_request(port, "GET", "/metrics").body, "churnwatch_http_idle_connections_closed_total"), 0)
+        << "no idle connection was closed: the test did not reach the limit (" << reconnects << " reconnects)";
+    EXPECT_EQ(server.stop(), 0) << server.log();
+    EXPECT_EQ(sanitizer_report(server.log()), "");
+}
 
 // Fewer file descriptors than --max-connections needs (a shell's soft limit of 1024 is below
 // the default 1024 + what the process needs): the server says so at start, and when
