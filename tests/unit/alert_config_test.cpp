@@ -42,6 +42,15 @@ protected:
         if (!read_alert_settings(*config, s, error)) return std::nullopt;
         return s;
     }
+    // Each pair, as an alert-url and an alert-target, is refused as one target twice.
+    void expect_configured_twice(const std::vector<std::pair<std::string, std::string>>& same) {
+        for (const auto& [a, b] : same) {
+            std::string error;
+            EXPECT_FALSE(read({"--alert-secret", kSecret, "--alert-url", a, "--alert-target", b}, error))
+                << a << " and " << b;
+            EXPECT_NE(error.find("is configured twice"), std::string::npos) << a << " and " << b << ": " << error;
+        }
+    }
 
 private:
     std::vector<std::pair<std::string, std::string>> saved_;
@@ -194,12 +203,7 @@ TEST_F(AlertConfig, TwoSpellingsOfOneUrlAreConfiguredTwice) {
         {"https://example.com", "https://example.com:443/"},
         {"https://example.com/x?a=1", "https://example.com:443/x?a=1#part"},
     };
-    for (const auto& [a, b] : same) {
-        std::string error;
-        EXPECT_FALSE(read({"--alert-secret", kSecret, "--alert-url", a, "--alert-target", b}, error))
-            << a << " and " << b;
-        EXPECT_NE(error.find("is configured twice"), std::string::npos) << a << " and " << b << ": " << error;
-    }
+    expect_configured_twice(same);
     std::string error;
     EXPECT_FALSE(read({"--alert-secret", kSecret, "--alert-url", "https://example.com/x",
                        "--alert-url", "https://EXAMPLE.com:443/x"},
@@ -230,12 +234,7 @@ TEST_F(AlertConfig, TwoSpellingsOfOneIpv6AddressAreConfiguredTwice) {
         {"https://[2001:DB8:0:0:1:0:0:1]/x", "https://[2001:db8::1:0:0:1]:443/x"},
         {"https://[2001:db8:0:0:0:0:0:AB]/x?a=1", "https://[2001:0db8::ab]/x?a=1"},
     };
-    for (const auto& [a, b] : same) {
-        std::string error;
-        EXPECT_FALSE(read({"--alert-secret", kSecret, "--alert-url", a, "--alert-target", b}, error))
-            << a << " and " << b;
-        EXPECT_NE(error.find("is configured twice"), std::string::npos) << a << " and " << b << ": " << error;
-    }
+    expect_configured_twice(same);
     std::string error;
     EXPECT_FALSE(read({"--alert-secret", kSecret, "--alert-url", "http://[::1]:9/x", "--alert-url",
                        "http://[0:0:0:0:0:0:0:1]:9/x"},
@@ -308,12 +307,7 @@ TEST_F(AlertConfig, AnIpv4MappedIpv6AddressIsItsIpv4Address) {
         {"http://[::FFFF:7f00:1]:9000/x", "http://127.0.0.1:9000/x"},
         {"https://[0:0:0:0:0:ffff:c000:201]/x", "https://192.0.2.1:443/x"},
     };
-    for (const auto& [a, b] : same) {
-        std::string error;
-        EXPECT_FALSE(read({"--alert-secret", kSecret, "--alert-url", a, "--alert-target", b}, error))
-            << a << " and " << b;
-        EXPECT_NE(error.find("is configured twice"), std::string::npos) << a << " and " << b << ": " << error;
-    }
+    expect_configured_twice(same);
     std::string error;
     EXPECT_FALSE(read({"--alert-secret", kSecret, "--alert-url", "http://127.0.0.1:9000/x", "--alert-url",
                        "http://[::ffff:127.0.0.1]:9000/x"},
