@@ -37,6 +37,20 @@ struct TlsResult {
 };
 
 // One TLS connection: handshake (optionally capped at a protocol version), send request.
+// A TCP connection to 127.0.0.1:port whose reads time out after timeout_s; -1 when refused.
+int connect_loopback(int port, int timeout_s) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    timeval tv{timeout_s, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) return fd;
+    ::close(fd);
+    return -1;
+}
+
 TlsResult tls_exchange(int port, const std::string& request, int max_version = 0) {
     TlsResult out;
     SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
@@ -45,14 +59,8 @@ TlsResult tls_exchange(int port, const std::string& request, int max_version = 0
         SSL_CTX_set_max_proto_version(ctx, max_version);
         SSL_CTX_set_security_level(ctx, 0);  // let the client offer old versions at all
     }
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    timeval tv{5, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+    int fd = connect_loopback(port, 5);
+    if (fd >= 0) {
         SSL* ssl = SSL_new(ctx);
         SSL_set_fd(ssl, fd);
         if (SSL_connect(ssl) == 1) {
@@ -85,14 +93,8 @@ std::string get(const std::string& target) {
 class TlsConnection {
 public:
     explicit TlsConnection(int port) : ctx_(SSL_CTX_new(TLS_client_method())) {
-        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_port = htons(static_cast<uint16_t>(port));
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        timeval tv{10, 0};
-        ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-        if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return;
+        fd_ = connect_loopback(port, 10);
+        if (fd_ < 0) return;
         ssl_ = SSL_new(ctx_);
         SSL_set_fd(ssl_, fd_);
         handshake_ = SSL_connect(ssl_) == 1;
