@@ -148,13 +148,15 @@ void AlertOutbox::on_reactivated(sql::Database& db, int64_t event_id, const Cust
     std::vector<char> to;
     for (const auto& r : routes_) {
         bool tell = r.reactivated;
-        if (hold_ > 0) {
-            auto churn = churn_row(r.target, event_id, c.customer_id);
-            if (churn && churn->status == "pending" && !churn->attempted && now < churn->created + hold_ &&
-                withdraw(churn->id, "the customer was back within alert-hold (" +
-                                        std::to_string(hold_ / kMicrosPerSecond) +
-                                        " s): neither the churn nor the return is announced"))
-                tell = false;
+        auto churn = churn_row(r.target, event_id, c.customer_id);
+        if (churn && churn->status == "retracted" && !churn->attempted) {
+            tell = false;  // withdrawn before: the target never heard of this churn
+        } else if (hold_ > 0 && churn && churn->status == "pending" && !churn->attempted &&
+                   now < churn->created + hold_ &&
+                   withdraw(churn->id, "the customer was back within alert-hold (" +
+                                           std::to_string(hold_ / kMicrosPerSecond) +
+                                           " s): neither the churn nor the return is announced")) {
+            tell = false;
         }
         to.push_back(tell);
     }

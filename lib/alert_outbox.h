@@ -69,7 +69,8 @@ public:
                     const ChurnEpisode& e) override;
     // To each target that wants reactivations, except one whose customer.churned for this
     // episode is still held (alert-hold) and unattempted: that churn alert is withdrawn
-    // instead (status 'retracted') and the target hears nothing of the episode.
+    // instead (status 'retracted') and the target hears nothing of the episode; nor, later,
+    // of its return again (a late delivery undid the first return, a newer one came).
     void on_reactivated(sql::Database& db, int64_t event_id, const CustomerOutcome& c,
                         const ChurnEpisode& e) override;
     // To each target that wants retractions and whose customer.churned for this episode was

@@ -263,6 +263,19 @@ TEST(AlertOutbox, AReturnWithinTheHoldWithdrawsTheChurnAlertAndSaysNothing) {
               " (900 s): neither the churn nor the return is announced\n"
               "http://reactivations.example/hook|customer.reactivated|pending|NULL\n");
 
+    // A late delivery undoes that return and a newer one comes (a second reactivation of the
+    // episode): the target, never told of the churn, is not told of a return either.
+    {
+        sql::Database conn(db);
+        CustomerOutcome c;
+        c.customer_id = 7;
+        ChurnEpisode e;
+        sql::Transaction txn(conn);
+        outbox.on_reactivated(conn, query_int(db, "SELECT id FROM churn_events WHERE customer_id = 7"), c, e);
+        txn.commit();
+        EXPECT_EQ(first_text(conn, "SELECT count(*) FROM alerts_outbox WHERE target = 'http://a.example/hook'"), "1");
+    }
+
     // The same after the hold has run out (the churn alert was due): both are sent.
     now = kNow;
     auto two = brief_churn(8);
