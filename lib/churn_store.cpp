@@ -256,7 +256,7 @@ ChurnStore::~ChurnStore() = default;
 void ChurnStore::prepare(sql::Database& db) {
     db_ = &db;
     st_ = std::make_unique<Statements>(db);
-    derived_rules_version(db);  // a database with nothing derived yet is this version's
+    derived_with_ = derived_rules_version(db);  // nothing derived yet: this version's
 }
 
 int64_t derived_rules_version(sql::Database& db) {
@@ -981,13 +981,11 @@ RebuildStats ChurnStore::rebuild(sql::Database& db, std::size_t json_max_depth,
         sql::Statement max_id(db, "SELECT coalesce(max(id), 0) FROM deliveries");
         if (max_id.step()) stats.projected_through = max_id.column_int(0);
         sql::Statement mark(db,
-                            "INSERT INTO service_state (key, value) VALUES ('projected_through', ?)"
+                            "INSERT INTO service_state (key, value) VALUES (?, ?)"
                             " ON CONFLICT (key) DO UPDATE SET value = excluded.value");
-        mark.bind(1, std::to_string(stats.projected_through)).run();
-        sql::Statement rules(db,
-                             "INSERT INTO service_state (key, value) VALUES ('rules_version', ?)"
-                             " ON CONFLICT (key) DO UPDATE SET value = excluded.value");
-        rules.bind(1, std::to_string(kRulesVersion)).run();
+        mark.bind(1, "projected_through").bind(2, std::to_string(stats.projected_through)).run();
+        mark.reset();
+        mark.bind(1, "rules_version").bind(2, std::to_string(kRulesVersion)).run();
     }
     if (progress) progress(stats.deliveries, total);
     return stats;

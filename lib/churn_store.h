@@ -66,6 +66,8 @@ public:
     void set_listener(EpisodeListener* l) { listener_ = l; }
 
     void prepare(sql::Database& db) override;
+    // derived_rules_version() of the database prepare() was given (0 before that).
+    int64_t derived_with() const { return derived_with_; }
     void apply(sql::Database& db, int64_t delivery_id, const Delivery& d) override;
     // Alerts are sent as soon as their rows are visible: those must be durable first.
     bool durable_projection() const override { return listener_ != nullptr; }
@@ -132,6 +134,7 @@ private:
     RulesPolicy policy_;
     Metrics* metrics_;
     Clock clock_;
+    int64_t derived_with_ = 0;
     EpisodeListener* listener_ = nullptr;
     sql::Database* db_ = nullptr;
     std::unique_ptr<Statements> st_;

@@ -23,18 +23,11 @@ namespace {
 // After an upgrade that changed the rules, the churn tables mix the old rules' rows (every
 // customer not heard of since) with the new ones' until a rebuild: say so at start, where
 // an operator looks, and as a gauge an alert can watch.
-void report_rules_version(const std::string& db_path, Metrics& metrics, Logger& logger) {
+void report_rules_version(int64_t derived, Metrics& metrics, Logger& logger) {
     metrics.describe_gauge("churnwatch_rebuild_recommended",
                            "1 when the churn tables were computed by older rules than this "
                            "binary's: run churnwatch rebuild (service stopped).");
-    int64_t derived = kRulesVersion;
-    try {
-        sql::Database db(db_path);
-        derived = derived_rules_version(db);
-    } catch (const std::exception& e) {
-        LogLine(logger, LogLevel::Warn, "rules_version_unknown").str("error", e.what());
-    }
-    const bool stale = derived < kRulesVersion;
+    const bool stale = derived > 0 && derived < kRulesVersion;
     metrics.set("churnwatch_rebuild_recommended", {}, stale ? 1 : 0);
     if (!stale) return;
     LogLine(logger, LogLevel::Warn, "rebuild_recommended")
@@ -84,7 +77,7 @@ int serve_command(const Config& config) {
         AlertCommitNotifier alert_notifier(alert_outbox, alerts, &writer_metrics);
         Writer writer(s.db, s.writer, &churn, &alert_notifier);
         alerts.start();  // after the writer: its constructor created and migrated the database
-        report_rules_version(s.db, metrics, logger);
+        report_rules_version(churn.derived_with(), metrics, logger);  // the writer prepared it
         RequestHandler handler(keys, writer, metrics, logger, s.ingest);
         HttpServer server(s.server, handler, logger);
         metrics.describe_gauge("churnwatch_http_connections",
