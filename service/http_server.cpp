@@ -4,12 +4,15 @@
 #include <array>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <functional>
 #include <list>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 #include <utility>
@@ -47,7 +50,22 @@ public:
     // Chosen to make room for a new connection while idle: close if still idle (no byte of
     // the next request received), otherwise carry on (the session then reports itself busy).
     virtual void on_evict() = 0;
+    // Chosen to make room while its request, begun at `since`, had stalled: close if that
+    // request is still arriving, otherwise carry on (reporting itself busy again).
+    virtual void on_evict_stalled(std::int64_t since) = 0;
 };
+
+// A request still arriving this long after it began, while every connection is in use, is
+// closed for a new connection: a whole delivery crosses the internet in well under a second,
+// and Recharge waits 5 s for an answer, so a client that trickles its request (slowloris)
+// cannot keep deliveries and probes out for the whole request timeout.
+constexpr auto kStalledRequestAge = std::chrono::seconds(2);
+
+std::int64_t steady_now_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
 
 // Live sessions and the connection limit. Shared with every session, so a session destroyed
 // late (e.g. with the io_context) never touches a destroyed server.
@@ -59,12 +77,30 @@ public:
 // does accepting pause, until a session closes or becomes idle. A session told to close no
 // longer counts against the limit: it closes at once, or, had its next request begun just
 // then, counts again, and another idle session (or the next to become idle) closes instead.
+//
+// With none idle, a session whose request has been arriving for kStalledRequestAge makes
+// room instead (the one whose request began first); until one has, accepting pauses and
+// resumes when the first could (next_stall_in). A session handling a request or writing its
+// answer is never closed for a new connection.
 struct SessionRegistry {
     enum class State { busy, idle, evicting };
     struct Entry {
         std::weak_ptr<SessionControl> session;
+        // When its current request began to arrive (steady clock, ns); 0 while it is not
+        // reading one (idle, handling it, writing the answer). Written by the session.
+        const std::atomic<std::int64_t>* reading_since = nullptr;
         State state = State::busy;
         std::list<const void*>::iterator idle_at;  // in `idle` while State::idle
+    };
+    // Chosen to close: idle ones (on_evict) and stalled ones (on_evict_stalled, with the
+    // time their request began).
+    struct Victims {
+        std::vector<std::shared_ptr<SessionControl>> idle;
+        std::vector<std::pair<std::shared_ptr<SessionControl>, std::int64_t>> stalled;
+        void notify() {
+            for (auto& v : idle) v->on_evict();
+            for (auto& [v, since] : stalled) v->on_evict_stalled(since);
+        }
     };
 
     std::mutex mu;
@@ -79,12 +115,14 @@ struct SessionRegistry {
 
     // A new session. Returns false when accepting should pause: the limit is reached and no
     // session is idle.
-    bool add(const void* p, std::weak_ptr<SessionControl> w) {
+    bool add(const void* p, std::weak_ptr<SessionControl> w, const std::atomic<std::int64_t>* reading_since) {
         std::vector<std::shared_ptr<SessionControl>> victims;
         bool more;
         {
             std::lock_guard lock(mu);
-            sessions[p].session = std::move(w);
+            Entry& e = sessions[p];
+            e.session = std::move(w);
+            e.reading_since = reading_since;
             evict_over_limit(victims);
             more = can_admit();
             if (!more) accept_paused = true;
@@ -132,19 +170,46 @@ struct SessionRegistry {
         return counted() >= max_connections;
     }
     // A connection is waiting to be accepted: true when it may be, after telling the session
-    // idle the longest to close if the limit requires it; false (accepting pauses) when no
-    // session is idle.
+    // idle the longest, or else the one stalled the longest, to close if the limit requires
+    // it; false (accepting pauses) when no session is idle or stalled.
     bool make_room() {
-        std::vector<std::shared_ptr<SessionControl>> victims;
+        Victims victims;
         {
             std::lock_guard lock(mu);
             if (counted() >= max_connections && idle.empty()) {
-                accept_paused = true;
-                return false;
+                auto [oldest, since] = oldest_reading();
+                if (!oldest || steady_now_ns() - since < stalled_age_ns()) {
+                    accept_paused = true;
+                    return false;
+                }
+                Entry& e = sessions.at(oldest);
+                e.state = State::evicting;
+                ++evicting;
+                if (auto s = e.session.lock()) victims.stalled.emplace_back(std::move(s), since);
+            } else {
+                evict_over_limit(victims.idle, max_connections - 1);
             }
-            evict_over_limit(victims, max_connections - 1);
         }
-        for (auto& v : victims) v->on_evict();
+        victims.notify();
+        return true;
+    }
+    // While accepting is paused: how long until the request that began first will have
+    // stalled (at least 10 ms), or nothing when no session is reading a request (each is
+    // handling one or writing its answer, and will soon be idle or closed: remove() and
+    // set_idle() resume accepting then).
+    std::optional<std::chrono::nanoseconds> next_stall_in() {
+        std::lock_guard lock(mu);
+        auto [oldest, since] = oldest_reading();
+        if (!oldest) return std::nullopt;
+        auto left = std::chrono::nanoseconds(since + stalled_age_ns() - steady_now_ns());
+        return std::max<std::chrono::nanoseconds>(left, std::chrono::milliseconds(10));
+    }
+    // Accepting was paused and nothing resumed it since: resume (true), as a stalled
+    // session may make room now.
+    bool resume_if_paused() {
+        std::lock_guard lock(mu);
+        if (!accept_paused || stopping) return false;
+        accept_paused = false;
         return true;
     }
     std::size_t size() {
@@ -187,6 +252,20 @@ struct SessionRegistry {
 private:
     // Sessions that count against the limit: all but those already told to close.
     std::size_t counted() const { return sessions.size() - evicting; }
+    static std::int64_t stalled_age_ns() {
+        return std::chrono::duration_cast<std::chrono::nanoseconds>(kStalledRequestAge).count();
+    }
+    // The counted session whose request began to arrive first, and when; {nullptr, 0} when
+    // none is reading a request. A scan, but only at the limit with no idle session.
+    std::pair<const void*, std::int64_t> oldest_reading() const {
+        std::pair<const void*, std::int64_t> oldest{nullptr, 0};
+        for (const auto& [p, e] : sessions) {
+            if (e.state != State::busy || !e.reading_since) continue;
+            const std::int64_t since = e.reading_since->load(std::memory_order_relaxed);
+            if (since != 0 && (!oldest.first || since < oldest.second)) oldest = {p, since};
+        }
+        return oldest;
+    }
     // A new connection can be taken: below the limit, or an idle session can make room.
     bool can_admit() const { return counted() < max_connections || !idle.empty(); }
     // Over `keep` sessions: those idle the longest are told to close (one, but for a session
@@ -294,6 +373,10 @@ struct HttpServer::Impl {
     LogThrottle limit_log{std::chrono::seconds(10)};
     int64_t idle_closed_unlogged = 0;
     void note_connection_limit(bool idle_closed);
+    void note_stalled_closed(const std::string& peer, std::int64_t since);
+    void wait_for_stalled_request();
+    void log_connection_limit();  // with limit_log_mu held
+    int64_t stalled_closed_unlogged = 0;
     std::atomic<std::uint64_t> idle_closed_total{0};  // churnwatch_http_idle_connections_closed_total
     std::atomic<bool> stopping{false};
     std::shared_ptr<SessionRegistry> registry;
@@ -324,6 +407,8 @@ public:
         }
     }
     ~Session() override { registry_->remove(this); }
+
+    const std::atomic<std::int64_t>* reading_since() const { return &reading_since_; }
 
     // Holds the TLS context this connection was made with (a SIGHUP reload may replace the
     // server's current one while the connection lives on).
@@ -376,6 +461,22 @@ public:
         });
     }
 
+    // A new connection at the limit chose this one, its request stalled, to make room.
+    // Closed if that request is still arriving (the client may send it again on a new
+    // connection); had it been read meanwhile, the session counts again.
+    void on_evict_stalled(std::int64_t since) override {
+        net::dispatch(stream_.get_executor(), [self = this->shared_from_this(), since] {
+            if (self->reading_since_.load(std::memory_order_relaxed) != since) {
+                return self->registry_->set_idle(self.get(), SessionRegistry::Wait::busy);
+            }
+            self->stalled_closed_ = true;
+            self->server_.note_stalled_closed(self->peer_, since);
+            beast::error_code ec;
+            self->tcp().socket().shutdown(tcp::socket::shutdown_both, ec);
+            self->tcp().close();
+        });
+    }
+
     // A new connection at the limit chose this one, idle the longest, to make room. Closed
     // only if still waiting with nothing of a next request received: the wait is cancelled,
     // and on_idle_read closes on operation_aborted, but takes bytes already read as the
@@ -413,6 +514,7 @@ private:
     }
 
     void handshake_failed(beast::error_code ec) {
+        if (stalled_closed_) return;  // logged when it was closed
         LogLine(server_.logger, LogLevel::Warn, "tls_handshake_failed").str("error", ec.message());
         tcp().close();
     }
@@ -436,6 +538,8 @@ private:
         // Between requests with nothing of the next one here yet (not pipelined): idle, so a
         // new connection at the limit may close this one (SessionRegistry).
         if (next_request && buffer_.size() == 0 && !tls_bytes_pending()) return wait_idle();
+        // A pipelined request begins now; a connection's first began when it was accepted.
+        if (next_request) reading_since_.store(steady_now_ns(), std::memory_order_relaxed);
         read_some();
     }
 
@@ -458,6 +562,7 @@ private:
             tcp().socket().is_open()) {
             if (!tls_bytes_pending()) return evicted();
             // Part of a TLS record of the next request had come: it is not idle.
+            reading_since_.store(steady_now_ns(), std::memory_order_relaxed);
             registry_->set_idle(this, Wait::busy);
             return read_some();
         }
@@ -465,6 +570,7 @@ private:
             registry_->set_idle(this, Wait::ending);
             return on_read(ec, n);  // closed, reset or timed out: closes quietly
         }
+        reading_since_.store(steady_now_ns(), std::memory_order_relaxed);
         registry_->set_idle(this, Wait::busy);
         read_some();  // the parser starts with what came
     }
@@ -501,7 +607,8 @@ private:
 
     void on_read(beast::error_code ec, std::size_t) {
         reading_ = false;
-        if (ec && cut_at_shutdown_) return close();  // logged when it was cut
+        reading_since_.store(0, std::memory_order_relaxed);
+        if (ec && (cut_at_shutdown_ || stalled_closed_)) return close();  // logged when it was cut
         if (ec == http::error::end_of_stream || ec == net::error::operation_aborted ||
             ec == net::error::connection_reset || ec == net::error::eof ||
             ec == ssl::error::stream_truncated) {
@@ -609,6 +716,11 @@ private:
     bool cut_at_shutdown_ = false;                     // that timer closed the connection
     std::string peer_;  // "ADDRESS:PORT" of the client
     bool reading_ = false;
+    // When the request being read began to arrive (steady clock, ns; the connection's
+    // accept for its first request, TLS handshake included), 0 otherwise: the registry reads
+    // it from other threads to find stalled requests.
+    std::atomic<std::int64_t> reading_since_{steady_now_ns()};
+    bool stalled_closed_ = false;  // closed by on_evict_stalled
     bool idle_ = false;      // waiting for a next request, none of it received (wait_idle)
     bool evicting_ = false;  // on_evict cancelled that wait
     bool continue_sent_ = false;  // this request's "100 Continue" has gone out
@@ -659,9 +771,10 @@ void HttpServer::Impl::on_acceptable(beast::error_code ec) {
     if (ec) return on_accept(ec, tcp::socket(ioc));
     if (!registry->make_room()) {
         // Every session is busy with a request: one closing or becoming idle resumes
-        // accepting. The new client waits in the kernel's queue meanwhile: say so.
+        // accepting, or one's request stalling. The new client waits in the kernel's queue
+        // meanwhile: say so.
         note_connection_limit(false);
-        return;
+        return wait_for_stalled_request();
     }
     // The acceptor is non-blocking (bind): this takes the pending connection or fails at once.
     tcp::socket socket(options.threads > 1 ? net::any_io_executor(net::make_strand(ioc))
@@ -692,11 +805,11 @@ void HttpServer::Impl::on_accept(beast::error_code ec, tcp::socket socket) {
             auto s = std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
                 *this, std::move(socket), *ctx);
             s->keep_context(std::move(ctx));
-            more = registry->add(s.get(), s);
+            more = registry->add(s.get(), s, s->reading_since());
             s->start();
         } else {
             auto s = std::make_shared<Session<beast::tcp_stream>>(*this, std::move(socket));
-            more = registry->add(s.get(), s);
+            more = registry->add(s.get(), s, s->reading_since());
             s->start();
         }
         if (!more) {
@@ -705,7 +818,7 @@ void HttpServer::Impl::on_accept(beast::error_code ec, tcp::socket socket) {
             // meanwhile (Recharge gives up after 5 s): say so. With idle sessions, accepting
             // goes on: the next connection closes one of them (do_accept).
             note_connection_limit(false);
-            return;
+            return wait_for_stalled_request();
         }
     }
     do_accept();
@@ -719,11 +832,43 @@ void HttpServer::Impl::note_connection_limit(bool idle_closed) {
     std::lock_guard lock(limit_log_mu);
     if (idle_closed) ++idle_closed_unlogged;
     if (!limit_log.due()) return;
+    log_connection_limit();
+}
+
+void HttpServer::Impl::log_connection_limit() {
     LogLine(logger, LogLevel::Warn, "connection_limit")
         .num("max_connections", static_cast<int64_t>(registry->max_connections))
         .num("times_reached", limit_log.occurrences())
-        .num("idle_closed", idle_closed_unlogged);
+        .num("idle_closed", idle_closed_unlogged)
+        .num("stalled_closed", stalled_closed_unlogged);
     idle_closed_unlogged = 0;
+    stalled_closed_unlogged = 0;
+}
+
+// Accepting paused at the limit: a request still arriving kStalledRequestAge after it began
+// may then be closed for a new connection, so look again when the oldest will have stalled
+// (unless a session closing or becoming idle resumed accepting first).
+void HttpServer::Impl::wait_for_stalled_request() {
+    auto in = registry->next_stall_in();
+    if (!in) return;
+    accept_retry.expires_after(*in);
+    accept_retry.async_wait([this](beast::error_code ec) {
+        if (!ec && !stopping && registry->resume_if_paused()) do_accept();
+    });
+}
+
+// A stalled request closed for a new connection: its client is told nothing (it was still
+// sending), the log says who and how long, and it counts as a connection_limit occurrence.
+void HttpServer::Impl::note_stalled_closed(const std::string& peer, std::int64_t since) {
+    const auto age_ms = (steady_now_ns() - since) / 1'000'000;
+    handler.transport_error(408, "stalled",
+                            "request still arriving after " + std::to_string(age_ms) +
+                                " ms with every connection in use (max-connections): closed for a new connection",
+                            peer);
+    std::lock_guard lock(limit_log_mu);
+    ++stalled_closed_unlogged;
+    if (!limit_log.due()) return;
+    log_connection_limit();
 }
 
 // The pending connection stays in the kernel's queue, so accepting again at once fails

@@ -375,6 +375,46 @@ TEST_F(BadInput, ConnectionsMidRequestAreNotClosedForNewOnes) {
     EXPECT_EQ(b.read_response().status, 200);
 }
 
+// A slowloris holding every slot with requests it never finishes: once the request that began
+// first has been arriving for 2 s, a new connection closes it instead of waiting for the
+// request timeout (60 s here; Recharge gives up after 5 s). Only that one is closed, and a
+// request that completes is answered as usual.
+TEST_F(BadInput, StalledRequestsAtTheLimitMakeRoomForNewOnes) {
+    start({.args = {"--max-connections", "3", "--request-timeout", "60"}});
+    HttpConnection never(port());  // connected, never sends a byte
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    HttpConnection a(port()), b(port());
+    ASSERT_EQ(a.request("GET", "/healthz").status, 200);
+    ASSERT_EQ(b.request("GET", "/healthz").status, 200);
+    ASSERT_TRUE(a.send_raw("GET /healthz HTTP/1.1\r\nHo"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    ASSERT_TRUE(b.send_raw("GET /healthz HTTP/1.1\r\nHo"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    // Two newcomers: the first closes the connection that never sent anything (its request
+    // began when it was accepted), the second the one whose request began next.
+    const std::string healthz = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    HttpConnection first(port());
+    ASSERT_TRUE(first.send_raw(healthz));
+    EXPECT_EQ(first.read_response(10000).status, 200) << "the newcomer waited for the request timeout\n" << log();
+    EXPECT_TRUE(never.closed_by_peer(1000));
+    // Its next request just begun: not idle, and younger than a's and b's.
+    ASSERT_TRUE(first.send_raw("GET /healthz HTTP/1.1\r\nHo"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // read: first is busy
+    HttpConnection second(port());
+    ASSERT_TRUE(second.send_raw(healthz));
+    EXPECT_EQ(second.read_response(10000).status, 200) << log();
+    EXPECT_TRUE(a.closed_by_peer(1000));
+    // The requests that began later were not closed, and are answered once complete.
+    ASSERT_TRUE(b.send_raw("st: 127.0.0.1\r\n\r\n"));
+    EXPECT_EQ(b.read_response().status, 200) << log();
+    ASSERT_TRUE(first.send_raw("st: 127.0.0.1\r\n\r\n"));
+    EXPECT_EQ(first.read_response().status, 200) << log();
+    EXPECT_TRUE(eventually([&] { return contains(log(), "\"reason\":\"stalled\""); })) << log();
+    EXPECT_TRUE(contains(log(), "closed for a new connection")) << log();
+    auto metrics = second.request("GET", "/metrics").body;
+    EXPECT_TRUE(contains(metrics, "churnwatch_deliveries_rejected_total{reason=\"stalled\"} 2")) << metrics;
+}
+
 // --- authentic but unusable: 200, stored as quarantined with the reason -----------------------
 
 TEST_F(BadInput, DeeplyNestedJsonIsQuarantined) {

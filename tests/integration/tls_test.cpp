@@ -212,6 +212,31 @@ TEST(TlsLimit, AnIdleKeepAliveConnectionGivesWayToANewOne) {
     EXPECT_EQ(sanitizer_report(server.log()), "");
 }
 
+// A connection that never begins its TLS handshake holds its slot like a stalled request:
+// at the limit it is closed for a new client after 2 s (bad_input_test), not after the
+// request timeout, and its handshake failing is not logged as the client's fault.
+TEST(TlsLimit, AConnectionThatNeverHandshakesGivesWayAfterItStalls) {
+    TempDir dir;
+    make_cert(dir.path(), "churnwatch-test-one");
+    ServerProcess server(dir, {.args = {"--tls-cert", dir.file("cert.pem"), "--tls-key", dir.file("key.pem"),
+                                        "--max-connections", "1", "--request-timeout", "60"}});
+    const int port = server.port();
+    int silent = connect_loopback(port, 10);
+    ASSERT_GE(silent, 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    TlsConnection c(port);
+    EXPECT_TRUE(c.handshake()) << "the new connection waited for the request timeout\n" << server.log();
+    EXPECT_EQ(c.get("/healthz"), "HTTP/1.1 200 OK");
+    char byte;
+    EXPECT_EQ(::recv(silent, &byte, 1, 0), 0) << "the silent connection was not closed";
+    ::close(silent);
+    EXPECT_TRUE(eventually([&] { return server.log().find("\"reason\":\"stalled\"") != std::string::npos; }))
+        << server.log();
+    EXPECT_EQ(server.log().find("tls_handshake_failed"), std::string::npos) << server.log();
+    EXPECT_EQ(server.stop(), 0);
+    EXPECT_EQ(sanitizer_report(server.log()), "");
+}
+
 TEST(TlsConfig, MissingKeyIsAClearStartupError) {
     TempDir dir;
     auto r = run_churnwatch({"serve", "--listen", "127.0.0.1:0", "--db", dir.file("unused.db"),
