@@ -64,7 +64,9 @@ int serve_command(const Config& config) {
     metrics.describe_gauge("churnwatch_build_info", "Build information (always 1).");
     metrics.set("churnwatch_build_info", {{"version", CHURNWATCH_VERSION}, {"commit", CHURNWATCH_COMMIT}}, 1);
     register_process_metrics(metrics);
+    register_storage_metrics(metrics, s.db);
     WriterMetrics writer_metrics(metrics, &logger);
+    writer_metrics.watch_disk([db = s.db] { return disk_space_of(db); });
 
     try {
         ChurnStore churn(s.rules, &metrics);

@@ -2,8 +2,11 @@
 
 #include <dirent.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -41,7 +44,34 @@ WriterMetrics::WriterMetrics(Metrics& metrics, Logger* logger) : metrics_(metric
     metrics_.set("churnwatch_wal_uncheckpointed_frames", {}, 0);
 }
 
+std::optional<DiskSpace> disk_space_of(const std::string& path) {
+    const auto slash = path.find_last_of('/');
+    const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+    struct statvfs v{};
+    if (::statvfs(dir.c_str(), &v) != 0) return std::nullopt;
+    return DiskSpace{static_cast<std::uint64_t>(v.f_bavail) * v.f_frsize,
+                     static_cast<std::uint64_t>(v.f_blocks) * v.f_frsize};
+}
+
+bool disk_space_low(const DiskSpace& space) {
+    constexpr std::uint64_t kGiB = std::uint64_t{1} << 30;
+    return space.available_bytes < std::min(kGiB, space.total_bytes / 20);
+}
+
+void WriterMetrics::check_disk() {
+    if (!disk_probe_ || !logger_) return;
+    auto space = disk_probe_();
+    if (!space || !disk_space_low(*space) || !disk_log_.due()) return;
+    LogLine(*logger_, LogLevel::Warn, "disk_low")
+        .num("available_bytes", static_cast<int64_t>(space->available_bytes))
+        .num("total_bytes", static_cast<int64_t>(space->total_bytes))
+        .str("effect", "once the disk is full every delivery is answered 503 and nothing new is "
+                       "stored (Recharge retries for 48 hours, then deletes the webhook): free "
+                       "space or move the database to a larger disk");
+}
+
 void WriterMetrics::on_checkpoint(int wal_frames, int copied_frames) {
+    check_disk();
     const int waiting = wal_frames > copied_frames ? wal_frames - copied_frames : 0;
     metrics_.set("churnwatch_wal_uncheckpointed_frames", {}, waiting);
     if (!logger_ || waiting <= kWalGrowingFrames) return;
@@ -175,6 +205,25 @@ void register_process_metrics(Metrics& metrics) {
     metrics.describe_gauge("process_start_time_seconds",
                            "Start time of the process since unix epoch in seconds.");
     metrics.gauge_fn("process_start_time_seconds", [start] { return start; });
+}
+
+void register_storage_metrics(Metrics& metrics, const std::string& db_path) {
+    constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+    metrics.describe_gauge("churnwatch_database_bytes",
+                           "Size of the database file and its WAL (every raw delivery is kept).");
+    metrics.gauge_fn("churnwatch_database_bytes", [db_path, wal = db_path + "-wal"] {
+        struct stat st{};
+        if (::stat(db_path.c_str(), &st) != 0) return kNaN;
+        double bytes = static_cast<double>(st.st_size);
+        if (::stat(wal.c_str(), &st) == 0) bytes += static_cast<double>(st.st_size);
+        return bytes;
+    });
+    metrics.describe_gauge("churnwatch_database_disk_available_bytes",
+                           "Space available on the database's filesystem.");
+    metrics.gauge_fn("churnwatch_database_disk_available_bytes", [db_path] {
+        auto space = disk_space_of(db_path);
+        return space ? static_cast<double>(space->available_bytes) : kNaN;
+    });
 }
 
 }  // namespace churnwatch

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <set>
@@ -348,6 +349,7 @@ TEST(Metrics, EveryLineIsValidExpositionAndTheFamiliesAreThere) {
           "churnwatch_writer_commits_total", "churnwatch_churn_events_total",
           "churnwatch_reactivations_total", "churnwatch_build_info",
           "churnwatch_http_connections", "churnwatch_http_idle_connections_closed_total",
+          "churnwatch_database_bytes", "churnwatch_database_disk_available_bytes",
           "process_resident_memory_bytes", "process_open_fds", "process_cpu_seconds_total",
           "process_start_time_seconds", "process_max_fds"}) {
         EXPECT_TRUE(e.families.count(family)) << family;
@@ -371,6 +373,13 @@ TEST(Metrics, EveryLineIsValidExpositionAndTheFamiliesAreThere) {
     EXPECT_GT(rss, 1 << 20);
     EXPECT_LT(rss, 4.0 * (1 << 30));
     EXPECT_GE(e.value("process_open_fds"), 3);
+    // The database's file and WAL (migrated: many pages), and the space left beside them.
+    // (A checkpoint may move pages from one to the other in between: compare loosely.)
+    const double files = static_cast<double>(std::filesystem::file_size(server.db()) +
+                                             std::filesystem::file_size(server.db() + "-wal"));
+    EXPECT_NEAR(e.value("churnwatch_database_bytes"), files, files / 2);
+    EXPECT_GT(e.value("churnwatch_database_bytes"), 10 * 4096);
+    EXPECT_GT(e.value("churnwatch_database_disk_available_bytes"), 0);
     double start = e.value("process_start_time_seconds");
     EXPECT_NEAR(start, static_cast<double>(now_seconds()), 120);
     server.stop();

@@ -56,6 +56,67 @@ TEST(WriterMetrics, AWalTheCheckpointCannotCopyIsAGaugeAndAWarning) {
     EXPECT_NE(text.find("read transaction open elsewhere"), std::string::npos) << text;
 }
 
+// Low: under 1 GiB or 5% of the filesystem, whichever is less.
+TEST(DiskSpace, LowIsTheSmallerOfOneGibAndFivePercent) {
+    constexpr std::uint64_t GiB = std::uint64_t{1} << 30;
+    EXPECT_TRUE(disk_space_low({.available_bytes = GiB - 1, .total_bytes = 1000 * GiB}));
+    EXPECT_FALSE(disk_space_low({.available_bytes = GiB, .total_bytes = 1000 * GiB}));
+    EXPECT_FALSE(disk_space_low({.available_bytes = GiB / 2, .total_bytes = 4 * GiB}));  // 12.5%
+    EXPECT_TRUE(disk_space_low({.available_bytes = GiB / 10, .total_bytes = 4 * GiB}));  // 2.5%
+    EXPECT_FALSE(disk_space_low({.available_bytes = 0, .total_bytes = 0}));  // unknown size
+}
+
+// The database's disk nearly full: a warning at the next checkpoint (every half second, idle
+// or not), not repeated for ten minutes; nothing while there is room.
+TEST(WriterMetrics, ALowDiskIsAWarning) {
+    int fds[2];
+    ASSERT_EQ(::pipe(fds), 0);
+    Metrics metrics;
+    constexpr std::uint64_t GiB = std::uint64_t{1} << 30;
+    DiskSpace space{.available_bytes = 50 * GiB, .total_bytes = 100 * GiB};
+    int probes = 0;
+    {
+        Logger logger(fds[1]);
+        WriterMetrics wm(metrics, &logger);
+        wm.watch_disk([&] {
+            ++probes;
+            return std::optional<DiskSpace>(space);
+        });
+        wm.on_checkpoint(10, 10);
+        space.available_bytes = GiB / 2;
+        wm.on_checkpoint(10, 10);
+        wm.on_checkpoint(10, 10);  // within ten minutes: not again
+    }
+    ::close(fds[1]);
+    std::string text = drain(fds[0]);
+    ::close(fds[0]);
+    EXPECT_EQ(probes, 3);
+    EXPECT_EQ(count(text, "\"event\":\"disk_low\""), 1u) << text;
+    EXPECT_NE(text.find("\"available_bytes\":536870912"), std::string::npos) << text;
+    EXPECT_NE(text.find("answered 503"), std::string::npos) << text;
+}
+
+TEST(StorageMetrics, DatabaseSizeAndAvailableSpaceAreReadAtScrapeTime) {
+    char dir[] = "/tmp/churnwatch-storage-XXXXXX";
+    ASSERT_NE(::mkdtemp(dir), nullptr);
+    const std::string db = std::string(dir) + "/x.db";
+    Metrics metrics;
+    register_storage_metrics(metrics, db);
+    EXPECT_TRUE(std::isnan(metrics.value("churnwatch_database_bytes")));  // not created yet
+    int fd = ::open(db.c_str(), O_CREAT | O_WRONLY, 0600);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::write(fd, "0123456789", 10), 10);
+    ::close(fd);
+    EXPECT_EQ(metrics.value("churnwatch_database_bytes"), 10);
+    auto space = disk_space_of(db);
+    ASSERT_TRUE(space);
+    EXPECT_GT(space->total_bytes, 0u);
+    EXPECT_GT(metrics.value("churnwatch_database_disk_available_bytes"), 0);
+    EXPECT_FALSE(disk_space_of("/nonexistent-dir/x.db"));
+    ::unlink(db.c_str());
+    ::rmdir(dir);
+}
+
 // OPERATIONS sends an operator to process_open_fds when descriptors run out: it must read a
 // number then, not NaN (opening /proc/self/fd at each scrape needed a free descriptor).
 TEST(ProcessMetrics, OpenDescriptorsAreCountedEvenWithNoneLeft) {
