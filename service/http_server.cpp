@@ -9,8 +9,6 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
-#include <list>
-#include <map>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -34,6 +32,8 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include "session_registry.h"
+
 namespace churnwatch {
 
 namespace net = boost::asio;
@@ -41,249 +41,6 @@ namespace ssl = boost::asio::ssl;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = net::ip::tcp;
-
-// What the registry needs of a session, whatever its stream type.
-class SessionControl {
-public:
-    virtual ~SessionControl() = default;
-    virtual void on_shutdown() = 0;
-    // Chosen to make room for a new connection while idle: close if still idle (no byte of
-    // the next request received), otherwise carry on (the session then reports itself busy).
-    virtual void on_evict() = 0;
-    // Chosen to make room while its request, begun at `since`, had stalled: close if that
-    // request is still arriving, otherwise carry on (reporting itself busy again).
-    virtual void on_evict_stalled(std::int64_t since) = 0;
-};
-
-// A request still arriving this long after it began, while every connection is in use, is
-// closed for a new connection: a whole delivery crosses the internet in well under a second,
-// and Recharge waits 5 s for an answer, so a client that trickles its request (slowloris)
-// cannot keep deliveries and probes out for the whole request timeout.
-constexpr auto kStalledRequestAge = std::chrono::seconds(2);
-
-std::int64_t steady_now_ns() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(
-               std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-}
-
-// Live sessions and the connection limit. Shared with every session, so a session destroyed
-// late (e.g. with the io_context) never touches a destroyed server.
-//
-// At the limit, idle keep-alive connections give way to new ones, as nginx reuses them: a
-// session reports when it waits for its next request with no byte of it received (idle) and
-// when that wait ends (busy). At the limit the server waits for a connection to be pending,
-// then closes the session idle the longest and accepts it (make_room); only when none is idle
-// does accepting pause, until a session closes or becomes idle. A session told to close no
-// longer counts against the limit: it closes at once, or, had its next request begun just
-// then, counts again, and another idle session (or the next to become idle) closes instead.
-//
-// With none idle, a session whose request has been arriving for kStalledRequestAge makes
-// room instead (the one whose request began first); until one has, accepting pauses and
-// resumes when the first could (next_stall_in). A session handling a request or writing its
-// answer is never closed for a new connection.
-struct SessionRegistry {
-    enum class State { busy, idle, evicting };
-    struct Entry {
-        std::weak_ptr<SessionControl> session;
-        // When its current request began to arrive (steady clock, ns); 0 while it is not
-        // reading one (idle, handling it, writing the answer). Written by the session.
-        const std::atomic<std::int64_t>* reading_since = nullptr;
-        State state = State::busy;
-        std::list<const void*>::iterator idle_at;  // in `idle` while State::idle
-    };
-    // Chosen to close: idle ones (on_evict) and stalled ones (on_evict_stalled, with the
-    // time their request began).
-    struct Victims {
-        std::vector<std::shared_ptr<SessionControl>> idle;
-        std::vector<std::pair<std::shared_ptr<SessionControl>, std::int64_t>> stalled;
-        void notify() {
-            for (auto& v : idle) v->on_evict();
-            for (auto& [v, since] : stalled) v->on_evict_stalled(since);
-        }
-    };
-
-    std::mutex mu;
-    std::map<const void*, Entry> sessions;
-    std::list<const void*> idle;  // idle sessions, the longest idle first
-    std::size_t evicting = 0;     // sessions in State::evicting
-    std::size_t max_connections = 0;
-    bool accept_paused = false;
-    bool stopping = false;
-    std::function<void()> resume_accept;   // cleared when the server goes away
-    std::function<void()> last_one_gone;   // while stopping: ends the drain early
-
-    // A new session. Returns false when accepting should pause: the limit is reached and no
-    // session is idle.
-    bool add(const void* p, std::weak_ptr<SessionControl> w, const std::atomic<std::int64_t>* reading_since) {
-        std::vector<std::shared_ptr<SessionControl>> victims;
-        bool more;
-        {
-            std::lock_guard lock(mu);
-            Entry& e = sessions[p];
-            e.session = std::move(w);
-            e.reading_since = reading_since;
-            evict_over_limit(victims);
-            more = can_admit();
-            if (!more) accept_paused = true;
-        }
-        for (auto& v : victims) v->on_evict();
-        return more;
-    }
-    // A session began waiting for its next request, nothing of it received (idle), or that
-    // wait ended: bytes came (busy), or the connection is ending (closed, reset, timed out;
-    // busy too, but one already told to close stays uncounted: counting it again would
-    // close another idle session for nothing).
-    enum class Wait { idle, busy, ending };
-    void set_idle(const void* p, Wait now) {
-        std::vector<std::shared_ptr<SessionControl>> victims;
-        std::function<void()> action;
-        {
-            std::lock_guard lock(mu);
-            auto it = sessions.find(p);
-            if (it == sessions.end()) return;
-            Entry& e = it->second;
-            if (now == Wait::idle) {
-                if (e.state != State::busy) return;
-                e.state = State::idle;
-                e.idle_at = idle.insert(idle.end(), p);
-            } else if (e.state == State::idle) {
-                idle.erase(e.idle_at);
-                e.state = State::busy;
-            } else if (e.state == State::evicting && now == Wait::busy) {
-                // Its next request began before it could be closed: it counts again.
-                --evicting;
-                e.state = State::busy;
-            }
-            evict_over_limit(victims);
-            if (accept_paused && !stopping && can_admit()) {
-                accept_paused = false;
-                action = resume_accept;
-            }
-        }
-        for (auto& v : victims) v->on_evict();
-        if (action) action();
-    }
-    // New connections must make room: accept only after make_room().
-    bool at_limit() {
-        std::lock_guard lock(mu);
-        return counted() >= max_connections;
-    }
-    // A connection is waiting to be accepted: true when it may be, after telling the session
-    // idle the longest, or else the one stalled the longest, to close if the limit requires
-    // it; false (accepting pauses) when no session is idle or stalled.
-    bool make_room() {
-        Victims victims;
-        {
-            std::lock_guard lock(mu);
-            if (counted() >= max_connections && idle.empty()) {
-                auto [oldest, since] = oldest_reading();
-                if (!oldest || steady_now_ns() - since < stalled_age_ns()) {
-                    accept_paused = true;
-                    return false;
-                }
-                Entry& e = sessions.at(oldest);
-                e.state = State::evicting;
-                ++evicting;
-                if (auto s = e.session.lock()) victims.stalled.emplace_back(std::move(s), since);
-            } else {
-                evict_over_limit(victims.idle, max_connections - 1);
-            }
-        }
-        victims.notify();
-        return true;
-    }
-    // While accepting is paused: how long until the request that began first will have
-    // stalled (at least 10 ms), or nothing when no session is reading a request (each is
-    // handling one or writing its answer, and will soon be idle or closed: remove() and
-    // set_idle() resume accepting then).
-    std::optional<std::chrono::nanoseconds> next_stall_in() {
-        std::lock_guard lock(mu);
-        auto [oldest, since] = oldest_reading();
-        if (!oldest) return std::nullopt;
-        auto left = std::chrono::nanoseconds(since + stalled_age_ns() - steady_now_ns());
-        return std::max<std::chrono::nanoseconds>(left, std::chrono::milliseconds(10));
-    }
-    // Accepting was paused and nothing resumed it since: resume (true), as a stalled
-    // session may make room now.
-    bool resume_if_paused() {
-        std::lock_guard lock(mu);
-        if (!accept_paused || stopping) return false;
-        accept_paused = false;
-        return true;
-    }
-    std::size_t size() {
-        std::lock_guard lock(mu);
-        return sessions.size();
-    }
-    void remove(const void* p) {
-        std::function<void()> action;
-        {
-            std::lock_guard lock(mu);
-            auto it = sessions.find(p);
-            if (it != sessions.end()) {
-                if (it->second.state == State::idle) idle.erase(it->second.idle_at);
-                if (it->second.state == State::evicting) --evicting;
-                sessions.erase(it);
-            }
-            if (stopping && sessions.empty()) {
-                action = last_one_gone;
-            } else if (accept_paused && !stopping && can_admit()) {
-                accept_paused = false;
-                action = resume_accept;
-            }
-        }
-        if (action) action();
-    }
-    std::vector<std::shared_ptr<SessionControl>> begin_stop() {
-        std::lock_guard lock(mu);
-        stopping = true;
-        std::vector<std::shared_ptr<SessionControl>> live;
-        for (auto& [p, e] : sessions)
-            if (auto s = e.session.lock()) live.push_back(std::move(s));
-        return live;
-    }
-    void detach() {
-        std::lock_guard lock(mu);
-        resume_accept = nullptr;
-        last_one_gone = nullptr;
-    }
-
-private:
-    // Sessions that count against the limit: all but those already told to close.
-    std::size_t counted() const { return sessions.size() - evicting; }
-    static std::int64_t stalled_age_ns() {
-        return std::chrono::duration_cast<std::chrono::nanoseconds>(kStalledRequestAge).count();
-    }
-    // The counted session whose request began to arrive first, and when; {nullptr, 0} when
-    // none is reading a request. A scan, but only at the limit with no idle session.
-    std::pair<const void*, std::int64_t> oldest_reading() const {
-        std::pair<const void*, std::int64_t> oldest{nullptr, 0};
-        for (const auto& [p, e] : sessions) {
-            if (e.state != State::busy || !e.reading_since) continue;
-            const std::int64_t since = e.reading_since->load(std::memory_order_relaxed);
-            if (since != 0 && (!oldest.first || since < oldest.second)) oldest = {p, since};
-        }
-        return oldest;
-    }
-    // A new connection can be taken: below the limit, or an idle session can make room.
-    bool can_admit() const { return counted() < max_connections || !idle.empty(); }
-    // Over `keep` sessions: those idle the longest are told to close (one, but for a session
-    // counting again after its next request began as it was chosen).
-    void evict_over_limit(std::vector<std::shared_ptr<SessionControl>>& victims) {
-        evict_over_limit(victims, max_connections);
-    }
-    void evict_over_limit(std::vector<std::shared_ptr<SessionControl>>& victims, std::size_t keep) {
-        while (counted() > keep && !idle.empty()) {
-            Entry& e = sessions.at(idle.front());
-            idle.pop_front();
-            e.state = State::evicting;
-            ++evicting;
-            // Not lockable: it is being destroyed, and its remove() follows.
-            if (auto s = e.session.lock()) victims.push_back(std::move(s));
-        }
-    }
-};
 
 namespace {
 
@@ -330,14 +87,10 @@ struct HttpServer::Impl {
         : options(std::move(o)), handler(h), logger(l), ioc(options.threads),
           acceptor(net::make_strand(ioc)), signals(ioc, SIGINT, SIGTERM), reload(ioc, SIGHUP),
           drain_timer(net::make_strand(ioc)), accept_retry(acceptor.get_executor()),
-          registry(std::make_shared<SessionRegistry>()) {
-        registry->max_connections = std::max<std::size_t>(1, options.max_connections);
-        registry->resume_accept = [this] {
-            net::post(acceptor.get_executor(), [this] { do_accept(); });
-        };
-        registry->last_one_gone = [this] {
-            net::post(drain_timer.get_executor(), [this] { drain_timer.cancel(); });
-        };
+          registry(std::make_shared<SessionRegistry>(options.max_connections)) {
+        registry->set_callbacks(
+            [this] { net::post(acceptor.get_executor(), [this] { do_accept(); }); },
+            [this] { net::post(drain_timer.get_executor(), [this] { drain_timer.cancel(); }); });
     }
     ~Impl() { registry->detach(); }
 
@@ -837,7 +590,7 @@ void HttpServer::Impl::note_connection_limit(bool idle_closed) {
 
 void HttpServer::Impl::log_connection_limit() {
     LogLine(logger, LogLevel::Warn, "connection_limit")
-        .num("max_connections", static_cast<int64_t>(registry->max_connections))
+        .num("max_connections", static_cast<int64_t>(registry->max_connections()))
         .num("times_reached", limit_log.occurrences())
         .num("idle_closed", idle_closed_unlogged)
         .num("stalled_closed", stalled_closed_unlogged);

@@ -1,0 +1,140 @@
+// The HTTP server's live connections and its connection limit, without sockets: which
+// sessions are idle, which are reading a request and since when, and which to close when a
+// new connection arrives at the limit. http_server.cpp's sessions report to it; its unit
+// test drives it with fake sessions and a given clock.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <list>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <utility>
+#include <vector>
+
+namespace churnwatch {
+
+// What the registry needs of a session, whatever its stream type.
+class SessionControl {
+public:
+    virtual ~SessionControl() = default;
+    virtual void on_shutdown() = 0;
+    // Chosen to make room for a new connection while idle: close if still idle (no byte of
+    // the next request received), otherwise carry on (the session then reports itself busy).
+    virtual void on_evict() = 0;
+    // Chosen to make room while its request, begun at `since`, had stalled: close if that
+    // request is still arriving, otherwise carry on (reporting itself busy again).
+    virtual void on_evict_stalled(std::int64_t since) = 0;
+};
+
+// A request still arriving this long after it began, while every connection is in use, is
+// closed for a new connection: a whole delivery crosses the internet in well under a second,
+// and Recharge waits 5 s for an answer, so a client that trickles its request (slowloris)
+// cannot keep deliveries and probes out for the whole request timeout.
+constexpr auto kStalledRequestAge = std::chrono::seconds(2);
+
+// The steady clock in nanoseconds: what sessions publish as reading_since.
+std::int64_t steady_now_ns();
+
+// Live sessions and the connection limit. Shared with every session, so a session destroyed
+// late (e.g. with the io_context) never touches a destroyed server. Thread-safe.
+//
+// At the limit, idle keep-alive connections give way to new ones, as nginx reuses them: a
+// session reports when it waits for its next request with no byte of it received (idle) and
+// when that wait ends (busy). At the limit the server waits for a connection to be pending,
+// then closes the session idle the longest and accepts it (make_room). A session told to
+// close no longer counts against the limit: it closes at once, or, had its next request begun
+// just then, counts again, and another idle session (or the next to become idle) closes
+// instead.
+//
+// With none idle, a session whose request has been arriving for kStalledRequestAge makes
+// room instead (the one whose request began first); until one has, accepting pauses, and
+// resumes when a session closes or becomes idle (the resume callback) or when the first
+// request could have stalled (next_stall_in, then resume_if_paused). A session handling a
+// request or writing its answer is never closed for a new connection.
+class SessionRegistry {
+public:
+    explicit SessionRegistry(std::size_t max_connections);
+
+    std::size_t max_connections() const { return max_connections_; }
+    // resume_accept: accepting paused, and now a connection can be taken (called without the
+    // lock, on the thread of the session that made room). last_one_gone: while stopping, the
+    // last session left (ends the drain early). detach() clears both.
+    void set_callbacks(std::function<void()> resume_accept, std::function<void()> last_one_gone);
+    void detach();
+
+    // A new session; `reading_since` is the session's own record of when its current request
+    // began to arrive (steady_now_ns; 0 while it is not reading one), read from any thread.
+    // Returns false when accepting should pause: the limit is reached and no session is idle.
+    bool add(const void* p, std::weak_ptr<SessionControl> session,
+             const std::atomic<std::int64_t>* reading_since);
+    // A session began waiting for its next request, nothing of it received (idle), or that
+    // wait ended: bytes came (busy), or the connection is ending (closed, reset, timed out;
+    // busy too, but one already told to close stays uncounted: counting it again would
+    // close another idle session for nothing).
+    enum class Wait { idle, busy, ending };
+    void set_idle(const void* p, Wait now);
+    void remove(const void* p);
+
+    // New connections must make room: accept only after make_room().
+    bool at_limit();
+    // A connection is waiting to be accepted: true when it may be, after telling the session
+    // idle the longest, or else the one whose request stalled first, to close if the limit
+    // requires it; false (accepting pauses) when no session is idle or stalled.
+    bool make_room(std::int64_t now_ns = steady_now_ns());
+    // While accepting is paused: how long until the request that began first will have
+    // stalled (at least 10 ms), or nothing when no session is reading a request (each is
+    // handling one or writing its answer, and will be idle or closed soon, which resumes
+    // accepting).
+    std::optional<std::chrono::nanoseconds> next_stall_in(std::int64_t now_ns = steady_now_ns());
+    // Accepting was paused and nothing resumed it since: resume (true), as a stalled session
+    // may make room now.
+    bool resume_if_paused();
+
+    std::size_t size();
+    // Stops accepting for good; the live sessions, to be told to shut down.
+    std::vector<std::shared_ptr<SessionControl>> begin_stop();
+
+private:
+    enum class State { busy, idle, evicting };
+    struct Entry {
+        std::weak_ptr<SessionControl> session;
+        const std::atomic<std::int64_t>* reading_since = nullptr;
+        State state = State::busy;
+        std::list<const void*>::iterator idle_at;  // in `idle_` while State::idle
+    };
+    // Chosen to close, told so once the lock is released.
+    struct Victims {
+        std::vector<std::shared_ptr<SessionControl>> idle;
+        std::vector<std::pair<std::shared_ptr<SessionControl>, std::int64_t>> stalled;
+        void notify();
+    };
+
+    // Sessions that count against the limit: all but those already told to close.
+    std::size_t counted() const { return sessions_.size() - evicting_; }
+    // A new connection can be taken: below the limit, or an idle session can make room.
+    bool can_admit() const { return counted() < max_connections_ || !idle_.empty(); }
+    // The counted session whose request began to arrive first, and when; {nullptr, 0} when
+    // none is reading a request. A scan, but only at the limit with no idle session.
+    std::pair<const void*, std::int64_t> oldest_reading() const;
+    // Over `keep` sessions: those idle the longest are told to close (one, but for a session
+    // counting again after its next request began as it was chosen).
+    void evict_idle_over(std::size_t keep, Victims& victims);
+
+    const std::size_t max_connections_;
+    std::mutex mu_;
+    std::map<const void*, Entry> sessions_;
+    std::list<const void*> idle_;  // idle sessions, the longest idle first
+    std::size_t evicting_ = 0;     // sessions in State::evicting
+    bool accept_paused_ = false;
+    bool stopping_ = false;
+    std::function<void()> resume_accept_;
+    std::function<void()> last_one_gone_;
+};
+
+}  // namespace churnwatch
