@@ -41,6 +41,8 @@ std::string customer_json(const CustomerSpec& c) {
     return "{\"customer\":{\"id\":" + std::to_string(c.id) + ",\"email\":\"" + c.email +
            "\",\"external_customer_id\":{\"ecommerce\":\"555\"},\"subscriptions_active_count\":" +
            (c.active_count ? std::to_string(*c.active_count) : "null") +
+           (c.in_dunning ? std::string(",\"has_payment_method_in_dunning\":") + (*c.in_dunning ? "true" : "false") : "") +
+           (c.valid_payment_method ? std::string(",\"has_valid_payment_method\":") + (*c.valid_payment_method ? "true" : "false") : "") +
            ",\"created_at\":\"2026-01-01T00:00:00\",\"updated_at\":\"" + c.updated_at + "\"}}";
 }
 

@@ -37,6 +37,8 @@ struct CustomerSpec {
     std::string updated_at;
     std::optional<int> active_count;    // subscriptions_active_count
     std::string email = "someone@example.com";
+    std::optional<bool> in_dunning;              // has_payment_method_in_dunning
+    std::optional<bool> valid_payment_method;    // has_valid_payment_method
 };
 std::string customer_json(const CustomerSpec& c);
 

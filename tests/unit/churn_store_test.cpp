@@ -464,6 +464,57 @@ TEST(ChurnStore, CountMismatchesLeaveOutReportsOlderThanTheLastSubscriptionChang
               "2|someone@example.com|active|1|2|2026-02-01 00:00:00\n");
 }
 
+// customers_at_risk: active customers showing what precedes involuntary churn (a failing or
+// missing payment method, a charge failed and not made good), each with its signals; a
+// failure made good by a later successful charge, or by the retry itself, is not a risk,
+// and a churned customer is churn, not risk.
+TEST(ChurnStore, CustomersAtRiskListsActiveCustomersWithPaymentTrouble) {
+    TempDir dir;
+    std::string db = dir.file("risk.db");
+    auto active = [](int64_t customer) {
+        return TestDelivery{"subscription/created",
+                            subscription_json({.id = customer * 10, .customer_id = customer,
+                                               .updated_at = "2026-01-05T00:00:00+00:00"})};
+    };
+    auto charge = [](int64_t id, int64_t customer, const std::string& status, const std::string& at,
+                     int attempts = 1, std::optional<std::string> error_type = std::nullopt) {
+        if (!error_type && status == "error") error_type = "CARD_DECLINED";
+        return TestDelivery{"charge/" + std::string(status == "error" ? "failed" : "paid"),
+                            charge_json({.id = id, .customer_id = customer, .status = status, .updated_at = at,
+                                         .error_type = error_type, .subscription_ids = {customer * 10},
+                                         .attempts = attempts})};
+    };
+    auto customer = [](int64_t id, std::optional<bool> dunning, std::optional<bool> valid) {
+        return TestDelivery{"customer/updated",
+                            customer_json({.id = id, .updated_at = "2026-02-10T00:00:00+00:00",
+                                           .in_dunning = dunning, .valid_payment_method = valid})};
+    };
+    feed(db, {active(1), customer(1, true, true),                      // dunning
+              active(2), charge(201, 2, "error", "2026-02-01T00:00:00+00:00", 2),
+              active(3), charge(301, 3, "error", "2026-02-01T00:00:00+00:00"),
+              charge(302, 3, "success", "2026-03-01T00:00:00+00:00"),  // made good
+              active(4), charge(401, 4, "error", "2026-02-01T00:00:00+00:00"),
+              charge(401, 4, "success", "2026-02-04T00:00:00+00:00", 2),  // the retry paid
+              active(5), customer(5, false, false),
+              charge(501, 5, "error", "2026-02-01T00:00:00+00:00", 4, "CLOSED_MAX_RETRIES_REACHED"),
+              active(6), charge(601, 6, "error", "2026-02-01T00:00:00+00:00"),
+              {"subscription/cancelled",
+               subscription_json({.id = 60, .customer_id = 6, .status = "cancelled",
+                                  .updated_at = "2026-02-20T00:00:00+00:00",
+                                  .cancelled_at = "2026-02-20T00:00:00+00:00"})},  // churned
+              active(7), customer(7, false, true),                     // all well
+              active(8), charge(801, 8, "error", "2026-02-01T00:00:00+00:00"),
+              charge(802, 8, "error", "2026-03-01T00:00:00+00:00", 3)});
+    EXPECT_EQ(query_rows(db, "SELECT customer_id, in_dunning, no_valid_payment_method, failed_charge_id,"
+                             " failed_at, error_type, attempts, max_retries_reached, open_failed_charges,"
+                             " signals FROM customers_at_risk ORDER BY customer_id"),
+              "1|1|0|NULL|NULL|NULL|NULL|NULL|0|dunning\n"
+              "2|0|0|201|2026-02-01 00:00:00|CARD_DECLINED|2|0|1|charge_failed\n"
+              "5|0|1|501|2026-02-01 00:00:00|CLOSED_MAX_RETRIES_REACHED|4|1|1|"
+              "no_valid_payment_method,max_retries_reached\n"
+              "8|0|0|802|2026-03-01 00:00:00|CARD_DECLINED|3|0|2|charge_failed\n");
+}
+
 TEST(ChurnStore, ADeletedSubscriptionsRowSaysDeleted) {
     TempDir dir;
     std::string db = dir.file("a.db");
