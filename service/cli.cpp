@@ -52,10 +52,11 @@ const std::vector<CommandSpec>& command_specs() {
          "transaction. Never creates a database. It holds the write lock for its whole run:\n"
          "stop serve first.",
          {"config", "db", "json-depth", "auto-churn-days"}},
-        {"report", "report", "monthly churn, reasons and cohort retention",
+        {"report", "report", "monthly churn, reasons, cohort retention and customers at risk",
          "churnwatch report [--db PATH] [--from YYYY-MM] [--to YYYY-MM] [--format table|csv|json]",
          "Prints churn_monthly, churn_by_reason and cohort_retention for the months from --from\n"
-         "to --to (default: all). Never creates a database.",
+         "to --to (default: all), then how many active customers are at risk now, by signal\n"
+         "(the view customers_at_risk). Never creates a database.",
          {"config", "db", "from", "to", "format"}},
         {"alerts", "alerts", "list [--status S] | retry ID…|--all-dead: the alert outbox",
          "churnwatch alerts list [--db PATH] [--status pending|sent|dead|disabled|retracted]\n"

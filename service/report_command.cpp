@@ -1,5 +1,6 @@
-// `churnwatch report`: monthly churn, reasons split and cohort retention, read from the same
-// analyst views an analyst queries (schema/0003_analyst_views.sql), so the numbers agree.
+// `churnwatch report`: monthly churn, reasons split and cohort retention, and how many
+// customers are at risk now, read from the same analyst views an analyst queries
+// (schema/0003_analyst_views.sql, 0016_customers_at_risk.sql), so the numbers agree.
 #include <cstdio>
 #include <iostream>
 
@@ -20,12 +21,13 @@ struct Table {
     std::vector<std::vector<std::optional<std::string>>> rows;
 };
 
+// from and to are bound as ?1 and ?2 when given (a table of months); none for a table of now.
 Table run_query(sql::Database& db, const std::string& name, const std::string& query,
-                const std::string& from, const std::string& to) {
+                const std::string& from = "", const std::string& to = "") {
     Table t;
     t.name = name;
     sql::Statement q(db, query);
-    q.bind(1, from).bind(2, to);
+    if (!from.empty()) q.bind(1, from).bind(2, to);
     for (int i = 0; i < q.column_count(); ++i) t.columns.push_back(q.column_name(i));
     while (q.step()) {
         std::vector<std::optional<std::string>> row;
@@ -127,6 +129,17 @@ int report_command(const Config& config) {
                                    " || ' months') <= ?2"
                                    " ORDER BY cohort, months_since",
                                    from, to));
+        // Now, whatever the months: how many active customers show what precedes
+        // involuntary churn, by signal (a customer may show several).
+        tables.push_back(run_query(db, "customers_at_risk",
+                                   "SELECT count(*) AS customers,"
+                                   " coalesce(sum(in_dunning), 0) AS in_dunning,"
+                                   " coalesce(sum(no_valid_payment_method), 0) AS no_valid_payment_method,"
+                                   " coalesce(sum(failed_charge_id IS NOT NULL AND NOT max_retries_reached), 0)"
+                                   "   AS charge_failed,"
+                                   " coalesce(sum(failed_charge_id IS NOT NULL AND max_retries_reached), 0)"
+                                   "   AS max_retries_reached"
+                                   " FROM customers_at_risk"));
     } catch (const std::exception& e) {
         std::cerr << "churnwatch report: " << e.what() << "\n";
         return 1;

@@ -367,6 +367,45 @@ TEST(ChurnEndToEnd, RebuildReproducesLiveTablesAndReportMatchesTheViews) {
 // it was kept): serve says a rebuild is due (log line and gauge) and report notes it, until
 // `churnwatch rebuild` recomputes the tables with this binary's rules. A fresh database is
 // this version's from the start.
+// Customers at risk through the server: a failing payment method and failed charges, as
+// Recharge sends them; `report` counts them by signal, whatever the months asked for.
+TEST(ChurnEndToEnd, ReportCountsCustomersAtRiskBySignal) {
+    TempDir dir;
+    std::string db;
+    {
+        ServerProcess server(dir);
+        db = server.db();
+        std::vector<TestDelivery> ds;
+        for (int64_t c : {1, 2, 3, 4})
+            ds.push_back({"subscription/created",
+                          subscription_json({.id = c * 10, .customer_id = c, .updated_at = "2026-01-05T00:00:00+00:00"})});
+        ds.push_back({"customer/updated", customer_json({.id = 1, .updated_at = "2026-02-01T00:00:00+00:00",
+                                                         .in_dunning = true, .valid_payment_method = true})});
+        ds.push_back({"charge/failed", charge_json({.id = 201, .customer_id = 2, .status = "error",
+                                                    .updated_at = "2026-02-01T00:00:00+00:00",
+                                                    .error_type = "CARD_DECLINED", .subscription_ids = {20}})});
+        ds.push_back({"charge/max_retries_reached",
+                      charge_json({.id = 301, .customer_id = 3, .status = "error",
+                                   .updated_at = "2026-02-01T00:00:00+00:00",
+                                   .error_type = "CLOSED_MAX_RETRIES_REACHED", .subscription_ids = {30}, .attempts = 4})});
+        ds.push_back({"charge/paid", charge_json({.id = 401, .customer_id = 4, .status = "success",
+                                                  .updated_at = "2026-02-01T00:00:00+00:00", .subscription_ids = {40}})});
+        send_all(server.port(), ds);
+        ASSERT_EQ(server.stop(), 0);  // the projection is done once it has stopped
+    }
+    EXPECT_EQ(query_rows(db, "SELECT customer_id, signals FROM customers_at_risk ORDER BY customer_id"),
+              "1|dunning\n2|charge_failed\n3|max_retries_reached\n");
+    auto json = run_churnwatch({"report", "--db", db, "--format", "json", "--from", "2020-01", "--to", "2020-02"});
+    ASSERT_EQ(json.exit_code, 0) << json.err;
+    EXPECT_NE(json.out.find("\"customers_at_risk\":[{\"customers\":3,\"in_dunning\":1,"
+                            "\"no_valid_payment_method\":0,\"charge_failed\":1,\"max_retries_reached\":1}]"),
+              std::string::npos)
+        << json.out;
+    auto table = run_churnwatch({"report", "--db", db});
+    ASSERT_EQ(table.exit_code, 0) << table.err;
+    EXPECT_NE(table.out.find("== customers_at_risk ==\ncustomers  in_dunning"), std::string::npos) << table.out;
+}
+
 TEST(ChurnEndToEnd, TablesFromOlderRulesAskForARebuildUntilOneRuns) {
     TempDir dir;
     std::string db;
