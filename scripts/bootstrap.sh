@@ -5,7 +5,8 @@ set -euo pipefail
 
 packages=(build-essential cmake ccache pkg-config libboost1.81-dev rapidjson-dev
           libsqlite3-dev sqlite3 libssl-dev openssl libgtest-dev
-          systemd)  # systemd-analyze verify checks deploy/churnwatch.service
+          git      # the build records its commit (churnwatch_build_info, the started line)
+          systemd) # systemd-analyze verify checks deploy/churnwatch.service
 # Extra tools some test suites use; pass them as arguments (e.g. clang for fuzzing).
 packages+=("$@")
 
@@ -17,7 +18,14 @@ done
 
 echo "bootstrap: installing ${missing[*]}" >&2
 SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+if [ "$(id -u)" -ne 0 ]; then
+  if ! command -v sudo >/dev/null; then
+    echo "bootstrap: not root and sudo is not installed; as root, run:" >&2
+    echo "  apt-get install --no-install-recommends ${missing[*]}" >&2
+    exit 1
+  fi
+  SUDO="sudo"
+fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

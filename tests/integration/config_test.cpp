@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <regex>
 #include <set>
 #include <sstream>
 
@@ -453,15 +452,17 @@ TEST(ConfigDocs, NoChurnwatchVariableTheProjectSetsOrDocumentsIsWarnedAbout) {
         for (const auto& f : std::filesystem::directory_iterator(kSourceDir + sub))
             if (f.is_regular_file()) files.push_back(f.path().string());
     // CMake's -DCHURNWATCH_… cache options are not environment variables.
-    const std::regex variable("(-D)?(CHURNWATCH_[A-Z0-9_]+)");
+    const std::string prefix = "CHURNWATCH_";
     std::map<std::string, std::string> env;
     std::map<std::string, std::string> found_in;
     for (const auto& file : files) {
         std::string text = read_file(file);
-        for (std::sregex_iterator it(text.begin(), text.end(), variable), end; it != end; ++it) {
-            if ((*it)[1].matched) continue;
-            env[(*it)[2]] = "";  // empty: a setting's variable is then unset
-            found_in.emplace((*it)[2], file);
+        for (auto at = text.find(prefix); at != std::string::npos; at = text.find(prefix, at + 1)) {
+            auto end = text.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_", at + prefix.size());
+            std::string name = text.substr(at, end == std::string::npos ? std::string::npos : end - at);
+            if (name.size() == prefix.size() || (at >= 2 && text.compare(at - 2, 2, "-D") == 0)) continue;
+            env[name] = "";  // empty: a setting's variable is then unset
+            found_in.emplace(name, file);
         }
     }
     for (const char* expected : {"CHURNWATCH_CONFIG", "CHURNWATCH_DB", "CHURNWATCH_SECRETS",

@@ -42,6 +42,7 @@ TEST(HttpsClient, TrustedCertificateForTheHostWorks) {
     auto by_ip = get("https://127.0.0.1:" + port + "/healthz", dir.file("cert.pem"));
     ASSERT_TRUE(by_ip.ok) << by_ip.error;
     EXPECT_EQ(by_ip.status, 200);
+    if (!localhost_resolves()) GTEST_SKIP() << "this machine does not resolve localhost (no /etc/hosts?)";
     auto by_name = get("https://localhost:" + port + "/healthz", dir.file("cert.pem"));
     ASSERT_TRUE(by_name.ok) << by_name.error;
     EXPECT_EQ(by_name.status, 200);
@@ -62,6 +63,8 @@ TEST(HttpsClient, CertificateForAnotherHostIsRefused) {
     ServerProcess server(dir, tls_options(dir));
     std::string port = std::to_string(server.port());
     for (const char* host : {"127.0.0.1", "localhost"}) {
+        if (host == std::string("localhost") && !localhost_resolves())
+            GTEST_SKIP() << "this machine does not resolve localhost (no /etc/hosts?)";
         auto r = get(std::string("https://") + host + ":" + port + "/healthz", dir.file("cert.pem"));
         EXPECT_FALSE(r.ok) << host;
         EXPECT_NE(r.error.find("certificate verify failed"), std::string::npos) << host << ": " << r.error;

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <sys/resource.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -257,6 +258,15 @@ HttpResult post_webhook_on(HttpConnection& conn, const std::string& target,
               {"X-Recharge-Hmac-Sha256", legacy_signature(secret, body)}};
     h.insert(h.end(), extra.begin(), extra.end());
     return conn.request("POST", target, h, body);
+}
+
+bool localhost_resolves() {
+    addrinfo hints{};
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* found = nullptr;
+    if (::getaddrinfo("localhost", nullptr, &hints, &found) != 0) return false;
+    ::freeaddrinfo(found);
+    return true;
 }
 
 std::string sanitizer_report(const std::string& log) {

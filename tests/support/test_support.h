@@ -146,6 +146,11 @@ std::string query_rows(const std::string& db, const std::string& sql);
 // under test fails the test that provoked it.
 std::string sanitizer_report(const std::string& log);
 
+// Whether the system resolver finds "localhost" (through /etc/hosts on Debian). A minimal
+// root (debootstrap) has no /etc/hosts: tests of name lookup skip there, saying so, rather
+// than fail for the machine's sake.
+bool localhost_resolves();
+
 // A signed (legacy scheme) webhook POST on an existing keep-alive connection.
 HttpResult post_webhook_on(HttpConnection& conn, const std::string& target,
                            const std::string& body, const Headers& extra = {},
