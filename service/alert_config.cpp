@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "crypto.h"
 #include "http_client.h"
 #include "standard_webhooks.h"
 
@@ -150,7 +151,8 @@ std::string endpoint_key(const AlertTarget& t) {
     std::string why;
     auto u = parse_http_url(t.url, why);  // validated before
     if (!u) return t.name;
-    return u->scheme + "://[" + host_key(u->host) + "]:" + std::to_string(u->port) + u->target;
+    return (t.chat ? "chat:" : "") + u->scheme + "://[" + host_key(u->host) + "]:" +
+           std::to_string(u->port) + u->target;
 }
 
 // Why two targets with one endpoint_key but different URLs are the same endpoint.
@@ -173,8 +175,24 @@ std::string same_endpoint_hint(const AlertTarget& a, const AlertTarget& b) {
 
 }  // namespace
 
+std::string redact_chat_url(const std::string& url) {
+    std::string why;
+    auto u = parse_http_url(url, why);
+    if (!u) return "<invalid url>";
+    return u->scheme + "://" + u->host_header() + (u->target == "/" ? "/" : "/…");
+}
+
+std::string stored_target_label(const std::string& name) {
+    if (name.rfind("command:", 0) == 0) return name;
+    const bool chat = name.rfind("chat:", 0) == 0;
+    const std::string url = chat ? name.substr(5) : name;
+    std::string label = chat ? "chat:" + redact_chat_url(url) : redact_url(url);
+    if (label != name) label += " [" + crypto::to_hex(crypto::sha256(name)).substr(0, 6) + "]";
+    return label;
+}
+
 std::string AlertTarget::label() const {
-    std::string base = is_command() ? name : redact_url(url);
+    std::string base = is_command() ? name : chat ? "chat:" + redact_chat_url(url) : redact_url(url);
     return label_ordinal > 1 ? base + " #" + std::to_string(label_ordinal) : base;
 }
 
@@ -258,15 +276,32 @@ bool read_alert_settings(const Config& c, AlertSettings& out, std::string& error
         error = "--alert-events: " + error;
         return false;
     }
-    std::string shared_secret = trim(c.get_or("alert-secret"));
-    for (const auto& url : c.get_all("alert-url")) {
+    // A target with the shared alert-events.
+    auto shared_events = [&] {
         AlertTarget t;
-        t.url = trim(url);
-        t.secret = shared_secret;
         t.churned = churned;
         t.reactivated = reactivated;
         t.retracted = retracted;
+        return t;
+    };
+    std::string shared_secret = trim(c.get_or("alert-secret"));
+    for (const auto& url : c.get_all("alert-url")) {
+        AlertTarget t = shared_events();
+        t.url = trim(url);
+        t.secret = shared_secret;
         if (!check_http_target(t, "alert-url", false, error)) return false;
+        out.targets.push_back(std::move(t));
+    }
+    for (const auto& url : c.get_all("alert-chat")) {
+        AlertTarget t = shared_events();
+        t.url = trim(url);
+        t.chat = true;
+        std::string why;
+        if (!parse_http_url(t.url, why)) {
+            error = "--alert-chat " + redact_chat_url(t.url) + ": " + why;
+            return false;
+        }
+        t.name = "chat:" + t.url;
         out.targets.push_back(std::move(t));
     }
     for (const auto& spec : alert_target_values(c)) {
@@ -293,12 +328,9 @@ bool read_alert_settings(const Config& c, AlertSettings& out, std::string& error
         out.targets.push_back(std::move(t));
     }
     if (auto cmd = c.get("alert-command"); cmd && !trim(*cmd).empty()) {
-        AlertTarget t;
+        AlertTarget t = shared_events();
         t.command = trim(*cmd);
         t.name = "command:" + t.command;
-        t.churned = churned;
-        t.reactivated = reactivated;
-        t.retracted = retracted;
         // access(X_OK) alone also passes a directory (search permission), which then fails
         // every attempt for the whole retry budget.
         struct stat st {};

@@ -15,10 +15,11 @@
 namespace churnwatch {
 
 struct AlertTarget {
-    std::string name;     // the outbox key: the URL, or "command:<path>"
-    std::string url;      // HTTP targets
-    std::string secret;   // HTTP targets: "whsec_<base64>" (validated)
+    std::string name;     // the outbox key: the URL, "chat:<URL>", or "command:<path>"
+    std::string url;      // HTTP targets (signed) and chat targets
+    std::string secret;   // signed HTTP targets: "whsec_<base64>" (validated)
     std::string command;  // command targets: the program's path
+    bool chat = false;    // alert-chat: one line of text ({"text":…}, alert_chat.h), unsigned
     bool churned = true;
     bool reactivated = true;
     bool retracted = true;  // customer.churn_retracted, for churns this target was told of
@@ -29,9 +30,19 @@ struct AlertTarget {
     // third, … of them in configuration order (alert-url, then alert-target) get " #2",
     // " #3", … after it; the first keeps it bare. Such a suffix cannot be part of a URL label
     // (no spaces there, and a '#' starts the fragment, which is dropped).
+    // A chat target's label is "chat:" and its URL without the path: a chat webhook's path is
+    // its token (hooks.slack.com/services/T…/B…/SECRET).
     std::string label() const;
     int label_ordinal = 1;  // set by read_alert_settings: this target's N in " #N"
 };
+
+// A chat webhook URL fit to show: scheme://host[:port]/… (its path is the token).
+std::string redact_chat_url(const std::string& url);
+// The label of a target as stored in the outbox (alerts list, a target no longer configured):
+// a command's name as it is, a chat target's as redact_chat_url shows it after "chat:", a URL
+// without query or user info; with a 6-hex fingerprint of the whole stored name when
+// something was left out, so two stored targets that differ only there look different.
+std::string stored_target_label(const std::string& name);
 
 struct AlertSettings {
     std::vector<AlertTarget> targets;

@@ -9,6 +9,7 @@
 #include <random>
 #include <thread>
 
+#include "alert_chat.h"
 #include "command_runner.h"
 #include "http_client.h"
 #include "schema.h"
@@ -83,20 +84,14 @@ struct Attempt {
     std::string stderr_note;             // a successful command's stderr, logged as such
 };
 
-Attempt send_http(const AlertTarget& target, const StandardWebhookSigner& signer, const Row& row,
-                  std::chrono::milliseconds timeout, const std::function<bool()>& cancelled) {
+// One POST of an alert and what its answer means for the outbox.
+Attempt post_alert(const std::string& url, const HttpHeaderList& headers, const std::string& body,
+                   std::chrono::milliseconds timeout, const std::function<bool()>& cancelled) {
     Attempt a;
-    int64_t ts = now_us() / kMicrosPerSecond;  // the signing time, not the creation time
-    HttpHeaderList headers{
-        {"Content-Type", "application/json"},
-        {std::string(kWebhookIdHeader), row.webhook_id},
-        {std::string(kWebhookTimestampHeader), std::to_string(ts)},
-        {std::string(kWebhookSignatureHeader), signer.sign(row.webhook_id, ts, row.payload)},
-    };
     HttpClientOptions options;
     options.timeout = timeout;
     options.cancelled = cancelled;
-    HttpClientResponse res = http_request("POST", target.url, headers, row.payload, options);
+    HttpClientResponse res = http_request("POST", url, headers, body, options);
     if (!res.ok && cancelled()) {
         a.abandoned = true;  // it goes out after the next start, with the same webhook-id
         return a;
@@ -108,6 +103,33 @@ Attempt send_http(const AlertTarget& target, const StandardWebhookSigner& signer
     if (res.ok) a.last_status = res.status;
     if (res.ok && (res.status < 200 || res.status >= 300) && !res.body.empty()) a.detail = excerpt(res.body);
     return a;
+}
+
+Attempt send_http(const AlertTarget& target, const StandardWebhookSigner& signer, const Row& row,
+                  std::chrono::milliseconds timeout, const std::function<bool()>& cancelled) {
+    int64_t ts = now_us() / kMicrosPerSecond;  // the signing time, not the creation time
+    HttpHeaderList headers{
+        {"Content-Type", "application/json"},
+        {std::string(kWebhookIdHeader), row.webhook_id},
+        {std::string(kWebhookTimestampHeader), std::to_string(ts)},
+        {std::string(kWebhookSignatureHeader), signer.sign(row.webhook_id, ts, row.payload)},
+    };
+    return post_alert(target.url, headers, row.payload, timeout, cancelled);
+}
+
+// A chat webhook: the event as one line of text, unsigned (chat services do not verify
+// Standard Webhooks signatures; the URL's path is the credential).
+Attempt send_chat(const AlertTarget& target, const Row& row, std::chrono::milliseconds timeout,
+                  const std::function<bool()>& cancelled) {
+    auto body = chat_message_json(row.payload);
+    if (!body) {  // cannot happen for what the outbox wrote; not worth retrying if it did
+        Attempt a;
+        a.outcome.responded = true;
+        a.outcome.status = 400;
+        a.outcome.error = "the stored alert is not an event chat can show";
+        return a;
+    }
+    return post_alert(target.url, {{"Content-Type", "application/json"}}, *body, timeout, cancelled);
 }
 
 Attempt run_command(const AlertTarget& target, const Row& row, std::chrono::milliseconds timeout,
@@ -251,7 +273,7 @@ AlertDispatcher::AlertDispatcher(std::string db_path, AlertSettings settings, Me
         auto w = std::make_unique<Worker>();
         w->target = t;
         w->label = t.label();
-        if (!t.is_command()) w->signer = StandardWebhookSigner::from_secret(t.secret);
+        if (!t.is_command() && !t.chat) w->signer = StandardWebhookSigner::from_secret(t.secret);
         if (metrics_) {
             // Every target's series exists from the start, so rates work from the first event.
             for (const char* m : {kSent, kRetried, kDead, kDisabled}) metrics_->inc(m, {{"target", w->label}}, 0);
@@ -323,7 +345,7 @@ void AlertDispatcher::log_targets() {
             bool known = false;
             for (const auto& w : workers_) known |= w->target.name == target;
             if (known) continue;
-            std::string label = target.rfind("command:", 0) == 0 ? target : redact_url(target);
+            std::string label = stored_target_label(target);
             LogLine(logger_, LogLevel::Warn, "alert_target_unconfigured")
                 .str("target", label)
                 .num("pending", pending.column_int(1))
@@ -387,9 +409,9 @@ void AlertDispatcher::run(Worker& w) {
                 if (row.event_type == kCustomerChurned && !row.attempted && !claim_alert(*db, row.id, now_us()))
                     continue;
                 auto started = std::chrono::steady_clock::now();
-                Attempt at = w.target.is_command()
-                                 ? run_command(w.target, row, settings_.timeout, cancelled)
-                                 : send_http(w.target, *w.signer, row, settings_.timeout, cancelled);
+                Attempt at = w.target.is_command() ? run_command(w.target, row, settings_.timeout, cancelled)
+                             : w.target.chat       ? send_chat(w.target, row, settings_.timeout, cancelled)
+                                                   : send_http(w.target, *w.signer, row, settings_.timeout, cancelled);
                 if (at.abandoned) break;
                 std::uniform_real_distribution<double> jitter(0.0, 1.0);
                 Micros now = now_us();

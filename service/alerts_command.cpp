@@ -20,6 +20,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "alert_config.h"
 #include "alert_outbox.h"
 #include "commands.h"
 #include "crypto.h"
@@ -41,15 +42,6 @@ Micros now_us() {
     return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-// The URL without query or user info (as in logs and metrics), and when something was left
-// out, a fingerprint of the whole stored URL: two targets that differ only in the query
-// (…/in?token=AAA and …/in?token=BBB) look different here without showing the token.
-std::string target_label(const std::string& target) {
-    if (target.rfind("command:", 0) == 0) return target;
-    std::string label = redact_url(target);
-    if (label != target) label += " [" + crypto::to_hex(crypto::sha256(target)).substr(0, 6) + "]";
-    return label;
-}
 
 std::string shorten(std::string s, std::size_t width) {
     for (auto& c : s)
@@ -107,7 +99,7 @@ int list(const Config& config) {
         q.bind(1, status).bind(2, kListLimit);
         while (q.step()) {
             std::string st = q.column_text(3);
-            rows.push_back({std::to_string(q.column_int(0)), target_label(q.column_text(1)),
+            rows.push_back({std::to_string(q.column_int(0)), stored_target_label(q.column_text(1)),
                             q.column_text(2), st, std::to_string(q.column_int(4)),
                             q.is_null(5) ? "-" : std::to_string(q.column_int(5)),
                             shorten(q.column_opt_text(6).value_or("-"), kErrorWidth),
@@ -139,7 +131,7 @@ int list(const Config& config) {
     while (disabled.step()) {
         if (first) std::printf("\ndisabled targets (retry one of their alerts to re-enable):\n");
         first = false;
-        std::printf("  %s  since %s  %s\n", target_label(disabled.column_text(0)).c_str(),
+        std::printf("  %s  since %s  %s\n", stored_target_label(disabled.column_text(0)).c_str(),
                     format_time(disabled.column_int(1) / kMicrosPerSecond * kMicrosPerSecond).c_str(),
                     disabled.column_text(2).c_str());
     }
@@ -214,11 +206,11 @@ int retry(const Config& config, const std::vector<std::string>& ids_text) {
         reset.reset();
         reset.bind(1, id).bind(2, now).run();
         ++retried;
-        std::printf("alert %lld (%s, was %s): pending\n", (long long)id, target_label(target).c_str(), status.c_str());
+        std::printf("alert %lld (%s, was %s): pending\n", (long long)id, stored_target_label(target).c_str(), status.c_str());
         enable.reset();
         enable.bind(1, target).run();
         if (db->changes() > 0 && enabled.insert(target).second)
-            std::printf("target %s re-enabled\n", target_label(target).c_str());
+            std::printf("target %s re-enabled\n", stored_target_label(target).c_str());
         if (counted.insert(target).second) {
             count_retry.reset();
             count_retry.bind(1, alert_retries_key(target)).run();

@@ -14,7 +14,7 @@ const std::vector<const char*> kServeOptions = {
     "max-header", "max-connections", "request-timeout", "queue-capacity", "max-batch",
     "json-depth", "signature-window", "id-header", "dedupe-days", "projection-max-lag",
     "auto-churn-days", "log-level", "alert-url", "alert-secret", "alert-events", "alert-target",
-    "alert-command", "alert-hold", "alert-timeout", "alert-budget", "alert-backoff-base-ms"};
+    "alert-chat", "alert-command", "alert-hold", "alert-timeout", "alert-budget", "alert-backoff-base-ms"};
 
 // "  --db PATH                    SQLite database file … [default: …] (env CHURNWATCH_DB)"
 std::string option_line(const OptionSpec& o) {
@@ -97,7 +97,7 @@ const std::vector<CommandSpec>& command_specs() {
          "give it serve's --config and alert secret (without any target, on a database that has\n"
          "alerts, it warns which churn it did not announce).",
          {"config", "db", "json-depth", "auto-churn-days", "alert-url", "alert-secret",
-          "alert-events", "alert-target", "alert-command", "alert-hold"},
+          "alert-events", "alert-target", "alert-chat", "alert-command", "alert-hold"},
          false,
          {"list", "show", "replay"}},
         {"help", "help [COMMAND]", "this text, or one command's usage and options",

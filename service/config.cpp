@@ -54,12 +54,17 @@ const std::vector<OptionSpec>& option_specs() {
          "signing secret (whsec_<base64>) for alert-url targets and alert-targets without their own",
          false, true, "CHURNWATCH_ALERT_SECRET"},
         {"alert-events", "EVENTS", "customer.churned,customer.reactivated,customer.churn_retracted",
-         "alert events sent to alert-url and alert-command targets (and alert-targets without "
-         "their own)"},
+         "alert events sent to alert-url, alert-chat and alert-command targets (and "
+         "alert-targets without their own)"},
         {"alert-target", "URL|SECRET|EVENTS", nullptr,
          "an alert target with its own whsec_ secret and events (config-file form; without them: "
          "alert-secret, alert-events); repeatable",
          true, true},
+        {"alert-chat", "URL", nullptr,
+         "post each alert as one line of text ({\"text\": …}) to this chat incoming-webhook URL "
+         "(Slack, Mattermost, Google Chat, Microsoft Teams, Discord's …/slack); unsigned; "
+         "alert-events applies; repeatable",
+         true},
         {"alert-command", "PATH", nullptr,
          "run this program for each alert, the event JSON on stdin (exit 0 = delivered)"},
         {"alert-hold", "SECONDS", "0",
@@ -405,6 +410,7 @@ std::string Config::describe() const {
             // Alert URLs as in the logs and metrics (no query or user info, where tokens
             // live), an alert-target's secret masked and its events shown.
             std::string shown = name == "alert-url"    ? redact_url(trim(v))
+                                : name == "alert-chat"   ? redact_chat_url(trim(v))
                                 : name == "alert-target" ? describe_alert_target(v)
                                 : spec.secret            ? mask_secret(v)
                                                          : v;

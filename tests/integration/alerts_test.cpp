@@ -556,6 +556,45 @@ TEST(Alerts, ConfigFileTargetsChooseTheirEvents) {
     expect_verified(rx.requests()[0]);
 }
 
+// A chat channel's incoming webhook (Slack and the like): each alert as one line of text,
+// unsigned, needing no alert secret; the webhook's path is its token, so neither logs,
+// metrics nor `alerts list` show it.
+TEST(Alerts, AChatTargetGetsOneLineOfTextAndItsTokenStaysUnseen) {
+    TempDir dir;
+    HttpReceiver chat;
+    const std::string url = chat.url("/services/T000/B000/CHATTOKEN42");
+    ServerProcess server(dir, {.args = {"--alert-chat", url}});
+    churn_customer(server.port(), 7);
+    reactivate_customer(server.port(), 7);
+    ASSERT_TRUE(chat.wait_for(2)) << server.log();
+    ASSERT_TRUE(eventually([&] {
+        return query_int(server.db(), "SELECT count(*) FROM alerts_outbox WHERE status = 'sent'") == 2;
+    })) << server.log();
+    auto requests = chat.requests();
+    EXPECT_EQ(requests[0].target, "/services/T000/B000/CHATTOKEN42");
+    EXPECT_EQ(requests[0].header("content-type"), "application/json");
+    EXPECT_EQ(requests[0].header("webhook-signature"), "") << "chat services verify nothing";
+    EXPECT_EQ(requests[0].body,
+              "{\"text\":\"churnwatch: someone@example.com (customer 7) churned at 2026-03-01 12:00 UTC: "
+              "cancelled (voluntary), subscription 70\"}");
+    EXPECT_EQ(requests[1].body,
+              "{\"text\":\"churnwatch: someone@example.com (customer 7) is back: reactivated at "
+              "2026-04-01 00:00 UTC after churning at 2026-03-01 12:00 UTC (cancelled)\"}");
+    // The label: "chat:" and the host, the path (the token) left out.
+    const std::string label = "chat:" + chat.url("/…");
+    EXPECT_EQ(metric(server.port(), "churnwatch_alerts_sent_total", label), 2);
+    std::string page = http_request(server.port(), "GET", "/metrics").body;
+    auto list = run_churnwatch({"alerts", "list", "--db", server.db()});
+    ASSERT_EQ(list.exit_code, 0) << list.err;
+    EXPECT_NE(list.out.find(label + " ["), std::string::npos) << list.out;
+    auto check = run_churnwatch({"config", "check"}, {{"CHURNWATCH_ALERT_CHAT", url}});
+    EXPECT_NE(check.out.find("alert-chat = " + chat.url("/…") + "   # env"), std::string::npos) << check.out;
+    EXPECT_EQ(server.stop(), 0);
+    for (const std::string& text : {page, list.out, check.out, server.log()})
+        EXPECT_EQ(text.find("CHATTOKEN42"), std::string::npos) << text;
+    EXPECT_EQ(sanitizer_report(server.log()), "");
+}
+
 TEST(Alerts, CommandHookGetsThePayloadOnStdin) {
     TempDir dir;
     std::string out = dir.file("alert.json"), env = dir.file("alert.env");

@@ -1,0 +1,96 @@
+#include "alert_chat.h"
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "json.h"
+
+namespace churnwatch {
+
+namespace {
+
+std::optional<std::string> member_text(const rapidjson::Value& obj, const char* key) {
+    auto it = obj.FindMember(key);
+    if (it == obj.MemberEnd() || !it->value.IsString()) return std::nullopt;
+    return std::string(it->value.GetString(), it->value.GetStringLength());
+}
+
+std::optional<long long> member_int(const rapidjson::Value& obj, const char* key) {
+    auto it = obj.FindMember(key);
+    if (it == obj.MemberEnd() || !it->value.IsInt64()) return std::nullopt;
+    return it->value.GetInt64();
+}
+
+// "2026-03-05T10:00:00.250000Z" → "2026-03-05 10:00 UTC": minutes are what a person reads.
+std::string readable_time(const std::optional<std::string>& rfc3339) {
+    if (!rfc3339) return "an unknown time";
+    const std::string& t = *rfc3339;
+    if (t.size() < 16 || t[10] != 'T') return t;
+    return t.substr(0, 10) + " " + t.substr(11, 5) + " UTC";
+}
+
+// Slack reads & < > as markup: its documentation asks for these three to be escaped.
+std::string escape_markup(const std::string& s) {
+    std::string out;
+    for (char c : s) {
+        switch (c) {
+            case '&': out += "&amp;"; break;
+            case '<': out += "&lt;"; break;
+            case '>': out += "&gt;"; break;
+            default: out += c;
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+std::optional<std::string> chat_text(std::string_view payload) {
+    rapidjson::Document doc;
+    std::string error;
+    if (!parse_json(payload, JsonLimits{}, doc, error) || !doc.IsObject()) return std::nullopt;
+    auto type = member_text(doc, "type");
+    auto data = doc.FindMember("data");
+    if (!type || data == doc.MemberEnd() || !data->value.IsObject()) return std::nullopt;
+    const rapidjson::Value& d = data->value;
+    auto customer_id = member_int(d, "customer_id");
+    if (!customer_id) return std::nullopt;
+    auto email = member_text(d, "email");
+    const std::string who = (email ? *email + " (customer " : "customer ") + std::to_string(*customer_id) +
+                            (email ? ")" : "");
+    const std::string reason = member_text(d, "reason").value_or("unknown reason");
+    const std::string category = member_text(d, "category").value_or("");
+    const std::string why = reason + (category.empty() ? "" : " (" + category + ")");
+    const std::string churned_at = readable_time(member_text(d, "churned_at"));
+    if (*type == "customer.churned") {
+        std::string s = "churnwatch: " + who + " churned at " + churned_at + ": " + why;
+        if (auto sub = member_int(d, "subscription_id")) s += ", subscription " + std::to_string(*sub);
+        if (auto charge = member_int(d, "charge_id")) s += ", charge " + std::to_string(*charge);
+        return s;
+    }
+    if (*type == "customer.reactivated") {
+        return "churnwatch: " + who + " is back: reactivated at " +
+               readable_time(member_text(d, "reactivated_at")) + " after churning at " + churned_at +
+               " (" + reason + ")";
+    }
+    if (*type == "customer.churn_retracted") {
+        return "churnwatch: withdrawn: " + who + " did not churn at " + churned_at + " (" + reason +
+               "); a later delivery showed otherwise";
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> chat_message_json(std::string_view payload) {
+    auto text = chat_text(payload);
+    if (!text) return std::nullopt;
+    const std::string escaped = escape_markup(*text);
+    rapidjson::StringBuffer buf;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+    w.StartObject();
+    w.Key("text");
+    w.String(escaped.data(), static_cast<rapidjson::SizeType>(escaped.size()));
+    w.EndObject();
+    return std::string(buf.GetString(), buf.GetSize());
+}
+
+}  // namespace churnwatch
