@@ -280,6 +280,8 @@ private:
         // Parse as much as has arrived at each read: a request that came in one piece is
         // still parsed by one read (http::async_read does the same).
         parser_->eager(true);
+        // The last chunk's header comes before any trailer: the fields then are the header's.
+        parser_->on_chunk_header(chunk_header_);
         // Shutting down (an answer was being written when it began): the next request gets a
         // short deadline, as on_shutdown gives one in progress, instead of holding the drain.
         tcp().expires_after(server_.stopping.load()
@@ -373,8 +375,13 @@ private:
             return close();
         }
         if (ec) return refuse(ec);
-        tcp().expires_never();
         auto& msg = parser_->get();
+        if (const char* why = framing_error(msg)) {
+            is_head_ = false;
+            version_ = msg.version();
+            return refuse_framing(why);
+        }
+        tcp().expires_never();
         keep_alive_ = msg.keep_alive();
         HttpRequest req;
         req.method = std::string(msg.method_string());
@@ -392,6 +399,26 @@ private:
             net::dispatch(self->stream_.get_executor(),
                           [self, res = std::move(res)]() mutable { self->write(std::move(res)); });
         });
+    }
+
+    // Framing that a proxy in front could read differently (request smuggling, RFC 9112
+    // 6.3): a Transfer-Encoding whose last coding is not chunked (Beast then reads no body,
+    // and what follows would be taken as the next request), and trailer fields (Beast merges
+    // them into the header, where they would pass for headers a proxy never saw). Recharge
+    // sends neither.
+    const char* framing_error(const http::request<http::string_body>& msg) const {
+        if (msg.find(http::field::transfer_encoding) != msg.end() && !parser_->chunked())
+            return "Transfer-Encoding without chunked as its last coding: the body's length is ambiguous";
+        if (parser_->chunked() && field_count(msg) > fields_before_body_)
+            return "trailer fields after a chunked body are not accepted";
+        return nullptr;
+    }
+    static std::size_t field_count(const http::request<http::string_body>& msg) {
+        return static_cast<std::size_t>(std::distance(msg.begin(), msg.end()));
+    }
+    void refuse_framing(const char* why) {
+        keep_alive_ = false;
+        write(server_.handler.transport_error(400, "bad_request", why, peer_));
     }
 
     // The request could not be read as a whole: answer with the status the limit implies and
@@ -469,6 +496,11 @@ private:
     bool cut_at_shutdown_ = false;                     // that timer closed the connection
     std::string peer_;  // "ADDRESS:PORT" of the client
     bool reading_ = false;
+    std::size_t fields_before_body_ = 0;  // a chunked request's header fields (framing_error)
+    std::function<void(std::uint64_t, beast::string_view, beast::error_code&)> chunk_header_ =
+        [this](std::uint64_t size, beast::string_view, beast::error_code&) {
+            if (size == 0) fields_before_body_ = field_count(parser_->get());
+        };
     // When the request being read began to arrive (steady clock, ns; the connection's
     // accept for its first request, TLS handshake included), 0 otherwise: the registry reads
     // it from other threads to find stalled requests.

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -254,6 +255,48 @@ TEST_F(BadInput, MalformedHttpIs400) {
     EXPECT_TRUE(contains(log(), "bad_request"));
     EXPECT_TRUE(contains(log(), "\"reason\":\"bad_request\",\"detail\"")) << log();
     EXPECT_TRUE(contains(log(), "\"peer\":\"127.0.0.1:")) << log();
+}
+
+// Request smuggling: a Transfer-Encoding that does not end in chunked leaves the body's
+// length ambiguous (a proxy in front may read one there), so Beast's reading of it as empty
+// would take the bytes after it for a next request. That request must not be served.
+TEST_F(BadInput, TransferEncodingNotEndingInChunkedIs400AndNothingAfterItIsServed) {
+    start();
+    std::string body = example_payload(kCancelled);
+    std::string smuggled = raw_post(kTarget, {{"X-Recharge-Hmac-Sha256", legacy_signature(kSecret, body)}}, body);
+    for (const char* coding : {"chunked, identity", "gzip", "xchunked"}) {
+        HttpConnection c(port());
+        auto r = send_and_read(c, "POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: " +
+                                      std::string(coding) + "\r\n\r\n" + smuggled);
+        EXPECT_EQ(r.status, 400) << coding << ": " << r.body;
+        EXPECT_TRUE(contains(r.body, "Transfer-Encoding without chunked")) << r.body;
+        EXPECT_TRUE(c.closed_by_peer(5000)) << coding;
+    }
+    EXPECT_EQ(count("topic = 'subscription/cancelled'"), 0) << "the smuggled delivery was stored";
+}
+
+// Trailer fields: Beast merges them into the header, where a signature or topic sent after
+// the body would pass for headers a proxy in front never saw. Refused, nothing stored.
+TEST_F(BadInput, TrailerFieldsAreRefused) {
+    start();
+    std::string body = example_payload(kCancelled);
+    std::string chunked = "POST " + kTarget + " HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+    char size[32];
+    std::snprintf(size, sizeof size, "%zx\r\n", body.size());
+    chunked += size + body + "\r\n0\r\nX-Recharge-Hmac-Sha256: " + legacy_signature(kSecret, body) + "\r\n\r\n";
+    HttpConnection c(port());
+    auto r = send_and_read(c, chunked);
+    EXPECT_EQ(r.status, 400) << r.body;
+    EXPECT_TRUE(contains(r.body, "trailer fields")) << r.body;
+    EXPECT_EQ(count("topic = 'subscription/cancelled'"), 0);
+    // The same body chunked with its signature in the header is fine.
+    std::string ok = "POST " + kTarget + " HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n" +
+                     "X-Recharge-Hmac-Sha256: " + legacy_signature(kSecret, body) + "\r\n\r\n" + size + body +
+                     "\r\n0\r\n\r\n";
+    HttpConnection c2(port());
+    auto good = send_and_read(c2, ok);
+    EXPECT_EQ(good.status, 200) << good.body;
+    EXPECT_EQ(count("topic = 'subscription/cancelled'"), 1);
 }
 
 TEST_F(BadInput, SlowClientIsDroppedWhileOthersAreServed) {
