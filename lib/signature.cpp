@@ -138,6 +138,11 @@ SignatureResult verify_legacy(const std::vector<std::string>& secrets, std::stri
         return failure(SignatureScheme::Legacy, SignatureFailure::Mismatch,
                        "legacy signature matches no configured secret");
     }
+    if (body.find('\0') != std::string_view::npos) {
+        return failure(SignatureScheme::Legacy, SignatureFailure::Suspect,
+                       "legacy signature matches, but the body holds a NUL byte, which no Recharge "
+                       "delivery has: an earlier delivery extended (SHA-256 length extension)");
+    }
     return success(SignatureScheme::Legacy, *match);
 }
 
@@ -160,6 +165,7 @@ std::string_view to_string(SignatureFailure f) {
         case SignatureFailure::Mismatch: return "mismatch";
         case SignatureFailure::Stale: return "stale";
         case SignatureFailure::NoSecrets: return "no_secrets";
+        case SignatureFailure::Suspect: return "suspect";
     }
     return "unknown";
 }

@@ -22,10 +22,14 @@
 namespace churnwatch {
 
 enum class SignatureScheme { None, Legacy, Timestamped };
-enum class SignatureFailure { None, Missing, Malformed, Mismatch, Stale, NoSecrets };
+// Suspect: the legacy hash matched, but the body has a NUL byte. Legacy is SHA-256(secret ‖
+// body), so from one captured delivery anyone can compute the hash of that body with bytes
+// appended (a length extension), and the appended SHA-256 padding always holds NUL bytes;
+// JSON from Recharge never does (a control character must be escaped).
+enum class SignatureFailure { None, Missing, Malformed, Mismatch, Stale, NoSecrets, Suspect };
 
 std::string_view to_string(SignatureScheme s);   // "none" "legacy" "timestamped"
-std::string_view to_string(SignatureFailure f);  // "ok" "missing" "malformed" "mismatch" "stale" "no_secrets"
+std::string_view to_string(SignatureFailure f);  // "ok" "missing" "malformed" "mismatch" "stale" "no_secrets" "suspect"
 
 struct SignatureHeaders {
     std::optional<std::string_view> legacy;       // X-Recharge-Hmac-Sha256

@@ -3,10 +3,13 @@
 #include "signature.h"
 
 #include <gtest/gtest.h>
+#include <openssl/sha.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <string>
+#include <utility>
 
 namespace churnwatch {
 namespace {
@@ -123,6 +126,7 @@ TEST(SignatureNames, ToString) {
     EXPECT_EQ(to_string(SignatureFailure::Mismatch), "mismatch");
     EXPECT_EQ(to_string(SignatureFailure::Stale), "stale");
     EXPECT_EQ(to_string(SignatureFailure::NoSecrets), "no_secrets");
+    EXPECT_EQ(to_string(SignatureFailure::Suspect), "suspect");
 }
 
 TEST(KeyRingBasics, SizeAndWindow) {
@@ -151,6 +155,50 @@ TEST_F(SignatureTest, LegacyOneChangedBodyByteIsMismatch) {
     // Sanity check of the vector itself: the changed body has its own valid hash.
     expect_ok(ring_.verify(legacy_only(kLegacyChanged), kBodyChanged, kT),
               SignatureScheme::Legacy);
+}
+
+// SHA-256(secret ‖ body) from a captured (body, hash) pair, extended by `more`, without the
+// secret: the state after secret ‖ body ‖ padding is the hash itself. Returns the forged body
+// (body ‖ padding ‖ more) and its hash. What an attacker can do with the legacy scheme.
+std::pair<std::string, std::string> length_extend(std::string_view body, std::string_view hex_hash,
+                                                  std::size_t secret_len, std::string_view more) {
+    const std::uint64_t prefix = secret_len + body.size();
+    std::string padding = "\x80";
+    while ((prefix + padding.size()) % 64 != 56) padding += '\0';
+    for (int i = 7; i >= 0; --i) padding += static_cast<char>(((prefix * 8) >> (8 * i)) & 0xff);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    SHA256_CTX ctx;
+    SHA256_Init(&ctx);
+    for (int i = 0; i < 8; ++i) ctx.h[i] = static_cast<SHA_LONG>(std::stoul(std::string(hex_hash.substr(8 * i, 8)), nullptr, 16));
+    const std::uint64_t done_bits = (prefix + padding.size()) * 8;
+    ctx.Nl = static_cast<SHA_LONG>(done_bits & 0xffffffff);
+    ctx.Nh = static_cast<SHA_LONG>(done_bits >> 32);
+    SHA256_Update(&ctx, more.data(), more.size());
+    unsigned char out[32];
+    SHA256_Final(out, &ctx);
+#pragma GCC diagnostic pop
+    std::string hex;
+    for (unsigned char c : out) {
+        char b[3];
+        std::snprintf(b, sizeof b, "%02x", c);
+        hex += b;
+    }
+    return {std::string(body) + padding + std::string(more), hex};
+}
+
+// The forgery works on the hash (checked with the secret, as Recharge would compute it), and
+// is refused: the padding puts NUL bytes in the body, which no Recharge delivery has.
+TEST_F(SignatureTest, LegacyLengthExtensionIsRefusedAsSuspect) {
+    auto [forged, hash] = length_extend(kBody, kLegacy, kSecret.size(), R"(,"forged":true})");
+    ASSERT_EQ(crypto::to_hex(crypto::sha256(kSecret, forged)), hash) << "the forgery itself is wrong";
+    auto r = ring_.verify(legacy_only(hash), forged, kT);
+    expect_fail(r, SignatureFailure::Suspect, SignatureScheme::Legacy);
+    EXPECT_NE(r.detail.find("length extension"), std::string::npos) << r.detail;
+    // A NUL byte is what gives it away, whatever follows it.
+    std::string with_nul = std::string(kBody) + std::string(1, '\0');
+    expect_fail(ring_.verify(legacy_only(crypto::to_hex(crypto::sha256(kSecret, with_nul))), with_nul, kT),
+                SignatureFailure::Suspect, SignatureScheme::Legacy);
 }
 
 TEST_F(SignatureTest, LegacyTrailingNewlineInBodyIsMismatch) {
