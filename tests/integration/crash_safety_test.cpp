@@ -27,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include "crypto.h"
 #include "payloads.h"
 #include "test_support.h"
 
@@ -62,6 +63,11 @@ int64_t make_id(int round, int conn, int i) {
 
 bool acked(const HttpResult& r) { return r.status >= 200 && r.status < 300; }
 
+// The hash a dedupe key with an id ends in (README, "Deduplication").
+std::string body_hash(const std::string& topic, const std::string& body) {
+    return churnwatch::crypto::to_hex(churnwatch::crypto::sha256(topic + "\n", body));
+}
+
 // Sends until the server stops answering (it was killed); returns everything it tried.
 std::vector<Sent> client(int port, int round, int conn, const std::atomic<bool>& stop) {
     std::vector<Sent> out;
@@ -72,20 +78,20 @@ std::vector<Sent> client(int port, int round, int conn, const std::atomic<bool>&
         s.id = make_id(round, conn, i);
         std::string tag = "crash-r" + std::to_string(round) + "-c" + std::to_string(conn) + "-" +
                           std::to_string(i);
-        s.create_key = "id:" + tag;
         s.create_body = subscription_json({.id = s.id, .customer_id = s.id, .status = "active",
                                            .updated_at = "2026-03-01T10:00:00+00:00"});
+        s.create_key = "id:" + tag + ":" + body_hash("subscription/created", s.create_body);
         auto r = post_webhook_on(c, "/webhooks/recharge/subscription/created", s.create_body,
                                  {{"X-Recharge-Webhook-Id", tag}});
         s.create_acked = acked(r);
         bool dead = r.status == 0;
         if (s.create_acked && i % 3 == 0) {
             s.cancel_sent = true;
-            s.cancel_key = "id:" + tag + "-cancel";
             s.cancel_body = subscription_json({.id = s.id, .customer_id = s.id,
                                                .status = "cancelled",
                                                .updated_at = "2026-04-01T10:00:00+00:00",
                                                .cancelled_at = "2026-04-01T10:00:00+00:00"});
+            s.cancel_key = "id:" + tag + "-cancel:" + body_hash("subscription/cancelled", s.cancel_body);
             auto rc = post_webhook_on(c, "/webhooks/recharge/subscription/cancelled",
                                       s.cancel_body, {{"X-Recharge-Webhook-Id", tag + "-cancel"}});
             s.cancel_acked = acked(rc);
