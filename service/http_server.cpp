@@ -126,7 +126,7 @@ struct HttpServer::Impl {
     LogThrottle limit_log{std::chrono::seconds(10)};
     int64_t idle_closed_unlogged = 0;
     void note_connection_limit(bool idle_closed);
-    void note_stalled_closed(const std::string& peer, std::int64_t since);
+    void note_stalled_closed(const std::string& peer, std::int64_t since, bool writing);
     void wait_for_stalled_request();
     void log_connection_limit();  // with limit_log_mu held
     int64_t stalled_closed_unlogged = 0;
@@ -161,7 +161,7 @@ public:
     }
     ~Session() override { registry_->remove(this); }
 
-    const std::atomic<std::int64_t>* reading_since() const { return &reading_since_; }
+    const std::atomic<std::int64_t>* waiting_since() const { return &waiting_since_; }
 
     // Holds the TLS context this connection was made with (a SIGHUP reload may replace the
     // server's current one while the connection lives on).
@@ -219,11 +219,11 @@ public:
     // connection); had it been read meanwhile, the session counts again.
     void on_evict_stalled(std::int64_t since) override {
         net::dispatch(stream_.get_executor(), [self = this->shared_from_this(), since] {
-            if (self->reading_since_.load(std::memory_order_relaxed) != since) {
+            if (self->waiting_since_.load(std::memory_order_relaxed) != since) {
                 return self->registry_->set_idle(self.get(), SessionRegistry::Wait::busy);
             }
             self->stalled_closed_ = true;
-            self->server_.note_stalled_closed(self->peer_, since);
+            self->server_.note_stalled_closed(self->peer_, since, self->writing_);
             beast::error_code ec;
             self->tcp().socket().shutdown(tcp::socket::shutdown_both, ec);
             self->tcp().close();
@@ -294,7 +294,7 @@ private:
         // new connection at the limit may close this one (SessionRegistry).
         if (next_request && buffer_.size() == 0 && !tls_bytes_pending()) return wait_idle();
         // A pipelined request begins now; a connection's first began when it was accepted.
-        if (next_request) reading_since_.store(steady_now_ns(), std::memory_order_relaxed);
+        if (next_request) waiting_since_.store(steady_now_ns(), std::memory_order_relaxed);
         read_some();
     }
 
@@ -317,7 +317,7 @@ private:
             tcp().socket().is_open()) {
             if (!tls_bytes_pending()) return evicted();
             // Part of a TLS record of the next request had come: it is not idle.
-            reading_since_.store(steady_now_ns(), std::memory_order_relaxed);
+            waiting_since_.store(steady_now_ns(), std::memory_order_relaxed);
             registry_->set_idle(this, Wait::busy);
             return read_some();
         }
@@ -325,7 +325,7 @@ private:
             registry_->set_idle(this, Wait::ending);
             return on_read(ec, n);  // closed, reset or timed out: closes quietly
         }
-        reading_since_.store(steady_now_ns(), std::memory_order_relaxed);
+        waiting_since_.store(steady_now_ns(), std::memory_order_relaxed);
         registry_->set_idle(this, Wait::busy);
         read_some();  // the parser starts with what came
     }
@@ -362,7 +362,7 @@ private:
 
     void on_read(beast::error_code ec, std::size_t) {
         reading_ = false;
-        reading_since_.store(0, std::memory_order_relaxed);
+        waiting_since_.store(0, std::memory_order_relaxed);
         if (ec && (cut_at_shutdown_ || stalled_closed_)) return close();  // logged when it was cut
         if (ec == http::error::end_of_stream || ec == net::error::operation_aborted ||
             ec == net::error::connection_reset || ec == net::error::eof ||
@@ -458,8 +458,15 @@ private:
         if (is_head_) body_.clear();
         std::array<net::const_buffer, 2> buffers{net::buffer(head_), net::buffer(body_)};
         tcp().expires_after(server_.options.write_timeout);
+        // Waiting on the client until it takes the answer (one that never reads can be
+        // closed for a new connection at the limit, like a stalled request).
+        writing_ = true;
+        waiting_since_.store(steady_now_ns(), std::memory_order_relaxed);
         net::async_write(stream_, buffers,
                          [self = this->shared_from_this(), keep](beast::error_code ec, std::size_t) {
+                             self->writing_ = false;
+                             self->waiting_since_.store(0, std::memory_order_relaxed);
+                             if (ec && self->stalled_closed_) return;  // closed, and logged, then
                              if (ec || !keep) return self->close();
                              self->do_read(true);
                          });
@@ -501,11 +508,13 @@ private:
         [this](std::uint64_t size, beast::string_view, beast::error_code&) {
             if (size == 0) fields_before_body_ = field_count(parser_->get());
         };
-    // When the request being read began to arrive (steady clock, ns; the connection's
-    // accept for its first request, TLS handshake included), 0 otherwise: the registry reads
-    // it from other threads to find stalled requests.
-    std::atomic<std::int64_t> reading_since_{steady_now_ns()};
+    // Since when the session has waited on its client (steady clock, ns): the request being
+    // read began to arrive (a connection's first at its accept, TLS handshake included), or
+    // the answer began to be written; 0 otherwise. The registry reads it from other threads
+    // to find stalled connections.
+    std::atomic<std::int64_t> waiting_since_{steady_now_ns()};
     bool stalled_closed_ = false;  // closed by on_evict_stalled
+    bool writing_ = false;         // an answer is being written
     bool idle_ = false;      // waiting for a next request, none of it received (wait_idle)
     bool evicting_ = false;  // on_evict cancelled that wait
     bool continue_sent_ = false;  // this request's "100 Continue" has gone out
@@ -590,11 +599,11 @@ void HttpServer::Impl::on_accept(beast::error_code ec, tcp::socket socket) {
             auto s = std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
                 *this, std::move(socket), *ctx);
             s->keep_context(std::move(ctx));
-            more = registry->add(s.get(), s, s->reading_since());
+            more = registry->add(s.get(), s, s->waiting_since());
             s->start();
         } else {
             auto s = std::make_shared<Session<beast::tcp_stream>>(*this, std::move(socket));
-            more = registry->add(s.get(), s, s->reading_since());
+            more = registry->add(s.get(), s, s->waiting_since());
             s->start();
         }
         if (!more) {
@@ -644,10 +653,11 @@ void HttpServer::Impl::wait_for_stalled_request() {
 
 // A stalled request closed for a new connection: its client is told nothing (it was still
 // sending), the log says who and how long, and it counts as a connection_limit occurrence.
-void HttpServer::Impl::note_stalled_closed(const std::string& peer, std::int64_t since) {
+void HttpServer::Impl::note_stalled_closed(const std::string& peer, std::int64_t since, bool writing) {
     const auto age_ms = (steady_now_ns() - since) / 1'000'000;
     handler.transport_error(408, "stalled",
-                            "request still arriving after " + std::to_string(age_ms) +
+                            std::string(writing ? "answer not read by the client for " : "request still arriving after ") +
+                                std::to_string(age_ms) +
                                 " ms with every connection in use (max-connections): closed for a new connection",
                             peer);
     std::lock_guard lock(limit_log_mu);

@@ -34,14 +34,14 @@ void SessionRegistry::set_callbacks(std::function<void()> resume_accept, std::fu
 void SessionRegistry::detach() { set_callbacks(nullptr, nullptr); }
 
 bool SessionRegistry::add(const void* p, std::weak_ptr<SessionControl> session,
-                          const std::atomic<std::int64_t>* reading_since) {
+                          const std::atomic<std::int64_t>* waiting_since) {
     Victims victims;
     bool more;
     {
         std::lock_guard lock(mu_);
         Entry& e = sessions_[p];
         e.session = std::move(session);
-        e.reading_since = reading_since;
+        e.waiting_since = waiting_since;
         evict_idle_over(max_connections_, victims);
         more = can_admit();
         if (!more) accept_paused_ = true;
@@ -111,7 +111,7 @@ bool SessionRegistry::make_room(std::int64_t now_ns) {
     {
         std::lock_guard lock(mu_);
         if (counted() >= max_connections_ && idle_.empty()) {
-            auto [oldest, since] = oldest_reading();
+            auto [oldest, since] = oldest_waiting();
             if (!oldest || now_ns - since < kStalledAgeNs) {
                 accept_paused_ = true;
                 return false;
@@ -131,7 +131,7 @@ bool SessionRegistry::make_room(std::int64_t now_ns) {
 
 std::optional<std::chrono::nanoseconds> SessionRegistry::next_stall_in(std::int64_t now_ns) {
     std::lock_guard lock(mu_);
-    auto [oldest, since] = oldest_reading();
+    auto [oldest, since] = oldest_waiting();
     if (!oldest) return std::nullopt;
     auto left = std::chrono::nanoseconds(since + kStalledAgeNs - now_ns);
     return std::max<std::chrono::nanoseconds>(left, std::chrono::milliseconds(10));
@@ -158,11 +158,11 @@ std::vector<std::shared_ptr<SessionControl>> SessionRegistry::begin_stop() {
     return live;
 }
 
-std::pair<const void*, std::int64_t> SessionRegistry::oldest_reading() const {
+std::pair<const void*, std::int64_t> SessionRegistry::oldest_waiting() const {
     std::pair<const void*, std::int64_t> oldest{nullptr, 0};
     for (const auto& [p, e] : sessions_) {
-        if (e.state != State::busy || !e.reading_since) continue;
-        const std::int64_t since = e.reading_since->load(std::memory_order_relaxed);
+        if (e.state != State::busy || !e.waiting_since) continue;
+        const std::int64_t since = e.waiting_since->load(std::memory_order_relaxed);
         if (since != 0 && (!oldest.first || since < oldest.second)) oldest = {p, since};
     }
     return oldest;

@@ -27,18 +27,21 @@ public:
     // Chosen to make room for a new connection while idle: close if still idle (no byte of
     // the next request received), otherwise carry on (the session then reports itself busy).
     virtual void on_evict() = 0;
-    // Chosen to make room while its request, begun at `since`, had stalled: close if that
-    // request is still arriving, otherwise carry on (reporting itself busy again).
+    // Chosen to make room while it had kept the server waiting on its client since `since`
+    // (a request still arriving, or an answer the client does not read): close if that wait
+    // is still the same one, otherwise carry on (reporting itself busy again).
     virtual void on_evict_stalled(std::int64_t since) = 0;
 };
 
-// A request still arriving this long after it began, while every connection is in use, is
-// closed for a new connection: a whole delivery crosses the internet in well under a second,
-// and Recharge waits 5 s for an answer, so a client that trickles its request (slowloris)
-// cannot keep deliveries and probes out for the whole request timeout.
+// A connection that has kept the server waiting on its client this long — a request still
+// arriving, or an answer the client does not read — is closed for a new connection while
+// every connection is in use: a whole delivery and its answer cross the internet in well
+// under a second, and Recharge waits 5 s for an answer, so a client that trickles its request
+// (slowloris) or never reads (a full receive window) cannot keep deliveries and probes out
+// for the whole request or write timeout.
 constexpr auto kStalledRequestAge = std::chrono::seconds(2);
 
-// The steady clock in nanoseconds: what sessions publish as reading_since.
+// The steady clock in nanoseconds: what sessions publish as waiting_since.
 std::int64_t steady_now_ns();
 
 // Live sessions and the connection limit. Shared with every session, so a session destroyed
@@ -52,11 +55,11 @@ std::int64_t steady_now_ns();
 // just then, counts again, and another idle session (or the next to become idle) closes
 // instead.
 //
-// With none idle, a session whose request has been arriving for kStalledRequestAge makes
-// room instead (the one whose request began first); until one has, accepting pauses, and
-// resumes when a session closes or becomes idle (the resume callback) or when the first
-// request could have stalled (next_stall_in, then resume_if_paused). A session handling a
-// request or writing its answer is never closed for a new connection.
+// With none idle, a session that has kept the server waiting on its client for
+// kStalledRequestAge makes room instead (the one waited on longest); until one has, accepting
+// pauses, and resumes when a session closes or becomes idle (the resume callback) or when the
+// first could have stalled (next_stall_in, then resume_if_paused). A session handling a
+// request (the handler or the writer has it) is never closed for a new connection.
 class SessionRegistry {
 public:
     explicit SessionRegistry(std::size_t max_connections);
@@ -68,11 +71,12 @@ public:
     void set_callbacks(std::function<void()> resume_accept, std::function<void()> last_one_gone);
     void detach();
 
-    // A new session; `reading_since` is the session's own record of when its current request
-    // began to arrive (steady_now_ns; 0 while it is not reading one), read from any thread.
+    // A new session; `waiting_since` is the session's own record of when it began waiting on
+    // its client: its current request began to arrive, or its answer began to be written
+    // (steady_now_ns; 0 otherwise: idle, or handling a request), read from any thread.
     // Returns false when accepting should pause: the limit is reached and no session is idle.
     bool add(const void* p, std::weak_ptr<SessionControl> session,
-             const std::atomic<std::int64_t>* reading_since);
+             const std::atomic<std::int64_t>* waiting_since);
     // A session began waiting for its next request, nothing of it received (idle), or that
     // wait ended: bytes came (busy), or the connection is ending (closed, reset, timed out;
     // busy too, but one already told to close stays uncounted: counting it again would
@@ -84,13 +88,12 @@ public:
     // New connections must make room: accept only after make_room().
     bool at_limit();
     // A connection is waiting to be accepted: true when it may be, after telling the session
-    // idle the longest, or else the one whose request stalled first, to close if the limit
-    // requires it; false (accepting pauses) when no session is idle or stalled.
+    // idle the longest, or else the one stalled longest, to close if the limit requires it;
+    // false (accepting pauses) when no session is idle or stalled.
     bool make_room(std::int64_t now_ns = steady_now_ns());
-    // While accepting is paused: how long until the request that began first will have
-    // stalled (at least 10 ms), or nothing when no session is reading a request (each is
-    // handling one or writing its answer, and will be idle or closed soon, which resumes
-    // accepting).
+    // While accepting is paused: how long until the session waited on longest will have
+    // stalled (at least 10 ms), or nothing when none is waiting on its client (each is
+    // handling a request, and will be idle or closed soon, which resumes accepting).
     std::optional<std::chrono::nanoseconds> next_stall_in(std::int64_t now_ns = steady_now_ns());
     // Accepting was paused and nothing resumed it since: resume (true), as a stalled session
     // may make room now.
@@ -104,7 +107,7 @@ private:
     enum class State { busy, idle, evicting };
     struct Entry {
         std::weak_ptr<SessionControl> session;
-        const std::atomic<std::int64_t>* reading_since = nullptr;
+        const std::atomic<std::int64_t>* waiting_since = nullptr;
         State state = State::busy;
         std::list<const void*>::iterator idle_at;  // in `idle_` while State::idle
     };
@@ -119,9 +122,9 @@ private:
     std::size_t counted() const { return sessions_.size() - evicting_; }
     // A new connection can be taken: below the limit, or an idle session can make room.
     bool can_admit() const { return counted() < max_connections_ || !idle_.empty(); }
-    // The counted session whose request began to arrive first, and when; {nullptr, 0} when
-    // none is reading a request. A scan, but only at the limit with no idle session.
-    std::pair<const void*, std::int64_t> oldest_reading() const;
+    // The counted session waited on longest, and since when; {nullptr, 0} when none is
+    // waiting on its client. A scan, but only at the limit with no idle session.
+    std::pair<const void*, std::int64_t> oldest_waiting() const;
     // Over `keep` sessions: those idle the longest are told to close (one, but for a session
     // counting again after its next request began as it was chosen).
     void evict_idle_over(std::size_t keep, Victims& victims);

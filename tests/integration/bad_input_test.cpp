@@ -3,6 +3,10 @@
 // reason column), that nothing unwanted was stored, and — in TearDown, for every case — that
 // the server is still up afterwards and accepts a valid delivery.
 #include <gtest/gtest.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 
 #include <atomic>
 #include <chrono>
@@ -456,6 +460,32 @@ TEST_F(BadInput, StalledRequestsAtTheLimitMakeRoomForNewOnes) {
     EXPECT_TRUE(contains(log(), "closed for a new connection")) << log();
     auto metrics = second.request("GET", "/metrics").body;
     EXPECT_TRUE(contains(metrics, "churnwatch_deliveries_rejected_total{reason=\"stalled\"} 2")) << metrics;
+}
+
+// A client that sends requests and never reads the answers holds its slot while the server's
+// write waits (up to the 15 s write timeout): at the limit it gives way after 2 s, as a
+// stalled request does.
+TEST_F(BadInput, AClientThatNeverReadsItsAnswersGivesWayAtTheLimit) {
+    start({.args = {"--max-connections", "1", "--request-timeout", "60"}});
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    int small = 1024;
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port()));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    // Pipelined requests whose answers (the metrics page, several KB each) fill both
+    // sides' buffers, so the server's write waits on this client.
+    const std::string request = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+    for (int i = 0; i < 2000; ++i)
+        if (::send(fd, request.data(), request.size(), MSG_DONTWAIT | MSG_NOSIGNAL) < 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    HttpConnection probe(port());
+    ASSERT_TRUE(probe.send_raw("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+    EXPECT_EQ(probe.read_response(10000).status, 200) << "the probe waited for the write timeout\n" << log();
+    EXPECT_TRUE(eventually([&] { return contains(log(), "answer not read by the client for "); })) << log();
+    ::close(fd);
 }
 
 // --- authentic but unusable: 200, stored as quarantined with the reason -----------------------

@@ -17,7 +17,8 @@ constexpr std::int64_t kSecond = 1'000'000'000;
 // Steady-clock readings of the tests' story: t(0) is its start (0 itself means "not reading").
 constexpr std::int64_t t(std::int64_t since_start) { return 100 * kSecond + since_start; }
 
-// A session that records what it was told. `since` is what a real session publishes.
+// A session that records what it was told. `since` is what a real session publishes: since
+// when it has waited on its client (a request arriving, an answer being written), or 0.
 struct FakeSession : SessionControl {
     std::atomic<std::int64_t> since{0};
     int evicted_idle = 0;
@@ -51,7 +52,7 @@ struct Fixture {
         s.since = at;
         registry.set_idle(&s, SessionRegistry::Wait::busy);
     }
-    // Its request is complete: being handled (not reading).
+    // Its request is complete: being handled (not waiting on the client).
     void handling(FakeSession& s) { s.since = 0; }
 
     SessionRegistry registry;
