@@ -159,7 +159,10 @@ public:
             peer_ += ":" + std::to_string(ep.port());
         }
     }
-    ~Session() override { registry_->remove(this); }
+    ~Session() override {
+        release_body_memory();
+        registry_->remove(this);
+    }
 
     const std::atomic<std::int64_t>* waiting_since() const { return &waiting_since_; }
 
@@ -342,6 +345,7 @@ private:
 
     void on_read_some(beast::error_code ec, std::size_t n) {
         if (ec || parser_->is_done()) return on_read(ec, n);
+        if (!hold_body_memory()) return refuse_busy();
         if (!continue_sent_ && parser_->is_header_done() && expects_continue(parser_->get())) {
             continue_sent_ = true;
             static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -360,7 +364,38 @@ private:
         return beast::iequals(msg[http::field::expect], "100-continue");
     }
 
+    // A body still arriving holds its buffer (Beast reserves the Content-Length when the header
+    // is in): counted against kRequestBodyBudget across all sessions, so clients that never
+    // finish cannot make the server hold max-connections × max-body.
+    bool hold_body_memory() {
+        const std::size_t now = parser_->get().body().capacity();
+        if (now <= body_held_) return true;
+        const std::size_t budget = std::max(kRequestBodyBudget, server_.options.body_limit);
+        if (!registry_->hold_body_bytes(now - body_held_, budget)) return false;
+        body_held_ = now;
+        return true;
+    }
+    void release_body_memory() {
+        if (body_held_ == 0) return;
+        registry_->release_body_bytes(body_held_);
+        body_held_ = 0;
+    }
+    void refuse_busy() {
+        release_body_memory();
+        reading_ = false;
+        waiting_since_.store(0, std::memory_order_relaxed);
+        keep_alive_ = false;
+        is_head_ = false;
+        version_ = parser_->get().version();
+        write(server_.handler.transport_error(
+            503, "busy",
+            "request bodies being received exceed " + std::to_string(kRequestBodyBudget >> 20) +
+                " MiB in all: try again later",
+            peer_));
+    }
+
     void on_read(beast::error_code ec, std::size_t) {
+        release_body_memory();
         reading_ = false;
         waiting_since_.store(0, std::memory_order_relaxed);
         if (ec && (cut_at_shutdown_ || stalled_closed_)) return close();  // logged when it was cut
@@ -515,6 +550,7 @@ private:
     std::atomic<std::int64_t> waiting_since_{steady_now_ns()};
     bool stalled_closed_ = false;  // closed by on_evict_stalled
     bool writing_ = false;         // an answer is being written
+    std::size_t body_held_ = 0;    // of the registry's body bytes (hold_body_memory)
     bool idle_ = false;      // waiting for a next request, none of it received (wait_idle)
     bool evicting_ = false;  // on_evict cancelled that wait
     bool continue_sent_ = false;  // this request's "100 Continue" has gone out

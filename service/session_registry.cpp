@@ -149,6 +149,18 @@ std::size_t SessionRegistry::size() {
     return sessions_.size();
 }
 
+bool SessionRegistry::hold_body_bytes(std::size_t more, std::size_t budget) {
+    std::size_t held = body_bytes_.load(std::memory_order_relaxed);
+    do {
+        if (held + more > budget) return false;
+    } while (!body_bytes_.compare_exchange_weak(held, held + more, std::memory_order_relaxed));
+    return true;
+}
+
+void SessionRegistry::release_body_bytes(std::size_t bytes) {
+    body_bytes_.fetch_sub(bytes, std::memory_order_relaxed);
+}
+
 std::vector<std::shared_ptr<SessionControl>> SessionRegistry::begin_stop() {
     std::lock_guard lock(mu_);
     stopping_ = true;

@@ -41,6 +41,11 @@ public:
 // for the whole request or write timeout.
 constexpr auto kStalledRequestAge = std::chrono::seconds(2);
 
+// Bytes of request bodies still arriving that all sessions together may hold (or max-body,
+// if larger): beyond it a partly received request is answered 503 and closed. Deliveries
+// are a few KB and mostly arrive in one read, so only requests that trickle in count.
+constexpr std::size_t kRequestBodyBudget = std::size_t{64} << 20;
+
 // The steady clock in nanoseconds: what sessions publish as waiting_since.
 std::int64_t steady_now_ns();
 
@@ -100,6 +105,15 @@ public:
     bool resume_if_paused();
 
     std::size_t size();
+
+    // Memory held by request bodies still arriving, across every session: a body's buffer is
+    // allocated at its Content-Length when its header is in, so max-connections requests that
+    // never finish could hold max-connections × max-body (1 GB at the defaults) without a
+    // signature. hold_body_bytes takes `more` unless that would pass `budget`.
+    bool hold_body_bytes(std::size_t more, std::size_t budget);
+    void release_body_bytes(std::size_t bytes);
+    std::size_t body_bytes() const { return body_bytes_.load(std::memory_order_relaxed); }
+
     // Stops accepting for good; the live sessions, to be told to shut down.
     std::vector<std::shared_ptr<SessionControl>> begin_stop();
 
@@ -138,6 +152,7 @@ private:
     bool stopping_ = false;
     std::function<void()> resume_accept_;
     std::function<void()> last_one_gone_;
+    std::atomic<std::size_t> body_bytes_{0};
 };
 
 }  // namespace churnwatch

@@ -488,6 +488,37 @@ TEST_F(BadInput, AClientThatNeverReadsItsAnswersGivesWayAtTheLimit) {
     ::close(fd);
 }
 
+// Unsigned clients that announce large bodies and never finish them: each buffer is
+// allocated at its Content-Length, so without a bound max-connections of them held
+// max-connections × max-body (1 GB at the defaults). Past 64 MiB in all, the next such
+// request is answered 503 and closed; requests that arrive whole are not affected.
+TEST_F(BadInput, BodiesStillArrivingAreBoundedInAll) {
+    start();
+    const std::string head = "POST " + kTarget + " HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576\r\n\r\nx";
+    std::vector<std::unique_ptr<HttpConnection>> holding;
+    for (int i = 0; i < 64; ++i) {
+        holding.push_back(std::make_unique<HttpConnection>(port()));
+        ASSERT_TRUE(holding.back()->send_raw(head));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));  // all 64 are held
+    HttpConnection over(port());
+    auto r = send_and_read(over, head);
+    EXPECT_EQ(r.status, 503) << r.body;
+    EXPECT_TRUE(contains(r.body, "request bodies being received exceed 64 MiB")) << r.body;
+    EXPECT_TRUE(over.closed_by_peer(5000));
+    // A delivery that arrives whole is served meanwhile.
+    std::string body = example_payload(kCancelled);
+    auto ok = post_webhook(port(), kTarget, body);
+    EXPECT_EQ(ok.status, 200) << ok.body;
+    // Once they are gone the memory is free for others again.
+    holding.clear();
+    EXPECT_TRUE(eventually([&] {
+        HttpConnection again(port());
+        if (!again.send_raw(head)) return false;
+        return again.read_response(300).status == 0;  // held, waiting for the rest
+    })) << log();
+}
+
 // --- authentic but unusable: 200, stored as quarantined with the reason -----------------------
 
 TEST_F(BadInput, DeeplyNestedJsonIsQuarantined) {
