@@ -1,5 +1,6 @@
 // churnwatch: a Recharge webhook consumer and churn detector. Dispatches subcommands.
 #include <malloc.h>
+#include <sys/stat.h>
 
 #include <cstdio>
 #include <string>
@@ -60,6 +61,12 @@ int main(int argc, char** argv) {
     mallopt(M_TRIM_THRESHOLD, 64 << 20);
     mallopt(M_TOP_PAD, 4 << 20);
     mallopt(M_MMAP_THRESHOLD, 4 << 20);
+    // The database holds every raw delivery, customers' emails among them: whatever the
+    // caller's umask, files churnwatch creates (the database, its WAL and shared memory) are
+    // not for other users. The group keeps what the umask gives it (analysts' sqlite3 as
+    // the service's group; systemd's unit sets UMask=0027).
+    const mode_t mask = ::umask(0);
+    ::umask(mask | S_IRWXO);
     std::vector<std::string> args(argv + 1, argv + argc);
     if (args.empty()) {
         std::fputs(general_help().c_str(), stderr);

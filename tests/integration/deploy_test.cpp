@@ -3,6 +3,7 @@
 // Dockerfile keeps its shape (docker itself cannot run here).
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -72,6 +73,25 @@ std::string one(const std::multimap<std::string, std::string>& d, const std::str
 
 std::string unit_text() {
     return read_file(kSourceDir + "/deploy/churnwatch.service");
+}
+
+// Run by hand under the usual umask 022 (scripts/serve.sh, a shell), the database and its WAL
+// and shared memory were created 0644: every raw delivery, customers' emails included,
+// readable by every user of the machine. churnwatch now clears the umask's bits for others.
+TEST(Files, TheDatabaseIsNotReadableByOtherUsers) {
+    TempDir dir;
+    const mode_t saved = ::umask(022);
+    ServerProcess server(dir);
+    ::umask(saved);
+    ASSERT_EQ(post_webhook(server.port(), "/webhooks/recharge/customer/deactivated",
+                           example_payload("customer_deactivated.2021-11.json")).status, 200);
+    for (const std::string& file : {server.db(), server.db() + "-wal", server.db() + "-shm"}) {
+        struct stat st {};
+        ASSERT_EQ(::stat(file.c_str(), &st), 0) << file;
+        EXPECT_EQ(st.st_mode & 0007, 0u) << file << " mode " << std::oct << (st.st_mode & 0777);
+        EXPECT_EQ(st.st_mode & 0060, 0040u) << file << ": the group keeps what the umask gives it";
+    }
+    EXPECT_EQ(server.stop(), 0);
 }
 
 TEST(SystemdUnit, PassesSystemdAnalyzeVerify) {
