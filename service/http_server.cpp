@@ -51,6 +51,8 @@ std::shared_ptr<ssl::context> load_tls_context(const std::string& cert, const st
                      ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
                      ssl::context::single_dh_use);
     SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
+    // TLS 1.2: forward secrecy and an AEAD only (TLS 1.3's suites are all such).
+    SSL_CTX_set_cipher_list(ctx->native_handle(), "ECDHE+AESGCM:ECDHE+CHACHA20");
     try {
         ctx->use_certificate_chain_file(cert);
         ctx->use_private_key_file(key, ssl::context::pem);

@@ -51,7 +51,9 @@ int connect_loopback(int port, int timeout_s) {
     return -1;
 }
 
-TlsResult tls_exchange(int port, const std::string& request, int max_version = 0) {
+// ciphers: the TLS 1.2 cipher list the client offers (OpenSSL's syntax), "" for its default.
+TlsResult tls_exchange(int port, const std::string& request, int max_version = 0,
+                       const std::string& ciphers = "") {
     TlsResult out;
     SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
     if (max_version) {
@@ -59,6 +61,7 @@ TlsResult tls_exchange(int port, const std::string& request, int max_version = 0
         SSL_CTX_set_max_proto_version(ctx, max_version);
         SSL_CTX_set_security_level(ctx, 0);  // let the client offer old versions at all
     }
+    if (!ciphers.empty()) SSL_CTX_set_cipher_list(ctx, ciphers.c_str());
     int fd = connect_loopback(port, 5);
     if (fd >= 0) {
         SSL* ssl = SSL_new(ctx);
@@ -176,6 +179,17 @@ TEST_F(TlsTest, RefusesTls11AndPlainHttp) {
     EXPECT_EQ(plain.status, 0) << "plain HTTP must not be answered on the HTTPS port";
     // Still serving.
     EXPECT_TRUE(tls_exchange(server->port(), get("/healthz")).handshake);
+}
+
+// TLS 1.2 only with forward secrecy and an AEAD (ECDHE with AES-GCM or ChaCha20): the audit
+// negotiated AES128-SHA (static RSA key exchange, CBC). TLS 1.3's suites are all of that kind.
+TEST_F(TlsTest, Tls12OffersOnlyForwardSecretAeadCiphers) {
+    EXPECT_FALSE(tls_exchange(server->port(), get("/healthz"), TLS1_2_VERSION, "AES128-SHA").handshake);
+    EXPECT_FALSE(tls_exchange(server->port(), get("/healthz"), TLS1_2_VERSION, "ECDHE-RSA-AES128-SHA").handshake);
+    auto gcm = tls_exchange(server->port(), get("/healthz"), TLS1_2_VERSION, "ECDHE-RSA-AES128-GCM-SHA256");
+    EXPECT_TRUE(gcm.handshake);
+    EXPECT_EQ(gcm.response.rfind("HTTP/1.1 200", 0), 0u) << gcm.response;
+    EXPECT_TRUE(tls_exchange(server->port(), get("/healthz"), TLS1_2_VERSION, "ECDHE-RSA-CHACHA20-POLY1305").handshake);
 }
 
 TEST_F(TlsTest, SighupReloadsTheCertificate) {
