@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -64,6 +65,38 @@ private:
     std::chrono::steady_clock::time_point last_{};
     bool logged_once_ = false;
     int64_t pending_ = 0, occurrences_ = 0;
+};
+
+// For lines a client can make us write as fast as it sends requests (rejections): at most
+// `per_second` lines in each second, the rest counted. allow() says whether to write this
+// one, and then sets `suppressed` to how many were left out since the last one written (log
+// it, so nothing goes unaccounted). Thread-safe.
+class LogBudget {
+public:
+    explicit LogBudget(int per_second) : per_second_(per_second) {}
+    bool allow(int64_t& suppressed,
+               std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now()) {
+        std::lock_guard lock(mu_);
+        if (now - window_start_ >= std::chrono::seconds(1)) {
+            window_start_ = now;
+            used_ = 0;
+        }
+        if (used_ >= per_second_) {
+            ++skipped_;
+            return false;
+        }
+        ++used_;
+        suppressed = skipped_;
+        skipped_ = 0;
+        return true;
+    }
+
+private:
+    std::mutex mu_;
+    int per_second_;
+    std::chrono::steady_clock::time_point window_start_{};
+    int used_ = 0;
+    int64_t skipped_ = 0;
 };
 
 // Builds one log line: LogLine(logger, LogLevel::Info, "delivery").str("outcome", "accepted")…

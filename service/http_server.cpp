@@ -133,6 +133,7 @@ struct HttpServer::Impl {
     void log_connection_limit();  // with limit_log_mu held
     int64_t stalled_closed_unlogged = 0;
     std::atomic<std::uint64_t> idle_closed_total{0};  // churnwatch_http_idle_connections_closed_total
+    LogBudget handshake_log{20};  // tls_handshake_failed lines
     std::atomic<bool> stopping{false};
     std::shared_ptr<SessionRegistry> registry;
     std::mutex tls_mu;
@@ -272,8 +273,13 @@ private:
     }
 
     void handshake_failed(beast::error_code ec) {
-        if (stalled_closed_) return;  // logged when it was closed
-        LogLine(server_.logger, LogLevel::Warn, "tls_handshake_failed").str("error", ec.message());
+        // Logged unless closed as stalled (logged then); scanners can fail handshakes as fast
+        // as they connect, so at most 20 lines a second.
+        if (int64_t suppressed = 0; !stalled_closed_ && server_.handshake_log.allow(suppressed)) {
+            LogLine line(server_.logger, LogLevel::Warn, "tls_handshake_failed");
+            line.str("error", ec.message()).str("peer", peer_);
+            if (suppressed) line.num("failures_not_logged", suppressed);
+        }
         tcp().close();
     }
 

@@ -167,13 +167,16 @@ void RequestHandler::handle_ready(Respond respond) {
 void RequestHandler::reject(const Rejection& r, const std::optional<Topic>& path_topic,
                             Respond& respond, std::string_view peer) {
     metrics_.inc("churnwatch_deliveries_rejected_total", {{"reason", r.reason}});
-    LogLine(logger_, LogLevel::Warn, "delivery")
-        .str("outcome", "rejected")
-        .str("reason", r.reason)
-        .str("detail", r.detail)
-        .str("dedupe_key", r.dedupe_key)
-        .str("topic", topic_label(path_topic))
-        .str("peer", peer);  // Recharge, or a scanner?
+    if (int64_t suppressed = 0; rejection_log_.allow(suppressed)) {
+        LogLine line(logger_, LogLevel::Warn, "delivery");
+        line.str("outcome", "rejected")
+            .str("reason", r.reason)
+            .str("detail", r.detail)
+            .str("dedupe_key", r.dedupe_key)
+            .str("topic", topic_label(path_topic))
+            .str("peer", peer);  // Recharge, or a scanner?
+        if (suppressed) line.num("rejections_not_logged", suppressed);
+    }
     std::string body = "{\"error\":";
     append_json_string(body, r.reason);
     body += ",\"detail\":";
@@ -237,9 +240,12 @@ void RequestHandler::handle_webhook(HttpRequest&& req, const std::optional<Topic
 HttpResponse RequestHandler::transport_error(int status, std::string_view reason,
                                              std::string_view detail, std::string_view peer) {
     metrics_.inc("churnwatch_deliveries_rejected_total", {{"reason", reason}});
-    LogLine line(logger_, LogLevel::Warn, "request");
-    line.str("outcome", "rejected").str("reason", reason).str("detail", detail);
-    if (!peer.empty()) line.str("peer", peer);
+    if (int64_t suppressed = 0; rejection_log_.allow(suppressed)) {
+        LogLine line(logger_, LogLevel::Warn, "request");
+        line.str("outcome", "rejected").str("reason", reason).str("detail", detail);
+        if (!peer.empty()) line.str("peer", peer);
+        if (suppressed) line.num("rejections_not_logged", suppressed);
+    }
     return error_response(status, detail);
 }
 

@@ -52,6 +52,9 @@ private:
     // Separately for requests signed like a delivery, so a scanner's noise cannot hide them.
     LogThrottle route_log_{std::chrono::seconds(10)}, signed_route_log_{std::chrono::seconds(10)};
     LogThrottle not_ready_log_{std::chrono::seconds(10)};  // /readyz failing (same mutex)
+    // Rejected requests and deliveries: a client decides how many, so at most 20 lines a
+    // second (the metric counts every one; the next line says how many were not logged).
+    LogBudget rejection_log_{20};
 };
 
 }  // namespace churnwatch

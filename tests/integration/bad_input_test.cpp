@@ -90,6 +90,27 @@ TEST_F(BadInput, MissingSignatureIs401) {
     EXPECT_EQ(count(), 0);
 }
 
+// A client decides how many rejections it causes: at most 20 lines a second are logged, the
+// next one says how many were not, and the metric counts every one.
+TEST_F(BadInput, RejectionLinesAreBoundedAndTheRestCounted) {
+    start();
+    std::string body = example_payload(kCancelled);
+    HttpConnection c(port());
+    for (int i = 0; i < 100; ++i)
+        ASSERT_EQ(post_webhook_on(c, kTarget, body, {}, "not_the_configured_secret_000000").status, 401);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+    ASSERT_EQ(post_webhook_on(c, kTarget, body, {}, "not_the_configured_secret_000000").status, 401);
+    std::string text = log();
+    std::size_t lines = 0;
+    for (auto at = text.find("\"outcome\":\"rejected\""); at != std::string::npos;
+         at = text.find("\"outcome\":\"rejected\"", at + 1))
+        ++lines;
+    EXPECT_LT(lines, 100u) << text;
+    EXPECT_TRUE(contains(text, "\"rejections_not_logged\":")) << text;
+    auto metrics = c.request("GET", "/metrics").body;
+    EXPECT_TRUE(contains(metrics, "churnwatch_deliveries_rejected_total{reason=\"signature_mismatch\"} 101")) << metrics;
+}
+
 TEST_F(BadInput, GarbageSignatureIs401Malformed) {
     start();
     for (const std::string& garbage : std::vector<std::string>{"zz", "", std::string(64, 'g'),

@@ -135,7 +135,8 @@ TEST_F(QuarantineTest, StoredWithoutATopicIsInferredOnReplay) {
 TEST_F(QuarantineTest, UnknownTopicStillFailsAndReplayAllReportsEach) {
     int64_t unknown = post("/webhooks/recharge/spaceship/launched", "{\"subscription\":{}}");
     int64_t deep = post(kCancelledTarget, example_payload("subscription_cancelled.2021-11.json"));
-    int64_t binary = post("/webhooks/recharge/customer/updated", std::string("\xff\xfe\x00{", 4));
+    // (Not a NUL byte: a legacy-signed body with one is refused as a length extension.)
+    int64_t binary = post("/webhooks/recharge/customer/updated", std::string("\xff\xfe\x01{", 4));
     EXPECT_EQ(row(unknown, "reason"), "unknown topic spaceship/launched\n");
 
     auto one = quarantine({"replay", std::to_string(unknown)});
@@ -148,7 +149,7 @@ TEST_F(QuarantineTest, UnknownTopicStillFailsAndReplayAllReportsEach) {
     auto show = quarantine({"show", std::to_string(binary)});
     ASSERT_EQ(show.exit_code, 0);
     EXPECT_NE(show.out.find("binary (hex)"), std::string::npos) << show.out;
-    EXPECT_NE(show.out.find("fffe007b"), std::string::npos) << show.out;
+    EXPECT_NE(show.out.find("fffe017b"), std::string::npos) << show.out;
 
     auto all = quarantine({"replay", "all", "--json-depth", "64"});
     EXPECT_EQ(all.exit_code, 1) << "some still fail";

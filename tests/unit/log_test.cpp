@@ -116,6 +116,22 @@ namespace {
 
 // The first occurrence is logged at once; the next ones within the interval are counted
 // and reported with the next line.
+TEST(LogBudget, AtMostSoManyLinesASecondAndTheNextOneCountsTheRest) {
+    using namespace std::chrono_literals;
+    LogBudget b(3);
+    const auto t0 = std::chrono::steady_clock::time_point{} + 100s;
+    int64_t suppressed = -1;
+    for (int i = 0; i < 3; ++i) {
+        EXPECT_TRUE(b.allow(suppressed, t0 + 10ms * i));
+        EXPECT_EQ(suppressed, 0);
+    }
+    for (int i = 0; i < 5; ++i) EXPECT_FALSE(b.allow(suppressed, t0 + 500ms));
+    EXPECT_TRUE(b.allow(suppressed, t0 + 1s));  // a new second
+    EXPECT_EQ(suppressed, 5);
+    EXPECT_TRUE(b.allow(suppressed, t0 + 1s + 1ms));
+    EXPECT_EQ(suppressed, 0);
+}
+
 TEST(LogThrottle, FirstAtOnceThenOncePerIntervalWithTheCount) {
     using namespace std::chrono_literals;
     const auto t0 = std::chrono::steady_clock::now();
