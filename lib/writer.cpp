@@ -219,6 +219,7 @@ void Writer::project(std::size_t max, bool yield_to_ingest) {
     auto started = std::chrono::steady_clock::now();
     ProjectionResult result;
     bool ok = true;
+    bool busy = false;  // another connection held the write lock
     try {
         // Another process holding the write lock: do not wait for it here (deliveries would
         // queue behind the wait); try again shortly.
@@ -241,20 +242,31 @@ void Writer::project(std::size_t max, bool yield_to_ingest) {
         ok = false;
         result = ProjectionResult{};
         result.error = e.what();
+        // Another connection's short write transaction (the alert dispatcher claiming or
+        // recording an alert, an analyst's UPDATE): not a failure, just not now.
+        if (auto* sq = dynamic_cast<const sql::Error*>(&e); sq && sq->code() == SQLITE_BUSY) busy = true;
         try {
             set_synchronous(true);
         } catch (const std::exception&) {
         }
     }
     update_lag();
-    double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    if (observer_) observer_->on_projected(result, seconds, ok);
+    const auto now = std::chrono::steady_clock::now();
+    double seconds = std::chrono::duration<double>(now - started).count();
+    // A lock taken for a moment is not a failure; one held for over a second (an analyst's
+    // open write transaction) is, and is reported like any other.
+    if (!busy) projection_busy_since_.reset();
+    else if (!projection_busy_since_) projection_busy_since_ = now;
+    const bool briefly_busy = busy && now - *projection_busy_since_ < kProjectionBusyGrace;
+    if (observer_ && !briefly_busy) observer_->on_projected(result, seconds, ok);
     if (!ok) {
-        // The database refuses writes (disk full, I/O error): ingest answers 503 meanwhile;
-        // try again shortly rather than spin.
+        // Try again shortly rather than spin: after a few milliseconds while the lock was
+        // merely taken, after 200 ms otherwise (disk full, I/O error: ingest answers 503
+        // meanwhile). Deliveries arriving meanwhile are stored at once: the writer never
+        // makes them wait for a projection retry.
         std::unique_lock lock(mu_);
-        cv_.wait_for(lock, std::chrono::milliseconds(200), [&] { return stopping_; });
+        cv_.wait_for(lock, briefly_busy ? std::chrono::milliseconds(5) : std::chrono::milliseconds(200),
+                     [&] { return stopping_ || !queue_.empty(); });
     }
 }
 

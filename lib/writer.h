@@ -158,6 +158,10 @@ private:
     int64_t next_id_ = 1;  // writer thread only: the next delivery's id, never one used before
     std::unique_ptr<sql::FileIdentity> identity_;  // the files opened, checked after each commit
     std::string file_moved_;  // writer thread only: why nothing can be acknowledged any more
+    // Since when the projection has found the write lock taken by another connection (writer
+    // thread only); under kProjectionBusyGrace that is retried quietly, not a failure.
+    std::optional<std::chrono::steady_clock::time_point> projection_busy_since_;
+    static constexpr auto kProjectionBusyGrace = std::chrono::seconds(1);
     std::unique_ptr<sql::Statement> fingerprint_;
     std::unique_ptr<sql::Statement> stored_key_;
     DedupeIndex dedupe_;

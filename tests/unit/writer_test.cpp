@@ -8,8 +8,10 @@
 #include <future>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "churn_scenario.h"
+#include "churn_store.h"
 #include "dedupe_index.h"
 #include "schema.h"
 #include "test_support.h"
@@ -257,6 +259,59 @@ TEST(Writer, LeavesALargeUncopiedBacklogToTheCheckpointer) {
         << "the backlog was not left to the checkpointer (the writer copied it itself)";
     w.stop();
     EXPECT_EQ(count(path, "deliveries"), 63);
+}
+
+// Another connection's short write transaction (the alert dispatcher claiming or recording
+// an alert) made the projection fail at once: each counted as a projection failure, logged
+// as one, and the writer then slept 200 ms without waking for new deliveries (~200 ms ack
+// stalls 30 times a minute in a soak with alert hooks). A lock taken for a moment is now
+// retried quietly; one held over a second is still a failure.
+TEST(Writer, AWriteLockTakenForAMomentIsNotAProjectionFailure) {
+    // Holds the writer after its first group commit, before the projection that follows it
+    // begins, until the test has taken the write lock elsewhere; records projection failures.
+    struct Gate : WriterObserver {
+        std::promise<void> committed, go;
+        bool first = true;
+        void on_commit(std::size_t, double, bool) override {
+            if (!std::exchange(first, false)) return;
+            committed.set_value();
+            go.get_future().wait();
+        }
+        void on_projected(const ProjectionResult& r, double, bool ok) override {
+            std::lock_guard lock(mu);
+            if (!ok) errors.push_back(r.error);
+        }
+        std::vector<std::string> failures() {
+            std::lock_guard lock(mu);
+            return errors;
+        }
+        std::mutex mu;
+        std::vector<std::string> errors;
+    };
+    TempDir dir;
+    const std::string path = dir.file("w.db");
+    auto project_under_lock = [&](std::size_t delivery_index, std::chrono::milliseconds hold, Gate& gate) {
+        ChurnStore rules(RulesPolicy{});
+        Writer w(path, WriterOptions{}, &rules, &gate);
+        std::promise<WriteResult> stored;
+        ASSERT_TRUE(w.submit(delivery(delivery_index), [&stored](const WriteResult& r) { stored.set_value(r); }));
+        gate.committed.get_future().wait();
+        sql::Database other(path);
+        other.exec("BEGIN IMMEDIATE");
+        gate.go.set_value();  // the projection begins, and meets the lock
+        std::this_thread::sleep_for(hold);
+        other.exec("COMMIT");
+        EXPECT_EQ(stored.get_future().get().outcome, WriteOutcome::Stored);
+        EXPECT_TRUE(eventually([&] { return w.projection_lag() == 0; })) << "the projection never finished";
+        w.stop();
+    };
+    Gate brief;
+    project_under_lock(0, std::chrono::milliseconds(300), brief);
+    EXPECT_TRUE(brief.failures().empty()) << brief.failures().front();
+    Gate held;
+    project_under_lock(1, std::chrono::milliseconds(1500), held);
+    ASSERT_FALSE(held.failures().empty()) << "a lock held over a second must be reported";
+    EXPECT_NE(held.failures().front().find("locked"), std::string::npos) << held.failures().front();
 }
 
 TEST(Writer, RefusedSubmitLeavesDeliveryAndCallbackUntouched) {
