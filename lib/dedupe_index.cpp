@@ -57,8 +57,10 @@ void DedupeIndex::rebuild(std::size_t capacity) {
 }
 
 void DedupeIndex::add(int64_t fp, int64_t id, Micros received_at) {
-    // At most half full: probes stay short. Growing also drops the expired slots.
-    if ((used_ + 1) * 2 > slots_.size()) rebuild(std::max(live_ + 1, std::size_t{1}) * 4);
+    // At most three quarters full (random fingerprints: probes stay short); then twice the
+    // remembered entries' room, which doubles the table (it quadrupled: 4 × (live + 1) just
+    // passed a power of two, and a full window took 128 MB). Growing also drops the expired.
+    if ((used_ + 1) * 4 > slots_.size() * 3) rebuild((live_ + 1) * 2);
     insert_slot(fp, id);
     ++live_;
     last_id_ = id;

@@ -25,7 +25,7 @@ namespace churnwatch {
 
 struct DedupeOptions {
     Micros window = 7LL * 24 * 3600 * kMicrosPerSecond;  // how long a delivery is remembered
-    std::size_t max_entries = 2'000'000;                 // and how many at most (~32 B each)
+    std::size_t max_entries = 2'000'000;  // and how many at most (16-byte slots, 37–75% full)
 };
 
 class DedupeIndex {
@@ -44,6 +44,8 @@ public:
     void expire(Micros now);
 
     std::size_t size() const { return live_; }
+    // Slots in the table (16 bytes each): its memory.
+    std::size_t capacity() const { return slots_.size(); }
     // The lowest id still remembered (everything below is forgotten).
     int64_t first_id() const { return first_id_; }
 
