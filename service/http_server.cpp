@@ -583,7 +583,14 @@ void HttpServer::Impl::reload_tls() {
 void HttpServer::Impl::wait_for_reload() {
     reload.async_wait([this](beast::error_code ec, int) {
         if (ec || stopping) return;
-        if (tls()) reload_tls();
+        if (tls()) {
+            reload_tls();
+        } else {
+            // Said, so an operator who expected a configuration reload learns it is not one.
+            LogLine(logger, LogLevel::Info, "reload")
+                .str("effect", "none: SIGHUP re-reads the TLS certificate and key, and none is "
+                               "configured; other settings take a restart");
+        }
         wait_for_reload();
     });
 }

@@ -2,6 +2,7 @@
 // (checked by a small validating parser below), and the counters must move as deliveries
 // of each outcome arrive.
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <cmath>
 #include <filesystem>
@@ -504,6 +505,18 @@ TEST(Metrics, TheConnectionLimitIsLoggedAndConnectionsAreCounted) {
     EXPECT_TRUE(eventually([&] { return scrape(port).value("churnwatch_http_connections") == 3; }));
     server.stop();
     EXPECT_EQ(sanitizer_report(server.log()), "");
+}
+
+// SIGHUP on a plain-HTTP server changes nothing, and says so: an operator who expected a
+// configuration reload learned nothing from silence.
+TEST(Metrics, SighupWithoutTlsSaysItReloadsNothing) {
+    TempDir dir;
+    ServerProcess server(dir);
+    ::kill(server.pid(), SIGHUP);
+    EXPECT_TRUE(eventually([&] { return server.log().find("\"event\":\"reload\"") != std::string::npos; }))
+        << server.log();
+    EXPECT_EQ(http_request(server.port(), "GET", "/healthz").status, 200);
+    EXPECT_EQ(server.stop(), 0);
 }
 
 TEST(Metrics, CountersMoveAsDeliveriesArrive) {
