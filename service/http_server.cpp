@@ -127,10 +127,11 @@ struct HttpServer::Impl {
     std::mutex limit_log_mu;
     LogThrottle limit_log{std::chrono::seconds(10)};
     int64_t idle_closed_unlogged = 0;
-    void note_connection_limit(bool idle_closed);
+    // How the limit was met: accepting paused, or a connection closed to make room.
+    enum class LimitMet { paused, idle_closed, stalled_closed };
+    void note_connection_limit(LimitMet how);
     void note_stalled_closed(const std::string& peer, std::int64_t since, bool writing);
     void wait_for_stalled_request();
-    void log_connection_limit();  // with limit_log_mu held
     int64_t stalled_closed_unlogged = 0;
     std::atomic<std::uint64_t> idle_closed_total{0};  // churnwatch_http_idle_connections_closed_total
     LogBudget handshake_log{20};  // tls_handshake_failed lines
@@ -220,9 +221,10 @@ public:
         });
     }
 
-    // A new connection at the limit chose this one, its request stalled, to make room.
-    // Closed if that request is still arriving (the client may send it again on a new
-    // connection); had it been read meanwhile, the session counts again.
+    // A new connection at the limit chose this one, stalled (a request still arriving, or an
+    // answer not read), to make room. Closed if it is still that same wait (the client may
+    // send its request again on a new connection); had it ended meanwhile, the session
+    // counts again.
     void on_evict_stalled(std::int64_t since) override {
         net::dispatch(stream_.get_executor(), [self = this->shared_from_this(), since] {
             if (self->waiting_since_.load(std::memory_order_relaxed) != since) {
@@ -269,7 +271,7 @@ private:
         beast::error_code ec;
         tcp().socket().shutdown(tcp::socket::shutdown_both, ec);
         tcp().close();
-        server_.note_connection_limit(true);
+        server_.note_connection_limit(HttpServer::Impl::LimitMet::idle_closed);
     }
 
     void handshake_failed(beast::error_code ec) {
@@ -391,11 +393,7 @@ private:
     void refuse_busy() {
         release_body_memory();
         reading_ = false;
-        waiting_since_.store(0, std::memory_order_relaxed);
-        keep_alive_ = false;
-        is_head_ = false;
-        version_ = parser_->get().version();
-        write(server_.handler.transport_error(
+        answer_and_close(server_.handler.transport_error(
             503, "busy",
             "request bodies being received exceed " + std::to_string(kRequestBodyBudget >> 20) +
                 " MiB in all: try again later",
@@ -419,11 +417,7 @@ private:
         }
         if (ec) return refuse(ec);
         auto& msg = parser_->get();
-        if (const char* why = framing_error(msg)) {
-            is_head_ = false;
-            version_ = msg.version();
-            return refuse_framing(why);
-        }
+        if (const char* why = framing_error(msg)) return refuse_framing(why);
         tcp().expires_never();
         keep_alive_ = msg.keep_alive();
         HttpRequest req;
@@ -459,9 +453,13 @@ private:
     static std::size_t field_count(const http::request<http::string_body>& msg) {
         return static_cast<std::size_t>(std::distance(msg.begin(), msg.end()));
     }
-    void refuse_framing(const char* why) {
+    void refuse_framing(const char* why) { answer_and_close(server_.handler.transport_error(400, "bad_request", why, peer_)); }
+    // An answer to a request refused before it was handled, the connection closed after it.
+    void answer_and_close(HttpResponse res) {
         keep_alive_ = false;
-        write(server_.handler.transport_error(400, "bad_request", why, peer_));
+        is_head_ = false;
+        version_ = parser_->get().version();
+        write(std::move(res));
     }
 
     // The request could not be read as a whole: answer with the status the limit implies and
@@ -618,7 +616,7 @@ void HttpServer::Impl::on_acceptable(beast::error_code ec) {
         // Every session is busy with a request: one closing or becoming idle resumes
         // accepting, or one's request stalling. The new client waits in the kernel's queue
         // meanwhile: say so.
-        note_connection_limit(false);
+        note_connection_limit(LimitMet::paused);
         return wait_for_stalled_request();
     }
     // The acceptor is non-blocking (bind): this takes the pending connection or fails at once.
@@ -662,7 +660,7 @@ void HttpServer::Impl::on_accept(beast::error_code ec, tcp::socket socket) {
             // becoming idle resumes accepting. New clients wait in the kernel's queue
             // meanwhile (Recharge gives up after 5 s): say so. With idle sessions, accepting
             // goes on: the next connection closes one of them (do_accept).
-            note_connection_limit(false);
+            note_connection_limit(LimitMet::paused);
             return wait_for_stalled_request();
         }
     }
@@ -672,15 +670,12 @@ void HttpServer::Impl::on_accept(beast::error_code ec, tcp::socket socket) {
 // At most one line per 10 s: a limit reached again and again under load is one condition.
 // times_reached counts both ways of meeting it since the last line; idle_closed those where an
 // idle keep-alive connection was closed to take a new one (the rest paused accepting).
-void HttpServer::Impl::note_connection_limit(bool idle_closed) {
-    if (idle_closed) idle_closed_total.fetch_add(1, std::memory_order_relaxed);
+void HttpServer::Impl::note_connection_limit(LimitMet how) {
+    if (how == LimitMet::idle_closed) idle_closed_total.fetch_add(1, std::memory_order_relaxed);
     std::lock_guard lock(limit_log_mu);
-    if (idle_closed) ++idle_closed_unlogged;
+    if (how == LimitMet::idle_closed) ++idle_closed_unlogged;
+    if (how == LimitMet::stalled_closed) ++stalled_closed_unlogged;
     if (!limit_log.due()) return;
-    log_connection_limit();
-}
-
-void HttpServer::Impl::log_connection_limit() {
     LogLine(logger, LogLevel::Warn, "connection_limit")
         .num("max_connections", static_cast<int64_t>(registry->max_connections()))
         .num("times_reached", limit_log.occurrences())
@@ -690,9 +685,10 @@ void HttpServer::Impl::log_connection_limit() {
     stalled_closed_unlogged = 0;
 }
 
-// Accepting paused at the limit: a request still arriving kStalledRequestAge after it began
-// may then be closed for a new connection, so look again when the oldest will have stalled
-// (unless a session closing or becoming idle resumed accepting first).
+// Accepting paused at the limit: a connection that has kept the server waiting on its client
+// for kStalledRequestAge may then be closed for a new one, so look again when the one waited
+// on longest will have stalled (unless a session closing or becoming idle resumed accepting
+// first).
 void HttpServer::Impl::wait_for_stalled_request() {
     auto in = registry->next_stall_in();
     if (!in) return;
@@ -702,8 +698,9 @@ void HttpServer::Impl::wait_for_stalled_request() {
     });
 }
 
-// A stalled request closed for a new connection: its client is told nothing (it was still
-// sending), the log says who and how long, and it counts as a connection_limit occurrence.
+// A stalled connection closed for a new one: its client is told nothing (it was still
+// sending, or not reading), the log says who, which and how long, and it counts as a
+// connection_limit occurrence.
 void HttpServer::Impl::note_stalled_closed(const std::string& peer, std::int64_t since, bool writing) {
     const auto age_ms = (steady_now_ns() - since) / 1'000'000;
     handler.transport_error(408, "stalled",
@@ -711,10 +708,7 @@ void HttpServer::Impl::note_stalled_closed(const std::string& peer, std::int64_t
                                 std::to_string(age_ms) +
                                 " ms with every connection in use (max-connections): closed for a new connection",
                             peer);
-    std::lock_guard lock(limit_log_mu);
-    ++stalled_closed_unlogged;
-    if (!limit_log.due()) return;
-    log_connection_limit();
+    note_connection_limit(LimitMet::stalled_closed);
 }
 
 // The pending connection stays in the kernel's queue, so accepting again at once fails
