@@ -151,8 +151,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         resigned.headers.emplace_back(kLegacyHeader, legacy_sig(resigned.body));
         std::string body = resigned.body;
         auto again = prepare_delivery(std::move(resigned), path_topic, keys, options, kNow);
-        check(again, true);
-        FUZZ_CHECK(std::get<Delivery>(again).body == body);
+        // A correctly signed body passes, unless it holds a NUL byte: with the legacy scheme
+        // that is refused as a length extension (signature_suspect).
+        if (body.find('\0') != std::string::npos) {
+            check(again, false);
+            FUZZ_CHECK(std::get<Rejection>(again).reason == "signature_suspect");
+        } else {
+            check(again, true);
+            FUZZ_CHECK(std::get<Delivery>(again).body == body);
+        }
         if (!msg.keep_alive()) return 0;
     }
     return 0;
