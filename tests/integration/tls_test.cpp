@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <cstdlib>
 #include <thread>
+#include <vector>
 
 #include "test_support.h"
 
@@ -144,13 +145,18 @@ private:
     bool handshake_ = false;
 };
 
+// A TLS server on a throw-away certificate (CN churnwatch-test-one), with more arguments.
+ServerProcess::Options tls_server(TempDir& dir, std::vector<std::string> more = {}) {
+    make_cert(dir.path(), "churnwatch-test-one");
+    ServerProcess::Options o{.args = {"--tls-cert", dir.file("cert.pem"), "--tls-key", dir.file("key.pem")}};
+    o.args.insert(o.args.end(), more.begin(), more.end());
+    return o;
+}
+
 class TlsTest : public ::testing::Test {
 protected:
     void SetUp() override {
-        make_cert(dir.path(), "churnwatch-test-one");
-        server = std::make_unique<ServerProcess>(
-            dir, ServerProcess::Options{.args = {"--tls-cert", dir.file("cert.pem"), "--tls-key",
-                                                 dir.file("key.pem")}});
+        server = std::make_unique<ServerProcess>(dir, tls_server(dir));
     }
     TempDir dir;
     std::unique_ptr<ServerProcess> server;
@@ -208,9 +214,7 @@ TEST_F(TlsTest, SighupReloadsTheCertificate) {
 // one does (bad_input_test): the new client's handshake and request are answered.
 TEST(TlsLimit, AnIdleKeepAliveConnectionGivesWayToANewOne) {
     TempDir dir;
-    make_cert(dir.path(), "churnwatch-test-one");
-    ServerProcess server(dir, {.args = {"--tls-cert", dir.file("cert.pem"), "--tls-key", dir.file("key.pem"),
-                                        "--max-connections", "2", "--request-timeout", "60"}});
+    ServerProcess server(dir, tls_server(dir, {"--max-connections", "2", "--request-timeout", "60"}));
     const int port = server.port();
     TlsConnection a(port), b(port);
     ASSERT_EQ(a.get("/healthz"), "HTTP/1.1 200 OK");
@@ -231,9 +235,7 @@ TEST(TlsLimit, AnIdleKeepAliveConnectionGivesWayToANewOne) {
 // request timeout, and its handshake failing is not logged as the client's fault.
 TEST(TlsLimit, AConnectionThatNeverHandshakesGivesWayAfterItStalls) {
     TempDir dir;
-    make_cert(dir.path(), "churnwatch-test-one");
-    ServerProcess server(dir, {.args = {"--tls-cert", dir.file("cert.pem"), "--tls-key", dir.file("key.pem"),
-                                        "--max-connections", "1", "--request-timeout", "60"}});
+    ServerProcess server(dir, tls_server(dir, {"--max-connections", "1", "--request-timeout", "60"}));
     const int port = server.port();
     int silent = connect_loopback(port, 10);
     ASSERT_GE(silent, 0);
