@@ -20,6 +20,24 @@ std::string_view view_of(const Value& v) {
     return {v.GetString(), v.GetStringLength()};
 }
 
+// A JSON string as stored text. A `\u0000` escape decodes to a NUL byte, which SQLite keeps
+// but its text functions, the sqlite3 shell and most client libraries' C strings end at: an
+// analyst would see "a" for "a\u0000b". Each NUL becomes U+FFFD, visibly not the sender's text.
+std::string text_of(const Value& v) {
+    const std::string_view s = view_of(v);
+    if (s.find('\0') == std::string_view::npos) return std::string(s);
+    std::string out;
+    out.reserve(s.size() + 8);
+    for (char c : s) {
+        if (c == '\0') {
+            out += "\xEF\xBF\xBD";
+        } else {
+            out += c;
+        }
+    }
+    return out;
+}
+
 char lower(char c) {
     return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
 }
@@ -86,12 +104,12 @@ std::optional<int64_t> as_count(const Value& v) {
 
 std::optional<std::string> as_text(const Value& v) {
     if (!v.IsString()) return std::nullopt;
-    return std::string(view_of(v));
+    return text_of(v);
 }
 
 // Platform ids: 2021-01 sends shopify_customer_id as a string or a number.
 std::optional<std::string> as_text_or_integer(const Value& v) {
-    if (v.IsString()) return std::string(view_of(v));
+    if (v.IsString()) return text_of(v);
     if (v.IsInt64()) return std::to_string(v.GetInt64());
     if (v.IsUint64()) return std::to_string(v.GetUint64());
     return std::nullopt;
@@ -100,7 +118,7 @@ std::optional<std::string> as_text_or_integer(const Value& v) {
 // Money: 2021-11 sends "24.00", 2021-01 sends 39.0. Text is kept as sent; a number becomes
 // the same two-decimal text so both versions store alike.
 std::optional<std::string> as_decimal(const Value& v) {
-    if (v.IsString()) return std::string(view_of(v));
+    if (v.IsString()) return text_of(v);
     if (v.IsInt64()) return std::to_string(v.GetInt64()) + ".00";
     if (v.IsUint64()) return std::to_string(v.GetUint64()) + ".00";
     if (v.IsDouble()) {

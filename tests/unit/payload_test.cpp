@@ -479,10 +479,15 @@ TEST(Fields, DuplicateKeysFirstWins) {
     EXPECT_EQ(p.subscription->id, 1);
 }
 
-TEST(Fields, StringsWithEscapedNulKeepTheirLength) {
-    const auto p = decode_ok(sub(R"("cancellation_reason":"a\u0000b")"), "subscription/cancelled");
+// SQLite's text functions and the sqlite3 shell would end "a\0b" at the NUL: stored as "a", so
+// each NUL is replaced where the analyst can see it.
+TEST(Fields, EscapedNulInTextBecomesReplacementCharacter) {
+    const auto p = decode_ok(sub(R"("cancellation_reason":"a\u0000b\u0000")"),
+                             "subscription/cancelled");
     ASSERT_TRUE(p.subscription->cancellation_reason.has_value());
-    EXPECT_EQ(p.subscription->cancellation_reason->size(), 3u);
+    EXPECT_EQ(*p.subscription->cancellation_reason, "a\xEF\xBF\xBD" "b\xEF\xBF\xBD");
+    const auto plain = decode_ok(sub(R"("cancellation_reason":"a\u0001b")"), "subscription/cancelled");
+    EXPECT_EQ(*plain.subscription->cancellation_reason, "a\x01" "b");
 }
 
 TEST(Fields, ChargeStatuses) {
