@@ -92,8 +92,12 @@ struct AlertOutbox::Statements {
           insert(db,
                  "INSERT INTO alerts_outbox (target, event_type, episode_id, customer_id,"
                  " webhook_id, payload, created_us, status, next_attempt_us, retry_from_us,"
-                 " last_error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?10, ?10, ?9)") {}
-    sql::Statement email, disabled, announced, withdraw, insert;
+                 " last_error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?10, ?10, ?9)"),
+          rewrite(db,
+                  "UPDATE alerts_outbox SET payload = ?3 WHERE episode_id = ?1 AND customer_id = ?2"
+                  " AND event_type = 'customer.churned' AND last_attempt_us IS NULL"
+                  " AND status IN ('pending', 'disabled') AND payload IS NOT ?3") {}
+    sql::Statement email, disabled, announced, withdraw, insert, rewrite;
 };
 
 AlertOutbox::AlertOutbox(std::vector<AlertRoute> routes, Clock clock, IdSource ids)
@@ -130,6 +134,16 @@ std::optional<AlertOutbox::ChurnRow> AlertOutbox::churn_row(const std::string& t
     return row;
 }
 
+std::optional<std::string> AlertOutbox::email_of(int64_t customer_id) {
+    auto& q = st_->email;
+    q.reset();
+    q.bind(1, customer_id);
+    std::optional<std::string> email;
+    if (q.step()) email = q.column_opt_text(0);
+    q.reset();
+    return email;
+}
+
 bool AlertOutbox::withdraw(int64_t row_id, const std::string& reason) {
     auto& u = st_->withdraw;
     u.reset();
@@ -163,12 +177,24 @@ void AlertOutbox::on_reactivated(sql::Database& db, int64_t event_id, const Cust
     add(db, kCustomerReactivated, event_id, c, e, to);
 }
 
-bool claim_alert(sql::Database& db, int64_t alert_id, Micros now) {
+std::optional<std::string> claim_alert(sql::Database& db, int64_t alert_id, Micros now) {
     sql::Statement u(db,
                      "UPDATE alerts_outbox SET last_attempt_us = ?2"
-                     " WHERE id = ?1 AND status = 'pending'");
-    u.bind(1, alert_id).bind(2, now).run();
-    return db.changes() > 0;
+                     " WHERE id = ?1 AND status = 'pending' RETURNING payload");
+    u.bind(1, alert_id).bind(2, now);
+    std::optional<std::string> payload;
+    if (u.step()) payload = u.column_text(0);
+    u.reset();
+    return payload;
+}
+
+void AlertOutbox::on_changed(sql::Database& db, int64_t event_id, const CustomerOutcome& c,
+                             const ChurnEpisode& e) {
+    prepare(db);
+    const AlertEvent ev{kCustomerChurned, event_id, &c, &e, email_of(c.customer_id)};
+    auto& u = st_->rewrite;
+    u.reset();
+    u.bind(1, event_id).bind(2, c.customer_id).bind(3, alert_payload_json(ev, clock_())).run();
 }
 
 void retract_unsent_churn_alerts(sql::Database& db, int64_t episode_id, int64_t customer_id) {
@@ -208,13 +234,7 @@ void AlertOutbox::add(sql::Database& db, std::string_view type, int64_t episode_
                       const CustomerOutcome& c, const ChurnEpisode& e, const std::vector<char>& to) {
     if (std::find(to.begin(), to.end(), 1) == to.end()) return;
     prepare(db);
-    // The churn store writes the customers row before it syncs episodes, so this is the
-    // email as of this very transaction.
-    AlertEvent ev{type, episode_id, &c, &e, std::nullopt};
-    st_->email.reset();
-    st_->email.bind(1, c.customer_id);
-    if (st_->email.step()) ev.email = st_->email.column_opt_text(0);
-    st_->email.reset();
+    const AlertEvent ev{type, episode_id, &c, &e, email_of(c.customer_id)};
 
     Micros now = clock_();
     std::string payload = alert_payload_json(ev, now);

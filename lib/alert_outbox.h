@@ -79,6 +79,12 @@ public:
     // alert_outbox.cpp.
     void on_retracted(sql::Database& db, int64_t event_id, const CustomerOutcome& c,
                       const ChurnEpisode& e) override;
+    // A customer.churned for this episode that no attempt has begun on (held by alert-hold,
+    // queued behind other alerts, or its target disabled) is rewritten to the episode as it
+    // is now, so that it announces the settled facts; one already attempted keeps its bytes
+    // (every retry sends the same), and the change is not announced to its target.
+    void on_changed(sql::Database& db, int64_t event_id, const CustomerOutcome& c,
+                    const ChurnEpisode& e) override;
 
     // True (and cleared) when rows were inserted since the last call. The serve wiring asks
     // after each commit and wakes the dispatcher only then (the rows may have been rolled
@@ -93,6 +99,9 @@ private:
     // One row per route i with to[i] set (none: nothing is done).
     void add(sql::Database& db, std::string_view type, int64_t episode_id,
              const CustomerOutcome& c, const ChurnEpisode& e, const std::vector<char>& to);
+    // The customer's email as of this transaction (the churn store writes the customers row
+    // before it syncs episodes).
+    std::optional<std::string> email_of(int64_t customer_id);
 
     // The target's customer.churned row for this episode, if any.
     struct ChurnRow {
@@ -124,11 +133,12 @@ private:
 void retract_unsent_churn_alerts(sql::Database& db, int64_t episode_id, int64_t customer_id);
 
 // Before the first attempt of a customer.churned row, the dispatcher claims it (sets
-// last_attempt_us) in a transaction of its own; false when the row is no longer pending
-// (withdrawn: the churn was undone before anyone heard of it). SQLite's write lock orders
-// the claim and the outbox's withdrawal, so a churn alert is either sent and then followed
-// by what undoes it, or never sent at all.
-bool claim_alert(sql::Database& db, int64_t alert_id, Micros now);
+// last_attempt_us) in a transaction of its own and gets the payload as of the claim: the
+// bytes every attempt then sends (AlertOutbox::on_changed rewrites only unclaimed rows).
+// nullopt when the row is no longer pending (withdrawn: the churn was undone before anyone
+// heard of it). SQLite's write lock orders the claim and the outbox's withdrawal, so a churn
+// alert is either sent and then followed by what undoes it, or never sent at all.
+std::optional<std::string> claim_alert(sql::Database& db, int64_t alert_id, Micros now);
 
 // "msg_" + 32 lowercase hex digits from OpenSSL's CSPRNG.
 std::string random_webhook_id();

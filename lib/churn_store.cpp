@@ -593,6 +593,8 @@ void ChurnStore::sync_episodes(const CustomerOutcome& o, bool notify) {
             q.bind(4, e.subscription_id).bind(5, e.charge_id).bind(6, e.delivery_id);
             q.bind(7, reactivated).bind(8, id);
             q.run();
+            // The UPDATE matches only a row that differs: a change to tell the listener of.
+            if (notify && listener_ && db_->changes() > 0) listener_->on_changed(*db_, id, o, e);
         } else {
             id = next_episode_id();
             insert_episode(id, o.customer_id, e);

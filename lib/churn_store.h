@@ -32,6 +32,10 @@ public:
     // stored; called before its row is deleted. Live projection only, like the others.
     virtual void on_retracted(sql::Database& db, int64_t event_id, const CustomerOutcome& c,
                               const ChurnEpisode& e) {}
+    // A stored episode whose details a later delivery changed (its churned_at, reason,
+    // subscription, charge, deciding delivery or return), as it is now. Live projection only.
+    virtual void on_changed(sql::Database& db, int64_t event_id, const CustomerOutcome& c,
+                            const ChurnEpisode& e) {}
 };
 
 // Which rules computed the churn tables. Bump kRulesVersion with every change to the rules,

@@ -402,12 +402,17 @@ void AlertDispatcher::run(Worker& w) {
             }
             st->due.reset();  // ends the read transaction: never hold a snapshot while sending
             bool interrupted = false;
-            for (const Row& row : rows) {
+            for (Row& row : rows) {
                 if (stopping_) break;
                 // A churn that was undone before its first attempt (alert-hold, or a late
-                // delivery) is withdrawn by the outbox; the claim tells which came first.
-                if (row.event_type == kCustomerChurned && !row.attempted && !claim_alert(*db, row.id, now_us()))
-                    continue;
+                // delivery) is withdrawn by the outbox; the claim tells which came first. A
+                // late delivery may have rewritten the payload since it was read: the claim
+                // gives the bytes that this and every later attempt send.
+                if (row.event_type == kCustomerChurned && !row.attempted) {
+                    auto claimed = claim_alert(*db, row.id, now_us());
+                    if (!claimed) continue;
+                    row.payload = std::move(*claimed);
+                }
                 auto started = std::chrono::steady_clock::now();
                 Attempt at = w.target.is_command() ? run_command(w.target, row, settings_.timeout, cancelled)
                              : w.target.chat       ? send_chat(w.target, row, settings_.timeout, cancelled)

@@ -327,6 +327,65 @@ TEST(AlertOutbox, AClaimFailsOnAWithdrawnAlert) {
     EXPECT_EQ(first_text(conn, "SELECT last_attempt_us IS NULL FROM alerts_outbox"), "1");
 }
 
+// A cancellation, then (delivered late) an earlier version of the subscription that had
+// reached max retries: the same episode, its reason now max_retries.
+std::vector<TestDelivery> reason_changed_late(int64_t customer) {
+    const int64_t id = customer * 10 + 1;
+    auto sub = [](const std::string& action, SubscriptionSpec s) {
+        return TestDelivery{"subscription/" + action, subscription_json(s)};
+    };
+    return {sub("created", {.id = id, .customer_id = customer, .updated_at = "2026-01-05T10:00:00+00:00",
+                            .created_at = "2026-01-05T10:00:00+00:00"}),
+            sub("cancelled", {.id = id, .customer_id = customer, .status = "cancelled",
+                              .updated_at = "2026-03-01T10:00:00+00:00",
+                              .created_at = "2026-01-05T10:00:00+00:00",
+                              .cancelled_at = "2026-03-01T10:00:00+00:00"}),
+            sub("updated", {.id = id, .customer_id = customer, .updated_at = "2026-03-01T09:30:00+00:00",
+                            .created_at = "2026-01-05T10:00:00+00:00", .max_retries_reached = true})};
+}
+
+std::string reason_in(const std::string& payload) {
+    rapidjson::Document doc;
+    doc.Parse(payload.c_str());
+    return doc["data"]["reason"].GetString();
+}
+
+// A churn alert that no attempt has begun on announces the episode as the facts settle
+// (the point of alert-hold); once claimed, its bytes stay, whatever a late delivery says.
+TEST(AlertOutbox, AnUnclaimedChurnAlertCarriesTheEpisodeAsItIsNow) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    AlertOutbox outbox({{"http://a.example/hook", true, true, true}}, [] { return kNow; });
+    outbox.set_hold(kHold);
+    auto held = reason_changed_late(7);
+    feed(db, {held[0], held[1]}, outbox);
+    EXPECT_EQ(reason_in(query_rows(db, "SELECT payload FROM alerts_outbox")), "cancelled");
+    const std::string id_before = query_rows(db, "SELECT webhook_id FROM alerts_outbox");
+    feed(db, {held[2]}, outbox);
+    EXPECT_EQ(query_rows(db, "SELECT reason, category FROM churn_events"), "max_retries|involuntary\n");
+    EXPECT_EQ(query_int(db, "SELECT count(*) FROM alerts_outbox"), 1);
+    EXPECT_EQ(query_rows(db, "SELECT webhook_id FROM alerts_outbox"), id_before);
+    {
+        sql::Database conn(db);
+        auto claimed = claim_alert(conn, query_int(db, "SELECT id FROM alerts_outbox"), kNow + 1);
+        ASSERT_TRUE(claimed);
+        EXPECT_EQ(reason_in(*claimed), "max_retries");
+        EXPECT_EQ(*claimed + "\n", query_rows(db, "SELECT payload FROM alerts_outbox"));
+    }
+
+    // Claimed before the late delivery: the attempt's bytes are kept.
+    auto sent = reason_changed_late(8);
+    feed(db, {sent[0], sent[1]}, outbox);
+    const std::string before = query_rows(db, "SELECT payload FROM alerts_outbox WHERE customer_id = 8");
+    {
+        sql::Database conn(db);
+        ASSERT_TRUE(claim_alert(conn, query_int(db, "SELECT id FROM alerts_outbox WHERE customer_id = 8"), kNow));
+    }
+    feed(db, {sent[2]}, outbox);
+    EXPECT_EQ(query_rows(db, "SELECT reason FROM churn_events WHERE customer_id = 8"), "max_retries\n");
+    EXPECT_EQ(query_rows(db, "SELECT payload FROM alerts_outbox WHERE customer_id = 8"), before);
+}
+
 TEST(AlertOutbox, RetriedDeliveriesAddNoAlerts) {
     auto deliveries = rich_scenario();
     auto twice = deliveries;
