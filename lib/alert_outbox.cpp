@@ -188,6 +188,11 @@ std::optional<std::string> claim_alert(sql::Database& db, int64_t alert_id, Micr
     return payload;
 }
 
+// Also: an episode churned again (a late delivery undid its return) whose churn alert was
+// withdrawn because the customer was back within alert-hold. Such a row is 'retracted' and
+// was never attempted; any other withdrawal of an unattempted churn alert (the episode was
+// erased) deleted the episode, whose id is never reused. The churn is announced now, after
+// the hold again: the target was told nothing of the episode, and the facts show the churn.
 void AlertOutbox::on_changed(sql::Database& db, int64_t event_id, const CustomerOutcome& c,
                              const ChurnEpisode& e) {
     prepare(db);
@@ -195,6 +200,14 @@ void AlertOutbox::on_changed(sql::Database& db, int64_t event_id, const Customer
     auto& u = st_->rewrite;
     u.reset();
     u.bind(1, event_id).bind(2, c.customer_id).bind(3, alert_payload_json(ev, clock_())).run();
+    if (e.reactivated_at) return;
+    std::vector<char> to(routes_.size(), 0);
+    for (std::size_t i = 0; i < routes_.size(); ++i) {
+        if (!routes_[i].churned) continue;
+        auto churn = churn_row(routes_[i].target, event_id, c.customer_id);
+        to[i] = churn && churn->status == "retracted" && !churn->attempted;
+    }
+    add(db, kCustomerChurned, event_id, c, e, to);
 }
 
 void retract_unsent_churn_alerts(sql::Database& db, int64_t episode_id, int64_t customer_id) {

@@ -82,7 +82,8 @@ public:
     // A customer.churned for this episode that no attempt has begun on (held by alert-hold,
     // queued behind other alerts, or its target disabled) is rewritten to the episode as it
     // is now, so that it announces the settled facts; one already attempted keeps its bytes
-    // (every retry sends the same), and the change is not announced to its target.
+    // (every retry sends the same), and the change is not announced to its target. An
+    // episode churned again whose churn alert alert-hold withdrew is announced (held again).
     void on_changed(sql::Database& db, int64_t event_id, const CustomerOutcome& c,
                     const ChurnEpisode& e) override;
 

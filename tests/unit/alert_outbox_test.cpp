@@ -265,17 +265,31 @@ TEST(AlertOutbox, AReturnWithinTheHoldWithdrawsTheChurnAlertAndSaysNothing) {
               " (900 s): neither the churn nor the return is announced\n"
               "http://reactivations.example/hook|customer.reactivated|pending|NULL\n");
 
-    // A late delivery undoes that return and a newer one comes (a second reactivation of the
-    // episode): the target, never told of the churn, is not told of a return either.
+    // A late delivery undoes that return (the episode is open again): the churn is announced
+    // to the target whose alert was withdrawn, held again. A newer return within that hold
+    // withdraws it again, and no return is announced.
     {
         sql::Database conn(db);
         CustomerOutcome c;
         c.customer_id = 7;
         ChurnEpisode e;
+        e.churned_at = kNow - kHold;
+        const int64_t episode = query_int(db, "SELECT id FROM churn_events WHERE customer_id = 7");
+        now = kNow + 60 * kMicrosPerSecond;
         sql::Transaction txn(conn);
-        outbox.on_reactivated(conn, query_int(db, "SELECT id FROM churn_events WHERE customer_id = 7"), c, e);
+        outbox.on_changed(conn, episode, c, e);
         txn.commit();
-        EXPECT_EQ(first_text(conn, "SELECT count(*) FROM alerts_outbox WHERE target = 'http://a.example/hook'"), "1");
+        EXPECT_EQ(query_rows(db, "SELECT target, event_type, status, next_attempt_us - created_us,"
+                                 " created_us = " + std::to_string(now) + " FROM alerts_outbox ORDER BY id"),
+                  "http://a.example/hook|customer.churned|retracted|900000000|0\n"
+                  "http://reactivations.example/hook|customer.reactivated|pending|0|0\n"
+                  "http://a.example/hook|customer.churned|pending|900000000|1\n");
+        e.reactivated_at = now;
+        sql::Transaction again(conn);
+        outbox.on_reactivated(conn, episode, c, e);
+        again.commit();
+        EXPECT_EQ(first_text(conn, "SELECT group_concat(status) FROM alerts_outbox WHERE target = 'http://a.example/hook'"),
+                  "retracted,retracted");
     }
 
     // The same after the hold has run out (the churn alert was due): both are sent.
