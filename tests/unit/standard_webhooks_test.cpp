@@ -25,6 +25,27 @@ TEST(StandardWebhooks, SignMatchesReferenceVector) {
     EXPECT_EQ(signer().sign(kMsgId, kTimestamp, kPayload), kSignature);
 }
 
+// A second vector, computed by the `standardwebhooks` npm library 1.1.1 (and svix 1.99.1, which
+// gives the same): `new Webhook(secret).sign(id, new Date(ts * 1000), body)`. It covers what the
+// first does not: a secret whose base64 ends in "==" (a 25-byte key) and a body in the alert
+// shape with non-ASCII UTF-8 (the library hashes the UTF-8 bytes of the body).
+TEST(StandardWebhooks, SignMatchesNpmLibraryPaddedSecretUtf8Body) {
+    auto s = StandardWebhookSigner::from_secret("whsec_Y2h1cm53YXRjaC1pbnRlcm9wLWtleS0yNQ==");
+    ASSERT_TRUE(s);
+    const std::string_view id = "msg_5f0c2a9e1d7b4c3e8a6f1b2d9c0e7a41";
+    const int64_t ts = 1772704801;
+    const std::string body =
+        R"({"type":"customer.churned","timestamp":"2026-03-05T10:00:01.500000Z",)"
+        R"("data":{"episode_id":7,"customer_id":1,"email":"zo)" "\xC3\xAB" "@ex" "\xC3\xA4"
+        R"(mple.com","reason":"cancelled","category":"voluntary",)"
+        R"("churned_at":"2026-03-05T10:00:00Z","reactivated_at":null,"subscription_id":12,)"
+        R"("charge_id":null,"delivery_id":42}})";
+    ASSERT_EQ(body.size(), 294u);  // as the library saw it: 292 characters, 294 UTF-8 bytes
+    const std::string_view expected = "v1,kqvTVCAu6rOkd9SuKVtOHp7Pi/LrWvoT2OAJcmQVO/o=";
+    EXPECT_EQ(s->sign(id, ts, body), expected);
+    EXPECT_TRUE(s->verify(id, ts, body, expected, ts));
+}
+
 TEST(StandardWebhooks, SecretWithoutPrefixIsBase64Too) {
     auto s = StandardWebhookSigner::from_secret(kSecret.substr(6));
     ASSERT_TRUE(s);
