@@ -43,6 +43,23 @@ std::string escape_markup(const std::string& s) {
     return out;
 }
 
+// The email is Recharge's text (a "\n" escape in it arrives as a newline): control characters
+// and U+2028/U+2029 become spaces, so each event stays one line and an email cannot start a
+// line of its own that reads like another alert.
+std::string one_line(std::string s) {
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (c < 0x20 || c == 0x7F) {
+            s[i] = ' ';
+        } else if (c == 0xE2 && i + 2 < s.size() && static_cast<unsigned char>(s[i + 1]) == 0x80 &&
+                   (static_cast<unsigned char>(s[i + 2]) == 0xA8 ||
+                    static_cast<unsigned char>(s[i + 2]) == 0xA9)) {
+            s.replace(i, 3, " ");
+        }
+    }
+    return s;
+}
+
 }  // namespace
 
 std::optional<std::string> chat_text(std::string_view payload) {
@@ -56,6 +73,7 @@ std::optional<std::string> chat_text(std::string_view payload) {
     auto customer_id = member_int(d, "customer_id");
     if (!customer_id) return std::nullopt;
     auto email = member_text(d, "email");
+    if (email) email = one_line(*email);
     const std::string who = (email ? *email + " (customer " : "customer ") + std::to_string(*customer_id) +
                             (email ? ")" : "");
     const std::string reason = member_text(d, "reason").value_or("unknown reason");

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+
 namespace churnwatch {
 namespace {
 
@@ -39,6 +41,22 @@ TEST(AlertChat, TheMessageIsJsonTextWithSlackMarkupEscaped) {
     EXPECT_EQ(chat_message_json(payload),
               R"({"text":"churnwatch: &lt;b&gt;&amp;\"x\"@example.com (customer 1) churned at )"
               R"(2026-03-05 10:00 UTC: cancelled (voluntary), subscription 12"})");
+}
+
+TEST(AlertChat, AnEmailWithLineBreaksStaysOnTheLine) {
+    // JSON escapes in the stored email: newline, carriage return, tab, U+0001, DEL, U+2028, U+2029.
+    std::string payload = kChurned;
+    payload.replace(payload.find("a@example.com"), 13,
+                    R"(a\nchurnwatch: ceo@example.com\r\t\u0001\u007f\u2028x\u2029@example.com)");
+    EXPECT_EQ(chat_text(payload),
+              "churnwatch: a churnwatch: ceo@example.com" + std::string(5, ' ') +
+                  "x @example.com (customer 1) churned at 2026-03-05 10:00 UTC: cancelled "
+                  "(voluntary), subscription 12");
+    // Other non-ASCII text is kept as it is.
+    payload = kChurned;
+    payload.replace(payload.find("a@example.com"), 13, "zo\xC3\xAB@\xE2\x80\xA6.example");
+    EXPECT_EQ(chat_text(payload), "churnwatch: zo\xC3\xAB@\xE2\x80\xA6.example (customer 1) churned at "
+                                  "2026-03-05 10:00 UTC: cancelled (voluntary), subscription 12");
 }
 
 TEST(AlertChat, WhatIsNotAnAlertEventGivesNothing) {
