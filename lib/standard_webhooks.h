@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "crypto.h"
 
@@ -20,27 +21,39 @@ inline constexpr std::string_view kWebhookIdHeader = "webhook-id";
 inline constexpr std::string_view kWebhookTimestampHeader = "webhook-timestamp";
 inline constexpr std::string_view kWebhookSignatureHeader = "webhook-signature";
 
+// The secrets of a list: separated by commas and/or white space (no base64 text has either).
+std::vector<std::string_view> split_webhook_secrets(std::string_view secrets);
+
 class StandardWebhookSigner {
 public:
-    // secret in "whsec_<base64>" form (the base64 part decodes to the key bytes); a secret
-    // without the prefix is taken as base64 too. Returns nullopt if the base64 is invalid
-    // (strict: padded, standard alphabet) or the key is empty.
-    static std::optional<StandardWebhookSigner> from_secret(std::string_view secret);
+    // At most this many secrets at once (rotation needs two).
+    static constexpr std::size_t kMaxSecrets = 4;
 
-    // "v1,<base64(HMAC-SHA256(key, msg_id + "." + timestamp + "." + body))>"
+    // One secret, or several for rotation (split_webhook_secrets), each in "whsec_<base64>"
+    // form (the base64 part decodes to the key bytes); a secret without the prefix is taken
+    // as base64 too. Returns nullopt if any base64 is invalid (strict: padded, standard
+    // alphabet), a key is empty, or there are none or more than kMaxSecrets.
+    static std::optional<StandardWebhookSigner> from_secret(std::string_view secrets);
+
+    // "v1,<base64(HMAC-SHA256(key, msg_id + "." + timestamp + "." + body))>", one such entry
+    // per secret in the order given, separated by a space: during a rotation a receiver
+    // holding either secret verifies the request, as the specification provides.
     std::string sign(std::string_view msg_id, int64_t timestamp, std::string_view body) const;
 
     // Verifies a webhook-signature header value: a space-separated list of "v1,<b64>" entries,
-    // any of which may match (constant-time compare; entries of other versions never match),
-    // and |now - timestamp| <= tolerance_s.
+    // any of which may match any of the secrets (constant-time compare; entries of other
+    // versions never match), and |now - timestamp| <= tolerance_s.
     bool verify(std::string_view msg_id, int64_t timestamp, std::string_view body,
                 std::string_view signature_header, int64_t now,
                 int64_t tolerance_s = 300) const;
 
-private:
-    explicit StandardWebhookSigner(crypto::HmacKey key) : key_(std::move(key)) {}
+    std::size_t secret_count() const { return keys_.size(); }
 
-    crypto::HmacKey key_;  // keyed once, duplicated per signature
+private:
+    explicit StandardWebhookSigner(std::vector<crypto::HmacKey> keys) : keys_(std::move(keys)) {}
+    std::string sign_with(const crypto::HmacKey& key, std::string_view prefix, std::string_view body) const;
+
+    std::vector<crypto::HmacKey> keys_;  // each keyed once, duplicated per signature
 };
 
 }  // namespace churnwatch

@@ -38,12 +38,22 @@ bool check_http_target(AlertTarget& t, const std::string& option, bool own_secre
     // The signer also takes bare base64 (as receivers' libraries do), but a configured secret
     // without the prefix is more likely something else pasted there (a Recharge secret is
     // valid base64 too) than a Standard Webhooks secret.
-    if (!t.secret.starts_with("whsec_") || !StandardWebhookSigner::from_secret(t.secret)) {
-        error = "the signing secret for " + redact_url(t.url) +
-                (own_secret ? " (its own, in alert-target)" : " (alert-secret)") +
-                " is not a valid whsec_<base64> secret (the prefix whsec_, then standard base64, "
-                "padded, non-empty)";
+    // Several secrets (commas or spaces between them) sign with each: rotation.
+    const auto secrets = split_webhook_secrets(t.secret);
+    const std::string whose = " for " + redact_url(t.url) +
+                              (own_secret ? " (its own, in alert-target)" : " (alert-secret)");
+    if (secrets.size() > StandardWebhookSigner::kMaxSecrets) {
+        error = "more than " + std::to_string(StandardWebhookSigner::kMaxSecrets) +
+                " signing secrets" + whose + " (two are enough for a rotation)";
         return false;
+    }
+    for (std::string_view secret : secrets) {
+        if (!secret.starts_with("whsec_") || !StandardWebhookSigner::from_secret(secret)) {
+            error = (secrets.size() > 1 ? "one of the signing secrets" : "the signing secret") + whose +
+                    " is not a valid whsec_<base64> secret (the prefix whsec_, then standard base64, "
+                    "padded, non-empty)";
+            return false;
+        }
     }
     t.name = t.url;
     return true;

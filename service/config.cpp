@@ -51,7 +51,8 @@ const std::vector<OptionSpec>& option_specs() {
          "repeatable",
          true},
         {"alert-secret", "SECRET", nullptr,
-         "signing secret (whsec_<base64>) for alert-url targets and alert-targets without their own",
+         "signing secret (whsec_<base64>) for alert-url targets and alert-targets without their own; "
+         "while rotating, new and old comma-separated: each request is signed with both",
          false, true, "CHURNWATCH_ALERT_SECRET"},
         {"alert-events", "EVENTS", "customer.churned,customer.reactivated,customer.churn_retracted",
          "alert events sent to alert-url, alert-chat and alert-command targets (and "

@@ -140,6 +140,27 @@ TEST(Alerts, AChurnSendsExactlyOneSignedAlert) {
 // A late delivery shows the customer never churned (a subscription created before the
 // cancellation, delivered after it): the receiver that was told of the churn is told it is
 // retracted, signed like any alert, naming the same episode.
+// Rotating the alert secret: with the new and the old one configured, the receiver verifies
+// with either, whichever it holds at that moment.
+TEST(Alerts, DuringARotationEachSecretVerifiesTheAlert) {
+    const std::string old_secret = "whsec_c29tZSBvdGhlciBzZWNyZXQ=";
+    TempDir dir;
+    HttpReceiver rx;
+    auto options = alert_options({rx.url("/hook")});
+    options.env["CHURNWATCH_ALERT_SECRET"] = std::string(kAlertSecret) + "," + old_secret;
+    ServerProcess server(dir, options);
+    churn_customer(server.port(), 7);
+    ASSERT_TRUE(rx.wait_for(1)) << server.log();
+    auto r = rx.requests()[0];
+    const std::string signature = r.header("webhook-signature");
+    EXPECT_EQ(std::count(signature.begin(), signature.end(), ' '), 1) << signature;
+    expect_verified(r);
+    expect_verified(r, old_secret);
+    auto unrelated = StandardWebhookSigner::from_secret("whsec_PcNNCFLEJ6rL9kwQag9HPl4uTGb3FgUp");
+    EXPECT_FALSE(unrelated->verify(r.header("webhook-id"), std::stoll(r.header("webhook-timestamp")), r.body,
+                                   r.header("webhook-signature"), now_seconds()));
+}
+
 TEST(Alerts, AChurnALateDeliveryErasesIsRetracted) {
     TempDir dir;
     HttpReceiver rx;

@@ -185,15 +185,38 @@ TEST_F(AlertConfig, TargetWithNoSecretAnywhereSaysHowToGiveOne) {
               "verifiable. Set CHURNWATCH_ALERT_SECRET (or alert-secret) to a whsec_<base64> secret, "
               "or give it as 'URL | whsec_… | EVENTS'");
     // A bad secret says whose it is, without showing it.
-    EXPECT_FALSE(read({"--alert-secret", "whsec_not base64!", "--alert-target", "https://a.example/hook"}, error));
+    EXPECT_FALSE(read({"--alert-secret", "whsec_not_base64!", "--alert-target", "https://a.example/hook"}, error));
     EXPECT_NE(error.find("the signing secret for https://a.example/hook (alert-secret) is not a valid"),
               std::string::npos)
         << error;
-    EXPECT_FALSE(read({"--alert-secret", kSecret, "--alert-target", "https://a.example/hook | whsec_not base64!"}, error));
+    EXPECT_FALSE(read({"--alert-secret", kSecret, "--alert-target", "https://a.example/hook | whsec_not_base64!"}, error));
     EXPECT_NE(error.find("the signing secret for https://a.example/hook (its own, in alert-target) is not a valid"),
               std::string::npos)
         << error;
-    EXPECT_EQ(error.find("not base64!"), std::string::npos) << error;
+    EXPECT_EQ(error.find("not_base64!"), std::string::npos) << error;
+    // In a rotation's list, any bad one is refused, and none is shown.
+    EXPECT_FALSE(read({"--alert-secret", kSecret + ",whsec_bad!", "--alert-url", "https://a.example/hook"}, error));
+    EXPECT_EQ(error, "one of the signing secrets for https://a.example/hook (alert-secret) is not a valid "
+                     "whsec_<base64> secret (the prefix whsec_, then standard base64, padded, non-empty)");
+}
+
+// Rotation: alert-secret (or a target's own secret field) may hold the new and the old secret.
+TEST_F(AlertConfig, TwoSecretsForARotationAreAccepted) {
+    std::string error;
+    auto s = read({"--alert-secret", kSecret + "," + kOtherSecret, "--alert-url", "https://a.example/hook",
+                   "--alert-target", "https://b.example/hook | " + kOtherSecret + " " + kSecret + " |"},
+                  error);
+    ASSERT_TRUE(s) << error;
+    ASSERT_EQ(s->targets.size(), 2u);
+    EXPECT_EQ(s->targets[0].secret, kSecret + "," + kOtherSecret);
+    EXPECT_EQ(s->targets[1].secret, kOtherSecret + " " + kSecret);
+    EXPECT_EQ(describe_alert_target("https://b.example/hook | " + kOtherSecret + " " + kSecret),
+              "https://b.example/hook | whse…(77 chars) | (alert-events)");
+    std::string five = kSecret;
+    for (int i = 0; i < 4; ++i) five += "," + kSecret;
+    EXPECT_FALSE(read({"--alert-secret", five, "--alert-url", "https://a.example/hook"}, error));
+    EXPECT_EQ(error, "more than 4 signing secrets for https://a.example/hook (alert-secret) (two are enough "
+                     "for a rotation)");
 }
 
 // https://example.com/x and https://EXAMPLE.com:443/x are one endpoint: configured both ways,

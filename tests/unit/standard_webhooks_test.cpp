@@ -52,6 +52,31 @@ TEST(StandardWebhooks, SecretWithoutPrefixIsBase64Too) {
     EXPECT_EQ(s->sign(kMsgId, kTimestamp, kPayload), kSignature);
 }
 
+// Rotation: with the new and the old secret, each request carries one signature per secret
+// (the specification's space-separated list), so a receiver holding either verifies it.
+TEST(StandardWebhooks, SeveralSecretsSignWithEach) {
+    constexpr std::string_view kOther = "whsec_Y2h1cm53YXRjaC1pbnRlcm9wLWtleS0yNQ==";
+    auto both = StandardWebhookSigner::from_secret(std::string(kOther) + ", " + std::string(kSecret));
+    ASSERT_TRUE(both);
+    EXPECT_EQ(both->secret_count(), 2u);
+    auto other = StandardWebhookSigner::from_secret(kOther);
+    ASSERT_TRUE(other);
+    const std::string header = both->sign(kMsgId, kTimestamp, kPayload);
+    EXPECT_EQ(header, other->sign(kMsgId, kTimestamp, kPayload) + " " + std::string(kSignature));
+    EXPECT_TRUE(signer().verify(kMsgId, kTimestamp, kPayload, header, kTimestamp));
+    EXPECT_TRUE(other->verify(kMsgId, kTimestamp, kPayload, header, kTimestamp));
+    EXPECT_TRUE(both->verify(kMsgId, kTimestamp, kPayload, kSignature, kTimestamp));
+    EXPECT_FALSE(both->verify(kMsgId, kTimestamp, "{}", header, kTimestamp));
+    // Commas and/or white space between them; one bad secret spoils the list; at most four.
+    EXPECT_TRUE(StandardWebhookSigner::from_secret(std::string(kSecret) + "\t" + std::string(kOther)));
+    EXPECT_FALSE(StandardWebhookSigner::from_secret(std::string(kSecret) + ",whsec_MfKQ9r8"));
+    EXPECT_FALSE(StandardWebhookSigner::from_secret(" , "));
+    std::string five;
+    for (int i = 0; i < 5; ++i) five += std::string(kSecret) + ",";
+    EXPECT_FALSE(StandardWebhookSigner::from_secret(five));
+    EXPECT_EQ(split_webhook_secrets(" a,b  c,,"), (std::vector<std::string_view>{"a", "b", "c"}));
+}
+
 TEST(StandardWebhooks, InvalidSecretsRejected) {
     EXPECT_FALSE(StandardWebhookSigner::from_secret(""));
     EXPECT_FALSE(StandardWebhookSigner::from_secret("whsec_"));            // empty key
