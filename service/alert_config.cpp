@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <map>
 #include <optional>
@@ -21,7 +22,7 @@ namespace {
 
 // own_secret: the target's secret is its own (alert-target's second field), not alert-secret.
 bool check_http_target(AlertTarget& t, const std::string& option, bool own_secret,
-                       std::string& error) {
+                       std::vector<std::string>& warnings, std::string& error) {
     std::string why;
     if (!parse_http_url(t.url, why)) {
         error = "--" + option + " " + redact_url(t.url) + ": " + why;
@@ -48,6 +49,13 @@ bool check_http_target(AlertTarget& t, const std::string& option, bool own_secre
         return false;
     }
     for (std::string_view secret : secrets) {
+        // The specification asks for 24 to 64 random bytes; a shorter key still signs.
+        if (auto key = crypto::base64_decode(secret.substr(std::min<std::size_t>(6, secret.size())));
+            key && !key->empty() && key->size() < 24) {
+            warnings.push_back("a signing secret" + whose + " is " + std::to_string(key->size()) +
+                               " bytes; Standard Webhooks asks for 24 to 64 random bytes "
+                               "(\"whsec_$(openssl rand -base64 32)\" makes one)");
+        }
         if (!secret.starts_with("whsec_") || !StandardWebhookSigner::from_secret(secret)) {
             error = (secrets.size() > 1 ? "one of the signing secrets" : "the signing secret") + whose +
                     " is not a valid whsec_<base64> secret (the prefix whsec_, then standard base64, "
@@ -299,7 +307,7 @@ bool read_alert_settings(const Config& c, AlertSettings& out, std::string& error
         AlertTarget t = shared_events();
         t.url = trim(url);
         t.secret = shared_secret;
-        if (!check_http_target(t, "alert-url", false, error)) return false;
+        if (!check_http_target(t, "alert-url", false, out.warnings, error)) return false;
         out.targets.push_back(std::move(t));
     }
     for (const auto& url : c.get_all("alert-chat")) {
@@ -334,7 +342,7 @@ bool read_alert_settings(const Config& c, AlertSettings& out, std::string& error
             error = "--alert-target " + redact_url(t.url) + ": " + error;
             return false;
         }
-        if (!check_http_target(t, "alert-target", !fields.secret.empty(), error)) return false;
+        if (!check_http_target(t, "alert-target", !fields.secret.empty(), out.warnings, error)) return false;
         out.targets.push_back(std::move(t));
     }
     if (auto cmd = c.get("alert-command"); cmd && !trim(*cmd).empty()) {

@@ -49,6 +49,9 @@ struct AlertSettings {
     AlertPolicy policy;
     std::chrono::milliseconds timeout{10000};  // per attempt (HTTP exchange or command run)
     Micros hold = 0;  // alert-hold: how long a churn alert waits before its first attempt
+    // Accepted but worth an operator's attention (serve logs each, config check prints them):
+    // a signing secret shorter than the 24 bytes Standard Webhooks asks for. Never a secret.
+    std::vector<std::string> warnings;
 };
 
 // Reads and validates the alert options. Errors name the option; never echo a secret. An

@@ -45,6 +45,8 @@ int config_command(const std::vector<std::string>& args) {
     if (settings.secrets.empty()) {
         std::fprintf(stderr, "config check: warning: no secret set; every delivery would be rejected\n");
     }
+    for (const auto& w : settings.alerts.warnings)
+        std::fprintf(stderr, "config check: warning: %s\n", w.c_str());
     std::fputs(config->describe().c_str(), stdout);
     // The labels logs and metrics will use: targets whose URLs differ only in the (hidden)
     // query are numbered, which the option lines above cannot show.

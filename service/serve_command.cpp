@@ -53,6 +53,7 @@ int serve_command(const Config& config) {
             .str("warning", "no secret configured (--secret or CHURNWATCH_SECRETS): every "
                             "delivery will be rejected with 401");
     }
+    for (const auto& w : s.alerts.warnings) LogLine(logger, LogLevel::Warn, "config").str("warning", w);
     // A mistyped variable (CHURNWATCH_LOGLEVEL) has no effect: say so, once each.
     for (const auto& v : unknown_environment_variables()) {
         LogLine line(logger, LogLevel::Warn, "config");

@@ -200,6 +200,21 @@ TEST_F(AlertConfig, TargetWithNoSecretAnywhereSaysHowToGiveOne) {
                      "whsec_<base64> secret (the prefix whsec_, then standard base64, padded, non-empty)");
 }
 
+// The specification asks for 24 to 64 random bytes: a shorter key still signs (receivers'
+// libraries accept it), so it is a warning, not a refusal, and the secret is not shown.
+TEST_F(AlertConfig, AShortSecretIsAcceptedWithAWarning) {
+    std::string error;
+    const std::string short_secret = "whsec_c29tZSBvdGhlciBzZWNyZXQ=";  // 17 bytes
+    auto s = read({"--alert-secret", short_secret, "--alert-url", "https://a.example/hook"}, error);
+    ASSERT_TRUE(s) << error;
+    ASSERT_EQ(s->warnings.size(), 1u);
+    EXPECT_EQ(s->warnings[0], "a signing secret for https://a.example/hook (alert-secret) is 17 bytes; Standard "
+                              "Webhooks asks for 24 to 64 random bytes (\"whsec_$(openssl rand -base64 32)\" makes one)");
+    auto fine = read({"--alert-secret", kSecret, "--alert-url", "https://a.example/hook"}, error);
+    ASSERT_TRUE(fine) << error;
+    EXPECT_TRUE(fine->warnings.empty());
+}
+
 // Rotation: alert-secret (or a target's own secret field) may hold the new and the old secret.
 TEST_F(AlertConfig, TwoSecretsForARotationAreAccepted) {
     std::string error;
