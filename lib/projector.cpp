@@ -86,13 +86,17 @@ void Projector::take_from_table(int64_t after, std::size_t max, std::deque<Item>
 
 bool Projector::apply_one(const Item& item) {
     // Behind a savepoint: a rule failure quarantines this delivery with the reason and
-    // rolls back only its own derived writes.
+    // rolls back only its own derived writes. A failure of the machine (disk full, no file
+    // descriptor for a temporary file, a lock) is not the delivery's: it fails the whole
+    // transaction, which is retried (projection_failed) — SQLite may already have rolled the
+    // transaction back, savepoint and all, so only the original error says what happened.
     sql::Savepoint sp(st_->apply_rules);
     try {
         applier_.apply(db_, item.id, item.delivery);
         sp.release();
         return true;
     } catch (const std::exception& e) {
+        if (sql::is_environmental(e)) throw;
         sp.rollback();
         quarantine(item.id, std::string("rules failed: ") + e.what());
         return false;

@@ -1,5 +1,7 @@
 #include "sqlite.h"
 
+#include <new>
+
 #include "wal_batching_vfs.h"
 
 #include <sqlite3.h>
@@ -410,6 +412,29 @@ Transaction::~Transaction() {
 void Transaction::commit() {
     db_.exec("COMMIT");
     done_ = true;
+}
+
+bool is_environmental(const std::exception& e) {
+    if (dynamic_cast<const std::bad_alloc*>(&e) != nullptr) return true;
+    const auto* sq = dynamic_cast<const Error*>(&e);
+    if (sq == nullptr) return false;
+    switch (sq->code() & 0xff) {
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED:
+        case SQLITE_NOMEM:
+        case SQLITE_READONLY:
+        case SQLITE_INTERRUPT:
+        case SQLITE_IOERR:
+        case SQLITE_CORRUPT:
+        case SQLITE_FULL:
+        case SQLITE_CANTOPEN:
+        case SQLITE_PROTOCOL:
+        case SQLITE_NOLFS:
+        case SQLITE_NOTADB:
+            return true;
+        default:
+            return false;
+    }
 }
 
 PreparedSavepoint::PreparedSavepoint(Database& db, const std::string& name)

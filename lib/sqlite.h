@@ -26,6 +26,12 @@ private:
     int extended_code_;
 };
 
+// Whether a failure is the machine's rather than the statement's: the disk (full, I/O error,
+// read-only, corrupt), memory, file descriptors (cannot open a temporary or -wal file), or a
+// lock held elsewhere. Retrying later can succeed, and the data at hand is not to blame:
+// such a failure must never be recorded against a delivery (quarantined).
+bool is_environmental(const std::exception& e);
+
 enum class OpenMode { ReadWrite, ReadOnly };
 
 // One column value as churnwatch stores them: NULL, an integer or text. Text is a view: of a

@@ -1,6 +1,7 @@
 // Projector: stored deliveries → churn state behind the acknowledgement, with a watermark
 // that advances in the same transaction as the rows it covers.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <chrono>
 #include <future>
@@ -28,12 +29,19 @@ public:
     std::vector<int64_t> applied;
     std::vector<bool> had_payload;
     std::set<int64_t> fail;
+    // Fails as the machine would: SQLite gives up the whole transaction on a full disk (as
+    // it may for SQLITE_FULL, IOERR, NOMEM), then the statement's error arrives.
+    std::set<int64_t> disk_full;
 
     void prepare(sql::Database&) override {}
     void apply(sql::Database& db, int64_t id, const Delivery& d) override {
         sql::Statement mark(db, "INSERT OR REPLACE INTO service_state (key, value) VALUES (?, 'x')");
         mark.bind(1, "applied:" + std::to_string(id)).run();
         if (fail.count(id)) throw std::runtime_error("boom");
+        if (disk_full.count(id)) {
+            db.exec("ROLLBACK");
+            throw sql::Error(SQLITE_FULL, SQLITE_FULL, "step failed: database or disk is full");
+        }
         applied.push_back(id);
         had_payload.push_back(d.payload.has_value());
     }
@@ -106,6 +114,56 @@ TEST(Projector, RuleFailureQuarantinesThatDeliveryAndRollsBackOnlyItsWrites) {
               std::to_string(ids[1]) + "|quarantined|rules failed: boom\n");
     EXPECT_EQ(query_int(path, "SELECT count(*) FROM service_state WHERE key LIKE 'applied:%'"), 2)
         << "the failed delivery's own writes are rolled back, the others kept";
+}
+
+int64_t quarantined(const std::string& path) {
+    sql::Database db(path);
+    sql::Statement q(db, "SELECT count(*) FROM deliveries WHERE status = 'quarantined'");
+    return q.step() ? q.column_int(0) : -1;
+}
+
+// A failure of the machine is not the delivery's: nothing is quarantined, the transaction
+// fails with the original error (not "no such savepoint", after SQLite gave it up), and the
+// same deliveries are projected once the machine is well again.
+TEST(Projector, AFailureOfTheMachineQuarantinesNothingAndIsRetried) {
+    TempDir dir;
+    std::string path = dir.file("p.db");
+    auto ids = store_raw(path, 3);
+    sql::Database db(path);
+    RecordingApplier applier;
+    applier.disk_full = {ids[1]};
+    Projector projector(db, applier, ProjectorOptions{});
+    try {
+        projector.run(10);
+        ADD_FAILURE() << "the projection should have failed";
+    } catch (const sql::Error& e) {
+        EXPECT_EQ(e.code(), SQLITE_FULL);
+        EXPECT_STREQ(e.what(), "step failed: database or disk is full");
+    }
+    EXPECT_EQ(watermark(path), 0);
+    EXPECT_EQ(quarantined(path), 0);
+
+    // Descriptors run out inside a statement: the same, without SQLite giving up first.
+    applier.disk_full.clear();
+    applier.applied.clear();
+    struct NoDescriptors : RecordingApplier {
+        int64_t bad = 0;
+        void apply(sql::Database& db, int64_t id, const Delivery& d) override {
+            if (id == bad) throw sql::Error(SQLITE_CANTOPEN, SQLITE_CANTOPEN, "unable to open database file");
+            RecordingApplier::apply(db, id, d);
+        }
+    } no_fd;
+    no_fd.bad = ids[2];
+    Projector again(db, no_fd, ProjectorOptions{});
+    EXPECT_THROW(again.run(10), sql::Error);
+    EXPECT_EQ(watermark(path), 0);
+    EXPECT_EQ(quarantined(path), 0);
+
+    ProjectionResult r = projector.run(10);
+    EXPECT_EQ(r.applied, 3u);
+    EXPECT_EQ(r.quarantined, 0u);
+    EXPECT_EQ(applier.applied, ids);
+    EXPECT_EQ(watermark(path), ids.back());
 }
 
 TEST(Projector, KeepsDecodedDeliveriesInMemoryAndFallsBackToTheTableBeyondTheBound) {
