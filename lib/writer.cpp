@@ -41,6 +41,10 @@ Writer::Writer(const std::string& db_path, WriterOptions options, DeliveryApplie
     // 2 MB cache most of those inserts first read the page back from the OS. 16 MB keeps
     // the hot part of the indexes (and the churn tables the projection rewrites) in memory.
     db_->exec("PRAGMA cache_size=-16000");
+    // The writer's temporary files (each savepoint's statement journal, sorts) stay in
+    // memory: they are small, and a full or unwritable temporary directory (TMPDIR,
+    // SQLITE_TMPDIR; /tmp under systemd's PrivateTmp) then cannot stall the churn tables.
+    db_->exec("PRAGMA temp_store=MEMORY");
     sqlite3_wal_hook(db_->handle(), &Writer::on_wal_commit, this);
     insert_ = std::make_unique<sql::Statement>(
         *db_,
