@@ -7,9 +7,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <sstream>
+#include <vector>
 
 #include "test_support.h"
 
@@ -160,3 +162,42 @@ TEST(Dockerfile, IsMultiStageNonRootWithVolumeAndHealthcheck) {
 }
 
 }  // namespace
+
+namespace {
+
+std::string dockerfile() { return read_file(kSourceDir + "/deploy/Dockerfile"); }
+
+// The lines of a file that are not comments or blank, trimmed.
+std::vector<std::string> content_lines(const std::string& text) {
+    std::vector<std::string> out;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) {
+        const auto b = line.find_first_not_of(" \t");
+        if (b == std::string::npos || line[b] == '#') continue;
+        const auto e = line.find_last_not_of(" \t\r");
+        out.push_back(line.substr(b, e - b + 1));
+    }
+    return out;
+}
+
+}  // namespace
+
+// The build context is what the build stage copies and nothing more: without .dockerignore
+// a developer's checkout sent build/ (gigabytes) and .git to the daemon on every build.
+TEST(Dockerfile, BuildContextIsWhatTheBuildStageCopies) {
+    const auto ignore = content_lines(read_file(kSourceDir + "/.dockerignore"));
+    ASSERT_FALSE(ignore.empty());
+    EXPECT_EQ(ignore.front(), "*") << "everything excluded, then each source let through";
+    std::vector<std::string> copied;
+    for (const auto& line : content_lines(dockerfile())) {
+        if (line.rfind("COPY ", 0) != 0 || line.rfind("COPY --", 0) == 0) continue;
+        std::istringstream words(line.substr(5));
+        std::string source;
+        words >> source;
+        copied.push_back(source);
+        EXPECT_NE(std::find(ignore.begin(), ignore.end(), "!" + source), ignore.end())
+            << source << " is copied but not let through by .dockerignore";
+    }
+    EXPECT_FALSE(copied.empty());
+    EXPECT_EQ(ignore.size(), copied.size() + 1) << "only the copied sources are let through";
+}
