@@ -182,6 +182,14 @@ std::vector<std::string> content_lines(const std::string& text) {
 
 }  // namespace
 
+// The image has no .git: the commit comes from a build argument (else every image said
+// "unknown", and two could not be told apart in a rollback).
+TEST(Dockerfile, PassesTheCommitToCMake) {
+    const std::string f = dockerfile();
+    EXPECT_NE(f.find("\nARG BUILD_COMMIT"), std::string::npos);
+    EXPECT_NE(f.find("-DCHURNWATCH_COMMIT=\"$BUILD_COMMIT\""), std::string::npos);
+}
+
 // The build context is what the build stage copies and nothing more: without .dockerignore
 // a developer's checkout sent build/ (gigabytes) and .git to the daemon on every build.
 TEST(Dockerfile, BuildContextIsWhatTheBuildStageCopies) {
