@@ -182,6 +182,26 @@ std::vector<std::string> content_lines(const std::string& text) {
 
 }  // namespace
 
+// Found running the image: with TLS, the plain-HTTP probe left the container unhealthy (and
+// logged tls_handshake_failed every 30 s). The probe follows CHURNWATCH_LISTEN's port and
+// CHURNWATCH_TLS_CERT's scheme.
+TEST(Dockerfile, HealthCheckFollowsTheListenPortAndTls) {
+    const std::string f = dockerfile();
+    std::size_t at = f.find("\nHEALTHCHECK ");
+    ASSERT_NE(at, std::string::npos);
+    std::string check;  // the instruction with its continuation lines
+    for (std::size_t pos = at + 1; pos < f.size();) {
+        const std::size_t end = std::min(f.find('\n', pos), f.size());
+        const std::string line = f.substr(pos, end - pos);
+        check += line + "\n";
+        if (line.empty() || line.back() != '\\') break;
+        pos = end + 1;
+    }
+    EXPECT_NE(check.find("${CHURNWATCH_LISTEN##*:}"), std::string::npos) << check;
+    EXPECT_NE(check.find("$CHURNWATCH_TLS_CERT"), std::string::npos) << check;
+    EXPECT_NE(check.find("https"), std::string::npos) << check;
+}
+
 // The image has no .git: the commit comes from a build argument (else every image said
 // "unknown", and two could not be told apart in a rollback).
 TEST(Dockerfile, PassesTheCommitToCMake) {
