@@ -57,6 +57,27 @@ std::string file_context(sqlite3* db, int rc) {
     throw Error(rc & 0xff, ext, msg);
 }
 
+// A database that cannot be created because its directory is not writable: SQLite's last
+// errno is then ENOENT from its read-only retry, so the message said "No such file or
+// directory" about a directory that exists (a bind-mounted host directory owned by root,
+// in the container that runs as uid 10001). Say what is wrong instead, or "" when that is not it.
+std::string unwritable_directory(const std::string& path) {
+#ifdef __linux__
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0) return "";  // the file exists: not a create
+    const auto slash = path.rfind('/');
+    const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+    if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return "";
+    if (::access(dir.c_str(), W_OK | X_OK) == 0) return "";
+    const int e = errno;
+    return "directory " + dir + " is not writable by uid " + std::to_string(::geteuid()) + ": " +
+           std::strerror(e);
+#else
+    (void)path;
+    return "";
+#endif
+}
+
 }  // namespace
 
 Database::Database(const std::string& path, OpenMode mode, int busy_timeout_ms) : path_(path) {
@@ -70,7 +91,8 @@ Database::Database(const std::string& path, OpenMode mode, int busy_timeout_ms) 
         sqlite3* db = db_;
         db_ = nullptr;
         // Why the OS refused, when it did (a missing directory, permissions).
-        std::string os = os_error(db);
+        std::string os = mode == OpenMode::ReadOnly ? "" : unwritable_directory(path);
+        if (os.empty()) os = os_error(db);
         Error err(rc, db ? sqlite3_extended_errcode(db) : rc,
                   msg + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)) + (os.empty() ? "" : " (" + os + ")"));
         sqlite3_close(db);

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 
@@ -134,6 +135,35 @@ TEST(Database, FileErrorsNameTheFile) {
     } catch (const sql::Error& e) {
         EXPECT_EQ(std::string(e.what()).find("ok.db"), std::string::npos) << "statement errors stay as they were";
     }
+}
+
+// A database to be created in a directory this user may not write (a bind-mounted host
+// directory owned by root, in the container that runs as uid 10001): SQLite's last errno was
+// ENOENT from its read-only retry, so the message said "No such file or directory" about a
+// directory that exists. It now names the directory and the user. (Run as root, the check
+// happens in a child that gives up root first.)
+TEST(Database, CreatingInADirectoryItCannotWriteSaysSo) {
+    TempDir dir;
+    const std::string sub = dir.file("not-mine");
+    ASSERT_EQ(::mkdir(sub.c_str(), 0555), 0);
+    ASSERT_EQ(::chmod(dir.path().c_str(), 0755), 0);
+    EXPECT_EXIT(
+        {
+            if (::geteuid() == 0 && (::setgid(65534) != 0 || ::setuid(65534) != 0)) std::_Exit(4);
+            try {
+                sql::Database db(sub + "/x.db");
+                std::_Exit(2);
+            } catch (const sql::Error& e) {
+                const std::string m = e.what();
+                const std::string want = "(directory " + sub + " is not writable by uid " +
+                                         std::to_string(::geteuid()) + ": Permission denied)";
+                const bool clear = m.find(want) != std::string::npos &&
+                                   m.find("No such file") == std::string::npos;
+                if (!clear) std::fprintf(stderr, "%s\n", m.c_str());
+                std::_Exit(clear ? 3 : 5);
+            }
+        },
+        ::testing::ExitedWithCode(3), "");
 }
 
 // SQLite resolves symbolic links: a configured path that is a link re-pointed to another
