@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cstring>
 #include <cstdlib>
 #include <fstream>
 
@@ -234,7 +235,9 @@ bool looks_like_inline_comment(const std::string& value) {
 bool Config::parse_file(const std::string& path, std::string& error) {
     std::ifstream in(path);
     if (!in) {
-        error = "cannot read config file " + path;
+        // errno says why: a file not mounted, or not readable by this user (the container's
+        // uid 10001, the unit's dynamic user).
+        error = "cannot read config file " + path + ": " + std::strerror(errno);
         return false;
     }
     std::map<std::string, Value> found;

@@ -132,7 +132,7 @@ TEST_F(ConfigFile, UnknownRepeatedAndMalformedLinesNameTheLine) {
     EXPECT_FALSE(load("config = other.conf\n", error));
     EXPECT_EQ(error, path + ":1: unknown key 'config'");
     EXPECT_FALSE(Config::load({"--config", dir.file("missing.conf")}, error));
-    EXPECT_EQ(error, "cannot read config file " + dir.file("missing.conf"));
+    EXPECT_EQ(error, "cannot read config file " + dir.file("missing.conf") + ": No such file or directory");
 }
 
 TEST_F(ConfigFile, FlagsOverrideTheEnvironmentWhichOverridesTheFile) {
