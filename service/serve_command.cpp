@@ -8,6 +8,7 @@
 #include "alert_outbox.h"
 #include "churn_store.h"
 #include "http_server.h"
+#include "instance_lock.h"
 #include "log.h"
 #include "metrics.h"
 #include "request_handler.h"
@@ -69,6 +70,13 @@ int serve_command(const Config& config) {
     WriterMetrics writer_metrics(metrics, &logger);
     writer_metrics.watch_disk([db = s.db] { return disk_space_of(db); });
 
+    // Before the database is opened: a second server must not touch it at all.
+    auto instance = InstanceLock::acquire(s.db, error);
+    if (!instance) {
+        LogLine(logger, LogLevel::Error, "fatal").str("error", error);
+        std::cerr << "churnwatch serve: " << error << "\n";
+        return 1;
+    }
     try {
         ChurnStore churn(s.rules, &metrics);
         // Alert hooks: outbox rows commit with the churn that causes them (the listener runs

@@ -146,6 +146,30 @@ TEST_F(IngestTest, ADatabaseDeletedWhileRunningIsRefusedNotAcknowledged) {
     EXPECT_EQ(count(), 1);
 }
 
+// Two servers on one database handed out the same delivery ids from their own memory: the
+// first then answered 503 to everything until restarted. A second is refused before it
+// touches the database; once the first is gone (even killed), a new one starts.
+TEST_F(IngestTest, ASecondServerOnTheSameDatabaseIsRefused) {
+    start();
+    // Its own port (the first's would fail to bind anyway, which proves nothing here).
+    auto second = run_churnwatch({"serve", "--db", server->db(), "--listen", "127.0.0.1:0", "--secret", kSecret});
+    EXPECT_EQ(second.exit_code, 1) << second.err;
+    EXPECT_NE(second.err.find("another churnwatch serve (pid " + std::to_string(server->pid()) + ") is running on " +
+                              server->db()),
+              std::string::npos)
+        << second.err;
+    // Another spelling of the same path is the same database.
+    const std::string other_path = dir.file("./churnwatch.db");
+    ASSERT_NE(other_path, server->db());
+    auto third = run_churnwatch({"serve", "--db", other_path, "--listen", "127.0.0.1:0", "--secret", kSecret});
+    EXPECT_EQ(third.exit_code, 1) << third.err;
+    ASSERT_EQ(post_webhook(server->port(), "/webhooks/recharge/subscription/cancelled",
+                           example_payload(kCancelled)).status, 200);
+    server->kill_hard();
+    start();
+    EXPECT_EQ(count(), 1);
+}
+
 TEST_F(IngestTest, TimestampedSignatureIsAccepted) {
     start();
     std::string body = example_payload(kCancelled);

@@ -1,0 +1,92 @@
+// One server per database: the lock is exclusive, names its holder, follows symbolic links,
+// and is free again once its holder is gone.
+#include "instance_lock.h"
+
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "test_support.h"
+
+using namespace churnwatch;
+using namespace churnwatch::test;
+
+namespace {
+
+TEST(InstanceLock, ASecondHolderIsRefusedWithTheFirstOnesPid) {
+    TempDir dir;
+    const std::string db = dir.file("a.db");
+    std::string error;
+    auto first = InstanceLock::acquire(db, error);
+    ASSERT_TRUE(first) << error;
+    EXPECT_EQ(first->path(), std::filesystem::weakly_canonical(db).string() + ".lock");
+    // flock belongs to the open file description: a second acquire in this process conflicts
+    // like another process's would.
+    EXPECT_FALSE(InstanceLock::acquire(db, error));
+    EXPECT_EQ(error, "another churnwatch serve (pid " + std::to_string(::getpid()) + ") is running on " + db +
+                         " (it holds " + first->path() + "): one server per database");
+}
+
+TEST(InstanceLock, ALinkToTheDatabaseIsTheSameDatabase) {
+    TempDir dir;
+    const std::string db = dir.file("a.db");
+    std::ofstream(db) << "";
+    std::filesystem::create_symlink(db, dir.file("link.db"));
+    std::string error;
+    auto first = InstanceLock::acquire(dir.file("link.db"), error);
+    ASSERT_TRUE(first) << error;
+    EXPECT_FALSE(InstanceLock::acquire(db, error));
+    EXPECT_FALSE(InstanceLock::acquire(dir.file("./a.db"), error));
+    EXPECT_TRUE(InstanceLock::acquire(dir.file("b.db"), error)) << error;
+}
+
+TEST(InstanceLock, ReleasedWhenItsHolderEndsOrDies) {
+    TempDir dir;
+    const std::string db = dir.file("a.db");
+    std::string error;
+    {
+        auto first = InstanceLock::acquire(db, error);
+        ASSERT_TRUE(first) << error;
+        auto moved = std::move(*first);
+        first.reset();  // the moved-from lock releases nothing
+        EXPECT_FALSE(InstanceLock::acquire(db, error));
+    }
+    EXPECT_TRUE(InstanceLock::acquire(db, error)) << error;
+    // A holder killed outright leaves its file, which locks nothing.
+    int ready[2];
+    ASSERT_EQ(::pipe(ready), 0);
+    pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        std::string e;
+        auto held = InstanceLock::acquire(db, e);
+        const char c = held ? '1' : '0';
+        (void)!::write(ready[1], &c, 1);
+        ::pause();
+        ::_exit(0);
+    }
+    char c = 0;
+    ASSERT_EQ(::read(ready[0], &c, 1), 1);
+    ASSERT_EQ(c, '1');
+    EXPECT_FALSE(InstanceLock::acquire(db, error));
+    EXPECT_NE(error.find("(pid " + std::to_string(child) + ")"), std::string::npos) << error;
+    ::kill(child, SIGKILL);
+    ::waitpid(child, nullptr, 0);
+    ::close(ready[0]);
+    ::close(ready[1]);
+    EXPECT_TRUE(InstanceLock::acquire(db, error)) << error;
+}
+
+TEST(InstanceLock, ADirectoryThatIsNotThereSaysSo) {
+    TempDir dir;
+    std::string error;
+    EXPECT_FALSE(InstanceLock::acquire(dir.file("missing/a.db"), error));
+    EXPECT_NE(error.find("cannot create the lock file "), std::string::npos) << error;
+    EXPECT_NE(error.find("No such file or directory"), std::string::npos) << error;
+}
+
+}  // namespace
