@@ -159,6 +159,22 @@ void Writer::stop() {
     }
 }
 
+// Marks the writer thread busy for busy_for() from construction to destruction.
+struct Writer::BusyMark {
+    explicit BusyMark(std::atomic<int64_t>& since) : since_(since) {
+        since_.store(std::chrono::steady_clock::now().time_since_epoch().count());
+    }
+    ~BusyMark() { since_.store(0); }
+    std::atomic<int64_t>& since_;
+};
+
+std::chrono::steady_clock::duration Writer::busy_for() const {
+    const int64_t since = busy_since_ns_.load();
+    if (since == 0) return {};
+    const auto now = std::chrono::steady_clock::now().time_since_epoch();
+    return std::max(now - std::chrono::steady_clock::duration(since), std::chrono::steady_clock::duration{});
+}
+
 void Writer::run() {
     std::deque<Item> batch;
     std::optional<std::chrono::steady_clock::time_point> stop_deadline;
@@ -189,6 +205,7 @@ void Writer::run() {
             queued_ = queue_.size();
         }
         std::size_t ingested = batch.size();
+        BusyMark busy(busy_since_ns_);
         if (ingested) {
             commit_batch(batch);
             batch.clear();

@@ -123,6 +123,11 @@ public:
     // Accepted deliveries not yet projected into churn state (by id).
     int64_t projection_lag() const { return projection_lag_.load(); }
     bool last_commit_ok() const { return last_commit_ok_.load(); }
+    // How long the writer thread has been inside its current piece of database work (a group
+    // commit, a projection step); zero while it waits for work. Seconds here mean the disk,
+    // or a lock held elsewhere, is not answering: the server says so rather than queue
+    // deliveries and readiness probes behind it without an answer.
+    std::chrono::steady_clock::duration busy_for() const;
 
 private:
     struct Item {
@@ -172,6 +177,8 @@ private:
     // watermark (quarantined ones counted before, so the gauge never returned to 0).
     int64_t last_accepted_id_ = 0;  // writer thread only
     std::atomic<int64_t> projection_lag_{0};
+    std::atomic<int64_t> busy_since_ns_{0};  // steady clock, while busy_for() counts; else 0
+    struct BusyMark;
     bool sync_full_ = true;       // the connection's current synchronous level
 
     mutable std::mutex mu_;

@@ -144,7 +144,27 @@ void RequestHandler::refuse_route(const HttpRequest& req, std::string_view reaso
                          "/webhooks/recharge/<topic>; check the address registered with Recharge");
 }
 
+// "" while the writer answers; else why a write now would wait on a disk (or lock) that
+// does not answer, logged at most once per 10 s.
+std::string RequestHandler::storage_stalled(std::chrono::milliseconds limit) {
+    const auto busy = writer_.busy_for();
+    if (busy < limit) return "";
+    const auto tenths = std::chrono::duration_cast<std::chrono::milliseconds>(busy).count() / 100;
+    std::string why = "storage not responding: the database has not finished a write for " +
+                      std::to_string(tenths / 10) + "." + std::to_string(tenths % 10) +
+                      " s (disk hung, or a lock held elsewhere)";
+    std::lock_guard lock(route_log_mu_);
+    if (stall_log_.due())
+        LogLine(logger_, LogLevel::Error, "storage_stalled")
+            .str("reason", why)
+            .num("busy_ms", std::chrono::duration_cast<std::chrono::milliseconds>(busy).count())
+            .num("answers_since_last_line", stall_log_.occurrences());
+    return why;
+}
+
 void RequestHandler::handle_ready(Respond respond) {
+    if (std::string why = storage_stalled(options_.ready_stall); !why.empty())
+        return respond(error_response(503, "database not writable: " + why));
     bool queued = writer_.submit_probe([this, respond](const WriteResult& w) mutable {
         if (w.outcome == WriteOutcome::Probe) {
             respond(json_response(200, "{\"status\":\"ready\"}"));
@@ -233,6 +253,13 @@ void RequestHandler::handle_webhook(HttpRequest&& req, const std::optional<Topic
         body += '}';
         respond(json_response(200, std::move(body)));
     };
+    // Behind a write that has not finished for seconds, this one would wait past Recharge's
+    // 5 s: answered now, as a storage failure it can retry.
+    if (std::string why = storage_stalled(options_.storage_stall); !why.empty()) {
+        WriteResult failed{WriteOutcome::Failed};
+        failed.error = std::move(why);
+        return done(failed);
+    }
     // Not queued: submit() left `done` untouched, so it answers the refusal itself.
     if (!writer_.submit(std::move(d), std::move(done))) done(WriteResult{WriteOutcome::Refused});
 }

@@ -34,6 +34,7 @@ private:
     void handle_webhook(HttpRequest&& req, const std::optional<Topic>& path_topic,
                         Respond respond);
     void handle_ready(Respond respond);
+    std::string storage_stalled(std::chrono::milliseconds limit);
     void reject(const Rejection& r, const std::optional<Topic>& path_topic, Respond& respond,
                 std::string_view peer);
     // A request for no route, or with a method its route does not take: counted by reason,
@@ -52,6 +53,7 @@ private:
     // Separately for requests signed like a delivery, so a scanner's noise cannot hide them.
     LogThrottle route_log_{std::chrono::seconds(10)}, signed_route_log_{std::chrono::seconds(10)};
     LogThrottle not_ready_log_{std::chrono::seconds(10)};  // /readyz failing (same mutex)
+    LogThrottle stall_log_{std::chrono::seconds(10)};      // storage_stalled (same mutex)
     // Rejected requests and deliveries: a client decides how many, so at most 20 lines a
     // second (the metric counts every one; the next line says how many were not logged).
     LogBudget rejection_log_{20};

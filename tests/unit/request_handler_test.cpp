@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <future>
+#include <thread>
 
 #include "metrics.h"
 #include "request_handler.h"
@@ -91,4 +92,86 @@ TEST(RequestHandler, UnknownTopicIsCountedUnderOneLabel) {
     EXPECT_EQ(fx.metrics.value("churnwatch_deliveries_total",
                                {{"topic", "unknown"}, {"outcome", "quarantined"}}),
               1);
+}
+
+namespace {
+
+// Its rules wait until released: the writer thread stays inside one projection step, as it
+// would inside a commit on a disk that does not answer.
+class BlockingApplier : public DeliveryApplier {
+public:
+    std::promise<void> entered, release;
+    std::shared_future<void> released{release.get_future().share()};
+    bool first = true;
+    void prepare(sql::Database&) override {}
+    void apply(sql::Database&, int64_t, const Delivery&) override {
+        if (!first) return;
+        first = false;
+        entered.set_value();
+        released.wait();
+    }
+};
+
+HttpResponse get_ready(RequestHandler& handler) {
+    HttpRequest req;
+    req.method = "GET";
+    req.target = "/readyz";
+    std::promise<HttpResponse> answer;
+    auto f = answer.get_future();
+    handler.handle(std::move(req), [&answer](HttpResponse r) { answer.set_value(std::move(r)); });
+    return f.get();
+}
+
+}  // namespace
+
+// A hung disk: the writer inside one piece of work for longer than the limits. Deliveries are
+// answered 503 at once (not after Recharge has given up), and /readyz says why at once; both
+// recover when the writer does.
+TEST(RequestHandler, AWriterThatDoesNotAnswerIsReportedAtOnce) {
+    TempDir dir;
+    KeyRing keys{{kSecret}};
+    BlockingApplier applier;
+    Writer writer{dir.file("h.db"), WriterOptions{}, &applier};
+    Metrics metrics;
+    int null_fd = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+    Logger logger{null_fd};
+    IngestOptions options;
+    options.storage_stall = std::chrono::milliseconds(200);
+    options.ready_stall = std::chrono::milliseconds(100);
+    RequestHandler handler{keys, writer, metrics, logger, options};
+    auto post = [&handler](const std::string& body) {
+        HttpRequest req;
+        req.method = "POST";
+        req.target = "/webhooks/recharge/subscription/cancelled";
+        req.headers = {{"X-Recharge-Hmac-Sha256", legacy_signature(kSecret, body)}};
+        req.body = body;
+        std::promise<HttpResponse> answer;
+        auto f = answer.get_future();
+        handler.handle(std::move(req), [&answer](HttpResponse r) { answer.set_value(std::move(r)); });
+        return f.get();
+    };
+    EXPECT_EQ(get_ready(handler).status, 200);
+    EXPECT_EQ(post(kBody).status, 200);
+    applier.entered.get_future().wait();  // the projection of that delivery now hangs
+    EXPECT_GT(writer.busy_for(), std::chrono::steady_clock::duration::zero());
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    HttpResponse ready = get_ready(handler);
+    EXPECT_EQ(ready.status, 503);
+    EXPECT_NE(ready.body.find("storage not responding: the database has not finished a write for 0."),
+              std::string::npos)
+        << ready.body;
+    const std::string other = example_payload("subscription_cancelled.2021-01.json");
+    HttpResponse r = post(other);
+    EXPECT_EQ(r.status, 503);
+    EXPECT_EQ(header(r, "Retry-After"), "5");
+    EXPECT_EQ(metrics.value("churnwatch_deliveries_total", {{"topic", "subscription/cancelled"}, {"outcome", "failed"}}),
+              1);
+    applier.release.set_value();
+    // Back to answering: the next delivery is stored, the probe committed.
+    for (int i = 0; i < 100 && writer.busy_for() > std::chrono::milliseconds(0); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_EQ(post(other).status, 200);
+    EXPECT_EQ(get_ready(handler).status, 200);
+    writer.stop();
+    ::close(null_fd);
 }
