@@ -12,6 +12,8 @@
 #include <mutex>
 #include <optional>
 #include <stdexcept>
+#include <csignal>
+#include <cstdlib>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -760,13 +762,24 @@ void HttpServer::Impl::begin_shutdown() {
         acceptor.close(ec);
         accept_retry.cancel();
     });
-    signals.cancel();
+    // A second SIGTERM or SIGINT: whoever sent it will not wait for the drain. Everything
+    // acknowledged is on disk already; what is in flight was not acknowledged and is retried.
+    signals.async_wait([this](beast::error_code ec, int signal) {
+        if (ec) return;
+        LogLine(logger, LogLevel::Warn, "shutdown")
+            .str("phase", "forced")
+            .str("reason", std::string(signal == SIGINT ? "SIGINT" : "SIGTERM") +
+                               " again during the drain: exiting now; every acknowledged delivery "
+                               "is on disk, anything unanswered is retried by its sender");
+        std::_Exit(1);
+    });
     reload.cancel();
     // Whatever is still running after the drain timeout is cut off; the last session to
     // close cancels the timer so an idle server stops at once.
     net::post(drain_timer.get_executor(), [this] {
         drain_timer.expires_after(options.drain_timeout);
         drain_timer.async_wait([this](beast::error_code ec) {
+            signals.cancel();  // the drain is over: nothing is left for a second signal to cut
             if (ec) return;
             // Connections still open now (a client not reading its answer, a request still
             // arriving) are dropped without an answer: their senders retry.

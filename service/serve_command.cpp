@@ -1,6 +1,11 @@
 #include "commands.h"
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
 #include <iostream>
 
 #include "alert_config.h"
@@ -37,6 +42,45 @@ void report_rules_version(int64_t derived, Metrics& metrics, Logger& logger) {
         .str("why", "the churn tables were computed by an older version's rules; customers not "
                     "heard of since keep those rows until `churnwatch rebuild` (service stopped)");
 }
+
+// After the drain: the writer's last projection (at most 5 s) and checkpoint (up to 4.5 s
+// behind another process's lock), with room to spare; within systemd's TimeoutStopSec=30
+// after the 10 s drain.
+constexpr std::chrono::seconds kStopGrace{15};
+
+// Ends the process if the stop after the drain has not finished within its grace. Every
+// acknowledged delivery is on disk by then; the rest was never acknowledged. A line says so,
+// rather than the process hanging until a SIGKILL that says nothing.
+class StopWatchdog {
+public:
+    StopWatchdog(Logger& logger, std::chrono::seconds grace)
+        : thread_([this, &logger, grace] {
+              std::unique_lock lock(mu_);
+              if (cv_.wait_for(lock, grace, [this] { return disarmed_; })) return;
+              LogLine(logger, LogLevel::Error, "shutdown")
+                  .str("phase", "forced")
+                  .str("reason", "the database did not finish its last writes within " +
+                                     std::to_string(grace.count()) +
+                                     " s of the drain (disk not answering?): exiting without them; "
+                                     "every acknowledged delivery is on disk");
+              std::_Exit(1);
+          }) {}
+    ~StopWatchdog() { disarm(); }
+    void disarm() {
+        {
+            std::lock_guard lock(mu_);
+            disarmed_ = true;
+        }
+        cv_.notify_all();
+        if (thread_.joinable()) thread_.join();
+    }
+
+private:
+    std::mutex mu_;
+    std::condition_variable cv_;
+    bool disarmed_ = false;
+    std::thread thread_;  // last: started once the rest is ready
+};
 
 }  // namespace
 
@@ -119,11 +163,15 @@ int serve_command(const Config& config) {
             .num("threads", s.server.threads)
             .num("alert_targets", static_cast<int64_t>(s.alerts.targets.size()));
         server.run();
+        // A disk that does not answer (frozen, a dead network filesystem) would hold the last
+        // commit, and the exit with it, for ever: what follows gets kStopGrace.
+        StopWatchdog watchdog(logger, kStopGrace);
         // Before the writer: the dispatcher needs nothing from it, and with the dispatcher's
         // connections closed the writer's final checkpoint can truncate the WAL. Alerts the
         // last batch adds stay pending in the outbox and go out after the next start.
         alerts.stop();
         writer.stop();
+        watchdog.disarm();
         LogLine(logger, LogLevel::Info, "stopped");
     } catch (const std::exception& e) {
         LogLine(logger, LogLevel::Error, "fatal").str("error", e.what());

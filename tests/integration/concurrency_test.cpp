@@ -311,4 +311,25 @@ TEST(Shutdown, AClientThatNeverReadsHoldsTheDrainOnlyToItsLimit) {
     EXPECT_EQ(sanitizer_report(server.log()), "");
 }
 
+// Whoever sends a second SIGTERM (or SIGINT: a second Ctrl-C) will not wait for the drain:
+// the server exits at once, exit status 1, and says so; the first one alone would have
+// waited out the drain here (a client that never reads).
+TEST(Shutdown, ASecondSignalDuringTheDrainExitsAtOnce) {
+    TempDir dir;
+    ServerProcess server(dir);
+    HttpConnection stuck(server.port(), /*receive_buffer=*/4096);
+    std::string pipeline;
+    for (int i = 0; i < 2000; ++i) pipeline += "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+    ASSERT_TRUE(stuck.send_raw(pipeline));
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    ::kill(server.pid(), SIGTERM);
+    ASSERT_TRUE(eventually([&] { return contains(server.log(), "\"phase\":\"draining\""); })) << server.log();
+    auto began = std::chrono::steady_clock::now();
+    EXPECT_EQ(server.stop(), 1) << server.log();  // the second SIGTERM
+    // A bound, not a timing claim: without it this waits out the 10 s drain.
+    EXPECT_LT(std::chrono::steady_clock::now() - began, std::chrono::seconds(5));
+    EXPECT_TRUE(contains(server.log(), "\"phase\":\"forced\",\"reason\":\"SIGTERM again during the drain"))
+        << server.log();
+}
+
 }  // namespace
