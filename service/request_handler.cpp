@@ -165,6 +165,9 @@ std::string RequestHandler::storage_stalled(std::chrono::milliseconds limit) {
 void RequestHandler::handle_ready(Respond respond) {
     if (std::string why = storage_stalled(options_.ready_stall); !why.empty())
         return respond(error_response(503, "database not writable: " + why));
+    if (auto free = free_space_ ? free_space_() : std::nullopt; free && *free < kReadyMinFreeBytes)
+        return respond(error_response(503, "database not writable: disk full (" + std::to_string(*free) +
+                                               " bytes available on the database's filesystem)"));
     bool queued = writer_.submit_probe([this, respond](const WriteResult& w) mutable {
         if (w.outcome == WriteOutcome::Probe) {
             respond(json_response(200, "{\"status\":\"ready\"}"));

@@ -3,8 +3,10 @@
 // Every outcome gets a metric and a structured log line keyed by the dedupe key.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string_view>
 
 #include "http_types.h"
@@ -30,6 +32,14 @@ public:
     HttpResponse transport_error(int status, std::string_view reason, std::string_view detail,
                                  std::string_view peer = {});
 
+    // /readyz also fails while the database's filesystem has under kReadyMinFreeBytes
+    // available (the probe's few bytes can still fit in the WAL's spare room when deliveries
+    // no longer do). Set before use; called on an I/O thread per probe.
+    static constexpr std::uint64_t kReadyMinFreeBytes = 1 << 20;
+    void watch_free_space(std::function<std::optional<std::uint64_t>()> probe) {
+        free_space_ = std::move(probe);
+    }
+
 private:
     void handle_webhook(HttpRequest&& req, const std::optional<Topic>& path_topic,
                         Respond respond);
@@ -49,6 +59,7 @@ private:
     Logger& logger_;
     IngestOptions options_;
     Clock clock_;
+    std::function<std::optional<std::uint64_t>()> free_space_;
     std::mutex route_log_mu_;  // handle() runs on every I/O thread; guards the throttles below
     // Separately for requests signed like a delivery, so a scanner's noise cannot hide them.
     LogThrottle route_log_{std::chrono::seconds(10)}, signed_route_log_{std::chrono::seconds(10)};

@@ -134,6 +134,10 @@ int serve_command(const Config& config) {
         alerts.start();  // after the writer: its constructor created and migrated the database
         report_rules_version(churn.derived_with(), metrics, logger);  // the writer prepared it
         RequestHandler handler(keys, writer, metrics, logger, s.ingest);
+        handler.watch_free_space([db = s.db]() -> std::optional<std::uint64_t> {
+            if (auto space = disk_space_of(db)) return space->available_bytes;
+            return std::nullopt;
+        });
         HttpServer server(s.server, handler, logger);
         metrics.describe_gauge("churnwatch_http_connections",
                                "Client connections open now (at most --max-connections).");

@@ -175,3 +175,19 @@ TEST(RequestHandler, AWriterThatDoesNotAnswerIsReportedAtOnce) {
     writer.stop();
     ::close(null_fd);
 }
+
+// A full disk: the probe's few bytes could still fit in the WAL's spare room, so /readyz also
+// looks at the space left on the database's filesystem.
+TEST(RequestHandler, ReadinessFailsOnAFullDisk) {
+    Fixture fx;
+    std::uint64_t free = 0;
+    fx.handler.watch_free_space([&free]() -> std::optional<std::uint64_t> { return free; });
+    HttpResponse full = get_ready(fx.handler);
+    EXPECT_EQ(full.status, 503);
+    EXPECT_NE(full.body.find("disk full (0 bytes available on the database's filesystem)"), std::string::npos)
+        << full.body;
+    free = RequestHandler::kReadyMinFreeBytes;
+    EXPECT_EQ(get_ready(fx.handler).status, 200);
+    fx.handler.watch_free_space([]() -> std::optional<std::uint64_t> { return std::nullopt; });
+    EXPECT_EQ(get_ready(fx.handler).status, 200) << "unknown space is not a full disk";
+}
