@@ -176,7 +176,11 @@ int serve_command(const Config& config) {
         alerts.stop();
         writer.stop();
         watchdog.disarm();
-        LogLine(logger, LogLevel::Info, "stopped");
+        // What the next start finds to do: deliveries stored but not yet projected (a last
+        // projection that failed or ran out of time), and whether the last commit failed.
+        LogLine(logger, writer.last_commit_ok() ? LogLevel::Info : LogLevel::Warn, "stopped")
+            .num("projection_lag", writer.projection_lag())
+            .boolean("last_commit_ok", writer.last_commit_ok());
     } catch (const std::exception& e) {
         LogLine(logger, LogLevel::Error, "fatal").str("error", e.what());
         std::cerr << "churnwatch serve: " << e.what() << "\n";

@@ -389,6 +389,10 @@ TEST_F(IngestTest, RestartKeepsEveryDeliveryAndMigrationsAreIdempotent) {
     ASSERT_EQ(post_webhook(server->port(), "/webhooks/recharge/subscription/updated",
                            example_payload("subscription_expired.2021-11.json")).status, 200);
     EXPECT_EQ(server->stop(), 0);
+    // The stop says what it leaves to the next start: here nothing.
+    EXPECT_NE(server->log().find("\"event\":\"stopped\",\"projection_lag\":0,\"last_commit_ok\":true"),
+              std::string::npos)
+        << server->log();
     start();
     EXPECT_EQ(count(), 2);
     EXPECT_EQ(query_int(server->db(), "SELECT count(*) FROM schema_migrations"),
