@@ -80,11 +80,18 @@ std::optional<std::string> chat_text(std::string_view payload) {
     const std::string category = member_text(d, "category").value_or("");
     const std::string why = reason + (category.empty() ? "" : " (" + category + ")");
     const std::string churned_at = readable_time(member_text(d, "churned_at"));
-    if (*type == "customer.churned") {
-        std::string s = "churnwatch: " + who + " churned at " + churned_at + ": " + why;
+    auto details = [&d] {
+        std::string s;
         if (auto sub = member_int(d, "subscription_id")) s += ", subscription " + std::to_string(*sub);
         if (auto charge = member_int(d, "charge_id")) s += ", charge " + std::to_string(*charge);
         return s;
+    };
+    if (*type == "customer.churned") {
+        return "churnwatch: " + who + " churned at " + churned_at + ": " + why + details();
+    }
+    if (*type == "customer.churn_updated") {
+        return "churnwatch: correction: " + who + " churned at " + churned_at + ": " + why + details() +
+               "; a later delivery changed what was announced";
     }
     if (*type == "customer.reactivated") {
         return "churnwatch: " + who + " is back: reactivated at " +

@@ -194,20 +194,27 @@ std::optional<std::string> claim_alert(sql::Database& db, int64_t alert_id, Micr
 // erased) deleted the episode, whose id is never reused. The churn is announced now, after
 // the hold again: the target was told nothing of the episode, and the facts show the churn.
 void AlertOutbox::on_changed(sql::Database& db, int64_t event_id, const CustomerOutcome& c,
-                             const ChurnEpisode& e) {
+                             const ChurnEpisode& e, const ChurnEpisode& before) {
     prepare(db);
     const AlertEvent ev{kCustomerChurned, event_id, &c, &e, email_of(c.customer_id)};
     auto& u = st_->rewrite;
     u.reset();
     u.bind(1, event_id).bind(2, c.customer_id).bind(3, alert_payload_json(ev, clock_())).run();
-    if (e.reactivated_at) return;
-    std::vector<char> to(routes_.size(), 0);
+    // What a churn alert says, not its return or the delivery id behind it.
+    const bool churn_changed = e.churned_at != before.churned_at || e.reason != before.reason ||
+                               e.category != before.category ||
+                               e.subscription_id != before.subscription_id || e.charge_id != before.charge_id;
+    std::vector<char> churned(routes_.size(), 0), updated(routes_.size(), 0);
     for (std::size_t i = 0; i < routes_.size(); ++i) {
-        if (!routes_[i].churned) continue;
         auto churn = churn_row(routes_[i].target, event_id, c.customer_id);
-        to[i] = churn && churn->status == "retracted" && !churn->attempted;
+        if (!churn) continue;
+        // Told of the churn (sent, or an attempt begun: it may be on its way): tell the change.
+        updated[i] = routes_[i].updated && churn_changed &&
+                     (churn->status == "sent" || (churn->status == "pending" && churn->attempted));
+        churned[i] = routes_[i].churned && !e.reactivated_at && churn->status == "retracted" && !churn->attempted;
     }
-    add(db, kCustomerChurned, event_id, c, e, to);
+    add(db, kCustomerChurnUpdated, event_id, c, e, updated);
+    add(db, kCustomerChurned, event_id, c, e, churned);
 }
 
 void retract_unsent_churn_alerts(sql::Database& db, int64_t episode_id, int64_t customer_id) {

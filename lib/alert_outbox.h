@@ -26,6 +26,10 @@ inline constexpr std::string_view kCustomerReactivated = "customer.reactivated";
 // An episode announced as customer.churned that a later delivery erased (Recharge does not
 // promise order: e.g. a subscription created before the cancellation, delivered after it).
 inline constexpr std::string_view kCustomerChurnRetracted = "customer.churn_retracted";
+// An announced episode that a later delivery changed without erasing it: its reason,
+// category, churned_at, subscription or charge (e.g. a max-retries charge delivered after
+// the cancellation it explains). Opt-in: not among the default alert events.
+inline constexpr std::string_view kCustomerChurnUpdated = "customer.churn_updated";
 
 // A target as the outbox sees it: its key and the event kinds it wants.
 struct AlertRoute {
@@ -33,6 +37,7 @@ struct AlertRoute {
     bool churned = true;
     bool reactivated = true;
     bool retracted = true;  // sent only for episodes this target was told of (churned)
+    bool updated = false;   // likewise; opt-in
 };
 
 // Fields of one alert's payload.
@@ -82,10 +87,11 @@ public:
     // A customer.churned for this episode that no attempt has begun on (held by alert-hold,
     // queued behind other alerts, or its target disabled) is rewritten to the episode as it
     // is now, so that it announces the settled facts; one already attempted keeps its bytes
-    // (every retry sends the same), and the change is not announced to its target. An
+    // (every retry sends the same): a target that wants customer.churn_updated is sent that
+    // when what the churn says (time, reason, category, subscription, charge) changed. An
     // episode churned again whose churn alert alert-hold withdrew is announced (held again).
     void on_changed(sql::Database& db, int64_t event_id, const CustomerOutcome& c,
-                    const ChurnEpisode& e) override;
+                    const ChurnEpisode& e, const ChurnEpisode& before) override;
 
     // True (and cleared) when rows were inserted since the last call. The serve wiring asks
     // after each commit and wakes the dispatcher only then (the rows may have been rolled

@@ -207,8 +207,8 @@ struct ChurnStore::Statements {
                                     "error_type", "error", "attempts", "max_retries_reached",
                                     "total_price", "created_at", "processed_at", "updated_at"})),
           sel_episodes(db,
-                       "SELECT id, churned_at, reactivated_at FROM churn_events"
-                       " WHERE customer_id = ? ORDER BY churned_at"),
+                       "SELECT id, churned_at, reactivated_at, reason, category, subscription_id,"
+                       " charge_id, delivery_id FROM churn_events WHERE customer_id = ? ORDER BY churned_at"),
           ins_episode(db,
                       "INSERT INTO churn_events (id, customer_id, churned_at, reason, category,"
                       " subscription_id, charge_id, delivery_id, reactivated_at)"
@@ -552,13 +552,24 @@ void ChurnStore::sync_episodes(const CustomerOutcome& o, bool notify) {
         int64_t id;
         std::string churned_at;
         std::optional<std::string> reactivated_at;
+        ChurnEpisode stored;  // for the listener, when it changes
     };
     std::vector<Row> existing;
     {
         auto& sel = st_->sel_episodes;
         sel.reset();
         sel.bind(1, o.customer_id);
-        while (sel.step()) existing.push_back({sel.column_int(0), sel.column_text(1), sel.column_opt_text(2)});
+        while (sel.step()) {
+            Row r{sel.column_int(0), sel.column_text(1), sel.column_opt_text(2), ChurnEpisode{}};
+            r.stored.churned_at = parse_time(r.churned_at).value_or(0);
+            if (r.reactivated_at) r.stored.reactivated_at = parse_time(*r.reactivated_at);
+            r.stored.reason = reason_from(sel.column_text(3));
+            r.stored.category = category_from(sel.column_text(4));
+            r.stored.subscription_id = sel.column_opt_int(5);
+            r.stored.charge_id = sel.column_opt_int(6);
+            r.stored.delivery_id = sel.column_int(7);
+            existing.push_back(std::move(r));
+        }
     }
 
     // Pair the episodes with the stored rows (pair_episodes): a paired episode keeps its row's
@@ -594,7 +605,7 @@ void ChurnStore::sync_episodes(const CustomerOutcome& o, bool notify) {
             q.bind(7, reactivated).bind(8, id);
             q.run();
             // The UPDATE matches only a row that differs: a change to tell the listener of.
-            if (notify && listener_ && db_->changes() > 0) listener_->on_changed(*db_, id, o, e);
+            if (notify && listener_ && db_->changes() > 0) listener_->on_changed(*db_, id, o, e, r.stored);
         } else {
             id = next_episode_id();
             insert_episode(id, o.customer_id, e);

@@ -33,9 +33,10 @@ public:
     virtual void on_retracted(sql::Database& db, int64_t event_id, const CustomerOutcome& c,
                               const ChurnEpisode& e) {}
     // A stored episode whose details a later delivery changed (its churned_at, reason,
-    // subscription, charge, deciding delivery or return), as it is now. Live projection only.
+    // subscription, charge, deciding delivery or return): as it is now, and as it was stored.
+    // Live projection only.
     virtual void on_changed(sql::Database& db, int64_t event_id, const CustomerOutcome& c,
-                            const ChurnEpisode& e) {}
+                            const ChurnEpisode& e, const ChurnEpisode& before) {}
 };
 
 // Which rules computed the churn tables. Bump kRulesVersion with every change to the rules,

@@ -246,7 +246,13 @@ AlertTargetSpec split_alert_target(const std::string& spec) {
 
 bool parse_alert_events(const std::string& text, bool& churned, bool& reactivated,
                         bool& retracted, std::string& error) {
-    churned = reactivated = retracted = false;
+    bool updated = false;
+    return parse_alert_events(text, churned, reactivated, retracted, updated, error);
+}
+
+bool parse_alert_events(const std::string& text, bool& churned, bool& reactivated,
+                        bool& retracted, bool& updated, std::string& error) {
+    churned = reactivated = retracted = updated = false;
     for (const auto& word : event_words(text)) {
         if (word == kCustomerChurned) {
             churned = true;
@@ -254,6 +260,8 @@ bool parse_alert_events(const std::string& text, bool& churned, bool& reactivate
             reactivated = true;
         } else if (word == kCustomerChurnRetracted) {
             retracted = true;
+        } else if (word == kCustomerChurnUpdated) {
+            updated = true;
         } else if (looks_like_secret(word)) {
             error = "unknown alert event " + mask_secret(word) +
                     ": that looks like a signing secret (an alert-target is URL | SECRET | EVENTS, "
@@ -261,12 +269,14 @@ bool parse_alert_events(const std::string& text, bool& churned, bool& reactivate
             return false;
         } else {
             error = "unknown alert event '" + word +
-                    "' (known: customer.churned, customer.reactivated, customer.churn_retracted)";
+                    "' (known: customer.churned, customer.reactivated, customer.churn_retracted, "
+                    "customer.churn_updated)";
             return false;
         }
     }
-    if (!churned && !reactivated && !retracted) {
-        error = "no alert events given (customer.churned, customer.reactivated, customer.churn_retracted)";
+    if (!churned && !reactivated && !retracted && !updated) {
+        error = "no alert events given (customer.churned, customer.reactivated, customer.churn_retracted, "
+                "customer.churn_updated)";
         return false;
     }
     return true;
@@ -289,8 +299,8 @@ bool read_alert_settings(const Config& c, AlertSettings& out, std::string& error
     out.policy.budget = budget_h * 3600 * kMicrosPerSecond;
     out.policy.base_delay = base_ms * 1000;
 
-    bool churned = true, reactivated = true, retracted = true;
-    if (!parse_alert_events(c.get_or("alert-events"), churned, reactivated, retracted, error)) {
+    bool churned = true, reactivated = true, retracted = true, updated = false;
+    if (!parse_alert_events(c.get_or("alert-events"), churned, reactivated, retracted, updated, error)) {
         error = "--alert-events: " + error;
         return false;
     }
@@ -300,6 +310,7 @@ bool read_alert_settings(const Config& c, AlertSettings& out, std::string& error
         t.churned = churned;
         t.reactivated = reactivated;
         t.retracted = retracted;
+        t.updated = updated;
         return t;
     };
     std::string shared_secret = trim(c.get_or("alert-secret"));
@@ -338,7 +349,8 @@ bool read_alert_settings(const Config& c, AlertSettings& out, std::string& error
             t.churned = churned;
             t.reactivated = reactivated;
             t.retracted = retracted;
-        } else if (!parse_alert_events(fields.events, t.churned, t.reactivated, t.retracted, error)) {
+            t.updated = updated;
+        } else if (!parse_alert_events(fields.events, t.churned, t.reactivated, t.retracted, t.updated, error)) {
             error = "--alert-target " + redact_url(t.url) + ": " + error;
             return false;
         }
@@ -379,7 +391,7 @@ bool read_alert_settings(const Config& c, AlertSettings& out, std::string& error
 
 std::vector<AlertRoute> alert_routes(const std::vector<AlertTarget>& targets) {
     std::vector<AlertRoute> routes;
-    for (const auto& t : targets) routes.push_back({t.name, t.churned, t.reactivated, t.retracted});
+    for (const auto& t : targets) routes.push_back({t.name, t.churned, t.reactivated, t.retracted, t.updated});
     return routes;
 }
 

@@ -23,6 +23,7 @@ struct AlertTarget {
     bool churned = true;
     bool reactivated = true;
     bool retracted = true;  // customer.churn_retracted, for churns this target was told of
+    bool updated = false;   // customer.churn_updated, likewise; opt-in
     bool is_command() const { return !command.empty(); }
     // For logs and metric labels: the URL without user info or query, or the name, unique
     // within a configuration. Targets whose URLs differ only in what is left out (the query:
@@ -76,9 +77,12 @@ std::vector<std::string> alert_target_values(const Config& c);
 // when none; any word that looks like a secret masked).
 std::string describe_alert_target(const std::string& spec);
 
-// "customer.churned,customer.reactivated,customer.churn_retracted" (commas and/or spaces) →
-// the three flags. An unknown word that looks like a signing secret (whsec_…) is masked in
+// "customer.churned,customer.reactivated,customer.churn_retracted" (commas and/or spaces),
+// and customer.churn_updated when named (it is not in the default) → the flags. An unknown word that looks like a signing secret (whsec_…) is masked in
 // the error, never echoed.
+bool parse_alert_events(const std::string& text, bool& churned, bool& reactivated,
+                        bool& retracted, bool& updated, std::string& error);
+// The same, for a caller that only tells an events list from a secret.
 bool parse_alert_events(const std::string& text, bool& churned, bool& reactivated,
                         bool& retracted, std::string& error);
 

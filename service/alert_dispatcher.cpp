@@ -328,6 +328,8 @@ void AlertDispatcher::log_targets() {
                 events += (events.empty() ? "" : ",") + std::string(kCustomerReactivated);
             if (w->target.retracted)
                 events += (events.empty() ? "" : ",") + std::string(kCustomerChurnRetracted);
+            if (w->target.updated)
+                events += (events.empty() ? "" : ",") + std::string(kCustomerChurnUpdated);
             LogLine line(logger_, LogLevel::Info, "alert_target");
             line.str("target", w->label).str("events", events);
             disabled.reset();

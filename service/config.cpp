@@ -57,7 +57,8 @@ const std::vector<OptionSpec>& option_specs() {
          false, true, "CHURNWATCH_ALERT_SECRET"},
         {"alert-events", "EVENTS", "customer.churned,customer.reactivated,customer.churn_retracted",
          "alert events sent to alert-url, alert-chat and alert-command targets (and "
-         "alert-targets without their own)"},
+         "alert-targets without their own); add customer.churn_updated for corrections of "
+         "announced churns"},
         {"alert-target", "URL|SECRET|EVENTS", nullptr,
          "an alert target with its own whsec_ secret and events (config-file form; without them: "
          "alert-secret, alert-events); repeatable",

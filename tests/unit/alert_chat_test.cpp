@@ -33,6 +33,11 @@ TEST(AlertChat, EachEventIsOneReadableLine) {
     EXPECT_EQ(chat_text(R"({"type":"customer.churned","data":{"customer_id":4,"reason":"max_retries",)"
                         R"("category":"involuntary","churned_at":"2026-03-05T10:00:00Z","charge_id":8}})"),
               "churnwatch: customer 4 churned at 2026-03-05 10:00 UTC: max_retries (involuntary), charge 8");
+    EXPECT_EQ(chat_text(R"({"type":"customer.churn_updated","data":{"customer_id":5,"email":"e@example.com",)"
+                        R"("reason":"max_retries","category":"involuntary","churned_at":"2026-03-05T10:00:00Z",)"
+                        R"("subscription_id":12,"charge_id":null}})"),
+              "churnwatch: correction: e@example.com (customer 5) churned at 2026-03-05 10:00 UTC: "
+              "max_retries (involuntary), subscription 12; a later delivery changed what was announced");
 }
 
 TEST(AlertChat, TheMessageIsJsonTextWithSlackMarkupEscaped) {

@@ -76,6 +76,35 @@ TEST_F(AlertConfig, TargetWithItsOwnSecretAndEvents) {
     EXPECT_FALSE(s->targets[0].reactivated);
 }
 
+// customer.churn_updated is opt-in: not in the default events, given by name per target or
+// in alert-events; routes carry it to the outbox.
+TEST_F(AlertConfig, ChurnUpdatesAreSentOnlyWhenAskedFor) {
+    std::string error;
+    auto s = read({"--alert-secret", kSecret, "--alert-url", "https://a.example/hook", "--alert-target",
+                   "https://b.example/hook | | customer.churned customer.churn_updated"},
+                  error);
+    ASSERT_TRUE(s) << error;
+    ASSERT_EQ(s->targets.size(), 2u);
+    EXPECT_FALSE(s->targets[0].updated);
+    EXPECT_TRUE(s->targets[0].retracted);
+    EXPECT_TRUE(s->targets[1].updated);
+    EXPECT_FALSE(s->targets[1].retracted);
+    auto routes = alert_routes(s->targets);
+    EXPECT_FALSE(routes[0].updated);
+    EXPECT_TRUE(routes[1].updated);
+    auto all = read({"--alert-secret", kSecret, "--alert-url", "https://a.example/hook", "--alert-events",
+                     "customer.churned,customer.churn_updated"},
+                    error);
+    ASSERT_TRUE(all) << error;
+    EXPECT_TRUE(all->targets[0].updated);
+    EXPECT_FALSE(all->targets[0].reactivated);
+    EXPECT_FALSE(read({"--alert-secret", kSecret, "--alert-url", "https://a.example/hook", "--alert-events",
+                       "customer.churn_update"},
+                      error));
+    EXPECT_EQ(error, "--alert-events: unknown alert event 'customer.churn_update' (known: customer.churned, "
+                     "customer.reactivated, customer.churn_retracted, customer.churn_updated)");
+}
+
 // `URL | customer.churned | whsec_…` used to be refused with "unknown alert event
 // 'whsec_…'": the secret in full, on stderr and in the journal. Each way of getting the
 // order wrong is named, the order given, and the secret never shown.

@@ -276,8 +276,10 @@ TEST(AlertOutbox, AReturnWithinTheHoldWithdrawsTheChurnAlertAndSaysNothing) {
         e.churned_at = kNow - kHold;
         const int64_t episode = query_int(db, "SELECT id FROM churn_events WHERE customer_id = 7");
         now = kNow + 60 * kMicrosPerSecond;
+        ChurnEpisode before = e;
+        before.reactivated_at = kNow;
         sql::Transaction txn(conn);
-        outbox.on_changed(conn, episode, c, e);
+        outbox.on_changed(conn, episode, c, e, before);
         txn.commit();
         EXPECT_EQ(query_rows(db, "SELECT target, event_type, status, next_attempt_us - created_us,"
                                  " created_us = " + std::to_string(now) + " FROM alerts_outbox ORDER BY id"),
@@ -398,6 +400,45 @@ TEST(AlertOutbox, AnUnclaimedChurnAlertCarriesTheEpisodeAsItIsNow) {
     feed(db, {sent[2]}, outbox);
     EXPECT_EQ(query_rows(db, "SELECT reason FROM churn_events WHERE customer_id = 8"), "max_retries\n");
     EXPECT_EQ(query_rows(db, "SELECT payload FROM alerts_outbox WHERE customer_id = 8"), before);
+}
+
+// customer.churn_updated (opt-in): a target that was sent the churn, or is being sent it,
+// hears of a change to what it said; one whose churn alert no attempt has begun on gets the
+// rewritten churn instead; a target that did not ask hears nothing more.
+TEST(AlertOutbox, AChangedAnnouncedChurnIsSentAsAnUpdateToTargetsThatAskForIt) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    const std::vector<AlertRoute> routes = {
+        {"http://updates.example/hook", true, true, true, true},
+        {"http://plain.example/hook", true, true, true, false},
+    };
+    AlertOutbox outbox(routes, [] { return kNow; });
+    auto late = reason_changed_late(7);
+    feed(db, {late[0], late[1]}, outbox);
+    {
+        sql::Database conn(db);
+        for (int64_t id : {int64_t{1}, int64_t{2}}) ASSERT_TRUE(claim_alert(conn, id, kNow));
+    }
+    feed(db, {late[2]}, outbox);
+    EXPECT_EQ(query_rows(db, "SELECT target, event_type FROM alerts_outbox ORDER BY id"),
+              "http://updates.example/hook|customer.churned\n"
+              "http://plain.example/hook|customer.churned\n"
+              "http://updates.example/hook|customer.churn_updated\n");
+    const std::string update = query_rows(db, "SELECT payload FROM alerts_outbox WHERE id = 3");
+    EXPECT_EQ(reason_in(update), "max_retries");
+    EXPECT_NE(update.find("\"type\":\"customer.churn_updated\""), std::string::npos) << update;
+    rapidjson::Document doc;
+    doc.Parse(update.c_str());
+    EXPECT_EQ(doc["data"]["episode_id"].GetInt64(), query_int(db, "SELECT id FROM churn_events WHERE customer_id = 7"));
+    // The same delivery again changes nothing, and tells nothing.
+    feed(db, {late[2]}, outbox);
+    EXPECT_EQ(query_int(db, "SELECT count(*) FROM alerts_outbox"), 3);
+
+    // Not yet attempted: rewritten, no update.
+    auto unsent = reason_changed_late(8);
+    feed(db, {unsent[0], unsent[1], unsent[2]}, outbox);
+    EXPECT_EQ(query_rows(db, "SELECT event_type, count(*) FROM alerts_outbox WHERE customer_id = 8 GROUP BY 1"),
+              "customer.churned|2\n");
 }
 
 TEST(AlertOutbox, RetriedDeliveriesAddNoAlerts) {
