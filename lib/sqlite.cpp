@@ -12,6 +12,7 @@
 #include <unistd.h>
 #endif
 
+#include <cerrno>
 #include <charconv>
 #include <cstring>
 #include <exception>
@@ -34,11 +35,38 @@ std::string os_error(sqlite3* db) {
     return e != 0 ? std::strerror(e) : "";
 }
 
+std::string directory_of(const std::string& path) {
+    const auto slash = path.rfind('/');
+    return slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+}
+
+// An existing database whose -wal and -shm files are absent (a clean stop removes them) and
+// cannot be created beside it: its first write failed with "attempt to write a readonly
+// database", naming neither the file nor the cause (SQLite sets no errno for it). The
+// directory is the cause when SQLite says so (SQLITE_READONLY_DIRECTORY) or the user may not
+// write it; "" otherwise.
+std::string readonly_directory_context(sqlite3* db) {
+#ifdef __linux__
+    const char* file = sqlite3_db_filename(db, "main");
+    if (!file || !*file) return "";
+    int err = 0;
+    if (::access(directory_of(file).c_str(), W_OK | X_OK) != 0) err = errno;
+    else if (sqlite3_extended_errcode(db) == SQLITE_READONLY_DIRECTORY) err = EACCES;
+    else return "";
+    return " (" + unwritable_directory_message(file, true, ::geteuid(), err) + ")";
+#else
+    (void)db;
+    return "";
+#endif
+}
+
 // For errors about the file rather than the statement (I/O, full, corrupt, not a database,
-// cannot open): which file, and the OS's reason where SQLite had one. "disk I/O error" alone
-// did not say that a start failed on a full disk, nor which file was corrupt.
+// cannot open; read-only for want of a writable directory): which file, and the OS's reason
+// where SQLite had one. "disk I/O error" alone did not say that a start failed on a full
+// disk, nor which file was corrupt.
 std::string file_context(sqlite3* db, int rc) {
     if (!db) return "";
+    if ((rc & 0xff) == SQLITE_READONLY) return readonly_directory_context(db);
     switch (rc & 0xff) {
         case SQLITE_IOERR: case SQLITE_FULL: case SQLITE_CORRUPT: case SQLITE_NOTADB:
         case SQLITE_CANTOPEN: break;
@@ -65,13 +93,10 @@ std::string unwritable_directory(const std::string& path) {
 #ifdef __linux__
     struct stat st {};
     if (::stat(path.c_str(), &st) == 0) return "";  // the file exists: not a create
-    const auto slash = path.rfind('/');
-    const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+    const std::string dir = directory_of(path);
     if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return "";
     if (::access(dir.c_str(), W_OK | X_OK) == 0) return "";
-    const int e = errno;
-    return "directory " + dir + " is not writable by uid " + std::to_string(::geteuid()) + ": " +
-           std::strerror(e);
+    return unwritable_directory_message(path, false, ::geteuid(), errno);
 #else
     (void)path;
     return "";
@@ -79,6 +104,14 @@ std::string unwritable_directory(const std::string& path) {
 }
 
 }  // namespace
+
+std::string unwritable_directory_message(const std::string& db_file, bool exists, unsigned uid, int err) {
+    const std::string dir = directory_of(db_file);
+    const std::string user = "uid " + std::to_string(uid);
+    if (!exists) return "directory " + dir + " is not writable by " + user + ": " + std::strerror(err);
+    return "database " + db_file + ": its directory " + dir + " must be writable by " + user +
+           " for SQLite's -wal and -shm files beside it (" + std::strerror(err) + ")";
+}
 
 Database::Database(const std::string& path, OpenMode mode, int busy_timeout_ms) : path_(path) {
     register_wal_batching_vfs();      // the default VFS from now on

@@ -32,6 +32,13 @@ private:
 // such a failure must never be recorded against a delivery (quarantined).
 bool is_environmental(const std::exception& e);
 
+// Why a database cannot be written in its directory (`err` the OS's reason, uid the user's):
+// one to be created (not `exists`) says that the directory is not writable by the user; an
+// existing one, whose -wal and -shm files SQLite must create beside it when they are absent
+// (as after a clean stop), names the database and says that. Errors of Database and
+// Statement carry it where it applies.
+std::string unwritable_directory_message(const std::string& db_file, bool exists, unsigned uid, int err);
+
 enum class OpenMode { ReadWrite, ReadOnly };
 
 // One column value as churnwatch stores them: NULL, an integer or text. Text is a view: of a

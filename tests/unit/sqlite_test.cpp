@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -164,6 +165,79 @@ TEST(Database, CreatingInADirectoryItCannotWriteSaysSo) {
             }
         },
         ::testing::ExitedWithCode(3), "");
+}
+
+// An existing database whose -wal and -shm files are absent (a clean stop removes them), in a
+// directory this user may not write (the container's uid 10001, a bind-mounted directory
+// owned by root): serve's first write (configure_connection) failed with "exec failed:
+// attempt to write a readonly database", naming neither the file nor the cause. Both are
+// said now, after SQLite's words. (Run as root, the check happens in a child that gives up
+// root first.)
+TEST(Database, AnExistingDatabaseInADirectoryItCannotWriteSaysSo) {
+    TempDir dir;
+    const std::string sub = dir.file("not-mine"), path = sub + "/x.db";
+    ASSERT_EQ(::mkdir(sub.c_str(), 0755), 0);
+    {
+        sql::Database db(path);
+        db.exec("PRAGMA journal_mode=WAL");
+        db.exec("CREATE TABLE t (x INTEGER)");
+    }
+    ASSERT_NE(::access((path + "-wal").c_str(), F_OK), 0) << "the last connection's close removes it";
+    if (::geteuid() == 0) ASSERT_EQ(::chown(path.c_str(), 65534, 65534), 0);  // the file is the user's
+    ASSERT_EQ(::chmod(sub.c_str(), 0555), 0);
+    ASSERT_EQ(::chmod(dir.path().c_str(), 0755), 0);
+    EXPECT_EXIT(
+        {
+            if (::geteuid() == 0 && (::setgid(65534) != 0 || ::setuid(65534) != 0)) std::_Exit(4);
+            const std::string why = "attempt to write a readonly database (database " + path +
+                                    ": its directory " + sub + " must be writable by uid " +
+                                    std::to_string(::geteuid()) +
+                                    " for SQLite's -wal and -shm files beside it (Permission denied))";
+            int clear = 0;
+            auto check = [&](const sql::Error& e, const std::string& want) {
+                const std::string m = e.what();
+                if (m.find(want) != std::string::npos) ++clear;
+                else std::fprintf(stderr, "%s\n", m.c_str());
+            };
+            try {
+                sql::Database db(path);  // opens: the file itself is writable
+                try {
+                    db.exec("PRAGMA journal_mode=WAL");
+                } catch (const sql::Error& e) {
+                    check(e, "exec failed: " + why);
+                }
+                try {
+                    sql::Statement insert(db, "INSERT INTO t VALUES (1)");
+                    insert.run();
+                } catch (const sql::Error& e) {
+                    check(e, why);  // prepare or step
+                }
+            } catch (const sql::Error& e) {
+                std::fprintf(stderr, "open: %s\n", e.what());
+                std::_Exit(2);
+            }
+            std::_Exit(clear == 2 ? 3 : 5);
+        },
+        ::testing::ExitedWithCode(3), "");
+    ASSERT_EQ(::chmod(sub.c_str(), 0755), 0);
+}
+
+// The message itself, whoever runs the tests (the test above needs a user root is not).
+TEST(Database, UnwritableDirectoryMessageNamesTheDatabaseTheDirectoryAndTheUser) {
+    EXPECT_EQ(sql::unwritable_directory_message("/var/lib/churnwatch/churnwatch.db", true, 10001, EACCES),
+              "database /var/lib/churnwatch/churnwatch.db: its directory /var/lib/churnwatch must be "
+              "writable by uid 10001 for SQLite's -wal and -shm files beside it (Permission denied)");
+    EXPECT_EQ(sql::unwritable_directory_message("/data/c.db", true, 0, EROFS),
+              "database /data/c.db: its directory /data must be writable by uid 0 for SQLite's -wal "
+              "and -shm files beside it (Read-only file system)");
+    // A database to be created: the directory and the user.
+    EXPECT_EQ(sql::unwritable_directory_message("/var/lib/churnwatch/churnwatch.db", false, 10001, EACCES),
+              "directory /var/lib/churnwatch is not writable by uid 10001: Permission denied");
+    EXPECT_EQ(sql::unwritable_directory_message("c.db", true, 10001, EACCES),
+              "database c.db: its directory . must be writable by uid 10001 for SQLite's -wal and -shm "
+              "files beside it (Permission denied)");
+    EXPECT_EQ(sql::unwritable_directory_message("/c.db", false, 7, EACCES),
+              "directory / is not writable by uid 7: Permission denied");
 }
 
 // SQLite resolves symbolic links: a configured path that is a link re-pointed to another
