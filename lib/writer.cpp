@@ -519,40 +519,49 @@ void Writer::load_fingerprints() {
 }
 
 void Writer::checkpoint_loop() {
+    // Without this connection the WAL only grows until the next start's checkpoint; the loop
+    // runs all the same, for the observer's periodic checks.
     std::unique_ptr<sql::Database> db;
+    // PASSIVE never blocks the writer; it copies what it can and leaves the rest.
+    std::optional<sql::Statement> checkpoint;  // busy, log, checkpointed
     try {
         db = std::make_unique<sql::Database>(path_);
+        checkpoint.emplace(*db, "PRAGMA wal_checkpoint(PASSIVE)");
+        checkpointer_running_ = true;
     } catch (const sql::Error&) {
-        return;  // without it the WAL only grows until the next start's checkpoint
     }
-    // PASSIVE never blocks the writer; it copies what it can and leaves the rest.
-    std::optional<sql::Statement> checkpoint;
-    try {
-        checkpoint.emplace(*db, "PRAGMA wal_checkpoint(PASSIVE)");  // busy, log, checkpointed
-    } catch (const sql::Error&) {
-        return;
-    }
-    checkpointer_running_ = true;
     std::unique_lock lock(ckpt_mu_);
+    auto next_interval = std::chrono::steady_clock::now() + options_.checkpoint_interval;
     while (!ckpt_stop_) {
         ckpt_cv_.wait_for(lock, options_.checkpoint_interval, [&] { return ckpt_stop_ || ckpt_wake_; });
         if (ckpt_stop_) break;
         ckpt_wake_ = false;
         lock.unlock();
-        try {
-            checkpoint->reset();
-            if (checkpoint->step()) {
-                const auto log = static_cast<int>(checkpoint->column_int(1));
-                const auto copied = static_cast<int>(checkpoint->column_int(2));
-                checkpointed_frames_ = std::max(0, copied);
-                if (observer_) observer_->on_checkpoint(log, copied);
-            }
-            checkpoint->reset();
-        } catch (const sql::Error&) {
+        if (checkpoint) checkpoint_once(*checkpoint);
+        // Every interval, also when the checkpoint failed (the disk is full) or the WAL's
+        // growth woke it early: a disk_low warning waited for a checkpoint that succeeded.
+        if (const auto now = std::chrono::steady_clock::now(); now >= next_interval) {
+            next_interval = now + options_.checkpoint_interval;
+            if (observer_) observer_->on_checkpoint_interval();
         }
         lock.lock();
     }
     checkpointer_running_ = false;
+}
+
+void Writer::checkpoint_once(sql::Statement& checkpoint) {
+    try {
+        checkpoint.reset();
+        if (checkpoint.step()) {
+            const auto log = static_cast<int>(checkpoint.column_int(1));
+            const auto copied = static_cast<int>(checkpoint.column_int(2));
+            checkpointed_frames_ = std::max(0, copied);
+            if (observer_) observer_->on_checkpoint(log, copied);
+        }
+        checkpoint.reset();
+    } catch (const sql::Error&) {
+        // Tried again at the next interval (or wake).
+    }
 }
 
 }  // namespace churnwatch

@@ -60,6 +60,9 @@ public:
     // frames copied into the database. A gap that stays large means a reader elsewhere holds
     // an old snapshot, and the WAL grows with every commit until it lets go.
     virtual void on_checkpoint(int wal_frames, int copied_frames) {}
+    // Every checkpoint interval on the checkpointer thread, whatever became of the checkpoint
+    // (none succeeds once the disk is full): for periodic checks that must not depend on it.
+    virtual void on_checkpoint_interval() {}
 };
 
 // Runs on the writer thread right after the commit: keep it short (post the answer away).
@@ -140,6 +143,7 @@ private:
     void commit_batch(std::deque<Item>& batch);
     void store_one(Item& item, WriteResult& result);
     void checkpoint_loop();
+    void checkpoint_once(sql::Statement& checkpoint);  // reports a checkpoint that succeeded
     void wake_checkpointer();  // run a checkpoint now rather than at the next interval
     void restart_wal_if_large();
     void maintain();

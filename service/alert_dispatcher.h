@@ -82,6 +82,9 @@ public:
     void on_checkpoint(int wal_frames, int copied_frames) override {
         if (next_) next_->on_checkpoint(wal_frames, copied_frames);
     }
+    void on_checkpoint_interval() override {
+        if (next_) next_->on_checkpoint_interval();
+    }
 
 private:
     AlertOutbox& outbox_;

@@ -58,7 +58,7 @@ bool disk_space_low(const DiskSpace& space) {
     return space.available_bytes < std::min(kGiB, space.total_bytes / 20);
 }
 
-void WriterMetrics::check_disk() {
+void WriterMetrics::on_checkpoint_interval() {
     if (!disk_probe_ || !logger_) return;
     auto space = disk_probe_();
     if (!space || !disk_space_low(*space) || !disk_log_.due()) return;
@@ -71,7 +71,6 @@ void WriterMetrics::check_disk() {
 }
 
 void WriterMetrics::on_checkpoint(int wal_frames, int copied_frames) {
-    check_disk();
     const int waiting = wal_frames > copied_frames ? wal_frames - copied_frames : 0;
     metrics_.set("churnwatch_wal_uncheckpointed_frames", {}, waiting);
     if (!logger_ || waiting <= kWalGrowingFrames) return;

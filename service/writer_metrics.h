@@ -45,10 +45,12 @@ public:
     void on_projected(const ProjectionResult& result, double seconds, bool ok) override;
     // churnwatch_wal_uncheckpointed_frames (gauge), and with a logger `wal_growing` (warn, at
     // most once a minute) while more than kWalGrowingFrames frames wait to be copied.
-    // Also, once watch_disk gave a probe: `disk_low` (warn, at most once every 10 minutes)
-    // while disk_space_low holds for the database's filesystem. The checkpointer calls
-    // on_checkpoint every half second, idle or not, so the warning comes without traffic.
     void on_checkpoint(int wal_frames, int copied_frames) override;
+    // Once watch_disk gave a probe: `disk_low` (warn, at most once every 10 minutes) while
+    // disk_space_low holds for the database's filesystem. The checkpointer calls this every
+    // half second, idle or not, and whether or not its checkpoint succeeded: so the warning
+    // comes without traffic, and while a filling disk already makes checkpoints fail.
+    void on_checkpoint_interval() override;
     void watch_disk(std::function<std::optional<DiskSpace>()> probe) { disk_probe_ = std::move(probe); }
 
     // ~100 MB of 4 KB pages: ten times what the writer lets the WAL reach under load.
@@ -62,7 +64,6 @@ private:
     LogThrottle wal_log_{std::chrono::minutes(1)};
     std::function<std::optional<DiskSpace>()> disk_probe_;
     LogThrottle disk_log_{std::chrono::minutes(10)};  // on the checkpointer thread only
-    void check_disk();
 };
 
 // process_resident_memory_bytes, process_virtual_memory_bytes, process_open_fds,

@@ -1,9 +1,11 @@
 // Writer: group commit of raw deliveries and their deduplication by fingerprint.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <future>
 #include <mutex>
@@ -15,6 +17,7 @@
 #include "dedupe_index.h"
 #include "schema.h"
 #include "test_support.h"
+#include "wal_batching_vfs.h"
 #include "writer.h"
 
 using namespace churnwatch;
@@ -38,6 +41,58 @@ int64_t count(const std::string& path, const std::string& table) {
 
 // Scenario delivery i, received now.
 Delivery delivery(std::size_t i) { return make_delivery(rich_scenario().at(i)); }
+
+// A full disk as checkpoints meet it: while `full` is set, every write to a database file
+// fails with SQLITE_FULL. In WAL mode only checkpoints write the database file (commits go
+// to the WAL, which stays writable here), so ingest goes on while no checkpoint succeeds.
+// install() makes it SQLite's default VFS, over churnwatch's, for the connections opened
+// after it, for the rest of the process; it changes nothing while `full` is clear.
+struct FullDisk {
+    static inline std::atomic<bool> full{false};
+    static inline std::atomic<int> refused{0};  // writes failed
+
+    static bool install() {
+        static const bool installed = make_default();
+        return installed;
+    }
+    FullDisk() { full = true; }
+    ~FullDisk() { full = false; }
+
+private:
+    static inline sqlite3_vfs* inner = nullptr;
+    static inline sqlite3_vfs vfs{};
+    static inline const sqlite3_io_methods* database_methods = nullptr;  // the inner VFS's
+    static inline sqlite3_io_methods failing{};                          // those, xWrite failing
+
+    static bool make_default() {
+        sql::register_wal_batching_vfs();
+        inner = sqlite3_vfs_find(nullptr);
+        vfs = *inner;
+        vfs.zName = "churnwatch-test-full-disk";
+        vfs.xOpen = open;
+        return sqlite3_vfs_register(&vfs, 1) == SQLITE_OK;
+    }
+    // The file is the inner VFS's own; only its methods table is swapped, for one whose
+    // xWrite can fail (the others are the inner ones, called on the same file).
+    static int open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* file, int flags, int* out) {
+        const int rc = inner->xOpen(inner, name, file, flags, out);
+        if (rc != SQLITE_OK || !(flags & SQLITE_OPEN_MAIN_DB) || !file->pMethods) return rc;
+        if (!database_methods) {
+            database_methods = file->pMethods;
+            failing = *file->pMethods;
+            failing.xWrite = write;
+        }
+        if (file->pMethods == database_methods) file->pMethods = &failing;
+        return rc;
+    }
+    static int write(sqlite3_file* file, const void* data, int n, sqlite3_int64 offset) {
+        if (full) {
+            ++refused;
+            return SQLITE_FULL;
+        }
+        return database_methods->xWrite(file, data, n, offset);
+    }
+};
 
 TEST(Writer, RepeatedDeliveryIsADuplicateWithinAndAcrossBatches) {
     TempDir dir;
@@ -312,6 +367,40 @@ TEST(Writer, AWriteLockTakenForAMomentIsNotAProjectionFailure) {
     project_under_lock(1, std::chrono::milliseconds(1500), held);
     ASSERT_FALSE(held.failures().empty()) << "a lock held over a second must be reported";
     EXPECT_NE(held.failures().front().find("locked"), std::string::npos) << held.failures().front();
+}
+
+// A filling disk made checkpoints fail, and the observer's periodic checks ran only after a
+// checkpoint that succeeded: serve's disk_low warning came late or never, just when it
+// mattered. They now run every checkpoint interval whatever became of the checkpoint.
+TEST(Writer, TheCheckpointIntervalGoesOnWhileCheckpointsFail) {
+    struct Intervals : WriterObserver {
+        void on_commit(std::size_t, double, bool) override {}
+        void on_checkpoint(int, int) override { ++checkpoints; }
+        void on_checkpoint_interval() override { ++intervals; }
+        std::atomic<int> checkpoints{0}, intervals{0};
+    } observer;
+    ASSERT_TRUE(FullDisk::install());
+    TempDir dir;
+    WriterOptions options;
+    options.checkpoint_interval = std::chrono::milliseconds(20);
+    Writer w(dir.file("w.db"), options, nullptr, &observer);
+    ASSERT_EQ(write(w, delivery(0)).outcome, WriteOutcome::Stored);
+    ASSERT_TRUE(eventually([&] { return observer.checkpoints > 0 && observer.intervals > 0; }));
+    {
+        FullDisk full;
+        ASSERT_EQ(write(w, delivery(1)).outcome, WriteOutcome::Stored);  // into the WAL
+        // The checkpoint of it fails, and goes on failing.
+        ASSERT_TRUE(eventually([&] { return FullDisk::refused > 0; }));
+        const int checkpoints = observer.checkpoints, intervals = observer.intervals;
+        EXPECT_TRUE(eventually([&] { return observer.intervals >= intervals + 10; }))
+            << "the checkpoint intervals stopped while checkpoints failed";
+        EXPECT_EQ(observer.checkpoints, checkpoints) << "a checkpoint succeeded: the disk was not full";
+    }
+    // Room again: the WAL is copied.
+    const int checkpoints = observer.checkpoints;
+    EXPECT_TRUE(eventually([&] { return observer.checkpoints > checkpoints; }));
+    w.stop();
+    EXPECT_EQ(count(dir.file("w.db"), "deliveries"), 2);
 }
 
 TEST(Writer, RefusedSubmitLeavesDeliveryAndCallbackUntouched) {
