@@ -188,6 +188,34 @@ std::optional<std::string> claim_alert(sql::Database& db, int64_t alert_id, Micr
     return payload;
 }
 
+RescheduledAlerts reschedule_future_alerts(sql::Database& db, Micros now, Micros horizon,
+                                           Micros slack, const std::string* target) {
+    // ?1 now, ?2 due beyond this, ?3 stamped beyond this, ?4 the target. Pending rows only
+    // (an index holds them): those sent or given up on are history.
+    const std::string ahead =
+        std::string(" WHERE status = 'pending'") + (target ? " AND target = ?4" : "") +
+        " AND (next_attempt_us > ?2 OR created_us > ?3 OR last_attempt_us > ?3)";
+    auto bind = [&](sql::Statement& q) {
+        q.bind(1, now).bind(2, now + horizon).bind(3, now + slack);
+        if (target) q.bind(4, *target);
+    };
+    RescheduledAlerts out;
+    // A read first: the answer is almost always none, and then no write lock is taken.
+    sql::Statement look(db, "SELECT count(*), max(max(next_attempt_us, created_us,"
+                            " coalesce(last_attempt_us, 0))) - ?1 FROM alerts_outbox" + ahead);
+    bind(look);
+    if (!look.step() || look.column_int(0) == 0) return out;
+    out.furthest = look.column_int(1);
+    look.reset();
+    sql::Statement fix(db, "UPDATE alerts_outbox SET next_attempt_us = min(next_attempt_us, ?1),"
+                           " created_us = min(created_us, ?1), retry_from_us = min(retry_from_us, ?1),"
+                           " last_attempt_us = min(last_attempt_us, ?1)" + ahead);
+    bind(fix);
+    fix.run();
+    out.count = db.changes();
+    return out;
+}
+
 // Also: an episode churned again (a late delivery undid its return) whose churn alert was
 // withdrawn because the customer was back within alert-hold. Such a row is 'retracted' and
 // was never attempted; any other withdrawal of an unattempted churn alert (the episode was

@@ -147,6 +147,22 @@ void retract_unsent_churn_alerts(sql::Database& db, int64_t episode_id, int64_t 
 // alert is either sent and then followed by what undoes it, or never sent at all.
 std::optional<std::string> claim_alert(sql::Database& db, int64_t alert_id, Micros now);
 
+// Pending alerts stamped by a clock ahead of `now`: due more than `horizon` from now (further
+// than alert-hold, a backoff or an honoured Retry-After could put them: alert_schedule_horizon
+// plus some slack), or created or attempted more than `slack` after now. Written while the
+// system clock was ahead (a wrong clock corrected, a VM restored, libfaketime), they would
+// wait silently until the real clock caught up, their retry budget counting from a future
+// time (never dead-lettered), while newer alerts went out before them. Such rows are made due
+// now, and their created, retry-from and last-attempt times later than now become now: they
+// go out first (in id order), with a budget counting from now. With `target`, only its rows.
+// Reads first and writes only when there is something to change (cheap to call often).
+struct RescheduledAlerts {
+    int64_t count = 0;     // rows changed
+    Micros furthest = 0;   // how far ahead of now the latest of their times was
+};
+RescheduledAlerts reschedule_future_alerts(sql::Database& db, Micros now, Micros horizon,
+                                           Micros slack, const std::string* target = nullptr);
+
 // "msg_" + 32 lowercase hex digits from OpenSSL's CSPRNG.
 std::string random_webhook_id();
 

@@ -109,7 +109,7 @@ std::optional<Micros> parse_retry_after(std::string_view value, Micros now) {
     value = trim(value);
     if (all_digits(value)) {
         // Bounded: anything beyond ten years is as good as ten years (and cannot overflow).
-        constexpr int64_t kMaxSeconds = 10LL * 365 * 86400;
+        constexpr int64_t kMaxSeconds = kMaxRetryAfter / kMicrosPerSecond;
         int64_t seconds = 0;
         for (char c : value) {
             seconds = seconds * 10 + (c - '0');
@@ -173,6 +173,10 @@ AlertDecision decide_alert(const AlertPolicy& p, const AttemptOutcome& outcome, 
     }
     d.action = AlertAction::Retry;
     return d;
+}
+
+Micros alert_schedule_horizon(const AlertPolicy& p, Micros hold) {
+    return std::max({hold, p.max_delay, std::min(p.budget, kMaxRetryAfter)});
 }
 
 }  // namespace churnwatch

@@ -33,7 +33,9 @@ Micros backoff_delay(const AlertPolicy& p, int attempt, double jitter);
 
 // Retry-After: delay-seconds ("120") or an HTTP-date ("Wed, 21 Oct 2015 07:28:00 GMT"; the
 // obsolete RFC 850 and asctime forms too). Returns the wait from `now` (never negative: a
-// date in the past means "now"), or nullopt when the value is neither form.
+// date in the past means "now"), or nullopt when the value is neither form. Delay-seconds
+// beyond kMaxRetryAfter count as kMaxRetryAfter (they cannot overflow).
+inline constexpr Micros kMaxRetryAfter = 10LL * 365 * 86400 * kMicrosPerSecond;
 std::optional<Micros> parse_retry_after(std::string_view value, Micros now);
 
 // One attempt's result as the transport saw it.
@@ -57,5 +59,12 @@ struct AlertDecision {
 // retry budget started (its creation, or the last manual retry).
 AlertDecision decide_alert(const AlertPolicy& p, const AttemptOutcome& outcome, int attempts,
                            Micros retry_from, Micros now, double jitter);
+
+// How far ahead of the clock a pending alert can be scheduled while the clock only moves
+// forward: its first attempt waits out `hold` (alert-hold); a retry waits a backoff of at
+// most max_delay, or what a Retry-After asks, which decide_alert honours only within the
+// budget (kMaxRetryAfter at most). A row due further ahead was scheduled by a clock ahead of
+// the present one (the dispatcher brings such rows back to now: alert_dispatcher.cpp).
+Micros alert_schedule_horizon(const AlertPolicy& p, Micros hold);
 
 }  // namespace churnwatch

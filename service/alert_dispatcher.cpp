@@ -24,6 +24,10 @@ constexpr auto kPollInterval = std::chrono::milliseconds(200);
 // While a target rests after a failure, how often its worker looks whether `churnwatch alerts
 // retry` (another process) reset one of its alerts meanwhile.
 constexpr auto kRetryCheckInterval = std::chrono::seconds(1);
+// How much later than now a time written by this clock may lie before it counts as written by
+// a clock ahead: more than the moments between a stamp and the check, less than any step
+// back worth knowing of.
+constexpr Micros kClockSlack = 60 * kMicrosPerSecond;
 constexpr int kBatch = 16;                  // due rows fetched per poll
 constexpr std::size_t kErrorBodyChars = 200;  // of a failed response, kept in last_error
 
@@ -286,6 +290,7 @@ AlertDispatcher::~AlertDispatcher() { stop(); }
 
 void AlertDispatcher::start() {
     if (workers_.empty()) return;
+    catch_up_with_clock(nullptr);
     log_targets();
     for (std::size_t i = 0; i < workers_.size(); ++i) {
         Worker* w = workers_[i].get();
@@ -313,6 +318,36 @@ void AlertDispatcher::stop() {
     cv_.notify_all();
     for (auto& w : workers_)
         if (w->thread.joinable()) w->thread.join();
+}
+
+Micros AlertDispatcher::schedule_horizon() const {
+    return alert_schedule_horizon(settings_.policy, settings_.hold) + kClockSlack;
+}
+
+// Pending alerts scheduled by a clock ahead of this one are made due now
+// (reschedule_future_alerts), with one warning. All targets' (configured or not) at start,
+// on a connection of its own; a worker's own, on its connection, every clock_check_interval_.
+// Returns how many rows changed.
+int64_t AlertDispatcher::catch_up_with_clock(sql::Database* db, const Worker* w) {
+    try {
+        std::optional<sql::Database> own;
+        if (!db) db = &own.emplace(db_path_);
+        const std::string* target = w ? &w->target.name : nullptr;
+        auto r = reschedule_future_alerts(*db, now_us(), schedule_horizon(), kClockSlack, target);
+        if (r.count == 0) return 0;
+        LogLine line(logger_, LogLevel::Warn, "alerts_rescheduled");
+        if (w) line.str("target", w->label);
+        line.num("alerts", r.count).num("ahead_s", r.furthest / kMicrosPerSecond);
+        line.str("reason", "the system clock moved back: these pending alerts were scheduled or "
+                           "stamped by a clock ahead of the present one, and would have waited "
+                           "for it to catch up; they are due now, oldest first");
+        return r.count;
+    } catch (const std::exception& e) {
+        LogLine line(logger_, LogLevel::Warn, "alert_dispatcher_error");
+        if (w) line.str("target", w->label);
+        line.str("error", e.what());
+        return 0;
+    }
 }
 
 // One line per target (with its 410 state), and a warning for pending rows whose target is
@@ -367,6 +402,8 @@ void AlertDispatcher::run(Worker& w) {
     const std::string retries_key = alert_retries_key(w.target.name);
     int64_t retries_seen = 0;  // the target's retry count when its due rows were last read
     auto next_retry_check = std::chrono::steady_clock::time_point{};
+    // start() looked at every target's rows: the first look here is one interval later.
+    auto next_clock_check = std::chrono::steady_clock::now() + clock_check_interval_;
     auto cancelled = [this] { return stopping_.load(); };
     for (;;) {
         {
@@ -381,6 +418,12 @@ void AlertDispatcher::run(Worker& w) {
                 db = std::make_unique<sql::Database>(db_path_);
                 configure_connection(*db);
                 st = std::make_unique<WorkerStatements>(*db);
+            }
+            if (const auto now = std::chrono::steady_clock::now(); now >= next_clock_check) {
+                next_clock_check = now + clock_check_interval_;
+                // A rest taken by a clock since moved back would last until it caught up.
+                if (catch_up_with_clock(db.get(), &w) > 0 || paused_until > now_us() + schedule_horizon())
+                    paused_until = 0;
             }
             if (now_us() < paused_until) {
                 // An operator's `alerts retry` of one of its alerts ends the rest: they want it

@@ -11,9 +11,14 @@
 // one probe per backoff step rather than one per pending alert. An `alerts retry` of one of
 // the target's alerts ends the pause: it counts itself in service_state
 // (alert_retries_key), and a paused worker compares that count once a second.
+//
+// Times in the outbox come from the system clock. Rows it stamped while it was ahead (then
+// corrected back) would wait, unsent and silently, for the real clock to catch up: at start,
+// and once a minute per target, such rows are made due now and a warning says so.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -37,7 +42,14 @@ public:
     AlertDispatcher(const AlertDispatcher&) = delete;
     AlertDispatcher& operator=(const AlertDispatcher&) = delete;
 
+    // How often each worker looks for its target's alerts scheduled by a clock ahead of the
+    // present one (the system clock moved back while serving). Tests shorten it; set it
+    // before start().
+    void set_clock_check_interval(std::chrono::milliseconds every) { clock_check_interval_ = every; }
+
     // Starts the workers. The database must exist and be migrated (start after the Writer).
+    // Pending alerts scheduled by a clock ahead of the present one are made due first
+    // (`alerts_rescheduled`: see reschedule_future_alerts).
     void start();
     // New rows were committed: wake every worker now. Cheap; callable from any thread.
     void notify();
@@ -49,6 +61,8 @@ private:
     struct Worker;
     void run(Worker& w);
     void log_targets();
+    Micros schedule_horizon() const;
+    int64_t catch_up_with_clock(sql::Database* db, const Worker* w = nullptr);
 
     std::string db_path_;
     AlertSettings settings_;
@@ -59,6 +73,7 @@ private:
     std::mutex mu_;
     std::condition_variable cv_;
     uint64_t generation_ = 0;       // bumped by notify()
+    std::chrono::milliseconds clock_check_interval_{std::chrono::minutes(1)};
     std::atomic<bool> stopping_{false};
 };
 

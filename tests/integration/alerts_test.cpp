@@ -406,6 +406,51 @@ TEST(Alerts, PendingAlertsAreDeliveredAfterARestart) {
     expect_verified(rx.requests()[0]);
 }
 
+// The audit: a server run with its clock 30 days ahead (libfaketime) recorded a churn alert
+// its receiver did not take; restarted at the real time with the receiver back, the alert
+// stayed pending for 30 days, its budget counting from then, newer alerts going out before
+// it, and nothing said so. Here the row is moved 30 days ahead between the two runs. It is
+// now made due at start (with a warning), sent before a newer alert, its retry budget
+// counting from now.
+TEST(Alerts, AlertsRecordedWhileTheClockWasAheadGoOutAfterItMovesBack) {
+    TempDir dir;
+    HttpReceiver rx;
+    rx.stop();
+    auto options = alert_options({rx.url("/hook")}, {"--alert-backoff-base-ms", "50"});
+    auto server = std::make_unique<ServerProcess>(dir, options);
+    churn_customer(server->port(), 7);
+    ASSERT_TRUE(eventually([&] { return std::stoi(column(server->db(), "attempts")) >= 1; })) << server->log();
+    ASSERT_EQ(server->stop(), 0);
+    const std::string db = dir.file("churnwatch.db");
+    const int64_t month = int64_t{30} * 86400 * 1000000;
+    {
+        churnwatch::sql::Database conn(db);
+        sql::Statement ahead(conn,
+                             "UPDATE alerts_outbox SET created_us = created_us + ?1,"
+                             " next_attempt_us = next_attempt_us + ?1, retry_from_us = retry_from_us + ?1,"
+                             " last_attempt_us = last_attempt_us + ?1");
+        ahead.bind(1, month).run();
+    }
+    const std::string webhook_id = column(db, "webhook_id");
+    rx.start();
+    server = std::make_unique<ServerProcess>(dir, options);
+    const int64_t started_us = now_seconds() * 1000000;
+    ASSERT_TRUE(rx.wait_for(1)) << server->log();
+    EXPECT_EQ(rx.requests()[0].header("webhook-id"), webhook_id);
+    ASSERT_TRUE(eventually([&] { return column(server->db(), "status") == "sent"; })) << server->log();
+    std::string log = server->log();
+    EXPECT_NE(log.find("\"event\":\"alerts_rescheduled\",\"alerts\":1,"), std::string::npos) << log;
+    EXPECT_NE(log.find("clock moved back"), std::string::npos) << log;
+    EXPECT_LT(log.find("alerts_rescheduled"), log.find("\"alert_attempt\"")) << log;
+    // Its times are of this clock again.
+    EXPECT_LE(std::stoll(column(server->db(), "created_us")), started_us + 60 * 1000000LL);
+    EXPECT_LE(std::stoll(column(server->db(), "retry_from_us")), started_us + 60 * 1000000LL);
+    // The next churn's alert follows it.
+    churn_customer(server->port(), 8);
+    ASSERT_TRUE(rx.wait_for(2)) << server->log();
+    EXPECT_NE(rx.requests()[1].body.find("\"customer_id\":8"), std::string::npos) << rx.requests()[1].body;
+}
+
 TEST(Alerts, ABadRequestIsDeadLetteredAndRetryAllDeadResendsIt) {
     TempDir dir;
     HttpReceiver rx;

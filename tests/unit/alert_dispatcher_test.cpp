@@ -2,11 +2,84 @@
 // tests/integration/alerts_test.cpp starts).
 #include "alert_dispatcher.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+
 #include <gtest/gtest.h>
 
+#include "http_receiver.h"
+#include "schema.h"
+#include "test_support.h"
+
 using namespace churnwatch;
+using namespace churnwatch::test;
+using namespace std::chrono_literals;
 
 namespace {
+
+Micros now_us() {
+    using namespace std::chrono;
+    return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::string read_all(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+// The system clock moved back while serving (a clock 30 days ahead corrected): alerts it
+// stamped meanwhile would wait for it to catch up. A worker looks for its target's such rows
+// every clock check interval (a minute; shortened here) and sends them at once, saying so.
+TEST(AlertDispatcher, AlertsStampedByAClockAheadWhileServingAreSentAtTheNextLook) {
+    TempDir dir;
+    const std::string db = dir.file("a.db");
+    {
+        sql::Database conn(db);
+        configure_connection(conn);
+        apply_migrations(conn);
+    }
+    HttpReceiver rx;
+    AlertSettings settings;
+    AlertTarget target;
+    target.name = target.url = rx.url("/hook");
+    target.secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    settings.targets.push_back(target);
+    const std::string log_path = dir.file("log");
+    const int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    ASSERT_GE(log_fd, 0);
+    {
+        Logger logger(log_fd);
+        AlertDispatcher dispatcher(db, settings, nullptr, logger);
+        dispatcher.set_clock_check_interval(100ms);
+        dispatcher.start();
+        {
+            // Recorded after start (its look has passed) by a clock 30 days ahead.
+            sql::Database conn(db);
+            sql::Statement add(conn,
+                               "INSERT INTO alerts_outbox (target, event_type, episode_id, customer_id,"
+                               " webhook_id, payload, created_us, next_attempt_us, retry_from_us)"
+                               " VALUES (?1, 'customer.churned', 1, 1, 'msg_ahead', '{}', ?2, ?2, ?2)");
+            add.bind(1, target.name).bind(2, now_us() + 30 * 86400 * kMicrosPerSecond).run();
+        }
+        dispatcher.notify();
+        EXPECT_TRUE(rx.wait_for(1, 5s)) << read_all(log_path);
+        dispatcher.stop();
+    }
+    ::close(log_fd);
+    ASSERT_EQ(rx.count(), 1u);
+    EXPECT_EQ(rx.requests()[0].header("webhook-id"), "msg_ahead");
+    const std::string log = read_all(log_path);
+    EXPECT_NE(log.find("\"event\":\"alerts_rescheduled\",\"target\":\"" + target.name + "\",\"alerts\":1,"),
+              std::string::npos)
+        << log;
+    EXPECT_EQ(query_text(db, "SELECT status FROM alerts_outbox"), "sent");
+}
 
 // serve's writer observer is the notifier, with the metrics behind it: an observation it
 // does not pass on never reaches them (the disk_low check runs at each checkpoint interval).

@@ -495,4 +495,80 @@ TEST(AlertOutbox, NoRoutesNoRows) {
               "customer.reactivated|1\n");
 }
 
+// Alerts written while the system clock was 30 days ahead (a wrong clock, corrected) waited
+// for the real clock to catch up, silently: due in 30 days, a retry budget counting from
+// then (never dead-lettered), newer alerts sent before them. Rows due beyond the horizon, or
+// created or attempted after now, become due now; the rest, and rows no longer pending, stay.
+TEST(AlertOutbox, AlertsStampedByAClockAheadAreMadeDueNow) {
+    TempDir dir;
+    sql::Database db(dir.file("a.db"));
+    configure_connection(db);
+    apply_migrations(db);
+    constexpr Micros kNow = 1'800'000'000 * kMicrosPerSecond;
+    constexpr Micros kDay = 86400 * kMicrosPerSecond;
+    constexpr Micros kHorizon = kDay + 60 * kMicrosPerSecond;  // the default 24 h budget
+    constexpr Micros kSlack = 60 * kMicrosPerSecond;
+    auto add = [&](const std::string& name, const std::string& target, const std::string& status,
+                   Micros created, Micros next, std::optional<Micros> last) {
+        sql::Statement q(db,
+                         "INSERT INTO alerts_outbox (target, event_type, episode_id, customer_id,"
+                         " webhook_id, payload, created_us, status, next_attempt_us, retry_from_us,"
+                         " last_attempt_us) VALUES (?, 'customer.churned', 1, 1, ?, '{}', ?, ?, ?, ?, ?)");
+        q.bind(1, target).bind(2, name).bind(3, created).bind(4, status).bind(5, next).bind(6, created);
+        q.bind(7, last).run();
+    };
+    const std::string a = "http://a.example/hook", b = "http://b.example/hook";
+    // From the clock 30 days ahead: attempted (retrying), and new, held by alert-hold.
+    add("ahead_retrying", a, "pending", kNow + 30 * kDay, kNow + 30 * kDay + 600 * kMicrosPerSecond,
+        kNow + 30 * kDay);
+    add("ahead_held", a, "pending", kNow + 30 * kDay, kNow + 30 * kDay + 3600 * kMicrosPerSecond, std::nullopt);
+    // An hour ahead: not beyond the horizon, but created later than now.
+    add("ahead_an_hour", a, "pending", kNow + 3600 * kMicrosPerSecond, kNow + 3600 * kMicrosPerSecond,
+        std::nullopt);
+    // Created before now, last attempted by a clock ahead (a Retry-After within the budget).
+    add("attempted_ahead", a, "pending", kNow - kDay, kNow + 3 * 3600 * kMicrosPerSecond,
+        kNow + 2 * 3600 * kMicrosPerSecond);
+    // Ordinary: a backoff of ten minutes, a Retry-After of 20 hours, a hold, a stamp within
+    // the slack; and sent with future times (nothing waits on those).
+    add("backoff", a, "pending", kNow - 60 * kMicrosPerSecond, kNow + 600 * kMicrosPerSecond, kNow);
+    add("retry_after", a, "pending", kNow - kDay / 2, kNow + 20 * 3600 * kMicrosPerSecond, kNow);
+    add("within_slack", a, "pending", kNow + 30 * kMicrosPerSecond, kNow + kDay, std::nullopt);
+    add("sent_ahead", a, "sent", kNow + 30 * kDay, kNow + 30 * kDay, kNow + 30 * kDay);
+    add("other_target", b, "pending", kNow + 30 * kDay, kNow + 30 * kDay, std::nullopt);
+    const std::string rows_sql =
+        "SELECT webhook_id, created_us - " + std::to_string(kNow) + ", next_attempt_us - " +
+        std::to_string(kNow) + ", retry_from_us - " + std::to_string(kNow) + ", coalesce(last_attempt_us - " +
+        std::to_string(kNow) + ", 'NULL') FROM alerts_outbox ORDER BY id";
+    const std::string before = query_rows(db.path(), rows_sql);
+
+    // Target a only (a worker's periodic look).
+    auto r = reschedule_future_alerts(db, kNow, kHorizon, kSlack, &a);
+    EXPECT_EQ(r.count, 4);
+    EXPECT_EQ(r.furthest, 30 * kDay + 3600 * kMicrosPerSecond);
+    EXPECT_EQ(query_rows(db.path(), rows_sql),
+              "ahead_retrying|0|0|0|0\n"
+              "ahead_held|0|0|0|NULL\n"
+              "ahead_an_hour|0|0|0|NULL\n"
+              "attempted_ahead|" + std::to_string(-kDay) + "|0|" + std::to_string(-kDay) + "|0\n"
+              "backoff|" + std::to_string(-60 * kMicrosPerSecond) + "|" + std::to_string(600 * kMicrosPerSecond) +
+                  "|" + std::to_string(-60 * kMicrosPerSecond) + "|0\n"
+              "retry_after|" + std::to_string(-kDay / 2) + "|" + std::to_string(20 * 3600 * kMicrosPerSecond) +
+                  "|" + std::to_string(-kDay / 2) + "|0\n"
+              "within_slack|" + std::to_string(30 * kMicrosPerSecond) + "|" + std::to_string(kDay) + "|" +
+                  std::to_string(30 * kMicrosPerSecond) + "|NULL\n"
+              "sent_ahead|" + std::to_string(30 * kDay) + "|" + std::to_string(30 * kDay) + "|" +
+                  std::to_string(30 * kDay) + "|" + std::to_string(30 * kDay) + "\n"
+              "other_target|" + std::to_string(30 * kDay) + "|" + std::to_string(30 * kDay) + "|" +
+                  std::to_string(30 * kDay) + "|NULL\n")
+        << "before:\n" << before;
+    // Done once: a second look finds nothing (and so writes and logs nothing).
+    EXPECT_EQ(reschedule_future_alerts(db, kNow, kHorizon, kSlack, &a).count, 0);
+    // Every target (the look at start).
+    r = reschedule_future_alerts(db, kNow, kHorizon, kSlack);
+    EXPECT_EQ(r.count, 1);
+    EXPECT_EQ(query_text(db.path(), "SELECT next_attempt_us - " + std::to_string(kNow) +
+                                        " FROM alerts_outbox WHERE webhook_id = 'other_target'"),
+              "0");
+}
+
 }  // namespace

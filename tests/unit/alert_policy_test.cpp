@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace churnwatch {
 namespace {
 
@@ -155,6 +157,36 @@ TEST(AlertBudget, RetryBeyondTheBudgetBecomesDead) {
     EXPECT_EQ(restarted.action, AlertAction::Retry);
     // Success is never turned into dead by the budget.
     EXPECT_EQ(decide_alert(p, response(200), 50, created, 999999 * kS, 1.0).action, AlertAction::Sent);
+}
+
+// The dispatcher takes a pending alert due further ahead than this for one scheduled by a
+// clock since moved back: no retry decide_alert makes may lie beyond it (a backoff at its
+// cap, the longest Retry-After, anywhere in the budget), and a hold longer than both counts.
+TEST(AlertScheduleHorizon, NoRetryIsScheduledBeyondIt) {
+    AlertPolicy p;  // 1 s base, 10 min cap, 24 h budget
+    const Micros horizon = alert_schedule_horizon(p, 0);
+    EXPECT_EQ(horizon, p.budget);
+    const Micros now = 1'800'000'000 * kS;
+    Micros furthest = 0;
+    for (Micros retry_from : {now - p.budget + kS, now - 3600 * kS, now}) {
+        for (const auto& o : {response(503), response(500), response(429, "120"), response(503, "86399"),
+                              response(429, "999999999999"), response(503, "Fri, 01 Jan 2100 00:00:00 GMT")}) {
+            for (int attempts : {1, 5, 40}) {
+                auto d = decide_alert(p, o, attempts, retry_from, now, 0.999);
+                if (d.action == AlertAction::Retry) furthest = std::max(furthest, d.next_attempt - now);
+            }
+        }
+    }
+    EXPECT_GE(furthest, 86399 * kS);  // the long Retry-After was honoured
+    EXPECT_LE(furthest, horizon);
+    // A cap above the budget, a budget of a year, a hold longer than both.
+    p.max_delay = 2 * p.budget;
+    EXPECT_EQ(alert_schedule_horizon(p, 0), p.max_delay);
+    p.budget = 365 * 86400 * kS;
+    EXPECT_EQ(alert_schedule_horizon(p, 3600 * kS), p.budget);
+    p.budget = 100LL * 365 * 86400 * kS;  // beyond what any Retry-After is taken for
+    EXPECT_EQ(alert_schedule_horizon(p, 0), kMaxRetryAfter);
+    EXPECT_EQ(alert_schedule_horizon(AlertPolicy{}, 2 * 86400 * kS), 2 * 86400 * kS);
 }
 
 TEST(AlertDecisionTable, ActionNames) {
