@@ -183,7 +183,9 @@ TEST(Database, AnExistingDatabaseInADirectoryItCannotWriteSaysSo) {
         db.exec("CREATE TABLE t (x INTEGER)");
     }
     ASSERT_NE(::access((path + "-wal").c_str(), F_OK), 0) << "the last connection's close removes it";
-    if (::geteuid() == 0) ASSERT_EQ(::chown(path.c_str(), 65534, 65534), 0);  // the file is the user's
+    if (::geteuid() == 0) {
+        ASSERT_EQ(::chown(path.c_str(), 65534, 65534), 0);  // the file is the user's
+    }
     ASSERT_EQ(::chmod(sub.c_str(), 0555), 0);
     ASSERT_EQ(::chmod(dir.path().c_str(), 0755), 0);
     EXPECT_EXIT(
