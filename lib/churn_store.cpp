@@ -552,7 +552,22 @@ void ChurnStore::sync_episodes(const CustomerOutcome& o, bool notify) {
         int64_t id;
         std::string churned_at;
         std::optional<std::string> reactivated_at;
-        ChurnEpisode stored;  // for the listener, when it changes
+        // The rest of the row as stored, for the listener when the row changes (parsed only then:
+        // this runs for every delivery the projection applies).
+        std::string reason, category;
+        std::optional<int64_t> subscription_id, charge_id;
+        int64_t delivery_id = 0;
+        ChurnEpisode stored() const {
+            ChurnEpisode e;
+            e.churned_at = parse_time(churned_at).value_or(0);
+            if (reactivated_at) e.reactivated_at = parse_time(*reactivated_at);
+            e.reason = reason_from(reason);
+            e.category = category_from(category);
+            e.subscription_id = subscription_id;
+            e.charge_id = charge_id;
+            e.delivery_id = delivery_id;
+            return e;
+        }
     };
     std::vector<Row> existing;
     {
@@ -560,15 +575,9 @@ void ChurnStore::sync_episodes(const CustomerOutcome& o, bool notify) {
         sel.reset();
         sel.bind(1, o.customer_id);
         while (sel.step()) {
-            Row r{sel.column_int(0), sel.column_text(1), sel.column_opt_text(2), ChurnEpisode{}};
-            r.stored.churned_at = parse_time(r.churned_at).value_or(0);
-            if (r.reactivated_at) r.stored.reactivated_at = parse_time(*r.reactivated_at);
-            r.stored.reason = reason_from(sel.column_text(3));
-            r.stored.category = category_from(sel.column_text(4));
-            r.stored.subscription_id = sel.column_opt_int(5);
-            r.stored.charge_id = sel.column_opt_int(6);
-            r.stored.delivery_id = sel.column_int(7);
-            existing.push_back(std::move(r));
+            existing.push_back({sel.column_int(0), sel.column_text(1), sel.column_opt_text(2), sel.column_text(3),
+                                sel.column_text(4), sel.column_opt_int(5), sel.column_opt_int(6),
+                                sel.column_int(7)});
         }
     }
 
@@ -605,7 +614,7 @@ void ChurnStore::sync_episodes(const CustomerOutcome& o, bool notify) {
             q.bind(7, reactivated).bind(8, id);
             q.run();
             // The UPDATE matches only a row that differs: a change to tell the listener of.
-            if (notify && listener_ && db_->changes() > 0) listener_->on_changed(*db_, id, o, e, r.stored);
+            if (notify && listener_ && db_->changes() > 0) listener_->on_changed(*db_, id, o, e, r.stored());
         } else {
             id = next_episode_id();
             insert_episode(id, o.customer_id, e);
