@@ -289,6 +289,15 @@ TEST(Shutdown, ARequestHalfSentAtShutdownGetsASecond) {
     EXPECT_TRUE(half.closed_by_peer(1000));
 }
 
+// Pipelines ~74 KB of requests on `c` (a small receive buffer) whose ~9 MB of answers nobody
+// reads: the server's session for it is left blocked in a write.
+void never_read_answers(HttpConnection& c) {
+    std::string pipeline;
+    for (int i = 0; i < 2000; ++i) pipeline += "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+    ASSERT_TRUE(c.send_raw(pipeline));
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+}
+
 // A client that pipelines requests and never reads the answers leaves its session blocked in
 // a write (the write timeout is 15 s). SIGTERM must still stop the server at the drain limit
 // (10 s; the systemd unit's TimeoutStopSec is above it), and say it cut a connection off.
@@ -296,10 +305,7 @@ TEST(Shutdown, AClientThatNeverReadsHoldsTheDrainOnlyToItsLimit) {
     TempDir dir;
     ServerProcess server(dir);
     HttpConnection stuck(server.port(), /*receive_buffer=*/4096);
-    std::string pipeline;
-    for (int i = 0; i < 2000; ++i) pipeline += "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
-    ASSERT_TRUE(stuck.send_raw(pipeline));  // ~74 KB in; ~9 MB of answers that nobody reads
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    never_read_answers(stuck);
     EXPECT_EQ(http_request(server.port(), "GET", "/healthz").status, 200) << "others are still served";
     auto began = std::chrono::steady_clock::now();
     EXPECT_EQ(server.stop(), 0) << server.log();
@@ -318,10 +324,7 @@ TEST(Shutdown, ASecondSignalDuringTheDrainExitsAtOnce) {
     TempDir dir;
     ServerProcess server(dir);
     HttpConnection stuck(server.port(), /*receive_buffer=*/4096);
-    std::string pipeline;
-    for (int i = 0; i < 2000; ++i) pipeline += "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
-    ASSERT_TRUE(stuck.send_raw(pipeline));
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    never_read_answers(stuck);
     ::kill(server.pid(), SIGTERM);
     ASSERT_TRUE(eventually([&] { return contains(server.log(), "\"phase\":\"draining\""); })) << server.log();
     auto began = std::chrono::steady_clock::now();
