@@ -96,6 +96,10 @@ Writer::Writer(const std::string& db_path, WriterOptions options, DeliveryApplie
         pthread_setname_np(pthread_self(), "cw-checkpoint");
         checkpoint_loop();
     });
+    stall_watch_ = std::thread([this] {
+        pthread_setname_np(pthread_self(), "cw-stall-watch");
+        stall_watch_loop();
+    });
 }
 
 Writer::~Writer() { stop(); }
@@ -142,6 +146,12 @@ void Writer::stop() {
     }
     ckpt_cv_.notify_all();
     if (checkpointer_.joinable()) checkpointer_.join();
+    {
+        std::lock_guard lock(stall_mu_);
+        stall_stop_ = true;
+    }
+    stall_cv_.notify_all();
+    if (stall_watch_.joinable()) stall_watch_.join();
     if (db_) {
         insert_.reset();
         store_savepoint_.reset();
@@ -202,6 +212,7 @@ void Writer::run() {
                 batch.push_back(std::move(queue_.front()));
                 queue_.pop_front();
             }
+            if (n) inflight_ = &batch;  // until commit_batch has its results
             queued_ = queue_.size();
         }
         std::size_t ingested = batch.size();
@@ -420,6 +431,12 @@ void Writer::commit_batch(std::deque<Item>& batch) {
         if (projector_) projector_->stored(r.delivery_id, std::move(*batch[i].delivery));
     }
     update_lag();
+    {
+        // From here the batch's callbacks are this thread's alone; those the stall watch has
+        // answered already are empty.
+        std::lock_guard lock(mu_);
+        inflight_ = nullptr;
+    }
     auto complete = [batch = std::move(batch), results = std::move(results)]() mutable {
         for (std::size_t i = 0; i < batch.size(); ++i)
             if (batch[i].done) batch[i].done(results[i]);
@@ -429,6 +446,46 @@ void Writer::commit_batch(std::deque<Item>& batch) {
     // N requests costs one cross-thread wake-up instead of N.
     if (completion_executor_) completion_executor_(std::move(complete));
     else complete();
+}
+
+std::string storage_stalled(std::chrono::steady_clock::duration busy) {
+    const auto tenths = std::chrono::duration_cast<std::chrono::milliseconds>(busy).count() / 100;
+    return "storage not responding: the database has not finished a write for " + std::to_string(tenths / 10) +
+           "." + std::to_string(tenths % 10) + " s (disk hung, or a lock held elsewhere)";
+}
+
+// Four times a second: while the writer is stuck in one piece of work past the limits, the
+// requests waiting on it are answered (Failed), through the completion executor like any
+// answer. A thread of its own: the checkpointer may be stuck on the same disk.
+void Writer::stall_watch_loop() {
+    constexpr auto kLook = std::chrono::milliseconds(250);
+    std::unique_lock lock(stall_mu_);
+    while (!stall_cv_.wait_for(lock, kLook, [this] { return stall_stop_; })) {
+        const auto busy = busy_for();
+        if (busy < std::min(options_.stall_answer, options_.probe_stall)) continue;
+        std::vector<WriteCallback> due;
+        {
+            std::lock_guard queue_lock(mu_);
+            auto take = [&](Item& item) {
+                const auto limit = item.delivery ? options_.stall_answer : options_.probe_stall;
+                if (!item.done || busy < limit) return;
+                due.push_back(std::move(item.done));
+                item.done = nullptr;
+            };
+            if (inflight_ != nullptr)
+                for (Item& item : *inflight_) take(item);
+            for (Item& item : queue_) take(item);
+        }
+        if (due.empty()) continue;
+        const std::size_t n = due.size();
+        WriteResult failed{WriteOutcome::Failed, 0, DeliveryStatus::Accepted, storage_stalled(busy)};
+        auto answer = [due = std::move(due), failed]() {
+            for (const auto& done : due) done(failed);
+        };
+        if (completion_executor_) completion_executor_(std::move(answer));
+        else answer();
+        if (observer_) observer_->on_stall(busy, n);
+    }
 }
 
 void Writer::store_one(Item& item, WriteResult& result) {

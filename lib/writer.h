@@ -63,7 +63,14 @@ public:
     // Every checkpoint interval on the checkpointer thread, whatever became of the checkpoint
     // (none succeeds once the disk is full): for periodic checks that must not depend on it.
     virtual void on_checkpoint_interval() {}
+    // On the stall watch's thread: the writer has been inside one piece of work for `busy`,
+    // and `answered` requests waiting on it were just answered Failed (storage_stalled()).
+    virtual void on_stall(std::chrono::steady_clock::duration busy, std::size_t answered) {}
 };
+
+// "storage not responding: the database has not finished a write for 6.2 s (…)": the answer
+// to a request that a write which does not finish keeps waiting (Writer, RequestHandler).
+std::string storage_stalled(std::chrono::steady_clock::duration busy);
 
 // Runs on the writer thread right after the commit: keep it short (post the answer away).
 using WriteCallback = std::function<void(const WriteResult&)>;
@@ -75,6 +82,13 @@ struct WriterOptions {
     // write), a batch waits for it only until its oldest item has been queued this long,
     // then fails (the caller answers 503): Recharge gives up on an answer after 5 s.
     std::chrono::milliseconds answer_within{4500};
+    // A commit or projection step still unfinished after this long means the disk does not
+    // answer (frozen, a dead network mount): every delivery waiting on it, queued or in the
+    // batch being committed, is answered Failed then (storage_stalled), readiness probes after
+    // probe_stall, rather than left without an answer past Recharge's 5 s. A delivery whose
+    // commit completes later is stored all the same; its sender's retry is then a duplicate.
+    std::chrono::milliseconds stall_answer{5000};
+    std::chrono::milliseconds probe_stall{2000};
     std::chrono::milliseconds checkpoint_interval{500};
     int checkpoint_frames = 1000;  // and sooner, whenever the WAL has grown by this many frames
     // When the WAL holds more frames than this after a commit, the writer finishes the
@@ -131,6 +145,7 @@ public:
     // or a lock held elsewhere, is not answering: the server says so rather than queue
     // deliveries and readiness probes behind it without an answer.
     std::chrono::steady_clock::duration busy_for() const;
+    const WriterOptions& options() const { return options_; }
 
 private:
     struct Item {
@@ -188,6 +203,7 @@ private:
     mutable std::mutex mu_;
     std::condition_variable cv_;
     std::deque<Item> queue_;
+    std::deque<Item>* inflight_ = nullptr;  // the batch being committed (its callbacks: under mu_)
     std::atomic<std::size_t> queued_{0};  // queue_.size(), readable without the lock
     bool stopping_ = false;
     std::atomic<bool> last_commit_ok_{true};
@@ -199,8 +215,14 @@ private:
     bool ckpt_wake_ = false;     // the WAL grew by checkpoint_frames
     int wal_frames_at_wake_ = 0;  // writer thread only
 
+    std::mutex stall_mu_;
+    std::condition_variable stall_cv_;
+    bool stall_stop_ = false;
+    void stall_watch_loop();
+
     std::thread thread_;
     std::thread checkpointer_;
+    std::thread stall_watch_;
     // The checkpointer's last count of frames copied, and whether it runs at all: the writer
     // leaves a large uncopied backlog to it (restart_wal_if_large).
     std::atomic<int> checkpointed_frames_{0};

@@ -100,6 +100,9 @@ public:
     void on_checkpoint_interval() override {
         if (next_) next_->on_checkpoint_interval();
     }
+    void on_stall(std::chrono::steady_clock::duration busy, std::size_t answered) override {
+        if (next_) next_->on_stall(busy, answered);
+    }
 
 private:
     AlertOutbox& outbox_;

@@ -21,12 +21,6 @@ struct IngestOptions {
     // Header whose value, when present, is the delivery's identity for deduplication.
     // Recharge documents none; without it the key is SHA-256 of topic and body.
     std::string id_header = "X-Recharge-Webhook-Id";
-    // The writer inside one piece of work (a commit, a projection step) this long means the
-    // disk, or a lock held elsewhere, is not answering (Writer::busy_for): a delivery is then
-    // answered 503 at once (Recharge gives up after 5 s and retries), a readiness probe 503
-    // after ready_stall, instead of both waiting without an answer behind it.
-    std::chrono::milliseconds storage_stall{5000};
-    std::chrono::milliseconds ready_stall{2000};
 };
 
 // A request refused before anything is stored (401 for signatures).

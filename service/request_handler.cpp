@@ -145,14 +145,12 @@ void RequestHandler::refuse_route(const HttpRequest& req, std::string_view reaso
 }
 
 // "" while the writer answers; else why a write now would wait on a disk (or lock) that
-// does not answer, logged at most once per 10 s.
-std::string RequestHandler::storage_stalled(std::chrono::milliseconds limit) {
+// does not answer, logged at most once per 10 s. (Requests already waiting on it are
+// answered by the writer's stall watch.)
+std::string RequestHandler::stall_reason(std::chrono::milliseconds limit) {
     const auto busy = writer_.busy_for();
     if (busy < limit) return "";
-    const auto tenths = std::chrono::duration_cast<std::chrono::milliseconds>(busy).count() / 100;
-    std::string why = "storage not responding: the database has not finished a write for " +
-                      std::to_string(tenths / 10) + "." + std::to_string(tenths % 10) +
-                      " s (disk hung, or a lock held elsewhere)";
+    std::string why = churnwatch::storage_stalled(busy);
     std::lock_guard lock(route_log_mu_);
     if (stall_log_.due())
         LogLine(logger_, LogLevel::Error, "storage_stalled")
@@ -163,7 +161,7 @@ std::string RequestHandler::storage_stalled(std::chrono::milliseconds limit) {
 }
 
 void RequestHandler::handle_ready(Respond respond) {
-    if (std::string why = storage_stalled(options_.ready_stall); !why.empty())
+    if (std::string why = stall_reason(writer_.options().probe_stall); !why.empty())
         return respond(error_response(503, "database not writable: " + why));
     if (auto free = free_space_ ? free_space_() : std::nullopt; free && *free < kReadyMinFreeBytes)
         return respond(error_response(503, "database not writable: disk full (" + std::to_string(*free) +
@@ -258,7 +256,7 @@ void RequestHandler::handle_webhook(HttpRequest&& req, const std::optional<Topic
     };
     // Behind a write that has not finished for seconds, this one would wait past Recharge's
     // 5 s: answered now, as a storage failure it can retry.
-    if (std::string why = storage_stalled(options_.storage_stall); !why.empty()) {
+    if (std::string why = stall_reason(writer_.options().stall_answer); !why.empty()) {
         WriteResult failed{WriteOutcome::Failed};
         failed.error = std::move(why);
         return done(failed);

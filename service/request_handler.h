@@ -44,7 +44,7 @@ private:
     void handle_webhook(HttpRequest&& req, const std::optional<Topic>& path_topic,
                         Respond respond);
     void handle_ready(Respond respond);
-    std::string storage_stalled(std::chrono::milliseconds limit);
+    std::string stall_reason(std::chrono::milliseconds limit);
     void reject(const Rejection& r, const std::optional<Topic>& path_topic, Respond& respond,
                 std::string_view peer);
     // A request for no route, or with a method its route does not take: counted by reason,

@@ -58,6 +58,15 @@ bool disk_space_low(const DiskSpace& space) {
     return space.available_bytes < std::min(kGiB, space.total_bytes / 20);
 }
 
+void WriterMetrics::on_stall(std::chrono::steady_clock::duration busy, std::size_t answered) {
+    if (!logger_ || !stall_log_.due()) return;
+    LogLine(*logger_, LogLevel::Error, "storage_stalled")
+        .str("reason", storage_stalled(busy))
+        .num("busy_ms", std::chrono::duration_cast<std::chrono::milliseconds>(busy).count())
+        .num("answered_503", static_cast<int64_t>(answered))
+        .num("answers_since_last_line", stall_log_.occurrences());
+}
+
 void WriterMetrics::on_checkpoint_interval() {
     if (!disk_probe_ || !logger_) return;
     auto space = disk_probe_();

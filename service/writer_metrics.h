@@ -52,6 +52,9 @@ public:
     // comes without traffic, and while a filling disk already makes checkpoints fail.
     void on_checkpoint_interval() override;
     void watch_disk(std::function<std::optional<DiskSpace>()> probe) { disk_probe_ = std::move(probe); }
+    // `storage_stalled` (error, at most once per 10 s): requests waiting on a write that does
+    // not finish were answered 503.
+    void on_stall(std::chrono::steady_clock::duration busy, std::size_t answered) override;
 
     // ~100 MB of 4 KB pages: ten times what the writer lets the WAL reach under load.
     static constexpr int kWalGrowingFrames = 25000;
@@ -64,6 +67,7 @@ private:
     LogThrottle wal_log_{std::chrono::minutes(1)};
     std::function<std::optional<DiskSpace>()> disk_probe_;
     LogThrottle disk_log_{std::chrono::minutes(10)};  // on the checkpointer thread only
+    LogThrottle stall_log_{std::chrono::seconds(10)};  // on the stall watch's thread only
 };
 
 // process_resident_memory_bytes, process_virtual_memory_bytes, process_open_fds,

@@ -89,7 +89,8 @@ TEST(AlertCommitNotifier, PassesEveryObservationOn) {
         void on_projected(const ProjectionResult&, double, bool) override { ++projections; }
         void on_checkpoint(int, int) override { ++checkpoints; }
         void on_checkpoint_interval() override { ++intervals; }
-        int commits = 0, projections = 0, checkpoints = 0, intervals = 0;
+        void on_stall(std::chrono::steady_clock::duration, std::size_t) override { ++stalls; }
+        int commits = 0, projections = 0, checkpoints = 0, intervals = 0, stalls = 0;
     } seen;
     Logger logger;
     AlertOutbox outbox({});
@@ -100,6 +101,8 @@ TEST(AlertCommitNotifier, PassesEveryObservationOn) {
     observer.on_projected(ProjectionResult{}, 0.001, true);
     observer.on_checkpoint(10, 10);
     observer.on_checkpoint_interval();
+    observer.on_stall(std::chrono::seconds(6), 2);
+    EXPECT_EQ(seen.stalls, 1);
     EXPECT_EQ(seen.commits, 1);
     EXPECT_EQ(seen.projections, 1);
     EXPECT_EQ(seen.checkpoints, 1);

@@ -131,14 +131,14 @@ TEST(RequestHandler, AWriterThatDoesNotAnswerIsReportedAtOnce) {
     TempDir dir;
     KeyRing keys{{kSecret}};
     BlockingApplier applier;
-    Writer writer{dir.file("h.db"), WriterOptions{}, &applier};
+    WriterOptions writer_options;
+    writer_options.stall_answer = std::chrono::milliseconds(200);
+    writer_options.probe_stall = std::chrono::milliseconds(100);
+    Writer writer{dir.file("h.db"), writer_options, &applier};
     Metrics metrics;
     int null_fd = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
     Logger logger{null_fd};
-    IngestOptions options;
-    options.storage_stall = std::chrono::milliseconds(200);
-    options.ready_stall = std::chrono::milliseconds(100);
-    RequestHandler handler{keys, writer, metrics, logger, options};
+    RequestHandler handler{keys, writer, metrics, logger, IngestOptions{}};
     auto post = [&handler](const std::string& body) {
         HttpRequest req;
         req.method = "POST";
@@ -154,6 +154,32 @@ TEST(RequestHandler, AWriterThatDoesNotAnswerIsReportedAtOnce) {
     EXPECT_EQ(post(kBody).status, 200);
     applier.entered.get_future().wait();  // the projection of that delivery now hangs
     EXPECT_GT(writer.busy_for(), std::chrono::steady_clock::duration::zero());
+    // A probe and a delivery that arrive now wait on it, and are answered once the limits
+    // pass (by the writer's stall watch), not when the write finishes.
+    HttpRequest probe;
+    probe.method = "GET";
+    probe.target = "/readyz";
+    std::promise<HttpResponse> probe_answer;
+    handler.handle(std::move(probe), [&probe_answer](HttpResponse r) { probe_answer.set_value(std::move(r)); });
+    const std::string waiting = example_payload("subscription_cancelled.2021-01.json") + " ";
+    std::promise<HttpResponse> delivery_answer;
+    {
+        HttpRequest req;
+        req.method = "POST";
+        req.target = "/webhooks/recharge/subscription/cancelled";
+        req.headers = {{"X-Recharge-Hmac-Sha256", legacy_signature(kSecret, waiting)}};
+        req.body = waiting;
+        handler.handle(std::move(req), [&delivery_answer](HttpResponse r) { delivery_answer.set_value(std::move(r)); });
+    }
+    auto waited_probe = probe_answer.get_future();
+    ASSERT_EQ(waited_probe.wait_for(std::chrono::seconds(10)), std::future_status::ready) << "the probe waits for ever";
+    HttpResponse p = waited_probe.get();
+    EXPECT_EQ(p.status, 503);
+    EXPECT_NE(p.body.find("storage not responding"), std::string::npos) << p.body;
+    auto waited_delivery = delivery_answer.get_future();
+    ASSERT_EQ(waited_delivery.wait_for(std::chrono::seconds(10)), std::future_status::ready)
+        << "the delivery waits for ever";
+    EXPECT_EQ(waited_delivery.get().status, 503);
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     HttpResponse ready = get_ready(handler);
     EXPECT_EQ(ready.status, 503);
@@ -165,7 +191,7 @@ TEST(RequestHandler, AWriterThatDoesNotAnswerIsReportedAtOnce) {
     EXPECT_EQ(r.status, 503);
     EXPECT_EQ(header(r, "Retry-After"), "5");
     EXPECT_EQ(metrics.value("churnwatch_deliveries_total", {{"topic", "subscription/cancelled"}, {"outcome", "failed"}}),
-              1);
+              2);
     applier.release.set_value();
     // Back to answering: the next delivery is stored, the probe committed.
     for (int i = 0; i < 100 && writer.busy_for() > std::chrono::milliseconds(0); ++i)
