@@ -23,7 +23,13 @@ std::optional<InstanceLock> InstanceLock::acquire(const std::string& db_path, st
     const std::string path = instance_lock_path(db_path);
     const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
     if (fd < 0) {
-        error = "cannot create the lock file " + path + ": " + std::strerror(errno);
+        const int e = errno;
+        // It stays after a stop: one left by another user (a run as root before the service's
+        // own user) is refused to this one.
+        error = ::access(path.c_str(), F_OK) == 0
+                    ? "cannot open the lock file " + path + " (it exists; it must be writable by uid " +
+                          std::to_string(::geteuid()) + ", which runs serve): " + std::strerror(e)
+                    : "cannot create the lock file " + path + ": " + std::strerror(e);
         return std::nullopt;
     }
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
