@@ -220,16 +220,13 @@ struct ChurnStore::Statements {
                       " OR category IS NOT ?3 OR subscription_id IS NOT ?4 OR charge_id IS NOT ?5"
                       " OR delivery_id IS NOT ?6 OR reactivated_at IS NOT ?7)"),
           del_episode(db, "DELETE FROM churn_events WHERE id = ?"),
-          sel_episode(db,
-                      "SELECT churned_at, reason, category, subscription_id, charge_id, delivery_id,"
-                      " reactivated_at FROM churn_events WHERE id = ?"),
           last_episode_id(db, kLastEpisodeId),
           set_last_episode_id(db, kSetLastEpisodeId) {}
 
     sql::Statement ins_sub, ins_charge, ins_customer;
     sql::Statement sel_subs, sel_charges, sel_customers;
     sql::Statement upsert_customer, upsert_subscription, upsert_charge;
-    sql::Statement sel_episodes, ins_episode, upd_episode, del_episode, sel_episode;
+    sql::Statement sel_episodes, ins_episode, upd_episode, del_episode;
     sql::Statement last_episode_id, set_last_episode_id;
 };
 
@@ -528,23 +525,9 @@ ChurnCategory category_from(std::string_view s) {
 
 // An episode the facts no longer show, as it was stored: counted, and told to the listener
 // (which announces it to the targets that were told of the churn).
-void ChurnStore::retract_episode(int64_t id, const CustomerOutcome& o) {
+void ChurnStore::retract_episode(int64_t id, const ChurnEpisode& stored, const CustomerOutcome& o) {
     if (metrics_) metrics_->inc("churnwatch_churn_events_retracted_total");
-    if (!listener_) return;
-    auto& q = st_->sel_episode;
-    q.reset();
-    q.bind(1, id);
-    if (!q.step()) return;
-    ChurnEpisode e;
-    e.churned_at = parse_time(q.column_text(0)).value_or(0);
-    e.reason = reason_from(q.column_text(1));
-    e.category = category_from(q.column_text(2));
-    e.subscription_id = q.column_opt_int(3);
-    e.charge_id = q.column_opt_int(4);
-    e.delivery_id = q.column_int(5);
-    if (auto r = q.column_opt_text(6)) e.reactivated_at = parse_time(*r);
-    q.reset();
-    listener_->on_retracted(*db_, id, o, e);
+    if (listener_) listener_->on_retracted(*db_, id, o, stored);
 }
 
 void ChurnStore::sync_episodes(const CustomerOutcome& o, bool notify) {
@@ -592,7 +575,7 @@ void ChurnStore::sync_episodes(const CustomerOutcome& o, bool notify) {
         if (j != kNoRow) row_used[j] = true;
     for (std::size_t j = 0; j < existing.size(); ++j) {
         if (row_used[j]) continue;
-        if (notify) retract_episode(existing[j].id, o);
+        if (notify) retract_episode(existing[j].id, existing[j].stored(), o);
         st_->del_episode.reset();
         st_->del_episode.bind(1, existing[j].id).run();
     }

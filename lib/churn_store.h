@@ -131,7 +131,9 @@ private:
     // the rows left over and inserts the new episodes (ids from next_episode_id()).
     void sync_episodes(const CustomerOutcome& o, bool notify);
     void insert_episode(int64_t id, int64_t customer_id, const ChurnEpisode& e);
-    void retract_episode(int64_t id, const CustomerOutcome& o);
+    // An episode the facts no longer show, as sync_episodes read it: counted, and told to the
+    // listener before its row is deleted.
+    void retract_episode(int64_t id, const ChurnEpisode& stored, const CustomerOutcome& o);
     // An id above every episode id given out before (service_state 'last_episode_id'),
     // recorded there as given out.
     int64_t next_episode_id();
