@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "config.h"
 #include "crypto.h"
 #include "http_client.h"
 #include "standard_webhooks.h"
@@ -43,6 +44,12 @@ bool check_http_target(AlertTarget& t, const std::string& option, bool own_secre
     const auto secrets = split_webhook_secrets(t.secret);
     const std::string whose = " for " + redact_url(t.url) +
                               (own_secret ? " (its own, in alert-target)" : " (alert-secret)");
+    if (has_empty_entry(t.secret)) {
+        error = "the signing secrets" + whose +
+                " have an empty entry (two commas together, or a comma at an end): is a "
+                "variable in them unset? Remove the extra comma if not";
+        return false;
+    }
     if (secrets.size() > StandardWebhookSigner::kMaxSecrets) {
         error = "more than " + std::to_string(StandardWebhookSigner::kMaxSecrets) +
                 " signing secrets" + whose + " (two are enough for a rotation)";

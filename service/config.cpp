@@ -118,6 +118,18 @@ std::string env_name(const OptionSpec& spec) {
     return n;
 }
 
+bool has_empty_entry(const std::string& s) {
+    if (s.find(',') == std::string::npos) return false;
+    std::size_t start = 0;
+    while (start <= s.size()) {
+        std::size_t comma = s.find(',', start);
+        if (comma == std::string::npos) comma = s.size();
+        if (trim(s.substr(start, comma - start)).empty()) return true;
+        start = comma + 1;
+    }
+    return false;
+}
+
 namespace {
 
 std::vector<std::string> split_commas(const std::string& s) {
@@ -288,6 +300,13 @@ bool Config::load_env(std::string& error) {
         // "# ..." as part of the value, just like this parser would.
         if (looks_like_inline_comment(trim(e))) {
             error = name + ": " + kInlineComment;
+            return false;
+        }
+        // "$NEW,$OLD" with one variable unset reads as one secret or URL fewer: say so rather
+        // than run without it.
+        if (spec.repeatable && has_empty_entry(e)) {
+            error = name + " has an empty entry (two commas together, or a comma at an end): is "
+                           "a variable in it unset? Remove the extra comma if not";
             return false;
         }
         Value v;

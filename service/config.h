@@ -25,6 +25,10 @@ struct OptionSpec {
 
 const std::vector<OptionSpec>& option_specs();
 
+// Comma-separated text with an empty (or all-blank) part, as "a,,b", ",b" or "a, ": in a list
+// of secrets or URLs, usually a variable that was unset when the list was put together.
+bool has_empty_entry(const std::string& text);
+
 class Config {
 public:
     // Parses argv (after the subcommand), the environment and the file named by --config /

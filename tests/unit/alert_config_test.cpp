@@ -263,6 +263,29 @@ TEST_F(AlertConfig, TwoSecretsForARotationAreAccepted) {
                      "for a rotation)");
 }
 
+// "whsec_${NEW},${OLD}" with one variable unset would sign with one secret fewer than meant,
+// and a receiver that has only that one would reject every alert: refused at start instead.
+TEST_F(AlertConfig, AnEmptyEntryInARotationListIsRefused) {
+    std::string error;
+    for (const std::string& list : {kSecret + ",," + kOtherSecret, "," + kOtherSecret, kSecret + " , ",
+                                    kSecret + ", ," + kOtherSecret}) {
+        EXPECT_FALSE(read({"--alert-secret", list, "--alert-url", "https://a.example/hook"}, error)) << list;
+        EXPECT_EQ(error, "the signing secrets for https://a.example/hook (alert-secret) have an empty entry "
+                         "(two commas together, or a comma at an end): is a variable in them unset? Remove "
+                         "the extra comma if not");
+    }
+    EXPECT_FALSE(read({"--alert-secret", kSecret, "--alert-target",
+                       "https://b.example/hook | " + kOtherSecret + ", |"},
+                      error));
+    EXPECT_NE(error.find("for https://b.example/hook (its own, in alert-target) have an empty entry"),
+              std::string::npos)
+        << error;
+    // Commas and spaces between secrets, with white space around the commas, stay fine.
+    EXPECT_TRUE(read({"--alert-secret", kSecret + " , " + kOtherSecret, "--alert-url", "https://a.example/hook"},
+                     error))
+        << error;
+}
+
 // https://example.com/x and https://EXAMPLE.com:443/x are one endpoint: configured both ways,
 // every alert went to it twice, with different webhook-ids, so the receiver could not
 // deduplicate them.

@@ -120,6 +120,30 @@ TEST_F(ConfigFile, InlineCommentInTheEnvironmentIsRefused) {
                      "its own line");
 }
 
+// CHURNWATCH_SECRETS="$NEW,$OLD" with $NEW unset would run with the old secret alone and
+// answer 401 to every delivery signed with the new one, saying nothing at start.
+TEST_F(ConfigFile, AnEmptyEntryInAnEnvironmentListIsRefused) {
+    for (const char* value : {",shjk_old", "shjk_new,", "shjk_new,,shjk_old", "shjk_new, ,shjk_old"}) {
+        ScopedEnv secrets("CHURNWATCH_SECRETS", value);
+        std::string error;
+        EXPECT_FALSE(load("threads = 2\n", error)) << value;
+        EXPECT_EQ(error, "CHURNWATCH_SECRETS has an empty entry (two commas together, or a comma at an "
+                         "end): is a variable in it unset? Remove the extra comma if not");
+    }
+    ScopedEnv urls("CHURNWATCH_ALERT_URL", "https://a.example/hook,");
+    std::string error;
+    EXPECT_FALSE(load("threads = 2\n", error));
+    EXPECT_NE(error.find("CHURNWATCH_ALERT_URL has an empty entry"), std::string::npos) << error;
+}
+
+TEST_F(ConfigFile, SpacesAroundTheCommasOfAnEnvironmentListAreFine) {
+    ScopedEnv secrets("CHURNWATCH_SECRETS", " shjk_new , shjk_old ");
+    std::string error;
+    auto c = load("threads = 2\n", error);
+    ASSERT_TRUE(c) << error;
+    EXPECT_EQ(c->get_all("secret"), (std::vector<std::string>{"shjk_new", "shjk_old"}));
+}
+
 TEST_F(ConfigFile, UnknownRepeatedAndMalformedLinesNameTheLine) {
     std::string path = dir.file("churnwatch.conf");
     std::string error;
