@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(build-essential cmake ccache pkg-config libboost1.81-dev rapidjson-dev
           libsqlite3-dev sqlite3 libssl-dev openssl libgtest-dev
           git      # the build records its commit (churnwatch_build_info, the started line)
+          tzdata   # report-timezone's zones (the tests use a few)
           systemd) # systemd-analyze verify checks deploy/churnwatch.service
 # Extra tools some test suites use; pass them as arguments (e.g. clang for fuzzing).
 packages+=("$@")

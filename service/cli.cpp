@@ -13,7 +13,7 @@ const std::vector<const char*> kServeOptions = {
     "config", "db", "listen", "secret", "threads", "tls-cert", "tls-key", "max-body",
     "max-header", "max-connections", "request-timeout", "queue-capacity", "max-batch",
     "json-depth", "signature-window", "id-header", "dedupe-days", "projection-max-lag",
-    "auto-churn-days", "log-level", "alert-url", "alert-secret", "alert-events", "alert-target",
+    "auto-churn-days", "report-timezone", "log-level", "alert-url", "alert-secret", "alert-events", "alert-target",
     "alert-chat", "alert-command", "alert-hold", "alert-timeout", "alert-budget", "alert-backoff-base-ms"};
 
 // "  --db PATH                    SQLite database file … [default: …] (env CHURNWATCH_DB)"
@@ -47,17 +47,17 @@ const std::vector<CommandSpec>& command_specs() {
          "certificate. Exit 2: the configuration is refused (nothing created).",
          kServeOptions},
         {"rebuild", "rebuild", "recompute all churn tables from the stored deliveries",
-         "churnwatch rebuild [--db PATH] [--json-depth N] [--auto-churn-days DAYS]",
+         "churnwatch rebuild [--db PATH] [--json-depth N] [--auto-churn-days DAYS] [--report-timezone ZONE]",
          "Drops the churn tables and recomputes them from every accepted delivery, in one\n"
          "transaction. Never creates a database. It holds the write lock for its whole run:\n"
          "stop serve first.",
-         {"config", "db", "json-depth", "auto-churn-days"}},
+         {"config", "db", "json-depth", "auto-churn-days", "report-timezone"}},
         {"report", "report", "monthly churn, reasons, cohort retention and customers at risk",
          "churnwatch report [--db PATH] [--from YYYY-MM] [--to YYYY-MM] [--format table|csv|json]",
          "Prints churn_monthly, churn_by_reason and cohort_retention for the months from --from\n"
          "to --to (default: all), then how many active customers are at risk now, by signal\n"
          "(the view customers_at_risk). Never creates a database.",
-         {"config", "db", "from", "to", "format"}},
+         {"config", "db", "from", "to", "format", "report-timezone"}},
         {"alerts", "alerts", "list [--status S] | retry ID…|--all-dead: the alert outbox",
          "churnwatch alerts list [--db PATH] [--status pending|sent|dead|disabled|retracted]\n"
          "churnwatch alerts retry ID... [--db PATH]\n"

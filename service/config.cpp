@@ -46,6 +46,9 @@ const std::vector<OptionSpec>& option_specs() {
          "take an equal share of the writer"},
         {"auto-churn-days", "DAYS", "0",
          "if > 0: churn a customer DAYS days after an unresolved max-retries charge"},
+        {"report-timezone", "ZONE", "UTC",
+         "the store's time zone (IANA name, e.g. America/New_York): the analyst views and report "
+         "count its calendar months; serve and rebuild set it in the database"},
         {"log-level", "LEVEL", "info", "debug, info, warn or error"},
         {"alert-url", "URL", nullptr,
          "send churn alerts to this http(s) URL, signed (Standard Webhooks) with alert-secret; "

@@ -17,7 +17,8 @@ int rebuild_command(const Config& config) {
     std::string error;
     auto depth = config.get_int("json-depth", 2, static_cast<long long>(kMaxJsonDepth), error);
     auto churn_days = config.get_int("auto-churn-days", 0, 3650, error);
-    if (!depth || !churn_days) {
+    ReportCalendar calendar;
+    if (!depth || !churn_days || !read_report_timezone(config, calendar, error)) {
         std::cerr << "churnwatch rebuild: " << error << "\n";
         return 2;
     }
@@ -37,6 +38,7 @@ int rebuild_command(const Config& config) {
         // Alone with the database (the service stopped), the rebuild writes every page once
         // (~0.7 s of 7 for a million deliveries here); otherwise it stays in WAL.
         const bool alone = use_rollback_journal(db);
+        store_report_calendar(db, calendar);
         ChurnStore churn(policy);
         sql::Transaction txn(db);
         auto stats = churn.rebuild(db, static_cast<std::size_t>(*depth), [tty](int64_t done, int64_t total) {
@@ -58,9 +60,9 @@ int rebuild_command(const Config& config) {
             }
         }
         std::printf("rebuild: %lld deliveries replayed, %lld customers, %lld churn episodes, "
-                    "%lld quarantined\n",
+                    "%lld quarantined; months in %s\n",
                     (long long)stats.deliveries, (long long)stats.customers,
-                    (long long)stats.episodes, (long long)stats.quarantined);
+                    (long long)stats.episodes, (long long)stats.quarantined, calendar.zone.c_str());
         std::string steps;
         for (const auto& [name, seconds] : stats.seconds) {
             char part[96];

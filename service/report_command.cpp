@@ -105,6 +105,11 @@ int report_command(const Config& config) {
         std::cerr << "churnwatch report: " << error << "\n";
         return 2;
     }
+    ReportCalendar calendar;
+    if (!read_report_timezone(config, calendar, error)) {
+        std::cerr << "churnwatch report: " << error << "\n";
+        return 2;
+    }
     const std::string from = options.from.empty() ? "0000-00" : options.from;
     const std::string to = options.to.empty() ? "9999-99" : options.to;
     const std::string& format = options.format;
@@ -115,6 +120,11 @@ int report_command(const Config& config) {
             std::cerr << "churnwatch report: note: the churn tables were computed by an older version's "
                          "rules (" << derived << ", this one's are " << kRulesVersion
                       << "); run `churnwatch rebuild` (service stopped) for figures under the current rules\n";
+        // The views count the calendar serve or rebuild last stored; this command only reads.
+        if (const std::string stored = stored_report_timezone(db); stored != calendar.zone)
+            std::cerr << "churnwatch report: note: the months are " << stored
+                      << " calendar months, as the database holds them; report-timezone here is "
+                      << calendar.zone << ": serve (at its next start) or rebuild sets it\n";
         tables.push_back(run_query(db, "churn_monthly",
                                    "SELECT * FROM churn_monthly WHERE month BETWEEN ?1 AND ?2 ORDER BY month",
                                    from, to));

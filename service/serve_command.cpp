@@ -132,6 +132,18 @@ int serve_command(const Config& config) {
         AlertCommitNotifier alert_notifier(alert_outbox, alerts, &writer_metrics);
         Writer writer(s.db, s.writer, &churn, &alert_notifier);
         alerts.start();  // after the writer: its constructor created and migrated the database
+        try {
+            sql::Database db(s.db);
+            if (store_report_calendar(db, s.calendar))
+                LogLine(logger, LogLevel::Info, "report_calendar")
+                    .str("report_timezone", s.calendar.zone)
+                    .str("note", "the analyst views now count this zone's calendar months");
+        } catch (const std::exception& e) {
+            // Only the analysts' month boundaries wait for the next start: never the deliveries.
+            LogLine(logger, LogLevel::Warn, "report_calendar_failed")
+                .str("report_timezone", s.calendar.zone)
+                .str("error", e.what());
+        }
         report_rules_version(churn.derived_with(), metrics, logger);  // the writer prepared it
         RequestHandler handler(keys, writer, metrics, logger, s.ingest);
         handler.watch_free_space([db = s.db]() -> std::optional<std::uint64_t> {

@@ -134,13 +134,21 @@ bool read_settings(const Config& c, Settings& s, std::string& error) {
         error = why;
         return false;
     }
-    return read_alert_settings(c, s.alerts, error) && check_command_options(c, error);
+    return read_report_timezone(c, s.calendar, error) && read_alert_settings(c, s.alerts, error) &&
+           check_command_options(c, error);
 }
 
 std::string existing_database(const Config& c) {
     std::string path = c.get_or("db");
     if (path.empty() || ::access(path.c_str(), F_OK) != 0) throw std::runtime_error("no database at " + path);
     return path;
+}
+
+bool read_report_timezone(const Config& c, ReportCalendar& out, std::string& error) {
+    auto calendar = report_calendar(c.get_or("report-timezone"), error);
+    if (!calendar) return false;
+    out = std::move(*calendar);
+    return true;
 }
 
 bool valid_month(const std::string& m) {

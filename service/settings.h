@@ -14,6 +14,7 @@
 #include "http_server.h"
 #include "ingest.h"
 #include "log.h"
+#include "report_calendar.h"
 #include "rules.h"
 #include "writer.h"
 
@@ -30,6 +31,7 @@ struct Settings {
     std::chrono::seconds window{172800};
     std::string db;
     LogLevel level = LogLevel::Info;
+    ReportCalendar calendar;  // report-timezone's months, stored into the database at start
 };
 
 // Reads and validates every option: serve's (numbers in range, listen address, log level,
@@ -51,6 +53,9 @@ struct ReportOptions {
     std::string format;
 };
 bool read_report_options(const Config& c, ReportOptions& out, std::string& error);
+// --report-timezone: the zone's calendar (report_calendar.h), or false with error.
+bool read_report_timezone(const Config& c, ReportCalendar& out, std::string& error);
+
 // "YYYY-MM": four digits, '-', and a month from 01 to 12 (2026-13, 2026-00, 2026/01 and
 // 2026-1 are not months).
 bool valid_month(const std::string& text);

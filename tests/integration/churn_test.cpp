@@ -244,6 +244,48 @@ TEST(ChurnEndToEnd, ChurnRatesCountCustomersAndCohortsStartAtTheFirstSubscriptio
     EXPECT_EQ(r.out.find("2026-01,2,"), std::string::npos) << r.out;
 }
 
+// A store in Los Angeles: a customer who cancels on the evening of March 31 there (April 1,
+// 03:00 UTC) churned in March. serve stores the zone's calendar; report says when its own
+// configuration names another zone than the database's; rebuild sets it back to UTC.
+TEST(ChurnEndToEnd, MonthsAreTheStoresCalendarMonthsWithReportTimezone) {
+    TempDir dir;
+    ServerProcess server(dir, {.args = {"--report-timezone", "America/Los_Angeles"}});
+    SubscriptionSpec s{.id = 10, .customer_id = 1, .status = "active", .updated_at = "2026-01-10T12:00:00+00:00",
+                       .created_at = "2026-01-10T12:00:00+00:00"};
+    std::vector<TestDelivery> ds = {{"subscription/created", subscription_json(s)}};
+    s.status = "cancelled";
+    s.updated_at = "2026-03-31T20:00:00-07:00";
+    s.cancelled_at = s.updated_at;
+    ds.push_back({"subscription/cancelled", subscription_json(s)});
+    send_all(server.port(), ds);
+    server.stop();
+    EXPECT_NE(server.log().find("\"event\":\"report_calendar\",\"report_timezone\":\"America/Los_Angeles\""),
+              std::string::npos)
+        << server.log();
+    EXPECT_EQ(query_rows(server.db(), "SELECT churned_at FROM churn_events"), "2026-04-01 03:00:00\n");
+    EXPECT_EQ(query_rows(server.db(), "SELECT month, churned FROM churn_by_reason"), "2026-03|1\n");
+
+    auto same = run_churnwatch({"report", "--db", server.db(), "--format", "csv",
+                                "--report-timezone", "America/Los_Angeles"});
+    ASSERT_EQ(same.exit_code, 0) << same.err;
+    EXPECT_EQ(same.err, "");
+    EXPECT_NE(same.out.find("# churn_by_reason\nmonth,reason,category,churned,share\n2026-03,cancelled,"),
+              std::string::npos)
+        << same.out;
+    auto other = run_churnwatch({"report", "--db", server.db(), "--format", "csv"});
+    ASSERT_EQ(other.exit_code, 0) << other.err;
+    EXPECT_NE(other.err.find("note: the months are America/Los_Angeles calendar months, as the database "
+                             "holds them; report-timezone here is UTC"),
+              std::string::npos)
+        << other.err;
+    EXPECT_EQ(run_churnwatch({"report", "--db", server.db(), "--report-timezone", "Nowhere"}).exit_code, 2);
+
+    auto rebuilt = run_churnwatch({"rebuild", "--db", server.db()});
+    ASSERT_EQ(rebuilt.exit_code, 0) << rebuilt.err;
+    EXPECT_NE(rebuilt.out.find("; months in UTC\n"), std::string::npos) << rebuilt.out;
+    EXPECT_EQ(query_rows(server.db(), "SELECT month, churned FROM churn_by_reason"), "2026-04|1\n");
+}
+
 // A customer seen only through 2021-11 charges has the platform id the charge nests
 // (customer.external_customer_id.ecommerce); once a customer record arrives, its own wins.
 // rebuild gives the same.

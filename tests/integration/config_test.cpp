@@ -251,6 +251,8 @@ const std::vector<Refused>& refused_cases() {
          "--tls-cert /nonexistent/cert.pem cannot be read: No such file or directory"},
         {{"--db="}, "--db must name a file"},
         {{"--alert-command", "/tmp"}, "--alert-command /tmp is not an executable file"},
+        {{"--report-timezone", "America/Nowhere"},
+         "report-timezone 'America/Nowhere' is not a time zone in /usr/share/zoneinfo"},
         // Options of other commands: a config file is shared, so they are validated too.
         {{"--format", "xml"}, "--format must be table, csv or json (got 'xml')"},
         {{"--from", "2026-13"}, "--from takes a month, YYYY-MM with MM from 01 to 12 (got '2026-13')"},
