@@ -128,6 +128,8 @@ std::optional<std::string_view> known_topic_name(const Topic& t) {
 
 bool is_known_topic(const Topic& t) { return known_topic_name(t).has_value(); }
 
+std::span<const std::string_view> known_topic_names() { return kKnownTopics; }
+
 std::optional<Topic> infer_topic(const rapidjson::Value& root) {
     if (!root.IsObject()) return std::nullopt;
     for (std::string_view key : kResourceKeys) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -29,6 +30,8 @@ std::optional<Topic> parse_topic(std::string_view text);
 bool is_known_topic(const Topic& t);
 // The same topic's "resource/action" in static storage, or nullopt when not known.
 std::optional<std::string_view> known_topic_name(const Topic& t);
+// Every known topic's name.
+std::span<const std::string_view> known_topic_names();
 
 // Infers a topic from a parsed body: the resource from the top-level key
 // (subscription, charge, customer, order, address, …; when several keys are present, as

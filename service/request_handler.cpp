@@ -58,6 +58,18 @@ std::string_view outcome_name(WriteOutcome o, DeliveryStatus s) {
 
 }  // namespace
 
+void recall_last_deliveries(Metrics& metrics, sql::Database& db) {
+    sql::Statement latest(db,
+                          "SELECT CAST(strftime('%s', max(received_at)) AS INTEGER) FROM deliveries"
+                          " WHERE topic = ?");
+    for (std::string_view topic : known_topic_names()) {
+        latest.reset();
+        latest.bind(1, topic);
+        if (latest.step() && !latest.is_null(0))
+            metrics.set(kLastDeliveryMetric, {{"topic", topic}}, static_cast<double>(latest.column_int(0)));
+    }
+}
+
 RequestHandler::RequestHandler(const KeyRing& keys, Writer& writer, Metrics& metrics,
                                Logger& logger, IngestOptions options, Clock clock)
     : keys_(keys), writer_(writer), metrics_(metrics), logger_(logger),
@@ -69,6 +81,10 @@ void RequestHandler::describe_metrics() {
     metrics_.describe_counter("churnwatch_deliveries_total",
                               "Webhook deliveries answered, by topic and outcome "
                               "(accepted, quarantined, duplicate, failed, overloaded).");
+    metrics_.describe_gauge(kLastDeliveryMetric,
+                            "Unix time of the latest authentic delivery (stored, quarantined or a "
+                            "duplicate) by topic: a topic silent for longer than it ever is may "
+                            "have had its webhook deleted by Recharge.");
     metrics_.describe_counter("churnwatch_deliveries_rejected_total",
                               "Requests refused before storage, by reason.");
     metrics_.describe_histogram("churnwatch_ack_duration_seconds",
@@ -222,6 +238,9 @@ void RequestHandler::handle_webhook(HttpRequest&& req, const std::optional<Topic
                           respond = std::move(respond)](const WriteResult& w) {
         std::string_view outcome = outcome_name(w.outcome, w.status);
         metrics_.inc("churnwatch_deliveries_total", {{"topic", topic}, {"outcome", outcome}});
+        if (w.outcome == WriteOutcome::Stored || w.outcome == WriteOutcome::Duplicate)
+            metrics_.set(kLastDeliveryMetric, {{"topic", topic}},
+                         static_cast<double>(clock_() / kMicrosPerSecond));
         if (w.outcome != WriteOutcome::Refused) {
             double seconds = static_cast<double>(clock_() - started) / kMicrosPerSecond;
             metrics_.observe("churnwatch_ack_duration_seconds", seconds);

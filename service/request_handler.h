@@ -18,6 +18,16 @@
 
 namespace churnwatch {
 
+// The Unix time of the latest authentic delivery of each topic (stored, quarantined or a
+// duplicate): Recharge deletes a webhook, one topic's registration, after 20 failed retries,
+// and a topic silent for longer than it ever is shows it.
+inline constexpr std::string_view kLastDeliveryMetric = "churnwatch_last_delivery_timestamp_seconds";
+
+// At start: each known topic's latest stored delivery (received_at) into kLastDeliveryMetric,
+// so that a restart does not make a silent topic look newly quiet (or absent). One index
+// lookup per topic.
+void recall_last_deliveries(Metrics& metrics, sql::Database& db);
+
 class RequestHandler {
 public:
     using Clock = std::function<Micros()>;

@@ -132,20 +132,24 @@ int serve_command(const Config& config) {
         AlertCommitNotifier alert_notifier(alert_outbox, alerts, &writer_metrics);
         Writer writer(s.db, s.writer, &churn, &alert_notifier);
         alerts.start();  // after the writer: its constructor created and migrated the database
-        try {
-            sql::Database db(s.db);
-            if (store_report_calendar(db, s.calendar))
-                LogLine(logger, LogLevel::Info, "report_calendar")
-                    .str("report_timezone", s.calendar.zone)
-                    .str("note", "the analyst views now count this zone's calendar months");
-        } catch (const std::exception& e) {
-            // Only the analysts' month boundaries wait for the next start: never the deliveries.
-            LogLine(logger, LogLevel::Warn, "report_calendar_failed")
-                .str("report_timezone", s.calendar.zone)
-                .str("error", e.what());
-        }
         report_rules_version(churn.derived_with(), metrics, logger);  // the writer prepared it
         RequestHandler handler(keys, writer, metrics, logger, s.ingest);
+        {
+            // Once, on a connection of its own (reads: a failure here is the writer's own).
+            sql::Database db(s.db);
+            recall_last_deliveries(metrics, db);
+            try {
+                if (store_report_calendar(db, s.calendar))
+                    LogLine(logger, LogLevel::Info, "report_calendar")
+                        .str("report_timezone", s.calendar.zone)
+                        .str("note", "the analyst views now count this zone's calendar months");
+            } catch (const std::exception& e) {
+                // Only the analysts' month boundaries wait for the next start: never deliveries.
+                LogLine(logger, LogLevel::Warn, "report_calendar_failed")
+                    .str("report_timezone", s.calendar.zone)
+                    .str("error", e.what());
+            }
+        }
         handler.watch_free_space([db = s.db]() -> std::optional<std::uint64_t> {
             if (auto space = disk_space_of(db)) return space->available_bytes;
             return std::nullopt;

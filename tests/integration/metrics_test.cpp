@@ -519,6 +519,41 @@ TEST(Metrics, SighupWithoutTlsSaysItReloadsNothing) {
     EXPECT_EQ(server.stop(), 0);
 }
 
+// Recharge deletes a topic's webhook after 20 failed retries: the gauge of each topic's
+// latest authentic delivery shows one gone quiet, and a restart reads it back from the
+// database rather than starting without it.
+TEST(Metrics, EachTopicsLastDeliveryTimeIsKeptAcrossARestart) {
+    TempDir dir;
+    const std::string db = dir.file("last.db");
+    const L cancelled_topic{{"topic", "subscription/cancelled"}};
+    const L paid_topic{{"topic", "charge/max_retries_reached"}};
+    {
+        ServerProcess server(dir, {.db = db});
+        const std::string target = "/webhooks/recharge/subscription/cancelled";
+        ASSERT_EQ(post_webhook(server.port(), target, example_payload("subscription_cancelled.2021-11.json")).status,
+                  200);
+        // Not authentic: no sign of life from Recharge.
+        EXPECT_EQ(http_request(server.port(), "POST", "/webhooks/recharge/charge/max_retries_reached", {},
+                               example_payload("charge_max_retries_reached.2021-11.json"))
+                      .status,
+                  401);
+        auto e = scrape(server.port());
+        expect_conventions(e);
+        EXPECT_EQ(e.families["churnwatch_last_delivery_timestamp_seconds"].type, "gauge");
+        EXPECT_NEAR(e.value("churnwatch_last_delivery_timestamp_seconds", cancelled_topic),
+                    static_cast<double>(now_seconds()), 60);
+        EXPECT_FALSE(e.get("churnwatch_last_delivery_timestamp_seconds", paid_topic));
+        server.stop();
+    }
+    churnwatch::sql::Database(db).exec("UPDATE deliveries SET received_at = '2026-01-02 03:04:05.123456'");
+    ServerProcess again(dir, {.db = db});
+    auto e = scrape(again.port());
+    EXPECT_EQ(e.value("churnwatch_last_delivery_timestamp_seconds", cancelled_topic), 1767323045);
+    EXPECT_FALSE(e.get("churnwatch_last_delivery_timestamp_seconds", paid_topic));
+    again.stop();
+    EXPECT_EQ(sanitizer_report(again.log()), "");
+}
+
 TEST(Metrics, CountersMoveAsDeliveriesArrive) {
     TempDir dir;
     ServerProcess server(dir);
