@@ -523,9 +523,11 @@ private:
     }
 
     // The request could not be read as a whole: answer with the status the limit implies and
-    // close, since the rest of the request is still unread on the wire.
+    // close, since the rest of the request is still unread on the wire. Answered as this
+    // request's own (answer_and_close): after a HEAD on the same connection, the refusal went
+    // out as that HEAD's answer had, its Content-Length without the body (a truncated
+    // response), and in the previous request's HTTP version.
     void refuse(beast::error_code ec) {
-        keep_alive_ = false;
         const auto& o = server_.options;
         HttpResponse res;
         if (ec == http::error::body_limit) {
@@ -542,7 +544,7 @@ private:
             res = server_.handler.transport_error(400, "bad_request",
                                                   "malformed HTTP request: " + ec.message(), peer_);
         }
-        write(std::move(res));
+        answer_and_close(std::move(res));
     }
 
     // The head is formatted into a buffer this session reuses and written with the body in

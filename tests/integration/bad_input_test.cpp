@@ -258,6 +258,31 @@ TEST_F(BadInput, HeaderBlockOverLimitIs431WhenItArrivesInPieces) {
     EXPECT_EQ(count(), 1);
 }
 
+// A refusal is the refused request's own answer, whatever came before it on the connection:
+// after a HEAD it went out as the HEAD's answer had (its Content-Length, no body: a truncated
+// response) and in the HEAD's HTTP version.
+TEST_F(BadInput, ARefusalAfterAHeadRequestIsAWholeAnswer) {
+    start({.args = {"--max-header", "1024"}});
+    HttpConnection c(port());
+    ASSERT_TRUE(c.send_raw("HEAD /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+                           "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Padding: " + std::string(4000, 'p') + "\r\n\r\n"));
+    const std::string raw = c.read_raw("");  // until the server closes
+    const auto at = raw.find(" 431 ");
+    ASSERT_NE(at, std::string::npos) << raw;
+    EXPECT_EQ(raw.substr(at - 8, 8), "HTTP/1.1") << raw;
+    const auto head_end = raw.find("\r\n\r\n", at);
+    ASSERT_NE(head_end, std::string::npos) << raw;
+    std::istringstream head(raw.substr(at, head_end - at));
+    std::string status_line;
+    std::getline(head, status_line);
+    const auto headers = parse_header_lines(head);
+    ASSERT_EQ(headers.count("content-length"), 1u) << raw;
+    const std::string body = raw.substr(head_end + 4);
+    EXPECT_EQ(body.size(), std::stoul(headers.at("content-length"))) << "truncated answer:\n" << raw;
+    EXPECT_TRUE(contains(body, "header block larger than 1024 bytes")) << raw;
+    EXPECT_EQ(headers.count("connection") ? headers.at("connection") : "", "close") << raw;
+}
+
 // At the largest limit, one header field as long as the block allows is read or refused
 // with 431, and the server stays up. (With limits over 64 KiB, a field over 64 KiB made
 // Beast throw and ended the process; the option stops at 65535 now.)
