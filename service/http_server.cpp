@@ -480,6 +480,10 @@ private:
         if (const char* why = framing_error(msg)) return refuse_framing(why);
         tcp().expires_never();
         keep_alive_ = msg.keep_alive();
+        // Transfer-Encoding in HTTP/1.0, which has none: an HTTP/1.0 hop in front may have
+        // framed the body differently, so what follows on this connection cannot be trusted to
+        // be a request (RFC 9112 6.1: treat the framing as faulty, close after answering).
+        if (msg.version() < 11 && msg.find(http::field::transfer_encoding) != msg.end()) keep_alive_ = false;
         HttpRequest req;
         req.method = std::string(msg.method_string());
         req.target = std::string(msg.target());

@@ -365,6 +365,29 @@ TEST_F(BadInput, TransferEncodingNotEndingInChunkedIs400AndNothingAfterItIsServe
     EXPECT_EQ(count("topic = 'subscription/cancelled'"), 0) << "the smuggled delivery was stored";
 }
 
+// HTTP/1.0 has no Transfer-Encoding: an HTTP/1.0 hop in front may have read that body some
+// other way, so whatever follows on the connection is not trusted to be a request (RFC 9112
+// 6.1). The request itself is answered and stored; the connection is closed after it, even
+// with keep-alive asked for, and a request sent after it is not served.
+TEST_F(BadInput, ChunkedHttp10RequestIsAnsweredAndTheConnectionClosed) {
+    start();
+    std::string body = example_payload(kCancelled);
+    char size[32];
+    std::snprintf(size, sizeof size, "%zx\r\n", body.size());
+    std::string chunked = "POST " + kTarget + " HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n" +
+                          "X-Recharge-Hmac-Sha256: " + legacy_signature(kSecret, body) + "\r\n\r\n" + size + body +
+                          "\r\n0\r\n\r\n";
+    HttpConnection c(port());
+    ASSERT_TRUE(c.send_raw(chunked + "GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
+    auto r = c.read_response();
+    EXPECT_EQ(r.status, 200) << r.body;
+    EXPECT_TRUE(contains(r.body, "\"accepted\"")) << r.body;
+    EXPECT_EQ(r.headers.count("connection"), 0u) << "HTTP/1.0 without keep-alive: closes";
+    EXPECT_EQ(c.read_response(2000).status, 0) << "a request after it was served";
+    EXPECT_TRUE(c.closed_by_peer(2000));
+    EXPECT_EQ(count("topic = 'subscription/cancelled'"), 1);
+}
+
 // Trailer fields: Beast merges them into the header, where a signature or topic sent after
 // the body would pass for headers a proxy in front never saw. Refused, nothing stored.
 TEST_F(BadInput, TrailerFieldsAreRefused) {
