@@ -772,6 +772,21 @@ TEST_F(BadInput, BothApiVersionShapesAreAcceptedAndRecorded) {
 
 // --- routing ------------------------------------------------------------------------------------
 
+// The absolute-form of the request-target, which a server MUST accept (RFC 9112 3.2.2) and a
+// proxy in front may pass on: routed by its path, like the origin-form. A signed delivery
+// answered 404 there would be retried until Recharge deleted the webhook.
+TEST_F(BadInput, AbsoluteFormTargetsAreRoutedByTheirPath) {
+    start();
+    std::string body = example_payload(kCancelled);
+    auto r = post_webhook(port(), "http://127.0.0.1/webhooks/recharge/subscription/cancelled", body);
+    EXPECT_EQ(r.status, 200) << r.body;
+    EXPECT_TRUE(contains(r.body, "\"accepted\"")) << r.body;
+    EXPECT_EQ(count("topic = 'subscription/cancelled' AND topic_source = 'path'"), 1);
+    EXPECT_EQ(http_request(port(), "GET", "HTTPS://churnwatch.example:8443/healthz?probe=1").status, 200);
+    EXPECT_EQ(http_request(port(), "GET", "http://churnwatch.example/nope").status, 404);
+    EXPECT_EQ(http_request(port(), "GET", "http://churnwatch.example").status, 404);
+}
+
 TEST_F(BadInput, GetOnTheWebhookRouteIs405WithAllow) {
     start();
     for (const std::string& target : std::vector<std::string>{"/webhooks/recharge", kTarget}) {
