@@ -376,10 +376,12 @@ private:
     void on_socket_read(beast::error_code ec, std::size_t n) {
         buffer_.commit(n);
         if (ec == net::error::eof) {
-            // As Beast's read: end_of_stream between requests, partial_message within one.
+            // As Beast's read: end_of_stream between requests, partial_message within one
+            // (never another put(): a parser that put_eof completed takes no more).
             if (!parser_->got_some()) return on_read_some(http::error::end_of_stream, 0);
             ec = {};
             parser_->put_eof(ec);
+            return on_read_some(ec, 0);
         }
         if (ec) return on_read_some(ec, 0);
         parse_buffered();
