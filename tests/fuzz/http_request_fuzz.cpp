@@ -1,6 +1,6 @@
 // Fuzz target (c): the socket-free request path on raw HTTP bytes. Beast's request_parser
 // reads the bytes from a buffer (no socket) under the server's limits, the message becomes an
-// HttpRequest exactly as the session builds it, the route picks the path topic, and
+// HttpRequest exactly as the session builds it, the server's route() picks the path topic, and
 // prepare_delivery (service/ingest.h) verifies and decodes it.
 //
 // Input: raw bytes as a client would send them; up to four pipelined requests. Each parsed
@@ -22,6 +22,7 @@
 
 #include "fuzz_check.h"
 #include "ingest.h"
+#include "route.h"
 
 using namespace churnwatch;
 namespace beast = boost::beast;
@@ -35,19 +36,6 @@ constexpr Micros kNow = 1767225600LL * kMicrosPerSecond;
 // The server's defaults (ServerOptions): 1 MiB body, 16 KiB header block.
 constexpr std::size_t kBodyLimit = 1024 * 1024;
 constexpr std::uint32_t kHeaderLimit = 16 * 1024;
-
-// The webhook routes of RequestHandler::route: /webhooks/recharge[/<resource>/<action>].
-// Returns false for other paths.
-bool webhook_route(std::string_view target, std::optional<Topic>& topic) {
-    constexpr std::string_view prefix = "/webhooks/recharge";
-    std::string_view path = target.substr(0, target.find('?'));
-    if (path.substr(0, prefix.size()) != prefix) return false;
-    std::string_view rest = path.substr(prefix.size());
-    if (rest.empty() || rest == "/") return true;
-    if (rest.front() != '/') return false;
-    topic = parse_topic(rest.substr(1));
-    return topic.has_value();
-}
 
 std::string legacy_sig(std::string_view body) {
     std::string data = kSecret + std::string(body);
@@ -139,11 +127,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         req.body = std::move(msg.body());
         FUZZ_CHECK(req.body.size() <= kBodyLimit);
 
-        std::optional<Topic> path_topic;
-        if (req.method != "POST" || !webhook_route(req.target, path_topic)) {
+        Route r = route(req.target);
+        if (req.method != "POST" || r.kind != Route::Webhook) {
             if (!msg.keep_alive()) return 0;
             continue;
         }
+        const std::optional<Topic> path_topic = std::move(r.topic);
         HttpRequest resigned = req;
         check(prepare_delivery(std::move(req), path_topic, keys, options, kNow), false);
 
