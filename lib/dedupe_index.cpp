@@ -64,7 +64,10 @@ void DedupeIndex::add(int64_t fp, int64_t id, Micros received_at) {
     insert_slot(fp, id);
     ++live_;
     last_id_ = id;
-    if (marks_.empty() || live_ % kMarkEvery == 0) marks_.emplace_back(id, received_at);
+    // Spaced by id, not by the count of entries: that count stays pinned at the cap once it is
+    // reached, and no mark was taken after that (expiry by time stopped for good).
+    if (marks_.empty() || id - marks_.back().first >= static_cast<int64_t>(kMarkEvery))
+        marks_.emplace_back(id, received_at);
     if (last_id_ - first_id_ >= static_cast<int64_t>(options_.max_entries)) {
         first_id_ = last_id_ - static_cast<int64_t>(options_.max_entries) + 1;
         live_ = std::min(live_, options_.max_entries);

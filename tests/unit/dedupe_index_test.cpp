@@ -117,4 +117,34 @@ TEST(DedupeIndex, KeepsAtMostMaxEntries) {
     EXPECT_LE(index.size(), 1000u);
 }
 
+// Once the entry cap had been reached (a burst, a backfill), the (id, time) marks expiry by
+// time goes by were no longer taken: they were spaced by the count of entries, which stayed
+// pinned at the cap. The index, and delivery_fingerprints (pruned below its first id), then
+// stayed at the cap until a restart, however slow the traffic and short the window.
+TEST(DedupeIndex, StillForgetsByTimeAfterReachingTheCap) {
+    DedupeOptions options;
+    options.window = 1000;
+    options.max_entries = 2000;  // like the default 2,000,000, not a multiple of the mark spacing
+    DedupeIndex index(options);
+    int64_t id = 1;
+    for (; id <= 10000; ++id) {  // ten per time unit: the window alone would keep 10,000
+        index.add(id * 11, id, id / 10);
+        index.expire(id / 10);
+    }
+    ASSERT_EQ(index.first_id(), 8001);  // the cap
+    // Then one every ten units: the window holds the last 100.
+    Micros now = 1000;
+    for (int i = 0; i < 5000; ++i, ++id) {
+        now += 10;
+        index.add(id * 11, id, now);
+        index.expire(now);
+    }
+    const int64_t last = id - 1;
+    for (int64_t kept = last - 99; kept <= last; ++kept)
+        EXPECT_EQ(candidates(index, kept * 11), std::vector<int64_t>{kept});
+    // What is older goes, give or take one mark interval (1024 deliveries).
+    EXPECT_GE(index.first_id(), last - 100 - 1024);
+    EXPECT_LT(index.size(), 100u + 1024u);
+}
+
 }  // namespace
