@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <initializer_list>
 #include <limits>
 #include <map>
@@ -289,18 +290,41 @@ void ChurnStore::apply(sql::Database& db, int64_t delivery_id, const Delivery& d
 void ChurnStore::maintain(sql::Database& db) {
     if (!policy_.auto_churn_after_max_retries_days) return;
     if (db_ != &db) prepare(db);
-    Micros due = clock_() - *policy_.auto_churn_after_max_retries_days * 86400 * kMicrosPerSecond;
+    const Micros now = clock_();
+    const Micros wait = *policy_.auto_churn_after_max_retries_days * 86400 * kMicrosPerSecond;
+    // Only the charges whose moment came since the last pass (service_state
+    // 'auto_churn_checked_at'; the first pass takes them all): a charge due earlier was
+    // recomputed then, or by the projection, which judges with the same clock. Taking every
+    // max-retries charge ever stored recomputed every customer who had one and stayed active
+    // (paid again, came back), every 10 minutes for good, after a scan of all charge_versions
+    // — inside a write transaction that ingest waited for, longer with every month of data.
+    // Migration 0019 indexes these versions by time.
+    // The mark is "<time>/<days>": a pass under another auto-churn-days (the setting changed)
+    // takes them all again, since charges it skipped as not yet due may be due now.
+    const int64_t days = *policy_.auto_churn_after_max_retries_days;
+    std::optional<Micros> checked;
+    {
+        sql::Statement q(db, "SELECT value FROM service_state WHERE key = 'auto_churn_checked_at'");
+        long long at = 0, at_days = 0;
+        if (q.step() && std::sscanf(q.column_text(0).c_str(), "%lld/%lld", &at, &at_days) == 2 && at_days == days)
+            checked = at;
+    }
     std::vector<int64_t> ids;
     {
         sql::Statement q(db,
                          "SELECT DISTINCT v.customer_id FROM charge_versions v"
                          " JOIN customers c ON c.id = v.customer_id"
-                         " WHERE v.max_retries_reached = 1 AND v.updated_at_us <= ?"
+                         " WHERE v.max_retries_reached = 1 AND v.updated_at_us > ? AND v.updated_at_us <= ?"
                          " AND c.status = 'active'");
-        q.bind(1, due);
+        q.bind(1, checked ? *checked - wait : std::numeric_limits<int64_t>::min());
+        q.bind(2, now - wait);
         while (q.step()) ids.push_back(q.column_int(0));
     }
     for (int64_t id : ids) recompute(id);
+    sql::Statement mark(db,
+                        "INSERT INTO service_state (key, value) VALUES ('auto_churn_checked_at', ?)"
+                        " ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+    mark.bind(1, std::to_string(now) + "/" + std::to_string(days)).run();
 }
 
 std::set<int64_t> ChurnStore::record(int64_t delivery_id, const Delivery& d) {

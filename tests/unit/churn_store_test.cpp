@@ -9,6 +9,8 @@
 #include <random>
 #include <thread>
 
+#include <sqlite3.h>
+
 #include "churn_scenario.h"
 #include "churn_store.h"
 #include "crypto.h"
@@ -612,6 +614,78 @@ TEST(ChurnStoreMaintenance, AutoChurnIsRecordedWhenItsTimeComesWithoutANewDelive
     }
     EXPECT_EQ(events(db), "90|2026-06-08 00:00:00|max_retries|involuntary|901|9001|NULL\n");
     EXPECT_EQ(query_text(db, "SELECT status FROM customers WHERE id = 90"), "churned");
+}
+
+// A customer who paid again after a max-retries charge stays active with that charge for
+// good. Every pass used to recompute every such customer (after scanning all of
+// charge_versions), every 10 minutes, in a write transaction ingest waits for: a pause that
+// grew with the months. A pass now takes only the charges that became due since the last.
+TEST(ChurnStoreMaintenance, APassRecomputesOnlyTheChargesThatBecameDueSinceTheLast) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    auto deliveries = unpaid_customer();  // customer 90: max retries June 1, due June 8
+    // Customer 91: the same failure, then paid again on June 3: active, never due.
+    deliveries.push_back({"subscription/created",
+                          subscription_json({.id = 911, .customer_id = 91, .updated_at = "2026-05-01T00:00:00+00:00",
+                                             .created_at = "2026-05-01T00:00:00+00:00"})});
+    deliveries.push_back({"charge/max_retries_reached",
+                          charge_json({.id = 9101, .customer_id = 91, .status = "error",
+                                       .updated_at = "2026-06-01T00:00:00+00:00",
+                                       .error_type = "CLOSED_MAX_RETRIES_REACHED", .subscription_ids = {911}})});
+    deliveries.push_back({"charge/paid", charge_json({.id = 9102, .customer_id = 91,
+                                                      .updated_at = "2026-06-03T00:00:00+00:00",
+                                                      .subscription_ids = {911}})});
+    // Customer 92: max retries June 5, due June 12.
+    deliveries.push_back({"subscription/created",
+                          subscription_json({.id = 921, .customer_id = 92, .updated_at = "2026-05-01T00:00:00+00:00",
+                                             .created_at = "2026-05-01T00:00:00+00:00"})});
+    deliveries.push_back({"charge/max_retries_reached",
+                          charge_json({.id = 9201, .customer_id = 92, .status = "error",
+                                       .updated_at = "2026-06-05T00:00:00+00:00",
+                                       .error_type = "CLOSED_MAX_RETRIES_REACHED", .subscription_ids = {921}})});
+    feed(db, deliveries);
+
+    sql::Database conn(db);
+    // Customers recomputed: each reads its subscription versions once (load_history).
+    int recomputed = 0;
+    sqlite3_trace_v2(
+        conn.handle(), SQLITE_TRACE_STMT,
+        [](unsigned, void* ctx, void*, void* x) {
+            if (std::string_view(static_cast<const char*>(x)).starts_with("SELECT subscription_id, customer_id"))
+                ++*static_cast<int*>(ctx);
+            return 0;
+        },
+        &recomputed);
+    RulesPolicy policy;
+    policy.auto_churn_after_max_retries_days = 7;
+    auto pass = [&](Micros now) {
+        ChurnStore churn(policy, nullptr, [now] { return now; });  // a new one each time, as after a restart
+        recomputed = 0;
+        sql::Transaction txn(conn);
+        churn.maintain(conn);
+        txn.commit();
+        return recomputed;
+    };
+    const Micros ten_minutes = 600 * kMicrosPerSecond;
+    EXPECT_EQ(pass(june(9)), 2) << "the first pass takes every max-retries charge due (90, 91)";
+    EXPECT_EQ(query_text(db, "SELECT group_concat(id || ':' || status, ' ') FROM (SELECT * FROM customers ORDER BY id)"),
+              "90:churned 91:active 92:active");
+    EXPECT_EQ(pass(june(9) + ten_minutes), 0) << "nothing became due since the last pass";
+    EXPECT_EQ(pass(june(12) + ten_minutes), 1) << "92's charge became due";
+    EXPECT_EQ(query_text(db, "SELECT status FROM customers WHERE id = 92"), "churned");
+    EXPECT_EQ(pass(june(12) + 2 * ten_minutes), 0);
+    EXPECT_EQ(events(db), "90|2026-06-08 00:00:00|max_retries|involuntary|901|9001|NULL\n"
+                          "92|2026-06-12 00:00:00|max_retries|involuntary|921|9201|NULL\n");
+    // Under another auto-churn-days, what the last passes skipped as not yet due may be due:
+    // the next pass takes every charge again, once (91, still active).
+    policy.auto_churn_after_max_retries_days = 1;
+    EXPECT_EQ(pass(june(12) + 3 * ten_minutes), 1);
+    EXPECT_EQ(pass(june(12) + 4 * ten_minutes), 0);
+    sql::Statement plan(conn,
+                        "EXPLAIN QUERY PLAN SELECT customer_id FROM charge_versions"
+                        " WHERE max_retries_reached = 1 AND updated_at_us > 0 AND updated_at_us <= 1");
+    ASSERT_TRUE(plan.step());
+    EXPECT_NE(plan.column_text(3).find("charge_versions_max_retries"), std::string::npos) << plan.column_text(3);
 }
 
 TEST(ChurnStoreMaintenance, WithoutThePolicyMaintenanceChangesNothing) {

@@ -222,9 +222,11 @@ TEST(Schema, VersionTablesAreKeyedByCustomerAfterAnUpgrade) {
               "10@50 10@100");
     EXPECT_EQ(first_text(db, "SELECT count(*) FROM subscription_versions"), "3");
     EXPECT_EQ(first_text(db, "SELECT subscription_ids FROM charge_versions WHERE customer_id = 1"), "10");
+    // No index by customer beside the primary key (0019's partial index of max-retries
+    // charges by time is another matter).
     EXPECT_EQ(first_text(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND tbl_name IN"
                              " ('subscription_versions', 'charge_versions', 'customer_versions')"
-                             " AND sql IS NOT NULL"),
+                             " AND sql IS NOT NULL AND name != 'charge_versions_max_retries'"),
               "0");
     for (const char* table : {"subscription_versions", "charge_versions", "customer_versions"}) {
         sql::Statement plan(db, std::string("EXPLAIN QUERY PLAN SELECT * FROM ") + table + " WHERE customer_id = ?");
