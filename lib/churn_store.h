@@ -45,7 +45,10 @@ public:
 // customers it hears of again, so the tables mix two rule sets until `churnwatch rebuild`
 // (serve logs rebuild_recommended and sets churnwatch_rebuild_recommended; report notes it).
 // 1: any release before this was recorded (up to migration 0015).
-inline constexpr int64_t kRulesVersion = 2;
+// 2: from migration 0016 (the release that began recording it).
+// 3: the grace for evidence after an end (a charge failing for good up to an hour after a
+//    cancellation or a deactivation) stops at the customer's next sign of life.
+inline constexpr int64_t kRulesVersion = 3;
 // The version that computed this database's churn tables: the one recorded in service_state
 // ('rules_version'); 1 when customers exist but none was recorded; kRulesVersion when
 // nothing has been derived yet (it then records it, so later rows count as this version's).

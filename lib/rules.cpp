@@ -314,9 +314,12 @@ std::vector<SubInterval> walk_subscription(const Versions<SubscriptionFact>& ver
     return out;
 }
 
-void conclude_interval(SubInterval& iv, const ChargeBook& book, Micros grace) {
+// `back`: the customer's first sign of life after the end (kForever: none). The grace looks
+// past the end only until then: a charge that fails (or is paid) after the customer came
+// back belongs to the new period, not to this end.
+void conclude_interval(SubInterval& iv, const ChargeBook& book, Micros grace, Micros back) {
     if (iv.open()) return;
-    const Micros horizon = add_saturated(iv.end, grace);
+    const Micros horizon = std::min(add_saturated(iv.end, grace), sub_saturated(back, 1));
     iv.expired = iv.status_expired ||
                  (iv.expire_limit && book.paid_covering(iv.sub_id, horizon) >= *iv.expire_limit);
     // A failure the customer has since paid past does not explain this end.
@@ -328,19 +331,6 @@ void conclude_interval(SubInterval& iv, const ChargeBook& book, Micros grace) {
     iv.max_retries = iv.flag_max_retries || flagged || c != nullptr;
 }
 
-std::vector<SubInterval> subscription_intervals(
-    const VersionsById<SubscriptionFact>& versions, const ChargeBook& book,
-    Micros grace) {
-    std::vector<SubInterval> all;
-    for (const auto& [id, list] : versions) {
-        for (SubInterval& iv : walk_subscription(list)) {
-            conclude_interval(iv, book, grace);
-            all.push_back(iv);
-        }
-    }
-    return all;
-}
-
 // ---------------------------------------------------------------------------------------
 // Step 3: customer signals.
 
@@ -349,7 +339,9 @@ struct Point {
     Micros at = 0;
     int64_t delivery_id = 0;
     std::optional<int64_t> charge_id;  // auto-churn: the unresolved charge
-    Micros lifted_at = kForever;       // auto-churn: when that charge got resolved
+    // Auto-churn: when that charge got resolved. A deactivation (in the timeline): the
+    // customer's first sign of life after it.
+    Micros lifted_at = kForever;
     bool announced = false;            // a customer/deactivated event, not just a status
 };
 
@@ -564,6 +556,21 @@ Micros first_activation_signal_after(Micros p, const CustomerSignals& sig,
     return best;
 }
 
+// Every subscription's active intervals, each concluded (how it ended) with the evidence up
+// to the grace after its end or the customer's next sign of life, whichever comes first.
+std::vector<SubInterval> subscription_intervals(const VersionsById<SubscriptionFact>& versions,
+                                                const ChargeBook& book, const CustomerSignals& sig,
+                                                Micros grace) {
+    std::vector<SubInterval> all;
+    for (const auto& [id, list] : versions) {
+        for (SubInterval& iv : walk_subscription(list)) all.push_back(iv);
+    }
+    for (SubInterval& iv : all) {
+        if (!iv.open()) conclude_interval(iv, book, grace, first_activation_signal_after(iv.end, sig, all));
+    }
+    return all;
+}
+
 Timeline build_timeline(std::vector<SubInterval> subs, const CustomerSignals& sig,
                         std::vector<Point> auto_points) {
     Timeline tl;
@@ -572,8 +579,9 @@ Timeline build_timeline(std::vector<SubInterval> subs, const CustomerSignals& si
     tl.auto_points = std::move(auto_points);
     tl.extra = activation_spans(sig, merged_cover(tl.subs));
     if (auto implicit = implicit_activity(sig, tl.subs)) tl.extra.push_back(*implicit);
-    for (const Point& d : tl.deactivations) {
-        tl.forced.push_back({d.at, first_activation_signal_after(d.at, sig, tl.subs), false});
+    for (Point& d : tl.deactivations) {
+        d.lifted_at = first_activation_signal_after(d.at, sig, tl.subs);
+        tl.forced.push_back({d.at, d.lifted_at, false});
     }
     for (const Point& p : tl.auto_points) {
         // An inferred churn also ends when its premise does: the customer paid again.
@@ -687,7 +695,8 @@ ChurnEpisode deactivation_episode(const Timeline& tl, const ChargeBook& book, co
     ChurnEpisode ep;
     ep.churned_at = d.at;
     ep.delivery_id = d.delivery_id;
-    const Micros to = add_saturated(d.at, grace);
+    // Up to the grace after it, but not past the customer's return (conclude_interval).
+    const Micros to = std::min(add_saturated(d.at, grace), sub_saturated(d.lifted_at, 1));
     const ChargeInfo* c = book.latest_unresolved_failure(std::nullopt, period_start, to, d.at);
     const SubInterval* iv = imminent_end(tl, d.at, grace);
     if (iv) set_reason_from(ep, *iv);
@@ -894,7 +903,7 @@ CustomerOutcome evaluate_customer(const CustomerHistory& history, const RulesPol
     const ChargeBook book(charge_versions);
     CustomerSignals sig = customer_signals(customer_versions);
     add_subscription_activations(sig, sub_versions);
-    const Timeline tl = build_timeline(subscription_intervals(sub_versions, book, grace), sig,
+    const Timeline tl = build_timeline(subscription_intervals(sub_versions, book, sig, grace), sig,
                                        auto_churn_points(book, policy, now));
     SweepResult swept = sweep(tl, book, grace);
 

@@ -460,7 +460,7 @@ TEST(ChurnEndToEnd, TablesFromOlderRulesAskForARebuildUntilOneRuns) {
         ASSERT_EQ(server.stop(), 0);
         EXPECT_EQ(server.log().find("rebuild_recommended"), std::string::npos) << server.log();
     }
-    EXPECT_EQ(query_text(db, "SELECT value FROM service_state WHERE key = 'rules_version'"), "2");
+    EXPECT_EQ(query_text(db, "SELECT value FROM service_state WHERE key = 'rules_version'"), "3");
     EXPECT_EQ(run_churnwatch({"report", "--db", db}).err, "");
     {
         churnwatch::sql::Database conn(db);
@@ -469,7 +469,7 @@ TEST(ChurnEndToEnd, TablesFromOlderRulesAskForARebuildUntilOneRuns) {
     auto noted = run_churnwatch({"report", "--db", db});
     ASSERT_EQ(noted.exit_code, 0) << noted.err;
     EXPECT_NE(noted.err.find("note: the churn tables were computed by an older version's rules (1, this "
-                             "one's are 2); run `churnwatch rebuild`"),
+                             "one's are 3); run `churnwatch rebuild`"),
               std::string::npos)
         << noted.err;
     {
@@ -480,13 +480,13 @@ TEST(ChurnEndToEnd, TablesFromOlderRulesAskForARebuildUntilOneRuns) {
                   std::string::npos);
         ASSERT_EQ(server.stop(), 0);
         std::string log = server.log();
-        EXPECT_NE(log.find("\"event\":\"rebuild_recommended\",\"rules_version\":1,\"current\":2"),
+        EXPECT_NE(log.find("\"event\":\"rebuild_recommended\",\"rules_version\":1,\"current\":3"),
                   std::string::npos)
             << log;
     }
     ASSERT_EQ(run_churnwatch({"rebuild", "--db", db}).exit_code, 0);
     EXPECT_EQ(run_churnwatch({"report", "--db", db}).err, "");
-    EXPECT_EQ(query_text(db, "SELECT value FROM service_state WHERE key = 'rules_version'"), "2");
+    EXPECT_EQ(query_text(db, "SELECT value FROM service_state WHERE key = 'rules_version'"), "3");
 }
 
 }  // namespace

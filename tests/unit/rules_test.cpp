@@ -314,6 +314,44 @@ TEST(Rules, MaxRetriesBeyondGraceIsCancelled) {
     EXPECT_EQ(out.episodes[0].reason, ChurnReason::Cancelled);
 }
 
+// The grace looks past an end only until the customer is back: a charge that fails for good
+// after the subscription was reactivated belongs to the new period, not to the churn before
+// it (a soak found such charges relabelling closed episodes as max_retries).
+TEST(Rules, MaxRetriesAfterTheCustomerCameBackIsNotTheEarlierChurns) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1));
+    f.cancelled(kSubA, utc(2026, 3, 8, 4));
+    f.activated(kSubA, utc(2026, 3, 8, 4, 1));
+    f.max_retries(9002, utc(2026, 3, 8, 4, 10), {kSubA});
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.episodes[0].reason, ChurnReason::Cancelled);
+    EXPECT_FALSE(out.episodes[0].charge_id.has_value());
+    EXPECT_EQ(out.episodes[0].reactivated_at, utc(2026, 3, 8, 4, 1));
+    // The same with the store closing the new period out: that is its own churn.
+    f.cancelled(kSubA, utc(2026, 3, 8, 4, 12));
+    const CustomerOutcome again = f.evaluate();
+    ASSERT_EQ(again.episodes.size(), 2u);
+    EXPECT_EQ(again.episodes[0].reason, ChurnReason::Cancelled);
+    EXPECT_EQ(again.episodes[1].reason, ChurnReason::MaxRetries);
+    EXPECT_EQ(again.episodes[1].charge_id, 9002);
+}
+
+// The same for a deactivation: a charge failing for good after the customer was activated
+// again does not explain it.
+TEST(Rules, MaxRetriesAfterAReactivationDoesNotExplainTheDeactivationBeforeIt) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1));
+    f.customer("deactivated", utc(2026, 3, 8, 4), CustomerStatus::Inactive);
+    f.customer("activated", utc(2026, 3, 8, 4, 1), CustomerStatus::Active);
+    f.max_retries(9002, utc(2026, 3, 8, 4, 10), {kSubA});
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.episodes[0].reason, ChurnReason::Deactivated);
+    EXPECT_FALSE(out.episodes[0].charge_id.has_value());
+    EXPECT_EQ(out.episodes[0].reactivated_at, utc(2026, 3, 8, 4, 1));
+}
+
 // A max-retries charge on another subscription does not explain this one's cancellation.
 TEST(Rules, MaxRetriesOnOtherSubscriptionDoesNotCount) {
     Facts f;
