@@ -32,6 +32,17 @@ namespace churnwatch::test {
 
 namespace fs = std::filesystem;
 
+ScopedEnv::ScopedEnv(std::string name, std::optional<std::string> value) : name_(std::move(name)) {
+    if (const char* old = std::getenv(name_.c_str())) old_ = old;
+    if (value) ::setenv(name_.c_str(), value->c_str(), 1);
+    else ::unsetenv(name_.c_str());
+}
+
+ScopedEnv::~ScopedEnv() {
+    if (old_) ::setenv(name_.c_str(), old_->c_str(), 1);
+    else ::unsetenv(name_.c_str());
+}
+
 TempDir::TempDir() {
     std::string base = fs::temp_directory_path().string() + "/churnwatch-test-XXXXXX";
     std::vector<char> buf(base.begin(), base.end());

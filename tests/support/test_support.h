@@ -19,6 +19,20 @@
 
 namespace churnwatch::test {
 
+// Sets (or, with nullopt, unsets) an environment variable for the scope, then puts back what
+// was there.
+class ScopedEnv {
+public:
+    ScopedEnv(std::string name, std::optional<std::string> value);
+    ~ScopedEnv();
+    ScopedEnv(const ScopedEnv&) = delete;
+    ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+private:
+    std::string name_;
+    std::optional<std::string> old_;
+};
+
 // A fresh directory under $TMPDIR, removed with its contents on destruction.
 class TempDir {
 public:

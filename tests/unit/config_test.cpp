@@ -17,24 +17,6 @@ using namespace churnwatch::test;
 
 namespace {
 
-// Sets (or, with nullopt, unsets) an environment variable for the scope.
-class ScopedEnv {
-public:
-    ScopedEnv(std::string name, std::optional<std::string> value) : name_(std::move(name)) {
-        if (const char* old = std::getenv(name_.c_str())) old_ = old;
-        if (value) ::setenv(name_.c_str(), value->c_str(), 1);
-        else ::unsetenv(name_.c_str());
-    }
-    ~ScopedEnv() {
-        if (old_) ::setenv(name_.c_str(), old_->c_str(), 1);
-        else ::unsetenv(name_.c_str());
-    }
-
-private:
-    std::string name_;
-    std::optional<std::string> old_;
-};
-
 class ConfigFile : public ::testing::Test {
 protected:
     // The test's own environment must not leak into the results.
