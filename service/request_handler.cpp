@@ -214,9 +214,9 @@ void RequestHandler::handle_webhook(HttpRequest&& req, const std::optional<Topic
                           respond = std::move(respond)](const WriteResult& w) {
         std::string_view outcome = outcome_name(w.outcome, w.status);
         metrics_.inc("churnwatch_deliveries_total", {{"topic", topic}, {"outcome", outcome}});
+        // When it arrived: the clock was read then already.
         if (w.outcome == WriteOutcome::Stored || w.outcome == WriteOutcome::Duplicate)
-            metrics_.set(kLastDeliveryMetric, {{"topic", topic}},
-                         static_cast<double>(clock_() / kMicrosPerSecond));
+            metrics_.set(kLastDeliveryMetric, {{"topic", topic}}, static_cast<double>(started / kMicrosPerSecond));
         if (w.outcome != WriteOutcome::Refused) {
             double seconds = static_cast<double>(clock_() - started) / kMicrosPerSecond;
             metrics_.observe("churnwatch_ack_duration_seconds", seconds);
