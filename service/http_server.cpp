@@ -306,6 +306,7 @@ private:
         reading_ = true;
         continue_sent_ = false;
         header_taken_ = 0;
+        line_scanned_ = 0;
         // Between requests with nothing of the next one here yet (not pipelined): idle, so a
         // new connection at the limit may close this one (SessionRegistry).
         if (next_request && buffer_.size() == 0 && !tls_bytes_pending()) return wait_idle();
@@ -390,6 +391,18 @@ private:
     void parse_buffered() {
         const std::size_t limit = server_.options.header_limit;
         const bool in_header = !parser_->is_header_done();
+        if (in_header && header_taken_ == 0 && !request_line_in()) {
+            // Until its request line is in, the parser sees two bytes of it at most (enough to
+            // refuse what is not HTTP at once). Handed three or more of an unfinished line,
+            // Beast waits for the whole header block within header_limit bytes counted from
+            // the line's start: the request line then counted against the limit, as it does
+            // not when it arrives whole.
+            if (buffer_.size() >= limit) return on_read_some(http::error::header_limit, 0);
+            beast::error_code ec;
+            parser_->put(net::buffer(buffer_.data().data(), std::min<std::size_t>(buffer_.size(), 2)), ec);
+            if (ec && ec != http::error::need_more) return on_read_some(ec, 0);
+            return read_socket();
+        }
         if (in_header && header_taken_ > 0)
             parser_->header_limit(static_cast<std::uint32_t>(limit - fields_taken()));
         beast::error_code ec;
@@ -405,6 +418,17 @@ private:
         // (No progress without an error would read the same bytes again: read more instead.)
         if (ec == http::error::need_more || (!ec && used == 0 && !parser_->is_done())) return read_socket();
         on_read_some(ec, used);
+    }
+
+    // Whether buffer_ holds the end of the request line (its LF: what comes before it is all
+    // the line there will be). Each byte is looked at once.
+    bool request_line_in() {
+        const auto data = buffer_.data();
+        const char* p = static_cast<const char*>(data.data());
+        if (line_scanned_ < data.size() && std::memchr(p + line_scanned_, '\n', data.size() - line_scanned_))
+            return true;
+        line_scanned_ = data.size();
+        return false;
     }
 
     // Header field bytes the parser has taken of this request: what it consumed while the
@@ -629,6 +653,7 @@ private:
     bool evicting_ = false;  // on_evict cancelled that wait
     bool continue_sent_ = false;  // this request's "100 Continue" has gone out
     std::size_t header_taken_ = 0;  // bytes of this request's header the parser consumed (read_some)
+    std::size_t line_scanned_ = 0;  // of buffer_, bytes known not to end the request line
     bool is_head_ = false;
     unsigned version_ = 11;
 };
