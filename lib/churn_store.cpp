@@ -287,8 +287,27 @@ void ChurnStore::apply(sql::Database& db, int64_t delivery_id, const Delivery& d
     }
 }
 
+// service_state 'auto_churn_checked_at', "<time>/<days>": the charges of that auto-churn-days
+// due by then were judged (maintain). Without `at`, none are known to be: removed.
+static void set_auto_churn_mark(sql::Database& db, std::optional<Micros> at, int64_t days) {
+    if (!at) {
+        db.exec("DELETE FROM service_state WHERE key = 'auto_churn_checked_at'");
+        return;
+    }
+    sql::Statement mark(db,
+                        "INSERT INTO service_state (key, value) VALUES ('auto_churn_checked_at', ?)"
+                        " ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+    mark.bind(1, std::to_string(*at) + "/" + std::to_string(days)).run();
+}
+
 void ChurnStore::maintain(sql::Database& db) {
-    if (!policy_.auto_churn_after_max_retries_days) return;
+    if (!policy_.auto_churn_after_max_retries_days) {
+        // Customers recomputed meanwhile lose their auto-churn episodes: a later run with the
+        // setting back must take every charge again, not only those due since its old mark.
+        if (!auto_churn_mark_dropped_) set_auto_churn_mark(db, std::nullopt, 0);
+        auto_churn_mark_dropped_ = true;
+        return;
+    }
     if (db_ != &db) prepare(db);
     const Micros now = clock_();
     const Micros wait = *policy_.auto_churn_after_max_retries_days * 86400 * kMicrosPerSecond;
@@ -321,10 +340,7 @@ void ChurnStore::maintain(sql::Database& db) {
         while (q.step()) ids.push_back(q.column_int(0));
     }
     for (int64_t id : ids) recompute(id);
-    sql::Statement mark(db,
-                        "INSERT INTO service_state (key, value) VALUES ('auto_churn_checked_at', ?)"
-                        " ON CONFLICT (key) DO UPDATE SET value = excluded.value");
-    mark.bind(1, std::to_string(now) + "/" + std::to_string(days)).run();
+    set_auto_churn_mark(db, now, days);
 }
 
 std::set<int64_t> ChurnStore::record(int64_t delivery_id, const Delivery& d) {
@@ -961,6 +977,7 @@ RebuildStats ChurnStore::rebuild(sql::Database& db, std::size_t json_max_depth,
         }
         return std::move(batch);
     });
+    const Micros judged_at = clock_();  // no later than any batch's
     for (std::size_t begin = 0; begin < customers.size(); begin += kCustomersPerBatch) {
         CustomerBatch batch;
         batch.begin = begin;
@@ -1016,6 +1033,13 @@ RebuildStats ChurnStore::rebuild(sql::Database& db, std::size_t json_max_depth,
         mark.reset();
         mark.bind(1, "rules_version").bind(2, std::to_string(kRulesVersion)).run();
     }
+    // Every customer was judged under this rebuild's auto-churn-days (none, maybe): a mark
+    // left by serve under another setting would make its passes skip the charges due before
+    // it, which this rebuild judged otherwise.
+    if (const auto& days = policy_.auto_churn_after_max_retries_days)
+        set_auto_churn_mark(db, judged_at, *days);
+    else
+        set_auto_churn_mark(db, std::nullopt, 0);
     if (progress) progress(stats.deliveries, total);
     return stats;
 }

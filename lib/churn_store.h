@@ -147,6 +147,7 @@ private:
     int64_t derived_with_ = 0;
     EpisodeListener* listener_ = nullptr;
     sql::Database* db_ = nullptr;
+    bool auto_churn_mark_dropped_ = false;  // maintain() without the policy: done once
     std::unique_ptr<Statements> st_;
 };
 

@@ -688,6 +688,58 @@ TEST(ChurnStoreMaintenance, APassRecomputesOnlyTheChargesThatBecameDueSinceTheLa
     EXPECT_NE(plan.column_text(3).find("charge_versions_max_retries"), std::string::npos) << plan.column_text(3);
 }
 
+// The last pass's mark says which charges were judged under that auto-churn-days; whatever
+// judged customers without the policy since (a rebuild without it, serve without it) must
+// not leave it in place, or the next pass with the policy skips every charge due before it
+// and those customers stay active until their next delivery.
+TEST(ChurnStoreMaintenance, AJudgementWithoutThePolicyMakesTheNextPassTakeEveryChargeAgain) {
+    RulesPolicy policy;
+    policy.auto_churn_after_max_retries_days = 7;
+    const Micros ten_minutes = 600 * kMicrosPerSecond;
+    auto pass = [](const std::string& db, const RulesPolicy& p, Micros now) {
+        sql::Database conn(db);
+        ChurnStore churn(p, nullptr, [now] { return now; });
+        sql::Transaction txn(conn);
+        churn.maintain(conn);
+        txn.commit();
+    };
+    auto status = [](const std::string& db) { return query_text(db, "SELECT status FROM customers WHERE id = 90"); };
+    {
+        // A rebuild run without --auto-churn-days.
+        TempDir dir;
+        std::string db = dir.file("a.db");
+        feed(db, unpaid_customer());  // customer 90: max retries June 1, due June 8
+        pass(db, policy, june(9));
+        ASSERT_EQ(status(db), "churned");
+        rebuild_db(db);
+        ASSERT_EQ(status(db), "active");
+        pass(db, policy, june(9) + ten_minutes);
+        EXPECT_EQ(status(db), "churned") << "after a rebuild without the policy";
+        // A rebuild with it leaves a mark its passes go on from.
+        auto mark = [&] { return query_text(db, "SELECT value FROM service_state WHERE key = 'auto_churn_checked_at'"); };
+        const std::string before = mark();
+        rebuild_db(db, policy);
+        EXPECT_NE(mark(), before);
+        EXPECT_TRUE(mark().ends_with("/7")) << mark();
+    }
+    {
+        // serve without the policy for a while: a delivery recomputes 90 without it.
+        TempDir dir;
+        std::string db = dir.file("a.db");
+        feed(db, unpaid_customer());
+        pass(db, policy, june(9));
+        ASSERT_EQ(status(db), "churned");
+        pass(db, RulesPolicy{}, june(9) + ten_minutes);
+        feed(db, {{"charge/max_retries_reached",
+                   charge_json({.id = 9001, .customer_id = 90, .status = "error",
+                                .updated_at = "2026-06-01T12:00:00+00:00",
+                                .error_type = "CLOSED_MAX_RETRIES_REACHED", .subscription_ids = {901}})}});
+        ASSERT_EQ(status(db), "active");
+        pass(db, policy, june(9) + 2 * ten_minutes);
+        EXPECT_EQ(status(db), "churned") << "after serving without the policy";
+    }
+}
+
 TEST(ChurnStoreMaintenance, WithoutThePolicyMaintenanceChangesNothing) {
     TempDir dir;
     std::string db = dir.file("a.db");
