@@ -671,7 +671,7 @@ void set_reason_from(ChurnEpisode& ep, const SubInterval& iv) {
 // A deactivation stamped a little before the subscription ends that it goes with (objects
 // are saved one after another): when only subscriptions still cover t0 and all of them end
 // within the grace, those ends explain the churn better than "deactivated".
-const SubInterval* imminent_end(const Timeline& tl, Micros t0, Micros grace) {
+const SubInterval* imminent_end(const Timeline& tl, Micros t0, Micros period_start, Micros grace) {
     auto extra_active = [t0](const Span& s) { return s.covers(t0) || (s.cut && s.end == t0); };
     if (std::any_of(tl.extra.begin(), tl.extra.end(), extra_active)) return nullptr;
     const Micros limit = add_saturated(t0, grace);
@@ -682,7 +682,7 @@ const SubInterval* imminent_end(const Timeline& tl, Micros t0, Micros grace) {
         last = later_of(last, &iv);
     }
     if (!last) return nullptr;
-    const SubInterval* mr = max_retries_end(tl, sub_saturated(t0, grace), limit);
+    const SubInterval* mr = max_retries_end(tl, std::max(sub_saturated(t0, grace), period_start), limit);
     return mr ? mr : last;
 }
 
@@ -698,7 +698,7 @@ ChurnEpisode deactivation_episode(const Timeline& tl, const ChargeBook& book, co
     // Up to the grace after it, but not past the customer's return (conclude_interval).
     const Micros to = std::min(add_saturated(d.at, grace), sub_saturated(d.lifted_at, 1));
     const ChargeInfo* c = book.latest_unresolved_failure(std::nullopt, period_start, to, d.at);
-    const SubInterval* iv = imminent_end(tl, d.at, grace);
+    const SubInterval* iv = imminent_end(tl, d.at, period_start, grace);
     if (iv) set_reason_from(ep, *iv);
     if (c) {
         ep.reason = ChurnReason::MaxRetries;
@@ -732,15 +732,18 @@ ChurnEpisode auto_churn_episode(const Timeline& tl, const ChargeBook& book, cons
     return ep;
 }
 
-// The usual case: the last covering subscription interval(s) ended at t0.
-ChurnEpisode subscription_end_episode(const Timeline& tl, Micros t0, Micros grace) {
+// The usual case: the last covering subscription interval(s) ended at t0. Another interval
+// closed out by max retries within the grace before it explains it too (a store cancelling
+// the subscriptions one by one), if it ended in this active period: not before the customer
+// came back (period_start).
+ChurnEpisode subscription_end_episode(const Timeline& tl, Micros t0, Micros period_start, Micros grace) {
     ChurnEpisode ep;
     ep.churned_at = t0;
     const SubInterval* now = nullptr;  // ending exactly at t0: it decided churned_at
     for (const SubInterval& iv : tl.subs) {
         if (!iv.open() && iv.end == t0) now = later_of(now, &iv);
     }
-    const SubInterval* mr = max_retries_end(tl, sub_saturated(t0, grace), t0);
+    const SubInterval* mr = max_retries_end(tl, std::max(sub_saturated(t0, grace), period_start), t0);
     if (const SubInterval* deciding = mr ? mr : now) set_reason_from(ep, *deciding);
     if (now) {
         ep.delivery_id = now->end_delivery;
@@ -763,7 +766,7 @@ ChurnEpisode attribute_churn(const Timeline& tl, const ChargeBook& book, Micros 
     } else if (a && covered(tl, t0)) {
         ep = auto_churn_episode(tl, book, *a);
     } else {
-        ep = subscription_end_episode(tl, t0, grace);
+        ep = subscription_end_episode(tl, t0, period_start, grace);
     }
     ep.category = category_of(ep.reason);
     return ep;

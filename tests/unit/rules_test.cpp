@@ -337,6 +337,26 @@ TEST(Rules, MaxRetriesAfterTheCustomerCameBackIsNotTheEarlierChurns) {
     EXPECT_EQ(again.episodes[1].charge_id, 9002);
 }
 
+// And looking back: another subscription closed out by max retries within the hour before
+// the last end explains it (a store cancelling one by one), but not when the customer came
+// back in between: the return starts a period of its own, whose end is its own.
+TEST(Rules, AMaxRetriesEndBeforeTheCustomerCameBackDoesNotExplainTheNextChurn) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1));
+    f.max_retries(9002, utc(2026, 3, 8, 9, 55), {kSubA});
+    f.cancelled(kSubA, utc(2026, 3, 8, 10));
+    f.created(kSubB, utc(2026, 3, 8, 10, 10));
+    f.cancelled(kSubB, utc(2026, 3, 8, 10, 30));
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 2u);
+    EXPECT_EQ(out.episodes[0].reason, ChurnReason::MaxRetries);
+    EXPECT_EQ(out.episodes[0].subscription_id, kSubA);
+    EXPECT_EQ(out.episodes[0].reactivated_at, utc(2026, 3, 8, 10, 10));
+    EXPECT_EQ(out.episodes[1].reason, ChurnReason::Cancelled);
+    EXPECT_EQ(out.episodes[1].subscription_id, kSubB);
+    EXPECT_FALSE(out.episodes[1].charge_id.has_value());
+}
+
 // The same for a deactivation: a charge failing for good after the customer was activated
 // again does not explain it.
 TEST(Rules, MaxRetriesAfterAReactivationDoesNotExplainTheDeactivationBeforeIt) {
