@@ -47,7 +47,8 @@ public:
 // 1: any release before this was recorded (up to migration 0015).
 // 2: from migration 0016 (the release that began recording it).
 // 3: the grace for evidence after an end (a charge failing for good up to an hour after a
-//    cancellation or a deactivation) stops at the customer's next sign of life.
+//    cancellation or a deactivation) stops at the customer's next sign of life, and the
+//    look back for a max-retries end (up to an hour before) at the customer's last return.
 inline constexpr int64_t kRulesVersion = 3;
 // The version that computed this database's churn tables: the one recorded in service_state
 // ('rules_version'); 1 when customers exist but none was recorded; kRulesVersion when
