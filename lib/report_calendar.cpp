@@ -76,6 +76,13 @@ std::optional<ReportCalendar> report_calendar(const std::string& zone, std::stri
     const std::string dir = dir_env && *dir_env ? dir_env : "/usr/share/zoneinfo";
     const bool utc = zone == "UTC" || zone == "Etc/UTC";
     const std::string path = dir + "/" + zone;
+    // right/…: the zones that count leap seconds, which would move every month's start by
+    // the ~27 s the stored times (POSIX, as Recharge sends them) do not have.
+    if (zone.starts_with("right/")) {
+        error = "report-timezone '" + zone + "' counts leap seconds, which stored times do not: use '" +
+                zone.substr(6) + "'";
+        return std::nullopt;
+    }
     if (!utc && (!plausible_zone_name(zone) || !is_zone_file(path))) {
         error = "report-timezone '" + zone + "' is not a time zone in " + dir +
                 " (an IANA name such as America/New_York or Europe/Berlin; the tzdata package "

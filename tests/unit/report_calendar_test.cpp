@@ -66,6 +66,13 @@ TEST(ReportCalendar, WhatIsNotAZoneIsRefusedNamingIt) {
     }
 }
 
+TEST(ReportCalendar, ZonesCountingLeapSecondsAreRefused) {
+    std::string error;
+    EXPECT_FALSE(report_calendar("right/America/New_York", error));
+    EXPECT_EQ(error, "report-timezone 'right/America/New_York' counts leap seconds, which stored times do "
+                     "not: use 'America/New_York'");
+}
+
 // UTC needs no zone files (a container without tzdata); the others are read where TZDIR says.
 TEST(ReportCalendar, UtcNeedsNoZoneFilesAndTzdirIsWhereTheOthersAre) {
     TempDir empty;
