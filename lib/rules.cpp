@@ -164,18 +164,20 @@ class ChargeBook {
 public:
     explicit ChargeBook(const VersionsById<ChargeFact>& versions) {
         for (const auto& [id, list] : versions) charges_.push_back(summarize_charge(id, list));
+        for (const ChargeInfo& c : charges_)
+            if (c.paid_at) paid_times_.push_back(*c.paid_at);
+        std::sort(paid_times_.begin(), paid_times_.end());
     }
 
     const std::vector<ChargeInfo>& charges() const { return charges_; }
 
     // A failed-for-good charge at tc stops mattering once the customer pays again: the first
     // successful charge (any charge, including a later success of the same one) after tc.
+    // A search, not a walk over every charge: it is asked once per failed charge, and a
+    // customer with years of charges made that quadratic.
     Micros resolved_at(Micros tc) const {
-        Micros best = kForever;
-        for (const ChargeInfo& c : charges_) {
-            if (c.paid_at && *c.paid_at > tc) best = std::min(best, *c.paid_at);
-        }
-        return best;
+        auto it = std::upper_bound(paid_times_.begin(), paid_times_.end(), tc);
+        return it == paid_times_.end() ? kForever : *it;
     }
 
     bool unresolved_at(Micros tc, Micros t) const { return resolved_at(tc) > t; }
@@ -207,6 +209,7 @@ public:
 
 private:
     std::vector<ChargeInfo> charges_;  // by id
+    std::vector<Micros> paid_times_;   // each charge's paid_at, sorted
 };
 
 // ---------------------------------------------------------------------------------------
