@@ -275,16 +275,42 @@ int64_t derived_rules_version(sql::Database& db) {
 
 void ChurnStore::apply(sql::Database& db, int64_t delivery_id, const Delivery& d) {
     if (db_ != &db) prepare(db);
-    std::set<int64_t> customers = record(delivery_id, d);
-    for (int64_t customer : customers) {
-        Touched touched;
-        if (d.payload) {
-            const DecodedPayload& p = *d.payload;
-            if (p.subscription && p.subscription->customer_id == customer) touched.subscriptions.insert(p.subscription->id);
-            if (p.charge && p.charge->customer_id == customer) touched.charges.insert(p.charge->id);
+    // A delivery whose rules fail is rolled back to its savepoint: so are its counts.
+    const std::size_t counted_before = uncommitted_.size();
+    try {
+        std::set<int64_t> customers = record(delivery_id, d);
+        for (int64_t customer : customers) {
+            Touched touched;
+            if (d.payload) {
+                const DecodedPayload& p = *d.payload;
+                if (p.subscription && p.subscription->customer_id == customer) touched.subscriptions.insert(p.subscription->id);
+                if (p.charge && p.charge->customer_id == customer) touched.charges.insert(p.charge->id);
+            }
+            recompute(customer, true, &touched);
         }
-        recompute(customer, true, &touched);
+    } catch (...) {
+        uncommitted_.resize(counted_before);
+        throw;
     }
+}
+
+void ChurnStore::count(const char* counter, std::string reason, std::string category) {
+    if (metrics_) uncommitted_.push_back({counter, std::move(reason), std::move(category)});
+}
+
+void ChurnStore::finished(bool committed) {
+    if (committed) {
+        for (const Counted& c : uncommitted_) {
+            if (c.reason.empty()) {
+                metrics_->inc(c.counter);
+            } else {
+                metrics_->inc(c.counter, {{"reason", c.reason}, {"category", c.category}});
+            }
+        }
+        auto_churn_mark_dropped_ |= mark_dropped_uncommitted_;
+    }
+    uncommitted_.clear();
+    mark_dropped_uncommitted_ = false;
 }
 
 // service_state 'auto_churn_checked_at', "<time>/<days>": the charges of that auto-churn-days
@@ -305,7 +331,7 @@ void ChurnStore::maintain(sql::Database& db) {
         // Customers recomputed meanwhile lose their auto-churn episodes: a later run with the
         // setting back must take every charge again, not only those due since its old mark.
         if (!auto_churn_mark_dropped_) set_auto_churn_mark(db, std::nullopt, 0);
-        auto_churn_mark_dropped_ = true;
+        mark_dropped_uncommitted_ = true;  // done once committed (finished)
         return;
     }
     if (db_ != &db) prepare(db);
@@ -566,7 +592,7 @@ ChurnCategory category_from(std::string_view s) {
 // An episode the facts no longer show, as it was stored: counted, and told to the listener
 // (which announces it to the targets that were told of the churn).
 void ChurnStore::retract_episode(int64_t id, const ChurnEpisode& stored, const CustomerOutcome& o) {
-    if (metrics_) metrics_->inc("churnwatch_churn_events_retracted_total");
+    count("churnwatch_churn_events_retracted_total");
     if (listener_) listener_->on_retracted(*db_, id, o, stored);
 }
 
@@ -644,11 +670,11 @@ void ChurnStore::sync_episodes(const CustomerOutcome& o, bool notify) {
         }
         if (!notify) continue;
         if (is_new) {
-            if (metrics_) metrics_->inc("churnwatch_churn_events_total", {{"reason", reason}, {"category", category}});
+            count("churnwatch_churn_events_total", reason, category);
             if (listener_) listener_->on_churned(*db_, id, o, e);
         }
         if (reactivated && !was_reactivated) {
-            if (metrics_) metrics_->inc("churnwatch_reactivations_total");
+            count("churnwatch_reactivations_total");
             if (listener_) listener_->on_reactivated(*db_, id, o, e);
         }
     }

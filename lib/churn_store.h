@@ -84,6 +84,9 @@ public:
     // max-retries charge is now old enough, so their churn is recorded (and announced) on
     // time even when no further delivery arrives for them. Without the policy: nothing.
     void maintain(sql::Database& db) override;
+    // The counters of what the transaction recorded (churns, reactivations, retractions) go
+    // up now if it committed; otherwise they are forgotten with it.
+    void finished(bool committed) override;
 
     // Records the objects of one decoded delivery as versions; returns the customer ids touched.
     std::set<int64_t> record(int64_t delivery_id, const Delivery& d);
@@ -147,8 +150,17 @@ private:
     Clock clock_;
     int64_t derived_with_ = 0;
     EpisodeListener* listener_ = nullptr;
+    // A counter increment made inside the current transaction, applied by finished(true).
+    struct Counted {
+        const char* counter;
+        std::string reason, category;  // churnwatch_churn_events_total's labels
+    };
+    void count(const char* counter, std::string reason = {}, std::string category = {});
+
     sql::Database* db_ = nullptr;
+    std::vector<Counted> uncommitted_;
     bool auto_churn_mark_dropped_ = false;  // maintain() without the policy: done once
+    bool mark_dropped_uncommitted_ = false;  // ...in the current transaction
     std::unique_ptr<Statements> st_;
 };
 

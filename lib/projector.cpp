@@ -154,8 +154,10 @@ ProjectionResult Projector::run(std::size_t max, const std::function<bool()>& yi
         // Whatever was taken from memory is still in the table: read it back from there.
         queue_.clear();
         from_table_ = true;
+        applier_.finished(false);
         throw;
     }
+    applier_.finished(true);
     watermark_ = result.watermark;
     return result;
 }

@@ -315,7 +315,9 @@ void Writer::maintain() {
         sql::Transaction txn(*db_);
         applier_->maintain(*db_);
         txn.commit();
+        applier_->finished(true);
     } catch (const std::exception&) {
+        applier_->finished(false);
         // Retried at the next interval; ingest is unaffected.
     }
 }

@@ -47,6 +47,10 @@ public:
     // policy that churns a customer N days after an event). Runs on the writer thread in its
     // own transaction every WriterOptions::maintenance_interval.
     virtual void maintain(sql::Database& db) {}
+    // After each transaction that apply() or maintain() ran in: committed, or not (rolled
+    // back; its deliveries are applied again later). What they did outside the database
+    // (counters) takes effect only when committed, or a retried transaction counts twice.
+    virtual void finished(bool committed) {}
 };
 
 // Observes commits (metrics); called on the writer thread.

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <future>
 #include <random>
+#include <set>
 #include <thread>
 
 #include <sqlite3.h>
@@ -15,6 +16,7 @@
 #include "churn_store.h"
 #include "crypto.h"
 #include "json.h"
+#include "metrics.h"
 #include "payload.h"
 #include "schema.h"
 #include "test_support.h"
@@ -75,6 +77,51 @@ TEST(ChurnStore, RichScenarioGivesTheExpectedEpisodes) {
               "1|active|1\n2|churned|0\n3|churned|0\n4|churned|0\n5|churned|0\n");
     EXPECT_EQ(query_rows(db, "SELECT id, charges_counted, ended_by_expiry FROM subscriptions WHERE id = 31"),
               "31|3|1\n");
+}
+
+// The rules, but every delivery's first application fails its whole transaction as a lock
+// taken elsewhere would: the projection retries, and each delivery is applied again.
+class FirstTryFails : public DeliveryApplier {
+public:
+    explicit FirstTryFails(ChurnStore& inner) : inner_(inner) {}
+    void prepare(sql::Database& db) override { inner_.prepare(db); }
+    void apply(sql::Database& db, int64_t id, const Delivery& d) override {
+        inner_.apply(db, id, d);
+        if (tried_.insert(id).second) throw sql::Error(SQLITE_BUSY, SQLITE_BUSY, "database is locked");
+    }
+    void finished(bool committed) override { inner_.finished(committed); }
+
+private:
+    ChurnStore& inner_;
+    std::set<int64_t> tried_;
+};
+
+// The counters go up for what committed: a transaction that failed and was retried counted
+// its churns twice.
+TEST(ChurnStore, CountersCountWhatCommittedOnceThoughTransactionsWereRetried) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    Metrics metrics;
+    {
+        ChurnStore churn(RulesPolicy{}, &metrics);
+        FirstTryFails applier(churn);
+        Writer writer(db, WriterOptions{}, &applier);
+        for (const auto& td : rich_scenario()) {
+            std::promise<void> done;
+            ASSERT_TRUE(writer.submit(make_delivery(td), [&](const WriteResult&) { done.set_value(); }));
+            done.get_future().wait();
+        }
+        writer.stop();
+    }
+    ASSERT_EQ(events(db), rich_scenario_expected_events());
+    double churned = 0;
+    for (const char* reason : {"cancelled", "max_retries", "expired", "deactivated"})
+        for (const char* category : {"voluntary", "involuntary", "natural"})
+            churned += metrics.value("churnwatch_churn_events_total", {{"reason", reason}, {"category", category}});
+    const int64_t rows = query_int(db, "SELECT count(*) FROM churn_events");
+    EXPECT_EQ(churned - metrics.value("churnwatch_churn_events_retracted_total"), rows);
+    EXPECT_EQ(metrics.value("churnwatch_reactivations_total"),
+              query_int(db, "SELECT count(*) FROM churn_events WHERE reactivated_at IS NOT NULL"));
 }
 
 TEST(ChurnStore, AnyOrderWithDuplicatesGivesIdenticalTables) {
