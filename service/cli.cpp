@@ -12,7 +12,7 @@ namespace {
 const std::vector<const char*> kServeOptions = {
     "config", "db", "listen", "secret", "threads", "tls-cert", "tls-key", "max-body",
     "max-header", "max-connections", "request-timeout", "queue-capacity", "max-batch",
-    "json-depth", "signature-window", "id-header", "dedupe-days", "projection-max-lag",
+    "json-depth", "signature-window", "id-header", "dedupe-days", "projection-max-lag", "stop-grace",
     "auto-churn-days", "report-timezone", "log-level", "alert-url", "alert-secret", "alert-events", "alert-target",
     "alert-chat", "alert-command", "alert-hold", "alert-timeout", "alert-budget", "alert-backoff-base-ms"};
 

@@ -44,6 +44,10 @@ const std::vector<OptionSpec>& option_specs() {
         {"projection-max-lag", "N", "100000",
          "stored deliveries the churn tables may fall behind under load before the rules "
          "take an equal share of the writer"},
+        {"stop-grace", "SECONDS", "15",
+         "after SIGTERM's drain (10 s at most), the database's last writes get this long; past "
+         "it (a disk not answering) serve logs a forced shutdown and exits 1. Keep 10 + this "
+         "below the service manager's stop timeout (the unit's TimeoutStopSec=30)"},
         {"auto-churn-days", "DAYS", "0",
          "if > 0: churn a customer DAYS days after an unresolved max-retries charge"},
         {"report-timezone", "ZONE", "UTC",

@@ -43,11 +43,6 @@ void report_rules_version(int64_t derived, Metrics& metrics, Logger& logger) {
                     "heard of since keep those rows until `churnwatch rebuild` (service stopped)");
 }
 
-// After the drain: the writer's last projection (at most 5 s) and checkpoint (up to 4.5 s
-// behind another process's lock), with room to spare; within systemd's TimeoutStopSec=30
-// after the 10 s drain.
-constexpr std::chrono::seconds kStopGrace{15};
-
 // Ends the process if the stop after the drain has not finished within its grace. Every
 // acknowledged delivery is on disk by then; the rest was never acknowledged. A line says so,
 // rather than the process hanging until a SIGKILL that says nothing.
@@ -184,8 +179,8 @@ int serve_command(const Config& config) {
             .num("alert_targets", static_cast<int64_t>(s.alerts.targets.size()));
         server.run();
         // A disk that does not answer (frozen, a dead network filesystem) would hold the last
-        // commit, and the exit with it, for ever: what follows gets kStopGrace.
-        StopWatchdog watchdog(logger, kStopGrace);
+        // commit, and the exit with it, for ever: what follows gets stop-grace (Settings).
+        StopWatchdog watchdog(logger, s.stop_grace);
         // Before the writer: the dispatcher needs nothing from it, and with the dispatcher's
         // connections closed the writer's final checkpoint can truncate the WAL. Alerts the
         // last batch adds stay pending in the outbox and go out after the next start.

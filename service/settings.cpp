@@ -98,7 +98,7 @@ bool read_settings(const Config& c, Settings& s, std::string& error) {
         if (v) out = static_cast<std::remove_reference_t<decltype(out)>>(*v);
         return v.has_value();
     };
-    long long timeout_s = 0, window_s = 0, churn_days = 0, dedupe_days = 0;
+    long long timeout_s = 0, window_s = 0, churn_days = 0, dedupe_days = 0, stop_grace_s = 0;
     if (!num("threads", 1, 64, s.server.threads) ||
         !num("max-body", 1, 64LL << 20, s.server.body_limit) ||
         // At most 64 KiB - 1: Beast keeps each header field in 16-bit lengths and throws on a
@@ -112,10 +112,12 @@ bool read_settings(const Config& c, Settings& s, std::string& error) {
         !num("signature-window", 1, 10LL * 365 * 86400, window_s) ||
         !num("auto-churn-days", 0, 3650, churn_days) ||
         !num("dedupe-days", 1, 3650, dedupe_days) ||
-        !num("projection-max-lag", 0, 100000000, s.writer.projection_max_lag)) {
+        !num("projection-max-lag", 0, 100000000, s.writer.projection_max_lag) ||
+        !num("stop-grace", 1, 3600, stop_grace_s)) {
         return false;
     }
     s.server.request_timeout = std::chrono::seconds(timeout_s);
+    s.stop_grace = std::chrono::seconds(stop_grace_s);
     s.writer.dedupe.window = dedupe_days * 86400 * kMicrosPerSecond;
     s.window = std::chrono::seconds(window_s);
     if (churn_days > 0) s.rules.auto_churn_after_max_retries_days = churn_days;

@@ -32,6 +32,11 @@ struct Settings {
     std::string db;
     LogLevel level = LogLevel::Info;
     ReportCalendar calendar;  // report-timezone's months, stored into the database at start
+    // stop-grace: after the drain, how long the last writes (the writer's last projection, at
+    // most 5 s, and checkpoint, up to 4.5 s behind another process's lock) may take before
+    // serve gives up on them and exits 1. The default, with the 10 s drain, stays within the
+    // systemd unit's TimeoutStopSec=30.
+    std::chrono::seconds stop_grace{15};
 };
 
 // Reads and validates every option: serve's (numbers in range, listen address, log level,

@@ -26,7 +26,8 @@ std::map<std::string, std::string> clean_env(std::map<std::string, std::string> 
     std::map<std::string, std::string> env;
     for (const char* name :
          {"CHURNWATCH_CONFIG", "CHURNWATCH_DB", "CHURNWATCH_LISTEN", "CHURNWATCH_SECRETS",
-          "CHURNWATCH_THREADS", "CHURNWATCH_MAX_BATCH", "CHURNWATCH_LOG_LEVEL"}) {
+          "CHURNWATCH_THREADS", "CHURNWATCH_MAX_BATCH", "CHURNWATCH_LOG_LEVEL",
+          "CHURNWATCH_STOP_GRACE"}) {
         env[name] = "";
     }
     for (auto& [k, v] : extra) env[k] = v;
@@ -86,6 +87,26 @@ TEST_F(ConfigCheck, GoodFileShowsEffectiveValuesSourcesAndMaskedSecrets) {
     auto via_env = check({}, {{"CHURNWATCH_CONFIG", good()}});
     ASSERT_EQ(via_env.exit_code, 0) << via_env.err;
     EXPECT_EQ(line_for(via_env.out, "threads"), "threads = 4   # file");
+}
+
+// stop-grace (the shutdown watchdog's grace) as config check shows it, from each source, and
+// refused out of range with serve's message.
+TEST_F(ConfigCheck, StopGraceShowsItsSourceAndIsRefusedOutOfRange) {
+    auto r = check({good()});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(line_for(r.out, "stop-grace"), "stop-grace = 15   # default");
+    std::string path = dir.file("grace.conf");
+    write_file(path, "stop-grace = 5\n");
+    r = check({path});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(line_for(r.out, "stop-grace"), "stop-grace = 5   # file");
+    r = check({path}, {{"CHURNWATCH_STOP_GRACE", "6"}});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(line_for(r.out, "stop-grace"), "stop-grace = 6   # env");
+    r = check({path, "--stop-grace", "0"});
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.err.find("--stop-grace must be a whole number from 1 to 3600 (got '0')"), std::string::npos)
+        << r.err;
 }
 
 TEST_F(ConfigCheck, NoSecretIsAWarningNotAnError) {

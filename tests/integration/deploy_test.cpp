@@ -13,6 +13,7 @@
 #include <sstream>
 #include <vector>
 
+#include "config.h"
 #include "test_support.h"
 
 using namespace churnwatch::test;
@@ -140,8 +141,13 @@ TEST(SystemdUnit, IsHardened) {
     EXPECT_EQ(one(d, "Restart"), "on-failure");
     EXPECT_NE(one(d, "EnvironmentFile"), "<missing>");
     EXPECT_EQ(one(d, "KillSignal"), "SIGTERM");
-    // The server drains for up to 10 s (ServerOptions::drain_timeout): stop must wait longer.
-    EXPECT_GT(std::stoi(one(d, "TimeoutStopSec")), 10);
+    // The server drains for up to 10 s (ServerOptions::drain_timeout), then gives its last
+    // writes stop-grace before it exits 1 by itself: systemd must wait longer than both, or
+    // its SIGKILL comes first and the `forced` line that says why never does.
+    const churnwatch::OptionSpec* grace = churnwatch::find_option("stop-grace");
+    ASSERT_NE(grace, nullptr);
+    ASSERT_NE(grace->default_value, nullptr);
+    EXPECT_GT(std::stoi(one(d, "TimeoutStopSec")), 10 + std::stoi(grace->default_value));
     EXPECT_EQ(one(d, "ExecStart").find("--secret"), std::string::npos)
         << "secrets belong in EnvironmentFile";
 }

@@ -49,7 +49,7 @@ TEST(CommandHelp, UsageLinesDetailsAndTheCommandsOptionsOnly) {
     // general help.
     std::string serve = command_help(*find_command("serve"));
     std::string general = general_help();
-    for (const char* line : {"  --db PATH", "  --secret SECRET", "  --log-level LEVEL"}) {
+    for (const char* line : {"  --db PATH", "  --secret SECRET", "  --log-level LEVEL", "  --stop-grace SECONDS"}) {
         auto at = serve.find(line);
         ASSERT_NE(at, std::string::npos) << line;
         std::string full = serve.substr(at, serve.find('\n', at) - at + 1);

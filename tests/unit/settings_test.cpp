@@ -4,11 +4,15 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "test_support.h"
+
 using namespace churnwatch;
+using churnwatch::test::ScopedEnv;
 
 namespace {
 
@@ -87,6 +91,35 @@ TEST(ServeSettings, AnEmptySecretIsRefused) {
     auto good = Config::load({"--secret", "shjk_0123456789"}, error);
     ASSERT_TRUE(good) << error;
     EXPECT_TRUE(read_settings(*good, s, error)) << error;
+}
+
+// stop-grace: how long serve's shutdown watchdog lets the last writes take after the drain
+// (serve_command.cpp). 15 s unless set by flag, environment or file; a grace of 0 would cut
+// every stop, and one of hours would hang like no watchdog at all.
+TEST(ServeSettings, StopGraceDefaultsTo15SecondsAndIsBounded) {
+    ScopedEnv no_grace("CHURNWATCH_STOP_GRACE", std::nullopt);
+    ScopedEnv no_config("CHURNWATCH_CONFIG", std::nullopt);
+    std::string error;
+    Settings s;
+    auto settings_of = [&](const std::vector<std::string>& args) {
+        auto config = Config::load(args, error);
+        return config && read_settings(*config, s, error);
+    };
+    ASSERT_TRUE(settings_of({})) << error;
+    EXPECT_EQ(s.stop_grace, std::chrono::seconds(15));
+    ASSERT_TRUE(settings_of({"--stop-grace", "2"})) << error;
+    EXPECT_EQ(s.stop_grace, std::chrono::seconds(2));
+    ASSERT_TRUE(settings_of({"--stop-grace=3600"})) << error;
+    EXPECT_EQ(s.stop_grace, std::chrono::seconds(3600));
+    {
+        ScopedEnv env("CHURNWATCH_STOP_GRACE", "7");
+        ASSERT_TRUE(settings_of({})) << error;
+        EXPECT_EQ(s.stop_grace, std::chrono::seconds(7));
+    }
+    for (const char* bad : {"0", "-1", "3601", "1.5", "soon"}) {
+        EXPECT_FALSE(settings_of({"--stop-grace", bad})) << bad;
+        EXPECT_EQ(error, std::string("--stop-grace must be a whole number from 1 to 3600 (got '") + bad + "')");
+    }
 }
 
 }  // namespace
