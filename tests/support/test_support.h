@@ -132,6 +132,9 @@ public:
     // SIGKILL and wait.
     void kill_hard();
     bool running();
+    // The caller waited for the process itself (a test that ptraced one of its threads must
+    // reap that thread before the process's exit is reported): nothing is left to stop.
+    void reaped() { pid_ = -1; }
     std::string log() const;  // everything the server wrote on stderr
 
 private:
