@@ -36,7 +36,7 @@ constexpr const char* kRetried = "churnwatch_alerts_retried_total";
 constexpr const char* kDead = "churnwatch_alerts_dead_lettered_total";
 constexpr const char* kDisabled = "churnwatch_alert_targets_disabled_total";
 
-Micros now_us() {
+Micros system_now_us() {
     using namespace std::chrono;
     return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
 }
@@ -110,8 +110,8 @@ Attempt post_alert(const std::string& url, const HttpHeaderList& headers, const 
 }
 
 Attempt send_http(const AlertTarget& target, const StandardWebhookSigner& signer, const Row& row,
-                  std::chrono::milliseconds timeout, const std::function<bool()>& cancelled) {
-    int64_t ts = now_us() / kMicrosPerSecond;  // the signing time, not the creation time
+                  Micros now, std::chrono::milliseconds timeout, const std::function<bool()>& cancelled) {
+    int64_t ts = now / kMicrosPerSecond;  // the signing time, not the creation time
     HttpHeaderList headers{
         {"Content-Type", "application/json"},
         {std::string(kWebhookIdHeader), row.webhook_id},
@@ -288,6 +288,8 @@ AlertDispatcher::AlertDispatcher(std::string db_path, AlertSettings settings, Me
 
 AlertDispatcher::~AlertDispatcher() { stop(); }
 
+Micros AlertDispatcher::now_us() const { return clock_ ? clock_() : system_now_us(); }
+
 void AlertDispatcher::start() {
     if (workers_.empty()) return;
     catch_up_with_clock(nullptr);
@@ -461,7 +463,7 @@ void AlertDispatcher::run(Worker& w) {
                 auto started = std::chrono::steady_clock::now();
                 Attempt at = w.target.is_command() ? run_command(w.target, row, settings_.timeout, cancelled)
                              : w.target.chat       ? send_chat(w.target, row, settings_.timeout, cancelled)
-                                                   : send_http(w.target, *w.signer, row, settings_.timeout, cancelled);
+                                                   : send_http(w.target, *w.signer, row, now_us(), settings_.timeout, cancelled);
                 if (at.abandoned) break;
                 std::uniform_real_distribution<double> jitter(0.0, 1.0);
                 Micros now = now_us();

@@ -21,6 +21,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -46,6 +47,11 @@ public:
     // present one (the system clock moved back while serving). Tests shorten it; set it
     // before start().
     void set_clock_check_interval(std::chrono::milliseconds every) { clock_check_interval_ = every; }
+    // The wall clock behind every outbox time the dispatcher reads or writes (due, rest,
+    // attempt and signing times; not the steady-clock intervals): the system clock, unless
+    // a test sets one it can move back. Set it before start(); it is called from every worker.
+    using Clock = std::function<Micros()>;
+    void set_clock(Clock clock) { clock_ = std::move(clock); }
 
     // Starts the workers. The database must exist and be migrated (start after the Writer).
     // Pending alerts scheduled by a clock ahead of the present one are made due first
@@ -61,6 +67,7 @@ private:
     struct Worker;
     void run(Worker& w);
     void log_targets();
+    Micros now_us() const;  // clock_, else the system clock
     Micros schedule_horizon() const;
     int64_t catch_up_with_clock(sql::Database* db, const Worker* w = nullptr);
 
@@ -74,6 +81,7 @@ private:
     std::condition_variable cv_;
     uint64_t generation_ = 0;       // bumped by notify()
     std::chrono::milliseconds clock_check_interval_{std::chrono::minutes(1)};
+    Clock clock_;
     std::atomic<bool> stopping_{false};
 };
 

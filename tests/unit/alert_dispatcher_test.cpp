@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -82,6 +83,63 @@ TEST(AlertDispatcher, AlertsStampedByAClockAheadWhileServingAreSentAtTheNextLook
               std::string::npos)
         << log;
     EXPECT_EQ(query_text(db, "SELECT status FROM alerts_outbox"), "sent");
+}
+
+// After a retryable failure a target rests until its alert's next attempt. A rest taken while
+// the system clock was ahead (a clock 30 days fast, then corrected) would, by the corrected
+// clock, last 30 days: every alert of the target waiting, silently. The worker's clock check
+// ends such a rest (a rest or a due time beyond what the clock alone can schedule) and the
+// alert goes out at once. The dispatcher's clock is the test's here, so it can move back.
+TEST(AlertDispatcher, ARestTakenByAClockAheadEndsAtTheNextClockCheck) {
+    TempDir dir;
+    const std::string db = dir.file("a.db");
+    {
+        sql::Database conn(db);
+        configure_connection(conn);
+        apply_migrations(conn);
+    }
+    HttpReceiver rx;
+    rx.script({{.status = 503}});  // then 200
+    AlertSettings settings;
+    AlertTarget target;
+    target.name = target.url = rx.url("/hook");
+    target.secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    settings.targets.push_back(target);
+    constexpr Micros kAhead = 30 * 86400 * kMicrosPerSecond;
+    std::atomic<Micros> ahead{kAhead};
+    const std::string log_path = dir.file("log");
+    const int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    ASSERT_GE(log_fd, 0);
+    {
+        Logger logger(log_fd);
+        AlertDispatcher dispatcher(db, settings, nullptr, logger);
+        dispatcher.set_clock([&ahead] { return now_us() + ahead.load(); });
+        dispatcher.set_clock_check_interval(100ms);
+        dispatcher.start();
+        {
+            // Recorded while the clock is ahead, as the outbox would have.
+            sql::Database conn(db);
+            sql::Statement add(conn,
+                               "INSERT INTO alerts_outbox (target, event_type, episode_id, customer_id,"
+                               " webhook_id, payload, created_us, next_attempt_us, retry_from_us)"
+                               " VALUES (?1, 'customer.churned', 1, 1, 'msg_rested', '{}', ?2, ?2, ?2)");
+            add.bind(1, target.name).bind(2, now_us() + kAhead).run();
+        }
+        dispatcher.notify();
+        ASSERT_TRUE(rx.wait_for(1, 5s)) << read_all(log_path);
+        // The failure recorded (the clock still ahead): the target rests until its retry.
+        ASSERT_TRUE(eventually([&] { return query_int(db, "SELECT attempts FROM alerts_outbox") == 1; }))
+            << read_all(log_path);
+        EXPECT_GT(query_int(db, "SELECT next_attempt_us FROM alerts_outbox"), now_us() + kAhead - 60 * kMicrosPerSecond);
+        ahead = 0;  // the clock corrected: by it, the rest now ends 30 days from now
+        EXPECT_TRUE(rx.wait_for(2, 5s)) << "the rest held the target\n" << read_all(log_path);
+        dispatcher.stop();
+    }
+    ::close(log_fd);
+    ASSERT_EQ(rx.count(), 2u);
+    EXPECT_EQ(rx.requests()[1].header("webhook-id"), "msg_rested");
+    EXPECT_EQ(query_text(db, "SELECT status FROM alerts_outbox"), "sent");
+    EXPECT_EQ(query_int(db, "SELECT attempts FROM alerts_outbox"), 2);
 }
 
 // serve's writer observer is the notifier, with the metrics behind it: an observation it
