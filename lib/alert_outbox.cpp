@@ -278,6 +278,75 @@ void AlertOutbox::on_retracted(sql::Database& db, int64_t event_id, const Custom
     add(db, kCustomerChurnRetracted, event_id, c, e, to);
 }
 
+namespace {
+
+// When a row finished (see PrunedAlerts): written exactly as alerts_outbox_finished (0020)
+// indexes it, so that the planner reads that index.
+constexpr const char* kFinished =
+    "max(o.created_us, coalesce(o.last_attempt_us, 0), coalesce(o.sent_us, 0))";
+
+// ?1 the cutoff. A finished row that finished before it and that nothing will read again:
+// not a customer.churned; or its episode is gone; or neither sent nor withdrawn (retracted
+// without an attempt) and no earlier churned row of its target for the episode, which would
+// otherwise become the one AlertOutbox::churn_row reads (a withdrawn one: see PrunedAlerts).
+std::string deletable() {
+    return std::string("o.status <> 'pending' AND ") + kFinished +
+           " < ?1 AND (o.event_type <> 'customer.churned'"
+           " OR NOT EXISTS (SELECT 1 FROM churn_events e WHERE e.id = o.episode_id"
+           " AND e.customer_id = o.customer_id)"
+           " OR (o.status <> 'sent' AND (o.status <> 'retracted' OR o.last_attempt_us IS NOT NULL)"
+           " AND NOT EXISTS (SELECT 1 FROM alerts_outbox p WHERE p.episode_id = o.episode_id"
+           " AND p.id < o.id AND p.customer_id = o.customer_id AND p.target = o.target"
+           " AND p.event_type = 'customer.churned')))";
+}
+
+}  // namespace
+
+std::string AlertPruner::find_sql() {
+    // ?2 and ?3: the cursor (finished time, id); ?4 the limit.
+    return std::string("SELECT o.id, ") + kFinished + " FROM alerts_outbox AS o WHERE " + deletable() +
+           " AND " + kFinished + " >= ?2 AND (" + kFinished + " > ?2 OR o.id > ?3) ORDER BY " + kFinished +
+           ", o.id LIMIT ?4";
+}
+
+AlertPruner::AlertPruner(sql::Database& db)
+    : find_(db, find_sql()),
+      // ?2: the ids found, as a JSON array.
+      remove_(db, "DELETE FROM alerts_outbox AS o WHERE o.id IN (SELECT value FROM json_each(?2)) AND " +
+                      deletable() + " RETURNING status") {}
+
+bool AlertPruner::batch(Micros cutoff, AlertPruneCursor& cursor, PrunedAlerts& pruned, int limit) {
+    std::string ids = "[";
+    int found = 0;
+    find_.reset();
+    find_.bind(1, cutoff).bind(2, cursor.finished).bind(3, cursor.id).bind(4, limit);
+    while (find_.step()) {
+        ids += (found++ ? "," : "") + std::to_string(find_.column_int(0));
+        cursor = {find_.column_int(1), find_.column_int(0)};
+    }
+    find_.reset();  // ends the read before the write
+    if (found == 0) return false;
+    remove_.reset();
+    remove_.bind(1, cutoff).bind(2, ids + "]");
+    while (remove_.step()) {
+        const std::string status = remove_.column_text(0);
+        if (status == "sent") ++pruned.sent;
+        else if (status == "dead") ++pruned.dead;
+        else if (status == "disabled") ++pruned.disabled;
+        else ++pruned.retracted;
+    }
+    remove_.reset();
+    return found == limit;
+}
+
+PrunedAlerts prune_finished_alerts(sql::Database& db, Micros cutoff, AlertPruneCursor from) {
+    AlertPruner pruner(db);
+    PrunedAlerts pruned;
+    while (pruner.batch(cutoff, from, pruned)) {
+    }
+    return pruned;
+}
+
 void AlertOutbox::add(sql::Database& db, std::string_view type, int64_t episode_id,
                       const CustomerOutcome& c, const ChurnEpisode& e, const std::vector<char>& to) {
     if (std::find(to.begin(), to.end(), 1) == to.end()) return;

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -162,6 +163,62 @@ struct RescheduledAlerts {
 };
 RescheduledAlerts reschedule_future_alerts(sql::Database& db, Micros now, Micros horizon,
                                            Micros slack, const std::string* target = nullptr);
+
+// Retention (alert-retention-days): finished alerts — sent, dead, disabled, retracted — are
+// deleted once they finished before a cutoff; pending ones never are. A row finished at the
+// latest of its times: sent_us (delivered), last_attempt_us (the attempt that killed it),
+// else created_us (recorded disabled, or withdrawn before any attempt). So a dead alert can
+// be retried (`alerts retry`) for the whole period after it died, whatever its age.
+//
+// One exception, for as long as the churn episode is in churn_events: the customer.churned
+// rows that AlertOutbox reads to know what a target was told of the episode (churn_row: the
+// target's latest churned row for it). A sent one is why the target is sent
+// customer.churn_retracted or customer.churn_updated when a late delivery erases or changes
+// the episode; a withdrawn one (retracted, never attempted) is why it hears nothing of the
+// episode's return, and why a churn undone within alert-hold is announced after all if the
+// return is undone. Deleted, the target would miss the retraction or hear of a return it was
+// never told the churn of. So such a row is kept, and so is any later churned row for the
+// same target and episode (the latest is what is read: deleting it would make the withdrawn
+// one the latest). Once the episode is gone (erased; its id is never given out again) they
+// age out like the rest. Other rows — reactivations, retractions, updates, dead or disabled
+// churn alerts — nothing reads again.
+struct PrunedAlerts {
+    int64_t sent = 0, dead = 0, disabled = 0, retracted = 0;
+    int64_t total() const { return sent + dead + disabled + retracted; }
+    PrunedAlerts& operator+=(const PrunedAlerts& o) {
+        sent += o.sent, dead += o.dead, disabled += o.disabled, retracted += o.retracted;
+        return *this;
+    }
+};
+
+// Where a pruning scan goes on from: finished rows are visited in (finished time, id) order
+// (the index alerts_outbox_finished). The default starts at the beginning.
+struct AlertPruneCursor {
+    Micros finished = std::numeric_limits<Micros>::min();
+    int64_t id = 0;
+};
+
+inline constexpr int kAlertPruneBatch = 1000;  // rows deleted per statement at most
+
+class AlertPruner {
+public:
+    explicit AlertPruner(sql::Database& db);
+    // One batch: the next `limit` deletable rows after `cursor` that finished before `cutoff`
+    // are found by a read (no lock that ingest waits for, however many kept rows it passes),
+    // then deleted by one DELETE of those ids that checks each again (a row retried
+    // meanwhile is pending and stays). The cursor moves past them; counts are added to
+    // `pruned`. Returns false when the scan has reached `cutoff` (nothing more to find).
+    bool batch(Micros cutoff, AlertPruneCursor& cursor, PrunedAlerts& pruned,
+               int limit = kAlertPruneBatch);
+    // The read's SQL (?1 cutoff, ?2 and ?3 the cursor, ?4 the limit): tests check its plan.
+    static std::string find_sql();
+
+private:
+    sql::Statement find_, remove_;
+};
+
+// Every batch from `from` to `cutoff`, one after the other, without a pause between them.
+PrunedAlerts prune_finished_alerts(sql::Database& db, Micros cutoff, AlertPruneCursor from = {});
 
 // "msg_" + 32 lowercase hex digits from OpenSSL's CSPRNG.
 std::string random_webhook_id();

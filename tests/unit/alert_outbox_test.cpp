@@ -571,4 +571,214 @@ TEST(AlertOutbox, AlertsStampedByAClockAheadAreMadeDueNow) {
               "0");
 }
 
+// ---- Retention (alert-retention-days): AlertPruner -------------------------------------
+
+constexpr Micros kDay = 86400 * kMicrosPerSecond;
+constexpr Micros kRetention = 30 * kDay;
+
+// One alerts_outbox row, times relative to kNow (nullopt: NULL).
+void add_row(sql::Database& db, const std::string& name, const std::string& target, const std::string& event,
+             int64_t episode, int64_t customer, const std::string& status, Micros created,
+             std::optional<Micros> last_attempt = std::nullopt, std::optional<Micros> sent = std::nullopt) {
+    sql::Statement q(db,
+                     "INSERT INTO alerts_outbox (target, event_type, episode_id, customer_id, webhook_id,"
+                     " payload, created_us, status, next_attempt_us, retry_from_us, last_attempt_us, sent_us)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, '{}', ?6, ?7, ?6, ?6, ?8, ?9)");
+    q.bind(1, target).bind(2, event).bind(3, episode).bind(4, customer).bind(5, name).bind(6, kNow + created);
+    q.bind(7, status);
+    q.bind(8, last_attempt ? std::optional<Micros>(kNow + *last_attempt) : std::nullopt);
+    q.bind(9, sent ? std::optional<Micros>(kNow + *sent) : std::nullopt).run();
+}
+
+std::string names(const std::string& db) {
+    return query_rows(db, "SELECT group_concat(webhook_id, ' ') FROM (SELECT webhook_id FROM alerts_outbox ORDER BY id)");
+}
+
+// Finished alerts go once they finished longer ago than the retention: a delivered one
+// counted from its delivery, a dead one from the attempt that killed it (`alerts retry`
+// brought it back and it died again: it is kept), one never attempted from its creation.
+// Pending alerts stay, however old. Nothing reads these rows again (no churn announcement
+// of a living episode among them: episode 999 is in no churn_events).
+TEST(AlertRetention, FinishedAlertsAreDeletedOnceTheyFinishedBeforeTheCutoffPendingOnesNever) {
+    TempDir dir;
+    sql::Database db(dir.file("a.db"));
+    configure_connection(db);
+    apply_migrations(db);
+    const std::string t = "http://a.example/hook";
+    add_row(db, "sent_old", t, "customer.reactivated", 999, 9, "sent", -40 * kDay, -40 * kDay, -40 * kDay);
+    add_row(db, "sent_10_days_ago", t, "customer.reactivated", 999, 9, "sent", -40 * kDay, -10 * kDay, -10 * kDay);
+    add_row(db, "dead_old", t, "customer.reactivated", 999, 9, "dead", -41 * kDay, -40 * kDay);
+    add_row(db, "died_20_days_ago", t, "customer.reactivated", 999, 9, "dead", -60 * kDay, -20 * kDay);
+    add_row(db, "disabled_old", t, "customer.churned", 999, 9, "disabled", -40 * kDay);
+    add_row(db, "pending_old", t, "customer.churned", 999, 9, "pending", -100 * kDay, -90 * kDay);
+    add_row(db, "pending_never_tried", "http://gone.example/", "customer.churned", 999, 9, "pending", -100 * kDay);
+    add_row(db, "withdrawn_old", t, "customer.churned", 999, 9, "retracted", -40 * kDay);
+    add_row(db, "retraction_old", t, "customer.churn_retracted", 999, 9, "sent", -35 * kDay, -31 * kDay, -31 * kDay);
+    add_row(db, "update_old", t, "customer.churn_updated", 999, 9, "sent", -31 * kDay, -31 * kDay, -31 * kDay);
+    add_row(db, "sent_just_before", t, "customer.reactivated", 999, 9, "sent", -40 * kDay, -kRetention - 1, -kRetention - 1);
+    add_row(db, "sent_at_cutoff", t, "customer.reactivated", 999, 9, "sent", -40 * kDay, -kRetention, -kRetention);
+
+    PrunedAlerts pruned = prune_finished_alerts(db, kNow - kRetention);
+    EXPECT_EQ(names(db.path()), "sent_10_days_ago died_20_days_ago pending_old pending_never_tried sent_at_cutoff\n");
+    EXPECT_EQ(pruned.sent, 4);
+    EXPECT_EQ(pruned.dead, 1);
+    EXPECT_EQ(pruned.disabled, 1);
+    EXPECT_EQ(pruned.retracted, 1);
+    EXPECT_EQ(pruned.total(), 7);
+    // Done: a second pass finds nothing. Ids are never given out again (AUTOINCREMENT).
+    EXPECT_EQ(prune_finished_alerts(db, kNow - kRetention).total(), 0);
+    add_row(db, "after", t, "customer.reactivated", 999, 9, "pending", 0);
+    EXPECT_EQ(first_text(db, "SELECT id FROM alerts_outbox WHERE webhook_id = 'after'"), "13");
+}
+
+// What a target was told of an episode is its latest customer.churned row for it
+// (AlertOutbox::churn_row). Delivered, it is why a late delivery that erases the episode is
+// followed by customer.churn_retracted: kept, however old, while the episode is in
+// churn_events; a dead one says nothing and goes. Once the episode is erased, the churn and
+// its retraction age out like any other alert.
+TEST(AlertRetention, ADeliveredChurnIsKeptWhileItsEpisodeLivesSoItsRetractionIsStillSent) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    const std::vector<AlertRoute> routes = {{"http://a.example/hook", true, true, true},
+                                            {"http://dead.example/hook", true, true, true}};
+    Micros now = kNow - 40 * kDay;
+    AlertOutbox outbox(routes, [&now] { return now; });
+    auto sub = [](const std::string& action, SubscriptionSpec s) {
+        return TestDelivery{"subscription/" + action, subscription_json(s)};
+    };
+    feed(db, {sub("created", {.id = 71, .customer_id = 7, .updated_at = "2026-01-05T10:00:00+00:00",
+                              .created_at = "2026-01-05T10:00:00+00:00"}),
+              sub("cancelled", {.id = 71, .customer_id = 7, .status = "cancelled",
+                                .updated_at = "2026-03-01T10:00:00+00:00",
+                                .created_at = "2026-01-05T10:00:00+00:00",
+                                .cancelled_at = "2026-03-01T10:00:00+00:00"})},
+         outbox);
+    sql::Database conn(db);
+    const std::string forty_days_ago = std::to_string(kNow - 40 * kDay);
+    conn.exec("UPDATE alerts_outbox SET status = 'sent', attempts = 1, last_attempt_us = " + forty_days_ago +
+              ", sent_us = " + forty_days_ago + " WHERE target = 'http://a.example/hook';"
+              "UPDATE alerts_outbox SET status = 'dead', attempts = 9, last_attempt_us = " + forty_days_ago +
+              " WHERE target = 'http://dead.example/hook'");
+    PrunedAlerts pruned = prune_finished_alerts(conn, kNow - kRetention);
+    EXPECT_EQ(pruned.dead, 1);
+    EXPECT_EQ(pruned.total(), 1);
+    EXPECT_EQ(query_rows(db, "SELECT target, event_type, status FROM alerts_outbox"),
+              "http://a.example/hook|customer.churned|sent\n");
+
+    // Late: this subscription was active all along, so customer 7 never churned.
+    now = kNow;
+    feed(db, {sub("created", {.id = 72, .customer_id = 7, .updated_at = "2026-02-01T10:00:00+00:00",
+                              .created_at = "2026-02-01T10:00:00+00:00"})},
+         outbox);
+    EXPECT_EQ(query_int(db, "SELECT count(*) FROM churn_events"), 0);
+    EXPECT_EQ(query_rows(db, "SELECT target, event_type, status FROM alerts_outbox ORDER BY id"),
+              "http://a.example/hook|customer.churned|sent\n"
+              "http://a.example/hook|customer.churn_retracted|pending\n");
+    // The episode is gone: both age out (the churn at once, the retraction once it is old).
+    EXPECT_EQ(prune_finished_alerts(conn, kNow - kRetention).sent, 1);
+    conn.exec("UPDATE alerts_outbox SET status = 'sent', created_us = " + forty_days_ago + ", sent_us = " +
+              forty_days_ago + ", last_attempt_us = " + forty_days_ago);
+    EXPECT_EQ(prune_finished_alerts(conn, kNow - kRetention).sent, 1);
+    EXPECT_EQ(query_int(db, "SELECT count(*) FROM alerts_outbox"), 0);
+}
+
+// A churn alert withdrawn because the customer was back within alert-hold (retracted, never
+// attempted) is why that target hears nothing of the return, and why the churn is announced
+// after all if a late delivery undoes the return: kept while the episode lives, as is a later
+// churn alert for that target and episode, even dead (deleted, it would leave the withdrawn
+// one as the latest, which says the opposite). Anything else of the episode ages out.
+TEST(AlertRetention, AChurnWithdrawnWithinTheHoldIsKeptWhileItsEpisodeLives) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    const std::vector<AlertRoute> routes = {{"http://a.example/hook", true, true, true},
+                                            {"http://reactivations.example/hook", false, true, true}};
+    Micros now = kNow - 40 * kDay;
+    AlertOutbox outbox(routes, [&now] { return now; });
+    outbox.set_hold(kHold);
+    feed(db, brief_churn(7), outbox);
+    sql::Database conn(db);
+    conn.exec("UPDATE alerts_outbox SET status = 'sent', attempts = 1, last_attempt_us = created_us,"
+              " sent_us = created_us WHERE status = 'pending'");
+    EXPECT_EQ(query_rows(db, "SELECT target, event_type, status FROM alerts_outbox ORDER BY id"),
+              "http://a.example/hook|customer.churned|retracted\n"
+              "http://reactivations.example/hook|customer.reactivated|sent\n");
+    PrunedAlerts pruned = prune_finished_alerts(conn, kNow - kRetention);
+    EXPECT_EQ(pruned.sent, 1);
+    EXPECT_EQ(pruned.total(), 1);
+    EXPECT_EQ(query_rows(db, "SELECT target, event_type, status FROM alerts_outbox"),
+              "http://a.example/hook|customer.churned|retracted\n");
+
+    // A late delivery undoes that return: the churn is announced to that target after all.
+    const int64_t episode = query_int(db, "SELECT id FROM churn_events WHERE customer_id = 7");
+    CustomerOutcome c;
+    c.customer_id = 7;
+    ChurnEpisode e;
+    ChurnEpisode before = e;
+    before.reactivated_at = kNow - 40 * kDay;
+    now = kNow;
+    {
+        sql::Transaction txn(conn);
+        outbox.on_changed(conn, episode, c, e, before);
+        txn.commit();
+    }
+    EXPECT_EQ(query_rows(db, "SELECT target, event_type, status FROM alerts_outbox ORDER BY id"),
+              "http://a.example/hook|customer.churned|retracted\n"
+              "http://a.example/hook|customer.churned|pending\n");
+    // That one dies, long ago: kept with the withdrawn one before it (the target hears of a
+    // return as it would have, the latest churn alert being dead, not withdrawn).
+    conn.exec("UPDATE alerts_outbox SET status = 'dead', attempts = 9, created_us = " +
+              std::to_string(kNow - 41 * kDay) + ", last_attempt_us = " + std::to_string(kNow - 40 * kDay) +
+              " WHERE status = 'pending'");
+    EXPECT_EQ(prune_finished_alerts(conn, kNow - kRetention).total(), 0);
+    e.reactivated_at = kNow;
+    {
+        sql::Transaction txn(conn);
+        outbox.on_reactivated(conn, episode, c, e);
+        txn.commit();
+    }
+    EXPECT_EQ(query_rows(db, "SELECT target, event_type, status FROM alerts_outbox ORDER BY id"),
+              "http://a.example/hook|customer.churned|retracted\n"
+              "http://a.example/hook|customer.churned|dead\n"
+              "http://a.example/hook|customer.reactivated|pending\n"
+              "http://reactivations.example/hook|customer.reactivated|pending\n");
+}
+
+// A pass reads the finished rows through alerts_outbox_finished, in (finished time, id)
+// order, and goes on from its cursor: rows before it are not looked at, and rows it keeps do
+// not stop it, however many lie between two batches' worth of deletable ones.
+TEST(AlertRetention, ThePassReadsTheFinishedIndexFromItsCursorPastKeptRows) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    AlertOutbox outbox({{"http://a.example/hook", true, true, true}}, [] { return kNow - 50 * kDay; });
+    feed(db, rich_scenario(), outbox);  // five churn announcements of living episodes
+    sql::Database conn(db);
+    {
+        sql::Statement plan(conn, "EXPLAIN QUERY PLAN " + AlertPruner::find_sql());
+        std::string steps;
+        while (plan.step()) steps += plan.column_text(3) + "\n";
+        EXPECT_NE(steps.find("USING INDEX alerts_outbox_finished"), std::string::npos) << steps;
+        EXPECT_EQ(steps.find("TEMP B-TREE"), std::string::npos) << steps;
+    }
+    // The announcements finished 45 days ago; reactivations (nothing reads them again)
+    // around them, one a day from 49 days ago on.
+    conn.exec("UPDATE alerts_outbox SET status = 'sent', attempts = 1, last_attempt_us = " +
+              std::to_string(kNow - 45 * kDay) + ", sent_us = " + std::to_string(kNow - 45 * kDay));
+    for (int i = 0; i < 8; ++i) {
+        const Micros at = -(49 - i) * kDay;
+        add_row(conn, "r" + std::to_string(i), "http://a.example/hook", "customer.reactivated", 999, 9, "sent",
+                at, at, at);
+    }
+    AlertPruner pruner(conn);
+    AlertPruneCursor cursor{kNow - 47 * kDay, 0};  // r0 and r1 were looked at before
+    PrunedAlerts pruned;
+    int batches = 1;
+    while (pruner.batch(kNow - kRetention, cursor, pruned, 2)) ++batches;
+    EXPECT_EQ(pruned.sent, 7);  // r2 … r7, and the scenario's reactivation
+    EXPECT_EQ(batches, 4);      // 2 + 2 + 2 + 1
+    EXPECT_EQ(query_rows(db, "SELECT group_concat(webhook_id, ' ') FROM alerts_outbox WHERE webhook_id LIKE 'r%'"),
+              "r0 r1\n");
+    EXPECT_EQ(query_int(db, "SELECT count(*) FROM alerts_outbox WHERE event_type = 'customer.churned'"), 5);
+    EXPECT_EQ(cursor.finished, kNow - 42 * kDay);
+}
+
 }  // namespace
