@@ -291,17 +291,19 @@ bool parse_alert_events(const std::string& text, bool& churned, bool& reactivate
 
 bool read_alert_settings(const Config& c, AlertSettings& out, std::string& error) {
     out = AlertSettings{};
-    long long timeout_s = 0, budget_h = 0, base_ms = 0, hold_s = 0;
+    long long timeout_s = 0, budget_h = 0, base_ms = 0, hold_s = 0, retention_d = 0;
     auto num = [&](const char* name, long long min, long long max, long long& v) {
         auto got = c.get_int(name, min, max, error);
         if (got) v = *got;
         return got.has_value();
     };
     if (!num("alert-timeout", 1, 300, timeout_s) || !num("alert-budget", 1, 24 * 365, budget_h) ||
-        !num("alert-backoff-base-ms", 1, 600000, base_ms) || !num("alert-hold", 0, 86400, hold_s)) {
+        !num("alert-backoff-base-ms", 1, 600000, base_ms) || !num("alert-hold", 0, 86400, hold_s) ||
+        !num("alert-retention-days", 0, 3650, retention_d)) {
         return false;
     }
     out.hold = hold_s * kMicrosPerSecond;
+    out.retention = retention_d * 86400 * kMicrosPerSecond;
     out.timeout = std::chrono::seconds(timeout_s);
     out.policy.budget = budget_h * 3600 * kMicrosPerSecond;
     out.policy.base_delay = base_ms * 1000;

@@ -1,6 +1,7 @@
 // Alert hook configuration: the targets (`alert-url` with `alert-secret`, `alert-target`,
-// `alert-command`) and the delivery policy (`alert-hold`, `alert-timeout`, `alert-budget`,
-// `alert-backoff-base-ms`), validated up front so `serve` refuses to start with a target it
+// `alert-command`), the delivery policy (`alert-hold`, `alert-timeout`, `alert-budget`,
+// `alert-backoff-base-ms`) and how long finished alerts are kept (`alert-retention-days`),
+// validated up front so `serve` refuses to start with a target it
 // could not sign for or reach.
 #pragma once
 
@@ -50,6 +51,9 @@ struct AlertSettings {
     AlertPolicy policy;
     std::chrono::milliseconds timeout{10000};  // per attempt (HTTP exchange or command run)
     Micros hold = 0;  // alert-hold: how long a churn alert waits before its first attempt
+    // alert-retention-days: finished alerts are deleted this long after they finished (see
+    // PrunedAlerts in alert_outbox.h); 0 keeps every alert.
+    Micros retention = 30 * 86400 * kMicrosPerSecond;
     // Accepted but worth an operator's attention (serve logs each, config check prints them):
     // a signing secret shorter than the 24 bytes Standard Webhooks asks for. Never a secret.
     std::vector<std::string> warnings;

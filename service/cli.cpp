@@ -14,7 +14,8 @@ const std::vector<const char*> kServeOptions = {
     "max-header", "max-connections", "request-timeout", "queue-capacity", "max-batch",
     "json-depth", "signature-window", "id-header", "dedupe-days", "projection-max-lag", "stop-grace",
     "auto-churn-days", "report-timezone", "log-level", "alert-url", "alert-secret", "alert-events", "alert-target",
-    "alert-chat", "alert-command", "alert-hold", "alert-timeout", "alert-budget", "alert-backoff-base-ms"};
+    "alert-chat", "alert-command", "alert-hold", "alert-timeout", "alert-budget", "alert-backoff-base-ms",
+    "alert-retention-days"};
 
 // "  --db PATH                    SQLite database file … [default: …] (env CHURNWATCH_DB)"
 std::string option_line(const OptionSpec& o) {

@@ -26,7 +26,7 @@ protected:
     void SetUp() override {
         for (const char* name : {"CHURNWATCH_CONFIG", "CHURNWATCH_ALERT_URL", "CHURNWATCH_ALERT_SECRET",
                                  "CHURNWATCH_ALERT_EVENTS", "CHURNWATCH_ALERT_TARGET",
-                                 "CHURNWATCH_ALERT_COMMAND"}) {
+                                 "CHURNWATCH_ALERT_COMMAND", "CHURNWATCH_ALERT_RETENTION_DAYS"}) {
             if (const char* v = std::getenv(name)) saved_.emplace_back(name, v);
             ::unsetenv(name);
         }
@@ -74,6 +74,31 @@ TEST_F(AlertConfig, TargetWithItsOwnSecretAndEvents) {
     EXPECT_EQ(s->targets[0].secret, kSecret);
     EXPECT_TRUE(s->targets[0].churned);
     EXPECT_FALSE(s->targets[0].reactivated);
+}
+
+// alert-retention-days: whole days, 30 by default, 0 (keep every alert) to 3650, as a flag,
+// in the environment or in the file; anything else refused naming the option.
+TEST_F(AlertConfig, RetentionIsWholeDaysThirtyByDefaultZeroKeepsEveryAlert) {
+    std::string error;
+    auto s = read({}, error);
+    ASSERT_TRUE(s) << error;
+    EXPECT_EQ(s->retention, 30 * 86400 * kMicrosPerSecond);
+    s = read({"--alert-retention-days", "0"}, error);
+    ASSERT_TRUE(s) << error;
+    EXPECT_EQ(s->retention, 0);
+    s = read({"--alert-retention-days", "3650"}, error);
+    ASSERT_TRUE(s) << error;
+    EXPECT_EQ(s->retention, 3650 * 86400 * kMicrosPerSecond);
+    ::setenv("CHURNWATCH_ALERT_RETENTION_DAYS", "7", 1);
+    s = read({}, error);
+    ::unsetenv("CHURNWATCH_ALERT_RETENTION_DAYS");
+    ASSERT_TRUE(s) << error;
+    EXPECT_EQ(s->retention, 7 * 86400 * kMicrosPerSecond);
+    for (const char* bad : {"-1", "3651", "1.5", "30d", ""}) {
+        EXPECT_FALSE(read({"--alert-retention-days", bad}, error)) << bad;
+        EXPECT_EQ(error, "--alert-retention-days must be a whole number from 0 to 3650 (got '" +
+                             std::string(bad) + "')");
+    }
 }
 
 // customer.churn_updated is opt-in: not in the default events, given by name per target or
