@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <random>
 #include <thread>
@@ -29,12 +30,17 @@ constexpr auto kRetryCheckInterval = std::chrono::seconds(1);
 // back worth knowing of.
 constexpr Micros kClockSlack = 60 * kMicrosPerSecond;
 constexpr int kBatch = 16;                  // due rows fetched per poll
+// Pruning: between two of a pass's statements the write lock is left to others this long;
+// every finished row is looked at again this often (see the header).
+constexpr auto kPruneBatchPause = std::chrono::milliseconds(20);
+constexpr auto kFullPruneInterval = std::chrono::hours(24);
 constexpr std::size_t kErrorBodyChars = 200;  // of a failed response, kept in last_error
 
 constexpr const char* kSent = "churnwatch_alerts_sent_total";
 constexpr const char* kRetried = "churnwatch_alerts_retried_total";
 constexpr const char* kDead = "churnwatch_alerts_dead_lettered_total";
 constexpr const char* kDisabled = "churnwatch_alert_targets_disabled_total";
+constexpr const char* kPruned = "churnwatch_alerts_pruned_total";
 
 Micros system_now_us() {
     using namespace std::chrono;
@@ -272,6 +278,8 @@ AlertDispatcher::AlertDispatcher(std::string db_path, AlertSettings settings, Me
         metrics_->describe_counter(kRetried, "Alert attempts that failed and will be retried, by target.");
         metrics_->describe_counter(kDead, "Alerts given up on (permanent failure or budget spent), by target.");
         metrics_->describe_counter(kDisabled, "Targets disabled because they answered 410 Gone.");
+        metrics_->describe_counter(kPruned, "Finished alerts deleted after alert-retention-days, by status.");
+        for (const char* status : {"sent", "dead", "disabled", "retracted"}) metrics_->inc(kPruned, {{"status", status}}, 0);
     }
     for (const auto& t : settings_.targets) {
         auto w = std::make_unique<Worker>();
@@ -291,6 +299,13 @@ AlertDispatcher::~AlertDispatcher() { stop(); }
 Micros AlertDispatcher::now_us() const { return clock_ ? clock_() : system_now_us(); }
 
 void AlertDispatcher::start() {
+    // Also without targets: an earlier configuration's alerts age all the same.
+    if (settings_.retention > 0 && !pruner_.joinable()) {
+        pruner_ = std::thread([this] {
+            pthread_setname_np(pthread_self(), "cw-alert-prune");
+            prune();
+        });
+    }
     if (workers_.empty()) return;
     catch_up_with_clock(nullptr);
     log_targets();
@@ -320,6 +335,78 @@ void AlertDispatcher::stop() {
     cv_.notify_all();
     for (auto& w : workers_)
         if (w->thread.joinable()) w->thread.join();
+    if (pruner_.joinable()) pruner_.join();
+}
+
+bool AlertDispatcher::wait_for_stop(std::chrono::milliseconds d) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, d, [this] { return stopping_.load(); });
+}
+
+// See the header. Each pass deletes, from the rows that finished before now - retention,
+// those that come after `looked_before` in (finished time, id) order, or all of them in a full
+// pass; every earlier one was looked at by a pass before (and kept, or deleted).
+void AlertDispatcher::prune() {
+    std::unique_ptr<sql::Database> db;
+    std::unique_ptr<AlertPruner> pruner;
+    Micros looked_before = std::numeric_limits<Micros>::min();
+    auto next_full = std::chrono::steady_clock::now();
+    do {
+        const auto started = std::chrono::steady_clock::now();
+        const bool full = started >= next_full;
+        const Micros cutoff = now_us() - settings_.retention;
+        AlertPruneCursor cursor;
+        if (!full) cursor.finished = looked_before;
+        PrunedAlerts pruned;
+        bool complete = false;
+        try {
+            if (!db) {
+                db = std::make_unique<sql::Database>(db_path_);
+                configure_connection(*db);
+                pruner = std::make_unique<AlertPruner>(*db);
+            }
+            for (;;) {
+                PrunedAlerts batch;
+                const bool more = pruner->batch(cutoff, cursor, batch);
+                if (metrics_) {
+                    for (const auto& [status, n] :
+                         {std::pair{"sent", batch.sent}, std::pair{"dead", batch.dead},
+                          std::pair{"disabled", batch.disabled}, std::pair{"retracted", batch.retracted}})
+                        if (n > 0) metrics_->inc(kPruned, {{"status", status}}, static_cast<double>(n));
+                }
+                pruned += batch;
+                if (!more) {
+                    complete = true;
+                    break;
+                }
+                if (wait_for_stop(kPruneBatchPause)) break;
+            }
+        } catch (const std::exception& e) {
+            // A busy or broken database: the next pass tries again, on a new connection.
+            LogLine(logger_, LogLevel::Error, "alert_dispatcher_error")
+                .str("task", "prune")
+                .str("error", e.what());
+            pruner.reset();
+            db.reset();
+        }
+        if (complete) {
+            looked_before = std::max(looked_before, cutoff);
+            if (full) next_full = started + kFullPruneInterval;
+        }
+        if (pruned.total() > 0) {
+            LogLine(logger_, LogLevel::Info, "alerts_pruned")
+                .num("alerts", pruned.total())
+                .num("sent", pruned.sent)
+                .num("dead", pruned.dead)
+                .num("disabled", pruned.disabled)
+                .num("retracted", pruned.retracted)
+                .num("retention_days", settings_.retention / (86400 * kMicrosPerSecond))
+                .boolean("full", full)
+                .num("duration_ms", std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::steady_clock::now() - started)
+                                        .count());
+        }
+    } while (!wait_for_stop(prune_interval_));
 }
 
 Micros AlertDispatcher::schedule_horizon() const {

@@ -15,6 +15,16 @@
 // Times in the outbox come from the system clock. Rows it stamped while it was ahead (then
 // corrected back) would wait, unsent and silently, for the real clock to catch up: at start,
 // and once a minute per target, such rows are made due now and a warning says so.
+//
+// Retention (alert-retention-days, unless 0): a thread of its own, on a connection of its
+// own, deletes finished alerts that finished longer ago than that (AlertPruner: never a
+// pending one, nor one the outbox reads again), also when no target is configured (rows of
+// earlier configurations age as well). Once at start and then every 10 minutes, a thousand
+// rows per statement with a pause between statements, so ingest never waits long for the
+// write lock. A pass looks at the rows that came of age since the last one; at start and
+// once a day it looks at every finished row again (rows whose episode has been erased
+// since, or whose status changed without their times). `alerts_pruned` logs each pass that
+// deleted something; churnwatch_alerts_pruned_total{status} counts them.
 #pragma once
 
 #include <atomic>
@@ -25,6 +35,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "alert_config.h"
@@ -52,20 +63,28 @@ public:
     // a test sets one it can move back. Set it before start(); it is called from every worker.
     using Clock = std::function<Micros()>;
     void set_clock(Clock clock) { clock_ = std::move(clock); }
+    // How often finished alerts past alert-retention-days are looked for (10 minutes). Tests
+    // shorten it; set it before start().
+    void set_prune_interval(std::chrono::milliseconds every) { prune_interval_ = every; }
 
-    // Starts the workers. The database must exist and be migrated (start after the Writer).
-    // Pending alerts scheduled by a clock ahead of the present one are made due first
-    // (`alerts_rescheduled`: see reschedule_future_alerts).
+    // Starts the workers, and the pruning of finished alerts (first pass at once). The
+    // database must exist and be migrated (start after the Writer). Pending alerts scheduled
+    // by a clock ahead of the present one are made due first (`alerts_rescheduled`: see
+    // reschedule_future_alerts).
     void start();
     // New rows were committed: wake every worker now. Cheap; callable from any thread.
     void notify();
     // Abandons in-flight requests (their rows stay pending and go out after the next start,
-    // with the same webhook-id) and joins the workers. Idempotent.
+    // with the same webhook-id), ends a pruning pass after its current batch, and joins the
+    // threads. Idempotent.
     void stop();
 
 private:
     struct Worker;
     void run(Worker& w);
+    void prune();
+    // Waits `d`, or less when stop() is called: then true.
+    bool wait_for_stop(std::chrono::milliseconds d);
     void log_targets();
     Micros now_us() const;  // clock_, else the system clock
     Micros schedule_horizon() const;
@@ -76,12 +95,14 @@ private:
     Metrics* metrics_;
     Logger& logger_;
     std::vector<std::unique_ptr<Worker>> workers_;
+    std::thread pruner_;
 
     std::mutex mu_;
     std::condition_variable cv_;
     uint64_t generation_ = 0;       // bumped by notify()
     std::chrono::milliseconds clock_check_interval_{std::chrono::minutes(1)};
     Clock clock_;
+    std::chrono::milliseconds prune_interval_{std::chrono::minutes(10)};
     std::atomic<bool> stopping_{false};
 };
 

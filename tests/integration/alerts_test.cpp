@@ -8,6 +8,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -480,6 +481,83 @@ TEST(Alerts, ABadRequestIsDeadLetteredAndRetryAllDeadResendsIt) {
     EXPECT_EQ(reqs[1].header("webhook-id"), reqs[0].header("webhook-id"));
     EXPECT_EQ(reqs[1].body, reqs[0].body);
     EXPECT_EQ(column(server.db(), "attempts"), "1");  // the retry started a fresh count
+}
+
+// alert-retention-days (30 by default): a server that has run for months finds alerts that
+// finished over 30 days ago and deletes them at start — an earlier configuration's too —
+// while pending ones stay, however old, and so does one that died 10 days ago (it can still
+// be retried). The churn alert its target was sent 40 days ago stays as well, its episode
+// being in churn_events: a late delivery that erases that episode is still retracted to it.
+TEST(Alerts, FinishedAlertsPastTheRetentionAreDeletedAtStartButNotAChurnTheTargetWasToldOf) {
+    TempDir dir;
+    HttpReceiver rx;
+    const std::string db = dir.file("churnwatch.db");
+    {
+        ServerProcess server(dir, alert_options({rx.url("/hook")}));
+        churn_customer(server.port(), 7);
+        ASSERT_TRUE(rx.wait_for(1)) << server.log();
+        ASSERT_TRUE(eventually([&] { return column(db, "status") == "sent"; })) << server.log();
+        EXPECT_EQ(server.stop(), 0);
+    }
+    {
+        using namespace std::chrono;
+        const int64_t now = duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
+        const int64_t day = int64_t{86400} * 1000000;
+        sql::Database conn(db);
+        sql::Statement age(conn, "UPDATE alerts_outbox SET created_us = ?1 - 1000000, next_attempt_us = ?1 - 1000000,"
+                                 " retry_from_us = ?1 - 1000000, last_attempt_us = ?1, sent_us = ?1");
+        age.bind(1, now - 40 * day).run();
+        sql::Statement add(conn,
+                           "INSERT INTO alerts_outbox (target, event_type, episode_id, customer_id, webhook_id,"
+                           " payload, created_us, status, next_attempt_us, retry_from_us, last_attempt_us, sent_us)"
+                           " VALUES ('http://earlier.example/hook', ?1, 999, 9, ?2, '{}', ?3, ?4, ?3, ?3, ?5,"
+                           " CASE WHEN ?4 = 'sent' THEN ?5 END)");
+        auto row = [&](const char* event, const char* name, const char* status, int64_t created,
+                       std::optional<int64_t> finished) {
+            add.reset();
+            add.bind(1, event).bind(2, name).bind(3, now + created).bind(4, status);
+            add.bind(5, finished ? std::optional<int64_t>(now + *finished) : std::nullopt).run();
+        };
+        row("customer.reactivated", "msg_sent_40_days_ago", "sent", -41 * day, -40 * day);
+        row("customer.churned", "msg_died_35_days_ago", "dead", -36 * day, -35 * day);
+        row("customer.churned", "msg_disabled_40_days_ago", "disabled", -40 * day, std::nullopt);
+        row("customer.churn_retracted", "msg_sent_31_days_ago", "sent", -31 * day, -31 * day);
+        row("customer.reactivated", "msg_died_10_days_ago", "dead", -50 * day, -10 * day);
+        row("customer.churned", "msg_pending_60_days", "pending", -60 * day, std::nullopt);
+    }
+    ServerProcess server(dir, alert_options({rx.url("/hook")}));
+    const std::string remaining = "SELECT group_concat(event_type || ' ' || status, ', ')"
+                                  " FROM (SELECT event_type, status FROM alerts_outbox ORDER BY id)";
+    ASSERT_TRUE(eventually([&] {
+        return query_text(db, remaining) ==
+               "customer.churned sent, customer.reactivated dead, customer.churned pending";
+    })) << query_text(db, remaining) << "\n" << server.log();
+    ASSERT_TRUE(eventually([&] { return server.log().find("\"alerts_pruned\"") != std::string::npos; }));
+    EXPECT_NE(server.log().find("\"event\":\"alerts_pruned\",\"alerts\":4,\"sent\":2,\"dead\":1,\"disabled\":1,"
+                                "\"retracted\":0,\"retention_days\":30,\"full\":true,"),
+              std::string::npos)
+        << server.log();
+    const std::string page = http_request(server.port(), "GET", "/metrics").body;
+    EXPECT_NE(page.find("churnwatch_alerts_pruned_total{status=\"sent\"} 2\n"), std::string::npos) << page;
+    EXPECT_NE(page.find("churnwatch_alerts_pruned_total{status=\"dead\"} 1\n"), std::string::npos) << page;
+    // The dead one that is gone cannot be retried, and the answer says why.
+    auto retry = run_churnwatch({"alerts", "retry", "3", "--db", db});
+    EXPECT_EQ(retry.exit_code, 1);
+    EXPECT_NE(retry.err.find("alert 3: no such alert (deleted: finished alerts are kept for alert-retention-days"),
+              std::string::npos)
+        << retry.err;
+
+    SubscriptionSpec late{.id = 71, .customer_id = 7, .updated_at = "2026-02-01T00:00:00+00:00",
+                          .created_at = "2026-02-01T00:00:00+00:00"};
+    send(server.port(), {"subscription/created", subscription_json(late)});
+    ASSERT_TRUE(rx.wait_for(2)) << server.log();
+    rapidjson::Document doc;
+    doc.Parse(rx.requests()[1].body.c_str());
+    ASSERT_FALSE(doc.HasParseError()) << rx.requests()[1].body;
+    EXPECT_STREQ(doc["type"].GetString(), "customer.churn_retracted");
+    EXPECT_EQ(doc["data"]["customer_id"].GetInt64(), 7);
+    EXPECT_EQ(server.stop(), 0);
+    EXPECT_EQ(sanitizer_report(server.log()), "");
 }
 
 TEST(Alerts, AlertsCommandUsageErrors) {

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -168,6 +169,94 @@ TEST(AlertCommitNotifier, PassesEveryObservationOn) {
     EXPECT_EQ(seen.projections, 1);
     EXPECT_EQ(seen.checkpoints, 1);
     EXPECT_EQ(seen.intervals, 1);
+}
+
+// One finished (or pending) alert with its times: created, and last attempted and (when
+// sent) delivered at `finished`.
+void add_alert(const std::string& db, const std::string& name, const std::string& status, Micros created,
+               Micros finished) {
+    sql::Database conn(db);
+    sql::Statement add(conn,
+                       "INSERT INTO alerts_outbox (target, event_type, episode_id, customer_id, webhook_id,"
+                       " payload, created_us, status, next_attempt_us, retry_from_us, last_attempt_us, sent_us)"
+                       " VALUES ('http://earlier.example/hook', 'customer.reactivated', 1, 1, ?1, '{}', ?2, ?3,"
+                       " ?2, ?2, ?4, CASE WHEN ?3 = 'sent' THEN ?4 END)");
+    add.bind(1, name).bind(2, created).bind(3, status).bind(4, finished).run();
+}
+
+// alert-retention-days: finished alerts that finished longer ago are deleted at start, also
+// with no target configured (these are an earlier configuration's), and then, at each look,
+// those that have come of age since; pending ones stay. A pass that deleted something says
+// so in the log; the metric counts them by status.
+TEST(AlertDispatcher, DeletesFinishedAlertsPastTheRetentionAtStartAndAsTheyComeOfAge) {
+    TempDir dir;
+    const std::string db = dir.file("a.db");
+    {
+        sql::Database conn(db);
+        configure_connection(conn);
+        apply_migrations(conn);
+    }
+    constexpr Micros kDay = 86400 * kMicrosPerSecond;
+    const Micros now = now_us();
+    add_alert(db, "sent_40_days_ago", "sent", now - 41 * kDay, now - 40 * kDay);
+    add_alert(db, "died_31_days_ago", "dead", now - 32 * kDay, now - 31 * kDay);
+    add_alert(db, "pending_for_40_days", "pending", now - 40 * kDay, now - 40 * kDay);
+    add_alert(db, "sent_30_days_ago_in_3_s", "sent", now - 31 * kDay, now - 30 * kDay + 3 * kMicrosPerSecond);
+    add_alert(db, "sent_yesterday", "sent", now - 2 * kDay, now - kDay);
+    AlertSettings settings;  // no target; the default retention, 30 days
+    ASSERT_EQ(settings.retention, 30 * kDay);
+    Metrics metrics;
+    const std::string log_path = dir.file("log");
+    const int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    ASSERT_GE(log_fd, 0);
+    {
+        Logger logger(log_fd);
+        AlertDispatcher dispatcher(db, settings, &metrics, logger);
+        dispatcher.set_prune_interval(100ms);
+        dispatcher.start();
+        EXPECT_TRUE(eventually([&] {
+            return query_rows(db, "SELECT webhook_id FROM alerts_outbox ORDER BY id") ==
+                   "pending_for_40_days\nsent_yesterday\n";
+        }, 15s)) << query_rows(db, "SELECT webhook_id FROM alerts_outbox ORDER BY id") << read_all(log_path);
+        dispatcher.stop();
+    }
+    ::close(log_fd);
+    EXPECT_EQ(metrics.value("churnwatch_alerts_pruned_total", {{"status", "sent"}}), 2);
+    EXPECT_EQ(metrics.value("churnwatch_alerts_pruned_total", {{"status", "dead"}}), 1);
+    EXPECT_NE(metrics.render().find("churnwatch_alerts_pruned_total{status=\"disabled\"} 0"), std::string::npos);
+    const std::string log = read_all(log_path);
+    // The pass at start looks at every finished row; the later ones at those come of age.
+    EXPECT_NE(log.find("\"event\":\"alerts_pruned\",\"alerts\":2,\"sent\":1,\"dead\":1,\"disabled\":0,"
+                       "\"retracted\":0,\"retention_days\":30,\"full\":true,"),
+              std::string::npos)
+        << log;
+    EXPECT_NE(log.find("\"event\":\"alerts_pruned\",\"alerts\":1,\"sent\":1,\"dead\":0,\"disabled\":0,"
+                       "\"retracted\":0,\"retention_days\":30,\"full\":false,"),
+              std::string::npos)
+        << log;
+}
+
+// alert-retention-days = 0: every alert is kept.
+TEST(AlertDispatcher, ARetentionOfZeroKeepsEveryAlert) {
+    TempDir dir;
+    const std::string db = dir.file("a.db");
+    {
+        sql::Database conn(db);
+        configure_connection(conn);
+        apply_migrations(conn);
+    }
+    const Micros now = now_us();
+    add_alert(db, "sent_10_years_ago", "sent", now - 3660 * 86400 * kMicrosPerSecond,
+              now - 3650 * 86400 * kMicrosPerSecond);
+    AlertSettings settings;
+    settings.retention = 0;
+    Logger logger;
+    AlertDispatcher dispatcher(db, settings, nullptr, logger);
+    dispatcher.set_prune_interval(20ms);
+    dispatcher.start();
+    std::this_thread::sleep_for(300ms);  // a pruner would have made 15 passes by now
+    dispatcher.stop();
+    EXPECT_EQ(query_int(db, "SELECT count(*) FROM alerts_outbox"), 1);
 }
 
 }  // namespace
