@@ -183,13 +183,19 @@ int retry(const Config& config, const std::vector<std::string>& ids_text) {
     sql::Statement count_retry(*db,
                                "INSERT INTO service_state (key, value) VALUES (?1, '1') ON CONFLICT (key)"
                                " DO UPDATE SET value = CAST(value AS INTEGER) + 1");
+    // Ids up to this one were given out (AUTOINCREMENT): one of them missing was deleted.
+    sql::Statement last_id(*db, "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'alerts_outbox'), 0)");
+    const int64_t given_out = last_id.step() ? last_id.column_int(0) : 0;
     int missing = 0, retried = 0;
     std::set<std::string> enabled, counted;
     for (int64_t id : ids) {
         find.reset();
         find.bind(1, id);
         if (!find.step()) {
-            std::fprintf(stderr, "alert %lld: no such alert\n", (long long)id);
+            std::fprintf(stderr, "alert %lld: no such alert%s\n", (long long)id,
+                         id <= given_out ? " (deleted: finished alerts are kept for alert-retention-days, "
+                                           "30 by default, after they finished)"
+                                         : "");
             ++missing;
             continue;
         }

@@ -242,8 +242,11 @@ private:
     std::vector<std::string> events_;
 };
 
+// Has, or had: alert-retention-days deletes finished alerts, and alerts_outbox's AUTOINCREMENT
+// counter (sqlite_sequence) remembers that there were some.
 bool database_has_alerts(sql::Database& db) {
-    sql::Statement q(db, "SELECT EXISTS (SELECT 1 FROM alerts_outbox)");
+    sql::Statement q(db, "SELECT EXISTS (SELECT 1 FROM alerts_outbox) OR EXISTS (SELECT 1 FROM sqlite_sequence"
+                         " WHERE name = 'alerts_outbox' AND seq > 0)");
     return q.step() && q.column_int(0) != 0;
 }
 

@@ -235,6 +235,36 @@ TEST(QuarantineAlerts, ReplayWithoutTheServersAlertSettingsWarnsThatItAnnouncedN
     EXPECT_EQ(sanitizer_report(server.log()), "");
 }
 
+// alert-retention-days deletes finished alerts: a server's outbox may hold none by the time a
+// quarantined delivery is replayed. Its alerts' counter remembers them, and the replay
+// without the server's alert settings still warns.
+TEST(QuarantineAlerts, ReplayWithoutAlertSettingsWarnsAlsoWhenTheAlertsWereDeleted) {
+    TempDir dir;
+    ServerProcess server(dir, {.args = {"--json-depth", "3", "--alert-command", quiet_hook(dir)}});
+    auto post = [&](const std::string& topic, const std::string& body) { return post_for_id(server, topic, body); };
+    post("subscription/activated", subscription_json({.id = 10, .customer_id = 1, .updated_at = "2026-01-01T00:00:00+00:00"}));
+    post("subscription/cancelled",
+         subscription_json({.id = 10, .customer_id = 1, .status = "cancelled",
+                            .updated_at = "2026-03-01T00:00:00+00:00", .cancelled_at = "2026-03-01T00:00:00+00:00"}));
+    ASSERT_TRUE(eventually([&] {
+        return query_rows(server.db(), "SELECT status FROM alerts_outbox") == "sent\n";
+    })) << server.log();
+    int64_t quarantined = post("subscription/cancelled", example_payload("subscription_cancelled.2021-11.json"));
+    server.stop();
+    {
+        churnwatch::sql::Database db(server.db());
+        db.exec("DELETE FROM alerts_outbox");  // as the retention does, once they are old
+    }
+    auto bare = run_churnwatch({"quarantine", "replay", std::to_string(quarantined), "--db", server.db(),
+                                "--json-depth", "64"});
+    ASSERT_EQ(bare.exit_code, 0) << bare.out << bare.err;
+    EXPECT_NE(bare.err.find("quarantine replay: warning: 1 churn alert not announced (customer 71001 "
+                            "churned): alerts_outbox shows this database's server sends alerts"),
+              std::string::npos)
+        << bare.err;
+    EXPECT_EQ(sanitizer_report(bare.err), "");
+}
+
 // A replay can also take an announced churn back: a subscription created before the
 // cancellation and still active, quarantined, then replayed, shows the customer never
 // churned. The receivers that were sent customer.churned are owed customer.churn_retracted;
