@@ -35,51 +35,81 @@ std::string read_all(const std::string& path) {
     return text.str();
 }
 
-// The system clock moved back while serving (a clock 30 days ahead corrected): alerts it
-// stamped meanwhile would wait for it to catch up. A worker looks for its target's such rows
-// every clock check interval (a minute; shortened here) and sends them at once, saying so.
-TEST(AlertDispatcher, AlertsStampedByAClockAheadWhileServingAreSentAtTheNextLook) {
-    TempDir dir;
+// A new database in `dir`, migrated as serve leaves it before the dispatcher starts.
+std::string migrated_db(const TempDir& dir) {
     const std::string db = dir.file("a.db");
-    {
-        sql::Database conn(db);
-        configure_connection(conn);
-        apply_migrations(conn);
-    }
-    HttpReceiver rx;
+    sql::Database conn(db);
+    configure_connection(conn);
+    apply_migrations(conn);
+    return db;
+}
+
+// One webhook target posting to `rx`.
+AlertSettings settings_for(const HttpReceiver& rx) {
     AlertSettings settings;
     AlertTarget target;
     target.name = target.url = rx.url("/hook");
     target.secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
     settings.targets.push_back(target);
-    const std::string log_path = dir.file("log");
-    const int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-    ASSERT_GE(log_fd, 0);
+    return settings;
+}
+
+// The dispatcher's log lines, in a file of `dir` the test reads back.
+class LogFile {
+public:
+    explicit LogFile(const TempDir& dir)
+        : path_(dir.file("log")), fd_(::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600)) {}
+    ~LogFile() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    LogFile(const LogFile&) = delete;
+    LogFile& operator=(const LogFile&) = delete;
+    int fd() const { return fd_; }
+    std::string text() const { return read_all(path_); }
+
+private:
+    std::string path_;
+    int fd_;
+};
+
+// A pending customer.churned alert for `target`, recorded at `at` (due then).
+void add_pending(const std::string& db, const std::string& target, const std::string& webhook_id, Micros at) {
+    sql::Database conn(db);
+    sql::Statement add(conn,
+                       "INSERT INTO alerts_outbox (target, event_type, episode_id, customer_id,"
+                       " webhook_id, payload, created_us, next_attempt_us, retry_from_us)"
+                       " VALUES (?1, 'customer.churned', 1, 1, ?2, '{}', ?3, ?3, ?3)");
+    add.bind(1, target).bind(2, webhook_id).bind(3, at).run();
+}
+
+// The system clock moved back while serving (a clock 30 days ahead corrected): alerts it
+// stamped meanwhile would wait for it to catch up. A worker looks for its target's such rows
+// every clock check interval (a minute; shortened here) and sends them at once, saying so.
+TEST(AlertDispatcher, AlertsStampedByAClockAheadWhileServingAreSentAtTheNextLook) {
+    TempDir dir;
+    const std::string db = migrated_db(dir);
+    HttpReceiver rx;
+    const AlertSettings settings = settings_for(rx);
+    const AlertTarget& target = settings.targets.front();
+    LogFile log_file(dir);
+    ASSERT_GE(log_file.fd(), 0);
     {
-        Logger logger(log_fd);
+        Logger logger(log_file.fd());
         AlertDispatcher dispatcher(db, settings, nullptr, logger);
         dispatcher.set_clock_check_interval(100ms);
         dispatcher.start();
-        {
-            // Recorded after start (its look has passed) by a clock 30 days ahead.
-            sql::Database conn(db);
-            sql::Statement add(conn,
-                               "INSERT INTO alerts_outbox (target, event_type, episode_id, customer_id,"
-                               " webhook_id, payload, created_us, next_attempt_us, retry_from_us)"
-                               " VALUES (?1, 'customer.churned', 1, 1, 'msg_ahead', '{}', ?2, ?2, ?2)");
-            add.bind(1, target.name).bind(2, now_us() + 30 * 86400 * kMicrosPerSecond).run();
-        }
+        // Recorded after start (its look has passed) by a clock 30 days ahead.
+        add_pending(db, target.name, "msg_ahead", now_us() + 30 * 86400 * kMicrosPerSecond);
         dispatcher.notify();
-        EXPECT_TRUE(rx.wait_for(1, 5s)) << read_all(log_path);
+        EXPECT_TRUE(rx.wait_for(1, 5s)) << log_file.text();
         // Received is not yet recorded: a stop before the answer is read leaves it pending
         // (sent again at the next start).
         EXPECT_TRUE(eventually([&] { return query_text(db, "SELECT status FROM alerts_outbox") == "sent"; }));
         dispatcher.stop();
     }
-    ::close(log_fd);
     ASSERT_EQ(rx.count(), 1u);
     EXPECT_EQ(rx.requests()[0].header("webhook-id"), "msg_ahead");
-    const std::string log = read_all(log_path);
+    const std::string log = log_file.text();
     EXPECT_NE(log.find("\"event\":\"alerts_rescheduled\",\"target\":\"" + target.name + "\",\"alerts\":1,"),
               std::string::npos)
         << log;
@@ -93,50 +123,32 @@ TEST(AlertDispatcher, AlertsStampedByAClockAheadWhileServingAreSentAtTheNextLook
 // alert goes out at once. The dispatcher's clock is the test's here, so it can move back.
 TEST(AlertDispatcher, ARestTakenByAClockAheadEndsAtTheNextClockCheck) {
     TempDir dir;
-    const std::string db = dir.file("a.db");
-    {
-        sql::Database conn(db);
-        configure_connection(conn);
-        apply_migrations(conn);
-    }
+    const std::string db = migrated_db(dir);
     HttpReceiver rx;
     rx.script({{.status = 503}});  // then 200
-    AlertSettings settings;
-    AlertTarget target;
-    target.name = target.url = rx.url("/hook");
-    target.secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-    settings.targets.push_back(target);
+    const AlertSettings settings = settings_for(rx);
+    const AlertTarget& target = settings.targets.front();
     constexpr Micros kAhead = 30 * 86400 * kMicrosPerSecond;
     std::atomic<Micros> ahead{kAhead};
-    const std::string log_path = dir.file("log");
-    const int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-    ASSERT_GE(log_fd, 0);
+    LogFile log_file(dir);
+    ASSERT_GE(log_file.fd(), 0);
     {
-        Logger logger(log_fd);
+        Logger logger(log_file.fd());
         AlertDispatcher dispatcher(db, settings, nullptr, logger);
         dispatcher.set_clock([&ahead] { return now_us() + ahead.load(); });
         dispatcher.set_clock_check_interval(100ms);
         dispatcher.start();
-        {
-            // Recorded while the clock is ahead, as the outbox would have.
-            sql::Database conn(db);
-            sql::Statement add(conn,
-                               "INSERT INTO alerts_outbox (target, event_type, episode_id, customer_id,"
-                               " webhook_id, payload, created_us, next_attempt_us, retry_from_us)"
-                               " VALUES (?1, 'customer.churned', 1, 1, 'msg_rested', '{}', ?2, ?2, ?2)");
-            add.bind(1, target.name).bind(2, now_us() + kAhead).run();
-        }
+        add_pending(db, target.name, "msg_rested", now_us() + kAhead);  // as the outbox would have, then
         dispatcher.notify();
-        ASSERT_TRUE(rx.wait_for(1, 5s)) << read_all(log_path);
+        ASSERT_TRUE(rx.wait_for(1, 5s)) << log_file.text();
         // The failure recorded (the clock still ahead): the target rests until its retry.
         ASSERT_TRUE(eventually([&] { return query_int(db, "SELECT attempts FROM alerts_outbox") == 1; }))
-            << read_all(log_path);
+            << log_file.text();
         EXPECT_GT(query_int(db, "SELECT next_attempt_us FROM alerts_outbox"), now_us() + kAhead - 60 * kMicrosPerSecond);
         ahead = 0;  // the clock corrected: by it, the rest now ends 30 days from now
-        EXPECT_TRUE(rx.wait_for(2, 5s)) << "the rest held the target\n" << read_all(log_path);
+        EXPECT_TRUE(rx.wait_for(2, 5s)) << "the rest held the target\n" << log_file.text();
         dispatcher.stop();
     }
-    ::close(log_fd);
     ASSERT_EQ(rx.count(), 2u);
     EXPECT_EQ(rx.requests()[1].header("webhook-id"), "msg_rested");
     EXPECT_EQ(query_text(db, "SELECT status FROM alerts_outbox"), "sent");
@@ -190,12 +202,7 @@ void add_alert(const std::string& db, const std::string& name, const std::string
 // so in the log; the metric counts them by status.
 TEST(AlertDispatcher, DeletesFinishedAlertsPastTheRetentionAtStartAndAsTheyComeOfAge) {
     TempDir dir;
-    const std::string db = dir.file("a.db");
-    {
-        sql::Database conn(db);
-        configure_connection(conn);
-        apply_migrations(conn);
-    }
+    const std::string db = migrated_db(dir);
     constexpr Micros kDay = 86400 * kMicrosPerSecond;
     const Micros now = now_us();
     add_alert(db, "sent_40_days_ago", "sent", now - 41 * kDay, now - 40 * kDay);
@@ -206,25 +213,23 @@ TEST(AlertDispatcher, DeletesFinishedAlertsPastTheRetentionAtStartAndAsTheyComeO
     AlertSettings settings;  // no target; the default retention, 30 days
     ASSERT_EQ(settings.retention, 30 * kDay);
     Metrics metrics;
-    const std::string log_path = dir.file("log");
-    const int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-    ASSERT_GE(log_fd, 0);
+    LogFile log_file(dir);
+    ASSERT_GE(log_file.fd(), 0);
     {
-        Logger logger(log_fd);
+        Logger logger(log_file.fd());
         AlertDispatcher dispatcher(db, settings, &metrics, logger);
         dispatcher.set_prune_interval(100ms);
         dispatcher.start();
         EXPECT_TRUE(eventually([&] {
             return query_rows(db, "SELECT webhook_id FROM alerts_outbox ORDER BY id") ==
                    "pending_for_40_days\nsent_yesterday\n";
-        }, 15s)) << query_rows(db, "SELECT webhook_id FROM alerts_outbox ORDER BY id") << read_all(log_path);
+        }, 15s)) << query_rows(db, "SELECT webhook_id FROM alerts_outbox ORDER BY id") << log_file.text();
         dispatcher.stop();
     }
-    ::close(log_fd);
     EXPECT_EQ(metrics.value("churnwatch_alerts_pruned_total", {{"status", "sent"}}), 2);
     EXPECT_EQ(metrics.value("churnwatch_alerts_pruned_total", {{"status", "dead"}}), 1);
     EXPECT_NE(metrics.render().find("churnwatch_alerts_pruned_total{status=\"disabled\"} 0"), std::string::npos);
-    const std::string log = read_all(log_path);
+    const std::string log = log_file.text();
     // The pass at start looks at every finished row; the later ones at those come of age.
     EXPECT_NE(log.find("\"event\":\"alerts_pruned\",\"alerts\":2,\"sent\":1,\"dead\":1,\"disabled\":0,"
                        "\"retracted\":0,\"retention_days\":30,\"full\":true,"),
@@ -239,12 +244,7 @@ TEST(AlertDispatcher, DeletesFinishedAlertsPastTheRetentionAtStartAndAsTheyComeO
 // alert-retention-days = 0: every alert is kept.
 TEST(AlertDispatcher, ARetentionOfZeroKeepsEveryAlert) {
     TempDir dir;
-    const std::string db = dir.file("a.db");
-    {
-        sql::Database conn(db);
-        configure_connection(conn);
-        apply_migrations(conn);
-    }
+    const std::string db = migrated_db(dir);
     const Micros now = now_us();
     add_alert(db, "sent_10_years_ago", "sent", now - 3660 * 86400 * kMicrosPerSecond,
               now - 3650 * 86400 * kMicrosPerSecond);

@@ -47,6 +47,22 @@ std::vector<DeliveryStatus> feed(const std::string& db, const std::vector<TestDe
     return statuses;
 }
 
+TestDelivery sub(const std::string& action, SubscriptionSpec s) {
+    return TestDelivery{"subscription/" + action, subscription_json(s)};
+}
+
+// The customer's only subscription (id customer * 10 + 1), created 2026-01-05 and cancelled
+// 2026-03-01: one churn.
+std::vector<TestDelivery> one_churn(int64_t customer) {
+    return {sub("created", {.id = customer * 10 + 1, .customer_id = customer,
+                            .updated_at = "2026-01-05T10:00:00+00:00",
+                            .created_at = "2026-01-05T10:00:00+00:00"}),
+            sub("cancelled", {.id = customer * 10 + 1, .customer_id = customer, .status = "cancelled",
+                              .updated_at = "2026-03-01T10:00:00+00:00",
+                              .created_at = "2026-01-05T10:00:00+00:00",
+                              .cancelled_at = "2026-03-01T10:00:00+00:00"})};
+}
+
 const std::vector<AlertRoute> kRoutes = {
     {"http://a.example/hook", true, true},
     {"command:/bin/notify", true, false},
@@ -139,17 +155,8 @@ TEST(AlertOutbox, AnErasedEpisodeIsRetractedToTheTargetsThatWereToldOfIt) {
         {"http://queued.example/hook", true, true, true},          // not attempted yet
         {"http://trying.example/hook", true, true, true},          // an attempt failed, retrying
     };
-    auto sub = [](const std::string& action, SubscriptionSpec s) {
-        return TestDelivery{"subscription/" + action, subscription_json(s)};
-    };
     AlertOutbox outbox(routes, [] { return Micros{1772704801500000}; });
-    feed(db, {sub("created", {.id = 71, .customer_id = 7, .updated_at = "2026-01-05T10:00:00+00:00",
-                              .created_at = "2026-01-05T10:00:00+00:00"}),
-              sub("cancelled", {.id = 71, .customer_id = 7, .status = "cancelled",
-                                .updated_at = "2026-03-01T10:00:00+00:00",
-                                .created_at = "2026-01-05T10:00:00+00:00",
-                                .cancelled_at = "2026-03-01T10:00:00+00:00"})},
-         outbox);
+    feed(db, one_churn(7), outbox);
     {
         sql::Database conn(db);
         conn.exec("UPDATE alerts_outbox SET status = 'sent', last_attempt_us = 1 WHERE target = 'http://a.example/hook';"
@@ -211,19 +218,11 @@ TEST(AlertOutbox, ARetractionMatchesTheCustomerNotOnlyTheEpisodeId) {
 
 // A cancellation, then (a minute later) a new subscription: a churn of one minute.
 std::vector<TestDelivery> brief_churn(int64_t customer) {
-    auto sub = [](const std::string& action, SubscriptionSpec s) {
-        return TestDelivery{"subscription/" + action, subscription_json(s)};
-    };
-    return {sub("created", {.id = customer * 10 + 1, .customer_id = customer,
-                            .updated_at = "2026-01-05T10:00:00+00:00",
-                            .created_at = "2026-01-05T10:00:00+00:00"}),
-            sub("cancelled", {.id = customer * 10 + 1, .customer_id = customer, .status = "cancelled",
-                              .updated_at = "2026-03-01T10:00:00+00:00",
-                              .created_at = "2026-01-05T10:00:00+00:00",
-                              .cancelled_at = "2026-03-01T10:00:00+00:00"}),
-            sub("created", {.id = customer * 10 + 2, .customer_id = customer,
-                            .updated_at = "2026-03-01T10:01:00+00:00",
-                            .created_at = "2026-03-01T10:01:00+00:00"})};
+    std::vector<TestDelivery> d = one_churn(customer);
+    d.push_back(sub("created", {.id = customer * 10 + 2, .customer_id = customer,
+                                .updated_at = "2026-03-01T10:01:00+00:00",
+                                .created_at = "2026-03-01T10:01:00+00:00"}));
+    return d;
 }
 
 constexpr Micros kNow = 1772704801500000;  // 2026-03-05T10:00:01.5Z
@@ -347,9 +346,6 @@ TEST(AlertOutbox, AClaimFailsOnAWithdrawnAlert) {
 // reached max retries: the same episode, its reason now max_retries.
 std::vector<TestDelivery> reason_changed_late(int64_t customer) {
     const int64_t id = customer * 10 + 1;
-    auto sub = [](const std::string& action, SubscriptionSpec s) {
-        return TestDelivery{"subscription/" + action, subscription_json(s)};
-    };
     return {sub("created", {.id = id, .customer_id = customer, .updated_at = "2026-01-05T10:00:00+00:00",
                             .created_at = "2026-01-05T10:00:00+00:00"}),
             sub("cancelled", {.id = id, .customer_id = customer, .status = "cancelled",
@@ -643,16 +639,7 @@ TEST(AlertRetention, ADeliveredChurnIsKeptWhileItsEpisodeLivesSoItsRetractionIsS
                                             {"http://dead.example/hook", true, true, true}};
     Micros now = kNow - 40 * kDay;
     AlertOutbox outbox(routes, [&now] { return now; });
-    auto sub = [](const std::string& action, SubscriptionSpec s) {
-        return TestDelivery{"subscription/" + action, subscription_json(s)};
-    };
-    feed(db, {sub("created", {.id = 71, .customer_id = 7, .updated_at = "2026-01-05T10:00:00+00:00",
-                              .created_at = "2026-01-05T10:00:00+00:00"}),
-              sub("cancelled", {.id = 71, .customer_id = 7, .status = "cancelled",
-                                .updated_at = "2026-03-01T10:00:00+00:00",
-                                .created_at = "2026-01-05T10:00:00+00:00",
-                                .cancelled_at = "2026-03-01T10:00:00+00:00"})},
-         outbox);
+    feed(db, one_churn(7), outbox);
     sql::Database conn(db);
     const std::string forty_days_ago = std::to_string(kNow - 40 * kDay);
     conn.exec("UPDATE alerts_outbox SET status = 'sent', attempts = 1, last_attempt_us = " + forty_days_ago +
