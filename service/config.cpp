@@ -29,7 +29,7 @@ const std::vector<OptionSpec>& option_specs() {
          "PEM certificate chain: serve HTTPS (TLS 1.2+) instead of HTTP; SIGHUP reloads it"},
         {"tls-key", "PATH", nullptr, "PEM private key for --tls-cert"},
         {"max-body", "BYTES", "1048576", "largest request body accepted (larger: 413)"},
-        {"max-header", "BYTES", "16384", "largest request header block (larger: 431)"},
+        {"max-header", "BYTES", "16384", "largest request header block (larger: 431), and request line (longer: 414)"},
         {"max-connections", "N", "1024", "open connections at most; then a new one closes the connection idle the longest, else one whose request or answer has been stuck for 2 s, else waits"},
         {"request-timeout", "SECONDS", "15", "a whole request must arrive within this"},
         {"queue-capacity", "N", "10000", "deliveries waiting for commit at most (then 503)"},

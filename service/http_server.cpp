@@ -12,6 +12,7 @@
 #include <mutex>
 #include <optional>
 #include <stdexcept>
+#include <string_view>
 #include <csignal>
 #include <cstdlib>
 #include <thread>
@@ -394,13 +395,18 @@ private:
     void parse_buffered() {
         const std::size_t limit = server_.options.header_limit;
         const bool in_header = !parser_->is_header_done();
-        if (in_header && header_taken_ == 0 && !request_line_in()) {
+        const std::size_t line = in_header && header_taken_ == 0 ? request_line_end() : 1;
+        if (line == 0 || line > limit) {
+            // A request line over the limit (the header block's, which does not count the
+            // line) is refused whether or not its end has come: the same boundary however it
+            // arrives. Beast refused it as a header block too large (431).
+            if (line > limit || buffer_.size() >= limit)
+                return refuse_with(line_too_long(buffered().substr(0, limit), limit));
             // Until its request line is in, the parser sees two bytes of it at most (enough to
             // refuse what is not HTTP at once). Handed three or more of an unfinished line,
             // Beast waits for the whole header block within header_limit bytes counted from
             // the line's start: the request line then counted against the limit, as it does
             // not when it arrives whole.
-            if (buffer_.size() >= limit) return on_read_some(http::error::header_limit, 0);
             beast::error_code ec;
             parser_->put(net::buffer(buffer_.data().data(), std::min<std::size_t>(buffer_.size(), 2)), ec);
             if (ec && ec != http::error::need_more) return on_read_some(ec, 0);
@@ -423,15 +429,19 @@ private:
         on_read_some(ec, used);
     }
 
-    // Whether buffer_ holds the end of the request line (its LF: what comes before it is all
-    // the line there will be). Each byte is looked at once.
-    bool request_line_in() {
-        const auto data = buffer_.data();
-        const char* p = static_cast<const char*>(data.data());
-        if (line_scanned_ < data.size() && std::memchr(p + line_scanned_, '\n', data.size() - line_scanned_))
-            return true;
+    // The request line's size through its LF when buffer_ holds its end (what comes before
+    // the LF is all the line there will be), or 0. Each byte is looked at once.
+    std::size_t request_line_end() {
+        const std::string_view data = buffered();
+        if (line_scanned_ < data.size()) {
+            if (const void* lf = std::memchr(data.data() + line_scanned_, '\n', data.size() - line_scanned_))
+                return static_cast<std::size_t>(static_cast<const char*>(lf) - data.data()) + 1;
+        }
         line_scanned_ = data.size();
-        return false;
+        return 0;
+    }
+    std::string_view buffered() const {
+        return {static_cast<const char*>(buffer_.data().data()), buffer_.size()};
     }
 
     // Header field bytes the parser has taken of this request: what it consumed while the

@@ -24,7 +24,7 @@ struct ServerOptions {
     // waited for its client to read it, for over 2 s; with neither, accepting pauses.
     std::size_t max_connections = 1024;
     std::size_t body_limit = 1024 * 1024;    // larger bodies get 413
-    std::size_t header_limit = 16 * 1024;    // larger header blocks get 431
+    std::size_t header_limit = 16 * 1024;    // larger header blocks get 431, longer request lines 414
     std::chrono::milliseconds request_timeout{15000};  // a whole request must arrive within
     std::chrono::milliseconds write_timeout{15000};
     std::chrono::milliseconds drain_timeout{10000};    // on shutdown, in-flight work gets this long

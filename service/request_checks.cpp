@@ -20,6 +20,13 @@ std::string quoted(std::string_view s) {
 
 }  // namespace
 
+Refusal line_too_long(std::string_view start, std::size_t limit) {
+    const std::string bytes = std::to_string(limit) + " bytes (--max-header)";
+    if (start.find(' ') == std::string_view::npos)
+        return {501, "method_too_long", "method not implemented: longer than " + bytes};
+    return {414, "target_too_long", "request-target too long: the request line is over " + bytes};
+}
+
 std::string_view unsupported_coding(std::string_view value) {
     // transfer-coding = token *( OWS ";" OWS transfer-parameter ), in a list whose empty
     // elements count for nothing (RFC 9110 5.6.1).

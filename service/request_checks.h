@@ -4,6 +4,7 @@
 // feeds them bytes.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -16,6 +17,12 @@ struct Refusal {
     std::string_view reason;
     std::string detail;
 };
+
+// A request line over `limit` bytes (the --max-header limit), whose first `limit` bytes are
+// `start`: 414, as RFC 9112 3 requires for a request-target longer than the server will parse
+// — or 501 when no space has ended the method within them (a method longer than any
+// implemented: RFC 9112 3 says 501).
+Refusal line_too_long(std::string_view start, std::size_t limit);
 
 // The first transfer coding a Transfer-Encoding field value names that is not chunked ("" when
 // there is none), without its parameters. Asked only once Beast has read chunked as the last

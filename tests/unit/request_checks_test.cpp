@@ -8,6 +8,20 @@ using namespace churnwatch;
 
 namespace {
 
+TEST(RequestLine, OverTheLimitIs414) {
+    const Refusal r = line_too_long("GET /" + std::string(1019, 'a'), 1024);
+    EXPECT_EQ(r.status, 414);
+    EXPECT_EQ(r.reason, "target_too_long");
+    EXPECT_EQ(r.detail, "request-target too long: the request line is over 1024 bytes (--max-header)");
+}
+
+TEST(RequestLine, AMethodFillingTheLimitIs501) {
+    const Refusal r = line_too_long(std::string(1024, 'M'), 1024);
+    EXPECT_EQ(r.status, 501);
+    EXPECT_EQ(r.reason, "method_too_long");
+    EXPECT_EQ(r.detail, "method not implemented: longer than 1024 bytes (--max-header)");
+}
+
 TEST(TransferCoding, ChunkedAloneIsSupported) {
     EXPECT_EQ(unsupported_coding("chunked"), "");
     EXPECT_EQ(unsupported_coding("Chunked"), "");
