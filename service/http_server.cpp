@@ -395,22 +395,28 @@ private:
     void parse_buffered() {
         const std::size_t limit = server_.options.header_limit;
         const bool in_header = !parser_->is_header_done();
-        const std::size_t line = in_header && header_taken_ == 0 ? request_line_end() : 1;
-        if (line == 0 || line > limit) {
+        if (in_header && header_taken_ == 0) {
+            const std::size_t line = request_line_end();
             // A request line over the limit (the header block's, which does not count the
             // line) is refused whether or not its end has come: the same boundary however it
             // arrives. Beast refused it as a header block too large (431).
-            if (line > limit || buffer_.size() >= limit)
+            if (line > limit || (line == 0 && buffer_.size() >= limit))
                 return refuse_with(line_too_long(buffered().substr(0, limit), limit));
-            // Until its request line is in, the parser sees two bytes of it at most (enough to
-            // refuse what is not HTTP at once). Handed three or more of an unfinished line,
-            // Beast waits for the whole header block within header_limit bytes counted from
-            // the line's start: the request line then counted against the limit, as it does
-            // not when it arrives whole.
-            beast::error_code ec;
-            parser_->put(net::buffer(buffer_.data().data(), std::min<std::size_t>(buffer_.size(), 2)), ec);
-            if (ec && ec != http::error::need_more) return on_read_some(ec, 0);
-            return read_socket();
+            if (line == 0) {
+                // Until its request line is in, the parser sees two bytes of it at most (enough
+                // to refuse what is not HTTP at once). Handed three or more of an unfinished
+                // line, Beast waits for the whole header block within header_limit bytes
+                // counted from the line's start: the request line then counted against the
+                // limit, as it does not when it arrives whole.
+                beast::error_code ec;
+                parser_->put(net::buffer(buffer_.data().data(), std::min<std::size_t>(buffer_.size(), 2)), ec);
+                if (ec && ec != http::error::need_more) return on_read_some(ec, 0);
+                return read_socket();
+            }
+            // The whole line is in, and Beast about to read it: HTTP/1.2 and later minor
+            // versions become HTTP/1.1, other major versions are refused (505).
+            if (auto refusal = check_version({static_cast<char*>(buffer_.data().data()), line}))
+                return refuse_with(std::move(*refusal));
         }
         if (in_header && header_taken_ > 0)
             parser_->header_limit(static_cast<std::uint32_t>(limit - fields_taken()));

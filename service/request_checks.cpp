@@ -2,6 +2,8 @@
 
 #include <strings.h>
 
+#include <cstring>
+
 namespace churnwatch {
 
 namespace {
@@ -10,6 +12,31 @@ std::string_view trim_ows(std::string_view s) {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
     while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
     return s;
+}
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+// tchar (RFC 9110 5.6.2), as Beast's parser reads a method.
+bool is_tchar(char c) {
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c)) return true;
+    return c != '\0' && std::strchr("!#$%&'*+-.^_`|~", c) != nullptr;
+}
+
+// A byte of a request-target as Beast's parser reads one: anything visible, obs-text
+// included (no control byte, space or DEL).
+bool is_target_char(char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u > 0x20 && u != 0x7f;
+}
+
+// "method SP request-target", as Beast would read them.
+bool method_and_target(std::string_view s) {
+    std::size_t i = 0;
+    while (i < s.size() && is_tchar(s[i])) ++i;
+    if (i == 0 || i == s.size() || s[i] != ' ') return false;
+    const std::size_t target = ++i;
+    while (i < s.size() && is_target_char(s[i])) ++i;
+    return i > target && i == s.size();
 }
 
 // What a client sent, cut short for an answer and a log line.
@@ -25,6 +52,22 @@ Refusal line_too_long(std::string_view start, std::size_t limit) {
     if (start.find(' ') == std::string_view::npos)
         return {501, "method_too_long", "method not implemented: longer than " + bytes};
     return {414, "target_too_long", "request-target too long: the request line is over " + bytes};
+}
+
+std::optional<Refusal> check_version(std::span<char> line) {
+    constexpr std::string_view kShape = " HTTP/1.1\r\n";  // the line's end: SP HTTP-version CRLF
+    if (line.size() < kShape.size()) return std::nullopt;
+    char* v = line.data() + line.size() - kShape.size();
+    if (std::memcmp(v, " HTTP/", 6) != 0 || !is_digit(v[6]) || v[7] != '.' || !is_digit(v[8]) || v[9] != '\r' ||
+        v[10] != '\n')
+        return std::nullopt;
+    if (v[6] == '1') {
+        if (v[8] > '1') v[8] = '1';
+        return std::nullopt;
+    }
+    if (!method_and_target(std::string_view(line.data(), line.size() - kShape.size()))) return std::nullopt;
+    return Refusal{505, "http_version_not_supported",
+                   "HTTP/" + std::string{v[6], '.', v[8]} + " is not supported: churnwatch speaks HTTP/1.1"};
 }
 
 std::string_view unsupported_coding(std::string_view value) {

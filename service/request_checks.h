@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -23,6 +25,15 @@ struct Refusal {
 // — or 501 when no space has ended the method within them (a method longer than any
 // implemented: RFC 9112 3 says 501).
 Refusal line_too_long(std::string_view start, std::size_t limit);
+
+// The HTTP version of a whole request line (`line`: through its LF, within the limit), before
+// Beast reads it, which takes HTTP/1.0 and HTTP/1.1 only. HTTP/1.2 … HTTP/1.9 is rewritten in
+// place to HTTP/1.1, so it is read, kept alive and answered as 1.1 (RFC 9112 2.3, RFC 9110
+// 2.5: a higher minor version of HTTP/1 is understood as the highest one the server speaks).
+// A request line with another major version (HTTP/2.0, HTTP/3.0, HTTP/0.9) is refused with
+// 505 (RFC 9110 15.6.6). nullopt for anything else: 1.0 and 1.1 as they are, and what is no
+// request line at all (Beast refuses it: 400).
+std::optional<Refusal> check_version(std::span<char> line);
 
 // The first transfer coding a Transfer-Encoding field value names that is not chunked ("" when
 // there is none), without its parameters. Asked only once Beast has read chunked as the last

@@ -143,4 +143,69 @@ TEST_F(HttpConformance, RequestLineOverTheLimitIs414WhereverItIsSplit) {
     }
 }
 
+// --- HTTP versions ----------------------------------------------------------------------------
+
+// A later minor version of HTTP/1 is understood as HTTP/1.1 (RFC 9112 2.3, RFC 9110 2.5): read,
+// answered in HTTP/1.1, kept alive as 1.1 keeps, and stored when it is a delivery. Beast
+// refused anything but 1.0 and 1.1 (400).
+TEST_F(HttpConformance, LaterMinorVersionsOfHttp1AreServedAsHttp11) {
+    start();
+    HttpConnection c(port());
+    for (char minor = '2'; minor <= '9'; ++minor) {
+        ASSERT_TRUE(c.send_raw(std::string("GET /healthz HTTP/1.") + minor + "\r\nHost: x\r\n\r\n"));
+        auto r = c.read_response(5000);
+        EXPECT_EQ(r.status, 200) << "HTTP/1." << minor << ": " << r.body;
+        EXPECT_EQ(r.headers.count("connection"), 0u) << "kept alive, as HTTP/1.1 is";
+    }
+    ASSERT_TRUE(c.send_raw("GET /healthz HTTP/1.2\r\nHost: x\r\n\r\n"));
+    EXPECT_EQ(c.read_raw("{\"status\":\"ok\"}").substr(0, 15), "HTTP/1.1 200 OK") << "answered as HTTP/1.1";
+    // As 1.1 closes: on Connection: close only.
+    ASSERT_TRUE(c.send_raw("GET /healthz HTTP/1.4\r\nHost: x\r\nConnection: close\r\n\r\n"));
+    auto closing = c.read_response(5000);
+    EXPECT_EQ(closing.status, 200);
+    EXPECT_EQ(closing.headers["connection"], "close");
+    EXPECT_TRUE(c.closed_by_peer(5000));
+    // A delivery, its request line arriving a byte at a time.
+    const std::string body = example_payload(kCancelled);
+    const std::string request = "POST " + kTarget + " HTTP/1.7\r\nHost: x\r\nX-Recharge-Hmac-Sha256: " +
+                                legacy_signature(kSecret, body) + "\r\nContent-Length: " +
+                                std::to_string(body.size()) + "\r\n\r\n" + body;
+    HttpConnection slow(port());
+    const std::size_t line = request.find('\n') + 1;
+    for (std::size_t at = 0; at < line; ++at) {
+        ASSERT_TRUE(slow.send_raw(request.substr(at, 1)));
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    ASSERT_TRUE(slow.send_raw(request.substr(line)));
+    auto stored = slow.read_response();
+    EXPECT_EQ(stored.status, 200) << stored.body;
+    EXPECT_TRUE(contains(stored.body, "\"accepted\"")) << stored.body;
+    EXPECT_EQ(count(), 1);
+}
+
+// A major version other than 1 is one churnwatch does not speak: 505 (RFC 9110 15.6.6), and
+// the connection closed. HTTP/2's prior-knowledge preface ("PRI * HTTP/2.0") among them. What
+// is no request line at all stays 400.
+TEST_F(HttpConformance, OtherMajorVersionsAre505) {
+    start();
+    for (const std::string line : {"GET /healthz HTTP/2.0", "POST /webhooks/recharge HTTP/3.0", "GET / HTTP/0.9",
+                                   "PRI * HTTP/2.0"}) {
+        HttpConnection c(port());
+        ASSERT_TRUE(c.send_raw(line + "\r\nHost: x\r\n\r\n"));
+        auto r = c.read_response(5000);
+        EXPECT_EQ(r.status, 505) << line << ": " << r.body;
+        EXPECT_TRUE(contains(r.body, " is not supported: churnwatch speaks HTTP/1.1")) << r.body;
+        EXPECT_EQ(r.headers["connection"], "close") << line;
+        EXPECT_TRUE(c.closed_by_peer(5000)) << line;
+    }
+    HttpConnection preface(port());
+    ASSERT_TRUE(preface.send_raw("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"));
+    EXPECT_EQ(preface.read_response(5000).status, 505);
+    EXPECT_TRUE(contains(log(), "\"reason\":\"http_version_not_supported\"")) << log();
+    EXPECT_TRUE(contains(log(), "HTTP/3.0 is not supported")) << log();
+    HttpConnection bad(port());
+    ASSERT_TRUE(bad.send_raw("G@T /healthz HTTP/2.0\r\nHost: x\r\n\r\n"));
+    EXPECT_EQ(bad.read_response(5000).status, 400);
+}
+
 }  // namespace
