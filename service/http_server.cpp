@@ -311,6 +311,7 @@ private:
         continue_sent_ = false;
         header_taken_ = 0;
         line_scanned_ = 0;
+        line_scan_ = {};
         // Between requests with nothing of the next one here yet (not pipelined): idle, so a
         // new connection at the limit may close this one (SessionRegistry).
         if (next_request && buffer_.size() == 0 && !tls_bytes_pending()) return wait_idle();
@@ -397,17 +398,21 @@ private:
         const bool in_header = !parser_->is_header_done();
         if (in_header && header_taken_ == 0) {
             const std::size_t line = request_line_end();
-            // A request line over the limit (the header block's, which does not count the
-            // line) is refused whether or not its end has come: the same boundary however it
-            // arrives. Beast refused it as a header block too large (431).
-            if (line > limit || (line == 0 && buffer_.size() >= limit))
-                return refuse_with(line_too_long(buffered().substr(0, limit), limit));
-            if (line == 0) {
-                // Until its request line is in, the parser sees two bytes of it at most (enough
-                // to refuse what is not HTTP at once). Handed three or more of an unfinished
-                // line, Beast waits for the whole header block within header_limit bytes
-                // counted from the line's start: the request line then counted against the
-                // limit, as it does not when it arrives whole.
+            if (line == 0 || line > limit) {
+                // Bytes that cannot begin a request line: refused at once (they waited for an
+                // LF until the request timeout). Only a line not yet whole is looked at byte by
+                // byte: a whole one is the parser's to read.
+                const std::string_view start = buffered().substr(0, limit);
+                if (auto refusal = check_line_start(start, line_scan_)) return refuse_with(std::move(*refusal));
+                // A request line over the limit (the header block's, which does not count the
+                // line) is refused whether or not its end has come: the same boundary however
+                // it arrives. Beast refused it as a header block too large (431).
+                if (line > limit || buffer_.size() >= limit) return refuse_with(line_too_long(start, limit));
+                // Until its request line is in, the parser sees two bytes of it at most (so the
+                // request has begun: got_some). Handed three or more of an unfinished line,
+                // Beast waits for the whole header block within header_limit bytes counted
+                // from the line's start: the request line then counted against the limit, as
+                // it does not when it arrives whole.
                 beast::error_code ec;
                 parser_->put(net::buffer(buffer_.data().data(), std::min<std::size_t>(buffer_.size(), 2)), ec);
                 if (ec && ec != http::error::need_more) return on_read_some(ec, 0);
@@ -705,6 +710,7 @@ private:
     bool header_checked_ = false;  // this request's header is in and passed check_header
     std::size_t header_taken_ = 0;  // bytes of this request's header the parser consumed (read_some)
     std::size_t line_scanned_ = 0;  // of buffer_, bytes known not to end the request line
+    LineScan line_scan_;            // of those, how far they could begin a request line
     bool is_head_ = false;
     unsigned version_ = 11;
 };

@@ -2,6 +2,7 @@
 
 #include <strings.h>
 
+#include <cstdio>
 #include <cstring>
 
 namespace churnwatch {
@@ -52,6 +53,35 @@ Refusal line_too_long(std::string_view start, std::size_t limit) {
     if (start.find(' ') == std::string_view::npos)
         return {501, "method_too_long", "method not implemented: longer than " + bytes};
     return {414, "target_too_long", "request-target too long: the request line is over " + bytes};
+}
+
+std::optional<Refusal> check_line_start(std::string_view so_far, LineScan& scan) {
+    static constexpr const char* kPart[] = {"method", "request-target", "HTTP version"};
+    for (; scan.scanned < so_far.size(); ++scan.scanned) {
+        const char c = so_far[scan.scanned];
+        const std::size_t at = scan.scanned - scan.part_start;  // within the part
+        bool fits = false;
+        switch (scan.part) {
+            case LineScan::method:
+            case LineScan::target:
+                fits = scan.part == LineScan::method ? is_tchar(c) : is_target_char(c);
+                if (!fits && c == ' ' && at > 0) {  // the part's end
+                    fits = true;
+                    scan.part = scan.part == LineScan::method ? LineScan::target : LineScan::version;
+                    scan.part_start = scan.scanned + 1;
+                }
+                break;
+            case LineScan::version:
+                fits = at < 5 ? c == "HTTP/"[at] : at == 5 || at == 7 ? is_digit(c) : at == 6 ? c == '.' : at == 8 && c == '\r';
+                break;
+        }
+        if (fits) continue;
+        char what[96];
+        std::snprintf(what, sizeof what, "byte 0x%02X at offset %zu, in the %s", static_cast<unsigned char>(c),
+                      scan.scanned, kPart[scan.part]);
+        return Refusal{400, "bad_request", std::string("malformed HTTP request: not a request line (") + what + ")"};
+    }
+    return std::nullopt;
 }
 
 std::optional<Refusal> check_version(std::span<char> line) {

@@ -20,6 +20,24 @@ struct Refusal {
     std::string detail;
 };
 
+// How far the bytes of a request line still arriving have been looked at (check_line_start),
+// kept by the session between reads; a new request starts from {}.
+struct LineScan {
+    enum Part : unsigned char { method, target, version };
+    std::size_t scanned = 0;     // bytes of the line looked at
+    std::size_t part_start = 0;  // where the part being read began
+    Part part = method;
+};
+
+// The bytes of a request line whose LF has not come yet (`so_far`, from its first byte): a 400
+// once they cannot begin `method SP request-target SP HTTP/d.d CRLF` as Beast reads one — a
+// byte that is no token character before the first space (a TLS ClientHello on the plain
+// port, binary junk), an empty method or target, a control byte, a version that does not
+// read "HTTP/d.d" — and nullopt while they still can, however few they are (a request line
+// may come a byte at a time). Such bytes otherwise waited for an LF until the request
+// timeout. Looks only at the bytes after scan.scanned.
+std::optional<Refusal> check_line_start(std::string_view so_far, LineScan& scan);
+
 // A request line over `limit` bytes (the --max-header limit), whose first `limit` bytes are
 // `start`: 414, as RFC 9112 3 requires for a request-target longer than the server will parse
 // — or 501 when no space has ended the method within them (a method longer than any

@@ -143,6 +143,46 @@ TEST_F(HttpConformance, RequestLineOverTheLimitIs414WhereverItIsSplit) {
     }
 }
 
+// --- bytes that cannot begin a request -----------------------------------------------------------
+
+// Bytes that can never begin a request line are answered 400 at once, whether or not an LF
+// has come; they waited for one until the request timeout (15 s), holding the connection.
+// A request line arriving a byte at a time is still read, and a TLS ClientHello on the plain
+// port still gets its 400 at once.
+TEST_F(HttpConformance, BytesThatCannotBeginARequestAre400AtOnce) {
+    start();
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"GE\x01T", "byte 0x01 at offset 2, in the method"},
+        {"POST\t/webhooks/recharge", "byte 0x09 at offset 4, in the method"},
+        {"GET /\x7f", "byte 0x7F at offset 5, in the request-target"},
+        {"GET /healthz FTP/1.1", "byte 0x46 at offset 13, in the HTTP version"},
+        {"GET /healthz HTTP/1.1\rX", "byte 0x58 at offset 22, in the HTTP version"},
+        // A TLS 1.2 ClientHello's first bytes (a client speaking HTTPS to the plain port).
+        {std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11), "byte 0x16 at offset 0, in the method"},
+    };
+    for (const auto& [bytes, where] : cases) {
+        HttpConnection c(port());
+        ASSERT_TRUE(c.send_raw(bytes));
+        const auto t0 = std::chrono::steady_clock::now();
+        auto r = c.read_response(5000);
+        const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+        EXPECT_EQ(r.status, 400) << where;
+        EXPECT_LT(ms, 2000) << where;
+        EXPECT_TRUE(contains(r.body, "malformed HTTP request: not a request line (" + where + ")")) << r.body;
+        EXPECT_EQ(r.headers["connection"], "close") << where;
+        EXPECT_TRUE(c.closed_by_peer(5000)) << where;
+    }
+    EXPECT_TRUE(contains(log(), "not a request line (byte 0x01 at offset 2, in the method)")) << log();
+    // The same bytes as a request's beginning, one at a time, are waited for as before.
+    const std::string request = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    HttpConnection slow(port());
+    for (char byte : request) {
+        ASSERT_TRUE(slow.send_raw(std::string(1, byte)));
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    EXPECT_EQ(slow.read_response().status, 200);
+}
+
 // --- HTTP versions ----------------------------------------------------------------------------
 
 // A later minor version of HTTP/1 is understood as HTTP/1.1 (RFC 9112 2.3, RFC 9110 2.5): read,

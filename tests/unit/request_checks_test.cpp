@@ -4,12 +4,58 @@
 
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "request_checks.h"
 
 using namespace churnwatch;
 
 namespace {
+
+// check_line_start fed `bytes` in pieces of `piece` bytes, as a session reads them: the
+// refusal's detail, or "" while they could still begin a request line.
+std::string line_start(const std::string& bytes, std::size_t piece) {
+    LineScan scan;
+    for (std::size_t end = piece; ; end += piece) {
+        if (auto r = check_line_start(std::string_view(bytes).substr(0, end), scan)) {
+            EXPECT_EQ(r->status, 400);
+            EXPECT_EQ(r->reason, "bad_request");
+            return r->detail;
+        }
+        if (end >= bytes.size()) return "";
+    }
+}
+
+TEST(RequestLine, EveryBeginningOfAValidLineCanStillBeOne) {
+    for (const std::string line : {"GET /healthz HTTP/1.1\r", "POST /webhooks/recharge/subscription/cancelled?x=1 HTTP/1.0\r",
+                                   "M-SEARCH * HTTP/1.1", "GET http://host/caf\xc3\xa9 HTTP/2.0\r", "!#$%&'*+-.^_`|~09azAZ /"})
+        for (std::size_t piece : {1, 2, 3, 7, 100})
+            EXPECT_EQ(line_start(line, piece), "") << line << " in pieces of " << piece;
+}
+
+TEST(RequestLine, BytesThatCannotBeginOneAreRefusedAtTheFirstSuchByte) {
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"GE\x01T", "byte 0x01 at offset 2, in the method"},
+        {"\x16\x03\x01\x02\x00", "byte 0x16 at offset 0, in the method"},  // a TLS ClientHello
+        {" GET", "byte 0x20 at offset 0, in the method"},
+        {"\r", "byte 0x0D at offset 0, in the method"},
+        {"GET\t/", "byte 0x09 at offset 3, in the method"},
+        {"G(T /", "byte 0x28 at offset 1, in the method"},
+        {"GET  /", "byte 0x20 at offset 4, in the request-target"},
+        {"GET /\x7f", "byte 0x7F at offset 5, in the request-target"},
+        {"GET /a\rb", "byte 0x0D at offset 6, in the request-target"},
+        {"GET / FTP/1.1", "byte 0x46 at offset 6, in the HTTP version"},
+        {"GET / http/1.1", "byte 0x68 at offset 6, in the HTTP version"},
+        {"GET / HTTP/1.1 ", "byte 0x20 at offset 14, in the HTTP version"},
+        {"GET / HTTP/1.1\rX", "byte 0x58 at offset 15, in the HTTP version"},
+        {"GET / HTTP/11", "byte 0x31 at offset 12, in the HTTP version"},
+        {"GET / HTTP/x", "byte 0x78 at offset 11, in the HTTP version"},
+    };
+    for (const auto& [bytes, where] : cases)
+        for (std::size_t piece : {1, 2, 100})
+            EXPECT_EQ(line_start(bytes, piece), "malformed HTTP request: not a request line (" + where + ")")
+                << bytes << " in pieces of " << piece;
+}
 
 TEST(RequestLine, OverTheLimitIs414) {
     const Refusal r = line_too_long("GET /" + std::string(1019, 'a'), 1024);
