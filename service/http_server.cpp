@@ -48,6 +48,16 @@ using tcp = net::ip::tcp;
 
 namespace {
 
+// A lingering close after a refusal (Session::linger) lasts at most this long, and drops at
+// most this many bytes beyond --max-body. 2 s: a client that reads its answer closes within a
+// round trip of it, and 2 s is what a stalled request may keep its slot at the connection
+// limit (kStalledRequestAge) and a TLS close_notify is waited for. 4 MiB beyond --max-body: a
+// client that writes a whole body over the limit before it reads (a delivery a little too
+// large) still finds its 413; a larger one has its answer cut by the RST as before, and no
+// client makes the server read more than that for nothing.
+constexpr auto kLingerTime = std::chrono::seconds(2);
+constexpr std::size_t kLingerBytes = std::size_t{4} << 20;
+
 // A TLS server context from PEM files: TLS 1.2 or newer only.
 std::shared_ptr<ssl::context> load_tls_context(const std::string& cert, const std::string& key) {
     auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
@@ -197,6 +207,7 @@ public:
     // give the request in progress a short deadline; the answer in flight is still written.
     void on_shutdown() override {
         net::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
+            if (self->lingering_) return self->tcp().cancel();  // on_dropped closes
             if (!self->reading_) return;  // handling or writing: closes after the write
             if (!self->parser_ || !self->parser_->got_some()) {
                 beast::error_code ec;
@@ -602,6 +613,7 @@ private:
     // An answer to a request refused before it was handled, the connection closed after it.
     void answer_and_close(HttpResponse res) {
         keep_alive_ = false;
+        refused_ = true;
         is_head_ = false;
         version_ = parser_->get().version();
         write(std::move(res));
@@ -655,9 +667,51 @@ private:
                              self->writing_ = false;
                              self->waiting_since_.store(0, std::memory_order_relaxed);
                              if (ec && self->stalled_closed_) return;  // closed, and logged, then
-                             if (ec || !keep) return self->close();
+                             if (ec) return self->close();
+                             if (!keep) return self->refused_ ? self->linger() : self->close();
                              self->do_read(true);
                          });
+    }
+
+    // After a refusal the client may still be sending its request (a body over the limit,
+    // the rest of a header block): closing with its bytes unread makes the kernel send RST,
+    // and an RST discards the answer wherever it has not reached the client yet (in flight,
+    // or queued behind a receive window the client empties only once it has sent all). So
+    // what still comes is read and dropped until the client closes, for at most kLingerTime
+    // and kLingerBytes beyond --max-body, and only then is the socket closed (a lingering
+    // close, as nginx and Apache do); on plain HTTP a FIN follows the answer at once, so the
+    // client sees its end. Meanwhile the connection counts against --max-connections as an
+    // idle one: a new connection at the limit closes it at once (on_evict), and so does a
+    // shutdown. Only refusals linger: an answered request was read whole. (Over TLS the
+    // close_notify exchange of close() did not do it: OpenSSL mostly failed the shutdown on
+    // the client's application data, and the RST followed at once.)
+    void linger() {
+        if (server_.stopping.load()) return close();
+        if constexpr (!kTls) {
+            beast::error_code ec;
+            tcp().socket().shutdown(tcp::socket::shutdown_send, ec);
+            if (ec) return tcp().close();
+        }
+        buffer_.clear();  // read into and never committed: nothing is allocated for it
+        linger_left_ = kLingerBytes + server_.options.body_limit;
+        lingering_ = true;
+        tcp().expires_after(kLingerTime);
+        idle_ = true;
+        read_and_drop();
+        registry_->set_idle(this, SessionRegistry::Wait::idle);
+    }
+    void read_and_drop() {
+        stream_.async_read_some(buffer_.prepare(std::min(buffer_.capacity(), linger_left_)),
+                                beast::bind_front_handler(&Session::on_dropped, this->shared_from_this()));
+    }
+    void on_dropped(beast::error_code ec, std::size_t n) {
+        linger_left_ -= std::min(n, linger_left_);
+        // Until the client closes (eof), kLingerTime passes (timeout), the bytes run out, or
+        // the connection is wanted for a new one or at shutdown.
+        if (!ec && linger_left_ > 0 && !evicting_ && !server_.stopping.load()) return read_and_drop();
+        idle_ = false;
+        registry_->set_idle(this, SessionRegistry::Wait::ending);
+        tcp().close();
     }
 
     void close() {
@@ -713,6 +767,9 @@ private:
     LineScan line_scan_;            // of those, how far they could begin a request line
     bool is_head_ = false;
     unsigned version_ = 11;
+    bool refused_ = false;          // the answer refuses the request: linger after it
+    bool lingering_ = false;        // reading and dropping after a refusal (linger)
+    std::size_t linger_left_ = 0;   // bytes it may still drop
 };
 
 void HttpServer::Impl::reload_tls() {

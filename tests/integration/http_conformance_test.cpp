@@ -248,4 +248,76 @@ TEST_F(HttpConformance, OtherMajorVersionsAre505) {
     EXPECT_EQ(bad.read_response(5000).status, 400);
 }
 
+// --- lingering close ----------------------------------------------------------------------------
+
+// A refusal's answer reaches a client still sending its request. Closing with request bytes
+// unread made the kernel send RST, which discards whatever of the answer the client has not
+// received yet: here a client that writes all it has before it reads, with a small receive
+// window, so the answer to its first request is still queued at the server when its second
+// (a body over --max-body) is refused. Both answers were lost (ECONNRESET); now the server
+// reads and drops the rest of the body before it closes.
+TEST_F(HttpConformance, ARefusalsAnswerSurvivesTheRequestBytesStillComing) {
+    start();
+    for (int round = 0; round < 3; ++round) {
+        HttpConnection c(port(), /*receive_buffer=*/1024);
+        const std::string body(2'000'000, 'x');
+        c.send_raw("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"
+                   "POST " + kTarget + " HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) +
+                   "\r\n\r\n" + body);
+        auto page = c.read_response();
+        EXPECT_EQ(page.status, 200) << "round " << round << ": lost to a connection reset";
+        auto r = c.read_response();
+        EXPECT_EQ(r.status, 413) << "round " << round << ": lost to a connection reset";
+        EXPECT_TRUE(contains(r.body, "body larger than 1048576 bytes")) << r.body;
+        EXPECT_EQ(r.headers["connection"], "close");
+        EXPECT_TRUE(c.closed_by_peer(5000));
+    }
+}
+
+// The lingering is bounded: a client that goes on sending after its refusal is cut off after
+// 2 s, or once it has sent 4 MiB beyond --max-body, whichever comes first; and at
+// --max-connections a lingering connection gives way to a new one at once.
+TEST_F(HttpConformance, ALingeringCloseIsBounded) {
+    start({.args = {"--max-connections", "1", "--request-timeout", "60"}});
+    const std::string huge = "POST " + kTarget + " HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000\r\n\r\n";
+    using Clock = std::chrono::steady_clock;
+    auto ms_since = [](Clock::time_point t0) {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
+    };
+    {
+        // Slowly: 1 KB every 50 ms, cut off by time.
+        HttpConnection c(port());
+        ASSERT_TRUE(c.send_raw(huge));
+        EXPECT_EQ(c.read_response(5000).status, 413);
+        const auto t0 = Clock::now();
+        while (ms_since(t0) < 10000 && c.send_raw(std::string(1024, 'x')))
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        EXPECT_GE(ms_since(t0), 1500);
+        EXPECT_LE(ms_since(t0), 4000);
+    }
+    {
+        // As fast as it can: cut off by bytes, well before the 2 s.
+        HttpConnection c(port());
+        ASSERT_TRUE(c.send_raw(huge));
+        EXPECT_EQ(c.read_response(5000).status, 413);
+        const auto t0 = Clock::now();
+        const std::string mib(1 << 20, 'x');
+        std::size_t sent = 0;
+        for (int i = 0; i < 1000 && c.send_raw(mib); ++i) sent += mib.size();
+        EXPECT_LT(sent, std::size_t{64} << 20) << "dropped without a bound on bytes";
+        EXPECT_LT(ms_since(t0), 1500);
+    }
+    {
+        // At the limit (1 connection): a lingering connection gives way to a new one.
+        HttpConnection lingering(port());
+        ASSERT_TRUE(lingering.send_raw(huge));
+        EXPECT_EQ(lingering.read_response(5000).status, 413);
+        const auto t0 = Clock::now();
+        HttpConnection next(port());
+        ASSERT_TRUE(next.send_raw("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+        EXPECT_EQ(next.read_response(5000).status, 200);
+        EXPECT_LT(ms_since(t0), 1000) << "waited for the lingering connection to end";
+    }
+}
+
 }  // namespace

@@ -39,8 +39,10 @@ struct TlsResult {
 
 // One TLS connection: handshake (optionally capped at a protocol version), send request.
 // A TCP connection to 127.0.0.1:port whose reads time out after timeout_s; -1 when refused.
-int connect_loopback(int port, int timeout_s) {
+// receive_buffer > 0: SO_RCVBUF before connecting (a client whose window fills at once).
+int connect_loopback(int port, int timeout_s, int receive_buffer = 0) {
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (receive_buffer > 0) ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_port = htons(static_cast<uint16_t>(port));
@@ -196,6 +198,41 @@ TEST_F(TlsTest, Tls12OffersOnlyForwardSecretAeadCiphers) {
     EXPECT_TRUE(gcm.handshake);
     EXPECT_EQ(gcm.response.rfind("HTTP/1.1 200", 0), 0u) << gcm.response;
     EXPECT_TRUE(tls_exchange(server->port(), get("/healthz"), TLS1_2_VERSION, "ECDHE-RSA-CHACHA20-POLY1305").handshake);
+}
+
+// A refusal's answer reaches a client still sending its request over TLS too (plain HTTP:
+// http_conformance_test). A client that writes all it has before it reads, with a small
+// receive window: the answer to its first request is still queued at the server when its
+// second (a body over --max-body) is refused. The close_notify exchange after the refusal did
+// not read the rest of the body (OpenSSL mostly failed the shutdown on it), and the RST that
+// followed lost both answers.
+TEST_F(TlsTest, ARefusalsAnswerSurvivesTheRequestBytesStillComing) {
+    const std::string body(2'000'000, 'x');
+    const std::string requests = "GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n"
+                                 "POST /webhooks/recharge HTTP/1.1\r\nHost: localhost\r\nContent-Length: " +
+                                 std::to_string(body.size()) + "\r\n\r\n" + body;
+    for (int round = 0; round < 5; ++round) {
+        SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+        const int fd = connect_loopback(server->port(), 5, /*receive_buffer=*/1024);
+        ASSERT_GE(fd, 0);
+        SSL* ssl = SSL_new(ctx);
+        SSL_set_fd(ssl, fd);
+        ASSERT_EQ(SSL_connect(ssl), 1);
+        SSL_write(ssl, requests.data(), static_cast<int>(requests.size()));  // all of it first
+        std::string in;
+        char buf[16384];
+        int n;
+        while (in.find("body larger than 1048576 bytes") == std::string::npos &&
+               (n = SSL_read(ssl, buf, sizeof buf)) > 0)
+            in.append(buf, static_cast<std::size_t>(n));
+        EXPECT_EQ(in.rfind("HTTP/1.1 200", 0), 0u) << "round " << round << ": lost to a connection reset";
+        EXPECT_NE(in.find("HTTP/1.1 413"), std::string::npos) << "round " << round << ": lost to a connection reset";
+        SSL_free(ssl);
+        ::close(fd);
+        SSL_CTX_free(ctx);
+        ERR_clear_error();
+    }
+    EXPECT_EQ(sanitizer_report(server->log()), "");
 }
 
 TEST_F(TlsTest, SighupReloadsTheCertificate) {
