@@ -43,7 +43,10 @@ bool method_and_target(std::string_view s) {
 // What a client sent, cut short for an answer and a log line.
 std::string quoted(std::string_view s) {
     constexpr std::size_t kMax = 40;
-    return "'" + std::string(s.substr(0, kMax)) + (s.size() > kMax ? "...'" : "'");
+    std::string out(1, '\'');
+    out.append(s.substr(0, kMax));
+    out.append(s.size() > kMax ? "...'" : "'");
+    return out;
 }
 
 }  // namespace
