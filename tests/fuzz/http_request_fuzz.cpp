@@ -8,6 +8,13 @@
 // correct legacy signature of its body) so the fuzzer also reaches topic and payload handling.
 // Checked: a re-signed request is never rejected; a rejection is a 401 with a signature_*
 // reason; an accepted delivery has a topic and a payload; a quarantined one has a reason.
+//
+// Before Beast, the session's own checks of the request line (request_checks.h) run as the
+// session runs them: the version of a whole line (HTTP/1.2-1.9 rewritten to 1.1, other
+// majors refused), and, for a line still arriving, whether its bytes can begin one. Checked
+// against Beast: a line Beast reads is never refused by the scan at any point of its arrival
+// (a request sent in pieces would be refused that whole is accepted), and every refusal is
+// a 4xx or 5xx with a reason and a detail.
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -16,12 +23,15 @@
 #include <cctype>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <variant>
 
 #include "fuzz_check.h"
 #include "ingest.h"
+#include "request_checks.h"
 #include "route.h"
 
 using namespace churnwatch;
@@ -87,14 +97,58 @@ bool is_signature_header(std::string_view name) {
            iequals(name, kTimestampHeader);
 }
 
+void check_refusal(const Refusal& r) {
+    FUZZ_CHECK(r.status >= 400 && r.status < 600);
+    FUZZ_CHECK(!r.reason.empty());
+    FUZZ_CHECK(!r.detail.empty());
+}
+
+// The session's checks of the request line at the start of `in` (request_checks.h), in the
+// order it makes them. False when the session would refuse the request before Beast reads it.
+// `line_ok` says whether the line was whole and not refused: then Beast decides.
+bool line_checks_pass(std::string& in, bool& line_ok) {
+    line_ok = false;
+    const std::size_t lf = in.find('\n');
+    if (lf == std::string::npos || lf + 1 > kHeaderLimit) {
+        const std::string_view start = std::string_view(in).substr(0, kHeaderLimit);
+        LineScan scan;
+        if (auto r = check_line_start(start, scan)) {
+            check_refusal(*r);
+            return false;
+        }
+        if (in.size() >= kHeaderLimit) {
+            check_refusal(line_too_long(start, kHeaderLimit));
+            return false;
+        }
+        return true;  // a line not yet whole: the session waits for more
+    }
+    if (auto r = check_version(std::span<char>(in.data(), lf + 1))) {
+        check_refusal(*r);
+        FUZZ_CHECK(r->status == 505);
+        return false;
+    }
+    line_ok = true;
+    return true;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     static const KeyRing keys({kSecret, "shjk_fuzz_secret_b_fedcba9876543210"});
     static const IngestOptions options;
-    std::string_view in(reinterpret_cast<const char*>(data), size);
+    std::string bytes(reinterpret_cast<const char*>(data), size);  // the version check may rewrite
+    std::string_view in(bytes);
 
     for (int n = 0; n < 4 && !in.empty(); ++n) {
+        // The session's checks at the start of each request (in the buffer, as it holds it).
+        std::string rest(in);
+        bool line_whole = false;
+        if (!line_checks_pass(rest, line_whole)) return 0;  // refused, and closed
+        // The request line as it came, up to its LF.
+        const std::optional<std::string> line =
+            line_whole ? std::optional<std::string>(rest.substr(0, rest.find('\n'))) : std::nullopt;
+        bytes = std::move(rest);
+        in = bytes;
         http::request_parser<http::string_body> parser;
         parser.eager(true);
         parser.body_limit(kBodyLimit);
@@ -116,6 +170,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (!parser.is_done()) {
             parser.put_eof(ec);
             if (ec || !parser.is_done()) return 0;  // truncated: the server closes
+        }
+        // Beast read this request line: had it arrived a byte at a time, no prefix of it
+        // (without its LF) would have been refused on the way.
+        if (line) {
+            LineScan scan;
+            for (std::size_t k = 1; k <= line->size(); ++k) {
+                auto r = check_line_start(std::string_view(*line).substr(0, k), scan);
+                FUZZ_CHECK(!r.has_value());
+                if (r) break;
+            }
         }
 
         // As Session::on_read builds it.
