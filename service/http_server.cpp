@@ -693,6 +693,9 @@ private:
             if (ec) return tcp().close();
         }
         buffer_.clear();  // read into and never committed: nothing is allocated for it
+        // Nothing of the refused request is kept for the linger: its parser holds the body
+        // read so far (up to --max-body), no longer counted against kRequestBodyBudget.
+        parser_.reset();
         linger_left_ = kLingerBytes + server_.options.body_limit;
         lingering_ = true;
         tcp().expires_after(kLingerTime);
