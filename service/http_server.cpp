@@ -681,8 +681,8 @@ private:
     // and kLingerBytes beyond --max-body, and only then is the socket closed (a lingering
     // close, as nginx and Apache do); on plain HTTP a FIN follows the answer at once, so the
     // client sees its end. Meanwhile the connection counts against --max-connections as an
-    // idle one: a new connection at the limit closes it at once (on_evict), and so does a
-    // shutdown. Only refusals linger: an answered request was read whole. (Over TLS the
+    // idle one, closed before any keep-alive one: a new connection at the limit closes it at
+    // once (on_evict), and so does a shutdown. Only refusals linger: an answered request was read whole. (Over TLS the
     // close_notify exchange of close() did not do it: OpenSSL mostly failed the shutdown on
     // the client's application data, and the RST followed at once.)
     void linger() {
@@ -701,7 +701,7 @@ private:
         tcp().expires_after(kLingerTime);
         idle_ = true;
         read_and_drop();
-        registry_->set_idle(this, SessionRegistry::Wait::idle);
+        registry_->set_idle(this, SessionRegistry::Wait::lingering);
     }
     void read_and_drop() {
         stream_.async_read_some(buffer_.prepare(std::min(buffer_.capacity(), linger_left_)),

@@ -19,8 +19,8 @@ struct ServerOptions {
     std::string host = "127.0.0.1";
     unsigned short port = 8080;  // 0: any free port
     int threads = 2;                         // I/O threads running the io_context
-    // Beyond this, a new connection closes the one idle the longest (a keep-alive connection
-    // between requests, or one lingering after a refusal), or else one whose request has been arriving, or whose answer has
+    // Beyond this, a new connection closes one lingering after a refusal, else the one idle
+    // the longest (a keep-alive connection between requests), or else one whose request has been arriving, or whose answer has
     // waited for its client to read it, for over 2 s; with neither, accepting pauses.
     std::size_t max_connections = 1024;
     std::size_t body_limit = 1024 * 1024;    // larger bodies get 413

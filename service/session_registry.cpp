@@ -58,12 +58,14 @@ void SessionRegistry::set_idle(const void* p, Wait now) {
         auto it = sessions_.find(p);
         if (it == sessions_.end()) return;
         Entry& e = it->second;
-        if (now == Wait::idle) {
+        if (now == Wait::idle || now == Wait::lingering) {
             if (e.state != State::busy) return;
             e.state = State::idle;
-            e.idle_at = idle_.insert(idle_.end(), p);
+            e.lingering = now == Wait::lingering;
+            auto& list = idle_list(e);
+            e.idle_at = list.insert(list.end(), p);
         } else if (e.state == State::idle) {
-            idle_.erase(e.idle_at);
+            idle_list(e).erase(e.idle_at);
             e.state = State::busy;
         } else if (e.state == State::evicting && now == Wait::busy) {
             // Its next request began (or its stalled request completed) before it could be
@@ -87,7 +89,7 @@ void SessionRegistry::remove(const void* p) {
         std::lock_guard lock(mu_);
         auto it = sessions_.find(p);
         if (it != sessions_.end()) {
-            if (it->second.state == State::idle) idle_.erase(it->second.idle_at);
+            if (it->second.state == State::idle) idle_list(it->second).erase(it->second.idle_at);
             if (it->second.state == State::evicting) --evicting_;
             sessions_.erase(it);
         }
@@ -110,7 +112,7 @@ bool SessionRegistry::make_room(std::int64_t now_ns) {
     Victims victims;
     {
         std::lock_guard lock(mu_);
-        if (counted() >= max_connections_ && idle_.empty()) {
+        if (counted() >= max_connections_ && !any_idle()) {
             auto [oldest, since] = oldest_waiting();
             if (!oldest || now_ns - since < kStalledAgeNs) {
                 accept_paused_ = true;
@@ -181,9 +183,11 @@ std::pair<const void*, std::int64_t> SessionRegistry::oldest_waiting() const {
 }
 
 void SessionRegistry::evict_idle_over(std::size_t keep, Victims& victims) {
-    while (counted() > keep && !idle_.empty()) {
-        Entry& e = sessions_.at(idle_.front());
-        idle_.pop_front();
+    while (counted() > keep && any_idle()) {
+        // A lingering session has nothing more to serve: it goes before a keep-alive one.
+        auto& list = lingering_.empty() ? idle_ : lingering_;
+        Entry& e = sessions_.at(list.front());
+        list.pop_front();
         e.state = State::evicting;
         ++evicting_;
         // Not lockable: it is being destroyed, and its remove() follows.

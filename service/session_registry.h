@@ -55,7 +55,8 @@ std::int64_t steady_now_ns();
 // At the limit, idle keep-alive connections give way to new ones, as nginx reuses them: a
 // session reports when it waits for its next request with no byte of it received (idle) and
 // when that wait ends (busy). At the limit the server waits for a connection to be pending,
-// then closes the session idle the longest and accepts it (make_room). A session told to
+// then closes the session idle the longest (one lingering after a refusal before any
+// keep-alive one) and accepts it (make_room). A session told to
 // close no longer counts against the limit: it closes at once, or, had its next request begun
 // just then, counts again, and another idle session (or the next to become idle) closes
 // instead.
@@ -85,15 +86,18 @@ public:
     // A session began waiting for its next request, nothing of it received (idle), or that
     // wait ended: bytes came (busy), or the connection is ending (closed, reset, timed out;
     // busy too, but one already told to close stays uncounted: counting it again would
-    // close another idle session for nothing).
-    enum class Wait { idle, busy, ending };
+    // close another idle session for nothing). lingering: idle after a refusal, only
+    // dropping what its client still sends (no next request will be read): such sessions
+    // give way before any keep-alive connection, the one lingering the longest first.
+    enum class Wait { idle, lingering, busy, ending };
     void set_idle(const void* p, Wait now);
     void remove(const void* p);
 
     // New connections must make room: accept only after make_room().
     bool at_limit();
     // A connection is waiting to be accepted: true when it may be, after telling the session
-    // idle the longest, or else the one stalled longest, to close if the limit requires it;
+    // idle the longest (lingering ones first), or else the one stalled longest, to close if
+    // the limit requires it;
     // false (accepting pauses) when no session is idle or stalled.
     bool make_room(std::int64_t now_ns = steady_now_ns());
     // While accepting is paused: how long until the session waited on longest will have
@@ -123,7 +127,8 @@ private:
         std::weak_ptr<SessionControl> session;
         const std::atomic<std::int64_t>* waiting_since = nullptr;
         State state = State::busy;
-        std::list<const void*>::iterator idle_at;  // in `idle_` while State::idle
+        bool lingering = false;                    // idle in `lingering_` rather than `idle_`
+        std::list<const void*>::iterator idle_at;  // in that list while State::idle
     };
     // Chosen to close, told so once the lock is released.
     struct Victims {
@@ -135,7 +140,9 @@ private:
     // Sessions that count against the limit: all but those already told to close.
     std::size_t counted() const { return sessions_.size() - evicting_; }
     // A new connection can be taken: below the limit, or an idle session can make room.
-    bool can_admit() const { return counted() < max_connections_ || !idle_.empty(); }
+    bool can_admit() const { return counted() < max_connections_ || any_idle(); }
+    bool any_idle() const { return !idle_.empty() || !lingering_.empty(); }
+    std::list<const void*>& idle_list(const Entry& e) { return e.lingering ? lingering_ : idle_; }
     // The counted session waited on longest, and since when; {nullptr, 0} when none is
     // waiting on its client. A scan, but only at the limit with no idle session.
     std::pair<const void*, std::int64_t> oldest_waiting() const;
@@ -147,6 +154,7 @@ private:
     std::mutex mu_;
     std::map<const void*, Entry> sessions_;
     std::list<const void*> idle_;  // idle sessions, the longest idle first
+    std::list<const void*> lingering_;  // idle after a refusal, closed before those in idle_
     std::size_t evicting_ = 0;     // sessions in State::evicting
     bool accept_paused_ = false;
     bool stopping_ = false;

@@ -321,6 +321,35 @@ TEST_F(HttpConformance, ALingeringCloseIsBounded) {
     }
 }
 
+// At --max-connections a lingering connection gives way before a keep-alive one, however
+// long that one has been idle: the lingering one has nothing more to serve. The keep-alive
+// connection idle the longest was closed instead, its client made to reconnect, while the
+// refused one went on lingering for its 2 s.
+TEST_F(HttpConformance, ALingeringConnectionGivesWayBeforeAKeepAliveOne) {
+    start({.args = {"--max-connections", "2"}});
+    HttpConnection keep(port());
+    ASSERT_TRUE(keep.send_raw("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+    ASSERT_EQ(keep.read_response(5000).status, 200);
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // idle the longest
+    HttpConnection refused(port());
+    ASSERT_TRUE(refused.send_raw("POST " + kTarget + " HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n"));
+    ASSERT_EQ(refused.read_response(5000).status, 413);
+    HttpConnection next(port());
+    ASSERT_TRUE(next.send_raw("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+    EXPECT_EQ(next.read_response(5000).status, 200);
+    // The refused connection is closed: what its client sends now meets a reset (while it
+    // lingered, the server read and dropped it).
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    bool sent = refused.send_raw(std::string(1000, 'x'));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    sent = sent && refused.send_raw(std::string(1000, 'x'));
+    EXPECT_FALSE(sent) << "the refused connection still lingers";
+    // The keep-alive connection is still open and serves its next request.
+    EXPECT_FALSE(keep.closed_by_peer(100)) << "the keep-alive connection was closed instead";
+    ASSERT_TRUE(keep.send_raw("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+    EXPECT_EQ(keep.read_response(5000).status, 200);
+}
+
 // A lingering connection keeps nothing of the request it refused. The body read before the
 // refusal (up to --max-body) was held by the session's parser for the whole linger, outside
 // the 64 MiB that bodies still arriving may hold in all: clients refused one after the other

@@ -91,6 +91,35 @@ TEST(SessionRegistry, TheConnectionIdleTheLongestGivesWayFirst) {
     EXPECT_TRUE(c->evicted_stalled.empty());
 }
 
+// A connection lingering after a refusal (reading and dropping what its client still sends)
+// gives way before a keep-alive connection, however long that one has been idle: it has
+// nothing more to serve, and the keep-alive one's client would have to reconnect. Among
+// lingering ones, the one lingering the longest goes first.
+TEST(SessionRegistry, ALingeringConnectionGivesWayBeforeAKeepAliveOne) {
+    Fixture f(3);
+    auto keep = f.connect(t(0)), first = f.connect(t(0)), second = f.connect(t(0));
+    f.idle(*keep);
+    first->since = 0;
+    f.registry.set_idle(first.get(), SessionRegistry::Wait::lingering);
+    second->since = 0;
+    f.registry.set_idle(second.get(), SessionRegistry::Wait::lingering);
+    ASSERT_TRUE(f.registry.at_limit());
+    EXPECT_TRUE(f.registry.make_room(t(kSecond / 10)));
+    EXPECT_EQ(first->evicted_idle, 1);
+    EXPECT_EQ(second->evicted_idle, 0);
+    EXPECT_EQ(keep->evicted_idle, 0);
+    f.registry.remove(first.get());
+    f.connect(t(kSecond / 10));
+    EXPECT_TRUE(f.registry.make_room(t(kSecond / 5)));
+    EXPECT_EQ(second->evicted_idle, 1);
+    EXPECT_EQ(keep->evicted_idle, 0);
+    // Its end (the client closed, or the linger's time ran out) takes it off the list.
+    f.registry.remove(second.get());
+    f.connect(t(kSecond / 5));
+    EXPECT_TRUE(f.registry.make_room(t(kSecond / 2)));
+    EXPECT_EQ(keep->evicted_idle, 1);
+}
+
 TEST(SessionRegistry, WithNoneIdleTheRequestThatStalledFirstGivesWayAfterTwoSeconds) {
     Fixture f(3);
     bool more = true;
