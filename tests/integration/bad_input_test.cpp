@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "payloads.h"
+#include "surviving_server_test.h"
 #include "test_support.h"
 
 using namespace churnwatch::test;
@@ -33,34 +34,11 @@ bool contains(const std::string& haystack, const std::string& needle) {
     return haystack.find(needle) != std::string::npos;
 }
 
-class BadInput : public ::testing::Test {
+class BadInput : public SurvivingServerTest {
 protected:
-    void start(ServerProcess::Options o = {}) { server = std::make_unique<ServerProcess>(dir, o); }
-    int port() const { return server->port(); }
-    int64_t count(const std::string& where = "1") {
-        return query_int(server->db(), "SELECT count(*) FROM deliveries WHERE " + where);
-    }
     std::string reason() {
         return query_text(server->db(), "SELECT reason FROM deliveries ORDER BY id DESC LIMIT 1");
     }
-    std::string log() { return server->log(); }
-
-    // Every case ends here: the server survived the bad input and still stores a valid
-    // delivery, and it made no sanitizer report (in sanitizer builds).
-    void TearDown() override {
-        if (!server) return;
-        ASSERT_TRUE(server->running()) << "the server died\n" << log();
-        std::string body = customer_json({.id = 990000 + ++probe_, .updated_at = "2026-05-01T00:00:00+00:00"});
-        auto r = post_webhook(port(), "/webhooks/recharge/customer/updated", body);
-        EXPECT_EQ(r.status, 200) << "server no longer serves valid deliveries: " << r.body << "\n" << log();
-        EXPECT_TRUE(contains(r.body, "\"accepted\"")) << r.body;
-        EXPECT_EQ(server->stop(), 0) << log();
-        EXPECT_EQ(sanitizer_report(log()), "");
-    }
-
-    TempDir dir;
-    std::unique_ptr<ServerProcess> server;
-    int probe_ = 0;
 };
 
 // Sends bytes and reads whatever answer comes, even if the server stopped reading (and the

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "payloads.h"
+#include "surviving_server_test.h"
 #include "test_support.h"
 
 using namespace churnwatch::test;
@@ -27,28 +28,7 @@ bool contains(const std::string& haystack, const std::string& needle) {
     return haystack.find(needle) != std::string::npos;
 }
 
-class HttpConformance : public ::testing::Test {
-protected:
-    void start(ServerProcess::Options o = {}) { server = std::make_unique<ServerProcess>(dir, o); }
-    int port() const { return server->port(); }
-    int64_t count(const std::string& where = "1") {
-        return query_int(server->db(), "SELECT count(*) FROM deliveries WHERE " + where);
-    }
-    std::string log() { return server->log(); }
-
-    void TearDown() override {
-        if (!server) return;
-        ASSERT_TRUE(server->running()) << "the server died\n" << log();
-        std::string body = customer_json({.id = 990001, .updated_at = "2026-05-01T00:00:00+00:00"});
-        auto r = post_webhook(port(), "/webhooks/recharge/customer/updated", body);
-        EXPECT_EQ(r.status, 200) << "server no longer serves valid deliveries: " << r.body << "\n" << log();
-        EXPECT_EQ(server->stop(), 0) << log();
-        EXPECT_EQ(sanitizer_report(log()), "");
-    }
-
-    TempDir dir;
-    std::unique_ptr<ServerProcess> server;
-};
+using HttpConformance = SurvivingServerTest;
 
 std::string hex(std::size_t n) {
     char buf[32];
