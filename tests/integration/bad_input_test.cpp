@@ -27,13 +27,6 @@ using namespace churnwatch::test;
 
 namespace {
 
-const std::string kTarget = "/webhooks/recharge/subscription/cancelled";
-const std::string kCancelled = "subscription_cancelled.2021-11.json";
-
-bool contains(const std::string& haystack, const std::string& needle) {
-    return haystack.find(needle) != std::string::npos;
-}
-
 class BadInput : public SurvivingServerTest {
 protected:
     std::string reason() {

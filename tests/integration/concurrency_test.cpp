@@ -31,10 +31,6 @@ int deliveries_per_thread() {
     return n > 0 ? n : 150;
 }
 
-bool contains(const std::string& haystack, const std::string& needle) {
-    return haystack.find(needle) != std::string::npos;
-}
-
 // The value of one sample line ("name{labels} value") in a Prometheus page, or -1.
 double sample(const std::string& page, const std::string& series) {
     auto at = page.find("\n" + series + " ");

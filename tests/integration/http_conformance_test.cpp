@@ -21,13 +21,6 @@ using namespace churnwatch::test;
 
 namespace {
 
-const std::string kTarget = "/webhooks/recharge/subscription/cancelled";
-const std::string kCancelled = "subscription_cancelled.2021-11.json";
-
-bool contains(const std::string& haystack, const std::string& needle) {
-    return haystack.find(needle) != std::string::npos;
-}
-
 using HttpConformance = SurvivingServerTest;
 
 std::string hex(std::size_t n) {

@@ -35,8 +35,6 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-
 // The thread of process `pid` whose name (/proc/PID/task/TID/comm) is `name`, or -1.
 pid_t thread_named(pid_t pid, const std::string& name) {
     const std::string tasks = "/proc/" + std::to_string(pid) + "/task";

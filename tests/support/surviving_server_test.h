@@ -14,6 +14,10 @@
 
 namespace churnwatch::test {
 
+// The webhook route and example payload the cases post.
+inline const std::string kTarget = "/webhooks/recharge/subscription/cancelled";
+inline const std::string kCancelled = "subscription_cancelled.2021-11.json";
+
 class SurvivingServerTest : public ::testing::Test {
 protected:
     void start(ServerProcess::Options o = {}) { server = std::make_unique<ServerProcess>(dir, o); }
@@ -29,7 +33,7 @@ protected:
         std::string body = customer_json({.id = 990000 + ++probe_, .updated_at = "2026-05-01T00:00:00+00:00"});
         auto r = post_webhook(port(), "/webhooks/recharge/customer/updated", body);
         EXPECT_EQ(r.status, 200) << "server no longer serves valid deliveries: " << r.body << "\n" << log();
-        EXPECT_NE(r.body.find("\"accepted\""), std::string::npos) << r.body;
+        EXPECT_TRUE(contains(r.body, "\"accepted\"")) << r.body;
         EXPECT_EQ(server->stop(), 0) << log();
         EXPECT_EQ(sanitizer_report(log()), "");
     }

@@ -51,6 +51,9 @@ private:
 bool eventually(const std::function<bool()>& done,
                 std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
+// Whether `part` occurs in `s` (answers, log text).
+inline bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
 std::string read_file(const std::string& path);
 void write_file(const std::string& path, const std::string& content);
 // tests/data/recharge/<name>
