@@ -21,6 +21,7 @@
 
 #include <sys/resource.h>
 
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include <boost/asio/dispatch.hpp>
@@ -73,6 +74,13 @@ std::shared_ptr<ssl::context> load_tls_context(const std::string& cert, const st
     } catch (const boost::system::system_error& e) {
         throw std::runtime_error("cannot load TLS certificate " + cert + " / key " + key + ": " +
                                  e.what());
+    }
+    // Loading compares the key with the certificate only when both are of one type: an EC key
+    // with an RSA certificate (or the reverse) loads, and then every handshake fails.
+    if (SSL_CTX_check_private_key(ctx->native_handle()) != 1) {
+        ERR_clear_error();
+        throw std::runtime_error("cannot load TLS certificate " + cert + " / key " + key +
+                                 ": the key does not match the certificate");
     }
     return ctx;
 }

@@ -25,8 +25,9 @@ using namespace churnwatch::test;
 
 namespace {
 
-void make_cert(const std::string& dir, const std::string& cn) {
-    std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=" + cn + " -keyout " +
+// key: openssl req's -newkey argument (an RSA key unless told otherwise).
+void make_cert(const std::string& dir, const std::string& cn, const std::string& key = "rsa:2048") {
+    std::string cmd = "openssl req -x509 -newkey " + key + " -nodes -days 2 -subj /CN=" + cn + " -keyout " +
                       dir + "/key.pem -out " + dir + "/cert.pem 2>/dev/null";
     ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
 }
@@ -315,6 +316,18 @@ TEST(TlsConfig, MissingKeyIsAClearStartupError) {
                                     "--tls-cert", dir.file("cert.pem"), "--tls-key", other + "/key.pem"});
     EXPECT_EQ(mismatch.exit_code, 2);
     EXPECT_NE(mismatch.err.find("cannot load TLS certificate"), std::string::npos) << mismatch.err;
+    // A key of another type than the certificate's (OpenSSL loads both without comparing
+    // them: every handshake would fail with "no shared cipher").
+    std::string ec = dir.path() + "/ec";
+    std::filesystem::create_directories(ec);
+    make_cert(ec, "churnwatch-test-ec", "ec -pkeyopt ec_paramgen_curve:P-256");
+    for (const auto& [cert, key] : {std::pair{dir.file("cert.pem"), ec + "/key.pem"},
+                                    std::pair{ec + "/cert.pem", dir.file("key.pem")}}) {
+        // config check, not serve: without the check, serve would start and never return.
+        auto other_type = run_churnwatch({"config", "check", "--tls-cert", cert, "--tls-key", key});
+        EXPECT_EQ(other_type.exit_code, 2) << cert << " / " << key;
+        EXPECT_NE(other_type.err.find("does not match the certificate"), std::string::npos) << other_type.err;
+    }
     auto not_pem = run_churnwatch({"serve", "--listen", "127.0.0.1:0", "--db", dir.file("unused.db"),
                                    "--tls-cert", dir.file("key.pem"), "--tls-key", dir.file("key.pem")});
     EXPECT_EQ(not_pem.exit_code, 2);
