@@ -246,6 +246,14 @@ ChurnStore::ChurnStore(RulesPolicy policy, Metrics* metrics, Clock clock)
                                    "Churn episodes closed by a reactivation.");
         metrics_->describe_counter("churnwatch_churn_events_retracted_total",
                                    "Churn episodes erased by a late delivery (the facts no longer show them).");
+        // Each series at 0 from the start (rate() and increase() need two samples).
+        for (ChurnReason r : {ChurnReason::Cancelled, ChurnReason::MaxRetries, ChurnReason::Expired,
+                              ChurnReason::Deactivated}) {
+            metrics_->inc("churnwatch_churn_events_total",
+                          {{"reason", to_string(r)}, {"category", to_string(category_of(r))}}, 0);
+        }
+        metrics_->inc("churnwatch_reactivations_total", {}, 0);
+        metrics_->inc("churnwatch_churn_events_retracted_total", {}, 0);
     }
 }
 

@@ -42,6 +42,13 @@ WriterMetrics::WriterMetrics(Metrics& metrics, Logger* logger) : metrics_(metric
                             "WAL frames not yet copied into the database at the last checkpoint "
                             "(pages of ~4 KB); stays high while a reader holds an old snapshot.");
     metrics_.set("churnwatch_wal_uncheckpointed_frames", {}, 0);
+    // Every series of a fixed label set exists from the start at 0: a series born at its first
+    // failure hides that failure from rate() and increase(), which need two samples.
+    for (const char* outcome : {"ok", "failed"})
+        metrics_.inc("churnwatch_writer_commits_total", {{"outcome", outcome}}, 0);
+    for (const char* outcome : {"applied", "quarantined"})
+        metrics_.inc("churnwatch_projected_deliveries_total", {{"outcome", outcome}}, 0);
+    metrics_.inc("churnwatch_projection_failures_total", {}, 0);
 }
 
 std::optional<DiskSpace> disk_space_of(const std::string& path) {

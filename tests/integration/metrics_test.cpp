@@ -360,6 +360,23 @@ TEST(Metrics, EveryLineIsValidExpositionAndTheFamiliesAreThere) {
     EXPECT_EQ(e.families["process_cpu_seconds_total"].type, "counter");
     EXPECT_EQ(e.families["churnwatch_http_idle_connections_closed_total"].type, "counter");
     EXPECT_EQ(e.value("churnwatch_http_idle_connections_closed_total"), 0);
+    // The counters an operator alerts on have their series at 0 before anything happened: a
+    // series that appears with its first failure hides that failure from rate()/increase().
+    using L = std::map<std::string, std::string>;
+    for (const auto& [name, labels] : std::vector<std::pair<std::string, L>>{
+             {"churnwatch_projection_failures_total", {}},
+             {"churnwatch_writer_commits_total", {{"outcome", "ok"}}},
+             {"churnwatch_writer_commits_total", {{"outcome", "failed"}}},
+             {"churnwatch_projected_deliveries_total", {{"outcome", "applied"}}},
+             {"churnwatch_projected_deliveries_total", {{"outcome", "quarantined"}}},
+             {"churnwatch_churn_events_total", {{"reason", "cancelled"}, {"category", "voluntary"}}},
+             {"churnwatch_churn_events_total", {{"reason", "deactivated"}, {"category", "voluntary"}}},
+             {"churnwatch_churn_events_total", {{"reason", "max_retries"}, {"category", "involuntary"}}},
+             {"churnwatch_churn_events_total", {{"reason", "expired"}, {"category", "natural"}}},
+             {"churnwatch_reactivations_total", {}},
+             {"churnwatch_churn_events_retracted_total", {}}}) {
+        EXPECT_EQ(e.get(name, labels), 0.0) << name << " " << labels.size();
+    }
     // Which build: the version and the commit it was built from (12 hex digits, or
     // "unknown" outside a git checkout).
     ASSERT_EQ(e.families["churnwatch_build_info"].samples.size(), 1u);
