@@ -50,9 +50,19 @@ bool check_http_target(AlertTarget& t, const std::string& option, bool own_secre
                 "variable in them unset? Remove the extra comma if not";
         return false;
     }
+    // '<' and '>' are never base64: a placeholder such as the configuration example's
+    // "whsec_<base64 of 24-64 random bytes>" pasted as it stands (its spaces would otherwise
+    // make it read as several secrets, and the message would be about their number).
+    if (t.secret.find_first_of("<>") != std::string::npos) {
+        error = "the signing secret" + whose +
+                " is a placeholder (it has < or >): make a secret with "
+                "\"whsec_$(openssl rand -base64 32)\"";
+        return false;
+    }
     if (secrets.size() > StandardWebhookSigner::kMaxSecrets) {
         error = "more than " + std::to_string(StandardWebhookSigner::kMaxSecrets) +
-                " signing secrets" + whose + " (two are enough for a rotation)";
+                " signing secrets" + whose +
+                " (commas or spaces separate secrets; two are enough for a rotation)";
         return false;
     }
     for (std::string_view secret : secrets) {

@@ -284,8 +284,18 @@ TEST_F(AlertConfig, TwoSecretsForARotationAreAccepted) {
     std::string five = kSecret;
     for (int i = 0; i < 4; ++i) five += "," + kSecret;
     EXPECT_FALSE(read({"--alert-secret", five, "--alert-url", "https://a.example/hook"}, error));
-    EXPECT_EQ(error, "more than 4 signing secrets for https://a.example/hook (alert-secret) (two are enough "
-                     "for a rotation)");
+    EXPECT_EQ(error, "more than 4 signing secrets for https://a.example/hook (alert-secret) (commas or spaces "
+                     "separate secrets; two are enough for a rotation)");
+    // The configuration example's placeholder pasted as it stands is named as such, not
+    // counted as five secrets.
+    for (const std::string& placeholder : {std::string("whsec_<base64 of 24-64 random bytes>"),
+                                           std::string("whsec_<base64>")}) {
+        EXPECT_FALSE(read({"--alert-secret", placeholder, "--alert-url", "https://a.example/hook"}, error));
+        EXPECT_EQ(error, "the signing secret for https://a.example/hook (alert-secret) is a placeholder (it has "
+                         "< or >): make a secret with \"whsec_$(openssl rand -base64 32)\"");
+        EXPECT_FALSE(read({"--alert-target", "https://b.example/hook | " + placeholder + " |"}, error));
+        EXPECT_NE(error.find("is a placeholder"), std::string::npos) << error;
+    }
 }
 
 // "whsec_${NEW},${OLD}" with one variable unset would sign with one secret fewer than meant,
