@@ -79,8 +79,8 @@ const std::vector<CommandSpec>& command_specs() {
          {},
          true,
          {"check"}},
-        {"send-test", "send-test", "send one signed example delivery (--url --secret --topic)",
-         "churnwatch send-test --url URL --secret SECRET --topic TOPIC [--file PAYLOAD.json] "
+        {"send-test", "send-test", "send one signed example delivery (--secret --topic [--url])",
+         "churnwatch send-test [--url URL] --secret SECRET --topic TOPIC [--file PAYLOAD.json] "
          "[--scheme legacy|timestamped]",
          "Sends one correctly signed delivery (the built-in example for --topic, or --file) and\n"
          "prints the response; exit 0 on 2xx, 1 otherwise. Without --url it targets the local\n"

@@ -81,7 +81,7 @@ int send_test_command(const Config& config) {
     auto usage = [](const std::string& msg) {
         std::fprintf(stderr, "churnwatch send-test: %s\n", msg.c_str());
         std::fprintf(stderr,
-                     "usage: churnwatch send-test --url URL --secret SECRET --topic TOPIC "
+                     "usage: churnwatch send-test [--url URL] --secret SECRET --topic TOPIC "
                      "[--file PAYLOAD.json] [--scheme legacy|timestamped]\n");
         return 2;
     };

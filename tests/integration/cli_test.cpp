@@ -100,7 +100,7 @@ TEST(Positional, CommandsWithoutPositionalArgumentsRefuseThemNamingTheArgument) 
         std::vector<std::string> args;
         std::string message;
     };
-    const std::string send = "churnwatch send-test: unexpected argument 'junk' (usage: churnwatch send-test --url URL";
+    const std::string send = "churnwatch send-test: unexpected argument 'junk' (usage: churnwatch send-test [--url URL]";
     for (const Case& c : std::vector<Case>{
              {{"version", "extra"}, "churnwatch version: unexpected argument 'extra' (usage: churnwatch version)"},
              {{"version", "--db", db}, "churnwatch version: unexpected argument '--db'"},
