@@ -26,6 +26,14 @@ std::optional<InstanceLock> InstanceLock::acquire(const std::string& db_path, st
         const int e = errno;
         // It stays after a stop: one left by another user (a run as root before the service's
         // own user) is refused to this one.
+        const std::string dir = std::filesystem::path(path).parent_path().string();
+        std::error_code ec;
+        if (e == ENOENT && !dir.empty() && !std::filesystem::is_directory(dir, ec)) {
+            // The first thing serve writes beside --db: say what is missing.
+            error = "cannot create the lock file " + path + ": the directory " + dir +
+                    " does not exist (create it, or choose another --db)";
+            return std::nullopt;
+        }
         error = ::access(path.c_str(), F_OK) == 0
                     ? "cannot open the lock file " + path + " (it exists; it must be writable by uid " +
                           std::to_string(::geteuid()) + ", which runs serve): " + std::strerror(e)
