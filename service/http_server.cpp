@@ -506,21 +506,26 @@ private:
     }
 
     // What the header alone refuses, once it is in and before any of the body is read (or a
-    // 100 Continue sent). The body's framing: a Transfer-Encoding whose last coding is not
-    // chunked leaves its length unknown, and a proxy in front could read one there (request
-    // smuggling, RFC 9112 6.3: 400; Beast would read no body, and take what follows for the
-    // next request); a coding other than chunked before it is one churnwatch cannot decode
-    // (RFC 9112 6.1: 501 — Beast would read the chunks, and hand on the coded bytes as the
-    // body). Recharge sends neither. A request without Transfer-Encoding pays one lookup.
+    // 100 Continue sent): the body's framing (check_transfer_codings). A Transfer-Encoding
+    // whose last coding is not chunked leaves its length unknown, and a proxy in front could
+    // read one there (request smuggling, RFC 9112 6.3: 400; Beast would read no body, and take
+    // what follows for the next request); a coding other than chunked before it is one
+    // churnwatch cannot decode (RFC 9112 6.1: 501 — Beast would read the chunks, and hand on
+    // the coded bytes as the body; with parameters, `gzip;level=1, chunked`, Beast reads no
+    // chunked at all, and that was a 400). Recharge sends neither. A request without
+    // Transfer-Encoding pays one lookup.
     std::optional<Refusal> check_header() const {
         const auto& msg = parser_->get();
         const auto te = msg.equal_range(http::field::transfer_encoding);
         if (te.first == te.second) return std::nullopt;
+        std::vector<std::string_view> values;
+        for (auto it = te.first; it != te.second; ++it) values.emplace_back(it->value().data(), it->value().size());
+        if (auto refusal = check_transfer_codings(values)) return refusal;
+        // chunked alone, which Beast frames the body with: never otherwise (it reads parameters
+        // after chunked as chunked), but should it not, the body's end would be unknown.
         if (!parser_->chunked())
             return Refusal{400, "bad_request",
                            "Transfer-Encoding without chunked as its last coding: the body's length is ambiguous"};
-        for (auto it = te.first; it != te.second; ++it)
-            if (auto coding = unsupported_coding(it->value()); !coding.empty()) return coding_not_implemented(coding);
         return std::nullopt;
     }
 

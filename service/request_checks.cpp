@@ -9,12 +9,6 @@ namespace churnwatch {
 
 namespace {
 
-std::string_view trim_ows(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
-
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
 // tchar (RFC 9110 5.6.2), as Beast's parser reads a method.
@@ -103,19 +97,93 @@ std::optional<Refusal> check_version(std::span<char> line) {
                    "HTTP/" + std::string{v[6], '.', v[8]} + " is not supported: churnwatch speaks HTTP/1.1"};
 }
 
-std::string_view unsupported_coding(std::string_view value) {
-    // transfer-coding = token *( OWS ";" OWS transfer-parameter ), in a list whose empty
-    // elements count for nothing (RFC 9110 5.6.1).
-    while (!value.empty()) {
-        const auto comma = value.find(',');
-        std::string_view element = value.substr(0, comma);
-        value = comma == std::string_view::npos ? std::string_view() : value.substr(comma + 1);
-        const std::string_view coding = trim_ows(element.substr(0, element.find(';')));
-        if (element.find_first_not_of(" \t") == std::string_view::npos) continue;
-        if (coding.size() != 7 || ::strncasecmp(coding.data(), "chunked", 7) != 0)
-            return coding.empty() ? trim_ows(element) : coding;
+namespace {
+
+// One Transfer-Encoding field value read as a list of transfer codings, each passed to `coding`
+// (its name, without parameters); false when the value does not read so.
+template <class OnCoding>
+bool read_codings(std::string_view v, OnCoding&& coding) {
+    std::size_t i = 0;
+    auto ows = [&] {
+        while (i < v.size() && (v[i] == ' ' || v[i] == '\t')) ++i;
+    };
+    auto token = [&] {
+        const std::size_t from = i;
+        while (i < v.size() && is_tchar(v[i])) ++i;
+        return v.substr(from, i - from);
+    };
+    // quoted-string = DQUOTE *( qdtext / quoted-pair ) DQUOTE, at v[i] == '"'.
+    auto quoted_string = [&] {
+        for (++i; i < v.size(); ++i) {
+            const auto c = static_cast<unsigned char>(v[i]);
+            if (c == '"') {
+                ++i;
+                return true;
+            }
+            if (c == '\\') {
+                if (++i == v.size()) return false;
+                const auto q = static_cast<unsigned char>(v[i]);
+                if (q != '\t' && (q < 0x20 || q == 0x7f)) return false;
+            } else if (c != '\t' && (c < 0x20 || c == 0x7f)) {
+                return false;
+            }
+        }
+        return false;
+    };
+    for (;;) {
+        ows();
+        if (i == v.size()) return true;
+        if (v[i] == ',') {  // an empty element
+            ++i;
+            continue;
+        }
+        const std::string_view name = token();
+        if (name.empty()) return false;
+        coding(name);
+        for (ows(); i < v.size() && v[i] == ';'; ows()) {
+            ++i;
+            ows();
+            if (token().empty()) return false;
+            ows();
+            if (i == v.size() || v[i] != '=') return false;
+            ++i;
+            ows();
+            if (i < v.size() && v[i] == '"') {
+                if (!quoted_string()) return false;
+            } else if (token().empty()) {
+                return false;
+            }
+        }
+        if (i == v.size()) return true;
+        if (v[i] != ',') return false;
+        ++i;
     }
-    return {};
+}
+
+}  // namespace
+
+std::optional<Refusal> check_transfer_codings(std::span<const std::string_view> values) {
+    bool chunked = false;        // chunked came
+    bool after_chunked = false;  // and then another coding (chunked again included)
+    std::string_view other;      // the first coding besides chunked
+    for (const std::string_view value : values) {
+        const bool well_formed = read_codings(value, [&](std::string_view name) {
+            if (chunked) after_chunked = true;
+            if (name.size() == 7 && ::strncasecmp(name.data(), "chunked", 7) == 0)
+                chunked = true;
+            else if (other.empty())
+                other = name;
+        });
+        if (!well_formed)
+            return Refusal{400, "bad_request",
+                           "malformed HTTP request: Transfer-Encoding " + quoted(value) +
+                               " is not a list of transfer codings"};
+    }
+    if (!chunked || after_chunked)
+        return Refusal{400, "bad_request",
+                       "Transfer-Encoding without chunked as its last coding: the body's length is ambiguous"};
+    if (!other.empty()) return coding_not_implemented(other);
+    return std::nullopt;
 }
 
 Refusal coding_not_implemented(std::string_view coding) {

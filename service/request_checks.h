@@ -53,12 +53,20 @@ Refusal line_too_long(std::string_view start, std::size_t limit);
 // request line at all (Beast refuses it: 400).
 std::optional<Refusal> check_version(std::span<char> line);
 
-// The first transfer coding a Transfer-Encoding field value names that is not chunked ("" when
-// there is none), without its parameters. Asked only once Beast has read chunked as the last
-// coding of them all (otherwise the body's length is unknown: 400, RFC 9112 6.3): any other
-// coding is one churnwatch does not implement (RFC 9112 6.1: 501, the body left unread).
-std::string_view unsupported_coding(std::string_view field_value);
-// The 501 for such a coding.
+// The transfer codings a request's Transfer-Encoding field values name (`values`, in the
+// order the fields came), checked once the header is in and before any of the body is read.
+// Each value is a list of transfer-coding = token *( OWS ";" OWS token BWS "=" BWS ( token /
+// quoted-string ) ) (RFC 9112 7, RFC 9110 5.6), whose empty elements count for nothing (RFC
+// 9110 5.6.1). Beast's parser reads no parameters: at one (`gzip;level=1, chunked`) it stops
+// reading the list, finds no chunked, and frames no body; it is read here instead.
+// - 400 when a value does not read so, or when chunked is not the last coding of them all, or
+//   not the only chunked: the body's length is then unknown (RFC 9112 6.3), and a proxy in
+//   front could frame it otherwise (request smuggling);
+// - 501 naming the first other coding (RFC 9112 6.1: one churnwatch does not implement;
+//   Beast would hand on the still coded bytes as the body);
+// - nullopt for chunked alone (with or without parameters, as Beast reads it).
+std::optional<Refusal> check_transfer_codings(std::span<const std::string_view> values);
+// The 501 for a coding other than chunked.
 Refusal coding_not_implemented(std::string_view coding);
 
 }  // namespace churnwatch
