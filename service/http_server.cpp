@@ -332,8 +332,10 @@ private:
         line_scanned_ = 0;
         line_scan_ = {};
         // Between requests with nothing of the next one here yet (not pipelined): idle, so a
-        // new connection at the limit may close this one (SessionRegistry).
-        if (next_request && buffer_.size() == 0 && !tls_bytes_pending()) return wait_idle();
+        // new connection at the limit may close this one (SessionRegistry). An empty line
+        // after the last request (a CRLF some clients send after a body) begins none. (Too
+        // many of them: parse_buffered refuses.)
+        if (next_request && !drop_empty_lines() && buffer_.size() == 0 && !tls_bytes_pending()) return wait_idle();
         // A pipelined request begins now; a connection's first began when it was accepted.
         if (next_request) waiting_since_.store(steady_now_ns(), std::memory_order_relaxed);
         read_some();
@@ -354,8 +356,8 @@ private:
         using Wait = SessionRegistry::Wait;
         buffer_.commit(n);
         idle_ = false;
-        if (std::exchange(evicting_, false) && ec == net::error::operation_aborted &&
-            tcp().socket().is_open()) {
+        const bool evicting = std::exchange(evicting_, false);
+        if (evicting && ec == net::error::operation_aborted && tcp().socket().is_open()) {
             if (!tls_bytes_pending()) return evicted();
             // Part of a TLS record of the next request had come: it is not idle.
             waiting_since_.store(steady_now_ns(), std::memory_order_relaxed);
@@ -365,6 +367,13 @@ private:
         if (ec) {
             registry_->set_idle(this, Wait::ending);
             return on_read(ec, n);  // closed, reset or timed out: closes quietly
+        }
+        // Only empty lines came (RFC 9112 2.2): nothing of a request, still idle (and closed at
+        // once if it was chosen to make room meanwhile). Within the request timeout, and at
+        // most kMaxEmptyLines of them: parse_buffered refuses another.
+        if (!drop_empty_lines() && buffer_.size() == 0 && !tls_bytes_pending()) {
+            if (evicting) return evicted();
+            return wait_idle();
         }
         waiting_since_.store(steady_now_ns(), std::memory_order_relaxed);
         registry_->set_idle(this, Wait::busy);
@@ -416,6 +425,11 @@ private:
         const std::size_t limit = server_.options.header_limit;
         const bool in_header = !parser_->is_header_done();
         if (in_header && header_taken_ == 0) {
+            // Empty lines before the request line are dropped (RFC 9112 2.2), a few at most; a
+            // lone CR after them waits for what follows it (it may be half of one).
+            bool partial = false;
+            if (auto refusal = drop_empty_lines(&partial)) return refuse_with(std::move(*refusal));
+            if (partial || buffer_.size() == 0) return read_socket();
             const std::size_t line = request_line_end();
             if (line == 0 || line > limit) {
                 // Bytes that cannot begin a request line: refused at once (they waited for an
@@ -457,6 +471,20 @@ private:
         // (No progress without an error would read the same bytes again: read more instead.)
         if (ec == http::error::need_more || (!ec && used == 0 && !parser_->is_done())) return read_socket();
         on_read_some(ec, used);
+    }
+
+    // Drops the empty lines buffer_ begins with while none of the request line has been
+    // looked at (skip_empty_lines): the refusal once there are too many. partial: buffer_
+    // then holds a lone CR, perhaps half of another.
+    std::optional<Refusal> drop_empty_lines(bool* partial = nullptr) {
+        if (line_scan_.scanned > 0 || buffer_.size() == 0) return std::nullopt;
+        EmptyLines lead = skip_empty_lines(buffered(), line_scan_);
+        if (lead.drop > 0) {
+            buffer_.consume(lead.drop);
+            line_scanned_ = 0;
+        }
+        if (partial) *partial = lead.partial;
+        return std::move(lead.refusal);
     }
 
     // The request line's size through its LF when buffer_ holds its end (what comes before

@@ -52,6 +52,27 @@ Refusal line_too_long(std::string_view start, std::size_t limit) {
     return {414, "target_too_long", "request-target too long: the request line is over " + bytes};
 }
 
+EmptyLines skip_empty_lines(std::string_view so_far, LineScan& scan) {
+    EmptyLines out;
+    if (scan.scanned > 0) return out;
+    while (out.drop < so_far.size() && so_far[out.drop] == '\r') {
+        if (out.drop + 1 == so_far.size()) {
+            out.partial = true;
+            break;
+        }
+        if (so_far[out.drop + 1] != '\n') break;
+        if (scan.empty_lines == kMaxEmptyLines) {
+            out.refusal = Refusal{400, "bad_request",
+                                  "malformed HTTP request: more than " + std::to_string(kMaxEmptyLines) +
+                                      " empty lines before the request line"};
+            break;
+        }
+        ++scan.empty_lines;
+        out.drop += 2;
+    }
+    return out;
+}
+
 std::optional<Refusal> check_line_start(std::string_view so_far, LineScan& scan) {
     static constexpr const char* kPart[] = {"method", "request-target", "HTTP version"};
     for (; scan.scanned < so_far.size(); ++scan.scanned) {

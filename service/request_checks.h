@@ -27,7 +27,29 @@ struct LineScan {
     std::size_t scanned = 0;     // bytes of the line looked at
     std::size_t part_start = 0;  // where the part being read began
     Part part = method;
+    std::size_t empty_lines = 0;  // dropped before the line (skip_empty_lines)
 };
+
+// Empty lines (CRLF) before a request line: RFC 9112 2.2 asks a server to ignore at least one
+// (some clients send a CRLF after a POST body, which then begins the next request on a
+// keep-alive connection). At most this many are ignored before each request; another is
+// refused (400), so that empty lines cannot keep a connection waiting one after another.
+constexpr std::size_t kMaxEmptyLines = 4;
+
+// What skip_empty_lines found at the start of the bytes where a request line is expected.
+struct EmptyLines {
+    std::size_t drop = 0;            // bytes of whole empty lines, to drop before the line
+    bool partial = false;            // after them a lone CR, perhaps half an empty line: wait
+    std::optional<Refusal> refusal;  // one more than kMaxEmptyLines (400)
+};
+
+// The empty lines `so_far` begins with, where a request line is expected and none of it has
+// been looked at (scan.scanned == 0; otherwise nothing is dropped). They are counted in
+// scan.empty_lines across calls, until the request's line begins; the caller drops `drop`
+// bytes and calls again with what follows when more has come. CRLF only: Beast takes no bare
+// LF for a line's end anywhere, so a bare LF stays a byte that cannot begin a request line
+// (check_line_start). A CR followed by anything but LF is left to check_line_start too.
+EmptyLines skip_empty_lines(std::string_view so_far, LineScan& scan);
 
 // The bytes of a request line whose LF has not come yet (`so_far`, from its first byte): a 400
 // once they cannot begin `method SP request-target SP HTTP/d.d CRLF` as Beast reads one — a

@@ -10,11 +10,12 @@
 // reason; an accepted delivery has a topic and a payload; a quarantined one has a reason.
 //
 // Before Beast, the session's own checks of the request line (request_checks.h) run as the
-// session runs them: the version of a whole line (HTTP/1.2-1.9 rewritten to 1.1, other
-// majors refused), and, for a line still arriving, whether its bytes can begin one. Checked
-// against Beast: a line Beast reads is never refused by the scan at any point of its arrival
-// (a request sent in pieces would be refused that whole is accepted), and every refusal is
-// a 4xx or 5xx with a reason and a detail.
+// session runs them: the empty lines before it dropped (a few at most), the version of a
+// whole line (HTTP/1.2-1.9 rewritten to 1.1, other majors refused), and, for a line still
+// arriving, whether its bytes can begin one. Checked against Beast: a line Beast reads is
+// never refused at any point of its arrival, the empty lines before it included (a request
+// sent in pieces would be refused that whole is accepted), and every refusal is a 4xx or 5xx
+// with a reason and a detail.
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -104,14 +105,27 @@ void check_refusal(const Refusal& r) {
 }
 
 // The session's checks of the request line at the start of `in` (request_checks.h), in the
-// order it makes them. False when the session would refuse the request before Beast reads it.
-// `line_ok` says whether the line was whole and not refused: then Beast decides.
-bool line_checks_pass(std::string& in, bool& line_ok) {
+// order it makes them. False when the session would refuse the request before Beast reads it,
+// or read none: `in` held only empty lines, perhaps then a lone CR (it waits for more, and
+// closes quietly at the end of input). `line_ok` says whether the line was whole and not
+// refused: then Beast decides. The empty lines before the line are dropped from `in`,
+// `empty_lines` says how many.
+bool line_checks_pass(std::string& in, bool& line_ok, std::size_t& empty_lines) {
     line_ok = false;
+    LineScan scan;
+    const EmptyLines lead = skip_empty_lines(in, scan);
+    empty_lines = scan.empty_lines;
+    FUZZ_CHECK(lead.drop == 2 * empty_lines && empty_lines <= kMaxEmptyLines);
+    if (lead.refusal) {
+        check_refusal(*lead.refusal);
+        FUZZ_CHECK(lead.refusal->status == 400);
+        return false;
+    }
+    in.erase(0, lead.drop);
+    if (in.empty() || lead.partial) return false;  // no request begun
     const std::size_t lf = in.find('\n');
     if (lf == std::string::npos || lf + 1 > kHeaderLimit) {
         const std::string_view start = std::string_view(in).substr(0, kHeaderLimit);
-        LineScan scan;
         if (auto r = check_line_start(start, scan)) {
             check_refusal(*r);
             return false;
@@ -143,7 +157,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         // The session's checks at the start of each request (in the buffer, as it holds it).
         std::string rest(in);
         bool line_whole = false;
-        if (!line_checks_pass(rest, line_whole)) return 0;  // refused, and closed
+        std::size_t empty_lines = 0;
+        if (!line_checks_pass(rest, line_whole, empty_lines)) return 0;  // refused and closed, or no request
         // The request line as it came, up to its LF.
         const std::optional<std::string> line =
             line_whole ? std::optional<std::string>(rest.substr(0, rest.find('\n'))) : std::nullopt;
@@ -171,12 +186,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             parser.put_eof(ec);
             if (ec || !parser.is_done()) return 0;  // truncated: the server closes
         }
-        // Beast read this request line: had it arrived a byte at a time, no prefix of it
-        // (without its LF) would have been refused on the way.
+        // Beast read this request line: had it arrived a byte at a time, the empty lines
+        // before it first, no prefix of it (without its LF) would have been refused on the way,
+        // the session dropping the empty lines as they come (a lone CR waits).
         if (line) {
+            std::string arrival;
+            for (std::size_t k = 0; k < empty_lines; ++k) arrival += "\r\n";
+            arrival += *line;
             LineScan scan;
-            for (std::size_t k = 1; k <= line->size(); ++k) {
-                auto r = check_line_start(std::string_view(*line).substr(0, k), scan);
+            std::string buffered;
+            for (const char c : arrival) {
+                buffered += c;
+                const EmptyLines lead = skip_empty_lines(buffered, scan);
+                FUZZ_CHECK(!lead.refusal.has_value());
+                if (lead.refusal) break;
+                buffered.erase(0, lead.drop);
+                if (lead.partial || buffered.empty()) continue;
+                auto r = check_line_start(buffered, scan);
                 FUZZ_CHECK(!r.has_value());
                 if (r) break;
             }

@@ -122,6 +122,10 @@ write("http_request", "pipelined.http",
       post(b"/webhooks/recharge/customer/updated", small) +
       b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" +
       post(b"/webhooks/recharge/customer/activated", small, [b"Connection: close"]))
+# Empty lines before a request line, ignored (RFC 9112 2.2): a CRLF after a body, and more.
+write("http_request", "empty_lines.http",
+      b"\r\n" + post(b"/webhooks/recharge/customer/updated", small) + b"\r\n" +
+      b"\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
 write("http_request", "http10_get.http", b"GET /webhooks/recharge HTTP/1.0\r\n\r\n")
 write("http_request", "empty_body.http", post(b"/webhooks/recharge/customer/updated", b""))
 write("http_request", "truncated.http", post(b"/webhooks/recharge/customer/updated", small)[:-10])

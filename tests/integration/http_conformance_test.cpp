@@ -1,9 +1,9 @@
 // What RFC 9110/9112 ask of a server's answers to requests it cannot take, against the real
 // binary with raw bytes: transfer codings other than chunked (501), request lines over the
 // limit (414), HTTP versions (1.2–1.9 read as 1.1, others 505), bytes that cannot begin a
-// request (400 at once), and a refusal's answer surviving the request bytes still unread
-// (lingering close). Each case also checks, in TearDown, that the server is still up and
-// accepts a valid delivery.
+// request (400 at once), empty lines before a request (a few ignored), and a refusal's answer
+// surviving the request bytes still unread (lingering close). Each case also checks, in
+// TearDown, that the server is still up and accepts a valid delivery.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -97,24 +97,30 @@ TEST_F(HttpConformance, RequestLineOverTheLimitIs414WhereverItIsSplit) {
         const std::string start = "GET /healthz?pad=", end = " HTTP/1.1\r\n";
         return start + std::string(line_size - start.size() - end.size(), 'p') + end + "Host: x\r\n\r\n";
     };
-    for (std::size_t line : {std::size_t{1024}, std::size_t{1025}, std::size_t{3000}}) {
-        const std::string req = request(line);
-        for (std::size_t at : {std::size_t{0}, std::size_t{1}, std::size_t{17}, std::size_t{1000}, std::size_t{1023},
-                               std::size_t{1024}, line - 1, line}) {
-            HttpConnection c(port());
-            if (at > 0) {
-                ASSERT_TRUE(c.send_raw(req.substr(0, at)));
-                std::this_thread::sleep_for(std::chrono::milliseconds(10));  // read on its own
-            }
-            c.send_raw(req.substr(at));
-            auto r = c.read_response(5000);
-            EXPECT_EQ(r.status, line <= 1024 ? 200 : 414) << "line " << line << ", split at " << at << ": " << r.body;
-            if (line > 1024) {
-                EXPECT_TRUE(contains(r.body, "request-target too long: the request line is over 1024 bytes")) << r.body;
-                EXPECT_EQ(r.headers["connection"], "close");
+    // Empty lines before the line (ignored, RFC 9112 2.2) do not count: the split points are
+    // the same within the line, and some fall among them.
+    for (const std::string lead : {"", "\r\n\r\n"})
+        for (std::size_t line : {std::size_t{1024}, std::size_t{1025}, std::size_t{3000}}) {
+            const std::string req = lead + request(line);
+            std::vector<std::size_t> splits = {1, 17, 1000, 1023, 1024, line - 1, line};
+            for (auto& at : splits) at += lead.size();
+            splits.insert(splits.end(), {0, 1, 2, 3});
+            for (std::size_t at : splits) {
+                HttpConnection c(port());
+                if (at > 0) {
+                    ASSERT_TRUE(c.send_raw(req.substr(0, at)));
+                    std::this_thread::sleep_for(std::chrono::milliseconds(10));  // read on its own
+                }
+                c.send_raw(req.substr(at));
+                auto r = c.read_response(5000);
+                EXPECT_EQ(r.status, line <= 1024 ? 200 : 414)
+                    << lead.size() << " bytes of empty lines, line " << line << ", split at " << at << ": " << r.body;
+                if (line > 1024) {
+                    EXPECT_TRUE(contains(r.body, "request-target too long: the request line is over 1024 bytes")) << r.body;
+                    EXPECT_EQ(r.headers["connection"], "close");
+                }
             }
         }
-    }
     // Its end need not come: refused once the limit is passed, not at the request timeout.
     HttpConnection endless(port());
     ASSERT_TRUE(endless.send_raw("POST /webhooks/recharge?" + std::string(1100, 'q')));
@@ -147,6 +153,9 @@ TEST_F(HttpConformance, BytesThatCannotBeginARequestAre400AtOnce) {
         {"GET /healthz HTTP/1.1\rX", "byte 0x58 at offset 22, in the HTTP version"},
         // A TLS 1.2 ClientHello's first bytes (a client speaking HTTPS to the plain port).
         {std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11), "byte 0x16 at offset 0, in the method"},
+        // After empty lines (ignored: the offset is the request line's).
+        {"\r\n\r\nGE\x01T", "byte 0x01 at offset 2, in the method"},
+        {"\r\n\rX", "byte 0x0D at offset 0, in the method"},
     };
     for (const auto& [bytes, where] : cases) {
         HttpConnection c(port());
@@ -161,14 +170,91 @@ TEST_F(HttpConformance, BytesThatCannotBeginARequestAre400AtOnce) {
         EXPECT_TRUE(c.closed_by_peer(5000)) << where;
     }
     EXPECT_TRUE(contains(log(), "not a request line (byte 0x01 at offset 2, in the method)")) << log();
-    // The same bytes as a request's beginning, one at a time, are waited for as before.
-    const std::string request = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    // The same bytes as a request's beginning, one at a time, are waited for as before (empty
+    // lines before it included).
+    const std::string request = "\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
     HttpConnection slow(port());
     for (char byte : request) {
         ASSERT_TRUE(slow.send_raw(std::string(1, byte)));
         std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
     EXPECT_EQ(slow.read_response().status, 200);
+}
+
+// --- empty lines before a request line ---------------------------------------------------------
+
+// RFC 9112 2.2: a server SHOULD ignore at least one empty line (CRLF) before a request line;
+// some clients send one after a POST body, which then comes before the next request on a
+// keep-alive connection. churnwatch ignores up to 4 before each request (they were a 400); a
+// fifth is refused at once, so empty lines cannot keep a connection waiting.
+TEST_F(HttpConformance, EmptyLinesBeforeARequestAreIgnored) {
+    start({.args = {"--max-connections", "2", "--request-timeout", "60"}});
+    const std::string get = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    // At the start of a connection, wherever the bytes are split.
+    const std::string first = "\r\n\r\n" + get;
+    for (std::size_t at = 0; at < first.size(); ++at) {
+        HttpConnection c(port());
+        if (at > 0) {
+            ASSERT_TRUE(c.send_raw(first.substr(0, at)));
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));  // read on its own
+        }
+        ASSERT_TRUE(c.send_raw(first.substr(at)));
+        auto r = c.read_response(5000);
+        EXPECT_EQ(r.status, 200) << "split at " << at << ": " << r.body;
+        EXPECT_EQ(r.headers.count("connection"), 0u) << "split at " << at;
+    }
+    // A CRLF after a delivery's body, with it and on its own after the answer: the connection
+    // stays open and serves its next requests.
+    const std::string body = example_payload(kCancelled);
+    const std::string post = "POST " + kTarget + " HTTP/1.1\r\nHost: x\r\nX-Recharge-Hmac-Sha256: " +
+                             legacy_signature(kSecret, body) + "\r\nContent-Length: " + std::to_string(body.size()) +
+                             "\r\n\r\n" + body;
+    HttpConnection keep(port());
+    ASSERT_TRUE(keep.send_raw(post + "\r\n"));
+    auto stored = keep.read_response(5000);
+    EXPECT_EQ(stored.status, 200) << stored.body;
+    EXPECT_TRUE(contains(stored.body, "\"accepted\"")) << stored.body;
+    ASSERT_TRUE(keep.send_raw(get));
+    EXPECT_EQ(keep.read_response(5000).status, 200);
+    ASSERT_TRUE(keep.send_raw("\r\n"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ASSERT_TRUE(keep.send_raw("\r\n\r\n\r\n" + get));
+    EXPECT_EQ(keep.read_response(5000).status, 200);
+    EXPECT_EQ(count(), 1);
+    // Empty lines alone begin no request: the connection is still idle, and at the limit
+    // (2) gives way to a new one at once, not after 2 s as a request still arriving would.
+    ASSERT_TRUE(keep.send_raw("\r\n"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    HttpConnection other(port());
+    ASSERT_TRUE(other.send_raw(get));
+    ASSERT_EQ(other.read_response(5000).status, 200);
+    using Clock = std::chrono::steady_clock;
+    const auto t0 = Clock::now();
+    HttpConnection next(port());
+    ASSERT_TRUE(next.send_raw(get));
+    EXPECT_EQ(next.read_response(5000).status, 200);
+    EXPECT_LT(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count(), 1000)
+        << "the connection that sent an empty line was not idle";
+    EXPECT_TRUE(keep.closed_by_peer(5000)) << "the connection idle the longest was not the one closed";
+    EXPECT_FALSE(contains(log(), "\"reason\":\"stalled\"")) << log();
+    // A bare LF is no empty line: Beast ends no line with one.
+    HttpConnection lf(port());
+    ASSERT_TRUE(lf.send_raw("\n" + get));
+    EXPECT_EQ(lf.read_response(5000).status, 400);
+    // A fifth empty line is refused at once, at a connection's start and between requests.
+    for (bool between : {false, true}) {
+        HttpConnection c(port());
+        if (between) {
+            ASSERT_TRUE(c.send_raw(get));
+            ASSERT_EQ(c.read_response(5000).status, 200);
+        }
+        ASSERT_TRUE(c.send_raw("\r\n\r\n\r\n\r\n\r\n"));
+        auto r = c.read_response(5000);
+        EXPECT_EQ(r.status, 400) << r.body;
+        EXPECT_TRUE(contains(r.body, "malformed HTTP request: more than 4 empty lines before the request line")) << r.body;
+        EXPECT_EQ(r.headers["connection"], "close");
+        EXPECT_TRUE(c.closed_by_peer(5000));
+    }
 }
 
 // --- HTTP versions ----------------------------------------------------------------------------

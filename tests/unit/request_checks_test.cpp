@@ -58,6 +58,85 @@ TEST(RequestLine, BytesThatCannotBeginOneAreRefusedAtTheFirstSuchByte) {
                 << bytes << " in pieces of " << piece;
 }
 
+// What the session does with `bytes` fed in pieces of `piece` bytes, where a request line is
+// expected: empty lines dropped as they come (skip_empty_lines; a lone CR waits for what
+// follows), the rest looked at by check_line_start. The refusal's detail, or "" (then
+// `empty_lines` says how many were dropped).
+std::string session_scan(const std::string& bytes, std::size_t piece, std::size_t* empty_lines = nullptr) {
+    LineScan scan;
+    std::string buffered;
+    for (std::size_t at = 0; at < bytes.size(); at += piece) {
+        buffered += bytes.substr(at, piece);
+        const EmptyLines lead = skip_empty_lines(buffered, scan);
+        if (lead.refusal) {
+            EXPECT_EQ(lead.refusal->status, 400);
+            EXPECT_EQ(lead.refusal->reason, "bad_request");
+            return lead.refusal->detail;
+        }
+        buffered.erase(0, lead.drop);
+        if (lead.partial || buffered.empty()) continue;
+        if (auto r = check_line_start(buffered, scan)) return r->detail;
+    }
+    if (empty_lines) *empty_lines = scan.empty_lines;
+    return "";
+}
+
+// RFC 9112 2.2: a server SHOULD ignore at least one empty line before a request line.
+TEST(EmptyLines, AFewBeforeTheRequestLineAreDropped) {
+    for (std::size_t lines = 0; lines <= kMaxEmptyLines; ++lines) {
+        std::string bytes;
+        for (std::size_t i = 0; i < lines; ++i) bytes += "\r\n";
+        bytes += "GET /healthz HTTP/1.1\r";
+        for (std::size_t piece : {1, 2, 3, 7, 100}) {
+            std::size_t dropped = 99;
+            EXPECT_EQ(session_scan(bytes, piece, &dropped), "") << lines << " lines, in pieces of " << piece;
+            EXPECT_EQ(dropped, lines) << lines << " lines, in pieces of " << piece;
+        }
+    }
+    // All at once: the bytes to drop, and what follows them left alone.
+    LineScan scan;
+    const EmptyLines lead = skip_empty_lines("\r\n\r\nPOST / HTTP/1.1\r\n", scan);
+    EXPECT_EQ(lead.drop, 4u);
+    EXPECT_FALSE(lead.partial);
+    EXPECT_FALSE(lead.refusal.has_value());
+    EXPECT_EQ(scan.empty_lines, 2u);
+}
+
+TEST(EmptyLines, ALoneCrWaitsForWhatFollowsIt) {
+    LineScan scan;
+    const EmptyLines lead = skip_empty_lines("\r\n\r", scan);
+    EXPECT_EQ(lead.drop, 2u);
+    EXPECT_TRUE(lead.partial);
+    EXPECT_FALSE(lead.refusal.has_value());
+    // Not followed by LF: no empty line, and no request line either.
+    EXPECT_EQ(session_scan("\r\n\rX", 1), "malformed HTTP request: not a request line (byte 0x0D at offset 0, in the method)");
+    EXPECT_EQ(session_scan("\r\n\r\r\n", 1), "malformed HTTP request: not a request line (byte 0x0D at offset 0, in the method)");
+}
+
+TEST(EmptyLines, MoreThanAFewAreRefused) {
+    std::string bytes;
+    for (std::size_t i = 0; i <= kMaxEmptyLines; ++i) bytes += "\r\n";
+    for (std::size_t piece : {1, 2, 3, 100}) {
+        EXPECT_EQ(session_scan(bytes + "GET / HTTP/1.1\r", piece),
+                  "malformed HTTP request: more than 4 empty lines before the request line")
+            << "in pieces of " << piece;
+        // Refused once the line that is one too many is whole, not waiting for a request line.
+        EXPECT_EQ(session_scan(bytes, piece), "malformed HTTP request: more than 4 empty lines before the request line")
+            << "in pieces of " << piece;
+    }
+}
+
+TEST(EmptyLines, OnlyCrLfEndsOne) {
+    // Beast reads no bare LF as a line's end: it cannot begin a request line either.
+    EXPECT_EQ(session_scan("\nGET / HTTP/1.1\r", 1), "malformed HTTP request: not a request line (byte 0x0A at offset 0, in the method)");
+    EXPECT_EQ(session_scan("\r\n\nGET / HTTP/1.1\r", 100),
+              "malformed HTTP request: not a request line (byte 0x0A at offset 0, in the method)");
+    // Once a request line has begun, nothing is dropped.
+    LineScan scan;
+    EXPECT_FALSE(check_line_start("G", scan).has_value());
+    EXPECT_EQ(skip_empty_lines("\r\nGET", scan).drop, 0u);
+}
+
 TEST(RequestLine, OverTheLimitIs414) {
     const Refusal r = line_too_long("GET /" + std::string(1019, 'a'), 1024);
     EXPECT_EQ(r.status, 414);
