@@ -247,11 +247,16 @@ public:
     // A new connection at the limit chose this one, stalled (a request still arriving, or an
     // answer not read), to make room. Closed if it is still that same wait (the client may
     // send its request again on a new connection); had it ended meanwhile, the session
-    // counts again.
+    // counts again, as what it does now: busy (reading its next request, or handling one),
+    // or idle or lingering (it said so when its answer went out, which the registry took:
+    // saying busy now took it off the idle list, a lingering session then counted as busy,
+    // one over --max-connections and out of reach of new connections for up to 2 s).
     void on_evict_stalled(std::int64_t since) override {
         net::dispatch(stream_.get_executor(), [self = this->shared_from_this(), since] {
             if (self->waiting_since_.load(std::memory_order_relaxed) != since) {
-                return self->registry_->set_idle(self.get(), SessionRegistry::Wait::busy);
+                using Wait = SessionRegistry::Wait;
+                return self->registry_->set_idle(
+                    self.get(), !self->idle_ ? Wait::busy : self->lingering_ ? Wait::lingering : Wait::idle);
             }
             self->stalled_closed_ = true;
             self->server_.note_stalled_closed(self->peer_, since, self->writing_);

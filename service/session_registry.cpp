@@ -59,6 +59,16 @@ void SessionRegistry::set_idle(const void* p, Wait now) {
         if (it == sessions_.end()) return;
         Entry& e = it->second;
         if (now == Wait::idle || now == Wait::lingering) {
+            if (e.state == State::evicting && e.stalled) {
+                // Chosen as stalled just as its answer went out, it now waits for its next
+                // request or lingers: it counts again, as such (it will not close for
+                // on_evict_stalled, its wait being over), and gives way first if over the
+                // limit. Counted busy, it was out of reach for a new connection while it
+                // lingered (2 s) or until its next request, one over the limit.
+                --evicting_;
+                e.state = State::busy;
+                e.stalled = false;
+            }
             if (e.state != State::busy) return;
             e.state = State::idle;
             e.lingering = now == Wait::lingering;
@@ -72,6 +82,7 @@ void SessionRegistry::set_idle(const void* p, Wait now) {
             // closed: it counts again.
             --evicting_;
             e.state = State::busy;
+            e.stalled = false;
         }
         evict_idle_over(max_connections_, victims);
         if (accept_paused_ && !stopping_ && can_admit()) {
@@ -120,6 +131,7 @@ bool SessionRegistry::make_room(std::int64_t now_ns) {
             }
             Entry& e = sessions_.at(oldest);
             e.state = State::evicting;
+            e.stalled = true;
             ++evicting_;
             // Not lockable: it is being destroyed, and its remove() follows.
             if (auto s = e.session.lock()) victims.stalled.emplace_back(std::move(s), since);

@@ -89,6 +89,9 @@ public:
     // close another idle session for nothing). lingering: idle after a refusal, only
     // dropping what its client still sends (no next request will be read): such sessions
     // give way before any keep-alive connection, the one lingering the longest first.
+    // A session told to close as stalled whose wait had just ended (its answer written: it
+    // will not close, on_evict_stalled) counts again from its next report: busy, or idle
+    // or lingering, and then, over the limit, gives way as such.
     enum class Wait { idle, lingering, busy, ending };
     void set_idle(const void* p, Wait now);
     void remove(const void* p);
@@ -128,6 +131,7 @@ private:
         const std::atomic<std::int64_t>* waiting_since = nullptr;
         State state = State::busy;
         bool lingering = false;                    // idle in `lingering_` rather than `idle_`
+        bool stalled = false;                      // evicting, told so by on_evict_stalled
         std::list<const void*>::iterator idle_at;  // in that list while State::idle
     };
     // Chosen to close, told so once the lock is released.

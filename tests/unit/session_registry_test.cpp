@@ -173,6 +173,70 @@ TEST(SessionRegistry, AStalledRequestThatCompletedMeanwhileCountsAgain) {
     EXPECT_EQ(a->evicted_stalled.size(), 1u);
 }
 
+// A session chosen as stalled (its answer not read for 2 s) whose answer went out just then,
+// before it could be closed: it does not close (its wait is over) and counts again, as what it
+// does next. A refusal's answer: it lingers, and as a lingering session it gives way at once
+// to the connection accepted in its place. It reported lingering as its answer went out,
+// which the registry ignored (it was being closed), then busy from on_evict_stalled: counted
+// as busy, it stayed one over the limit, out of reach of new connections, for its linger.
+TEST(SessionRegistry, AStalledConnectionThatWentOnToLingerGivesWayAsALingeringOne) {
+    using Wait = SessionRegistry::Wait;
+    // The new connection accepted before the answer went out, or after.
+    for (bool accepted_first : {true, false}) {
+        Fixture f(2);
+        auto a = f.connect(t(0)), b = f.connect(t(kSecond));
+        f.handling(*b);
+        EXPECT_TRUE(f.registry.make_room(t(5 * kSecond)));
+        ASSERT_EQ(a->evicted_stalled.size(), 1u);
+        std::shared_ptr<FakeSession> c;
+        if (accepted_first) c = f.connect(t(5 * kSecond));
+        // a's answer, a refusal, is written: it lingers, and says so.
+        a->since = 0;
+        f.registry.set_idle(a.get(), Wait::lingering);
+        if (!accepted_first) {
+            EXPECT_EQ(a->evicted_idle, 0) << "within the limit until the new connection is in";
+            c = f.connect(t(5 * kSecond));
+        }
+        EXPECT_EQ(a->evicted_idle, 1) << (accepted_first ? "accepted first" : "accepted after");
+        // on_evict_stalled then finds its wait over and says what it does: nothing changes.
+        f.registry.set_idle(a.get(), Wait::lingering);
+        EXPECT_EQ(a->evicted_idle, 1);
+        // a no longer counts: b and c fill the limit, and b's end frees a slot.
+        EXPECT_TRUE(f.registry.at_limit());
+        f.registry.remove(b.get());
+        EXPECT_FALSE(f.registry.at_limit()) << "a counted again: one over the limit";
+        f.registry.remove(a.get());
+        EXPECT_FALSE(f.registry.at_limit());
+    }
+}
+
+// The same for a keep-alive answer: the session waits, idle, for its next request, counts as
+// idle, and the connection idle the longest gives way (here an older idle one), not a busy one.
+TEST(SessionRegistry, AStalledConnectionThatWentOnToWaitIdleCountsAsIdle) {
+    using Wait = SessionRegistry::Wait;
+    Fixture f(3);
+    auto a = f.connect(t(0)), b = f.connect(t(kSecond)), d = f.connect(t(kSecond));
+    f.handling(*b);
+    f.handling(*d);
+    EXPECT_TRUE(f.registry.make_room(t(5 * kSecond)));
+    ASSERT_EQ(a->evicted_stalled.size(), 1u);
+    auto c = f.connect(t(5 * kSecond));
+    f.idle(*b);  // b answered, idle since before a
+    EXPECT_EQ(b->evicted_idle, 0) << "within the limit: a does not count";
+    a->since = 0;
+    f.registry.set_idle(a.get(), Wait::idle);
+    EXPECT_EQ(b->evicted_idle, 1) << "a counts again: the connection idle the longest gives way";
+    EXPECT_EQ(a->evicted_idle, 0);
+    f.registry.set_idle(a.get(), Wait::idle);  // on_evict_stalled: nothing changes
+    EXPECT_EQ(a->evicted_idle, 0);
+    EXPECT_EQ(b->evicted_idle, 1);
+    // a is idle: the next new connection closes it, not a busy one.
+    f.registry.remove(b.get());
+    EXPECT_TRUE(f.registry.make_room(t(6 * kSecond)));
+    EXPECT_EQ(a->evicted_idle, 1);
+    EXPECT_TRUE(d->evicted_stalled.empty());
+}
+
 TEST(SessionRegistry, ANextRequestCountsFromItsFirstBytes) {
     Fixture f(2);
     auto a = f.connect(t(0)), b = f.connect(t(0));
