@@ -725,12 +725,11 @@ private:
     // or queued behind a receive window the client empties only once it has sent all). So
     // what still comes is read and dropped until the client closes, for at most kLingerTime
     // and kLingerBytes beyond --max-body, and only then is the socket closed (a lingering
-    // close, as nginx and Apache do); on plain HTTP a FIN follows the answer at once, so the
-    // client sees its end. Meanwhile the connection counts against --max-connections as an
-    // idle one, closed before any keep-alive one: a new connection at the limit closes it at
-    // once (on_evict), and so does a shutdown. Only refusals linger: an answered request was read whole. (Over TLS the
-    // close_notify exchange of close() did not do it: OpenSSL mostly failed the shutdown on
-    // the client's application data, and the RST followed at once.)
+    // close, as nginx and Apache do). The client sees the end at once: a FIN follows the
+    // answer, over TLS after a close_notify (send_close_notify). Meanwhile the connection
+    // counts against --max-connections as an idle one, closed before any keep-alive one: a
+    // new connection at the limit closes it at once (on_evict), and so does a shutdown. Only
+    // refusals linger: an answered request was read whole.
     void linger() {
         if (server_.stopping.load()) return close();
         if constexpr (!kTls) {
@@ -746,12 +745,36 @@ private:
         lingering_ = true;
         tcp().expires_after(kLingerTime);
         idle_ = true;
-        read_and_drop();
+        if constexpr (kTls) {
+            send_close_notify();
+        } else {
+            read_and_drop();
+        }
         registry_->set_idle(this, SessionRegistry::Wait::lingering);
     }
+    // Over TLS the linger begins with a close_notify, so that a client reading to the end
+    // sees it at once: without one it waited the whole linger for the socket to close (and
+    // then saw a truncation). Only sent: close()'s exchange, which reads the client's
+    // close_notify, mostly failed on the application data still coming (the rest of the
+    // refused request), and the RST followed at once. Marked as received already,
+    // SSL_shutdown sends close_notify and is done; the write is bounded by kLingerTime like
+    // the rest of the linger, and cancelled by on_evict or a shutdown. Then the FIN, and what
+    // still comes is dropped as it is, no longer decrypted.
+    void send_close_notify() {
+        SSL* ssl = stream_.native_handle();
+        SSL_set_shutdown(ssl, SSL_get_shutdown(ssl) | SSL_RECEIVED_SHUTDOWN);
+        stream_.async_shutdown([self = this->shared_from_this()](beast::error_code ec) {
+            if (!ec) {
+                beast::error_code ignored;
+                self->tcp().socket().shutdown(tcp::socket::shutdown_send, ignored);
+            }
+            self->on_dropped(ec, 0);  // reads and drops from here, unless it is over
+        });
+    }
+    // Read from the TCP stream itself: over TLS after the close_notify, bytes not decrypted.
     void read_and_drop() {
-        stream_.async_read_some(buffer_.prepare(std::min(buffer_.capacity(), linger_left_)),
-                                beast::bind_front_handler(&Session::on_dropped, this->shared_from_this()));
+        tcp().async_read_some(buffer_.prepare(std::min(buffer_.capacity(), linger_left_)),
+                              beast::bind_front_handler(&Session::on_dropped, this->shared_from_this()));
     }
     void on_dropped(beast::error_code ec, std::size_t n) {
         linger_left_ -= std::min(n, linger_left_);

@@ -236,6 +236,45 @@ TEST_F(TlsTest, ARefusalsAnswerSurvivesTheRequestBytesStillComing) {
     EXPECT_EQ(sanitizer_report(server->log()), "");
 }
 
+// A refusal's connection ends for its client at once over TLS too: a close_notify follows the
+// answer, and the connection then lingers reading and dropping what the client still sends
+// (ARefusalsAnswerSurvivesTheRequestBytesStillComing). No close_notify was sent: a client
+// reading to the end waited the whole linger (2 s) for the socket to close, and then saw a
+// truncation instead of the end.
+TEST_F(TlsTest, ARefusalsCloseReachesTheClientAtOnce) {
+    const std::vector<std::pair<std::string, std::string>> refused = {
+        {"POST /webhooks/recharge HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100000000\r\n\r\n", "HTTP/1.1 413"},
+        {"GE\x01T / HTTP/1.1\r\n", "HTTP/1.1 400"},
+    };
+    for (int version : {0, TLS1_2_VERSION})
+        for (const auto& [request, status] : refused) {
+            SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+            if (version) SSL_CTX_set_max_proto_version(ctx, version);
+            const int fd = connect_loopback(server->port(), 5);
+            ASSERT_GE(fd, 0);
+            SSL* ssl = SSL_new(ctx);
+            SSL_set_fd(ssl, fd);
+            ASSERT_EQ(SSL_connect(ssl), 1);
+            ASSERT_GT(SSL_write(ssl, request.data(), static_cast<int>(request.size())), 0);
+            const auto t0 = std::chrono::steady_clock::now();
+            std::string in;
+            char buf[4096];
+            int n;
+            while ((n = SSL_read(ssl, buf, sizeof buf)) > 0) in.append(buf, static_cast<std::size_t>(n));
+            const int error = SSL_get_error(ssl, n);
+            const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+            const std::string what = status + (version ? " over TLS 1.2" : " over TLS 1.3");
+            EXPECT_EQ(in.rfind(status, 0), 0u) << what << ": " << in;
+            EXPECT_EQ(error, SSL_ERROR_ZERO_RETURN) << what << ": the connection ended without a close_notify";
+            EXPECT_LT(ms, 1000) << what << ": the client waited for the end";
+            SSL_free(ssl);
+            ::close(fd);
+            SSL_CTX_free(ctx);
+            ERR_clear_error();
+        }
+    EXPECT_EQ(sanitizer_report(server->log()), "");
+}
+
 TEST_F(TlsTest, SighupReloadsTheCertificate) {
     make_cert(dir.path(), "churnwatch-test-two");
     ::kill(server->pid(), SIGHUP);
