@@ -296,10 +296,21 @@ private:
     // (its client opens a new connection for the next one). No TLS close_notify, as for an
     // idle connection at shutdown: it would wait up to 2 s for the client's.
     void evicted() {
-        beast::error_code ec;
-        tcp().socket().shutdown(tcp::socket::shutdown_both, ec);
-        tcp().close();
         server_.note_connection_limit(HttpServer::Impl::LimitMet::idle_closed);
+        auto close_now = [this] {
+            beast::error_code ec;
+            tcp().socket().shutdown(tcp::socket::shutdown_both, ec);
+            tcp().close();
+        };
+        if constexpr (kTls) {
+            // Over TLS a close_notify first (nothing of a next request had come), so that the
+            // client reads a clean end rather than a truncation, as from a server that closed
+            // an idle connection; no waiting for the client's.
+            tcp().expires_after(std::chrono::seconds(2));
+            send_close_notify_then([self = this->shared_from_this(), close_now](beast::error_code) { close_now(); });
+        } else {
+            close_now();
+        }
     }
 
     void handshake_failed(beast::error_code ec) {
@@ -761,15 +772,21 @@ private:
     // the rest of the linger, and cancelled by on_evict or a shutdown. Then the FIN, and what
     // still comes is dropped as it is, no longer decrypted.
     void send_close_notify() {
-        SSL* ssl = stream_.native_handle();
-        SSL_set_shutdown(ssl, SSL_get_shutdown(ssl) | SSL_RECEIVED_SHUTDOWN);
-        stream_.async_shutdown([self = this->shared_from_this()](beast::error_code ec) {
+        send_close_notify_then([self = this->shared_from_this()](beast::error_code ec) {
             if (!ec) {
                 beast::error_code ignored;
                 self->tcp().socket().shutdown(tcp::socket::shutdown_send, ignored);
             }
             self->on_dropped(ec, 0);  // reads and drops from here, unless it is over
         });
+    }
+    // The one-way close_notify: SSL_shutdown, told the client's came already, only writes
+    // ours (within the stream's expiry), then `then(ec)`.
+    template <class Then>
+    void send_close_notify_then(Then&& then) {
+        SSL* ssl = stream_.native_handle();
+        SSL_set_shutdown(ssl, SSL_get_shutdown(ssl) | SSL_RECEIVED_SHUTDOWN);
+        stream_.async_shutdown(std::forward<Then>(then));
     }
     // Read from the TCP stream itself: over TLS after the close_notify, bytes not decrypted.
     void read_and_drop() {

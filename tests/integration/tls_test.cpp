@@ -138,14 +138,19 @@ public:
         pollfd p{fd_, POLLIN, 0};
         if (::poll(&p, 1, timeout_ms) <= 0) return false;
         char c;
-        return SSL_read(ssl_, &c, 1) <= 0;
+        const int n = SSL_read(ssl_, &c, 1);
+        close_notify_ = n <= 0 && SSL_get_error(ssl_, n) == SSL_ERROR_ZERO_RETURN;
+        return n <= 0;
     }
+    // After closed_by_peer: the server ended the TLS session (close_notify), not only TCP.
+    bool close_notify() const { return close_notify_; }
 
 private:
     SSL_CTX* ctx_;
     SSL* ssl_ = nullptr;
     int fd_ = -1;
     bool handshake_ = false;
+    bool close_notify_ = false;
 };
 
 // A TLS server on a throw-away certificate (CN churnwatch-test-one), with more arguments.
@@ -302,6 +307,7 @@ TEST(TlsLimit, AnIdleKeepAliveConnectionGivesWayToANewOne) {
     EXPECT_TRUE(c.handshake()) << "the new connection waited at the limit\n" << server.log();
     EXPECT_EQ(c.get("/healthz"), "HTTP/1.1 200 OK");
     EXPECT_TRUE(a.closed_by_peer(5000)) << "the connection idle the longest was not the one closed";
+    EXPECT_TRUE(a.close_notify()) << "closed without a close_notify: the client reads a truncation";
     EXPECT_EQ(b.get("/healthz"), "HTTP/1.1 200 OK");
     EXPECT_EQ(server.stop(), 0);
     EXPECT_EQ(sanitizer_report(server.log()), "");
