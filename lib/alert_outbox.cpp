@@ -82,10 +82,11 @@ struct AlertOutbox::Statements {
     explicit Statements(sql::Database& db)
         : email(db, "SELECT email FROM customers WHERE id = ?"),
           disabled(db, "SELECT 1 FROM alert_targets_disabled WHERE target = ?"),
+          // alert_told (0021): the target's latest customer.churned row for the episode as it
+          // is, or was when it finished (alert-retention-days may have deleted it since).
           announced(db,
-                    "SELECT id, status, last_attempt_us IS NOT NULL, created_us FROM alerts_outbox"
-                    " WHERE target = ? AND episode_id = ? AND customer_id = ?"
-                    " AND event_type = 'customer.churned' ORDER BY id DESC LIMIT 1"),
+                    "SELECT alert_id, status, attempted, created_us FROM alert_told"
+                    " WHERE episode_id = ?2 AND target = ?1 AND customer_id = ?3"),
           withdraw(db,
                    "UPDATE alerts_outbox SET status = 'retracted', last_error = ?2"
                    " WHERE id = ?1 AND status = 'pending' AND last_attempt_us IS NULL"),

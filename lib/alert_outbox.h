@@ -111,9 +111,12 @@ private:
     // before it syncs episodes).
     std::optional<std::string> email_of(int64_t customer_id);
 
-    // The target's customer.churned row for this episode, if any.
+    // The target's latest customer.churned row for this episode, if any: what it was told of
+    // the episode. Read from alert_told (0021), which keeps it — id, status, attempted and
+    // created as alerts_outbox has them — also once retention deleted the row; a pending
+    // row (the only kind withdraw() changes) is never deleted.
     struct ChurnRow {
-        int64_t id = 0;
+        int64_t id = 0;  // alerts_outbox.id
         std::string status;
         bool attempted = false;  // an attempt began (the dispatcher claims a row before its first)
         Micros created = 0;

@@ -178,6 +178,8 @@ TEST(AlertOutbox, AnErasedEpisodeIsRetractedToTheTargetsThatWereToldOfIt) {
               "http://trying.example/hook|customer.churn_retracted|pending\n");
     EXPECT_EQ(query_text(db, "SELECT last_error FROM alerts_outbox WHERE target = 'http://queued.example/hook'"),
               "a later delivery erased this churn before it was sent: not sent");
+    // What the targets were told of the episode went with it (its id is never given out again).
+    EXPECT_EQ(query_int(db, "SELECT count(*) FROM alert_told"), 0);
     EXPECT_EQ(query_int(db, "SELECT count(DISTINCT episode_id) FROM alerts_outbox"), 1);
     std::string payload = query_text(db, "SELECT payload FROM alerts_outbox"
                                          " WHERE event_type = 'customer.churn_retracted'");
@@ -728,6 +730,45 @@ TEST(AlertRetention, AChurnWithdrawnWithinTheHoldIsKeptWhileItsEpisodeLives) {
               "http://a.example/hook|customer.churned|dead\n"
               "http://a.example/hook|customer.reactivated|pending\n"
               "http://reactivations.example/hook|customer.reactivated|pending\n");
+}
+
+// The customer.churned of one target and episode, as alert_told (0021) holds it: the
+// alert's name (webhook_id, when it is still in the outbox), status, and whether an attempt
+// began.
+std::string told(const std::string& db) {
+    return query_rows(db, "SELECT t.episode_id, t.target, coalesce(o.webhook_id, '-'), t.status, t.attempted"
+                          " FROM alert_told t LEFT JOIN alerts_outbox o ON o.id = t.alert_id ORDER BY 1, 2");
+}
+
+// alert_told follows the target's latest churn alert through every change the outbox's
+// writers make, also after the alert itself is gone: the claim (an attempt began), `alerts
+// retry`'s reset to pending, the dispatcher's 'sent', the clock catch-up's new creation
+// time; an older churn alert of the same target and episode changes nothing there.
+TEST(AlertTold, FollowsTheLatestChurnAlertOfEachTargetAndEpisode) {
+    TempDir dir;
+    sql::Database db(dir.file("a.db"));
+    configure_connection(db);
+    apply_migrations(db);
+    const std::string a = "http://a.example/hook";
+    add_row(db, "first", a, "customer.churned", 5, 1, "retracted", -10 * kDay);
+    add_row(db, "back", a, "customer.reactivated", 5, 1, "pending", -10 * kDay);
+    EXPECT_EQ(told(db.path()), "5|http://a.example/hook|first|retracted|0\n");
+    add_row(db, "second", a, "customer.churned", 5, 1, "pending", -9 * kDay);
+    EXPECT_EQ(told(db.path()), "5|http://a.example/hook|second|pending|0\n");
+    const int64_t second = query_int(db.path(), "SELECT id FROM alerts_outbox WHERE webhook_id = 'second'");
+    ASSERT_TRUE(claim_alert(db, second, kNow - 9 * kDay));
+    EXPECT_EQ(told(db.path()), "5|http://a.example/hook|second|pending|1\n");
+    db.exec("UPDATE alerts_outbox SET status = 'sent' WHERE webhook_id = 'second'");
+    EXPECT_EQ(told(db.path()), "5|http://a.example/hook|second|sent|1\n");
+    db.exec("UPDATE alerts_outbox SET status = 'dead' WHERE webhook_id = 'first'");  // not the latest
+    EXPECT_EQ(told(db.path()), "5|http://a.example/hook|second|sent|1\n");
+    db.exec("UPDATE alerts_outbox SET status = 'pending' WHERE webhook_id = 'second'");
+    EXPECT_EQ(told(db.path()), "5|http://a.example/hook|second|pending|1\n");
+    db.exec("UPDATE alerts_outbox SET created_us = 7 WHERE webhook_id = 'second'");
+    EXPECT_EQ(query_int(db.path(), "SELECT created_us FROM alert_told"), 7);
+    db.exec("UPDATE alerts_outbox SET status = 'sent' WHERE webhook_id = 'second'");
+    db.exec("DELETE FROM alerts_outbox");
+    EXPECT_EQ(told(db.path()), "5|http://a.example/hook|-|sent|1\n");
 }
 
 // A pass reads the finished rows through alerts_outbox_finished, in (finished time, id)
