@@ -286,19 +286,10 @@ namespace {
 constexpr const char* kFinished =
     "max(o.created_us, coalesce(o.last_attempt_us, 0), coalesce(o.sent_us, 0))";
 
-// ?1 the cutoff. A finished row that finished before it and that nothing will read again:
-// not a customer.churned; or its episode is gone; or neither sent nor withdrawn (retracted
-// without an attempt) and no earlier churned row of its target for the episode, which would
-// otherwise become the one AlertOutbox::churn_row reads (a withdrawn one: see PrunedAlerts).
+// ?1 the cutoff. Any finished row that finished before it: what AlertOutbox reads again of a
+// churn alert is in alert_told, which deleting the row leaves as it was.
 std::string deletable() {
-    return std::string("o.status <> 'pending' AND ") + kFinished +
-           " < ?1 AND (o.event_type <> 'customer.churned'"
-           " OR NOT EXISTS (SELECT 1 FROM churn_events e WHERE e.id = o.episode_id"
-           " AND e.customer_id = o.customer_id)"
-           " OR (o.status <> 'sent' AND (o.status <> 'retracted' OR o.last_attempt_us IS NOT NULL)"
-           " AND NOT EXISTS (SELECT 1 FROM alerts_outbox p WHERE p.episode_id = o.episode_id"
-           " AND p.id < o.id AND p.customer_id = o.customer_id AND p.target = o.target"
-           " AND p.event_type = 'customer.churned')))";
+    return std::string("o.status <> 'pending' AND ") + kFinished + " < ?1";
 }
 
 }  // namespace

@@ -173,18 +173,13 @@ RescheduledAlerts reschedule_future_alerts(sql::Database& db, Micros now, Micros
 // else created_us (recorded disabled, or withdrawn before any attempt). So a dead alert can
 // be retried (`alerts retry`) for the whole period after it died, whatever its age.
 //
-// One exception, for as long as the churn episode is in churn_events: the customer.churned
-// rows that AlertOutbox reads to know what a target was told of the episode (churn_row: the
-// target's latest churned row for it). A sent one is why the target is sent
-// customer.churn_retracted or customer.churn_updated when a late delivery erases or changes
-// the episode; a withdrawn one (retracted, never attempted) is why it hears nothing of the
-// episode's return, and why a churn undone within alert-hold is announced after all if the
-// return is undone. Deleted, the target would miss the retraction or hear of a return it was
-// never told the churn of. So such a row is kept, and so is any later churned row for the
-// same target and episode (the latest is what is read: deleting it would make the withdrawn
-// one the latest). Once the episode is gone (erased; its id is never given out again) they
-// age out like the rest. Other rows — reactivations, retractions, updates, dead or disabled
-// churn alerts — nothing reads again.
+// No exception: what AlertOutbox reads again of a churn alert — whether the target was sent
+// the episode's customer.churned (why it is sent customer.churn_retracted or
+// customer.churn_updated when a late delivery erases or changes the episode) or it was
+// withdrawn within alert-hold (why it hears nothing of the return, and why the churn is
+// announced after all if the return is undone) — is kept in alert_told (0021), one small row
+// per target and episode, for as long as the episode is in churn_events. Deleting an alert
+// leaves that row as it was.
 struct PrunedAlerts {
     int64_t sent = 0, dead = 0, disabled = 0, retracted = 0;
     int64_t total() const { return sent + dead + disabled + retracted; }
@@ -207,7 +202,7 @@ class AlertPruner {
 public:
     explicit AlertPruner(sql::Database& db);
     // One batch: the next `limit` deletable rows after `cursor` that finished before `cutoff`
-    // are found by a read (no lock that ingest waits for, however many kept rows it passes),
+    // are found by a read (no lock that ingest waits for),
     // then deleted by one DELETE of those ids that checks each again (a row retried
     // meanwhile is pending and stays). The cursor moves past them; counts are added to
     // `pruned`. Returns false when the scan has reached `cutoff` (nothing more to find).

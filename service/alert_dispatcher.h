@@ -18,13 +18,13 @@
 //
 // Retention (alert-retention-days, unless 0): a thread of its own, on a connection of its
 // own, deletes finished alerts that finished longer ago than that (AlertPruner: never a
-// pending one, nor one the outbox reads again), also when no target is configured (rows of
-// earlier configurations age as well). Once at start and then every 10 minutes, a thousand
-// rows per statement with a pause between statements, so ingest never waits long for the
-// write lock. A pass looks at the rows that came of age since the last one; at start and
-// once a day it looks at every finished row again (rows whose episode has been erased
-// since, or whose status changed without their times). `alerts_pruned` logs each pass that
-// deleted something; churnwatch_alerts_pruned_total{status} counts them.
+// pending one; what the outbox reads again of a churn alert is in alert_told), also when no
+// target is configured (rows of earlier configurations age as well). Once at start and then
+// every 10 minutes, a thousand rows per statement with a pause between statements, so ingest
+// never waits long for the write lock. A pass looks at the rows that came of age since the
+// last one; at start and once a day it looks at every finished row again (rows that finished
+// without a new time: a pending one disabled, say, with its target). `alerts_pruned` logs
+// each pass that deleted something; churnwatch_alerts_pruned_total{status} counts them.
 #pragma once
 
 #include <atomic>

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <future>
 #include <set>
 
@@ -574,6 +575,19 @@ TEST(AlertOutbox, AlertsStampedByAClockAheadAreMadeDueNow) {
 constexpr Micros kDay = 86400 * kMicrosPerSecond;
 constexpr Micros kRetention = 30 * kDay;
 
+// Applies the migrations before `first_not_applied`, as an older churnwatch did.
+void migrate_until(sql::Database& db, const std::string& first_not_applied) {
+    configure_connection(db);
+    db.exec("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY,"
+            " applied_at TEXT NOT NULL DEFAULT 'then')");
+    for (const auto& f : embedded_schema()) {
+        if (std::string(f.name) >= first_not_applied) break;
+        db.exec(f.sql);
+        sql::Statement rec(db, "INSERT INTO schema_migrations (name) VALUES (?)");
+        rec.bind(1, f.name).run();
+    }
+}
+
 // One alerts_outbox row, times relative to kNow (nullopt: NULL).
 void add_row(sql::Database& db, const std::string& name, const std::string& target, const std::string& event,
              int64_t episode, int64_t customer, const std::string& status, Micros created,
@@ -595,8 +609,8 @@ std::string names(const std::string& db) {
 // Finished alerts go once they finished longer ago than the retention: a delivered one
 // counted from its delivery, a dead one from the attempt that killed it (`alerts retry`
 // brought it back and it died again: it is kept), one never attempted from its creation.
-// Pending alerts stay, however old. Nothing reads these rows again (no churn announcement
-// of a living episode among them: episode 999 is in no churn_events).
+// Pending alerts stay, however old. Churn alerts as well as the rest: what AlertOutbox reads
+// again of them is in alert_told (the tests below).
 TEST(AlertRetention, FinishedAlertsAreDeletedOnceTheyFinishedBeforeTheCutoffPendingOnesNever) {
     TempDir dir;
     sql::Database db(dir.file("a.db"));
@@ -629,54 +643,71 @@ TEST(AlertRetention, FinishedAlertsAreDeletedOnceTheyFinishedBeforeTheCutoffPend
     EXPECT_EQ(first_text(db, "SELECT id FROM alerts_outbox WHERE webhook_id = 'after'"), "13");
 }
 
-// What a target was told of an episode is its latest customer.churned row for it
-// (AlertOutbox::churn_row). Delivered, it is why a late delivery that erases the episode is
-// followed by customer.churn_retracted: kept, however old, while the episode is in
-// churn_events; a dead one says nothing and goes. Once the episode is erased, the churn and
-// its retraction age out like any other alert.
-TEST(AlertRetention, ADeliveredChurnIsKeptWhileItsEpisodeLivesSoItsRetractionIsStillSent) {
+// The customer.churned of one target and episode, as alert_told (0021) holds it: the
+// alert's name (webhook_id, when it is still in the outbox), status, and whether an attempt
+// began.
+std::string told(const std::string& db) {
+    return query_rows(db, "SELECT t.episode_id, t.target, coalesce(o.webhook_id, '-'), t.status, t.attempted"
+                          " FROM alert_told t LEFT JOIN alerts_outbox o ON o.id = t.alert_id ORDER BY 1, 2");
+}
+
+// What a target was told of an episode — its latest customer.churned for it, which
+// AlertOutbox::churn_row reads — is kept in alert_told, so retention deletes the alert
+// itself like any other, however long the episode lives. A late delivery that changes the
+// episode is still sent as customer.churn_updated, and one that erases it as
+// customer.churn_retracted, to the target that was sent the churn, and only to it: not to
+// the one whose churn alert died, nor to one never told of churns. Erased, the episode takes
+// what its targets were told with it.
+TEST(AlertRetention, ADeliveredChurnGoesAfterTheRetentionAndItsUpdateAndRetractionStillFollow) {
     TempDir dir;
     std::string db = dir.file("a.db");
-    const std::vector<AlertRoute> routes = {{"http://a.example/hook", true, true, true},
-                                            {"http://dead.example/hook", true, true, true}};
+    const std::vector<AlertRoute> routes = {{"http://a.example/hook", true, true, true, true},
+                                            {"http://dead.example/hook", true, true, true, true},
+                                            {"http://reactivations.example/hook", false, true, true, true}};
     Micros now = kNow - 40 * kDay;
     AlertOutbox outbox(routes, [&now] { return now; });
-    feed(db, one_churn(7), outbox);
+    auto late = reason_changed_late(7);
+    feed(db, {late[0], late[1]}, outbox);
     sql::Database conn(db);
     const std::string forty_days_ago = std::to_string(kNow - 40 * kDay);
     conn.exec("UPDATE alerts_outbox SET status = 'sent', attempts = 1, last_attempt_us = " + forty_days_ago +
               ", sent_us = " + forty_days_ago + " WHERE target = 'http://a.example/hook';"
               "UPDATE alerts_outbox SET status = 'dead', attempts = 9, last_attempt_us = " + forty_days_ago +
               " WHERE target = 'http://dead.example/hook'");
+    const int64_t episode = query_int(db, "SELECT id FROM churn_events WHERE customer_id = 7");
     PrunedAlerts pruned = prune_finished_alerts(conn, kNow - kRetention);
+    EXPECT_EQ(pruned.sent, 1);
     EXPECT_EQ(pruned.dead, 1);
-    EXPECT_EQ(pruned.total(), 1);
-    EXPECT_EQ(query_rows(db, "SELECT target, event_type, status FROM alerts_outbox"),
-              "http://a.example/hook|customer.churned|sent\n");
+    EXPECT_EQ(pruned.total(), 2);
+    EXPECT_EQ(query_int(db, "SELECT count(*) FROM alerts_outbox"), 0);
+    const std::string e = std::to_string(episode);
+    EXPECT_EQ(told(db), e + "|http://a.example/hook|-|sent|1\n" + e + "|http://dead.example/hook|-|dead|1\n");
 
-    // Late: this subscription was active all along, so customer 7 never churned.
+    // Late: an earlier version of the subscription had reached max retries (the same
+    // episode; its reason is max_retries now).
     now = kNow;
+    feed(db, {late[2]}, outbox);
+    EXPECT_EQ(query_rows(db, "SELECT reason FROM churn_events"), "max_retries\n");
+    EXPECT_EQ(query_rows(db, "SELECT target, event_type, status FROM alerts_outbox ORDER BY id"),
+              "http://a.example/hook|customer.churn_updated|pending\n");
+    // Late: this subscription was active all along, so customer 7 never churned.
     feed(db, {sub("created", {.id = 72, .customer_id = 7, .updated_at = "2026-02-01T10:00:00+00:00",
                               .created_at = "2026-02-01T10:00:00+00:00"})},
          outbox);
     EXPECT_EQ(query_int(db, "SELECT count(*) FROM churn_events"), 0);
     EXPECT_EQ(query_rows(db, "SELECT target, event_type, status FROM alerts_outbox ORDER BY id"),
-              "http://a.example/hook|customer.churned|sent\n"
+              "http://a.example/hook|customer.churn_updated|pending\n"
               "http://a.example/hook|customer.churn_retracted|pending\n");
-    // The episode is gone: both age out (the churn at once, the retraction once it is old).
-    EXPECT_EQ(prune_finished_alerts(conn, kNow - kRetention).sent, 1);
-    conn.exec("UPDATE alerts_outbox SET status = 'sent', created_us = " + forty_days_ago + ", sent_us = " +
-              forty_days_ago + ", last_attempt_us = " + forty_days_ago);
-    EXPECT_EQ(prune_finished_alerts(conn, kNow - kRetention).sent, 1);
-    EXPECT_EQ(query_int(db, "SELECT count(*) FROM alerts_outbox"), 0);
+    EXPECT_EQ(told(db), "");
 }
 
 // A churn alert withdrawn because the customer was back within alert-hold (retracted, never
 // attempted) is why that target hears nothing of the return, and why the churn is announced
-// after all if a late delivery undoes the return: kept while the episode lives, as is a later
-// churn alert for that target and episode, even dead (deleted, it would leave the withdrawn
-// one as the latest, which says the opposite). Anything else of the episode ages out.
-TEST(AlertRetention, AChurnWithdrawnWithinTheHoldIsKeptWhileItsEpisodeLives) {
+// after all if a late delivery undoes the return. Deleted by retention with the return sent
+// to another target, it still is: alert_told says so. A later churn alert that dies and is
+// deleted in turn leaves the target as one whose latest churn alert died, not one withdrawn:
+// it hears of the next return.
+TEST(AlertRetention, AChurnWithdrawnWithinTheHoldGoesAfterTheRetentionAndTheTargetStillHearsNothingOfItsReturn) {
     TempDir dir;
     std::string db = dir.file("a.db");
     const std::vector<AlertRoute> routes = {{"http://a.example/hook", true, true, true},
@@ -693,51 +724,44 @@ TEST(AlertRetention, AChurnWithdrawnWithinTheHoldIsKeptWhileItsEpisodeLives) {
               "http://reactivations.example/hook|customer.reactivated|sent\n");
     PrunedAlerts pruned = prune_finished_alerts(conn, kNow - kRetention);
     EXPECT_EQ(pruned.sent, 1);
-    EXPECT_EQ(pruned.total(), 1);
-    EXPECT_EQ(query_rows(db, "SELECT target, event_type, status FROM alerts_outbox"),
-              "http://a.example/hook|customer.churned|retracted\n");
-
-    // A late delivery undoes that return: the churn is announced to that target after all.
+    EXPECT_EQ(pruned.retracted, 1);
+    EXPECT_EQ(pruned.total(), 2);
+    EXPECT_EQ(query_int(db, "SELECT count(*) FROM alerts_outbox"), 0);
     const int64_t episode = query_int(db, "SELECT id FROM churn_events WHERE customer_id = 7");
+    EXPECT_EQ(told(db), std::to_string(episode) + "|http://a.example/hook|-|retracted|0\n");
+
+    auto in_txn = [&](const std::function<void()>& f) {
+        sql::Transaction txn(conn);
+        f();
+        txn.commit();
+    };
     CustomerOutcome c;
     c.customer_id = 7;
-    ChurnEpisode e;
-    ChurnEpisode before = e;
-    before.reactivated_at = kNow - 40 * kDay;
+    ChurnEpisode open;  // churned, not back
+    ChurnEpisode back = open;
+    back.reactivated_at = kNow - kDay;
     now = kNow;
-    {
-        sql::Transaction txn(conn);
-        outbox.on_changed(conn, episode, c, e, before);
-        txn.commit();
-    }
+    // A return again (a late delivery undid the first, a newer one came): not to the target
+    // that never heard of the churn.
+    in_txn([&] { outbox.on_reactivated(conn, episode, c, back); });
     EXPECT_EQ(query_rows(db, "SELECT target, event_type, status FROM alerts_outbox ORDER BY id"),
-              "http://a.example/hook|customer.churned|retracted\n"
+              "http://reactivations.example/hook|customer.reactivated|pending\n");
+    // A late delivery undoes that return: the churn is announced to that target after all.
+    in_txn([&] { outbox.on_changed(conn, episode, c, open, back); });
+    EXPECT_EQ(query_rows(db, "SELECT target, event_type, status FROM alerts_outbox ORDER BY id"),
+              "http://reactivations.example/hook|customer.reactivated|pending\n"
               "http://a.example/hook|customer.churned|pending\n");
-    // That one dies, long ago: kept with the withdrawn one before it (the target hears of a
-    // return as it would have, the latest churn alert being dead, not withdrawn).
+    // That one dies, long ago, and is deleted too: the next return is told to both.
     conn.exec("UPDATE alerts_outbox SET status = 'dead', attempts = 9, created_us = " +
               std::to_string(kNow - 41 * kDay) + ", last_attempt_us = " + std::to_string(kNow - 40 * kDay) +
-              " WHERE status = 'pending'");
-    EXPECT_EQ(prune_finished_alerts(conn, kNow - kRetention).total(), 0);
-    e.reactivated_at = kNow;
-    {
-        sql::Transaction txn(conn);
-        outbox.on_reactivated(conn, episode, c, e);
-        txn.commit();
-    }
+              " WHERE event_type = 'customer.churned'");
+    EXPECT_EQ(prune_finished_alerts(conn, kNow - kRetention).dead, 1);
+    EXPECT_EQ(told(db), std::to_string(episode) + "|http://a.example/hook|-|dead|1\n");
+    in_txn([&] { outbox.on_reactivated(conn, episode, c, back); });
     EXPECT_EQ(query_rows(db, "SELECT target, event_type, status FROM alerts_outbox ORDER BY id"),
-              "http://a.example/hook|customer.churned|retracted\n"
-              "http://a.example/hook|customer.churned|dead\n"
+              "http://reactivations.example/hook|customer.reactivated|pending\n"
               "http://a.example/hook|customer.reactivated|pending\n"
               "http://reactivations.example/hook|customer.reactivated|pending\n");
-}
-
-// The customer.churned of one target and episode, as alert_told (0021) holds it: the
-// alert's name (webhook_id, when it is still in the outbox), status, and whether an attempt
-// began.
-std::string told(const std::string& db) {
-    return query_rows(db, "SELECT t.episode_id, t.target, coalesce(o.webhook_id, '-'), t.status, t.attempted"
-                          " FROM alert_told t LEFT JOIN alerts_outbox o ON o.id = t.alert_id ORDER BY 1, 2");
 }
 
 // alert_told follows the target's latest churn alert through every change the outbox's
@@ -771,10 +795,125 @@ TEST(AlertTold, FollowsTheLatestChurnAlertOfEachTargetAndEpisode) {
     EXPECT_EQ(told(db.path()), "5|http://a.example/hook|-|sent|1\n");
 }
 
+// Migration 0021 fills alert_told from the alerts an older churnwatch kept: each target's
+// latest churn alert of each episode still in churn_events, not those of an erased episode,
+// nor one whose id an older numbering (before 0010) gave another customer. Once retention
+// deletes the alerts, the targets hear what they heard before: a return to the target whose
+// latest churn alert died, not to the one whose was withdrawn; a retraction to the target
+// that was sent the churn, and to the one whose churn alert is being sent.
+TEST(AlertTold, AnUpgradedDatabaseFillsItFromTheAlertsItKept) {
+    TempDir dir;
+    const std::string path = dir.file("a.db");
+    const std::string a = "http://a.example/hook", b = "http://b.example/hook";
+    {
+        sql::Database db(path);
+        migrate_until(db, "0021");
+        db.exec("INSERT INTO churn_events (id, customer_id, churned_at, reason, category) VALUES"
+                " (5, 1, '2026-01-01 00:00:00', 'cancelled', 'voluntary'),"
+                " (6, 2, '2026-01-02 00:00:00', 'cancelled', 'voluntary'),"
+                " (8, 3, '2026-01-03 00:00:00', 'cancelled', 'voluntary')");
+        add_row(db, "5a", a, "customer.churned", 5, 1, "sent", -50 * kDay, -49 * kDay, -49 * kDay);
+        add_row(db, "5a_back", a, "customer.reactivated", 5, 1, "sent", -48 * kDay, -48 * kDay, -48 * kDay);
+        add_row(db, "5b_other_customer", b, "customer.churned", 5, 9, "sent", -60 * kDay, -60 * kDay, -60 * kDay);
+        add_row(db, "6a_withdrawn", a, "customer.churned", 6, 2, "retracted", -50 * kDay);
+        add_row(db, "6b_withdrawn", b, "customer.churned", 6, 2, "retracted", -50 * kDay);
+        add_row(db, "6a_dead", a, "customer.churned", 6, 2, "dead", -45 * kDay, -44 * kDay);
+        add_row(db, "8a_trying", a, "customer.churned", 8, 3, "pending", -kDay, -kDay / 2);
+        add_row(db, "9a_erased", a, "customer.churned", 9, 4, "sent", -50 * kDay, -49 * kDay, -49 * kDay);
+    }
+    {
+        sql::Database db(path);
+        configure_connection(db);
+        const auto applied = apply_migrations(db);
+        ASSERT_FALSE(applied.empty());
+        EXPECT_EQ(applied[0], "0021_alert_told.sql");
+        EXPECT_EQ(query_rows(path, "SELECT count(*) FROM alert_told t JOIN alerts_outbox o ON o.id = t.alert_id"
+                                   " WHERE t.created_us = o.created_us"),
+                  "4\n");
+        EXPECT_EQ(told(path),
+                  "5|http://a.example/hook|5a|sent|1\n"
+                  "6|http://a.example/hook|6a_dead|dead|1\n"
+                  "6|http://b.example/hook|6b_withdrawn|retracted|0\n"
+                  "8|http://a.example/hook|8a_trying|pending|1\n");
+        EXPECT_EQ(prune_finished_alerts(db, kNow - kRetention).total(), 7);
+        EXPECT_EQ(names(path), "8a_trying\n");
+    }
+    AlertOutbox outbox({{a, true, true, true}, {b, true, true, true}}, [] { return kNow; });
+    sql::Database conn(path);
+    CustomerOutcome c;
+    ChurnEpisode e;
+    sql::Transaction txn(conn);
+    c.customer_id = 2;
+    e.reactivated_at = kNow;
+    outbox.on_reactivated(conn, 6, c, e);
+    c.customer_id = 1;
+    outbox.on_retracted(conn, 5, c, e);
+    c.customer_id = 3;
+    outbox.on_retracted(conn, 8, c, e);
+    txn.commit();
+    EXPECT_EQ(query_rows(path, "SELECT target, event_type, episode_id, status FROM alerts_outbox ORDER BY id"),
+              "http://a.example/hook|customer.churned|8|pending\n"
+              "http://a.example/hook|customer.reactivated|6|pending\n"
+              "http://a.example/hook|customer.churn_retracted|5|pending\n"
+              "http://a.example/hook|customer.churn_retracted|8|pending\n");
+}
+
+// `churnwatch rebuild` on db, in one transaction as the command runs it (no listener: it
+// announces nothing).
+void rebuild_db(const std::string& db) {
+    sql::Database conn(db);
+    configure_connection(conn);
+    apply_migrations(conn);
+    ChurnStore churn(RulesPolicy{});
+    sql::Transaction txn(conn);
+    churn.rebuild(conn, 64);
+    txn.commit();
+}
+
+// A rebuild keeps the ids of the episodes it finds again, and with them what their targets
+// were told: the delivered churn alert deleted by retention after it, a late delivery that
+// erases the episode is still retracted to its target. An episode the rebuild does not find
+// again is gone, and so is what was told of it.
+TEST(AlertTold, ARebuildKeepsWhatTheTargetsWereToldOfTheEpisodesItFindsAgain) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    AlertOutbox outbox({{"http://a.example/hook", true, true, true}}, [] { return kNow - 40 * kDay; });
+    feed(db, one_churn(7), outbox);
+    const int64_t episode = query_int(db, "SELECT id FROM churn_events WHERE customer_id = 7");
+    {
+        sql::Database conn(db);
+        // An episode no delivery shows (in life: one an earlier rule found), announced.
+        conn.exec("INSERT INTO churn_events (id, customer_id, churned_at, reason, category)"
+                  " VALUES (50, 7, '2025-01-01 00:00:00', 'cancelled', 'voluntary')");
+        add_row(conn, "ghost", "http://a.example/hook", "customer.churned", 50, 7, "sent", -41 * kDay);
+        conn.exec("UPDATE alerts_outbox SET status = 'sent', attempts = 1, last_attempt_us = created_us,"
+                  " sent_us = created_us");
+    }
+    const std::string e = std::to_string(episode);
+    ASSERT_EQ(told(db), e + "|http://a.example/hook|" + query_text(db, "SELECT webhook_id FROM alerts_outbox WHERE id = 1") +
+                            "|sent|1\n50|http://a.example/hook|ghost|sent|1\n");
+    rebuild_db(db);
+    EXPECT_EQ(query_rows(db, "SELECT id FROM churn_events"), e + "\n");
+    {
+        sql::Database conn(db);
+        EXPECT_EQ(prune_finished_alerts(conn, kNow - kRetention).sent, 2);
+    }
+    EXPECT_EQ(query_int(db, "SELECT count(*) FROM alerts_outbox"), 0);
+    EXPECT_EQ(told(db), e + "|http://a.example/hook|-|sent|1\n");
+
+    // Late: this subscription was active all along, so customer 7 never churned.
+    feed(db, {sub("created", {.id = 72, .customer_id = 7, .updated_at = "2026-02-01T10:00:00+00:00",
+                              .created_at = "2026-02-01T10:00:00+00:00"})},
+         outbox);
+    EXPECT_EQ(query_int(db, "SELECT count(*) FROM churn_events"), 0);
+    EXPECT_EQ(query_rows(db, "SELECT target, event_type, episode_id, status FROM alerts_outbox"),
+              "http://a.example/hook|customer.churn_retracted|" + e + "|pending\n");
+    EXPECT_EQ(told(db), "");
+}
+
 // A pass reads the finished rows through alerts_outbox_finished, in (finished time, id)
-// order, and goes on from its cursor: rows before it are not looked at, and rows it keeps do
-// not stop it, however many lie between two batches' worth of deletable ones.
-TEST(AlertRetention, ThePassReadsTheFinishedIndexFromItsCursorPastKeptRows) {
+// order, and goes on from its cursor: rows before it are not looked at.
+TEST(AlertRetention, ThePassReadsTheFinishedIndexFromItsCursor) {
     TempDir dir;
     std::string db = dir.file("a.db");
     AlertOutbox outbox({{"http://a.example/hook", true, true, true}}, [] { return kNow - 50 * kDay; });
@@ -787,8 +926,8 @@ TEST(AlertRetention, ThePassReadsTheFinishedIndexFromItsCursorPastKeptRows) {
         EXPECT_NE(steps.find("USING INDEX alerts_outbox_finished"), std::string::npos) << steps;
         EXPECT_EQ(steps.find("TEMP B-TREE"), std::string::npos) << steps;
     }
-    // The announcements finished 45 days ago; reactivations (nothing reads them again)
-    // around them, one a day from 49 days ago on.
+    // The announcements (and the scenario's reactivation) finished 45 days ago; more
+    // reactivations around them, one a day from 49 days ago on.
     conn.exec("UPDATE alerts_outbox SET status = 'sent', attempts = 1, last_attempt_us = " +
               std::to_string(kNow - 45 * kDay) + ", sent_us = " + std::to_string(kNow - 45 * kDay));
     for (int i = 0; i < 8; ++i) {
@@ -800,13 +939,13 @@ TEST(AlertRetention, ThePassReadsTheFinishedIndexFromItsCursorPastKeptRows) {
     AlertPruneCursor cursor{kNow - 47 * kDay, 0};  // r0 and r1 were looked at before
     PrunedAlerts pruned;
     int batches = 1;
-    while (pruner.batch(kNow - kRetention, cursor, pruned, 2)) ++batches;
-    EXPECT_EQ(pruned.sent, 7);  // r2 … r7, and the scenario's reactivation
-    EXPECT_EQ(batches, 4);      // 2 + 2 + 2 + 1
-    EXPECT_EQ(query_rows(db, "SELECT group_concat(webhook_id, ' ') FROM alerts_outbox WHERE webhook_id LIKE 'r%'"),
-              "r0 r1\n");
-    EXPECT_EQ(query_int(db, "SELECT count(*) FROM alerts_outbox WHERE event_type = 'customer.churned'"), 5);
+    while (pruner.batch(kNow - kRetention, cursor, pruned, 5)) ++batches;
+    EXPECT_EQ(pruned.sent, 12);  // r2 … r7, and the scenario's six
+    EXPECT_EQ(batches, 3);       // 5 + 5 + 2
+    EXPECT_EQ(query_rows(db, "SELECT group_concat(webhook_id, ' ') FROM alerts_outbox"), "r0 r1\n");
     EXPECT_EQ(cursor.finished, kNow - 42 * kDay);
+    // What the targets were told of the five episodes stays.
+    EXPECT_EQ(query_int(db, "SELECT count(*) FROM alert_told WHERE status = 'sent'"), 5);
 }
 
 }  // namespace
