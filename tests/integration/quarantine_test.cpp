@@ -328,4 +328,63 @@ TEST(QuarantineAlerts, ReplayWithoutTheServersAlertSettingsWarnsOfTheRetractionI
     EXPECT_EQ(sanitizer_report(server.log()), "");
 }
 
+// alert-retention-days deletes a delivered churn alert 30 days after it was sent, though its
+// episode lives on: what the target was told stays in alert_told. A replay that reveals the
+// churn never happened (a subscription created before the cancellation, quarantined) still
+// retracts it to that target, as live ingest would, and the erased episode takes that row
+// with it.
+TEST(QuarantineAlerts, ReplayRetractsAChurnWhoseAlertTheRetentionDeleted) {
+    TempDir dir;
+    const std::string hook = quiet_hook(dir);
+    const ServerProcess::Options options{.args = {"--json-depth", "3", "--alert-command", hook}};
+    int64_t id = 0;
+    {
+        ServerProcess server(dir, options);
+        auto post = [&](const std::string& topic, const std::string& body) { return post_for_id(server, topic, body); };
+        post("subscription/activated",
+             subscription_json({.id = 10, .customer_id = 1, .updated_at = "2026-01-01T00:00:00+00:00"}));
+        post("subscription/cancelled",
+             subscription_json({.id = 10, .customer_id = 1, .status = "cancelled",
+                                .updated_at = "2026-03-01T00:00:00+00:00", .cancelled_at = "2026-03-01T00:00:00+00:00"}));
+        ASSERT_TRUE(eventually([&] {
+            return query_rows(server.db(), "SELECT event_type, status FROM alerts_outbox") == "customer.churned|sent\n";
+        })) << server.log();
+        // Subscription 11, created on 1 February and active ever since: quarantined (too deep).
+        std::string late = subscription_json({.id = 11, .customer_id = 1, .updated_at = "2026-02-01T00:00:00+00:00",
+                                               .created_at = "2026-02-01T00:00:00+00:00"});
+        late.insert(late.size() - 2, ",\"analytics_data\":{\"utm_params\":[]}");
+        id = post("subscription/created", late);
+        ASSERT_EQ(query_text(server.db(), "SELECT status FROM deliveries WHERE id = " + std::to_string(id)),
+                  "quarantined");
+        EXPECT_EQ(server.stop(), 0);
+        EXPECT_EQ(sanitizer_report(server.log()), "");
+    }
+    {
+        // Forty days pass.
+        churnwatch::sql::Database db(dir.file("churnwatch.db"));
+        db.exec("UPDATE alerts_outbox SET created_us = created_us - 3456000000000,"
+                " next_attempt_us = next_attempt_us - 3456000000000, retry_from_us = retry_from_us - 3456000000000,"
+                " last_attempt_us = last_attempt_us - 3456000000000, sent_us = sent_us - 3456000000000");
+    }
+    ServerProcess server(dir, options);
+    // The retention deletes the alert at start; the episode stays.
+    ASSERT_TRUE(eventually([&] { return query_int(server.db(), "SELECT count(*) FROM alerts_outbox") == 0; }))
+        << server.log();
+    ASSERT_EQ(query_int(server.db(), "SELECT count(*) FROM churn_events"), 1);
+
+    auto replay = run_churnwatch({"quarantine", "replay", std::to_string(id), "--db", server.db(), "--json-depth",
+                                  "64", "--alert-command", hook});
+    ASSERT_EQ(replay.exit_code, 0) << replay.out << replay.err;
+    EXPECT_NE(replay.out.find("customer 1 now active"), std::string::npos) << replay.out;
+    EXPECT_EQ(replay.err, "");
+    EXPECT_EQ(query_int(server.db(), "SELECT count(*) FROM churn_events"), 0);
+    EXPECT_TRUE(eventually([&] {
+        return query_rows(server.db(), "SELECT event_type, status FROM alerts_outbox") ==
+               "customer.churn_retracted|sent\n";
+    })) << query_rows(server.db(), "SELECT event_type, status FROM alerts_outbox") << server.log();
+    EXPECT_EQ(query_int(server.db(), "SELECT count(*) FROM alert_told"), 0);
+    EXPECT_EQ(server.stop(), 0);
+    EXPECT_EQ(sanitizer_report(server.log()), "");
+}
+
 }  // namespace
