@@ -86,9 +86,9 @@ const std::vector<OptionSpec>& option_specs() {
          "first alert retry delay bound (doubles per attempt up to 10 min, full jitter)"},
         {"alert-retention-days", "DAYS", "30",
          "delete sent, dead, disabled and retracted alerts DAYS days after they finished (a dead "
-         "one: after its last attempt); pending alerts stay, and so does a churn alert a target "
-         "was sent while its churn is in churn_events (its retraction depends on it); 0 keeps "
-         "every alert"},
+         "one: after its last attempt); pending alerts stay. What a target was told of a churn "
+         "(its retraction depends on it) is kept apart, in alert_told, while the churn is in "
+         "churn_events; 0 keeps every alert"},
         {"status", "STATUS", nullptr, "alerts list: only pending, sent, dead, disabled or retracted alerts"},
         {"all-dead", "", nullptr, "alerts retry: every dead-lettered alert"},
         {"from", "YYYY-MM", nullptr, "report: first month"},
