@@ -313,7 +313,8 @@ bool AlertPruner::batch(Micros cutoff, AlertPruneCursor& cursor, PrunedAlerts& p
     find_.reset();
     find_.bind(1, cutoff).bind(2, cursor.finished).bind(3, cursor.id).bind(4, limit);
     while (find_.step()) {
-        ids += (found++ ? "," : "") + std::to_string(find_.column_int(0));
+        if (found++) ids += ',';
+        ids += std::to_string(find_.column_int(0));
         cursor = {find_.column_int(1), find_.column_int(0)};
     }
     find_.reset();  // ends the read before the write
