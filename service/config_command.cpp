@@ -22,6 +22,15 @@ int config_command(const std::vector<std::string>& args) {
         std::fprintf(stderr, "config check: warning: %s\n", v.warning.c_str());
     std::vector<std::string> rest(args.begin() + 1, args.end());
     if (!rest.empty() && rest[0].rfind("--", 0) != 0) {
+        // A second word right after FILE is no option's value: say so before reading FILE
+        // (`config check a b` with no file a would otherwise only say a cannot be read).
+        if (rest.size() > 1 && rest[1].rfind("-", 0) != 0) {
+            std::fprintf(stderr,
+                         "config check: unexpected argument '%s' (usage: churnwatch config check "
+                         "[FILE] [OPTIONS])\n",
+                         rest[1].c_str());
+            return 2;
+        }
         rest.insert(rest.begin(), "--config");
     }
     std::string error;

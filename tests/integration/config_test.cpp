@@ -345,6 +345,10 @@ TEST_F(ConfigCheck, AcceptsValidCommandOptionsAndRefusesStrayArguments) {
     auto stray = check({good(), good()});
     EXPECT_EQ(stray.exit_code, 2);
     EXPECT_NE(stray.err.find("unexpected argument '" + good() + "'"), std::string::npos) << stray.err;
+    // Also when the first FILE is not there: the stray word is what is wrong with the call.
+    auto missing = check({"/nonexistent/a.conf", "b"});
+    EXPECT_EQ(missing.exit_code, 2);
+    EXPECT_NE(missing.err.find("unexpected argument 'b'"), std::string::npos) << missing.err;
     auto late = check({"--threads", "4", good()});
     EXPECT_EQ(late.exit_code, 2);
     EXPECT_NE(late.err.find("unexpected argument"), std::string::npos) << late.err;
