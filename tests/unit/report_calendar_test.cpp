@@ -150,3 +150,39 @@ TEST(ReportCalendar, TheViewsCountTheStoredZonesMonths) {
     EXPECT_EQ(months(monthly), "2026-01:0/2/0 2026-02:0/0/2 2026-03:1/0/2");
     EXPECT_EQ(months(cohorts), "2026-01");
 }
+
+// At a month's first instant in the store's zone (New York: March 1 05:00 UTC, April 1 04:00
+// UTC), as the README says: an episode covers the instants after its churned_at up to and
+// including its reactivated_at. A churn then is that month's, by a customer active at its
+// start (and at the end of the month before); a return then is that month's too, by a
+// customer not active at its start; a customer first active then is new in it. One
+// microsecond before, a churn is the month before's.
+TEST(ReportCalendar, AMonthsFirstInstantBelongsToThatMonth) {
+    TempDir dir;
+    sql::Database db(dir.file("c.db"));
+    configure_connection(db);
+    apply_migrations(db);
+    ASSERT_TRUE(store_report_calendar(db, calendar_of("America/New_York")));
+    db.exec("INSERT INTO customers (id, status, first_seen_at, first_active_at, last_event_at, active_subscriptions)"
+            " VALUES (1, 'churned', '2026-01-10 12:00:00', '2026-01-10 12:00:00', '2026-03-01 05:00:00', 0),"
+            "        (2, 'active', '2026-01-10 12:00:00', '2026-01-10 12:00:00', '2026-03-01 05:00:00', 1),"
+            "        (3, 'churned', '2026-03-01 05:00:00', '2026-03-01 05:00:00', '2026-04-01 04:00:00', 0),"
+            "        (4, 'churned', '2026-01-10 12:00:00', '2026-01-10 12:00:00', '2026-03-01 04:59:59.999999', 0)");
+    db.exec("INSERT INTO churn_events (customer_id, churned_at, reason, category, reactivated_at)"
+            " VALUES (1, '2026-03-01 05:00:00', 'cancelled', 'voluntary', NULL),"
+            "        (2, '2026-02-10 12:00:00', 'cancelled', 'voluntary', '2026-03-01 05:00:00'),"
+            "        (3, '2026-04-01 04:00:00', 'expired', 'natural', NULL),"
+            "        (4, '2026-03-01 04:59:59.999999', 'cancelled', 'voluntary', NULL)");
+    // month: active_at_start/new_customers/churned/reactivated/churned_customers/churned_customers_with_new
+    EXPECT_EQ(first_text(db, "SELECT group_concat(month || ':' || active_at_start || '/' || new_customers || '/' ||"
+                             " churned || '/' || reactivated || '/' || churned_customers || '/' ||"
+                             " churned_customers_with_new, ' ') FROM churn_monthly"),
+              "2026-01:0/3/0/0/0/0 2026-02:3/0/2/0/2/2 2026-03:1/1/1/1/1/1 2026-04:2/0/1/0/1/1");
+    EXPECT_EQ(first_text(db, "SELECT group_concat(month || ':' || reason || '=' || churned, ' ')"
+                             " FROM (SELECT * FROM churn_by_reason ORDER BY month, reason)"),
+              "2026-02:cancelled=2 2026-03:cancelled=1 2026-04:expired=1");
+    // cohort+months_since: retained/cohort_size, "active at the end of that month"
+    EXPECT_EQ(first_text(db, "SELECT group_concat(cohort || '+' || months_since || ':' || retained || '/' ||"
+                             " cohort_size, ' ') FROM (SELECT * FROM cohort_retention ORDER BY cohort, months_since)"),
+              "2026-01+0:3/3 2026-01+1:1/3 2026-01+2:1/3 2026-01+3:1/3 2026-03+0:1/1 2026-03+1:0/1");
+}
