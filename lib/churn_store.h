@@ -49,7 +49,9 @@ public:
 // 3: the grace for evidence after an end (a charge failing for good up to an hour after a
 //    cancellation or a deactivation) stops at the customer's next sign of life, and the
 //    look back for a max-retries end (up to an hour before) at the customer's last return.
-inline constexpr int64_t kRulesVersion = 3;
+// 4: a subscription ending within the hour after a deactivation names the episode (its
+//    subscription and reason) also for a customer who had come back by an activation before.
+inline constexpr int64_t kRulesVersion = 4;
 // The version that computed this database's churn tables: the one recorded in service_state
 // ('rules_version'); 1 when customers exist but none was recorded; kRulesVersion when
 // nothing has been derived yet (it then records it, so later rows count as this version's).

@@ -675,9 +675,23 @@ void set_reason_from(ChurnEpisode& ep, const SubInterval& iv) {
 // are saved one after another): when only subscriptions still cover t0 and all of them end
 // within the grace, those ends explain the churn better than "deactivated".
 const SubInterval* imminent_end(const Timeline& tl, Micros t0, Micros period_start, Micros grace) {
-    auto extra_active = [t0](const Span& s) { return s.covers(t0) || (s.cut && s.end == t0); };
-    if (std::any_of(tl.extra.begin(), tl.extra.end(), extra_active)) return nullptr;
     const Micros limit = add_saturated(t0, grace);
+    // An activation span cut at t0 keeps the customer active beyond the subscriptions only if,
+    // uncut, it would have outlasted the grace: it runs to the end of the stretch of
+    // subscriptions it meets (activation_spans), so after a return by an activation it ends
+    // with the very subscriptions that end within the grace here.
+    const std::vector<Span> cover = merged_cover(tl.subs);
+    auto uncut_end = [&cover](const Span& s) {
+        Micros end = kForever;
+        for (const Span& c : cover) {
+            if (c.end > s.start) end = std::min(end, c.end);
+        }
+        return end;
+    };
+    auto extra_active = [&](const Span& s) {
+        return s.covers(t0) || (s.cut && s.end == t0 && uncut_end(s) > limit);
+    };
+    if (std::any_of(tl.extra.begin(), tl.extra.end(), extra_active)) return nullptr;
     const SubInterval* last = nullptr;
     for (const SubInterval& iv : tl.subs) {
         if (!iv.covers(t0)) continue;

@@ -8,6 +8,7 @@
 #include <random>
 
 #include "churn_scenario.h"
+#include "churn_store.h"
 #include "sqlite.h"
 #include "test_support.h"
 
@@ -405,10 +406,6 @@ TEST(ChurnEndToEnd, RebuildReproducesLiveTablesAndReportMatchesTheViews) {
     EXPECT_EQ(run_churnwatch({"report", "--db", db, "--format", "xml"}).exit_code, 2);
 }
 
-// A database whose churn tables older rules computed (no rules_version recorded, as before
-// it was kept): serve says a rebuild is due (log line and gauge) and report notes it, until
-// `churnwatch rebuild` recomputes the tables with this binary's rules. A fresh database is
-// this version's from the start.
 // Customers at risk through the server: a failing payment method and failed charges, as
 // Recharge sends them; `report` counts them by signal, whatever the months asked for.
 TEST(ChurnEndToEnd, ReportCountsCustomersAtRiskBySignal) {
@@ -448,7 +445,12 @@ TEST(ChurnEndToEnd, ReportCountsCustomersAtRiskBySignal) {
     EXPECT_NE(table.out.find("== customers_at_risk ==\ncustomers  in_dunning"), std::string::npos) << table.out;
 }
 
+// A database whose churn tables older rules computed (no rules_version recorded, as before
+// it was kept): serve says a rebuild is due (log line and gauge) and report notes it, until
+// `churnwatch rebuild` recomputes the tables with this binary's rules. A fresh database is
+// this version's from the start.
 TEST(ChurnEndToEnd, TablesFromOlderRulesAskForARebuildUntilOneRuns) {
+    const std::string current = std::to_string(churnwatch::kRulesVersion);
     TempDir dir;
     std::string db;
     {
@@ -460,7 +462,7 @@ TEST(ChurnEndToEnd, TablesFromOlderRulesAskForARebuildUntilOneRuns) {
         ASSERT_EQ(server.stop(), 0);
         EXPECT_EQ(server.log().find("rebuild_recommended"), std::string::npos) << server.log();
     }
-    EXPECT_EQ(query_text(db, "SELECT value FROM service_state WHERE key = 'rules_version'"), "3");
+    EXPECT_EQ(query_text(db, "SELECT value FROM service_state WHERE key = 'rules_version'"), current);
     EXPECT_EQ(run_churnwatch({"report", "--db", db}).err, "");
     {
         churnwatch::sql::Database conn(db);
@@ -469,7 +471,7 @@ TEST(ChurnEndToEnd, TablesFromOlderRulesAskForARebuildUntilOneRuns) {
     auto noted = run_churnwatch({"report", "--db", db});
     ASSERT_EQ(noted.exit_code, 0) << noted.err;
     EXPECT_NE(noted.err.find("note: the churn tables were computed by an older version's rules (1, this "
-                             "one's are 3); run `churnwatch rebuild`"),
+                             "one's are " + current + "); run `churnwatch rebuild`"),
               std::string::npos)
         << noted.err;
     {
@@ -480,13 +482,13 @@ TEST(ChurnEndToEnd, TablesFromOlderRulesAskForARebuildUntilOneRuns) {
                   std::string::npos);
         ASSERT_EQ(server.stop(), 0);
         std::string log = server.log();
-        EXPECT_NE(log.find("\"event\":\"rebuild_recommended\",\"rules_version\":1,\"current\":3"),
+        EXPECT_NE(log.find("\"event\":\"rebuild_recommended\",\"rules_version\":1,\"current\":" + current),
                   std::string::npos)
             << log;
     }
     ASSERT_EQ(run_churnwatch({"rebuild", "--db", db}).exit_code, 0);
     EXPECT_EQ(run_churnwatch({"report", "--db", db}).err, "");
-    EXPECT_EQ(query_text(db, "SELECT value FROM service_state WHERE key = 'rules_version'"), "3");
+    EXPECT_EQ(query_text(db, "SELECT value FROM service_state WHERE key = 'rules_version'"), current);
 }
 
 }  // namespace
