@@ -293,8 +293,9 @@ private:
     }
 
     // Closed to make room for a new connection: it was between requests, so nothing is lost
-    // (its client opens a new connection for the next one). No TLS close_notify, as for an
-    // idle connection at shutdown: it would wait up to 2 s for the client's.
+    // (its client opens a new connection for the next one). Over TLS a one-way close_notify
+    // first (within 2 s), without waiting for the client's, as an idle connection at shutdown
+    // does not wait for it either.
     void evicted() {
         server_.note_connection_limit(HttpServer::Impl::LimitMet::idle_closed);
         auto close_now = [this] {
@@ -398,7 +399,8 @@ private:
 
     // The request is read piece by piece rather than with http::async_read so that a client
     // that sent "Expect: 100-continue" gets its interim answer once the header is in: curl
-    // sends that header with any body over 1 KB and then waits a second for the answer
+    // sends that header with any body over 1 MiB (over 1 KB before 7.69) and then waits a
+    // second for the answer
     // before sending the body anyway. A header that already fails (a body over the limit)
     // is answered with the final status instead, as RFC 9110 allows.
     //
