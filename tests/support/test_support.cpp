@@ -1,5 +1,7 @@
 #include "test_support.h"
 
+#include "schema.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -507,6 +509,18 @@ CommandResult run_churnwatch(const std::vector<std::string>& args,
     r.out = read_file(out_path);
     r.err = read_file(err_path);
     return r;
+}
+
+void migrate_until(sql::Database& db, const std::string& first_not_applied) {
+    configure_connection(db);
+    db.exec("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY,"
+            " applied_at TEXT NOT NULL DEFAULT 'then')");
+    for (const auto& f : embedded_schema()) {
+        if (std::string(f.name) >= first_not_applied) break;
+        db.exec(f.sql);
+        sql::Statement rec(db, "INSERT INTO schema_migrations (name) VALUES (?)");
+        rec.bind(1, f.name).run();
+    }
 }
 
 }  // namespace churnwatch::test

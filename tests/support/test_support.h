@@ -185,4 +185,8 @@ struct CommandResult {
 CommandResult run_churnwatch(const std::vector<std::string>& args,
                              const std::map<std::string, std::string>& env = {});
 
+// Applies the migrations before `first_not_applied` (a file name, "0021_alert_told.sql"),
+// as an older churnwatch did: a database to test an upgrade on.
+void migrate_until(sql::Database& db, const std::string& first_not_applied);
+
 }  // namespace churnwatch::test

@@ -575,18 +575,6 @@ TEST(AlertOutbox, AlertsStampedByAClockAheadAreMadeDueNow) {
 constexpr Micros kDay = 86400 * kMicrosPerSecond;
 constexpr Micros kRetention = 30 * kDay;
 
-// Applies the migrations before `first_not_applied`, as an older churnwatch did.
-void migrate_until(sql::Database& db, const std::string& first_not_applied) {
-    configure_connection(db);
-    db.exec("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY,"
-            " applied_at TEXT NOT NULL DEFAULT 'then')");
-    for (const auto& f : embedded_schema()) {
-        if (std::string(f.name) >= first_not_applied) break;
-        db.exec(f.sql);
-        sql::Statement rec(db, "INSERT INTO schema_migrations (name) VALUES (?)");
-        rec.bind(1, f.name).run();
-    }
-}
 
 // One alerts_outbox row, times relative to kNow (nullopt: NULL).
 void add_row(sql::Database& db, const std::string& name, const std::string& target, const std::string& event,

@@ -84,18 +84,6 @@ void insert_delivery(sql::Database& db, const char* topic_source, const std::str
     ins.bind(2, key).run();
 }
 
-// Applies the migrations before `first_not_applied`, as an older churnwatch did.
-void migrate_until(sql::Database& db, const std::string& first_not_applied) {
-    configure_connection(db);
-    db.exec("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY,"
-            " applied_at TEXT NOT NULL DEFAULT 'then')");
-    for (const auto& f : embedded_schema()) {
-        if (std::string(f.name) >= first_not_applied) break;
-        db.exec(f.sql);
-        sql::Statement rec(db, "INSERT INTO schema_migrations (name) VALUES (?)");
-        rec.bind(1, f.name).run();
-    }
-}
 
 TEST(Schema, ValueListChecksAreComparisonsAndStillRejectOtherValues) {
     TempDir dir;
