@@ -181,6 +181,16 @@ int64_t post_for_id(ServerProcess& server, const std::string& topic, const std::
     return at == std::string::npos ? int64_t{0} : std::stoll(r.body.substr(at + 5));
 }
 
+// Customer 1's live churn: subscription 10, active from 1 January, cancelled on 1 March.
+void churn_customer_one(ServerProcess& server) {
+    post_for_id(server, "subscription/activated",
+                subscription_json({.id = 10, .customer_id = 1, .updated_at = "2026-01-01T00:00:00+00:00"}));
+    post_for_id(server, "subscription/cancelled",
+                subscription_json({.id = 10, .customer_id = 1, .status = "cancelled",
+                                   .updated_at = "2026-03-01T00:00:00+00:00",
+                                   .cancelled_at = "2026-03-01T00:00:00+00:00"}));
+}
+
 // README: replay "announces the churn it reveals like live ingest does" — but only with the
 // server's alert settings. Run as OPERATIONS.md showed it (--db only), it announced nothing
 // and said nothing, and a replayed delivery is never replayed again. It now warns when the
@@ -192,10 +202,7 @@ TEST(QuarantineAlerts, ReplayWithoutTheServersAlertSettingsWarnsThatItAnnouncedN
     ServerProcess server(dir, {.args = {"--json-depth", "3", "--alert-command", hook}});
     auto post = [&](const std::string& topic, const std::string& body) { return post_for_id(server, topic, body); };
     // A live churn: the server announces it (one outbox row).
-    post("subscription/activated", subscription_json({.id = 10, .customer_id = 1, .updated_at = "2026-01-01T00:00:00+00:00"}));
-    post("subscription/cancelled",
-         subscription_json({.id = 10, .customer_id = 1, .status = "cancelled",
-                            .updated_at = "2026-03-01T00:00:00+00:00", .cancelled_at = "2026-03-01T00:00:00+00:00"}));
+    churn_customer_one(server);
     ASSERT_EQ(query_int(server.db(), "SELECT count(*) FROM alerts_outbox"), 1);
     // Two churns quarantined (too deep), replayed later.
     std::string example = example_payload("subscription_cancelled.2021-11.json");
@@ -242,10 +249,7 @@ TEST(QuarantineAlerts, ReplayWithoutAlertSettingsWarnsAlsoWhenTheAlertsWereDelet
     TempDir dir;
     ServerProcess server(dir, {.args = {"--json-depth", "3", "--alert-command", quiet_hook(dir)}});
     auto post = [&](const std::string& topic, const std::string& body) { return post_for_id(server, topic, body); };
-    post("subscription/activated", subscription_json({.id = 10, .customer_id = 1, .updated_at = "2026-01-01T00:00:00+00:00"}));
-    post("subscription/cancelled",
-         subscription_json({.id = 10, .customer_id = 1, .status = "cancelled",
-                            .updated_at = "2026-03-01T00:00:00+00:00", .cancelled_at = "2026-03-01T00:00:00+00:00"}));
+    churn_customer_one(server);
     ASSERT_TRUE(eventually([&] {
         return query_rows(server.db(), "SELECT status FROM alerts_outbox") == "sent\n";
     })) << server.log();
@@ -276,11 +280,7 @@ TEST(QuarantineAlerts, ReplayWithoutTheServersAlertSettingsWarnsOfTheRetractionI
     ServerProcess server(dir, {.args = {"--json-depth", "3", "--alert-command", quiet_hook(dir)}});
     auto post = [&](const std::string& topic, const std::string& body) { return post_for_id(server, topic, body); };
     // Customer 1 churns live on 1 March, and the server announces it.
-    post("subscription/activated",
-         subscription_json({.id = 10, .customer_id = 1, .updated_at = "2026-01-01T00:00:00+00:00"}));
-    post("subscription/cancelled",
-         subscription_json({.id = 10, .customer_id = 1, .status = "cancelled",
-                            .updated_at = "2026-03-01T00:00:00+00:00", .cancelled_at = "2026-03-01T00:00:00+00:00"}));
+    churn_customer_one(server);
     ASSERT_TRUE(eventually([&] {
         return query_rows(server.db(), "SELECT event_type, status FROM alerts_outbox") == "customer.churned|sent\n";
     })) << server.log();
@@ -341,11 +341,7 @@ TEST(QuarantineAlerts, ReplayRetractsAChurnWhoseAlertTheRetentionDeleted) {
     {
         ServerProcess server(dir, options);
         auto post = [&](const std::string& topic, const std::string& body) { return post_for_id(server, topic, body); };
-        post("subscription/activated",
-             subscription_json({.id = 10, .customer_id = 1, .updated_at = "2026-01-01T00:00:00+00:00"}));
-        post("subscription/cancelled",
-             subscription_json({.id = 10, .customer_id = 1, .status = "cancelled",
-                                .updated_at = "2026-03-01T00:00:00+00:00", .cancelled_at = "2026-03-01T00:00:00+00:00"}));
+        churn_customer_one(server);
         ASSERT_TRUE(eventually([&] {
             return query_rows(server.db(), "SELECT event_type, status FROM alerts_outbox") == "customer.churned|sent\n";
         })) << server.log();
