@@ -51,7 +51,9 @@ public:
 //    look back for a max-retries end (up to an hour before) at the customer's last return.
 // 4: a subscription ending within the hour after a deactivation names the episode (its
 //    subscription and reason) also for a customer who had come back by an activation before.
-inline constexpr int64_t kRulesVersion = 4;
+// 5: a subscription ending within the hour after a deactivation but after the customer's return
+//    (a new subscription, an activation) no longer names the deactivation's episode.
+inline constexpr int64_t kRulesVersion = 5;
 // The version that computed this database's churn tables: the one recorded in service_state
 // ('rules_version'); 1 when customers exist but none was recorded; kRulesVersion when
 // nothing has been derived yet (it then records it, so later rows count as this version's).

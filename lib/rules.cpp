@@ -673,9 +673,12 @@ void set_reason_from(ChurnEpisode& ep, const SubInterval& iv) {
 
 // A deactivation stamped a little before the subscription ends that it goes with (objects
 // are saved one after another): when only subscriptions still cover t0 and all of them end
-// within the grace, those ends explain the churn better than "deactivated".
-const SubInterval* imminent_end(const Timeline& tl, Micros t0, Micros period_start, Micros grace) {
-    const Micros limit = add_saturated(t0, grace);
+// within the grace, those ends explain the churn better than "deactivated". Not an end after
+// the customer's return (`lifted_at`, the deactivation's): that end belongs to the new period
+// (it may churn again there, or end one of several subscriptions of a customer who stays).
+const SubInterval* imminent_end(const Timeline& tl, Micros t0, Micros period_start, Micros grace,
+                                Micros lifted_at) {
+    const Micros limit = std::min(add_saturated(t0, grace), sub_saturated(lifted_at, 1));
     // An activation span cut at t0 keeps the customer active beyond the subscriptions only if,
     // uncut, it would have outlasted the grace: it runs to the end of the stretch of
     // subscriptions it meets (activation_spans), so after a return by an activation it ends
@@ -715,7 +718,7 @@ ChurnEpisode deactivation_episode(const Timeline& tl, const ChargeBook& book, co
     // Up to the grace after it, but not past the customer's return (conclude_interval).
     const Micros to = std::min(add_saturated(d.at, grace), sub_saturated(d.lifted_at, 1));
     const ChargeInfo* c = book.latest_unresolved_failure(std::nullopt, period_start, to, d.at);
-    const SubInterval* iv = imminent_end(tl, d.at, period_start, grace);
+    const SubInterval* iv = imminent_end(tl, d.at, period_start, grace, d.lifted_at);
     if (iv) set_reason_from(ep, *iv);
     if (c) {
         ep.reason = ChurnReason::MaxRetries;
