@@ -477,6 +477,7 @@ struct Span {
 
 struct Timeline {
     std::vector<SubInterval> subs;
+    std::vector<Span> cover;  // merged_cover(subs)
     std::vector<Span> extra;
     std::vector<Span> forced;  // forced-inactive periods
     std::vector<Point> deactivations;
@@ -510,15 +511,22 @@ Micros first_point_after(const std::vector<Point>& points, Micros t) {
     return kForever;
 }
 
+// When the subscriptions covering the customer at or after t (present or started later) stop
+// covering it: the end of the first stretch of `cover` that ends after t (kForever: none).
+Micros cover_ends_after(const std::vector<Span>& cover, Micros t) {
+    Micros end = kForever;
+    for (const Span& s : cover) {
+        if (s.end > t) end = std::min(end, s.end);
+    }
+    return end;
+}
+
 // An activation lasts until the next deactivation or until the subscriptions it rides on
 // (present or started later) stop covering the customer, whichever comes first.
 std::vector<Span> activation_spans(const CustomerSignals& sig, const std::vector<Span>& cover) {
     std::vector<Span> out;
     for (Micros a : sig.activations) {
-        Micros uncovered = kForever;
-        for (const Span& s : cover) {
-            if (s.end > a) uncovered = std::min(uncovered, s.end);
-        }
+        const Micros uncovered = cover_ends_after(cover, a);
         const Micros deactivated = first_point_after(sig.deactivations, a);
         out.push_back({a, std::min(uncovered, deactivated), deactivated < uncovered});
     }
@@ -580,7 +588,8 @@ Timeline build_timeline(std::vector<SubInterval> subs, const CustomerSignals& si
     tl.subs = std::move(subs);
     tl.deactivations = sig.deactivations;
     tl.auto_points = std::move(auto_points);
-    tl.extra = activation_spans(sig, merged_cover(tl.subs));
+    tl.cover = merged_cover(tl.subs);
+    tl.extra = activation_spans(sig, tl.cover);
     if (auto implicit = implicit_activity(sig, tl.subs)) tl.extra.push_back(*implicit);
     for (Point& d : tl.deactivations) {
         d.lifted_at = first_activation_signal_after(d.at, sig, tl.subs);
@@ -683,16 +692,8 @@ const SubInterval* imminent_end(const Timeline& tl, Micros t0, Micros period_sta
     // uncut, it would have outlasted the grace: it runs to the end of the stretch of
     // subscriptions it meets (activation_spans), so after a return by an activation it ends
     // with the very subscriptions that end within the grace here.
-    const std::vector<Span> cover = merged_cover(tl.subs);
-    auto uncut_end = [&cover](const Span& s) {
-        Micros end = kForever;
-        for (const Span& c : cover) {
-            if (c.end > s.start) end = std::min(end, c.end);
-        }
-        return end;
-    };
     auto extra_active = [&](const Span& s) {
-        return s.covers(t0) || (s.cut && s.end == t0 && uncut_end(s) > limit);
+        return s.covers(t0) || (s.cut && s.end == t0 && cover_ends_after(tl.cover, s.start) > limit);
     };
     if (std::any_of(tl.extra.begin(), tl.extra.end(), extra_active)) return nullptr;
     const SubInterval* last = nullptr;
