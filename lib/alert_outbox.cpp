@@ -97,8 +97,24 @@ struct AlertOutbox::Statements {
           rewrite(db,
                   "UPDATE alerts_outbox SET payload = ?3 WHERE episode_id = ?1 AND customer_id = ?2"
                   " AND event_type = 'customer.churned' AND last_attempt_us IS NULL"
-                  " AND status IN ('pending', 'disabled') AND payload IS NOT ?3") {}
-    sql::Statement email, disabled, announced, withdraw, insert, rewrite;
+                  " AND status IN ('pending', 'disabled') AND payload IS NOT ?3"),
+          rewrite_return(db,
+                         "UPDATE alerts_outbox SET payload = ?3 WHERE episode_id = ?1 AND customer_id = ?2"
+                         " AND event_type = 'customer.reactivated' AND last_attempt_us IS NULL"
+                         " AND status IN ('pending', 'disabled') AND payload IS NOT ?3"),
+          // A return undone: its alerts that no attempt has begun on, or that will never be
+          // sent (dead, disabled: not to be sent by a later `alerts retry` either).
+          undo_return(db,
+                      "UPDATE alerts_outbox SET status = 'retracted', last_error = 'a later delivery"
+                      " undid this return before it was delivered: it will not be sent'"
+                      " WHERE episode_id = ?1 AND customer_id = ?2 AND event_type = 'customer.reactivated'"
+                      " AND ((status = 'pending' AND last_attempt_us IS NULL) OR status IN ('dead', 'disabled'))"),
+          returned(db,
+                   "SELECT status, last_attempt_us IS NOT NULL FROM alerts_outbox"
+                   " WHERE episode_id = ?2 AND target = ?1 AND customer_id = ?3"
+                   " AND event_type = 'customer.reactivated' ORDER BY id DESC LIMIT 1") {}
+    sql::Statement email, disabled, announced, withdraw, insert, rewrite, rewrite_return, undo_return,
+        returned;
 };
 
 AlertOutbox::AlertOutbox(std::vector<AlertRoute> routes, Clock clock, IdSource ids)
@@ -143,6 +159,19 @@ std::optional<std::string> AlertOutbox::email_of(int64_t customer_id) {
     if (q.step()) email = q.column_opt_text(0);
     q.reset();
     return email;
+}
+
+bool AlertOutbox::returned_told(const std::string& target, int64_t episode_id, int64_t customer_id) {
+    auto& q = st_->returned;
+    q.reset();
+    q.bind(1, target).bind(2, episode_id).bind(3, customer_id);
+    bool told = false;
+    if (q.step()) {
+        const std::string status = q.column_text(0);
+        told = status == "sent" || (status == "pending" && q.column_int(1) != 0);
+    }
+    q.reset();
+    return told;
 }
 
 bool AlertOutbox::withdraw(int64_t row_id, const std::string& reason) {
@@ -225,21 +254,40 @@ RescheduledAlerts reschedule_future_alerts(sql::Database& db, Micros now, Micros
 void AlertOutbox::on_changed(sql::Database& db, int64_t event_id, const CustomerOutcome& c,
                              const ChurnEpisode& e, const ChurnEpisode& before) {
     prepare(db);
-    const AlertEvent ev{kCustomerChurned, event_id, &c, &e, email_of(c.customer_id)};
+    const std::optional<std::string> email = email_of(c.customer_id);
+    const AlertEvent ev{kCustomerChurned, event_id, &c, &e, email};
     auto& u = st_->rewrite;
     u.reset();
     u.bind(1, event_id).bind(2, c.customer_id).bind(3, alert_payload_json(ev, clock_())).run();
+    // The return's alerts: rewritten like the churn's while the customer is still back;
+    // withdrawn when a late delivery undid the return (see returned_told below).
+    const bool return_undone = before.reactivated_at && !e.reactivated_at;
+    if (e.reactivated_at) {
+        const AlertEvent back{kCustomerReactivated, event_id, &c, &e, email};
+        auto& r = st_->rewrite_return;
+        r.reset();
+        r.bind(1, event_id).bind(2, c.customer_id).bind(3, alert_payload_json(back, clock_())).run();
+    } else if (return_undone) {
+        auto& r = st_->undo_return;
+        r.reset();
+        r.bind(1, event_id).bind(2, c.customer_id).run();
+    }
     // What a churn alert says, not its return or the delivery id behind it.
     const bool churn_changed = e.churned_at != before.churned_at || e.reason != before.reason ||
                                e.category != before.category ||
                                e.subscription_id != before.subscription_id || e.charge_id != before.charge_id;
     std::vector<char> churned(routes_.size(), 0), updated(routes_.size(), 0);
     for (std::size_t i = 0; i < routes_.size(); ++i) {
+        // Told of the return (sent, or an attempt begun) that a late delivery undid: the
+        // customer is churned again, which the update says (reactivated_at null).
+        if (return_undone && routes_[i].updated && returned_told(routes_[i].target, event_id, c.customer_id))
+            updated[i] = 1;
         auto churn = churn_row(routes_[i].target, event_id, c.customer_id);
         if (!churn) continue;
         // Told of the churn (sent, or an attempt begun: it may be on its way): tell the change.
-        updated[i] = routes_[i].updated && churn_changed &&
-                     (churn->status == "sent" || (churn->status == "pending" && churn->attempted));
+        if (routes_[i].updated && churn_changed &&
+            (churn->status == "sent" || (churn->status == "pending" && churn->attempted)))
+            updated[i] = 1;
         churned[i] = routes_[i].churned && !e.reactivated_at && churn->status == "retracted" && !churn->attempted;
     }
     add(db, kCustomerChurnUpdated, event_id, c, e, updated);

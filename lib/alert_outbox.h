@@ -91,6 +91,10 @@ public:
     // (every retry sends the same): a target that wants customer.churn_updated is sent that
     // when what the churn says (time, reason, category, subscription, charge) changed. An
     // episode churned again whose churn alert alert-hold withdrew is announced (held again).
+    // A customer.reactivated is rewritten the same way while the customer is back; when a
+    // late delivery undoes the return, one not attempted (or dead, or disabled) becomes
+    // 'retracted', and a target that was sent it, or is being sent it, and wants
+    // customer.churn_updated is sent that (the episode churned again, reactivated_at null).
     void on_changed(sql::Database& db, int64_t event_id, const CustomerOutcome& c,
                     const ChurnEpisode& e, const ChurnEpisode& before) override;
 
@@ -123,6 +127,9 @@ private:
     };
     std::optional<ChurnRow> churn_row(const std::string& target, int64_t episode_id,
                                       int64_t customer_id);
+    // Whether the target's latest customer.reactivated row for this episode was sent or an
+    // attempt began on it (it may be on its way). Rows deleted by retention count as not told.
+    bool returned_told(const std::string& target, int64_t episode_id, int64_t customer_id);
     // Marks a never-attempted pending churn row 'retracted' with the reason; false when the
     // dispatcher claimed it first (it is being, or was, sent).
     bool withdraw(int64_t row_id, const std::string& reason);
@@ -143,12 +150,13 @@ private:
 // does `quarantine replay` run without alert targets.
 void retract_unsent_churn_alerts(sql::Database& db, int64_t episode_id, int64_t customer_id);
 
-// Before the first attempt of a customer.churned row, the dispatcher claims it (sets
-// last_attempt_us) in a transaction of its own and gets the payload as of the claim: the
-// bytes every attempt then sends (AlertOutbox::on_changed rewrites only unclaimed rows).
-// nullopt when the row is no longer pending (withdrawn: the churn was undone before anyone
-// heard of it). SQLite's write lock orders the claim and the outbox's withdrawal, so a churn
-// alert is either sent and then followed by what undoes it, or never sent at all.
+// Before the first attempt of a customer.churned or customer.reactivated row, the dispatcher
+// claims it (sets last_attempt_us) in a transaction of its own and gets the payload as of
+// the claim: the bytes every attempt then sends (AlertOutbox::on_changed rewrites only
+// unclaimed rows). nullopt when the row is no longer pending (withdrawn: the churn or the
+// return was undone before anyone heard of it). SQLite's write lock orders the claim and the
+// outbox's withdrawal, so such an alert is either sent and then followed by what undoes it,
+// or never sent at all.
 std::optional<std::string> claim_alert(sql::Database& db, int64_t alert_id, Micros now);
 
 // Pending alerts stamped by a clock ahead of `now`: due more than `horizon` from now (further

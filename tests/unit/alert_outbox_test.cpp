@@ -268,8 +268,9 @@ TEST(AlertOutbox, AReturnWithinTheHoldWithdrawsTheChurnAlertAndSaysNothing) {
               "http://reactivations.example/hook|customer.reactivated|pending|NULL\n");
 
     // A late delivery undoes that return (the episode is open again): the churn is announced
-    // to the target whose alert was withdrawn, held again. A newer return within that hold
-    // withdraws it again, and no return is announced.
+    // to the target whose alert was withdrawn, held again, and the return not yet sent to the
+    // other is withdrawn. A newer return within that hold withdraws the churn again, and no
+    // return is announced to the first target.
     {
         sql::Database conn(db);
         CustomerOutcome c;
@@ -286,7 +287,7 @@ TEST(AlertOutbox, AReturnWithinTheHoldWithdrawsTheChurnAlertAndSaysNothing) {
         EXPECT_EQ(query_rows(db, "SELECT target, event_type, status, next_attempt_us - created_us,"
                                  " created_us = " + std::to_string(now) + " FROM alerts_outbox ORDER BY id"),
                   "http://a.example/hook|customer.churned|retracted|900000000|0\n"
-                  "http://reactivations.example/hook|customer.reactivated|pending|0|0\n"
+                  "http://reactivations.example/hook|customer.reactivated|retracted|0|0\n"
                   "http://a.example/hook|customer.churned|pending|900000000|1\n");
         e.reactivated_at = now;
         sql::Transaction again(conn);
@@ -343,6 +344,87 @@ TEST(AlertOutbox, AClaimFailsOnAWithdrawnAlert) {
     int64_t id = query_int(db, "SELECT id FROM alerts_outbox");
     EXPECT_FALSE(claim_alert(conn, id, kNow));
     EXPECT_EQ(first_text(conn, "SELECT last_attempt_us IS NULL FROM alerts_outbox"), "1");
+}
+
+// The reactivated_at in an alert's payload ("null" when absent).
+std::string reactivated_in(const std::string& payload) {
+    rapidjson::Document doc;
+    doc.Parse(payload.c_str());
+    if (!doc.IsObject() || !doc.HasMember("data")) return "no payload: " + payload;
+    const auto& v = doc["data"]["reactivated_at"];
+    return v.IsNull() ? "null" : v.GetString();
+}
+
+// A return that a late delivery undoes (the episode churned again). Its customer.reactivated
+// that no attempt has begun on is withdrawn, so no target hears of a return the facts no
+// longer show; a target that was sent it, or is being sent it, and asks for
+// customer.churn_updated is told the customer is churned again. While the customer is still
+// back, an unattempted return alert carries the return as it is now, like a churn alert.
+TEST(AlertOutbox, AReturnUndoneIsWithdrawnUnsentAndCorrectedToTargetsThatHeardIt) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    const std::vector<AlertRoute> routes = {
+        {"http://updates.example/hook", true, true, true, true},
+        {"http://plain.example/hook", true, true, true, false},
+        {"http://queued.example/hook", true, true, true, true},
+    };
+    Micros now = kNow;
+    AlertOutbox outbox(routes, [&now] { return now; });
+    feed(db, brief_churn(7), outbox);
+    const int64_t episode = query_int(db, "SELECT id FROM churn_events WHERE customer_id = 7");
+    auto return_of = [&](const std::string& target) {
+        return query_int(db, "SELECT id FROM alerts_outbox WHERE event_type = 'customer.reactivated'"
+                             " AND target = '" + target + "'");
+    };
+    sql::Database conn(db);
+    // The updates and plain targets' returns are on their way; the queued target's waits.
+    ASSERT_TRUE(claim_alert(conn, return_of("http://updates.example/hook"), kNow));
+    ASSERT_TRUE(claim_alert(conn, return_of("http://plain.example/hook"), kNow));
+    const std::string claimed = query_rows(db, "SELECT payload FROM alerts_outbox WHERE id = " +
+                                                   std::to_string(return_of("http://plain.example/hook")));
+
+    CustomerOutcome c;
+    c.customer_id = 7;
+    ChurnEpisode before;
+    before.churned_at = kNow - kHold;
+    before.reactivated_at = kNow;
+    // The return moves (a late delivery dates it a minute later): the waiting alert says so.
+    ChurnEpisode later = before;
+    later.reactivated_at = kNow + 60 * kMicrosPerSecond;
+    {
+        sql::Transaction txn(conn);
+        outbox.on_changed(conn, episode, c, later, before);
+        txn.commit();
+    }
+    // Not a change to what the churn said: no update.
+    EXPECT_EQ(query_int(db, "SELECT count(*) FROM alerts_outbox WHERE event_type = 'customer.churn_updated'"), 0);
+    EXPECT_EQ(reactivated_in(query_rows(db, "SELECT payload FROM alerts_outbox WHERE id = " +
+                                                std::to_string(return_of("http://queued.example/hook")))),
+              "2026-03-05T10:01:01.500000Z");
+    EXPECT_EQ(query_rows(db, "SELECT payload FROM alerts_outbox WHERE id = " +
+                                 std::to_string(return_of("http://plain.example/hook"))),
+              claimed);
+
+    // Then a late delivery undoes the return.
+    ChurnEpisode again = later;
+    again.reactivated_at.reset();
+    now = kNow + 120 * kMicrosPerSecond;
+    {
+        sql::Transaction txn(conn);
+        outbox.on_changed(conn, episode, c, again, later);
+        txn.commit();
+    }
+    EXPECT_EQ(query_rows(db, "SELECT target, event_type, status, last_error FROM alerts_outbox"
+                             " WHERE event_type <> 'customer.churned' ORDER BY id"),
+              "http://updates.example/hook|customer.reactivated|pending|NULL\n"
+              "http://plain.example/hook|customer.reactivated|pending|NULL\n"
+              "http://queued.example/hook|customer.reactivated|retracted|a later delivery undid this return"
+              " before it was delivered: it will not be sent\n"
+              "http://updates.example/hook|customer.churn_updated|pending|NULL\n");
+    const std::string update = query_rows(db, "SELECT payload FROM alerts_outbox"
+                                              " WHERE event_type = 'customer.churn_updated'");
+    EXPECT_EQ(reactivated_in(update), "null");
+    EXPECT_FALSE(claim_alert(conn, return_of("http://queued.example/hook"), now));
 }
 
 // A cancellation, then (delivered late) an earlier version of the subscription that had
@@ -734,10 +816,11 @@ TEST(AlertRetention, AChurnWithdrawnWithinTheHoldGoesAfterTheRetentionAndTheTarg
     in_txn([&] { outbox.on_reactivated(conn, episode, c, back); });
     EXPECT_EQ(query_rows(db, "SELECT target, event_type, status FROM alerts_outbox ORDER BY id"),
               "http://reactivations.example/hook|customer.reactivated|pending\n");
-    // A late delivery undoes that return: the churn is announced to that target after all.
+    // A late delivery undoes that return: the churn is announced to that target after all
+    // (and the return, not sent yet, is withdrawn).
     in_txn([&] { outbox.on_changed(conn, episode, c, open, back); });
     EXPECT_EQ(query_rows(db, "SELECT target, event_type, status FROM alerts_outbox ORDER BY id"),
-              "http://reactivations.example/hook|customer.reactivated|pending\n"
+              "http://reactivations.example/hook|customer.reactivated|retracted\n"
               "http://a.example/hook|customer.churned|pending\n");
     // That one dies, long ago, and is deleted too: the next return is told to both.
     conn.exec("UPDATE alerts_outbox SET status = 'dead', attempts = 9, created_us = " +
@@ -747,7 +830,7 @@ TEST(AlertRetention, AChurnWithdrawnWithinTheHoldGoesAfterTheRetentionAndTheTarg
     EXPECT_EQ(told(db), std::to_string(episode) + "|http://a.example/hook|-|dead|1\n");
     in_txn([&] { outbox.on_reactivated(conn, episode, c, back); });
     EXPECT_EQ(query_rows(db, "SELECT target, event_type, status FROM alerts_outbox ORDER BY id"),
-              "http://reactivations.example/hook|customer.reactivated|pending\n"
+              "http://reactivations.example/hook|customer.reactivated|retracted\n"
               "http://a.example/hook|customer.reactivated|pending\n"
               "http://reactivations.example/hook|customer.reactivated|pending\n");
 }
