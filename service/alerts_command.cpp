@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <set>
 #include <stdexcept>
 
@@ -172,7 +173,20 @@ int retry(const Config& config, const std::vector<std::string>& ids_text) {
         sql::Statement q(*db, "SELECT id FROM alerts_outbox WHERE status = 'dead' ORDER BY id");
         while (q.step()) ids.push_back(q.column_int(0));
     }
-    sql::Statement find(*db, "SELECT target, status, last_error FROM alerts_outbox WHERE id = ?");
+    // What became of the episode since: a churn or an update of one whose episode a later
+    // delivery erased, or a return a later delivery undid, would tell the target something
+    // the facts no longer show (after the retraction or correction it may have been sent).
+    sql::Statement find(*db,
+                        "SELECT o.target, o.status, o.last_error, CASE"
+                        " WHEN o.event_type IN ('customer.churned', 'customer.churn_updated') AND e.id IS NULL"
+                        "  THEN 'a later delivery erased the churn it announced'"
+                        " WHEN o.event_type = 'customer.reactivated' AND e.id IS NULL"
+                        "  THEN 'a later delivery erased the churn whose end it announced'"
+                        " WHEN o.event_type = 'customer.reactivated' AND e.reactivated_at IS NULL"
+                        "  THEN 'a later delivery undid this return: the customer is churned again'"
+                        " END FROM alerts_outbox AS o"
+                        " LEFT JOIN churn_events AS e ON e.id = o.episode_id AND e.customer_id = o.customer_id"
+                        " WHERE o.id = ?");
     sql::Statement reset(*db,
                          "UPDATE alerts_outbox SET status = 'pending', attempts = 0,"
                          " next_attempt_us = ?2, retry_from_us = ?2, last_error = NULL, sent_us = NULL"
@@ -203,9 +217,15 @@ int retry(const Config& config, const std::vector<std::string>& ids_text) {
         // Why it was retracted: a late delivery erased the churn, or the customer was back
         // within alert-hold.
         std::string why = find.column_opt_text(2).value_or("the churn it announced was undone");
+        const std::optional<std::string> stale = find.column_opt_text(3);
         find.reset();
         if (status == "retracted") {
             std::fprintf(stderr, "alert %lld: retracted, not sent: %s\n", (long long)id, why.c_str());
+            ++missing;
+            continue;
+        }
+        if (stale) {
+            std::fprintf(stderr, "alert %lld: not sent again: %s\n", (long long)id, stale->c_str());
             ++missing;
             continue;
         }

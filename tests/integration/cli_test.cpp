@@ -209,4 +209,43 @@ TEST(AlertsRetry, ARetractedAlertIsNotSentAgain) {
     EXPECT_NE(list.out.find("retracted"), std::string::npos) << list.out;
 }
 
+// `alerts retry` also sends a delivered alert again, but not one that would now tell the
+// target something the facts no longer show: a churn (or its update) whose episode a later
+// delivery erased (the target was sent customer.churn_retracted after it), or a return that
+// a later delivery undid. The retraction and a still-standing churn may be sent again.
+TEST(AlertsRetry, ASentAlertOfAnErasedChurnOrAnUndoneReturnIsNotSentAgain) {
+    TempDir dir;
+    std::string db = dir.file("churnwatch.db");
+    write_file(db, "");
+    ASSERT_EQ(run_churnwatch({"rebuild", "--db", db}).exit_code, 0);  // migrated, empty
+    {
+        churnwatch::sql::Database conn(db);
+        // Episode 1 of customer 6 stands, churned again (its return undone); episode 2 is gone.
+        conn.exec("INSERT INTO churn_events (id, customer_id, churned_at, reason, category)"
+                  " VALUES (1, 6, '2026-03-01 10:00:00', 'cancelled', 'voluntary')");
+        conn.exec("INSERT INTO alerts_outbox (target, event_type, episode_id, customer_id, webhook_id,"
+                  " payload, created_us, status, next_attempt_us, retry_from_us) VALUES"
+                  " ('http://a.example/hook', 'customer.churned', 2, 6, 'msg_1', '{}', 1, 'sent', 1, 1),"
+                  " ('http://a.example/hook', 'customer.churn_updated', 2, 6, 'msg_2', '{}', 1, 'sent', 1, 1),"
+                  " ('http://a.example/hook', 'customer.churn_retracted', 2, 6, 'msg_3', '{}', 1, 'sent', 1, 1),"
+                  " ('http://a.example/hook', 'customer.churned', 1, 6, 'msg_4', '{}', 1, 'sent', 1, 1),"
+                  " ('http://a.example/hook', 'customer.reactivated', 1, 6, 'msg_5', '{}', 1, 'sent', 1, 1),"
+                  " ('http://a.example/hook', 'customer.churned', 1, 7, 'msg_6', '{}', 1, 'dead', 1, 1)");
+    }
+    auto r = run_churnwatch({"alerts", "retry", "1", "2", "3", "4", "5", "6", "--db", db});
+    EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+    EXPECT_NE(r.err.find("alert 1: not sent again: a later delivery erased the churn it announced"),
+              std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("alert 2: not sent again: a later delivery erased the churn it announced"),
+              std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("alert 5: not sent again: a later delivery undid this return"), std::string::npos)
+        << r.err;
+    // Episode 1 is customer 6's, not 7's: alert 6's churn was erased too.
+    EXPECT_NE(r.err.find("alert 6: not sent again"), std::string::npos) << r.err;
+    EXPECT_NE(r.out.find("2 alerts queued for sending"), std::string::npos) << r.out;
+    churnwatch::sql::Database conn(db);
+    EXPECT_EQ(first_text(conn, "SELECT group_concat(status, ',') FROM (SELECT status FROM alerts_outbox ORDER BY id)"),
+              "sent,sent,pending,pending,sent,dead");
+}
+
 }  // namespace
