@@ -53,7 +53,9 @@ public:
 //    subscription and reason) also for a customer who had come back by an activation before.
 // 5: a subscription ending within the hour after a deactivation but after the customer's return
 //    (a new subscription, an activation) no longer names the deactivation's episode.
-inline constexpr int64_t kRulesVersion = 5;
+// 6: a subscription ending within the hour after a deactivation names the episode even when
+//    another of the customer's subscriptions outlasts the hour (cancelled later, or never).
+inline constexpr int64_t kRulesVersion = 6;
 // The version that computed this database's churn tables: the one recorded in service_state
 // ('rules_version'); 1 when customers exist but none was recorded; kRulesVersion when
 // nothing has been derived yet (it then records it, so later rows count as this version's).

@@ -681,26 +681,23 @@ void set_reason_from(ChurnEpisode& ep, const SubInterval& iv) {
 }
 
 // A deactivation stamped a little before the subscription ends that it goes with (objects
-// are saved one after another): when only subscriptions still cover t0 and all of them end
-// within the grace, those ends explain the churn better than "deactivated". Not an end after
-// the customer's return (`lifted_at`, the deactivation's): that end belongs to the new period
-// (it may churn again there, or end one of several subscriptions of a customer who stays).
+// are saved one after another): a subscription still covering t0 that ends within the grace
+// explains the churn better than "deactivated", whatever the customer's other subscriptions
+// do later (cancelled outside the hour, or never seen to end). Among several such ends, one
+// closed out by max retries (also one up to the grace before t0, in this period) wins, else
+// the latest. Not an end after the customer's return (`lifted_at`, the deactivation's): that
+// end belongs to the new period (it may churn again there, or end one of several
+// subscriptions of a customer who stays).
 const SubInterval* imminent_end(const Timeline& tl, Micros t0, Micros period_start, Micros grace,
                                 Micros lifted_at) {
     const Micros limit = std::min(add_saturated(t0, grace), sub_saturated(lifted_at, 1));
-    // An activation span cut at t0 keeps the customer active beyond the subscriptions only if,
-    // uncut, it would have outlasted the grace: it runs to the end of the stretch of
-    // subscriptions it meets (activation_spans), so after a return by an activation it ends
-    // with the very subscriptions that end within the grace here.
-    auto extra_active = [&](const Span& s) {
-        return s.covers(t0) || (s.cut && s.end == t0 && cover_ends_after(tl.cover, s.start) > limit);
-    };
+    // Activity besides the subscriptions still going on at t0 (an activation at that very
+    // instant) is not explained by their ends.
+    auto extra_active = [&](const Span& s) { return s.covers(t0); };
     if (std::any_of(tl.extra.begin(), tl.extra.end(), extra_active)) return nullptr;
     const SubInterval* last = nullptr;
     for (const SubInterval& iv : tl.subs) {
-        if (!iv.covers(t0)) continue;
-        if (iv.end > limit) return nullptr;
-        last = later_of(last, &iv);
+        if (iv.covers(t0) && iv.end <= limit) last = later_of(last, &iv);
     }
     if (!last) return nullptr;
     const SubInterval* mr = max_retries_end(tl, std::max(sub_saturated(t0, grace), period_start), limit);
