@@ -286,12 +286,23 @@ TEST(Shutdown, ARequestHalfSentAtShutdownGetsASecond) {
 }
 
 // Pipelines ~74 KB of requests on `c` (a small receive buffer) whose ~9 MB of answers nobody
-// reads: the server's session for it is left blocked in a write.
-void never_read_answers(HttpConnection& c) {
+// reads, and waits until the server's session for it is blocked in a write: its socket's send
+// queue holds answers and no longer grows (on a busy machine that takes longer than it does
+// alone, and a session still answering at SIGTERM would simply finish and close).
+void never_read_answers(HttpConnection& c, int server_port) {
     std::string pipeline;
     for (int i = 0; i < 2000; ++i) pipeline += "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
     ASSERT_TRUE(c.send_raw(pipeline));
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    long before = -1;
+    int same = 0;  // readings in a row that found the same bytes queued
+    for (int i = 0; i < 150 && same < 3; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        const long queued = tcp_send_queue(server_port, c.local_port());
+        same = queued > 0 && queued == before ? same + 1 : 0;
+        before = queued;
+    }
+    const bool blocked = same >= 3;
+    ASSERT_TRUE(blocked) << "the server's send queue for the connection: " << before;
 }
 
 // A client that pipelines requests and never reads the answers leaves its session blocked in
@@ -301,7 +312,7 @@ TEST(Shutdown, AClientThatNeverReadsHoldsTheDrainOnlyToItsLimit) {
     TempDir dir;
     ServerProcess server(dir);
     HttpConnection stuck(server.port(), /*receive_buffer=*/4096);
-    never_read_answers(stuck);
+    never_read_answers(stuck, server.port());
     EXPECT_EQ(http_request(server.port(), "GET", "/healthz").status, 200) << "others are still served";
     auto began = std::chrono::steady_clock::now();
     EXPECT_EQ(server.stop(), 0) << server.log();
@@ -320,7 +331,7 @@ TEST(Shutdown, ASecondSignalDuringTheDrainExitsAtOnce) {
     TempDir dir;
     ServerProcess server(dir);
     HttpConnection stuck(server.port(), /*receive_buffer=*/4096);
-    never_read_answers(stuck);
+    never_read_answers(stuck, server.port());
     ::kill(server.pid(), SIGTERM);
     ASSERT_TRUE(eventually([&] { return contains(server.log(), "\"phase\":\"draining\""); })) << server.log();
     auto began = std::chrono::steady_clock::now();

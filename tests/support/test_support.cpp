@@ -218,6 +218,32 @@ std::string HttpConnection::read_raw(const std::string& until, int timeout_ms) {
     return std::exchange(buffer_, std::string());
 }
 
+int HttpConnection::local_port() const {
+    sockaddr_in addr{};
+    socklen_t len = sizeof addr;
+    if (fd_ < 0 || ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return 0;
+    return ntohs(addr.sin_port);
+}
+
+long tcp_send_queue(int local_port, int peer_port) {
+    std::ifstream in("/proc/net/tcp");
+    std::string line;
+    std::getline(in, line);  // the heading
+    while (std::getline(in, line)) {
+        // "  sl  local_address rem_address   st tx_queue:rx_queue ...", addresses as HEX:PORT
+        std::istringstream fields(line);
+        std::string sl, local, remote, state, queues;
+        if (!(fields >> sl >> local >> remote >> state >> queues)) continue;
+        auto port_of = [](const std::string& address) {
+            auto colon = address.find(':');
+            return colon == std::string::npos ? -1 : static_cast<int>(std::stol(address.substr(colon + 1), nullptr, 16));
+        };
+        if (port_of(local) != local_port || port_of(remote) != peer_port) continue;
+        return std::stol(queues.substr(0, queues.find(':')), nullptr, 16);
+    }
+    return -1;
+}
+
 bool HttpConnection::closed_by_peer(int timeout_ms) {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     while (std::chrono::steady_clock::now() < deadline) {

@@ -99,11 +99,17 @@ public:
     bool closed_by_peer(int timeout_ms);
     // Half-closes: the server sees end of input, the connection stays open for reading.
     void shutdown_write();
+    // This end's local port (0 when not connected).
+    int local_port() const;
 
 private:
     int fd_ = -1;
     std::string buffer_;
 };
+
+// Bytes queued for sending on the loopback TCP socket from local_port to peer_port (IPv4,
+// /proc/net/tcp's tx_queue); -1 when there is no such socket.
+long tcp_send_queue(int local_port, int peer_port);
 
 // One request on a fresh connection.
 HttpResult http_request(int port, const std::string& method, const std::string& target,
