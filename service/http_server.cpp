@@ -350,9 +350,10 @@ private:
         line_scan_ = {};
         // Between requests with nothing of the next one here yet (not pipelined): idle, so a
         // new connection at the limit may close this one (SessionRegistry). An empty line
-        // after the last request (a CRLF some clients send after a body) begins none. (Too
-        // many of them: parse_buffered refuses.)
-        if (next_request && !drop_empty_lines() && buffer_.size() == 0 && !tls_bytes_pending()) return wait_idle();
+        // after the last request (a CRLF some clients send after a body) begins none, nor
+        // does a lone CR after it. (Too many of them: parse_buffered refuses.)
+        next_request_ = next_request;
+        if (next_request && nothing_of_a_request()) return wait_idle();
         // A pipelined request begins now; a connection's first began when it was accepted.
         if (next_request) waiting_since_.store(steady_now_ns(), std::memory_order_relaxed);
         read_some();
@@ -385,10 +386,10 @@ private:
             registry_->set_idle(this, Wait::ending);
             return on_read(ec, n);  // closed, reset or timed out: closes quietly
         }
-        // Only empty lines came (RFC 9112 2.2): nothing of a request, still idle (and closed at
-        // once if it was chosen to make room meanwhile). Within the request timeout, and at
-        // most kMaxEmptyLines of them: parse_buffered refuses another.
-        if (!drop_empty_lines() && buffer_.size() == 0 && !tls_bytes_pending()) {
+        // Only empty lines came (RFC 9112 2.2), perhaps the CR of another: nothing of a request,
+        // still idle (and closed at once if it was chosen to make room meanwhile). Within the
+        // request timeout, and at most kMaxEmptyLines of them: parse_buffered refuses another.
+        if (nothing_of_a_request()) {
             if (evicting) return evicted();
             return wait_idle();
         }
@@ -447,7 +448,15 @@ private:
             // lone CR after them waits for what follows it (it may be half of one).
             bool partial = false;
             if (auto refusal = drop_empty_lines(&partial)) return refuse_with(std::move(*refusal));
-            if (partial || buffer_.size() == 0) return read_socket();
+            if (partial || buffer_.size() == 0) {
+                // Between requests, nothing but empty lines after all (a TLS record pending
+                // made this look like a request's beginning): idle again, as on_idle_read.
+                if (next_request_ && !tls_bytes_pending()) {
+                    waiting_since_.store(0, std::memory_order_relaxed);
+                    return wait_idle();
+                }
+                return read_socket();
+            }
             const std::size_t line = request_line_end();
             if (line == 0 || line > limit) {
                 // Bytes that cannot begin a request line: refused at once (they waited for an
@@ -503,6 +512,17 @@ private:
         }
         if (partial) *partial = lead.partial;
         return std::move(lead.refusal);
+    }
+
+    // Between requests: buffer_ holds nothing of the next one, only empty lines (dropped here,
+    // within kMaxEmptyLines: one more is left for parse_buffered to refuse) and perhaps a lone
+    // CR after them, half of another or not. The connection is still idle: such bytes alone
+    // must not make it count as a request arriving, which at --max-connections kept it from
+    // giving way to a new connection at once (it was closed as stalled after 2 s instead).
+    bool nothing_of_a_request() {
+        bool partial = false;
+        if (drop_empty_lines(&partial)) return false;
+        return (buffer_.size() == 0 || partial) && !tls_bytes_pending();
     }
 
     // The request line's size through its LF when buffer_ holds its end (what comes before
@@ -836,6 +856,7 @@ private:
     bool cut_at_shutdown_ = false;                     // that timer closed the connection
     std::string peer_;  // "ADDRESS:PORT" of the client
     bool reading_ = false;
+    bool next_request_ = false;  // reading a kept-alive connection's next request (do_read)
     std::size_t fields_before_body_ = 0;  // a chunked request's header fields (framing_error)
     std::function<void(std::uint64_t, beast::string_view, beast::error_code&)> chunk_header_ =
         [this](std::uint64_t size, beast::string_view, beast::error_code&) {

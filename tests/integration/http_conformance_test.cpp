@@ -257,6 +257,57 @@ TEST_F(HttpConformance, EmptyLinesBeforeARequestAreIgnored) {
     }
 }
 
+// A lone CR after an answer (half an empty line, alone or after whole ones, or its first half
+// with the second still to come) begins no request either: the connection stays idle, and at
+// --max-connections gives way to a new one at once, before a keep-alive connection idle for
+// less time. It counted as a request arriving: the other, idle, connection was closed in its
+// place, and it kept its slot until the request timeout (or, none idle, until 2 s as a
+// stalled request). Still the start of a request when one follows, and still bounded.
+TEST_F(HttpConformance, ALoneCrBetweenRequestsLeavesTheConnectionIdle) {
+    start({.args = {"--max-connections", "2", "--request-timeout", "60"}});
+    const std::string get = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    const std::vector<std::vector<std::string>> cases = {{"\r"}, {"\r\n\r"}, {"\r", "\n"}, {"\r", "\n\r"}};
+    for (const auto& pieces : cases) {
+        std::string what;
+        for (const auto& piece : pieces) what += (what.empty() ? "" : " then ") + std::to_string(piece.size()) + " bytes";
+        HttpConnection stray(port());
+        ASSERT_TRUE(stray.send_raw(get));
+        ASSERT_EQ(stray.read_response(5000).status, 200);
+        for (const auto& piece : pieces) {
+            ASSERT_TRUE(stray.send_raw(piece));
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));  // read on its own
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));  // idle the longest
+        HttpConnection keep(port());
+        ASSERT_TRUE(keep.send_raw(get));
+        ASSERT_EQ(keep.read_response(5000).status, 200);
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        HttpConnection next(port());  // at the limit
+        ASSERT_TRUE(next.send_raw(get));
+        EXPECT_EQ(next.read_response(5000).status, 200) << what;
+        EXPECT_TRUE(stray.closed_by_peer(5000)) << what << ": the connection idle the longest was not closed";
+        ASSERT_TRUE(keep.send_raw(get));
+        EXPECT_EQ(keep.read_response(5000).status, 200) << what << ": the keep-alive connection was closed instead";
+    }
+    EXPECT_FALSE(contains(log(), "\"reason\":\"stalled\"")) << log();
+    // A lone CR and then the rest of a request: read as before.
+    HttpConnection c(port());
+    ASSERT_TRUE(c.send_raw(get));
+    ASSERT_EQ(c.read_response(5000).status, 200);
+    ASSERT_TRUE(c.send_raw("\r"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ASSERT_TRUE(c.send_raw("\n" + get));
+    EXPECT_EQ(c.read_response(5000).status, 200);
+    // Still at most 4 empty lines, however they arrive: the fifth is refused.
+    for (const std::string piece : {"\r", "\n\r\n\r\n\r\n\r"}) {
+        ASSERT_TRUE(c.send_raw(piece));
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ASSERT_TRUE(c.send_raw("\n"));
+    expect_refused(c, c.read_response(5000), 400,
+                   "malformed HTTP request: more than 4 empty lines before the request line");
+}
+
 // --- HTTP versions ----------------------------------------------------------------------------
 
 // A later minor version of HTTP/1 is understood as HTTP/1.1 (RFC 9112 2.3, RFC 9110 2.5): read,
