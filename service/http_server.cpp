@@ -747,7 +747,7 @@ private:
                              self->waiting_since_.store(0, std::memory_order_relaxed);
                              if (ec && self->stalled_closed_) return;  // closed, and logged, then
                              if (ec) return self->close();
-                             if (!keep) return self->refused_ ? self->linger() : self->close();
+                             if (!keep) return self->refused_ ? self->linger() : self->close_after_answer();
                              self->do_read(true);
                          });
     }
@@ -825,6 +825,22 @@ private:
         tcp().close();
     }
 
+    // The last answer is written (Connection: close, HTTP/1.0): nothing more to serve. Over
+    // TLS the close waits up to 2 s for the client's close_notify (close); meanwhile the
+    // connection counts against --max-connections as a lingering one, which a new connection
+    // at the limit closes at once. It counted as busy until it was gone: neither idle nor
+    // waiting on a request or an answer, so at the limit a keep-alive connection was closed in
+    // its place, or accepting paused for those 2 s. (A plain one is gone at once.)
+    void close_after_answer() {
+        close();
+        if constexpr (kTls) {
+            if (server_.stopping.load()) return;
+            lingering_ = true;
+            idle_ = true;
+            registry_->set_idle(this, SessionRegistry::Wait::lingering);  // on_evict cancels the close's wait
+        }
+    }
+
     void close() {
         if constexpr (kTls) {
             // Send close_notify within a short deadline, then drop the socket.
@@ -880,7 +896,8 @@ private:
     bool is_head_ = false;
     unsigned version_ = 11;
     bool refused_ = false;          // the answer refuses the request: linger after it
-    bool lingering_ = false;        // reading and dropping after a refusal (linger)
+    bool lingering_ = false;        // reading and dropping after a refusal (linger), or over TLS
+                                    // closing after its last answer (close_after_answer)
     std::size_t linger_left_ = 0;   // bytes it may still drop
 };
 

@@ -86,9 +86,11 @@ public:
     // A session began waiting for its next request, nothing of it received (idle), or that
     // wait ended: bytes came (busy), or the connection is ending (closed, reset, timed out;
     // busy too, but one already told to close stays uncounted: counting it again would
-    // close another idle session for nothing). lingering: idle after a refusal, only
-    // dropping what its client still sends (no next request will be read): such sessions
-    // give way before any keep-alive connection, the one lingering the longest first.
+    // close another idle session for nothing). lingering: idle after its last answer, only
+    // closing (after a refusal, dropping what its client still sends; over TLS after an
+    // answer without keep-alive, waiting for the client's close_notify; no next request will
+    // be read): such sessions give way before any keep-alive connection, the one lingering
+    // the longest first.
     // A session told to close as stalled whose wait had just ended (its answer written: it
     // will not close, on_evict_stalled) counts again from its next report: busy, or idle
     // or lingering, and then, over the limit, gives way as such.

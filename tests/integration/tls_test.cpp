@@ -114,9 +114,10 @@ public:
     }
     bool handshake() const { return handshake_; }
     // GET target on this connection; the answer's status line ("" when none came in 10 s).
-    std::string get(const std::string& target) {
+    // fields: more header lines, each ending in CRLF.
+    std::string get(const std::string& target, const std::string& fields = "") {
         if (!handshake_) return "";
-        const std::string req = "GET " + target + " HTTP/1.1\r\nHost: localhost\r\n\r\n";
+        const std::string req = "GET " + target + " HTTP/1.1\r\nHost: localhost\r\n" + fields + "\r\n";
         if (SSL_write(ssl_, req.data(), static_cast<int>(req.size())) <= 0) return "";
         std::string in;
         char buf[4096];
@@ -309,6 +310,32 @@ TEST(TlsLimit, AnIdleKeepAliveConnectionGivesWayToANewOne) {
     EXPECT_TRUE(a.closed_by_peer(5000)) << "the connection idle the longest was not the one closed";
     EXPECT_TRUE(a.close_notify()) << "closed without a close_notify: the client reads a truncation";
     EXPECT_EQ(b.get("/healthz"), "HTTP/1.1 200 OK");
+    EXPECT_EQ(server.stop(), 0);
+    EXPECT_EQ(sanitizer_report(server.log()), "");
+}
+
+// A connection closing after its last answer (Connection: close) has nothing more to serve:
+// over TLS it waits up to 2 s for the client's close_notify, and meanwhile, at
+// --max-connections, gives way to a new connection at once, before a keep-alive one. It
+// counted as busy until it was gone: the keep-alive connection was closed in its place (with
+// none idle, accepting paused for those 2 s).
+TEST(TlsLimit, AConnectionClosingAfterItsLastAnswerGivesWayBeforeAKeepAliveOne) {
+    TempDir dir;
+    ServerProcess server(dir, tls_server(dir, {"--max-connections", "2", "--request-timeout", "60"}));
+    const int port = server.port();
+    TlsConnection keep(port);
+    ASSERT_EQ(keep.get("/healthz"), "HTTP/1.1 200 OK");
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // idle the longest
+    TlsConnection closing(port);
+    // Its client reads its answer and nothing more, and sends no close_notify.
+    ASSERT_EQ(closing.get("/healthz", "Connection: close\r\n"), "HTTP/1.1 200 OK");
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    TlsConnection next(port);
+    EXPECT_TRUE(next.handshake()) << server.log();
+    EXPECT_EQ(next.get("/healthz"), "HTTP/1.1 200 OK");
+    EXPECT_TRUE(closing.closed_by_peer(5000));
+    EXPECT_FALSE(keep.closed_by_peer(100)) << "the keep-alive connection was closed instead";
+    EXPECT_EQ(keep.get("/healthz"), "HTTP/1.1 200 OK");
     EXPECT_EQ(server.stop(), 0);
     EXPECT_EQ(sanitizer_report(server.log()), "");
 }
