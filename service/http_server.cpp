@@ -20,6 +20,7 @@
 #include <vector>
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -1135,7 +1136,45 @@ HttpServer::HttpServer(ServerOptions options, RequestHandler& handler, Logger& l
 
 HttpServer::~HttpServer() = default;
 
-std::string HttpServer::bind() {
+namespace {
+
+std::string listen_address(const ServerOptions& o) {
+    const bool v6 = o.host.find(':') != std::string::npos;
+    return (v6 ? "[" + o.host + "]" : o.host) + ":" + std::to_string(o.port);
+}
+
+}  // namespace
+
+ListeningSocket ListeningSocket::open(const ServerOptions& options) {
+    net::io_context ioc;
+    tcp::acceptor a(ioc);
+    beast::error_code ec;
+    auto address = net::ip::make_address(options.host, ec);
+    if (ec) throw std::runtime_error("bad listen address " + options.host + ": " + ec.message());
+    tcp::endpoint ep(address, options.port);
+    a.open(ep.protocol(), ec);
+    if (!ec) a.set_option(net::socket_base::reuse_address(true), ec);
+    if (!ec) a.bind(ep, ec);
+    if (!ec) a.listen(net::socket_base::max_listen_connections, ec);
+    if (ec) throw std::runtime_error("cannot listen on " + listen_address(options) + ": " + ec.message());
+    auto local = a.local_endpoint(ec);
+    if (ec) throw std::runtime_error("cannot listen on " + listen_address(options) + ": " + ec.message());
+    std::string host = local.address().to_string();
+    if (local.address().is_v6()) host = "[" + host + "]";
+    const bool v6 = local.address().is_v6();
+    const int fd = a.release(ec);
+    if (ec) throw std::runtime_error("cannot listen on " + listen_address(options) + ": " + ec.message());
+    return ListeningSocket(fd, v6, host + ":" + std::to_string(local.port()));
+}
+
+ListeningSocket::ListeningSocket(ListeningSocket&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)), v6_(other.v6_), address_(std::move(other.address_)) {}
+
+ListeningSocket::~ListeningSocket() {
+    if (fd_ >= 0) ::close(fd_);
+}
+
+std::string HttpServer::bind(ListeningSocket socket) {
     auto& im = *impl_;
     im.ensure_descriptor_limit();
     if (im.options.tls_cert.empty() != im.options.tls_key.empty())
@@ -1143,24 +1182,13 @@ std::string HttpServer::bind() {
     if (im.tls()) im.tls_ctx = load_tls_context(im.options.tls_cert, im.options.tls_key);
     auto& a = im.acceptor;
     beast::error_code ec;
-    auto address = net::ip::make_address(im.options.host, ec);
-    if (ec) throw std::runtime_error("bad listen address " + im.options.host + ": " + ec.message());
-    tcp::endpoint ep(address, im.options.port);
-    a.open(ep.protocol(), ec);
-    if (!ec) a.set_option(net::socket_base::reuse_address(true), ec);
-    if (!ec) a.bind(ep, ec);
-    if (!ec) a.listen(net::socket_base::max_listen_connections, ec);
+    a.assign(socket.v6_ ? tcp::v6() : tcp::v4(), socket.fd_, ec);
+    if (!ec) socket.fd_ = -1;  // the acceptor's now
     // At the connection limit a pending connection is accepted synchronously once an idle
     // session is closed for it (Impl::on_acceptable): that accept must never block.
     if (!ec) a.non_blocking(true, ec);
-    if (ec) {
-        throw std::runtime_error("cannot listen on " + im.options.host + ":" +
-                                 std::to_string(im.options.port) + ": " + ec.message());
-    }
-    auto local = a.local_endpoint();
-    std::string host = local.address().to_string();
-    if (local.address().is_v6()) host = "[" + host + "]";
-    return host + ":" + std::to_string(local.port());
+    if (ec) throw std::runtime_error("cannot listen on " + socket.address_ + ": " + ec.message());
+    return socket.address_;
 }
 
 void HttpServer::run() {

@@ -40,6 +40,32 @@ struct ServerOptions {
 // found before anything is created, and `config check` finds them too.
 std::string check_server_options(const ServerOptions& options);
 
+// The server's listening socket, opened by serve before it takes the database: a --listen
+// address already in use is found before anything is created or migrated. Bound and
+// listening from open() on: the kernel queues connections, which are accepted once the
+// server runs (a delivery arriving during a short start is answered then, within its
+// sender's 5 s, rather than refused).
+class ListeningSocket {
+public:
+    // Binds options.host:options.port and listens. Throws std::runtime_error naming the
+    // address ("cannot listen on HOST:PORT: Address already in use").
+    static ListeningSocket open(const ServerOptions& options);
+    ListeningSocket(ListeningSocket&& other) noexcept;
+    ListeningSocket& operator=(ListeningSocket&&) = delete;
+    ListeningSocket(const ListeningSocket&) = delete;
+    ~ListeningSocket();  // closes it unless an HttpServer took it
+
+    // The bound "HOST:PORT" (port 0 resolved).
+    const std::string& address() const { return address_; }
+
+private:
+    friend class HttpServer;
+    ListeningSocket(int fd, bool v6, std::string address) : fd_(fd), v6_(v6), address_(std::move(address)) {}
+    int fd_ = -1;
+    bool v6_ = false;
+    std::string address_;
+};
+
 class HttpServer {
 public:
     HttpServer(ServerOptions options, RequestHandler& handler, Logger& logger);
@@ -47,9 +73,9 @@ public:
     HttpServer(const HttpServer&) = delete;
     HttpServer& operator=(const HttpServer&) = delete;
 
-    // Loads the TLS certificate (if configured), binds and listens; returns the bound
-    // "HOST:PORT". Throws std::runtime_error on failure.
-    std::string bind();
+    // Loads the TLS certificate (if configured) and takes the listening socket; returns the
+    // bound "HOST:PORT". Throws std::runtime_error on failure.
+    std::string bind(ListeningSocket socket);
     // Serves until SIGINT or SIGTERM (or shutdown()), then stops accepting, lets in-flight
     // requests finish (up to drain_timeout) and returns. SIGHUP reloads the TLS certificate.
     void run();

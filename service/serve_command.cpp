@@ -7,6 +7,7 @@
 #include <mutex>
 #include <thread>
 #include <iostream>
+#include <utility>
 
 #include "alert_config.h"
 #include "alert_dispatcher.h"
@@ -117,6 +118,11 @@ int serve_command(const Config& config) {
         return 1;
     }
     try {
+        // Before the database is created or migrated: a --listen address already in use ends
+        // the start here (exit 1, naming it), with nothing written beside the lock file. After
+        // the lock: a second serve on this database is told so, whatever its address.
+        // Listening from here on: connections wait in the kernel's queue until run() accepts.
+        ListeningSocket listener = ListeningSocket::open(s.server);
         ChurnStore churn(s.rules, &metrics);
         // Alert hooks: outbox rows commit with the churn that causes them (the listener runs
         // inside the writer's transaction); the dispatcher sends them on its own threads.
@@ -166,7 +172,7 @@ int serve_command(const Config& config) {
                 f();
             });
         });
-        std::string bound = server.bind();
+        std::string bound = server.bind(std::move(listener));
         std::printf("listening on %s\n", bound.c_str());
         std::fflush(stdout);
         LogLine(logger, LogLevel::Info, "started")

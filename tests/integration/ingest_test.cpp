@@ -170,6 +170,30 @@ TEST_F(IngestTest, ASecondServerOnTheSameDatabaseIsRefused) {
     EXPECT_EQ(count(), 1);
 }
 
+// A --listen address already in use ended the start (exit 1) only after the database had
+// been created and migrated: a new, empty database left behind, or an existing one migrated
+// by a binary that never served. The port is now found taken before the database is
+// touched. The instance lock still comes first: on the same database, whatever the address,
+// the second serve is told which process holds it.
+TEST_F(IngestTest, APortInUseIsFoundBeforeTheDatabaseIsCreated) {
+    start();
+    const std::string address = "127.0.0.1:" + std::to_string(server->port());
+    const std::string other = dir.file("other.db");
+    auto taken = run_churnwatch({"serve", "--db", other, "--listen", address, "--secret", kSecret});
+    EXPECT_EQ(taken.exit_code, 1) << taken.err;
+    EXPECT_NE(taken.err.find("churnwatch serve: cannot listen on " + address + ": "), std::string::npos) << taken.err;
+    EXPECT_NE(taken.err.find("\"event\":\"fatal\""), std::string::npos) << taken.err;
+    for (const char* suffix : {"", "-wal", "-shm"})
+        EXPECT_NE(::access((other + suffix).c_str(), F_OK), 0) << other << suffix << " was created";
+    auto second = run_churnwatch({"serve", "--db", server->db(), "--listen", address, "--secret", kSecret});
+    EXPECT_EQ(second.exit_code, 1) << second.err;
+    EXPECT_NE(second.err.find("another churnwatch serve (pid " + std::to_string(server->pid()) + ")"),
+              std::string::npos)
+        << second.err;
+    EXPECT_EQ(post_webhook(server->port(), "/webhooks/recharge/subscription/cancelled",
+                           example_payload(kCancelled)).status, 200);
+}
+
 TEST_F(IngestTest, TimestampedSignatureIsAccepted) {
     start();
     std::string body = example_payload(kCancelled);
