@@ -237,6 +237,42 @@ TEST(SessionRegistry, AStalledConnectionThatWentOnToWaitIdleCountsAsIdle) {
     EXPECT_TRUE(d->evicted_stalled.empty());
 }
 
+// Picks are exact, however late the chosen session acts on them (with several I/O threads its
+// close runs later, on its own strand): a session chosen as stalled is never chosen again
+// while that close is on its way, each pick makes room for one new connection, and with no
+// other session stalled accepting pauses rather than closing another. A session whose wait
+// ended as it was chosen counts again once, however often it says so.
+TEST(SessionRegistry, AStalledSessionIsChosenOnceAndMakesRoomForOne) {
+    using Wait = SessionRegistry::Wait;
+    Fixture f(2);
+    auto a = f.connect(t(0)), b = f.connect(t(kSecond));
+    EXPECT_TRUE(f.registry.make_room(t(5 * kSecond)));
+    ASSERT_EQ(a->evicted_stalled.size(), 1u);
+    EXPECT_TRUE(b->evicted_stalled.empty());
+    auto c = f.connect(t(5 * kSecond));  // in a's place; a has not closed yet
+    EXPECT_TRUE(f.registry.at_limit());
+    EXPECT_TRUE(f.registry.make_room(t(5 * kSecond)));
+    EXPECT_EQ(a->evicted_stalled.size(), 1u) << "chosen twice";
+    ASSERT_EQ(b->evicted_stalled.size(), 1u);
+    auto d = f.connect(t(5 * kSecond));  // in b's place
+    EXPECT_FALSE(f.registry.make_room(t(6 * kSecond))) << "c and d are young: nothing to close";
+    EXPECT_EQ(a->evicted_stalled.size(), 1u);
+    EXPECT_EQ(b->evicted_stalled.size(), 1u);
+    EXPECT_TRUE(c->evicted_stalled.empty());
+    EXPECT_TRUE(d->evicted_stalled.empty());
+    // a's request had completed as it was chosen: it counts again, once.
+    a->since = 0;
+    f.registry.set_idle(a.get(), Wait::busy);
+    f.registry.set_idle(a.get(), Wait::busy);
+    f.registry.remove(b.get());
+    EXPECT_TRUE(f.registry.at_limit()) << "a, c and d count: three for two slots";
+    f.registry.remove(a.get());
+    EXPECT_TRUE(f.registry.at_limit()) << "c and d";
+    f.registry.remove(c.get());
+    EXPECT_FALSE(f.registry.at_limit()) << "a counted twice";
+    EXPECT_EQ(f.resumed, 1) << "accepting resumed when a slot came free";
+}
+
 TEST(SessionRegistry, ANextRequestCountsFromItsFirstBytes) {
     Fixture f(2);
     auto a = f.connect(t(0)), b = f.connect(t(0));
