@@ -33,14 +33,15 @@ struct ServerOptions {
     std::string tls_key;
 };
 
-// What bind() would refuse because of the options themselves, as a readable message ("" when
-// nothing): --tls-cert without --tls-key, a listen host that is not an IP address, TLS files
-// that cannot be read or loaded (not PEM, a key that does not match the certificate). serve
-// checks this with the rest of its configuration, so these are configuration errors (exit 2)
-// found before anything is created, and `config check` finds them too.
+// What ListeningSocket::open and HttpServer::bind would refuse because of the options
+// themselves, as a readable message ("" when nothing): --tls-cert without --tls-key, a listen
+// host that is not an IP address, TLS files that cannot be read or loaded (not PEM, a key
+// that does not match the certificate). serve checks this with the rest of its
+// configuration, so these are configuration errors (exit 2) found before anything is
+// created, and `config check` finds them too.
 std::string check_server_options(const ServerOptions& options);
 
-// The server's listening socket, opened by serve before it takes the database: a --listen
+// The server's listening socket, opened by serve before it opens the database: a --listen
 // address already in use is found before anything is created or migrated. Bound and
 // listening from open() on: the kernel queues connections, which are accepted once the
 // server runs (a delivery arriving during a short start is answered then, within its

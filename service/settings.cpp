@@ -131,7 +131,8 @@ bool read_settings(const Config& c, Settings& s, std::string& error) {
     s.writer.projection.json = s.ingest.json;  // read-backs judge bodies as ingest did
     s.server.tls_cert = c.get_or("tls-cert");
     s.server.tls_key = c.get_or("tls-key");
-    // The listen host and the TLS files, checked as bind() will use them.
+    // The listen host and the TLS files, checked as ListeningSocket::open and HttpServer::bind
+    // will use them.
     if (std::string why = check_server_options(s.server); !why.empty()) {
         error = why;
         return false;
