@@ -152,29 +152,32 @@ std::string RequestHandler::stall_reason(std::chrono::milliseconds limit) {
     return why;
 }
 
+// Every 503 of /readyz is logged too (at most once per 10 s): with no delivery arriving, a
+// database deleted under the server, or a full disk, showed only in the probe's answer.
+void RequestHandler::not_ready(Respond& respond, const std::string& why) {
+    {
+        std::lock_guard lock(route_log_mu_);
+        if (not_ready_log_.due())
+            LogLine(logger_, LogLevel::Error, "not_ready")
+                .str("reason", why)
+                .num("probes_since_last_line", not_ready_log_.occurrences());
+    }
+    respond(error_response(503, why));
+}
+
 void RequestHandler::handle_ready(Respond respond) {
     if (std::string why = stall_reason(writer_.options().probe_stall); !why.empty())
-        return respond(error_response(503, "database not writable: " + why));
+        return not_ready(respond, "database not writable: " + why);
     if (auto free = free_space_ ? free_space_() : std::nullopt; free && *free < kReadyMinFreeBytes)
-        return respond(error_response(503, "database not writable: disk full (" + std::to_string(*free) +
-                                               " bytes available on the database's filesystem)"));
-    bool queued = writer_.submit_probe([this, respond](const WriteResult& w) mutable {
-        if (w.outcome == WriteOutcome::Probe) {
-            respond(json_response(200, "{\"status\":\"ready\"}"));
-        } else {
-            // Logged too (at most once per 10 s): with no delivery arriving, a database
-            // deleted under the server showed only in the probe's answer.
-            {
-                std::lock_guard lock(route_log_mu_);
-                if (not_ready_log_.due())
-                    LogLine(logger_, LogLevel::Error, "not_ready")
-                        .str("reason", w.error)
-                        .num("probes_since_last_line", not_ready_log_.occurrences());
-            }
-            respond(error_response(503, "database not writable: " + w.error));
-        }
+        return not_ready(respond, "database not writable: disk full (" + std::to_string(*free) +
+                                      " bytes available on the database's filesystem)");
+    // The callback runs at most once and only when queued; a refused probe leaves it unrun.
+    auto answer = std::make_shared<Respond>(std::move(respond));
+    bool queued = writer_.submit_probe([this, answer](const WriteResult& w) {
+        if (w.outcome == WriteOutcome::Probe) return (*answer)(json_response(200, "{\"status\":\"ready\"}"));
+        not_ready(*answer, "database not writable: " + w.error);
     });
-    if (!queued) respond(error_response(503, "writer queue full"));
+    if (!queued) not_ready(*answer, "writer queue full");
 }
 
 void RequestHandler::reject(const Rejection& r, const std::optional<Topic>& path_topic,
@@ -221,7 +224,11 @@ void RequestHandler::handle_webhook(HttpRequest&& req, const std::optional<Topic
             double seconds = static_cast<double>(clock_() - started) / kMicrosPerSecond;
             metrics_.observe("churnwatch_ack_duration_seconds", seconds);
         }
-        {
+        // Refusals (a full queue) and failures (a full disk) come as fast as deliveries do:
+        // at most 20 lines a second of each, the next one logged counting those left out.
+        int64_t suppressed = 0;
+        if ((w.outcome != WriteOutcome::Refused || rejection_log_.allow(suppressed)) &&
+            (w.outcome != WriteOutcome::Failed || failure_log_.allow(suppressed))) {
             LogLevel level = w.outcome == WriteOutcome::Failed    ? LogLevel::Error
                              : w.outcome == WriteOutcome::Refused ? LogLevel::Warn
                                                                   : LogLevel::Info;
@@ -231,6 +238,9 @@ void RequestHandler::handle_webhook(HttpRequest&& req, const std::optional<Topic
             if (w.delivery_id) line.num("id", w.delivery_id);
             if (!w.error.empty()) line.str("reason", w.error);
             else if (!reason.empty()) line.str("reason", reason);
+            if (suppressed)
+                line.num(w.outcome == WriteOutcome::Failed ? "failures_not_logged" : "rejections_not_logged",
+                         suppressed);
         }
         if (w.outcome == WriteOutcome::Refused) {
             HttpResponse res = error_response(503, "writer queue full, retry later");

@@ -60,6 +60,8 @@ private:
     // A request for no route, or with a method its route does not take: counted by reason,
     // and logged (at most one line per 10 s, with the count since) so that a webhook
     // registered with a mistyped address shows up before Recharge gives up on it.
+    // Answers /readyz 503 with `why`, and logs not_ready (throttled).
+    void not_ready(Respond& respond, const std::string& why);
     void refuse_route(const HttpRequest& req, std::string_view reason);
     void describe_metrics();
 
@@ -78,6 +80,7 @@ private:
     // Rejected requests and deliveries: a client decides how many, so at most 20 lines a
     // second (the metric counts every one; the next line says how many were not logged).
     LogBudget rejection_log_{20};
+    LogBudget failure_log_{20};  // deliveries whose write failed (a full disk)
 };
 
 }  // namespace churnwatch

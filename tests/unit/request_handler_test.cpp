@@ -85,6 +85,42 @@ TEST(RequestHandler, RefusedDeliveryIsA503WithRetryAfterAndCountedAsOverloaded) 
     EXPECT_EQ(fx.metrics.render().find("churnwatch_ack_duration_seconds_count"), std::string::npos);
 }
 
+// A full queue answers every delivery 503 as fast as they come: the log gets at most 20
+// "overloaded" lines a second, the metric counts every one.
+TEST(RequestHandler, OverloadedLinesAreLimitedTheMetricCountsAll) {
+    TempDir dir;
+    Writer writer(dir.file("h.db"), WriterOptions{});
+    writer.stop();  // submit() now refuses, as with a full queue
+    Metrics metrics;
+    KeyRing keys{{kSecret}};
+    const std::string log_path = dir.file("log");
+    const int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    ASSERT_GE(fd, 0);
+    {
+        Logger logger(fd);
+        RequestHandler handler(keys, writer, metrics, logger, IngestOptions{});
+        for (int i = 0; i < 200; ++i) {
+            HttpRequest req;
+            req.method = "POST";
+            req.target = "/webhooks/recharge/subscription/cancelled";
+            req.headers = {{"X-Recharge-Hmac-Sha256", legacy_signature(kSecret, kBody)}};
+            req.body = kBody;
+            handler.handle(std::move(req), [](HttpResponse r) { EXPECT_EQ(r.status, 503); });
+        }
+    }
+    ::close(fd);
+    EXPECT_EQ(metrics.value("churnwatch_deliveries_total",
+                            {{"topic", "subscription/cancelled"}, {"outcome", "overloaded"}}),
+              200);
+    const std::string log = read_file(log_path);
+    std::size_t lines = 0;
+    for (auto at = log.find("\"outcome\":\"overloaded\""); at != std::string::npos;
+         at = log.find("\"outcome\":\"overloaded\"", at + 1))
+        ++lines;
+    EXPECT_GE(lines, 1u);
+    EXPECT_LE(lines, 40u) << "20 a second, in at most two seconds' windows";
+}
+
 TEST(RequestHandler, UnknownTopicIsCountedUnderOneLabel) {
     Fixture fx;
     HttpResponse r = fx.post("subscription/teleported", kBody);
@@ -216,4 +252,33 @@ TEST(RequestHandler, ReadinessFailsOnAFullDisk) {
     EXPECT_EQ(get_ready(fx.handler).status, 200);
     fx.handler.watch_free_space([]() -> std::optional<std::uint64_t> { return std::nullopt; });
     EXPECT_EQ(get_ready(fx.handler).status, 200) << "unknown space is not a full disk";
+}
+
+// Every 503 of /readyz is logged as not_ready, whatever its cause: with no delivery
+// arriving, a full disk or a full queue showed only in the probe's answer.
+TEST(RequestHandler, EveryReadinessFailureIsLogged) {
+    for (const bool full_disk : {true, false}) {
+        TempDir dir;
+        Writer writer(dir.file("h.db"), WriterOptions{});
+        Metrics metrics;
+        KeyRing keys{{kSecret}};
+        const std::string log_path = dir.file("log");
+        const int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        ASSERT_GE(fd, 0);
+        {
+            Logger logger(fd);
+            RequestHandler handler(keys, writer, metrics, logger, IngestOptions{});
+            if (full_disk) handler.watch_free_space([]() -> std::optional<std::uint64_t> { return 0; });
+            else writer.stop();  // submit_probe() now refuses, as with a full queue
+            HttpResponse r = get_ready(handler);
+            EXPECT_EQ(r.status, 503);
+            const std::string why = full_disk ? "disk full (0 bytes" : "writer queue full";
+            EXPECT_NE(r.body.find(why), std::string::npos) << r.body;
+            const std::string log = read_file(log_path);
+            EXPECT_NE(log.find("\"event\":\"not_ready\""), std::string::npos) << log;
+            EXPECT_NE(log.find(why), std::string::npos) << log;
+        }
+        writer.stop();
+        ::close(fd);
+    }
 }
