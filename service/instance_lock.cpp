@@ -37,6 +37,13 @@ std::optional<InstanceLock> InstanceLock::acquire(const std::string& db_path, st
         error = ::access(path.c_str(), F_OK) == 0
                     ? "cannot open the lock file " + path + " (it exists; it must be writable by uid " +
                           std::to_string(::geteuid()) + ", which runs serve): " + std::strerror(e)
+                    : e == EACCES || e == EPERM || e == EROFS
+                    // The first file serve creates beside --db: the database's -wal and -shm
+                    // files need the same (a bind mount owned by root, a read-only volume).
+                    ? "cannot create the lock file " + path + " (directory " + dir +
+                          " is not writable by uid " + std::to_string(::geteuid()) +
+                          ", which runs serve; SQLite's -wal and -shm files go there too): " +
+                          std::strerror(e)
                     : "cannot create the lock file " + path + ": " + std::strerror(e);
         return std::nullopt;
     }

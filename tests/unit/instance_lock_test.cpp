@@ -113,6 +113,39 @@ TEST(InstanceLock, ALockFileThisUserCannotOpenSaysWhose) {
                        ".lock (it exists; it must be writable by uid 65534, which runs serve): Permission denied");
 }
 
+// A directory the service's user cannot write (a bind mount owned by root): the message names
+// the directory and the uid that must be able to write it.
+TEST(InstanceLock, ADirectoryThisUserCannotWriteSaysWhose) {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root to switch to another user";
+    TempDir dir;
+    ASSERT_EQ(::chmod(dir.path().c_str(), 0755), 0);  // root's, not writable by others
+    const std::string db = dir.file("a.db");
+    int out[2];
+    ASSERT_EQ(::pipe(out), 0);
+    pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        std::string e;
+        if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(2);
+        (void)!InstanceLock::acquire(db, e);
+        (void)!::write(out[1], e.data(), e.size());
+        ::_exit(0);
+    }
+    ::close(out[1]);
+    std::string got;
+    char buf[512];
+    for (ssize_t n; (n = ::read(out[0], buf, sizeof buf)) > 0;) got.append(buf, static_cast<std::size_t>(n));
+    ::close(out[0]);
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    const std::string real = std::filesystem::weakly_canonical(db).string();
+    EXPECT_EQ(got, "cannot create the lock file " + real + ".lock (directory " +
+                       std::filesystem::path(real).parent_path().string() +
+                       " is not writable by uid 65534, which runs serve; SQLite's -wal and -shm files go"
+                       " there too): Permission denied");
+}
+
 TEST(InstanceLock, ADirectoryThatIsNotThereSaysSo) {
     TempDir dir;
     std::string error;
