@@ -697,7 +697,10 @@ const SubInterval* imminent_end(const Timeline& tl, Micros t0, Micros period_sta
     if (std::any_of(tl.extra.begin(), tl.extra.end(), extra_active)) return nullptr;
     const SubInterval* last = nullptr;
     for (const SubInterval& iv : tl.subs) {
-        if (iv.covers(t0) && iv.end <= limit) last = later_of(last, &iv);
+        // Still active at t0, or ending at that very instant (the same second, in 2021-01's
+        // whole seconds: the deactivation and the cancellation saved one after the other).
+        const bool at_t0 = iv.covers(t0) || (iv.end == t0 && iv.start < t0);
+        if (at_t0 && iv.end <= limit) last = later_of(last, &iv);
     }
     if (!last) return nullptr;
     const SubInterval* mr = max_retries_end(tl, std::max(sub_saturated(t0, grace), period_start), limit);
