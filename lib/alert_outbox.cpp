@@ -102,19 +102,11 @@ struct AlertOutbox::Statements {
                          "UPDATE alerts_outbox SET payload = ?3 WHERE episode_id = ?1 AND customer_id = ?2"
                          " AND event_type = 'customer.reactivated' AND last_attempt_us IS NULL"
                          " AND status IN ('pending', 'disabled') AND payload IS NOT ?3"),
-          // A return undone: its alerts that no attempt has begun on, or that will never be
-          // sent (dead, disabled: not to be sent by a later `alerts retry` either).
-          undo_return(db,
-                      "UPDATE alerts_outbox SET status = 'retracted', last_error = 'a later delivery"
-                      " undid this return before it was delivered: it will not be sent'"
-                      " WHERE episode_id = ?1 AND customer_id = ?2 AND event_type = 'customer.reactivated'"
-                      " AND ((status = 'pending' AND last_attempt_us IS NULL) OR status IN ('dead', 'disabled'))"),
           returned(db,
                    "SELECT status, last_attempt_us IS NOT NULL FROM alerts_outbox"
                    " WHERE episode_id = ?2 AND target = ?1 AND customer_id = ?3"
                    " AND event_type = 'customer.reactivated' ORDER BY id DESC LIMIT 1") {}
-    sql::Statement email, disabled, announced, withdraw, insert, rewrite, rewrite_return, undo_return,
-        returned;
+    sql::Statement email, disabled, announced, withdraw, insert, rewrite, rewrite_return, returned;
 };
 
 AlertOutbox::AlertOutbox(std::vector<AlertRoute> routes, Clock clock, IdSource ids)
@@ -268,9 +260,7 @@ void AlertOutbox::on_changed(sql::Database& db, int64_t event_id, const Customer
         r.reset();
         r.bind(1, event_id).bind(2, c.customer_id).bind(3, alert_payload_json(back, clock_())).run();
     } else if (return_undone) {
-        auto& r = st_->undo_return;
-        r.reset();
-        r.bind(1, event_id).bind(2, c.customer_id).run();
+        retract_unsent_return_alerts(db, event_id, c.customer_id);
     }
     // What a churn alert says, not its return or the delivery id behind it.
     const bool churn_changed = e.churned_at != before.churned_at || e.reason != before.reason ||
@@ -300,6 +290,24 @@ void retract_unsent_churn_alerts(sql::Database& db, int64_t episode_id, int64_t 
                      " erased the churn it announced before it was delivered: it will not be sent'"
                      " WHERE episode_id = ? AND customer_id = ? AND event_type = 'customer.churned'"
                      " AND (status = 'dead' OR status = 'disabled')");
+    u.bind(1, episode_id).bind(2, customer_id).run();
+    // The return and the corrections of a churn that did not happen: neither sent later
+    // (queued, never attempted) nor by an `alerts retry` (dead, disabled).
+    sql::Statement others(db,
+                          "UPDATE alerts_outbox SET status = 'retracted', last_error = 'a later delivery"
+                          " erased the churn it is about before it was delivered: it will not be sent'"
+                          " WHERE episode_id = ?1 AND customer_id = ?2"
+                          " AND event_type IN ('customer.reactivated', 'customer.churn_updated')"
+                          " AND ((status = 'pending' AND last_attempt_us IS NULL) OR status IN ('dead', 'disabled'))");
+    others.bind(1, episode_id).bind(2, customer_id).run();
+}
+
+void retract_unsent_return_alerts(sql::Database& db, int64_t episode_id, int64_t customer_id) {
+    sql::Statement u(db,
+                     "UPDATE alerts_outbox SET status = 'retracted', last_error = 'a later delivery"
+                     " undid this return before it was delivered: it will not be sent'"
+                     " WHERE episode_id = ?1 AND customer_id = ?2 AND event_type = 'customer.reactivated'"
+                     " AND ((status = 'pending' AND last_attempt_us IS NULL) OR status IN ('dead', 'disabled'))");
     u.bind(1, episode_id).bind(2, customer_id).run();
 }
 

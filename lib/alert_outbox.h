@@ -148,7 +148,15 @@ private:
 // configured or not, so that no later `alerts retry` (which also re-enables a disabled
 // target) sends a churn the facts no longer show. AlertOutbox::on_retracted does this; so
 // does `quarantine replay` run without alert targets.
+// Also the episode's customer.reactivated and customer.churn_updated alerts that no attempt
+// has begun on, or that are dead or disabled: a return from, or a correction of, a churn that
+// did not happen.
 void retract_unsent_churn_alerts(sql::Database& db, int64_t episode_id, int64_t customer_id);
+
+// A return that a late delivery undid (the episode churned again): its customer.reactivated
+// alerts that no attempt has begun on, or that are dead or disabled, become 'retracted'.
+// AlertOutbox::on_changed does this; so does `quarantine replay` run without alert targets.
+void retract_unsent_return_alerts(sql::Database& db, int64_t episode_id, int64_t customer_id);
 
 // Before the first attempt of a customer.churned or customer.reactivated row, the dispatcher
 // claims it (sets last_attempt_us) in a transaction of its own and gets the payload as of

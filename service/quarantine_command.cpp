@@ -234,6 +234,11 @@ public:
         events_.push_back("customer " + std::to_string(c.customer_id) + "'s churn (episode " +
                           std::to_string(id) + ") retracted");
     }
+    void on_changed(sql::Database& db, int64_t id, const CustomerOutcome& c, const ChurnEpisode& e,
+                    const ChurnEpisode& before) override {
+        // A return undone: its alerts not sent yet must not be sent by the server later.
+        if (before.reactivated_at && !e.reactivated_at) retract_unsent_return_alerts(db, id, c.customer_id);
+    }
     std::size_t mark() const { return events_.size(); }
     void roll_back_to(std::size_t mark) { events_.resize(mark); }  // with its transaction
     const std::vector<std::string>& events() const { return events_; }

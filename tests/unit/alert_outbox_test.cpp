@@ -427,6 +427,39 @@ TEST(AlertOutbox, AReturnUndoneIsWithdrawnUnsentAndCorrectedToTargetsThatHeardIt
     EXPECT_FALSE(claim_alert(conn, return_of("http://queued.example/hook"), now));
 }
 
+// An episode erased by a late delivery while its return is still queued: the return is never
+// sent (a target would hear "back" from a churn that did not happen), nor is a dead one by a
+// later `alerts retry`.
+TEST(AlertOutbox, AnErasedEpisodesUnsentReturnIsWithdrawn) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    const std::vector<AlertRoute> routes = {
+        {"http://a.example/hook", true, true, true},
+        {"http://reactivations.example/hook", false, true, true},
+        {"http://dead.example/hook", false, true, true},
+    };
+    AlertOutbox outbox(routes, [] { return kNow; });
+    feed(db, brief_churn(7), outbox);
+    const int64_t episode = query_int(db, "SELECT id FROM churn_events WHERE customer_id = 7");
+    sql::Database conn(db);
+    conn.exec("UPDATE alerts_outbox SET status = 'dead', last_attempt_us = 1 WHERE target = 'http://dead.example/hook'");
+    CustomerOutcome c;
+    c.customer_id = 7;
+    ChurnEpisode e;
+    e.churned_at = kNow - kHold;
+    e.reactivated_at = kNow;
+    {
+        sql::Transaction txn(conn);
+        outbox.on_retracted(conn, episode, c, e);
+        txn.commit();
+    }
+    EXPECT_EQ(query_rows(db, "SELECT target, event_type, status FROM alerts_outbox ORDER BY id"),
+              "http://a.example/hook|customer.churned|retracted\n"
+              "http://a.example/hook|customer.reactivated|retracted\n"
+              "http://reactivations.example/hook|customer.reactivated|retracted\n"
+              "http://dead.example/hook|customer.reactivated|retracted\n");
+}
+
 // A cancellation, then (delivered late) an earlier version of the subscription that had
 // reached max retries: the same episode, its reason now max_retries.
 std::vector<TestDelivery> reason_changed_late(int64_t customer) {
@@ -765,8 +798,9 @@ TEST(AlertRetention, ADeliveredChurnGoesAfterTheRetentionAndItsUpdateAndRetracti
                               .created_at = "2026-02-01T10:00:00+00:00"})},
          outbox);
     EXPECT_EQ(query_int(db, "SELECT count(*) FROM churn_events"), 0);
+    // The update not sent yet is withdrawn: the retraction says all there is to say.
     EXPECT_EQ(query_rows(db, "SELECT target, event_type, status FROM alerts_outbox ORDER BY id"),
-              "http://a.example/hook|customer.churn_updated|pending\n"
+              "http://a.example/hook|customer.churn_updated|retracted\n"
               "http://a.example/hook|customer.churn_retracted|pending\n");
     EXPECT_EQ(told(db), "");
 }
