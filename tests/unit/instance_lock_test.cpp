@@ -81,19 +81,13 @@ TEST(InstanceLock, ReleasedWhenItsHolderEndsOrDies) {
     EXPECT_TRUE(InstanceLock::acquire(db, error)) << error;
 }
 
-// A lock file another user left (a run as root before the service's own user): the message
-// says it exists and who must be able to write it, not that it could not be created.
-TEST(InstanceLock, ALockFileThisUserCannotOpenSaysWhose) {
-    if (::geteuid() != 0) GTEST_SKIP() << "needs root to leave a file another user cannot open";
-    TempDir dir;
-    ASSERT_EQ(::chmod(dir.path().c_str(), 0777), 0);
-    const std::string db = dir.file("a.db");
-    std::string error;
-    ASSERT_TRUE(InstanceLock::acquire(db, error)) << error;  // left behind, root's, 0640
+// The error InstanceLock::acquire gives uid/gid 65534 (nobody) for `db`, from a child
+// process (root switches user there); "child failed" when it could not run.
+std::string acquire_as_nobody(const std::string& db) {
     int out[2];
-    ASSERT_EQ(::pipe(out), 0);
+    if (::pipe(out) != 0) return "child failed";
     pid_t child = ::fork();
-    ASSERT_GE(child, 0);
+    if (child < 0) return "child failed";
     if (child == 0) {
         std::string e;
         if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(2);
@@ -108,7 +102,19 @@ TEST(InstanceLock, ALockFileThisUserCannotOpenSaysWhose) {
     ::close(out[0]);
     int status = 0;
     ::waitpid(child, &status, 0);
-    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? got : "child failed";
+}
+
+// A lock file another user left (a run as root before the service's own user): the message
+// says it exists and who must be able to write it, not that it could not be created.
+TEST(InstanceLock, ALockFileThisUserCannotOpenSaysWhose) {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root to leave a file another user cannot open";
+    TempDir dir;
+    ASSERT_EQ(::chmod(dir.path().c_str(), 0777), 0);
+    const std::string db = dir.file("a.db");
+    std::string error;
+    ASSERT_TRUE(InstanceLock::acquire(db, error)) << error;  // left behind, root's, 0640
+    const std::string got = acquire_as_nobody(db);
     EXPECT_EQ(got, "cannot open the lock file " + std::filesystem::weakly_canonical(db).string() +
                        ".lock (it exists; it must be writable by uid 65534, which runs serve): Permission denied");
 }
@@ -120,25 +126,7 @@ TEST(InstanceLock, ADirectoryThisUserCannotWriteSaysWhose) {
     TempDir dir;
     ASSERT_EQ(::chmod(dir.path().c_str(), 0755), 0);  // root's, not writable by others
     const std::string db = dir.file("a.db");
-    int out[2];
-    ASSERT_EQ(::pipe(out), 0);
-    pid_t child = ::fork();
-    ASSERT_GE(child, 0);
-    if (child == 0) {
-        std::string e;
-        if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(2);
-        (void)!InstanceLock::acquire(db, e);
-        (void)!::write(out[1], e.data(), e.size());
-        ::_exit(0);
-    }
-    ::close(out[1]);
-    std::string got;
-    char buf[512];
-    for (ssize_t n; (n = ::read(out[0], buf, sizeof buf)) > 0;) got.append(buf, static_cast<std::size_t>(n));
-    ::close(out[0]);
-    int status = 0;
-    ::waitpid(child, &status, 0);
-    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    const std::string got = acquire_as_nobody(db);
     const std::string real = std::filesystem::weakly_canonical(db).string();
     EXPECT_EQ(got, "cannot create the lock file " + real + ".lock (directory " +
                        std::filesystem::path(real).parent_path().string() +

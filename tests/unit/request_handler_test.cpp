@@ -85,34 +85,42 @@ TEST(RequestHandler, RefusedDeliveryIsA503WithRetryAfterAndCountedAsOverloaded) 
     EXPECT_EQ(fx.metrics.render().find("churnwatch_ack_duration_seconds_count"), std::string::npos);
 }
 
+// A handler whose log lines go to a file the test reads back.
+struct LoggedHandler {
+    TempDir dir;
+    Writer writer{dir.file("h.db"), WriterOptions{}};
+    Metrics metrics;
+    KeyRing keys{{kSecret}};
+    std::string log_path = dir.file("log");
+    int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    Logger logger{fd};
+    RequestHandler handler{keys, writer, metrics, logger, IngestOptions{}};
+
+    ~LoggedHandler() {
+        writer.stop();
+        ::close(fd);
+    }
+    std::string log() const { return read_file(log_path); }
+};
+
 // A full queue answers every delivery 503 as fast as they come: the log gets at most 20
 // "overloaded" lines a second, the metric counts every one.
 TEST(RequestHandler, OverloadedLinesAreLimitedTheMetricCountsAll) {
-    TempDir dir;
-    Writer writer(dir.file("h.db"), WriterOptions{});
-    writer.stop();  // submit() now refuses, as with a full queue
-    Metrics metrics;
-    KeyRing keys{{kSecret}};
-    const std::string log_path = dir.file("log");
-    const int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-    ASSERT_GE(fd, 0);
-    {
-        Logger logger(fd);
-        RequestHandler handler(keys, writer, metrics, logger, IngestOptions{});
-        for (int i = 0; i < 200; ++i) {
-            HttpRequest req;
-            req.method = "POST";
-            req.target = "/webhooks/recharge/subscription/cancelled";
-            req.headers = {{"X-Recharge-Hmac-Sha256", legacy_signature(kSecret, kBody)}};
-            req.body = kBody;
-            handler.handle(std::move(req), [](HttpResponse r) { EXPECT_EQ(r.status, 503); });
-        }
+    LoggedHandler h;
+    ASSERT_GE(h.fd, 0);
+    h.writer.stop();  // submit() now refuses, as with a full queue
+    for (int i = 0; i < 200; ++i) {
+        HttpRequest req;
+        req.method = "POST";
+        req.target = "/webhooks/recharge/subscription/cancelled";
+        req.headers = {{"X-Recharge-Hmac-Sha256", legacy_signature(kSecret, kBody)}};
+        req.body = kBody;
+        h.handler.handle(std::move(req), [](HttpResponse r) { EXPECT_EQ(r.status, 503); });
     }
-    ::close(fd);
-    EXPECT_EQ(metrics.value("churnwatch_deliveries_total",
-                            {{"topic", "subscription/cancelled"}, {"outcome", "overloaded"}}),
+    EXPECT_EQ(h.metrics.value("churnwatch_deliveries_total",
+                              {{"topic", "subscription/cancelled"}, {"outcome", "overloaded"}}),
               200);
-    const std::string log = read_file(log_path);
+    const std::string log = h.log();
     std::size_t lines = 0;
     for (auto at = log.find("\"outcome\":\"overloaded\""); at != std::string::npos;
          at = log.find("\"outcome\":\"overloaded\"", at + 1))
@@ -258,27 +266,16 @@ TEST(RequestHandler, ReadinessFailsOnAFullDisk) {
 // arriving, a full disk or a full queue showed only in the probe's answer.
 TEST(RequestHandler, EveryReadinessFailureIsLogged) {
     for (const bool full_disk : {true, false}) {
-        TempDir dir;
-        Writer writer(dir.file("h.db"), WriterOptions{});
-        Metrics metrics;
-        KeyRing keys{{kSecret}};
-        const std::string log_path = dir.file("log");
-        const int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-        ASSERT_GE(fd, 0);
-        {
-            Logger logger(fd);
-            RequestHandler handler(keys, writer, metrics, logger, IngestOptions{});
-            if (full_disk) handler.watch_free_space([]() -> std::optional<std::uint64_t> { return 0; });
-            else writer.stop();  // submit_probe() now refuses, as with a full queue
-            HttpResponse r = get_ready(handler);
-            EXPECT_EQ(r.status, 503);
-            const std::string why = full_disk ? "disk full (0 bytes" : "writer queue full";
-            EXPECT_NE(r.body.find(why), std::string::npos) << r.body;
-            const std::string log = read_file(log_path);
-            EXPECT_NE(log.find("\"event\":\"not_ready\""), std::string::npos) << log;
-            EXPECT_NE(log.find(why), std::string::npos) << log;
-        }
-        writer.stop();
-        ::close(fd);
+        LoggedHandler h;
+        ASSERT_GE(h.fd, 0);
+        if (full_disk) h.handler.watch_free_space([]() -> std::optional<std::uint64_t> { return 0; });
+        else h.writer.stop();  // submit_probe() now refuses, as with a full queue
+        HttpResponse r = get_ready(h.handler);
+        EXPECT_EQ(r.status, 503);
+        const std::string why = full_disk ? "disk full (0 bytes" : "writer queue full";
+        EXPECT_NE(r.body.find(why), std::string::npos) << r.body;
+        const std::string log = h.log();
+        EXPECT_NE(log.find("\"event\":\"not_ready\""), std::string::npos) << log;
+        EXPECT_NE(log.find(why), std::string::npos) << log;
     }
 }
