@@ -158,11 +158,10 @@ void retract_unsent_churn_alerts(sql::Database& db, int64_t episode_id, int64_t 
 // AlertOutbox::on_changed does this; so does `quarantine replay` run without alert targets.
 void retract_unsent_return_alerts(sql::Database& db, int64_t episode_id, int64_t customer_id);
 
-// Before the first attempt of a customer.churned or customer.reactivated row, the dispatcher
-// claims it (sets last_attempt_us) in a transaction of its own and gets the payload as of
+// Before the first attempt of a row, the dispatcher claims it (sets last_attempt_us) in a transaction of its own and gets the payload as of
 // the claim: the bytes every attempt then sends (AlertOutbox::on_changed rewrites only
-// unclaimed rows). nullopt when the row is no longer pending (withdrawn: the churn or the
-// return was undone before anyone heard of it). SQLite's write lock orders the claim and the
+// unclaimed rows). nullopt when the row is no longer pending (withdrawn: the churn, the
+// return or the correction was undone before anyone heard of it). SQLite's write lock orders the claim and the
 // outbox's withdrawal, so such an alert is either sent and then followed by what undoes it,
 // or never sent at all.
 std::optional<std::string> claim_alert(sql::Database& db, int64_t alert_id, Micros now);

@@ -538,12 +538,11 @@ void AlertDispatcher::run(Worker& w) {
             bool interrupted = false;
             for (Row& row : rows) {
                 if (stopping_) break;
-                // A churn or a return that was undone before its first attempt (alert-hold,
-                // or a late delivery) is withdrawn by the outbox; the claim tells which came
-                // first. A late delivery may have rewritten the payload since it was read:
-                // the claim gives the bytes that this and every later attempt send.
-                if ((row.event_type == kCustomerChurned || row.event_type == kCustomerReactivated) &&
-                    !row.attempted) {
+                // A churn, a return or a correction that was undone before its first attempt
+                // (alert-hold, or a late delivery) is withdrawn by the outbox; the claim tells
+                // which came first. A late delivery may have rewritten the payload since it
+                // was read: the claim gives the bytes that this and every later attempt send.
+                if (!row.attempted) {
                     auto claimed = claim_alert(*db, row.id, now_us());
                     if (!claimed) continue;
                     row.payload = std::move(*claimed);
