@@ -284,6 +284,21 @@ void AlertOutbox::on_changed(sql::Database& db, int64_t event_id, const Customer
     add(db, kCustomerChurned, event_id, c, e, churned);
 }
 
+namespace {
+
+// The episode's alerts of `types` (an SQL list of literals) that will not be sent now: neither
+// later (queued, never attempted) nor by an `alerts retry` (dead, disabled).
+void retract_unsent(sql::Database& db, int64_t episode_id, int64_t customer_id, const char* types,
+                    const std::string& reason) {
+    sql::Statement u(db, std::string("UPDATE alerts_outbox SET status = 'retracted', last_error = ?3"
+                                     " WHERE episode_id = ?1 AND customer_id = ?2 AND event_type IN (") +
+                             types + ") AND ((status = 'pending' AND last_attempt_us IS NULL)"
+                                     " OR status IN ('dead', 'disabled'))");
+    u.bind(1, episode_id).bind(2, customer_id).bind(3, reason).run();
+}
+
+}  // namespace
+
 void retract_unsent_churn_alerts(sql::Database& db, int64_t episode_id, int64_t customer_id) {
     sql::Statement u(db,
                      "UPDATE alerts_outbox SET status = 'retracted', last_error = 'a later delivery"
@@ -291,24 +306,14 @@ void retract_unsent_churn_alerts(sql::Database& db, int64_t episode_id, int64_t 
                      " WHERE episode_id = ? AND customer_id = ? AND event_type = 'customer.churned'"
                      " AND (status = 'dead' OR status = 'disabled')");
     u.bind(1, episode_id).bind(2, customer_id).run();
-    // The return and the corrections of a churn that did not happen: neither sent later
-    // (queued, never attempted) nor by an `alerts retry` (dead, disabled).
-    sql::Statement others(db,
-                          "UPDATE alerts_outbox SET status = 'retracted', last_error = 'a later delivery"
-                          " erased the churn it is about before it was delivered: it will not be sent'"
-                          " WHERE episode_id = ?1 AND customer_id = ?2"
-                          " AND event_type IN ('customer.reactivated', 'customer.churn_updated')"
-                          " AND ((status = 'pending' AND last_attempt_us IS NULL) OR status IN ('dead', 'disabled'))");
-    others.bind(1, episode_id).bind(2, customer_id).run();
+    // The return and the corrections of a churn that did not happen.
+    retract_unsent(db, episode_id, customer_id, "'customer.reactivated', 'customer.churn_updated'",
+                   "a later delivery erased the churn it is about before it was delivered: it will not be sent");
 }
 
 void retract_unsent_return_alerts(sql::Database& db, int64_t episode_id, int64_t customer_id) {
-    sql::Statement u(db,
-                     "UPDATE alerts_outbox SET status = 'retracted', last_error = 'a later delivery"
-                     " undid this return before it was delivered: it will not be sent'"
-                     " WHERE episode_id = ?1 AND customer_id = ?2 AND event_type = 'customer.reactivated'"
-                     " AND ((status = 'pending' AND last_attempt_us IS NULL) OR status IN ('dead', 'disabled'))");
-    u.bind(1, episode_id).bind(2, customer_id).run();
+    retract_unsent(db, episode_id, customer_id, "'customer.reactivated'",
+                   "a later delivery undid this return before it was delivered: it will not be sent");
 }
 
 // Per target, by what became of its customer.churned for this episode (matched on customer

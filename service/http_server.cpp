@@ -1159,9 +1159,8 @@ ListeningSocket ListeningSocket::open(const ServerOptions& options) {
     if (ec) throw std::runtime_error("cannot listen on " + listen_address(options) + ": " + ec.message());
     auto local = a.local_endpoint(ec);
     if (ec) throw std::runtime_error("cannot listen on " + listen_address(options) + ": " + ec.message());
-    std::string host = local.address().to_string();
-    if (local.address().is_v6()) host = "[" + host + "]";
     const bool v6 = local.address().is_v6();
+    const std::string host = v6 ? "[" + local.address().to_string() + "]" : local.address().to_string();
     const int fd = a.release(ec);
     if (ec) throw std::runtime_error("cannot listen on " + listen_address(options) + ": " + ec.message());
     return ListeningSocket(fd, v6, host + ":" + std::to_string(local.port()));
