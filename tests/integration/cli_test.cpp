@@ -18,6 +18,13 @@ namespace {
 const std::vector<std::string> kCommands = {"serve",     "rebuild",    "report", "alerts", "config",
                                             "send-test", "quarantine", "help",   "version"};
 
+// churnwatch.db in `dir`, migrated by `churnwatch rebuild` and empty; "" if that failed.
+std::string migrated_empty_db(const TempDir& dir) {
+    std::string db = dir.file("churnwatch.db");
+    write_file(db, "");  // an empty file is an empty database
+    return run_churnwatch({"rebuild", "--db", db}).exit_code == 0 ? db : "";
+}
+
 TEST(Help, HelpCommandPrintsThatCommandsHelpLikeCommandDashDashHelp) {
     auto general = run_churnwatch({"help"});
     ASSERT_EQ(general.exit_code, 0) << general.err;
@@ -134,9 +141,8 @@ TEST(Positional, CommandsWithoutPositionalArgumentsRefuseThemNamingTheArgument) 
 
 TEST(Positional, CommandsWithActionsNameTheUnexpectedArgument) {
     TempDir dir;
-    std::string db = dir.file("churnwatch.db");
-    write_file(db, "");
-    ASSERT_EQ(run_churnwatch({"rebuild", "--db", db}).exit_code, 0);  // migrated, empty
+    const std::string db = migrated_empty_db(dir);
+    ASSERT_FALSE(db.empty());
     struct Case {
         std::vector<std::string> args;
         std::string message;
@@ -190,9 +196,8 @@ TEST(Positional, CommandsWithActionsNameTheUnexpectedArgument) {
 // is not sent again by `alerts retry`: it would announce a churn the facts no longer show.
 TEST(AlertsRetry, ARetractedAlertIsNotSentAgain) {
     TempDir dir;
-    std::string db = dir.file("churnwatch.db");
-    write_file(db, "");
-    ASSERT_EQ(run_churnwatch({"rebuild", "--db", db}).exit_code, 0);  // migrated, empty
+    const std::string db = migrated_empty_db(dir);
+    ASSERT_FALSE(db.empty());
     {
         churnwatch::sql::Database conn(db);
         conn.exec("INSERT INTO alerts_outbox (target, event_type, episode_id, customer_id, webhook_id,"
@@ -215,9 +220,8 @@ TEST(AlertsRetry, ARetractedAlertIsNotSentAgain) {
 // a later delivery undid. The retraction and a still-standing churn may be sent again.
 TEST(AlertsRetry, ASentAlertOfAnErasedChurnOrAnUndoneReturnIsNotSentAgain) {
     TempDir dir;
-    std::string db = dir.file("churnwatch.db");
-    write_file(db, "");
-    ASSERT_EQ(run_churnwatch({"rebuild", "--db", db}).exit_code, 0);  // migrated, empty
+    const std::string db = migrated_empty_db(dir);
+    ASSERT_FALSE(db.empty());
     {
         churnwatch::sql::Database conn(db);
         // Episode 1 of customer 6 stands, churned again (its return undone); episode 2 is gone.
