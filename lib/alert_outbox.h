@@ -236,11 +236,4 @@ PrunedAlerts prune_finished_alerts(sql::Database& db, Micros cutoff, AlertPruneC
 // "msg_" + 32 lowercase hex digits from OpenSSL's CSPRNG.
 std::string random_webhook_id();
 
-// The service_state key that counts the `churnwatch alerts retry` runs that reset alerts of
-// a target (alerts_outbox.target). A running server's dispatcher compares it while it rests
-// the target after a failure: a retry ends the rest.
-inline std::string alert_retries_key(std::string_view target) {
-    return "alert_retries:" + std::string(target);
-}
-
 }  // namespace churnwatch

@@ -22,9 +22,6 @@ namespace churnwatch {
 namespace {
 
 constexpr auto kPollInterval = std::chrono::milliseconds(200);
-// While a target rests after a failure, how often its worker looks whether `churnwatch alerts
-// retry` (another process) reset one of its alerts meanwhile.
-constexpr auto kRetryCheckInterval = std::chrono::seconds(1);
 // How much later than now a time written by this clock may lie before it counts as written by
 // a clock ahead: more than the moments between a stamp and the check, less than any step
 // back worth knowing of.
@@ -169,10 +166,16 @@ Attempt run_command(const AlertTarget& target, const Row& row, std::chrono::mill
 // Prepared statements of one worker's connection.
 struct WorkerStatements {
     explicit WorkerStatements(sql::Database& db)
+        // Nothing while the target rests: one of its alerts failed an attempt and waits for
+        // its next (a pending row attempted before, due later). The rest is in the rows, so
+        // it holds across a restart or a reopened connection, and an alert due now never
+        // goes out before an older one that waits out its backoff step.
         : due(db,
               "SELECT id, event_type, webhook_id, payload, attempts, retry_from_us,"
               " last_attempt_us IS NOT NULL FROM alerts_outbox WHERE target = ?1 AND status = 'pending'"
-              " AND next_attempt_us <= ?2 ORDER BY id LIMIT ?3"),
+              " AND next_attempt_us <= ?2 AND NOT EXISTS (SELECT 1 FROM alerts_outbox AS r"
+              " WHERE r.target = ?1 AND r.status = 'pending' AND r.next_attempt_us > ?2"
+              " AND r.last_attempt_us IS NOT NULL) ORDER BY id LIMIT ?3"),
           sent(db,
                "UPDATE alerts_outbox SET status = 'sent', attempts = attempts + 1,"
                " last_attempt_us = ?2, last_status = ?3, last_error = NULL, sent_us = ?2"
@@ -191,20 +194,9 @@ struct WorkerStatements {
                          " disabled_us = excluded.disabled_us, reason = excluded.reason"),
           disable_rest(db,
                        "UPDATE alerts_outbox SET status = 'disabled', last_error = ?2"
-                       " WHERE target = ?1 AND status = 'pending'"),
-          retries(db, "SELECT CAST(value AS INTEGER) FROM service_state WHERE key = ?1") {}
-    sql::Statement due, sent, retry, finish, disable_target, disable_rest, retries;
+                       " WHERE target = ?1 AND status = 'pending'") {}
+    sql::Statement due, sent, retry, finish, disable_target, disable_rest;
 };
-
-// How many times `churnwatch alerts retry` reset alerts of this target (alert_retries_key):
-// a change the worker did not make itself.
-int64_t retries_of(WorkerStatements& st, const std::string& key) {
-    st.retries.reset();
-    st.retries.bind(1, key);
-    const int64_t n = st.retries.step() ? st.retries.column_int(0) : 0;
-    st.retries.reset();
-    return n;
-}
 
 // Writes an attempt's outcome to its row.
 void record(const std::string& target, WorkerStatements& st, sql::Database& db, const Row& row,
@@ -486,11 +478,8 @@ void AlertDispatcher::run(Worker& w) {
     std::unique_ptr<sql::Database> db;
     std::unique_ptr<WorkerStatements> st;
     uint64_t seen = 0;
-    Micros paused_until = 0;  // after a retryable failure the target rests until then
-    bool more = false;        // the last batch was full: look again without waiting
-    const std::string retries_key = alert_retries_key(w.target.name);
-    int64_t retries_seen = 0;  // the target's retry count when its due rows were last read
-    auto next_retry_check = std::chrono::steady_clock::time_point{};
+    Micros error_pause_until = 0;  // after a database error, a second before the next try
+    bool more = false;             // the last batch was full: look again without waiting
     // start() looked at every target's rows: the first look here is one interval later.
     auto next_clock_check = std::chrono::steady_clock::now() + clock_check_interval_;
     auto cancelled = [this] { return stopping_.load(); };
@@ -510,22 +499,11 @@ void AlertDispatcher::run(Worker& w) {
             }
             if (const auto now = std::chrono::steady_clock::now(); now >= next_clock_check) {
                 next_clock_check = now + clock_check_interval_;
-                // A rest taken by a clock since moved back would last until it caught up.
-                if (catch_up_with_clock(db.get(), &w) > 0 || paused_until > now_us() + schedule_horizon())
-                    paused_until = 0;
+                // A rest taken by a clock since moved back would last until it caught up:
+                // its row is made due now.
+                catch_up_with_clock(db.get(), &w);
             }
-            if (now_us() < paused_until) {
-                // An operator's `alerts retry` of one of its alerts ends the rest: they want it
-                // sent now (the receiver is back), not after a backoff of up to 10 minutes or a
-                // long Retry-After. Looked at once a second, not at every poll.
-                const auto now = std::chrono::steady_clock::now();
-                if (now < next_retry_check) continue;
-                next_retry_check = now + kRetryCheckInterval;
-                if (retries_of(*st, retries_key) == retries_seen) continue;
-                paused_until = 0;
-            }
-            // Read before the due rows: a retry committed after this is noticed during a rest.
-            retries_seen = retries_of(*st, retries_key);
+            if (now_us() < error_pause_until) continue;
             std::vector<Row> rows;
             st->due.reset();
             st->due.bind(1, w.target.name).bind(2, now_us()).bind(3, kBatch);
@@ -561,14 +539,10 @@ void AlertDispatcher::run(Worker& w) {
                 record(w.target.name, *st, *db, row, d, at.last_status, now);
                 report(metrics_, logger_, w.label, row, d, at.last_status, now,
                        std::chrono::steady_clock::now() - started, at.stderr_note);
-                if (d.action == AlertAction::Retry) {
-                    // The target rests until then: a down receiver gets one probe per backoff
-                    // step, and the oldest alert goes first when it is back.
-                    paused_until = d.next_attempt;
-                    interrupted = true;
-                    break;
-                }
-                if (d.action == AlertAction::DisableTarget) {
+                // Retry: the target rests until that row's next attempt (the due query sees
+                // it), so a down receiver gets one probe per backoff step, and the oldest
+                // alert goes first when it is back.
+                if (d.action == AlertAction::Retry || d.action == AlertAction::DisableTarget) {
                     interrupted = true;
                     break;
                 }
@@ -581,7 +555,7 @@ void AlertDispatcher::run(Worker& w) {
                 .str("error", e.what());
             st.reset();
             db.reset();
-            paused_until = now_us() + kMicrosPerSecond;
+            error_pause_until = now_us() + kMicrosPerSecond;
         }
     }
 }

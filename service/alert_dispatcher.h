@@ -7,10 +7,12 @@
 // `churnwatch alerts retry` from another process), takes its target's due pending rows in id
 // order, sends each (HTTP: Standard Webhooks headers, webhook-timestamp = now; command: the
 // payload on stdin), applies lib/alert_policy.h and updates the row. After a retryable
-// failure the whole target pauses until that row's next attempt, so a down receiver gets
-// one probe per backoff step rather than one per pending alert. An `alerts retry` of one of
-// the target's alerts ends the pause: it counts itself in service_state
-// (alert_retries_key), and a paused worker compares that count once a second.
+// failure the whole target rests until that row's next attempt, so a down receiver gets
+// one probe per backoff step rather than one per pending alert. The rest is read from the
+// rows (a pending alert attempted before and due later), not kept in memory: it holds across
+// a restart, and an alert due now (a retraction, a correction) never overtakes an older one
+// waiting out its backoff. An `alerts retry` of one of the target's alerts ends the rest: it
+// makes those rows due now too (see service/alerts_command.cpp).
 //
 // Times in the outbox come from the system clock. Rows it stamped while it was ahead (then
 // corrected back) would wait, unsent and silently, for the real clock to catch up: at start,

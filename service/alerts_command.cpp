@@ -1,8 +1,9 @@
 // `churnwatch alerts list [--status S]` and `churnwatch alerts retry ID…|--all-dead`: look at
 // the alert outbox and send dead-lettered (or disabled) alerts again. Works beside a running
 // server: its dispatcher polls the outbox and picks retried rows up within a second, also
-// when it was resting the target after a failure (the retry counts itself in service_state,
-// alert_retries_key, and the dispatcher looks at that count once a second during a rest).
+// when it was resting the target after a failure (the rest is a pending alert attempted
+// before and due later: the retry makes those of the target due now too, so the target's
+// alerts go out in order at once).
 //
 // Retrying resets a row to pending, due now, with attempts 0 and a fresh retry budget; its
 // payload and webhook-id stay (receivers deduplicate on the id). Retrying an alert of a
@@ -192,16 +193,17 @@ int retry(const Config& config, const std::vector<std::string>& ids_text) {
                          " next_attempt_us = ?2, retry_from_us = ?2, last_error = NULL, sent_us = NULL"
                          " WHERE id = ?1");
     sql::Statement enable(*db, "DELETE FROM alert_targets_disabled WHERE target = ?");
-    // Tells a running server's dispatcher, which may be resting the target after a failure
-    // (up to 10 minutes, or a long Retry-After), to go now.
-    sql::Statement count_retry(*db,
-                               "INSERT INTO service_state (key, value) VALUES (?1, '1') ON CONFLICT (key)"
-                               " DO UPDATE SET value = CAST(value AS INTEGER) + 1");
+    // Ends the target's rest after a failure (up to 10 minutes, or a long Retry-After): asking
+    // for a resend means the receiver is back. Its alerts that wait out a backoff step are
+    // due now, and go in order with the retried ones (alert-hold's held churns stay held).
+    sql::Statement end_rest(*db,
+                            "UPDATE alerts_outbox SET next_attempt_us = ?2 WHERE target = ?1"
+                            " AND status = 'pending' AND last_attempt_us IS NOT NULL AND next_attempt_us > ?2");
     // Ids up to this one were given out (AUTOINCREMENT): one of them missing was deleted.
     sql::Statement last_id(*db, "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'alerts_outbox'), 0)");
     const int64_t given_out = last_id.step() ? last_id.column_int(0) : 0;
     int missing = 0, retried = 0;
-    std::set<std::string> enabled, counted;
+    std::set<std::string> enabled, rested;
     for (int64_t id : ids) {
         find.reset();
         find.bind(1, id);
@@ -237,9 +239,9 @@ int retry(const Config& config, const std::vector<std::string>& ids_text) {
         enable.bind(1, target).run();
         if (db->changes() > 0 && enabled.insert(target).second)
             std::printf("target %s re-enabled\n", stored_target_label(target).c_str());
-        if (counted.insert(target).second) {
-            count_retry.reset();
-            count_retry.bind(1, alert_retries_key(target)).run();
+        if (rested.insert(target).second) {
+            end_rest.reset();
+            end_rest.bind(1, target).bind(2, now).run();
         }
     }
     txn.commit();

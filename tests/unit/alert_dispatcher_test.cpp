@@ -155,6 +155,42 @@ TEST(AlertDispatcher, ARestTakenByAClockAheadEndsAtTheNextClockCheck) {
     EXPECT_EQ(query_int(db, "SELECT attempts FROM alerts_outbox"), 2);
 }
 
+// A target's rest after a failure is in its rows (a pending alert attempted before, due
+// later), not in the worker's memory: a dispatcher started on them (after a restart, or a
+// worker that reopened its connection) sends nothing of that target until the rest ends,
+// then the older alert first. Before, an alert due now (a retraction, say) went out at once,
+// ahead of the churn it takes back.
+TEST(AlertDispatcher, ATargetsRestHoldsAcrossARestartAndTheOldestAlertGoesFirst) {
+    TempDir dir;
+    const std::string db = migrated_db(dir);
+    HttpReceiver rx;
+    const AlertSettings settings = settings_for(rx);
+    const AlertTarget& target = settings.targets.front();
+    const Micros now = now_us();
+    // As a run of serve left them: the churn failed once and waits 3 s; a retraction is due.
+    add_pending(db, target.name, "msg_resting", now - 10 * kMicrosPerSecond);
+    {
+        sql::Database conn(db);
+        sql::Statement rest(conn, "UPDATE alerts_outbox SET attempts = 1, last_attempt_us = ?1, next_attempt_us = ?2");
+        rest.bind(1, now - kMicrosPerSecond).bind(2, now + 3 * kMicrosPerSecond).run();
+    }
+    add_pending(db, target.name, "msg_due", now);
+    LogFile log_file(dir);
+    ASSERT_GE(log_file.fd(), 0);
+    {
+        Logger logger(log_file.fd());
+        AlertDispatcher dispatcher(db, settings, nullptr, logger);
+        dispatcher.start();
+        ASSERT_TRUE(rx.wait_for(2, 15s)) << log_file.text();
+        dispatcher.stop();
+    }
+    ASSERT_EQ(rx.count(), 2u);
+    EXPECT_EQ(rx.requests()[0].header("webhook-id"), "msg_resting") << "an alert overtook the one resting";
+    EXPECT_EQ(rx.requests()[1].header("webhook-id"), "msg_due");
+    EXPECT_GE(query_int(db, "SELECT min(sent_us) FROM alerts_outbox"), now + 3 * kMicrosPerSecond)
+        << "the rest was cut short";
+}
+
 // serve's writer observer is the notifier, with the metrics behind it: an observation it
 // does not pass on never reaches them (the disk_low check runs at each checkpoint interval).
 TEST(AlertCommitNotifier, PassesEveryObservationOn) {
