@@ -102,10 +102,11 @@ struct AlertOutbox::Statements {
                          "UPDATE alerts_outbox SET payload = ?3 WHERE episode_id = ?1 AND customer_id = ?2"
                          " AND event_type = 'customer.reactivated' AND last_attempt_us IS NULL"
                          " AND status IN ('pending', 'disabled') AND payload IS NOT ?3"),
+          // alert_told_return (0022): the target's latest customer.reactivated row for the
+          // episode as it is, or was when it finished.
           returned(db,
-                   "SELECT status, last_attempt_us IS NOT NULL FROM alerts_outbox"
-                   " WHERE episode_id = ?2 AND target = ?1 AND customer_id = ?3"
-                   " AND event_type = 'customer.reactivated' ORDER BY id DESC LIMIT 1") {}
+                   "SELECT status, attempted FROM alert_told_return"
+                   " WHERE episode_id = ?2 AND target = ?1 AND customer_id = ?3") {}
     sql::Statement email, disabled, announced, withdraw, insert, rewrite, rewrite_return, returned;
 };
 
@@ -330,12 +331,18 @@ void AlertOutbox::on_retracted(sql::Database& db, int64_t event_id, const Custom
     retract_unsent_churn_alerts(db, event_id, c.customer_id);
     std::vector<char> to(routes_.size(), 0);
     for (std::size_t i = 0; i < routes_.size(); ++i) {
+        // Told of its return (sent, or an attempt begun; one not attempted was withdrawn just
+        // now): the episode it ended did not happen either. Also to a target that wants only
+        // returns, which never heard of the churn itself.
+        bool told = returned_told(routes_[i].target, event_id, c.customer_id);
         auto churn = churn_row(routes_[i].target, event_id, c.customer_id);
-        if (!churn) continue;
-        if (churn->status == "pending" && !churn->attempted &&
-            withdraw(churn->id, "a later delivery erased this churn before it was sent: not sent"))
-            continue;
-        if (churn->status == "sent" || churn->status == "pending") to[i] = routes_[i].retracted;
+        if (churn && churn->status == "pending" && !churn->attempted &&
+            withdraw(churn->id, "a later delivery erased this churn before it was sent: not sent")) {
+            // never heard of the churn (and so of no return either)
+        } else if (churn && (churn->status == "sent" || churn->status == "pending")) {
+            told = true;
+        }
+        to[i] = told && routes_[i].retracted;
     }
     add(db, kCustomerChurnRetracted, event_id, c, e, to);
 }

@@ -37,7 +37,7 @@ struct AlertRoute {
     std::string target;  // alerts_outbox.target: the URL, or "command:<path>"
     bool churned = true;
     bool reactivated = true;
-    bool retracted = true;  // sent only for episodes this target was told of (churned)
+    bool retracted = true;  // sent only for episodes this target was told of (churned or returned)
     bool updated = false;   // likewise; opt-in
 };
 
@@ -80,9 +80,9 @@ public:
     void on_reactivated(sql::Database& db, int64_t event_id, const CustomerOutcome& c,
                         const ChurnEpisode& e) override;
     // To each target that wants retractions and whose customer.churned for this episode was
-    // sent or attempted (it may be on its way right now). One never attempted is withdrawn
-    // instead; one that will never be sent (dead, disabled) becomes 'retracted'. See
-    // alert_outbox.cpp.
+    // sent or attempted (it may be on its way right now), or whose customer.reactivated was.
+    // A churn alert never attempted is withdrawn instead; one that will never be sent (dead,
+    // disabled) becomes 'retracted'. See alert_outbox.cpp.
     void on_retracted(sql::Database& db, int64_t event_id, const CustomerOutcome& c,
                       const ChurnEpisode& e) override;
     // A customer.churned for this episode that no attempt has begun on (held by alert-hold,
@@ -128,7 +128,8 @@ private:
     std::optional<ChurnRow> churn_row(const std::string& target, int64_t episode_id,
                                       int64_t customer_id);
     // Whether the target's latest customer.reactivated row for this episode was sent or an
-    // attempt began on it (it may be on its way). Rows deleted by retention count as not told.
+    // attempt began on it (it may be on its way). Read from alert_told_return (0022), which
+    // keeps that also once retention deleted the row.
     bool returned_told(const std::string& target, int64_t episode_id, int64_t customer_id);
     // Marks a never-attempted pending churn row 'retracted' with the reason; false when the
     // dispatcher claimed it first (it is being, or was, sent).
@@ -193,8 +194,9 @@ RescheduledAlerts reschedule_future_alerts(sql::Database& db, Micros now, Micros
 // customer.churn_updated when a late delivery erases or changes the episode) or it was
 // withdrawn within alert-hold (why it hears nothing of the return, and why the churn is
 // announced after all if the return is undone) — is kept in alert_told (0021), one small row
-// per target and episode, for as long as the episode is in churn_events. Deleting an alert
-// leaves that row as it was.
+// per target and episode, for as long as the episode is in churn_events; what it reads of a
+// return alert (whether it was sent) likewise, in alert_told_return (0022). Deleting an alert
+// leaves those rows as they were.
 struct PrunedAlerts {
     int64_t sent = 0, dead = 0, disabled = 0, retracted = 0;
     int64_t total() const { return sent + dead + disabled + retracted; }

@@ -221,15 +221,17 @@ struct ChurnStore::Statements {
                       " OR category IS NOT ?3 OR subscription_id IS NOT ?4 OR charge_id IS NOT ?5"
                       " OR delivery_id IS NOT ?6 OR reactivated_at IS NOT ?7)"),
           del_episode(db, "DELETE FROM churn_events WHERE id = ?"),
-          // What the alert targets were told of it (0021): nothing asks once it is gone.
+          // What the alert targets were told of it and of its return (0021, 0022): nothing
+          // asks once it is gone.
           del_told(db, "DELETE FROM alert_told WHERE episode_id = ?"),
+          del_told_return(db, "DELETE FROM alert_told_return WHERE episode_id = ?"),
           last_episode_id(db, kLastEpisodeId),
           set_last_episode_id(db, kSetLastEpisodeId) {}
 
     sql::Statement ins_sub, ins_charge, ins_customer;
     sql::Statement sel_subs, sel_charges, sel_customers;
     sql::Statement upsert_customer, upsert_subscription, upsert_charge;
-    sql::Statement sel_episodes, ins_episode, upd_episode, del_episode, del_told;
+    sql::Statement sel_episodes, ins_episode, upd_episode, del_episode, del_told, del_told_return;
     sql::Statement last_episode_id, set_last_episode_id;
 };
 
@@ -656,6 +658,8 @@ void ChurnStore::sync_episodes(const CustomerOutcome& o, bool notify) {
         st_->del_episode.bind(1, existing[j].id).run();
         st_->del_told.reset();
         st_->del_told.bind(1, existing[j].id).run();
+        st_->del_told_return.reset();
+        st_->del_told_return.bind(1, existing[j].id).run();
     }
     for (std::size_t i = 0; i < o.episodes.size(); ++i) {
         const ChurnEpisode& e = o.episodes[i];
@@ -1056,12 +1060,14 @@ RebuildStats ChurnStore::rebuild(sql::Database& db, std::size_t json_max_depth,
     }
     {
         // The episodes not found again are gone, and what the alert targets were told of them
-        // with them (0021); those kept their ids, and keep that too. churn_events is read by
-        // its primary key, which DeferredIndexes leaves in place.
-        sql::Statement gone(db,
-                            "DELETE FROM alert_told WHERE NOT EXISTS (SELECT 1 FROM churn_events e"
-                            " WHERE e.id = alert_told.episode_id AND e.customer_id = alert_told.customer_id)");
-        gone.run();
+        // with them (0021, 0022); those kept their ids, and keep that too. churn_events is
+        // read by its primary key, which DeferredIndexes leaves in place.
+        for (const char* table : {"alert_told", "alert_told_return"}) {
+            sql::Statement gone(db, std::string("DELETE FROM ") + table +
+                                        " AS t WHERE NOT EXISTS (SELECT 1 FROM churn_events e"
+                                        " WHERE e.id = t.episode_id AND e.customer_id = t.customer_id)");
+            gone.run();
+        }
     }
     step_done("analyst rows");
     indexes.restore();

@@ -20,8 +20,9 @@
 //
 // Retention (alert-retention-days, unless 0): a thread of its own, on a connection of its
 // own, deletes finished alerts that finished longer ago than that (AlertPruner: never a
-// pending one; what the outbox reads again of a churn alert is in alert_told), also when no
-// target is configured (rows of earlier configurations age as well). Once at start and then
+// pending one; what the outbox reads again of a churn or return alert is in alert_told and
+// alert_told_return), also when no target is configured (rows of earlier configurations age
+// as well). Once at start and then
 // every 10 minutes, a thousand rows per statement with a pause between statements, so ingest
 // never waits long for the write lock. A pass looks at the rows that came of age since the
 // last one; at start and once a day it looks at every finished row again (rows that finished

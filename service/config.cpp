@@ -87,8 +87,8 @@ const std::vector<OptionSpec>& option_specs() {
         {"alert-retention-days", "DAYS", "30",
          "delete sent, dead, disabled and retracted alerts DAYS days after they finished (a dead "
          "one: after its last attempt); pending alerts stay. What a target was told of a churn "
-         "(its retraction depends on it) is kept apart, in alert_told, while the churn is in "
-         "churn_events; 0 keeps every alert"},
+         "or its return (its retraction depends on it) is kept apart, in alert_told and "
+         "alert_told_return, while the churn is in churn_events; 0 keeps every alert"},
         {"status", "STATUS", nullptr, "alerts list: only pending, sent, dead, disabled or retracted alerts"},
         {"all-dead", "", nullptr, "alerts retry: every dead-lettered alert"},
         {"from", "YYYY-MM", nullptr, "report: first month"},

@@ -963,6 +963,88 @@ TEST(AlertTold, AnUpgradedDatabaseFillsItFromTheAlertsItKept) {
               "http://a.example/hook|customer.churn_retracted|8|pending\n");
 }
 
+// What a target was told of a return — its latest customer.reactivated for the episode, sent
+// or on its way — is kept in alert_told_return (0022), so retention deletes the alert like
+// any other and the target still hears what follows: a late delivery that undoes the return
+// is sent as customer.churn_updated (reactivated_at null) to the target that asks for it,
+// and one that erases the episode as customer.churn_retracted — also to a target that wants
+// only returns (it heard of the episode that way), not to one whose return was never sent.
+TEST(AlertToldReturn, ADeliveredReturnGoesAfterTheRetentionAndTheUndoAndTheErasureStillFollow) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    const std::string updates = "http://updates.example/hook", returns = "http://returns.example/hook",
+                      dead = "http://dead.example/hook";
+    const std::vector<AlertRoute> routes = {{updates, true, true, true, true},
+                                            {returns, false, true, true, false},
+                                            {dead, false, true, true, false}};
+    Micros now = kNow - 40 * kDay;
+    AlertOutbox outbox(routes, [&now] { return now; });
+    feed(db, brief_churn(7), outbox);
+    const int64_t episode = query_int(db, "SELECT id FROM churn_events WHERE customer_id = 7");
+    sql::Database conn(db);
+    const std::string forty_days_ago = std::to_string(kNow - 40 * kDay);
+    conn.exec("UPDATE alerts_outbox SET status = 'sent', attempts = 1, last_attempt_us = " + forty_days_ago +
+              ", sent_us = " + forty_days_ago + " WHERE target <> '" + dead + "';"
+              "UPDATE alerts_outbox SET status = 'dead', attempts = 9, last_attempt_us = " + forty_days_ago +
+              " WHERE target = '" + dead + "'");
+    EXPECT_EQ(prune_finished_alerts(conn, kNow - kRetention).total(), 4);
+    EXPECT_EQ(query_int(db, "SELECT count(*) FROM alerts_outbox"), 0);
+    const std::string e = std::to_string(episode);
+    EXPECT_EQ(query_rows(db, "SELECT episode_id, target, status, attempted FROM alert_told_return ORDER BY 2"),
+              e + "|" + dead + "|dead|1\n" + e + "|" + returns + "|sent|1\n" + e + "|" + updates + "|sent|1\n");
+
+    auto in_txn = [&](const std::function<void()>& f) {
+        sql::Transaction txn(conn);
+        f();
+        txn.commit();
+    };
+    CustomerOutcome c;
+    c.customer_id = 7;
+    ChurnEpisode back;
+    back.churned_at = kNow - 40 * kDay - kHold;
+    back.reactivated_at = kNow - 40 * kDay;
+    ChurnEpisode again = back;
+    again.reactivated_at.reset();
+    now = kNow;
+    // A late delivery undoes the return: the target that asks for updates is told.
+    in_txn([&] { outbox.on_changed(conn, episode, c, again, back); });
+    EXPECT_EQ(query_rows(db, "SELECT target, event_type, status FROM alerts_outbox ORDER BY id"),
+              updates + "|customer.churn_updated|pending\n");
+    EXPECT_EQ(reactivated_in(query_rows(db, "SELECT payload FROM alerts_outbox")), "null");
+    // Then one erases the episode: a retraction to the target told of the churn, and to the
+    // one told only of the return; not to the one whose return died unsent.
+    in_txn([&] { outbox.on_retracted(conn, episode, c, again); });
+    // The update not sent yet is withdrawn: the retraction says all there is to say.
+    EXPECT_EQ(query_rows(db, "SELECT target, event_type, status FROM alerts_outbox ORDER BY id"),
+              updates + "|customer.churn_updated|retracted\n" + updates + "|customer.churn_retracted|pending\n" +
+                  returns + "|customer.churn_retracted|pending\n");
+}
+
+// Migration 0022 fills alert_told_return from the return alerts an older churnwatch kept:
+// each target's latest one of each episode still in churn_events (not an erased episode's).
+TEST(AlertToldReturn, AnUpgradedDatabaseFillsItFromTheAlertsItKept) {
+    TempDir dir;
+    const std::string path = dir.file("a.db");
+    const std::string a = "http://a.example/hook";
+    {
+        sql::Database db(path);
+        migrate_until(db, "0022");
+        db.exec("INSERT INTO churn_events (id, customer_id, churned_at, reason, category, reactivated_at) VALUES"
+                " (5, 1, '2026-01-01 00:00:00', 'cancelled', 'voluntary', '2026-01-02 00:00:00')");
+        add_row(db, "5a_first", a, "customer.reactivated", 5, 1, "sent", -50 * kDay, -49 * kDay, -49 * kDay);
+        add_row(db, "5a_latest", a, "customer.reactivated", 5, 1, "pending", -kDay, -kDay / 2);
+        add_row(db, "9a_erased", a, "customer.reactivated", 9, 4, "sent", -50 * kDay, -49 * kDay, -49 * kDay);
+    }
+    sql::Database db(path);
+    configure_connection(db);
+    const auto applied = apply_migrations(db);
+    ASSERT_FALSE(applied.empty());
+    EXPECT_EQ(applied[0], "0022_alert_told_return.sql");
+    EXPECT_EQ(query_rows(path, "SELECT t.episode_id, o.webhook_id, t.status, t.attempted FROM alert_told_return t"
+                               " JOIN alerts_outbox o ON o.id = t.alert_id"),
+              "5|5a_latest|pending|1\n");
+}
+
 // `churnwatch rebuild` on db, in one transaction as the command runs it (no listener: it
 // announces nothing).
 void rebuild_db(const std::string& db) {
