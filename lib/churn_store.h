@@ -55,7 +55,9 @@ public:
 //    (a new subscription, an activation) no longer names the deactivation's episode.
 // 6: a subscription ending within the hour after a deactivation names the episode even when
 //    another of the customer's subscriptions outlasts the hour (cancelled later, or never).
-inline constexpr int64_t kRulesVersion = 6;
+// 7: a subscription/deleted dated by its updated_at (no cancelled_at) ends no earlier than the
+//    subscription's latest paid charge.
+inline constexpr int64_t kRulesVersion = 7;
 // The version that computed this database's churn tables: the one recorded in service_state
 // ('rules_version'); 1 when customers exist but none was recorded; kRulesVersion when
 // nothing has been derived yet (it then records it, so later rows count as this version's).

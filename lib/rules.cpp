@@ -191,6 +191,15 @@ public:
         return n;
     }
 
+    // When the latest successful charge covering the subscription was paid (min: none).
+    Micros latest_paid_covering(int64_t sub_id) const {
+        Micros latest = std::numeric_limits<Micros>::min();
+        for (const ChargeInfo& c : charges_) {
+            if (c.paid_at && c.subscription_ids.contains(sub_id)) latest = std::max(latest, *c.paid_at);
+        }
+        return latest;
+    }
+
     // The latest (then largest id) max-retries charge with tc in [from, to] still unresolved
     // at `at`; restricted to charges covering `sub_id` when given.
     const ChargeInfo* latest_unresolved_failure(std::optional<int64_t> sub_id, Micros from,
@@ -224,6 +233,9 @@ struct SubInterval {
     // before a reopen), gathered while walking.
     bool status_expired = false;
     bool flag_max_retries = false;
+    // Ended by a deletion dated by its updated_at (no plausible cancelled_at): the time of the
+    // subscription's last change, which can be long before the deletion.
+    bool end_from_deletion_update = false;
     // The versions before the end said max_retries_reached, from this time on (the flag may
     // be gone from the cancelling version itself).
     std::optional<Micros> flagged_since;
@@ -247,10 +259,18 @@ bool is_terminal(const SubscriptionFact& f) {
 // before the start, not after the version itself), else the version's updated_at. Recharge
 // sends updated_at in whole seconds and cancelled_at with microseconds (…:44 and
 // …:44.512301): within the same second counts as not after.
-Micros end_time(const SubscriptionFact& f, Micros not_before) {
+bool plausible_cancelled_at(const SubscriptionFact& f, Micros not_before) {
     const auto& c = f.sub.cancelled_at;
-    if (c && *c >= not_before && *c < add_saturated(f.sub.updated_at, kMicrosPerSecond)) return *c;
-    return f.sub.updated_at;
+    return c && *c >= not_before && *c < add_saturated(f.sub.updated_at, kMicrosPerSecond);
+}
+
+Micros end_time(const SubscriptionFact& f, Micros not_before) {
+    return plausible_cancelled_at(f, not_before) ? *f.sub.cancelled_at : f.sub.updated_at;
+}
+
+// Whether this terminal version's end is a deletion's updated_at (see SubInterval).
+bool dated_by_deletion_update(const SubscriptionFact& f, Micros not_before) {
+    return f.action == "deleted" && !plausible_cancelled_at(f, not_before);
 }
 
 SubInterval open_interval(const SubscriptionFact& f, bool first_opening) {
@@ -266,6 +286,7 @@ SubInterval ended_before_seen(const SubscriptionFact& f) {
     SubInterval iv;
     iv.sub_id = f.sub.id;
     iv.end = end_time(f, std::numeric_limits<Micros>::min());
+    iv.end_from_deletion_update = dated_by_deletion_update(f, std::numeric_limits<Micros>::min());
     iv.end_delivery = f.delivery_id;
     if (f.sub.created_at && *f.sub.created_at < iv.end) {
         iv.start = *f.sub.created_at;
@@ -294,6 +315,7 @@ std::vector<SubInterval> walk_subscription(const Versions<SubscriptionFact>& ver
         if (is_terminal(f)) {
             if (open) {
                 out.back().end = end_time(f, out.back().start);
+                out.back().end_from_deletion_update = dated_by_deletion_update(f, out.back().start);
                 out.back().end_delivery = f.delivery_id;
                 out.back().flagged_since = flagged;
                 open = false;
@@ -574,7 +596,16 @@ std::vector<SubInterval> subscription_intervals(const VersionsById<SubscriptionF
                                                 Micros grace) {
     std::vector<SubInterval> all;
     for (const auto& [id, list] : versions) {
-        for (SubInterval& iv : walk_subscription(list)) all.push_back(iv);
+        std::vector<SubInterval> walked = walk_subscription(list);
+        // A deletion dated by the subscription's last change (Recharge sends a deleted
+        // subscription as it was): a charge of it paid after that shows it was active until
+        // then at least. Without this, one never changed after its creation was active for
+        // no time at all, and its paying customer never a subscriber.
+        if (!walked.empty() && walked.back().end_from_deletion_update) {
+            SubInterval& last = walked.back();
+            last.end = std::max(last.end, book.latest_paid_covering(last.sub_id));
+        }
+        for (SubInterval& iv : walked) all.push_back(iv);
     }
     for (SubInterval& iv : all) {
         if (!iv.open()) conclude_interval(iv, book, grace, first_activation_signal_after(iv.end, sig, all));
