@@ -26,7 +26,7 @@ struct Delivery {
     std::string dedupe_key;
     std::string body;  // raw bytes, exactly as received
     DeliveryStatus status = DeliveryStatus::Accepted;
-    std::string reason;  // readable; set when quarantined
+    std::string reason;  // readable; why quarantined, or a note on an accepted one (an included object left out)
     std::optional<DecodedPayload> payload;  // decoded objects when accepted
 };
 

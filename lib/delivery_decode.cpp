@@ -43,6 +43,8 @@ bool decode_delivery(Delivery& d, const JsonLimits& limits, std::string& reason)
         return false;
     }
     d.payload = std::move(std::get<DecodedPayload>(decoded));
+    // Accepted, with a note in deliveries.reason on what was left out of it.
+    d.reason = d.payload->ignored;
     return true;
 }
 

@@ -83,6 +83,9 @@ struct DecodedPayload {
     std::optional<Subscription> subscription;
     std::optional<Charge> charge;
     std::optional<Customer> customer;
+    // Included objects (included_objects) that could not be decoded and were left out, with
+    // why: "included customer ignored: customer.updated_at missing or not a timestamp".
+    std::string ignored;
 };
 
 }  // namespace churnwatch

@@ -465,11 +465,16 @@ std::variant<DecodedPayload, DecodeError> decode_payload(const rapidjson::Value&
         if (key == "charge") return decode_slot(root, key, out.charge, charge_fn);
         return decode_slot(root, key, out.customer, decode_customer);
     };
-    // The topic's own object first, so its problems are the ones reported.
+    // The topic's own object must decode; an included one that does not (a short customer
+    // record without updated_at, say) is left out, saying why, rather than costing the
+    // delivery its own facts.
     if (auto err = decode_key(topic.resource)) return *err;
     for (std::string_view key : {"subscription", "charge", "customer"}) {
         if (key == topic.resource) continue;
-        if (auto err = decode_key(key)) return *err;
+        if (auto err = decode_key(key)) {
+            if (!out.ignored.empty()) out.ignored += "; ";
+            out.ignored += "included " + std::string(key) + " ignored: " + err->reason;
+        }
     }
 
     VersionVotes votes;

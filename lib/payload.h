@@ -16,11 +16,12 @@ struct DecodeError {
 };
 
 // Decodes the objects the topic's resource needs; extra top-level objects (included_objects)
-// are decoded too when they are subscription/charge/customer. Errors:
+// are decoded too when they are subscription/charge/customer (one that cannot be is left
+// out, and DecodedPayload::ignored says why). Errors:
 //  - root not an object;
 //  - the topic's resource is subscription/charge/customer but that key is missing or not an
 //    object ("topic subscription/cancelled but payload has no \"subscription\" object");
-//  - an object lacks a usable id, customer id, or updated_at.
+//  - the topic's object lacks a usable id, customer id, or updated_at.
 // Topics of other resources (order/…, address/…) decode to an empty DecodedPayload.
 // When topic is charge/max_retries_reached, charge.max_retries_reached is set.
 std::variant<DecodedPayload, DecodeError> decode_payload(const rapidjson::Value& root,

@@ -132,6 +132,13 @@ std::span<const std::string_view> known_topic_names() { return kKnownTopics; }
 
 std::optional<Topic> infer_topic(const rapidjson::Value& root) {
     if (!root.IsObject()) return std::nullopt;
+    // A body that names its topic ({"type":"subscription/cancelled","subscription":{…}}, as
+    // Recharge's published test vector does): that topic, when the body carries the object it
+    // is about. The shape alone cannot tell, say, a 2021-11 deactivation from an update.
+    if (auto named = parse_topic(string_field(root, "type")); named && is_known_topic(*named)) {
+        const auto it = root.FindMember(rapidjson::StringRef(named->resource.data(), named->resource.size()));
+        if (it != root.MemberEnd() && it->value.IsObject()) return named;
+    }
     for (std::string_view key : kResourceKeys) {
         const auto it = root.FindMember(rapidjson::StringRef(key.data(), key.size()));
         // A key whose value is not an object (null, a string) names nothing to act on.

@@ -42,6 +42,8 @@ std::span<const std::string_view> known_topic_names();
 //           status success → "paid"; status error → "failed"; otherwise "updated"
 //   customer: status INACTIVE → "deactivated"; otherwise "updated"
 //   anything else: "updated"
+// Before all that: a top-level "type" naming a known topic ("customer/deactivated") is that
+// topic when the body has that resource's object.
 // nullopt when the root is not an object or has no known resource key.
 std::optional<Topic> infer_topic(const rapidjson::Value& root);
 

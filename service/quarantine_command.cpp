@@ -187,15 +187,18 @@ ReplayOutcome replay_one(sql::Database& db, ChurnStore& churn, int64_t id,
     if (!had_topic) source = "inferred";
 
     sql::Statement upd(db,
-                       "UPDATE deliveries SET status = 'accepted', reason = NULL, topic = ?,"
+                       "UPDATE deliveries SET status = 'accepted', reason = ?, topic = ?,"
                        " topic_source = ?, api_version = ? WHERE id = ?");
-    upd.bind(1, d.topic->full()).bind(2, source);
+    // The note on an included object left out, if any.
+    if (d.reason.empty()) upd.bind_null(1);
+    else upd.bind(1, d.reason);
+    upd.bind(2, d.topic->full()).bind(3, source);
     if (d.payload->version == ApiVersion::Unknown) {
-        upd.bind_null(3);
+        upd.bind_null(4);
     } else {
-        upd.bind(3, to_string(d.payload->version));
+        upd.bind(4, to_string(d.payload->version));
     }
-    upd.bind(4, id).run();
+    upd.bind(5, id).run();
     std::set<int64_t> touched;
     try {
         touched = churn.record(id, d);

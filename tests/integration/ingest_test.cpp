@@ -297,6 +297,34 @@ TEST_F(IngestTest, TopicComesFromPathThenHeaderThenPayload) {
               "charge/max_retries_reached|inferred\n");
 }
 
+// On the bare route, a body's top-level "type" naming its topic decides (the shape alone reads
+// a 2021-11 customer body as customer/updated, which churns no one).
+TEST_F(IngestTest, OnTheBareRouteABodyNamingItsTopicIsThatTopic) {
+    start();
+    std::string body = example_payload("customer_deactivated.2021-11.json");
+    body.insert(1, R"("type":"customer/deactivated",)");
+    ASSERT_EQ(post_webhook(server->port(), "/webhooks/recharge", body).status, 200);
+    EXPECT_EQ(query_rows(server->db(), "SELECT topic, topic_source, status FROM deliveries"),
+              "customer/deactivated|inferred|accepted\n");
+}
+
+// An included object that cannot be decoded (a customer record without updated_at beside the
+// cancelled subscription) is left out, with a note in deliveries.reason; the delivery is
+// accepted and its churn recorded. Before, it was quarantined and the churn lost.
+TEST_F(IngestTest, ABrokenIncludedObjectIsLeftOutAndTheDeliveryKept) {
+    start();
+    std::string body = example_payload(kCancelled);
+    body.insert(body.rfind('}'), R"(,"customer":{"id":71001,"email":"a@example.com"})");
+    auto r = post_webhook(server->port(), "/webhooks/recharge/subscription/cancelled", body);
+    ASSERT_EQ(r.status, 200);
+    EXPECT_NE(r.body.find("accepted"), std::string::npos) << r.body;
+    EXPECT_EQ(query_rows(server->db(), "SELECT status, reason FROM deliveries"),
+              "accepted|included customer ignored: customer.updated_at missing or not a timestamp\n");
+    EXPECT_TRUE(eventually([&] {
+        return query_int(server->db(), "SELECT count(*) FROM churn_events WHERE customer_id = 71001") == 1;
+    })) << server->log();
+}
+
 TEST_F(IngestTest, UnknownTopicIsQuarantined) {
     start();
     std::string body = example_payload(kCancelled);

@@ -813,10 +813,20 @@ TEST(IncludedObjects, NonObjectExtraKeysAreSkipped) {
     EXPECT_FALSE(p.subscription.has_value());
 }
 
-TEST(IncludedObjects, BrokenExtraObjectIsAnError) {
+// An included object that cannot be decoded (a short customer record without updated_at) is
+// left out, saying why; the topic's own object, and so the churn it tells, is kept. Before,
+// the whole delivery was quarantined: a cancellation lost for a side record.
+TEST(IncludedObjects, ABrokenIncludedObjectIsLeftOutSayingWhy) {
     const std::string body = R"({"charge":{"id":2,"customer_id":3,"updated_at":"2026-01-01"},)"
-                             R"("customer":{"id":3}})";
-    EXPECT_EQ(decode_error(body, "charge/paid"), "customer.updated_at missing or not a timestamp");
+                             R"("customer":{"id":3},"subscription":{"id":1}})";
+    const auto p = decode_ok(body, "charge/paid");
+    EXPECT_TRUE(p.charge.has_value());
+    EXPECT_FALSE(p.customer.has_value());
+    EXPECT_FALSE(p.subscription.has_value());
+    EXPECT_EQ(p.ignored,
+              "included subscription ignored: subscription.customer_id missing or not an integer; "
+              "included customer ignored: customer.updated_at missing or not a timestamp");
+    EXPECT_EQ(decode_ok(R"({"charge":{"id":2,"customer_id":3,"updated_at":"2026-01-01"}})", "charge/paid").ignored, "");
 }
 
 TEST(IncludedObjects, TopicObjectErrorReportedFirst) {

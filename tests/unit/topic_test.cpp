@@ -191,6 +191,21 @@ TEST(InferTopic, PriorityWithIncludedObjects) {
     EXPECT_EQ(inferred(R"({"address":{},"checkout":{}})"), "address/updated");
 }
 
+// A body that names its topic in a top-level "type" (Recharge's published test vector does)
+// is that topic — the shape alone cannot tell a 2021-11 deactivation from an update — when
+// it is a known topic and the body carries the object it is about; else the shape decides.
+TEST(InferTopic, ATopLevelTypeNamingAKnownTopicOfTheBodysObjectDecides) {
+    EXPECT_EQ(inferred(R"({"type":"customer/deactivated","customer":{"id":1}})"), "customer/deactivated");
+    EXPECT_EQ(inferred(R"({"type":"Charge/Max_Retries_Reached","charge":{"status":"error"}})"),
+              "charge/max_retries_reached");
+    EXPECT_EQ(inferred(R"({"id":734031438,"type":"order/created","shop_id":438291,"order":{"id":1}})"),
+              "order/created");
+    EXPECT_EQ(inferred(R"({"type":"subscription/cancelled","charge":{"status":"success"}})"), "charge/paid");
+    EXPECT_EQ(inferred(R"({"type":"subscription/exploded","subscription":{}})"), "subscription/updated");
+    EXPECT_EQ(inferred(R"({"type":"subscription/cancelled","subscription":null,"charge":{}})"), "charge/updated");
+    EXPECT_EQ(inferred(R"({"type":7,"customer":{"status":"INACTIVE"}})"), "customer/deactivated");
+}
+
 TEST(InferTopic, KeyThatIsNotAnObjectIsSkipped) {
     EXPECT_EQ(inferred(R"({"subscription":null,"charge":{"status":"error"}})"), "charge/failed");
     EXPECT_EQ(inferred(R"({"subscription":"cancelled"})"), "<none>");
