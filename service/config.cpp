@@ -35,8 +35,9 @@ const std::vector<OptionSpec>& option_specs() {
         {"queue-capacity", "N", "10000", "deliveries waiting for commit at most (then 503)"},
         {"max-batch", "N", "1000", "deliveries per group commit at most"},
         {"json-depth", "N", "64", "deepest JSON nesting accepted (deeper: quarantined)"},
-        {"signature-window", "SECONDS", "172800",
-         "timestamped signatures older or newer than this are rejected as stale"},
+        {"signature-window", "SECONDS", "180000",
+         "timestamped signatures older or newer than this are rejected as stale (50 h: "
+         "Recharge retries for 48 h)"},
         {"id-header", "NAME", "X-Recharge-Webhook-Id",
          "header whose value identifies a delivery for deduplication (if present)"},
         {"dedupe-days", "DAYS", "7",

@@ -28,7 +28,9 @@ struct Settings {
     RulesPolicy rules;
     AlertSettings alerts;
     std::vector<std::string> secrets;
-    std::chrono::seconds window{172800};
+    // 50 h: Recharge retries a delivery for 48 h, perhaps (unconfirmed) with its first
+    // attempt's timestamp; a refused last retry can cost the webhook registration.
+    std::chrono::seconds window{180000};
     std::string db;
     LogLevel level = LogLevel::Info;
     ReportCalendar calendar;  // report-timezone's months, stored into the database at start

@@ -113,7 +113,7 @@ TEST_F(BadInput, StaleTimestampedSignatureIs401) {
                           body);
     EXPECT_EQ(r.status, 401);
     EXPECT_TRUE(contains(r.body, "signature_stale")) << r.body;
-    EXPECT_TRUE(contains(r.body, "window 172800 s")) << r.body;
+    EXPECT_TRUE(contains(r.body, "window 180000 s")) << r.body;
     EXPECT_TRUE(contains(log(), "signature_stale"));
     EXPECT_EQ(count(), 0);
 }

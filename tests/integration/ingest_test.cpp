@@ -204,6 +204,19 @@ TEST_F(IngestTest, TimestampedSignatureIsAccepted) {
     EXPECT_EQ(query_text(server->db(), "SELECT signature_scheme FROM deliveries"), "timestamped");
 }
 
+// Recharge retries for 48 h; if a retry keeps its first attempt's timestamp (not documented
+// either way), the last ones arrive about 48 h after it. They are taken: a refused retry is a
+// failure, and a webhook that fails for 48 h is deleted.
+TEST_F(IngestTest, ATimestampedRetryJustPast48HoursIsAccepted) {
+    start();
+    std::string body = example_payload(kCancelled);
+    const int64_t first_attempt = now_seconds() - (48 * 3600 + 20 * 60);
+    auto r = http_request(server->port(), "POST", "/webhooks/recharge/subscription/cancelled",
+                          {{"X-Recharge-Webhook-Signature", timestamped_signature(kSecret, first_attempt, body)}},
+                          body);
+    ASSERT_EQ(r.status, 200) << r.body;
+}
+
 TEST_F(IngestTest, BadMissingAndStaleSignaturesAre401AndStoreNothing) {
     start();
     std::string body = example_payload(kCancelled);
