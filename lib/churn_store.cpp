@@ -15,6 +15,7 @@
 
 #include <sqlite3.h>
 
+#include "country_code.h"
 #include "deferred_indexes.h"
 #include "delivery_decode.h"
 #include "ordered_worker.h"
@@ -194,7 +195,7 @@ struct ChurnStore::Statements {
                                       "active_subscriptions", "reported_active_subscriptions",
                                       "billing_country", "billing_province", "billing_zip",
                                       "has_valid_payment_method", "payment_method_in_dunning",
-                                      "first_active_at"})),
+                                      "first_active_at", "billing_country_code"})),
           upsert_subscription(db, upsert("subscriptions",
                                          {"id", "customer_id", "status", "cancelled_at",
                                           "cancellation_reason",
@@ -513,6 +514,12 @@ ChurnStore::OutcomeRows ChurnStore::outcome_rows(const CustomerHistory& h, const
         for (int i = 0; i < 6; ++i) w.null();
     }
     w.add(opt_time(o.first_active_at));
+    // The country as an ISO code (0023): names and codes as sent split one country in two.
+    std::optional<std::string> country_code_of;
+    if (cust && cust->customer.billing_country) {
+        if (auto code = country_code(*cust->customer.billing_country)) country_code_of = std::string(*code);
+    }
+    w.add(country_code_of);
 
     // Rows are built only for the objects to be written: formatting every row of a long
     // history for each delivery cost more than the rows that changed.
@@ -550,8 +557,8 @@ ChurnStore::OutcomeRows ChurnStore::outcome_rows(const CustomerHistory& h, const
 }
 
 void ChurnStore::write_rows(const OutcomeRows& rows) {
-    constexpr std::size_t kCustomer = 15, kSubscription = 15, kCharge = 12;
-    sql::Value values[kSubscription];
+    constexpr std::size_t kCustomer = 16, kSubscription = 15, kCharge = 12;
+    sql::Value values[std::max(kCustomer, kSubscription)];
     std::string_view rest = rows.rows;
     // Each row's first column is its object's id.
     auto next = [&](sql::Statement& q, std::size_t columns) {

@@ -595,6 +595,24 @@ TEST(ChurnStore, ADeletionWithTheLastChangesUpdatedAtStillDeletes) {
               "churned|2026-02-01 00:00:00|12\n");
 }
 
+// billing_country keeps the text as sent — a name from 2021-01, a code from 2021-11 — and
+// billing_country_code (0023) the same country as one ISO code, live and after a rebuild.
+TEST(ChurnStore, TheBillingCountryIsOneCodeWhicheverWayItWasSent) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    feed(db, {{"customer/updated", R"({"customer":{"id":1,"email":"a@example.com","status":"ACTIVE",)"
+                                   R"("billing_country":"United States","updated_at":"2026-01-01T00:00:00"}})"},
+              {"customer/updated", R"({"customer":{"id":2,"email":"b@example.com","subscriptions_active_count":0,)"
+                                   R"("billing_address":{"country_code":"US"},"updated_at":"2026-01-01T00:00:00+00:00"}})"},
+              {"customer/updated", R"({"customer":{"id":3,"email":"c@example.com","status":"ACTIVE",)"
+                                   R"("billing_country":"Atlantis","updated_at":"2026-01-01T00:00:00"}})"}});
+    const std::string expected = "1|United States|US\n2|US|US\n3|Atlantis|NULL\n";
+    const std::string sql = "SELECT id, billing_country, billing_country_code FROM customers ORDER BY id";
+    EXPECT_EQ(query_rows(db, sql), expected);
+    rebuild_db(db);
+    EXPECT_EQ(query_rows(db, sql), expected);
+}
+
 TEST(ChurnStore, ViewsCountTheScenario) {
     TempDir dir;
     std::string db = dir.file("a.db");
