@@ -212,4 +212,10 @@ Refusal coding_not_implemented(std::string_view coding) {
             "Transfer-Encoding " + quoted(coding) + " is not implemented: only chunked is"};
 }
 
+std::optional<Refusal> check_host_count(int version, std::size_t count) {
+    if (count > 1) return Refusal{400, "bad_request", "more than one Host header"};
+    if (count == 0 && version >= 11) return Refusal{400, "bad_request", "HTTP/1.1 request without a Host header"};
+    return std::nullopt;
+}
+
 }  // namespace churnwatch

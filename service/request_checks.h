@@ -91,4 +91,10 @@ std::optional<Refusal> check_transfer_codings(std::span<const std::string_view> 
 // The 501 for a coding other than chunked.
 Refusal coding_not_implemented(std::string_view coding);
 
+// The Host fields of a request (`count` of them; `version` 10 or 11), once its header is in:
+// RFC 9112 3.2 asks a 400 for an HTTP/1.1 request without one, and for any request with more
+// than one (which a proxy in front and churnwatch could each read differently). Beast takes
+// both. nullopt otherwise (HTTP/1.0 may leave it out).
+std::optional<Refusal> check_host_count(int version, std::size_t count);
+
 }  // namespace churnwatch

@@ -39,6 +39,34 @@ std::string hex(std::size_t n) {
     return buf;
 }
 
+// --- Host ---------------------------------------------------------------------------------------
+
+// RFC 9112 3.2: an HTTP/1.1 request without a Host header, and any request with more than one
+// (a proxy in front and churnwatch could each read a different one), is answered 400. HTTP/1.0
+// may leave it out. Beast took all three.
+TEST_F(HttpConformance, AMissingOrRepeatedHostIs400) {
+    start();
+    const std::string body = example_payload(kCancelled);
+    const std::string rest = "X-Recharge-Hmac-Sha256: " + legacy_signature(kSecret, body) +
+                             "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    HttpConnection missing(port());
+    ASSERT_TRUE(missing.send_raw("POST " + kTarget + " HTTP/1.1\r\n" + rest));
+    expect_refused(missing, missing.read_response(5000), 400, "without a Host header", "no Host");
+    HttpConnection twice(port());
+    ASSERT_TRUE(twice.send_raw("POST " + kTarget + " HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\n" + rest));
+    expect_refused(twice, twice.read_response(5000), 400, "more than one Host header", "two Hosts");
+    HttpConnection twice_10(port());
+    ASSERT_TRUE(twice_10.send_raw("GET /healthz HTTP/1.0\r\nHost: a\r\nhost: b\r\n\r\n"));
+    auto r = twice_10.read_response(5000);
+    EXPECT_EQ(r.status, 400) << r.body;
+    EXPECT_TRUE(contains(r.body, "more than one Host header")) << r.body;
+    EXPECT_TRUE(twice_10.closed_by_peer(5000)) << "HTTP/1.0: closed without saying so";
+    EXPECT_EQ(count(), 0);
+    HttpConnection old(port());
+    ASSERT_TRUE(old.send_raw("GET /healthz HTTP/1.0\r\n\r\n"));
+    EXPECT_EQ(old.read_response(5000).status, 200) << "HTTP/1.0 without Host";
+}
+
 // --- Transfer-Encoding ------------------------------------------------------------------------
 
 // A transfer coding other than the final chunked is one churnwatch cannot decode (RFC 9112

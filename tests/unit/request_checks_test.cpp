@@ -251,3 +251,25 @@ TEST(TransferCoding, TheRefusalIs501AndSaysWhich) {
 }
 
 }  // namespace
+
+namespace churnwatch {
+namespace {
+
+TEST(HostCount, OneHostAlwaysNoneOnlyForHttp10) {
+    EXPECT_EQ(check_host_count(11, 1), std::nullopt);
+    EXPECT_EQ(check_host_count(10, 1), std::nullopt);
+    EXPECT_EQ(check_host_count(10, 0), std::nullopt);
+    auto missing = check_host_count(11, 0);
+    ASSERT_TRUE(missing);
+    EXPECT_EQ(missing->status, 400);
+    EXPECT_EQ(missing->detail, "HTTP/1.1 request without a Host header");
+    for (int version : {10, 11}) {
+        auto repeated = check_host_count(version, 2);
+        ASSERT_TRUE(repeated);
+        EXPECT_EQ(repeated->status, 400);
+        EXPECT_EQ(repeated->detail, "more than one Host header");
+    }
+}
+
+}  // namespace
+}  // namespace churnwatch
