@@ -90,8 +90,11 @@ std::optional<std::string> chat_text(std::string_view payload) {
         return "churnwatch: " + who + " churned at " + churned_at + ": " + why + details();
     }
     if (*type == "customer.churn_updated") {
+        // Where the customer stands now: a correction can also undo a return announced before.
+        const auto back = member_text(d, "reactivated_at");
+        const std::string now = back ? "back since " + readable_time(back) : "not back";
         return "churnwatch: correction: " + who + " churned at " + churned_at + ": " + why + details() +
-               "; a later delivery changed what was announced";
+               ", " + now + "; a later delivery changed what was announced";
     }
     if (*type == "customer.reactivated") {
         return "churnwatch: " + who + " is back: reactivated at " +

@@ -37,7 +37,13 @@ TEST(AlertChat, EachEventIsOneReadableLine) {
                         R"("reason":"max_retries","category":"involuntary","churned_at":"2026-03-05T10:00:00Z",)"
                         R"("subscription_id":12,"charge_id":null}})"),
               "churnwatch: correction: e@example.com (customer 5) churned at 2026-03-05 10:00 UTC: "
-              "max_retries (involuntary), subscription 12; a later delivery changed what was announced");
+              "max_retries (involuntary), subscription 12, not back; a later delivery changed what was announced");
+    // The return announced before, undone or moved: the line says where the customer stands.
+    EXPECT_EQ(chat_text(R"({"type":"customer.churn_updated","data":{"customer_id":5,"reason":"cancelled",)"
+                        R"("category":"voluntary","churned_at":"2026-03-05T10:00:00Z",)"
+                        R"("reactivated_at":"2026-04-01T08:30:00Z"}})"),
+              "churnwatch: correction: customer 5 churned at 2026-03-05 10:00 UTC: cancelled (voluntary), "
+              "back since 2026-04-01 08:30 UTC; a later delivery changed what was announced");
 }
 
 TEST(AlertChat, TheMessageIsJsonTextWithSlackMarkupEscaped) {
