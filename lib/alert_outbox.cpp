@@ -338,7 +338,8 @@ void AlertOutbox::on_retracted(sql::Database& db, int64_t event_id, const Custom
         auto churn = churn_row(routes_[i].target, event_id, c.customer_id);
         if (churn && churn->status == "pending" && !churn->attempted &&
             withdraw(churn->id, "a later delivery erased this churn before it was sent: not sent")) {
-            // never heard of the churn (and so of no return either)
+            // withdrawn: never told of the churn (a return told before it, which alert-hold
+            // shortened across a restart can let happen, still counts: `told`)
         } else if (churn && (churn->status == "sent" || churn->status == "pending")) {
             told = true;
         }

@@ -238,4 +238,12 @@ PrunedAlerts prune_finished_alerts(sql::Database& db, Micros cutoff, AlertPruneC
 // "msg_" + 32 lowercase hex digits from OpenSSL's CSPRNG.
 std::string random_webhook_id();
 
+// The service_state key that counts the `churnwatch alerts retry` runs that reset alerts of
+// a target (alerts_outbox.target). A retry ends the target's rest by making its resting rows
+// due now; an attempt under way meanwhile is not resting yet, so the dispatcher compares this
+// count before and after: changed, the rest that attempt's failure begins ends at once.
+inline std::string alert_retries_key(std::string_view target) {
+    return "alert_retries:" + std::string(target);
+}
+
 }  // namespace churnwatch

@@ -2,7 +2,8 @@
 // Generated from Debian's iso-codes 4.15.0 (/usr/share/iso-codes/json/iso_3166-1.json: each
 // country's alpha-3 code, name, common and official names), plus the names Shopify (and so
 // Recharge's 2021-01 customers) and everyday use give some of them ("St. Lucia", "Bosnia &
-// Herzegovina", "Russia", "UK"). Matching folds case, "&"/"and", "St."/"Saint" and
+// Herzegovina", "Russia", "UK"), and Kosovo's XK (no ISO code yet; Shopify and Recharge use
+// it). Matching folds case, "&"/"and", "St."/"Saint" and
 // punctuation (country_code.cpp); add an alias here when a name is missed.
 #include "country_code_table.h"
 
@@ -253,6 +254,7 @@ const CountryNames kCountryNames[] = {
     {"VU", {"VUT", "Vanuatu", "Republic of Vanuatu"}},
     {"WF", {"WLF", "Wallis and Futuna", "Wallis & Futuna"}},
     {"WS", {"WSM", "Samoa", "Independent State of Samoa"}},
+    {"XK", {"XKX", "Kosovo", "Republic of Kosovo"}},
     {"YE", {"YEM", "Yemen", "Republic of Yemen"}},
     {"YT", {"MYT", "Mayotte"}},
     {"ZA", {"ZAF", "South Africa", "Republic of South Africa"}},

@@ -38,11 +38,25 @@ bool decode_delivery(Delivery& d, const JsonLimits& limits, std::string& reason)
         reason = "cannot decode " + d.topic->full() + " payload: " + err->reason;
         return false;
     }
-    if (auto why = implausible_time(std::get<DecodedPayload>(decoded), d.received_at)) {
+    DecodedPayload& p = std::get<DecodedPayload>(decoded);
+    if (auto why = implausible_time_of(p, d.topic->resource, d.received_at)) {
         reason = "implausible time in " + d.topic->full() + " payload: " + *why;
         return false;
     }
-    d.payload = std::move(std::get<DecodedPayload>(decoded));
+    // An included object with an implausible time is left out, like one that cannot be
+    // decoded: the topic's own facts are kept.
+    auto drop = [&](std::string_view resource, auto& slot) {
+        if (resource == d.topic->resource) return;
+        if (auto why = implausible_time_of(p, resource, d.received_at)) {
+            slot.reset();
+            if (!p.ignored.empty()) p.ignored += "; ";
+            p.ignored += "included " + std::string(resource) + " ignored: implausible time: " + *why;
+        }
+    };
+    drop("subscription", p.subscription);
+    drop("charge", p.charge);
+    drop("customer", p.customer);
+    d.payload = std::move(p);
     // Accepted, with a note in deliveries.reason on what was left out of it.
     d.reason = d.payload->ignored;
     return true;

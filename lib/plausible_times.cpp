@@ -38,23 +38,31 @@ private:
 
 }  // namespace
 
-std::optional<std::string> implausible_time(const DecodedPayload& p, Micros received_at) {
+std::optional<std::string> implausible_time_of(const DecodedPayload& p, std::string_view resource,
+                                               Micros received_at) {
     Checker c(received_at);
-    if (const auto& s = p.subscription) {
+    if (const auto& s = p.subscription; s && resource == "subscription") {
         c.check("subscription", "updated_at", s->updated_at, s->updated_at_raw);
         c.check("subscription", "created_at", s->created_at);
         c.check("subscription", "cancelled_at", s->cancelled_at);
     }
-    if (const auto& ch = p.charge) {
+    if (const auto& ch = p.charge; ch && resource == "charge") {
         c.check("charge", "updated_at", ch->updated_at, ch->updated_at_raw);
         c.check("charge", "created_at", ch->created_at);
         c.check("charge", "processed_at", ch->processed_at);
     }
-    if (const auto& cu = p.customer) {
+    if (const auto& cu = p.customer; cu && resource == "customer") {
         c.check("customer", "updated_at", cu->updated_at, cu->updated_at_raw);
         c.check("customer", "created_at", cu->created_at);
     }
     return c.take();
+}
+
+std::optional<std::string> implausible_time(const DecodedPayload& p, Micros received_at) {
+    for (std::string_view resource : {"subscription", "charge", "customer"}) {
+        if (auto why = implausible_time_of(p, resource, received_at)) return why;
+    }
+    return std::nullopt;
 }
 
 }  // namespace churnwatch

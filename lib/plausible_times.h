@@ -6,6 +6,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "model.h"
 
@@ -24,5 +25,8 @@ constexpr Micros kBusinessTimeLead = 24LL * 3600 * kMicrosPerSecond;
 // after the delivery was received (2026-11-29 17:00:00)". A received_at of 0 (unknown) skips
 // the upper bound.
 std::optional<std::string> implausible_time(const DecodedPayload& p, Micros received_at);
+// The same for one object: "subscription", "charge" or "customer" (nullopt when absent).
+std::optional<std::string> implausible_time_of(const DecodedPayload& p, std::string_view resource,
+                                               Micros received_at);
 
 }  // namespace churnwatch

@@ -48,7 +48,7 @@ struct SignatureResult {
 class KeyRing {
 public:
     explicit KeyRing(std::vector<std::string> secrets,
-                     std::chrono::seconds window = std::chrono::hours(48));
+                     std::chrono::seconds window = std::chrono::hours(50));
     // now_epoch_s: the current time (seconds); |now - t| > window → Stale.
     SignatureResult verify(const SignatureHeaders& headers, std::string_view body,
                            int64_t now_epoch_s) const;

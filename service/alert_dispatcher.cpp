@@ -194,9 +194,20 @@ struct WorkerStatements {
                          " disabled_us = excluded.disabled_us, reason = excluded.reason"),
           disable_rest(db,
                        "UPDATE alerts_outbox SET status = 'disabled', last_error = ?2"
-                       " WHERE target = ?1 AND status = 'pending'") {}
-    sql::Statement due, sent, retry, finish, disable_target, disable_rest;
+                       " WHERE target = ?1 AND status = 'pending'"),
+          retries(db, "SELECT CAST(value AS INTEGER) FROM service_state WHERE key = ?1"),
+          end_rest(db, "UPDATE alerts_outbox SET next_attempt_us = ?2 WHERE id = ?1 AND status = 'pending'") {}
+    sql::Statement due, sent, retry, finish, disable_target, disable_rest, retries, end_rest;
 };
+
+// How many times `churnwatch alerts retry` reset alerts of this target (alert_retries_key).
+int64_t retries_of(WorkerStatements& st, const std::string& key) {
+    st.retries.reset();
+    st.retries.bind(1, key);
+    const int64_t n = st.retries.step() ? st.retries.column_int(0) : 0;
+    st.retries.reset();
+    return n;
+}
 
 // Writes an attempt's outcome to its row.
 void record(const std::string& target, WorkerStatements& st, sql::Database& db, const Row& row,
@@ -480,6 +491,7 @@ void AlertDispatcher::run(Worker& w) {
     uint64_t seen = 0;
     Micros error_pause_until = 0;  // after a database error, a second before the next try
     bool more = false;             // the last batch was full: look again without waiting
+    const std::string retries_key = alert_retries_key(w.target.name);
     // start() looked at every target's rows: the first look here is one interval later.
     auto next_clock_check = std::chrono::steady_clock::now() + clock_check_interval_;
     auto cancelled = [this] { return stopping_.load(); };
@@ -504,6 +516,9 @@ void AlertDispatcher::run(Worker& w) {
                 catch_up_with_clock(db.get(), &w);
             }
             if (now_us() < error_pause_until) continue;
+            // Read before the due rows: an `alerts retry` after this, while an attempt is under
+            // way, ends the rest that attempt's failure begins (below).
+            const int64_t retries_seen = retries_of(*st, retries_key);
             std::vector<Row> rows;
             st->due.reset();
             st->due.bind(1, w.target.name).bind(2, now_us()).bind(3, kBatch);
@@ -542,6 +557,12 @@ void AlertDispatcher::run(Worker& w) {
                 // Retry: the target rests until that row's next attempt (the due query sees
                 // it), so a down receiver gets one probe per backoff step, and the oldest
                 // alert goes first when it is back.
+                if (d.action == AlertAction::Retry && retries_of(*st, retries_key) != retries_seen) {
+                    // An operator asked for a resend during the attempt: the receiver is back,
+                    // by their word. (A retry after this finds the row resting and ends it.)
+                    st->end_rest.reset();
+                    st->end_rest.bind(1, row.id).bind(2, now).run();
+                }
                 if (d.action == AlertAction::Retry || d.action == AlertAction::DisableTarget) {
                     interrupted = true;
                     break;

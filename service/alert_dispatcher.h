@@ -12,7 +12,9 @@
 // rows (a pending alert attempted before and due later), not kept in memory: it holds across
 // a restart, and an alert due now (a retraction, a correction) never overtakes an older one
 // waiting out its backoff. An `alerts retry` of one of the target's alerts ends the rest: it
-// makes those rows due now too (see service/alerts_command.cpp).
+// makes those rows due now too (see service/alerts_command.cpp), and counts itself in
+// service_state (alert_retries_key) for an attempt under way meanwhile, whose failure would
+// begin a rest after the retry looked: the worker compares that count before and after.
 //
 // Times in the outbox come from the system clock. Rows it stamped while it was ahead (then
 // corrected back) would wait, unsent and silently, for the real clock to catch up: at start,

@@ -3,7 +3,8 @@
 // server: its dispatcher polls the outbox and picks retried rows up within a second, also
 // when it was resting the target after a failure (the rest is a pending alert attempted
 // before and due later: the retry makes those of the target due now too, so the target's
-// alerts go out in order at once).
+// alerts go out in order at once), or attempting one of its alerts that then fails (the retry
+// counts itself in service_state, alert_retries_key, which the dispatcher compares).
 //
 // Retrying resets a row to pending, due now, with attempts 0 and a fresh retry budget; its
 // payload and webhook-id stay (receivers deduplicate on the id). Retrying an alert of a
@@ -199,6 +200,11 @@ int retry(const Config& config, const std::vector<std::string>& ids_text) {
     sql::Statement end_rest(*db,
                             "UPDATE alerts_outbox SET next_attempt_us = ?2 WHERE target = ?1"
                             " AND status = 'pending' AND last_attempt_us IS NOT NULL AND next_attempt_us > ?2");
+    // An attempt under way now is not resting yet: the count tells the dispatcher that the
+    // rest its failure would begin is over before it begins (alert_retries_key).
+    sql::Statement count_retry(*db,
+                               "INSERT INTO service_state (key, value) VALUES (?1, '1') ON CONFLICT (key)"
+                               " DO UPDATE SET value = CAST(value AS INTEGER) + 1");
     // Ids up to this one were given out (AUTOINCREMENT): one of them missing was deleted.
     sql::Statement last_id(*db, "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'alerts_outbox'), 0)");
     const int64_t given_out = last_id.step() ? last_id.column_int(0) : 0;
@@ -242,6 +248,8 @@ int retry(const Config& config, const std::vector<std::string>& ids_text) {
         if (rested.insert(target).second) {
             end_rest.reset();
             end_rest.bind(1, target).bind(2, now).run();
+            count_retry.reset();
+            count_retry.bind(1, alert_retries_key(target)).run();
         }
     }
     txn.commit();

@@ -333,6 +333,48 @@ TEST(Alerts, ARetryBesideTheServerEndsTheTargetsRest) {
               2);
 }
 
+// A retry of a dead alert while another alert of its target rests (waits out a backoff step)
+// ends that rest too: both go at once, oldest first. The rest is in the outbox rows, so the
+// retry makes the resting one due now; before, the retried alert waited behind it.
+TEST(Alerts, RetryingADeadAlertEndsTheRestOfAnotherOfItsTarget) {
+    TempDir dir;
+    HttpReceiver rx;
+    rx.script({{.status = 400}, {.status = 503, .headers = {{"Retry-After", "120"}}}});  // then 200
+    ServerProcess server(dir, alert_options({rx.url("/hook")}));
+    churn_customer(server.port(), 7);
+    ASSERT_TRUE(eventually([&] { return column(server.db(), "status") == "dead"; })) << server.log();
+    churn_customer(server.port(), 8);
+    ASSERT_TRUE(eventually([&] {
+        return query_int(server.db(), "SELECT count(*) FROM alerts_outbox WHERE status = 'pending'"
+                                      " AND last_status = 503") == 1;
+    })) << server.log();
+    auto retry = run_churnwatch({"alerts", "retry", column(server.db(), "id", "status = 'dead'"), "--db", server.db()});
+    ASSERT_EQ(retry.exit_code, 0) << retry.err;
+    ASSERT_TRUE(rx.wait_for(4, 5s)) << "the resting alert held the retried one back\n" << server.log();
+    auto reqs = rx.requests();
+    EXPECT_NE(reqs[2].body.find("\"customer_id\":7"), std::string::npos) << reqs[2].body;
+    EXPECT_NE(reqs[3].body.find("\"customer_id\":8"), std::string::npos) << reqs[3].body;
+}
+
+// An `alerts retry` while an attempt of the same target is under way: that attempt is not
+// resting yet, so the retry cannot end its rest in the rows; the dispatcher sees the retry's
+// count change and ends the rest the attempt's failure begins. Before, the retried alert
+// waited out that whole step (here a Retry-After of 120 s).
+TEST(Alerts, ARetryDuringAnAttemptEndsTheRestItsFailureBegins) {
+    TempDir dir;
+    HttpReceiver rx;
+    rx.script({{.status = 400},
+               {.status = 503, .headers = {{"Retry-After", "120"}}, .delay = 3000ms}});  // then 200
+    ServerProcess server(dir, alert_options({rx.url("/hook")}));
+    churn_customer(server.port(), 7);
+    ASSERT_TRUE(eventually([&] { return column(server.db(), "status") == "dead"; })) << server.log();
+    churn_customer(server.port(), 8);
+    ASSERT_TRUE(rx.wait_for(2, 5s)) << server.log();  // the slow attempt has begun
+    auto retry = run_churnwatch({"alerts", "retry", column(server.db(), "id", "status = 'dead'"), "--db", server.db()});
+    ASSERT_EQ(retry.exit_code, 0) << retry.err;
+    ASSERT_TRUE(rx.wait_for(4, 10s)) << "the rest begun after the retry held both\n" << server.log();
+}
+
 TEST(Alerts, GoneDisablesTheTargetAcrossRestartsUntilRetried) {
     TempDir dir;
     HttpReceiver rx;

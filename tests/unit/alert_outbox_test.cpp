@@ -1020,6 +1020,30 @@ TEST(AlertToldReturn, ADeliveredReturnGoesAfterTheRetentionAndTheUndoAndTheErasu
                   returns + "|customer.churn_retracted|pending\n");
 }
 
+// Through the churn store: a late delivery that erases the episode retracts it to the target
+// told only of its return, and takes what that target was told with the episode.
+TEST(AlertToldReturn, AnErasedEpisodeTakesItsRowsAndIsRetractedToTheTargetToldOfItsReturn) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    const std::string returns = "http://returns.example/hook";
+    AlertOutbox outbox({{returns, false, true, true}}, [] { return kNow; });
+    feed(db, brief_churn(7), outbox);
+    {
+        sql::Database conn(db);
+        conn.exec("UPDATE alerts_outbox SET status = 'sent', attempts = 1, last_attempt_us = created_us,"
+                  " sent_us = created_us");
+    }
+    EXPECT_EQ(query_int(db, "SELECT count(*) FROM alert_told_return WHERE status = 'sent' AND attempted = 1"), 1);
+    // Late: another subscription was active all along, so customer 7 never churned.
+    feed(db, {sub("created", {.id = 72, .customer_id = 7, .updated_at = "2026-02-01T10:00:00+00:00",
+                              .created_at = "2026-02-01T10:00:00+00:00"})},
+         outbox);
+    EXPECT_EQ(query_int(db, "SELECT count(*) FROM churn_events"), 0);
+    EXPECT_EQ(query_int(db, "SELECT count(*) FROM alert_told_return"), 0);
+    EXPECT_EQ(query_rows(db, "SELECT target, event_type, status FROM alerts_outbox ORDER BY id"),
+              returns + "|customer.reactivated|sent\n" + returns + "|customer.churn_retracted|pending\n");
+}
+
 // Migration 0022 fills alert_told_return from the return alerts an older churnwatch kept:
 // each target's latest one of each episode still in churn_events (not an erased episode's).
 TEST(AlertToldReturn, AnUpgradedDatabaseFillsItFromTheAlertsItKept) {

@@ -62,6 +62,27 @@ TEST(PlausibleTimes, EveryBusinessTimeOfEveryObjectIsChecked) {
               "none");
 }
 
+// An included object with an implausible time is left out with a note, like one that cannot be
+// decoded; the topic's own object decides whether the delivery is quarantined.
+TEST(PlausibleTimes, AnImplausibleIncludedObjectIsLeftOutNotTheDelivery) {
+    Delivery d;
+    d.topic = parse_topic("subscription/cancelled");
+    d.received_at = kReceived;
+    d.body = R"({"subscription":{"id":1,"customer_id":2,"status":"cancelled",)"
+             R"("updated_at":"2026-11-29T16:00:00+00:00"},)"
+             R"("customer":{"id":2,"created_at":"1970-01-01T00:00:00","updated_at":"2026-11-29T16:00:00"}})";
+    std::string reason;
+    ASSERT_TRUE(decode_delivery(d, JsonLimits{}, reason)) << reason;
+    EXPECT_TRUE(d.payload->subscription.has_value());
+    EXPECT_FALSE(d.payload->customer.has_value());
+    EXPECT_EQ(d.reason, "included customer ignored: implausible time: customer.created_at 1970-01-01 00:00:00 "
+                        "is before 2000-01-01");
+    d.topic = parse_topic("customer/updated");
+    d.payload.reset();
+    EXPECT_FALSE(decode_delivery(d, JsonLimits{}, reason));
+    EXPECT_EQ(reason.substr(0, 57), "implausible time in customer/updated payload: customer.cr");
+}
+
 TEST(PlausibleTimes, AnUnknownReceiveTimeChecksOnlyTheLowerBound) {
     EXPECT_EQ(implausible_time(subscription_at(*parse_time("9999-01-01")), 0), std::nullopt);
     EXPECT_NE(implausible_time(subscription_at(*parse_time("1999-01-01")), 0), std::nullopt);
