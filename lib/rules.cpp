@@ -143,6 +143,9 @@ struct ChargeInfo {
     std::optional<Micros> max_retries_at;  // earliest version flagged max_retries_reached
     int64_t max_retries_delivery = 0;
     std::optional<Micros> paid_at;         // earliest successful version
+    // When it was processed, as its successful versions say (earliest): a later update of a
+    // paid charge (a refund, a note) is dated by its own updated_at, not by the payment.
+    std::optional<Micros> processed_at;
 };
 
 ChargeInfo summarize_charge(int64_t id, const Versions<ChargeFact>& versions) {
@@ -156,6 +159,9 @@ ChargeInfo summarize_charge(int64_t id, const Versions<ChargeFact>& versions) {
             info.max_retries_delivery = f.delivery_id;
         }
         if (is_success(f) && !info.paid_at) info.paid_at = f.charge.updated_at;
+        if (is_success(f) && f.charge.processed_at &&
+            (!info.processed_at || *f.charge.processed_at < *info.processed_at))
+            info.processed_at = f.charge.processed_at;
     }
     return info;
 }
@@ -191,11 +197,13 @@ public:
         return n;
     }
 
-    // When the latest successful charge covering the subscription was paid (min: none).
+    // When the latest successful charge covering the subscription was processed (its
+    // processed_at, else the updated_at of its first successful version; min: none).
     Micros latest_paid_covering(int64_t sub_id) const {
         Micros latest = std::numeric_limits<Micros>::min();
         for (const ChargeInfo& c : charges_) {
-            if (c.paid_at && c.subscription_ids.contains(sub_id)) latest = std::max(latest, *c.paid_at);
+            if (c.paid_at && c.subscription_ids.contains(sub_id))
+                latest = std::max(latest, c.processed_at.value_or(*c.paid_at));
         }
         return latest;
     }

@@ -267,6 +267,29 @@ TEST(Rules, DeletedActsAsCancelled) {
     EXPECT_EQ(out.episodes[0].reason, ChurnReason::Cancelled);
 }
 
+// A deleted subscription comes as it was after its last change, which may be its creation:
+// its paid charges show it was active until the latest of them was processed. Not later: a
+// charge known only by an update after the deletion (a refund) counts at its processed_at.
+TEST(Rules, ADeletionDatedByItsCreationEndsAtItsLatestPaidCharge) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 12, 10));
+    f.paid(9001, utc(2026, 2, 12, 4), {kSubA});
+    f.paid(9002, utc(2026, 4, 30), {kSubA}).charge.processed_at = utc(2026, 3, 12, 4);
+    f.sub(kSubA, SubscriptionStatus::Active, utc(2026, 1, 12, 10), "deleted");
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.episodes[0].churned_at, utc(2026, 3, 12, 4));
+    EXPECT_EQ(out.episodes[0].reason, ChurnReason::Cancelled);
+    EXPECT_EQ(out.first_active_at, utc(2026, 1, 12, 10));
+    // A cancellation is dated as it says, paid charges or not.
+    Facts g;
+    g.created(kSubA, utc(2026, 1, 12, 10));
+    g.paid(9001, utc(2026, 2, 12, 4), {kSubA});
+    g.cancelled(kSubA, utc(2026, 1, 20));
+    ASSERT_EQ(g.evaluate().episodes.size(), 1u);
+    EXPECT_EQ(g.evaluate().episodes[0].churned_at, utc(2026, 1, 20));
+}
+
 // --- rule 2: max retries ----------------------------------------------------------------
 
 // Charge reaches max retries, the subscription is cancelled 5 minutes later (default
