@@ -180,14 +180,17 @@ struct WorkerStatements {
                "UPDATE alerts_outbox SET status = 'sent', attempts = attempts + 1,"
                " last_attempt_us = ?2, last_status = ?3, last_error = NULL, sent_us = ?2"
                " WHERE id = ?1 AND status = 'pending'"),
+          // A failure is not recorded over an `alerts retry` of the row made during the
+          // attempt (?6: its retry_from as read, which the retry resets): the operator's fresh
+          // budget stands, and the row goes again at once.
           retry(db,
                 "UPDATE alerts_outbox SET attempts = attempts + 1, next_attempt_us = ?4,"
                 " last_attempt_us = ?2, last_status = ?3, last_error = ?5"
-                " WHERE id = ?1 AND status = 'pending'"),
+                " WHERE id = ?1 AND status = 'pending' AND retry_from_us = ?6"),
           finish(db,
                "UPDATE alerts_outbox SET status = ?4, attempts = attempts + 1,"
                " last_attempt_us = ?2, last_status = ?3, last_error = ?5"
-               " WHERE id = ?1 AND status = 'pending'"),
+               " WHERE id = ?1 AND status = 'pending' AND retry_from_us = ?6"),
           disable_target(db,
                          "INSERT INTO alert_targets_disabled (target, disabled_us, reason)"
                          " VALUES (?1, ?2, ?3) ON CONFLICT (target) DO UPDATE SET"
@@ -220,12 +223,12 @@ void record(const std::string& target, WorkerStatements& st, sql::Database& db, 
         case AlertAction::Retry:
             st.retry.reset();
             st.retry.bind(1, row.id).bind(2, now).bind(3, last_status);
-            st.retry.bind(4, d.next_attempt).bind(5, d.reason).run();
+            st.retry.bind(4, d.next_attempt).bind(5, d.reason).bind(6, row.retry_from).run();
             return;
         case AlertAction::Dead:
             st.finish.reset();
             st.finish.bind(1, row.id).bind(2, now).bind(3, last_status);
-            st.finish.bind(4, "dead").bind(5, d.reason).run();
+            st.finish.bind(4, "dead").bind(5, d.reason).bind(6, row.retry_from).run();
             return;
         case AlertAction::DisableTarget: {
             // Together: the target's 410 state (which the outbox consults for new alerts),
@@ -236,7 +239,7 @@ void record(const std::string& target, WorkerStatements& st, sql::Database& db, 
             st.disable_target.bind(3, "HTTP 410 Gone for alert " + std::to_string(row.id)).run();
             st.finish.reset();
             st.finish.bind(1, row.id).bind(2, now).bind(3, last_status);
-            st.finish.bind(4, "disabled").bind(5, d.reason).run();
+            st.finish.bind(4, "disabled").bind(5, d.reason).bind(6, row.retry_from).run();
             st.disable_rest.reset();
             st.disable_rest.bind(1, target);
             st.disable_rest.bind(2, "target disabled (it answered 410 Gone); not sent").run();

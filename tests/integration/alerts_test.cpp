@@ -375,6 +375,23 @@ TEST(Alerts, ARetryDuringAnAttemptEndsTheRestItsFailureBegins) {
     ASSERT_TRUE(rx.wait_for(4, 10s)) << "the rest begun after the retry held both\n" << server.log();
 }
 
+// An `alerts retry` of the very alert being attempted: its failure is not recorded over the
+// retry (which gave it a fresh budget), so it is not dead-lettered but goes again at once.
+// Before, the 400 that came back after the retry made it dead, the retry undone.
+TEST(Alerts, ARetryOfTheAlertUnderwayIsNotUndoneByItsFailure) {
+    TempDir dir;
+    HttpReceiver rx;
+    rx.script({{.status = 400, .delay = 3000ms}});  // then 200
+    ServerProcess server(dir, alert_options({rx.url("/hook")}));
+    churn_customer(server.port(), 7);
+    ASSERT_TRUE(rx.wait_for(1, 5s)) << server.log();  // the slow attempt has begun
+    auto retry = run_churnwatch({"alerts", "retry", column(server.db(), "id"), "--db", server.db()});
+    ASSERT_EQ(retry.exit_code, 0) << retry.err;
+    ASSERT_TRUE(rx.wait_for(2, 10s)) << "the failure undid the retry\n" << server.log();
+    EXPECT_TRUE(eventually([&] { return column(server.db(), "status") == "sent"; })) << server.log();
+    EXPECT_EQ(column(server.db(), "attempts"), "1");
+}
+
 TEST(Alerts, GoneDisablesTheTargetAcrossRestartsUntilRetried) {
     TempDir dir;
     HttpReceiver rx;
