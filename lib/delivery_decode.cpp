@@ -49,8 +49,7 @@ bool decode_delivery(Delivery& d, const JsonLimits& limits, std::string& reason)
         if (resource == d.topic->resource) return;
         if (auto why = implausible_time_of(p, resource, d.received_at)) {
             slot.reset();
-            if (!p.ignored.empty()) p.ignored += "; ";
-            p.ignored += "included " + std::string(resource) + " ignored: implausible time: " + *why;
+            note_ignored(p, resource, "implausible time: " + *why);
         }
     };
     drop("subscription", p.subscription);

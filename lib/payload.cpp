@@ -443,6 +443,11 @@ std::optional<DecodeError> decode_slot(const Value& root, std::string_view key,
 
 }  // namespace
 
+void note_ignored(DecodedPayload& p, std::string_view resource, const std::string& why) {
+    if (!p.ignored.empty()) p.ignored += "; ";
+    p.ignored += "included " + std::string(resource) + " ignored: " + why;
+}
+
 std::variant<DecodedPayload, DecodeError> decode_payload(const rapidjson::Value& root,
                                                          const Topic& topic) {
     if (!root.IsObject()) return DecodeError{"payload root is not an object"};
@@ -471,10 +476,7 @@ std::variant<DecodedPayload, DecodeError> decode_payload(const rapidjson::Value&
     if (auto err = decode_key(topic.resource)) return *err;
     for (std::string_view key : {"subscription", "charge", "customer"}) {
         if (key == topic.resource) continue;
-        if (auto err = decode_key(key)) {
-            if (!out.ignored.empty()) out.ignored += "; ";
-            out.ignored += "included " + std::string(key) + " ignored: " + err->reason;
-        }
+        if (auto err = decode_key(key)) note_ignored(out, key, err->reason);
     }
 
     VersionVotes votes;

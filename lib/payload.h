@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <variant>
 
 #include <rapidjson/document.h>
@@ -26,5 +27,8 @@ struct DecodeError {
 // When topic is charge/max_retries_reached, charge.max_retries_reached is set.
 std::variant<DecodedPayload, DecodeError> decode_payload(const rapidjson::Value& root,
                                                          const Topic& topic);
+
+// Records in p.ignored that the included `resource` object was left out, and why.
+void note_ignored(DecodedPayload& p, std::string_view resource, const std::string& why);
 
 }  // namespace churnwatch
