@@ -331,19 +331,18 @@ void AlertOutbox::on_retracted(sql::Database& db, int64_t event_id, const Custom
     retract_unsent_churn_alerts(db, event_id, c.customer_id);
     std::vector<char> to(routes_.size(), 0);
     for (std::size_t i = 0; i < routes_.size(); ++i) {
+        auto churn = churn_row(routes_[i].target, event_id, c.customer_id);
+        const bool withdrawn =
+            churn && churn->status == "pending" && !churn->attempted &&
+            withdraw(churn->id, "a later delivery erased this churn before it was sent: not sent");
+        const bool churn_told = churn && !withdrawn && (churn->status == "sent" || churn->status == "pending");
         // Told of its return (sent, or an attempt begun; one not attempted was withdrawn just
         // now): the episode it ended did not happen either. Also to a target that wants only
-        // returns, which never heard of the churn itself.
-        bool told = returned_told(routes_[i].target, event_id, c.customer_id);
-        auto churn = churn_row(routes_[i].target, event_id, c.customer_id);
-        if (churn && churn->status == "pending" && !churn->attempted &&
-            withdraw(churn->id, "a later delivery erased this churn before it was sent: not sent")) {
-            // withdrawn: never told of the churn (a return told before it, which alert-hold
-            // shortened across a restart can let happen, still counts: `told`)
-        } else if (churn && (churn->status == "sent" || churn->status == "pending")) {
-            told = true;
-        }
-        to[i] = told && routes_[i].retracted;
+        // returns, which never heard of the churn itself (and to one whose churn alert was
+        // withdrawn just now after its return went out, as a restart that shortened
+        // alert-hold can let happen).
+        to[i] = routes_[i].retracted &&
+                (churn_told || returned_told(routes_[i].target, event_id, c.customer_id));
     }
     add(db, kCustomerChurnRetracted, event_id, c, e, to);
 }
