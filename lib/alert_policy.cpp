@@ -164,12 +164,20 @@ AlertDecision decide_alert(const AlertPolicy& p, const AttemptOutcome& outcome, 
         }
     }
     d.next_attempt = now + delay;
-    if (d.next_attempt > retry_from + p.budget) {
+    const Micros deadline = retry_from + p.budget;
+    if (now >= deadline) {
         d.action = AlertAction::Dead;
         d.reason = "retry budget exhausted after " + std::to_string(attempts) +
                    (attempts == 1 ? " attempt: " : " attempts: ") + d.reason;
         d.next_attempt = 0;
         return d;
+    }
+    if (d.next_attempt > deadline) {
+        // The budget ends before the backoff or the Retry-After does: one last attempt when
+        // it ends, rather than giving up with budget left (a day's Retry-After would
+        // otherwise kill the alert on its first attempt).
+        d.next_attempt = deadline;
+        d.reason += "; last attempt at the end of the retry budget";
     }
     d.action = AlertAction::Retry;
     return d;

@@ -8,7 +8,8 @@
 //  no response (refused, reset, timeout, TLS failure, command failed) → retry
 //  other 4xx, 3xx            → dead letter (retrying cannot fix a rejected request, and
 //                              redirects are not followed: configure the final URL)
-// A retry whose time would fall after retry_from + budget becomes a dead letter instead.
+// A retry whose time would fall after retry_from + budget is made when the budget ends
+// instead (the last attempt); a failure at or after that end is a dead letter.
 #pragma once
 
 #include <optional>

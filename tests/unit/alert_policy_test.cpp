@@ -136,25 +136,39 @@ TEST(AlertDecisionTable, RetryAfterHonouredOn429And503Only) {
     EXPECT_EQ(decide_alert(p, response(503, "later"), 2, now, now, 1.0).next_attempt, now + 2 * kS);
 }
 
-TEST(AlertBudget, RetryBeyondTheBudgetBecomesDead) {
+TEST(AlertBudget, RetryBeyondTheBudgetIsTheLastAttemptThenDead) {
     AlertPolicy p;
     p.budget = 3600 * kS;
     Micros created = 0;
     // Within the budget: retry.
     auto early = decide_alert(p, response(503), 5, created, 600 * kS, 1.0);
     EXPECT_EQ(early.action, AlertAction::Retry);
-    // The next attempt would land after created + 1 h: dead, with the reason kept.
+    // The next attempt would land after created + 1 h: one last attempt when the hour ends.
     auto late = decide_alert(p, response(503), 12, created, 3500 * kS, 1.0);
-    EXPECT_EQ(late.action, AlertAction::Dead);
-    EXPECT_NE(late.reason.find("budget"), std::string::npos) << late.reason;
-    EXPECT_NE(late.reason.find("12 attempts"), std::string::npos) << late.reason;
-    EXPECT_NE(late.reason.find("HTTP 503"), std::string::npos) << late.reason;
-    // A Retry-After past the budget: dead too.
+    EXPECT_EQ(late.action, AlertAction::Retry);
+    EXPECT_EQ(late.next_attempt, 3600 * kS);
+    EXPECT_NE(late.reason.find("last attempt"), std::string::npos) << late.reason;
+    // That attempt failing (at the end, or after it): dead, with the reason kept.
+    for (Micros at : {3600 * kS, 3601 * kS}) {
+        auto dead = decide_alert(p, response(503), 13, created, at, 0.0);
+        EXPECT_EQ(dead.action, AlertAction::Dead);
+        EXPECT_EQ(dead.next_attempt, 0);
+        EXPECT_NE(dead.reason.find("budget"), std::string::npos) << dead.reason;
+        EXPECT_NE(dead.reason.find("13 attempts"), std::string::npos) << dead.reason;
+        EXPECT_NE(dead.reason.find("HTTP 503"), std::string::npos) << dead.reason;
+    }
+    // A Retry-After past the budget (a receiver asking for a day with an hour left): not dead
+    // on the first attempt, but tried once more when the budget ends.
     auto far = decide_alert(p, response(429, "7200"), 1, created, 10 * kS, 0.0);
-    EXPECT_EQ(far.action, AlertAction::Dead);
+    EXPECT_EQ(far.action, AlertAction::Retry);
+    EXPECT_EQ(far.next_attempt, 3600 * kS);
+    EXPECT_NE(far.reason.find("Retry-After: 7200"), std::string::npos) << far.reason;
     // The budget counts from retry_from (a manual retry restarts it), not from creation.
     auto restarted = decide_alert(p, response(503), 1, 100000 * kS, 100010 * kS, 1.0);
     EXPECT_EQ(restarted.action, AlertAction::Retry);
+    EXPECT_EQ(decide_alert(p, response(503), 1, 100000 * kS, 103600 * kS, 0.0).action, AlertAction::Dead);
+    // A permanent failure is dead at once, budget left or not.
+    EXPECT_EQ(decide_alert(p, response(400), 1, created, 10 * kS, 0.0).action, AlertAction::Dead);
     // Success is never turned into dead by the budget.
     EXPECT_EQ(decide_alert(p, response(200), 50, created, 999999 * kS, 1.0).action, AlertAction::Sent);
 }
