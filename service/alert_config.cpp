@@ -405,6 +405,17 @@ bool read_alert_settings(const Config& c, AlertSettings& out, std::string& error
     // without the query (where tokens live) showing.
     std::map<std::string, int> times_seen;
     for (auto& t : out.targets) t.label_ordinal = ++times_seen[t.label()];
+    // Retractions and corrections follow what the target itself was sent (a churn, or a
+    // return): a target that asks for neither is never sent anything.
+    for (const auto& t : out.targets) {
+        if (!t.churned && !t.reactivated) {
+            out.warnings.push_back(
+                "alert target " + t.label() +
+                " will never be sent anything: customer.churn_retracted and customer.churn_updated go only "
+                "to a target that was sent the churn (customer.churned) or the return (customer.reactivated) "
+                "they are about; add one of those to its events");
+        }
+    }
     return true;
 }
 

@@ -269,6 +269,32 @@ TEST_F(AlertConfig, AShortSecretIsAcceptedWithAWarning) {
     EXPECT_TRUE(fine->warnings.empty());
 }
 
+// Retractions and corrections go only to a target that was sent the churn or the return they
+// are about: a target asking for them alone is accepted (an upgrade must not stop the
+// service) but warned about, by its label, whether its events are its own or alert-events.
+TEST_F(AlertConfig, ATargetThatCanNeverBeSentAnythingIsWarnedAbout) {
+    std::string error;
+    auto s = read({"--alert-target",
+                   "https://crm.example.com/fix?token=abc | " + kSecret + " | customer.churn_retracted customer.churn_updated",
+                   "--alert-target", "https://crm.example.com/back | " + kSecret + " | customer.reactivated customer.churn_updated",
+                   "--alert-target", "https://crm.example.com/all | " + kSecret + " | customer.churned"},
+                  error);
+    ASSERT_TRUE(s) << error;
+    ASSERT_EQ(s->warnings.size(), 1u);
+    EXPECT_EQ(s->warnings[0],
+              "alert target https://crm.example.com/fix will never be sent anything: customer.churn_retracted and "
+              "customer.churn_updated go only to a target that was sent the churn (customer.churned) or the return "
+              "(customer.reactivated) they are about; add one of those to its events");
+    auto shared = read({"--alert-secret", kSecret, "--alert-events", "customer.churn_updated", "--alert-url",
+                        "https://a.example/hook", "--alert-chat", "https://hooks.example.com/services/T/B/x"},
+                       error);
+    ASSERT_TRUE(shared) << error;
+    ASSERT_EQ(shared->warnings.size(), 2u);
+    EXPECT_NE(shared->warnings[0].find("alert target https://a.example/hook will never"), std::string::npos);
+    EXPECT_NE(shared->warnings[1].find("alert target chat:https://hooks.example.com/… will never"), std::string::npos)
+        << shared->warnings[1];
+}
+
 // Rotation: alert-secret (or a target's own secret field) may hold the new and the old secret.
 TEST_F(AlertConfig, TwoSecretsForARotationAreAccepted) {
     std::string error;
