@@ -606,6 +606,22 @@ ChurnCategory category_from(std::string_view s) {
     return ChurnCategory::Voluntary;
 }
 
+// A churn_events row's columns as an episode.
+ChurnEpisode episode_from_row(const std::string& churned_at, const std::optional<std::string>& reactivated_at,
+                              std::string_view reason, std::string_view category,
+                              std::optional<int64_t> subscription_id, std::optional<int64_t> charge_id,
+                              int64_t delivery_id) {
+    ChurnEpisode e;
+    e.churned_at = parse_time(churned_at).value_or(0);
+    if (reactivated_at) e.reactivated_at = parse_time(*reactivated_at);
+    e.reason = reason_from(reason);
+    e.category = category_from(category);
+    e.subscription_id = subscription_id;
+    e.charge_id = charge_id;
+    e.delivery_id = delivery_id;
+    return e;
+}
+
 }  // namespace
 
 // An episode the facts no longer show, as it was stored: counted, and told to the listener
@@ -626,15 +642,8 @@ void ChurnStore::sync_episodes(const CustomerOutcome& o, bool notify) {
         std::optional<int64_t> subscription_id, charge_id;
         int64_t delivery_id = 0;
         ChurnEpisode stored() const {
-            ChurnEpisode e;
-            e.churned_at = parse_time(churned_at).value_or(0);
-            if (reactivated_at) e.reactivated_at = parse_time(*reactivated_at);
-            e.reason = reason_from(reason);
-            e.category = category_from(category);
-            e.subscription_id = subscription_id;
-            e.charge_id = charge_id;
-            e.delivery_id = delivery_id;
-            return e;
+            return episode_from_row(churned_at, reactivated_at, reason, category, subscription_id, charge_id,
+                                    delivery_id);
         }
     };
     std::vector<Row> existing;
@@ -1102,6 +1111,16 @@ RebuildStats ChurnStore::rebuild(sql::Database& db, std::size_t json_max_depth,
         set_auto_churn_mark(db, std::nullopt, 0);
     if (progress) progress(stats.deliveries, total);
     return stats;
+}
+
+std::optional<ChurnEpisode> stored_episode(sql::Database& db, int64_t episode_id, int64_t customer_id) {
+    sql::Statement q(db,
+                     "SELECT churned_at, reactivated_at, reason, category, subscription_id, charge_id,"
+                     " delivery_id FROM churn_events WHERE id = ? AND customer_id = ?");
+    q.bind(1, episode_id).bind(2, customer_id);
+    if (!q.step()) return std::nullopt;
+    return episode_from_row(q.column_text(0), q.column_opt_text(1), q.column_text(2), q.column_text(3),
+                            q.column_opt_int(4), q.column_opt_int(5), q.column_opt_int(6).value_or(0));
 }
 
 }  // namespace churnwatch

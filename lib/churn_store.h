@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -171,5 +172,9 @@ private:
     bool mark_dropped_uncommitted_ = false;  // ...in the current transaction
     std::unique_ptr<Statements> st_;
 };
+
+// The customer's churn_events row with this id, as stored; nullopt when there is none (a
+// late delivery erased the episode, or it is another customer's).
+std::optional<ChurnEpisode> stored_episode(sql::Database& db, int64_t episode_id, int64_t customer_id);
 
 }  // namespace churnwatch

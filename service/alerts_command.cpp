@@ -25,6 +25,7 @@
 
 #include "alert_config.h"
 #include "alert_outbox.h"
+#include "alert_retry.h"
 #include "commands.h"
 #include "crypto.h"
 #include "http_client.h"
@@ -175,24 +176,14 @@ int retry(const Config& config, const std::vector<std::string>& ids_text) {
         sql::Statement q(*db, "SELECT id FROM alerts_outbox WHERE status = 'dead' ORDER BY id");
         while (q.step()) ids.push_back(q.column_int(0));
     }
-    // What became of the episode since: a churn or an update of one whose episode a later
-    // delivery erased, or a return a later delivery undid, would tell the target something
-    // the facts no longer show (after the retraction or correction it may have been sent).
     sql::Statement find(*db,
-                        "SELECT o.target, o.status, o.last_error, CASE"
-                        " WHEN o.event_type IN ('customer.churned', 'customer.churn_updated') AND e.id IS NULL"
-                        "  THEN 'a later delivery erased the churn it announced'"
-                        " WHEN o.event_type = 'customer.reactivated' AND e.id IS NULL"
-                        "  THEN 'a later delivery erased the churn whose end it announced'"
-                        " WHEN o.event_type = 'customer.reactivated' AND e.reactivated_at IS NULL"
-                        "  THEN 'a later delivery undid this return: the customer is churned again'"
-                        " END FROM alerts_outbox AS o"
-                        " LEFT JOIN churn_events AS e ON e.id = o.episode_id AND e.customer_id = o.customer_id"
-                        " WHERE o.id = ?");
+                        "SELECT target, status, last_error, event_type, episode_id, customer_id, payload"
+                        " FROM alerts_outbox WHERE id = ?");
     sql::Statement reset(*db,
                          "UPDATE alerts_outbox SET status = 'pending', attempts = 0,"
                          " next_attempt_us = ?2, retry_from_us = ?2, last_error = NULL, sent_us = NULL"
                          " WHERE id = ?1");
+    sql::Statement rewrite(*db, "UPDATE alerts_outbox SET payload = ?2, webhook_id = ?3 WHERE id = ?1");
     sql::Statement enable(*db, "DELETE FROM alert_targets_disabled WHERE target = ?");
     // Ends the target's rest after a failure (up to 10 minutes, or a long Retry-After): asking
     // for a resend means the receiver is back. Its alerts that wait out a backoff step are
@@ -225,22 +216,35 @@ int retry(const Config& config, const std::vector<std::string>& ids_text) {
         // Why it was retracted: a late delivery erased the churn, or the customer was back
         // within alert-hold.
         std::string why = find.column_opt_text(2).value_or("the churn it announced was undone");
-        const std::optional<std::string> stale = find.column_opt_text(3);
+        const std::string type = find.column_text(3), payload = find.column_text(6);
+        const int64_t episode_id = find.column_int(4), customer_id = find.column_int(5);
         find.reset();
         if (status == "retracted") {
             std::fprintf(stderr, "alert %lld: retracted, not sent: %s\n", (long long)id, why.c_str());
             ++missing;
             continue;
         }
-        if (stale) {
-            std::fprintf(stderr, "alert %lld: not sent again: %s\n", (long long)id, stale->c_str());
+        // What became of the episode since: an alert that would tell the target something the
+        // facts no longer show is not sent (after the retraction or correction it may have
+        // been sent); one a late delivery changed carries the episode as it is now.
+        const AlertRetryBody body = alert_body_for_retry(*db, type, episode_id, customer_id, payload, now);
+        if (body.refused) {
+            std::fprintf(stderr, "alert %lld: not sent again: %s\n", (long long)id, body.refused->c_str());
             ++missing;
             continue;
+        }
+        if (body.rewritten) {
+            rewrite.reset();
+            rewrite.bind(1, id).bind(2, *body.rewritten).bind(3, random_webhook_id()).run();
         }
         reset.reset();
         reset.bind(1, id).bind(2, now).run();
         ++retried;
-        std::printf("alert %lld (%s, was %s): pending\n", (long long)id, stored_target_label(target).c_str(), status.c_str());
+        std::printf("alert %lld (%s, was %s): pending%s\n", (long long)id, stored_target_label(target).c_str(),
+                    status.c_str(),
+                    body.rewritten ? "; a later delivery changed the episode since it was recorded: it now carries "
+                                     "the episode as it is, with a new webhook-id"
+                                   : "");
         enable.reset();
         enable.bind(1, target).run();
         if (db->changes() > 0 && enabled.insert(target).second)

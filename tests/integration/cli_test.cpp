@@ -216,8 +216,10 @@ TEST(AlertsRetry, ARetractedAlertIsNotSentAgain) {
 
 // `alerts retry` also sends a delivered alert again, but not one that would now tell the
 // target something the facts no longer show: a churn (or its update) whose episode a later
-// delivery erased (the target was sent customer.churn_retracted after it), or a return that
-// a later delivery undid. The retraction and a still-standing churn may be sent again.
+// delivery erased (the target was sent customer.churn_retracted after it), a return that
+// a later delivery undid, or a churn the customer has come back from. The retraction is sent
+// again as recorded; a still-standing churn whose recorded body no longer tells the episode
+// as it is (here: '{}') carries the episode as it is now, with a new webhook-id.
 TEST(AlertsRetry, ASentAlertOfAnErasedChurnOrAnUndoneReturnIsNotSentAgain) {
     TempDir dir;
     const std::string db = migrated_empty_db(dir);
@@ -234,9 +236,13 @@ TEST(AlertsRetry, ASentAlertOfAnErasedChurnOrAnUndoneReturnIsNotSentAgain) {
                   " ('http://a.example/hook', 'customer.churn_retracted', 2, 6, 'msg_3', '{}', 1, 'sent', 1, 1),"
                   " ('http://a.example/hook', 'customer.churned', 1, 6, 'msg_4', '{}', 1, 'sent', 1, 1),"
                   " ('http://a.example/hook', 'customer.reactivated', 1, 6, 'msg_5', '{}', 1, 'sent', 1, 1),"
-                  " ('http://a.example/hook', 'customer.churned', 1, 7, 'msg_6', '{}', 1, 'dead', 1, 1)");
+                  " ('http://a.example/hook', 'customer.churned', 1, 7, 'msg_6', '{}', 1, 'dead', 1, 1),"
+                  " ('http://a.example/hook', 'customer.churned', 3, 8, 'msg_7', '{}', 1, 'dead', 1, 1)");
+        // Episode 3 of customer 8 ended: the customer came back.
+        conn.exec("INSERT INTO churn_events (id, customer_id, churned_at, reason, category, reactivated_at)"
+                  " VALUES (3, 8, '2026-03-01 10:00:00', 'cancelled', 'voluntary', '2026-03-02 09:30:00')");
     }
-    auto r = run_churnwatch({"alerts", "retry", "1", "2", "3", "4", "5", "6", "--db", db});
+    auto r = run_churnwatch({"alerts", "retry", "1", "2", "3", "4", "5", "6", "7", "--db", db});
     EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
     EXPECT_NE(r.err.find("alert 1: not sent again: a later delivery erased the churn it announced"),
               std::string::npos) << r.err;
@@ -246,10 +252,21 @@ TEST(AlertsRetry, ASentAlertOfAnErasedChurnOrAnUndoneReturnIsNotSentAgain) {
         << r.err;
     // Episode 1 is customer 6's, not 7's: alert 6's churn was erased too.
     EXPECT_NE(r.err.find("alert 6: not sent again"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("alert 7: not sent again: the customer came back since (reactivated at 2026-03-02 09:30:00"
+                         " UTC): the churn it announces is over"),
+              std::string::npos) << r.err;
     EXPECT_NE(r.out.find("2 alerts queued for sending"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("alert 4 (http://a.example/hook, was sent): pending; a later delivery changed the episode"),
+              std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("alert 3 (http://a.example/hook, was sent): pending;"), std::string::npos) << r.out;
     churnwatch::sql::Database conn(db);
     EXPECT_EQ(first_text(conn, "SELECT group_concat(status, ',') FROM (SELECT status FROM alerts_outbox ORDER BY id)"),
-              "sent,sent,pending,pending,sent,dead");
+              "sent,sent,pending,pending,sent,dead,dead");
+    EXPECT_EQ(first_text(conn, "SELECT webhook_id || ' ' || payload FROM alerts_outbox WHERE id = 3"), "msg_3 {}");
+    EXPECT_NE(first_text(conn, "SELECT webhook_id FROM alerts_outbox WHERE id = 4"), "msg_4");
+    EXPECT_NE(first_text(conn, "SELECT payload FROM alerts_outbox WHERE id = 4")
+                  .find(R"("data":{"episode_id":1,"customer_id":6,"email":null,"reason":"cancelled")"),
+              std::string::npos);
 }
 
 }  // namespace
