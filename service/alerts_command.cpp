@@ -47,11 +47,27 @@ Micros now_us() {
 }
 
 
+bool continuation_byte(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
+
+// Characters, not bytes: a column of UTF-8 text (a chat label's "…", a receiver's error in
+// another language) lines up by what the terminal shows.
+std::size_t display_width(const std::string& s) {
+    return static_cast<std::size_t>(std::count_if(s.begin(), s.end(), [](char c) { return !continuation_byte(c); }));
+}
+
+// At most `width` characters, cut between characters (never inside one: the output stays
+// valid UTF-8), control characters as spaces.
 std::string shorten(std::string s, std::size_t width) {
     for (auto& c : s)
         if (static_cast<unsigned char>(c) < 0x20) c = ' ';
-    if (s.size() > width) s = s.substr(0, width - 3) + "...";
-    return s;
+    if (display_width(s) <= width) return s;
+    std::size_t kept = 0, at = 0;
+    while (at < s.size() && kept < width - 3) {
+        ++at;
+        while (at < s.size() && continuation_byte(s[at])) ++at;
+        ++kept;
+    }
+    return s.substr(0, at) + "...";
 }
 
 // The usage, after `churnwatch alerts ACTION: MESSAGE` when there is a message; exit 2.
@@ -120,10 +136,13 @@ int list(const Config& config) {
         std::vector<std::size_t> width(head.size());
         for (std::size_t i = 0; i < head.size(); ++i) width[i] = head[i].size();
         for (const auto& r : rows)
-            for (std::size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
+            for (std::size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], display_width(r[i]));
         auto print = [&](const std::vector<std::string>& r) {
-            for (std::size_t i = 0; i < r.size(); ++i)
-                std::printf("%-*s%s", static_cast<int>(width[i]), r[i].c_str(), i + 1 < r.size() ? "  " : "\n");
+            for (std::size_t i = 0; i < r.size(); ++i) {
+                std::fputs(r[i].c_str(), stdout);
+                if (i + 1 < r.size()) std::printf("%*s", static_cast<int>(width[i] - display_width(r[i]) + 2), "");
+            }
+            std::fputs("\n", stdout);
         };
         print(head);
         for (auto it = rows.rbegin(); it != rows.rend(); ++it) print(*it);  // oldest first

@@ -3,6 +3,8 @@
 // positional argument a command does not take is refused, exit 2, naming it.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <sys/stat.h>
 
 #include <string>
@@ -212,6 +214,44 @@ TEST(AlertsRetry, ARetractedAlertIsNotSentAgain) {
     auto list = run_churnwatch({"alerts", "list", "--status", "retracted", "--db", db});
     EXPECT_EQ(list.exit_code, 0) << list.err;
     EXPECT_NE(list.out.find("retracted"), std::string::npos) << list.out;
+}
+
+// `alerts list` lines its columns up by characters, not bytes (a chat target's label has a
+// "…", a receiver's error may be in any language), and cuts a long error between characters,
+// so its output stays valid UTF-8.
+TEST(AlertsList, ColumnsLineUpByCharactersAndALongErrorIsCutBetweenThem) {
+    TempDir dir;
+    const std::string db = migrated_empty_db(dir);
+    ASSERT_FALSE(db.empty());
+    std::string accented;
+    for (int i = 0; i < 100; ++i) accented += "\u00e9";
+    {
+        churnwatch::sql::Database conn(db);
+        churnwatch::sql::Statement q(conn,
+                                     "INSERT INTO alerts_outbox (target, event_type, episode_id, customer_id, webhook_id,"
+                                     " payload, created_us, status, next_attempt_us, retry_from_us, last_error)"
+                                     " VALUES (?, 'customer.churned', 1, 6, ?, '{}', 1, 'dead', 1, 1, ?)");
+        q.bind(1, "http://a.example/hook").bind(2, "msg_1").bind(3, "HTTP 500: " + accented).run();
+        q.reset();
+        q.bind(1, "chat:https://hooks.example.com/services/T/B/x").bind(2, "msg_2").bind(3, "HTTP 500: x").run();
+    }
+    auto r = run_churnwatch({"alerts", "list", "--db", db});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    std::string cut = "HTTP 500: ";
+    for (int i = 0; i < 47; ++i) cut += "\u00e9";
+    EXPECT_NE(r.out.find(cut + "...  "), std::string::npos) << r.out;
+    // Where "customer.churned" begins, counted in characters, on both alert lines.
+    std::vector<std::size_t> at;
+    std::size_t line_start = 0;
+    for (std::size_t nl; (nl = r.out.find('\n', line_start)) != std::string::npos; line_start = nl + 1) {
+        std::string line = r.out.substr(line_start, nl - line_start);
+        auto event = line.find("customer.churned");
+        if (event == std::string::npos) continue;
+        at.push_back(static_cast<std::size_t>(std::count_if(line.begin(), line.begin() + static_cast<long>(event),
+                                                            [](char c) { return (c & 0xC0) != 0x80; })));
+    }
+    ASSERT_EQ(at.size(), 2u) << r.out;
+    EXPECT_EQ(at[0], at[1]) << r.out;
 }
 
 // `alerts retry` also sends a delivered alert again, but not one that would now tell the
