@@ -456,6 +456,11 @@ std::string storage_stalled(std::chrono::steady_clock::duration busy) {
            "." + std::to_string(tenths % 10) + " s (disk hung, or a lock held elsewhere)";
 }
 
+bool stall_answers(std::chrono::steady_clock::duration busy, std::chrono::steady_clock::duration waited,
+                   std::chrono::milliseconds limit) {
+    return busy >= kStallFloor && std::max(busy, waited) >= limit;
+}
+
 // Four times a second: while the writer is stuck in one piece of work past the limits, the
 // requests waiting on it are answered (Failed), through the completion executor like any
 // answer. A thread of its own: the checkpointer may be stuck on the same disk.
@@ -464,13 +469,14 @@ void Writer::stall_watch_loop() {
     std::unique_lock lock(stall_mu_);
     while (!stall_cv_.wait_for(lock, kLook, [this] { return stall_stop_; })) {
         const auto busy = busy_for();
-        if (busy < std::min(options_.stall_answer, options_.probe_stall)) continue;
+        if (busy < kStallFloor) continue;
+        const auto now = std::chrono::steady_clock::now();
         std::vector<WriteCallback> due;
         {
             std::lock_guard queue_lock(mu_);
             auto take = [&](Item& item) {
                 const auto limit = item.delivery ? options_.stall_answer : options_.probe_stall;
-                if (!item.done || busy < limit) return;
+                if (!item.done || !stall_answers(busy, now - item.queued_at, limit)) return;
                 due.push_back(std::move(item.done));
                 item.done = nullptr;
             };

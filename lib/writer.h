@@ -76,6 +76,13 @@ public:
 // to a request that a write which does not finish keeps waiting (Writer, RequestHandler).
 std::string storage_stalled(std::chrono::steady_clock::duration busy);
 
+// Whether the writer's stall watch answers a waiting request now: the writer has been inside
+// one piece of work for at least kStallFloor (it looks four times a second), and the request
+// has waited `limit`, since it was queued or because that piece of work has lasted so long.
+inline constexpr std::chrono::milliseconds kStallFloor{250};
+bool stall_answers(std::chrono::steady_clock::duration busy, std::chrono::steady_clock::duration waited,
+                   std::chrono::milliseconds limit);
+
 // Runs on the writer thread right after the commit: keep it short (post the answer away).
 using WriteCallback = std::function<void(const WriteResult&)>;
 
@@ -86,12 +93,14 @@ struct WriterOptions {
     // write), a batch waits for it only until its oldest item has been queued this long,
     // then fails (the caller answers 503): Recharge gives up on an answer after 5 s.
     std::chrono::milliseconds answer_within{4500};
-    // A commit or projection step still unfinished after this long means the disk does not
-    // answer (frozen, a dead network mount): every delivery waiting on it, queued or in the
-    // batch being committed, is answered Failed then (storage_stalled), readiness probes after
-    // probe_stall, rather than left without an answer past Recharge's 5 s. A delivery whose
-    // commit completes later is stored all the same; its sender's retry is then a duplicate.
-    std::chrono::milliseconds stall_answer{5000};
+    // A commit or projection step unfinished for this long means the disk does not answer
+    // (frozen, a dead network mount): every delivery waiting on it, queued or in the batch
+    // being committed, is answered Failed (storage_stalled) once it has waited this long in
+    // all — counted from when it was queued, since it may have queued behind the step —
+    // readiness probes after probe_stall: an answer within Recharge's 5 s, not after it
+    // (stall_answers). A delivery whose commit completes later is stored all the same; its
+    // sender's retry is then a duplicate.
+    std::chrono::milliseconds stall_answer{4500};
     std::chrono::milliseconds probe_stall{2000};
     std::chrono::milliseconds checkpoint_interval{500};
     int checkpoint_frames = 1000;  // and sooner, whenever the WAL has grown by this many frames

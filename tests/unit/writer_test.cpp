@@ -418,3 +418,19 @@ TEST(Writer, RefusedSubmitLeavesDeliveryAndCallbackUntouched) {
     done(WriteResult{WriteOutcome::Refused});
     EXPECT_TRUE(called);
 }
+
+// A hung disk: the stall watch answers a delivery once it has waited stall_answer (4.5 s by
+// default: within Recharge's 5 s) in all, also when most of that wait was in the queue behind
+// the step that hung (counted from the step's start it was answered after 5 s), but never
+// while the writer is moving (each step shorter than one look of the watch).
+TEST(WriterStall, ARequestIsAnsweredOnceItHasWaitedTheLimitInAllWhileTheWriterIsStuck) {
+    using namespace std::chrono;
+    const milliseconds limit = WriterOptions{}.stall_answer;
+    EXPECT_EQ(limit, milliseconds(4500));
+    EXPECT_TRUE(stall_answers(milliseconds(300), milliseconds(4500), limit));   // queued behind the step
+    EXPECT_FALSE(stall_answers(milliseconds(300), milliseconds(4400), limit));
+    EXPECT_TRUE(stall_answers(milliseconds(4500), milliseconds(0), limit));     // the step alone
+    EXPECT_FALSE(stall_answers(milliseconds(4400), milliseconds(4400), limit));
+    EXPECT_FALSE(stall_answers(milliseconds(100), seconds(10), limit));         // the writer is moving
+    EXPECT_TRUE(stall_answers(kStallFloor, seconds(10), limit));
+}
