@@ -69,9 +69,10 @@ bool has_key(const Value& obj, std::string_view name) {
            obj.FindMember(rapidjson::StringRef(name.data(), name.size())) != obj.MemberEnd();
 }
 
-// Doubles that hold whole numbers are accepted only inside the range a double represents
-// exactly, so no id is silently rounded.
-constexpr double kMaxExactDouble = 9007199254740992.0;  // 2^53
+// Doubles that hold whole numbers are accepted only below 2^53, where every whole number is
+// a double of its own, so no id is silently rounded. 2^53 itself is refused: 2^53 + 1 sent as
+// a float parses to it. (A JSON integer is read as an int64: exact up to INT64_MAX.)
+constexpr double kFirstAmbiguousDouble = 9007199254740992.0;  // 2^53
 
 std::optional<int64_t> parse_int_text(std::string_view s) {
     int64_t out = 0;
@@ -87,7 +88,7 @@ std::optional<int64_t> as_int(const Value& v) {
     if (v.IsInt64()) return v.GetInt64();
     if (v.IsDouble()) {
         const double d = v.GetDouble();
-        if (std::isfinite(d) && std::trunc(d) == d && std::fabs(d) <= kMaxExactDouble) {
+        if (std::isfinite(d) && std::trunc(d) == d && std::fabs(d) < kFirstAmbiguousDouble) {
             return static_cast<int64_t>(d);
         }
         return std::nullopt;

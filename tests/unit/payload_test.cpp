@@ -734,6 +734,29 @@ TEST(Errors, NonPositiveAndMalformedIds) {
     }
 }
 
+// An id sent as a float just above 2^53 (9007199254740993.0) parses to the double 2^53: taken,
+// it would be stored as 9007199254740992, another object's id. Doubles are exact only below
+// 2^53, so from there on a float id is refused like any id that is not an integer; just
+// below it is taken, and the same number sent as a JSON integer stays exact.
+TEST(Errors, AFloatIdFromTwoToTheFiftyThirdOnIsRefusedNotRounded) {
+    auto body = [](const char* id) {
+        return std::string(R"({"subscription":{"id":)") + id +
+               R"(,"customer_id":2,"updated_at":"2026-01-01"}})";
+    };
+    for (const char* id : {"9007199254740993.0", "9007199254740992.0"}) {
+        EXPECT_EQ(decode_error(body(id), "subscription/updated"),
+                  "subscription.id missing or not an integer")
+            << id;
+    }
+    // (2^53 - 2: rapidjson's default, not full-precision, parse rounds 2^53 - 1 sent as a float.)
+    const auto below = decode_ok(body("9007199254740990.0"), "subscription/updated");
+    ASSERT_TRUE(below.subscription.has_value());
+    EXPECT_EQ(below.subscription->id, 9007199254740990);
+    const auto integer = decode_ok(body("9007199254740993"), "subscription/updated");
+    ASSERT_TRUE(integer.subscription.has_value());
+    EXPECT_EQ(integer.subscription->id, 9007199254740993);
+}
+
 TEST(Errors, ChargeRequiredFields) {
     EXPECT_EQ(decode_error(R"({"charge":{"customer_id":2,"updated_at":"2026-01-01"}})",
                            "charge/failed"),
