@@ -35,7 +35,9 @@ TEST(DedupeIndex, FindsEveryIdWithTheFingerprint) {
 }
 
 // Random adds and removes against a reference map, with fingerprints chosen to collide in
-// the table's low bits so probe chains are long and backward-shift deletion is exercised.
+// the table's low bits so probe chains are long and backward-shift deletion is exercised:
+// half of them at the table's start, half at its end (low bits all ones, whatever its size
+// up to 2^20 slots), so chains also wrap around from the last slot to the first.
 TEST(DedupeIndex, AgreesWithAReferenceUnderRandomAddsAndRemoves) {
     DedupeIndex index;
     std::multimap<int64_t, int64_t> reference;
@@ -43,7 +45,8 @@ TEST(DedupeIndex, AgreesWithAReferenceUnderRandomAddsAndRemoves) {
     int64_t next_id = 1;
     for (int step = 0; step < 60000; ++step) {
         if (reference.empty() || rng() % 3 != 0) {
-            int64_t fp = static_cast<int64_t>((rng() % 64) << 20 | (rng() % 16));
+            const uint64_t low = rng() % 2 ? rng() % 16 : 0xFFFFF - rng() % 16;
+            int64_t fp = static_cast<int64_t>((rng() % 64) << 20 | low);
             index.add(fp, next_id, 0);
             reference.emplace(fp, next_id);
             ++next_id;
@@ -66,6 +69,24 @@ TEST(DedupeIndex, AgreesWithAReferenceUnderRandomAddsAndRemoves) {
             ASSERT_EQ(index.size(), reference.size());
         }
     }
+}
+
+// Backward-shift deletion where the probe chain wraps from the table's last slot to its
+// first: an entry in slot 0 that is at home there must stay when the entry in the last slot
+// goes, and one that wrapped there from the last slot must not be moved before its home.
+TEST(DedupeIndex, RemovingAcrossTheTablesEndKeepsTheOthersFindable) {
+    DedupeIndex at_home;  // 1024 slots: fingerprint 1024 belongs in slot 0
+    at_home.add(1023, 1, 0);
+    at_home.add(1024, 2, 0);
+    at_home.remove(1023, 1);
+    EXPECT_EQ(candidates(at_home, 1024), std::vector<int64_t>{2});
+    DedupeIndex wrapped;
+    wrapped.add(1022, 1, 0);
+    wrapped.add(1023, 2, 0);
+    wrapped.add(1023 + 1024, 3, 0);  // home 1023, taken: wraps to slot 0
+    wrapped.remove(1022, 1);
+    EXPECT_EQ(candidates(wrapped, 1023), std::vector<int64_t>{2});
+    EXPECT_EQ(candidates(wrapped, 1023 + 1024), std::vector<int64_t>{3});
 }
 
 // The table doubles as it fills, staying 37–75% full: 21–43 bytes per remembered delivery.
@@ -104,6 +125,23 @@ TEST(DedupeIndex, ForgetsWhatIsOlderThanTheWindow) {
     // Never forgets what is inside the window; may keep up to one mark interval more.
     EXPECT_GE(index.first_id(), 2000);
     EXPECT_LE(index.first_id(), 3000);
+}
+
+// Expiry goes to the newest (id, time) mark older than the cutoff; marks are 1024 ids apart.
+// A mark exactly at the cutoff is not older: stepping past the mark before it onto that one
+// would leave none older than the cutoff, and what came before (id 1, far outside the
+// window) would be kept until the next mark, 1024 deliveries later. The delivery at the
+// cutoff itself is inside the window.
+TEST(DedupeIndex, AMarkExactlyAtTheCutoffDoesNotHoldBackWhatCameBefore) {
+    DedupeOptions options;
+    options.window = 100;
+    DedupeIndex index(options);
+    for (int64_t id = 1; id <= 1025; ++id) index.add(id * 11, id, /*received_at=*/id);
+    index.expire(/*now=*/1125);  // cutoff 1025: marks at ids 1 (time 1) and 1025 (time 1025)
+    EXPECT_EQ(index.first_id(), 2);
+    EXPECT_TRUE(candidates(index, 1 * 11).empty());
+    EXPECT_EQ(candidates(index, 2 * 11), std::vector<int64_t>{2});
+    EXPECT_EQ(candidates(index, 1025 * 11), std::vector<int64_t>{1025});
 }
 
 TEST(DedupeIndex, KeepsAtMostMaxEntries) {
