@@ -64,6 +64,14 @@ TEST(RetryAfter, HttpDateInAllThreeForms) {
     EXPECT_EQ(parse_retry_after("Sun Nov  6 08:49:37 1994", now), 30 * kS);
 }
 
+// RFC 850's two-digit year: 70–99 are 19xx, 00–69 20xx. 70 itself is 1970, the epoch's
+// first year, not 2070 (a retry a century off).
+TEST(RetryAfter, Rfc850YearSeventyIsNineteenSeventy) {
+    EXPECT_EQ(parse_retry_after("Thursday, 01-Jan-70 00:00:10 GMT", 0), 10 * kS);
+    EXPECT_EQ(parse_retry_after("Tuesday, 01-Jan-69 00:00:10 GMT", 0),
+              (3124224000LL + 10) * kS);  // 2069-01-01
+}
+
 TEST(RetryAfter, DateInThePastMeansNow) {
     Micros now = 784111777LL * kS + 3600 * kS;
     EXPECT_EQ(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now), 0);
