@@ -290,6 +290,21 @@ TEST(Rules, ADeletionDatedByItsCreationEndsAtItsLatestPaidCharge) {
     EXPECT_EQ(g.evaluate().episodes[0].churned_at, utc(2026, 1, 20));
 }
 
+// The latest paid charge's versions disagree on when it was processed (a later update, a
+// refund or a note, says another processed_at): the earliest a successful version says is
+// when it was paid, and the deletion dated by its creation ends then, not at the later one.
+TEST(Rules, ADeletionEndsWhenItsLatestPaidChargeWasFirstSaidProcessed) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 12, 10));
+    f.paid(9001, utc(2026, 2, 12, 4), {kSubA}).charge.processed_at = utc(2026, 2, 12, 4);
+    f.paid(9001, utc(2026, 2, 20), {kSubA}).charge.processed_at = utc(2026, 2, 15);
+    f.sub(kSubA, SubscriptionStatus::Active, utc(2026, 1, 12, 10), "deleted");
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.episodes[0].churned_at, utc(2026, 2, 12, 4));
+    EXPECT_EQ(out.episodes[0].reason, ChurnReason::Cancelled);
+}
+
 // --- rule 2: max retries ----------------------------------------------------------------
 
 // Charge reaches max retries, the subscription is cancelled 5 minutes later (default
@@ -912,6 +927,25 @@ TEST(Rules, NewSubscriptionClosesEpisode) {
     EXPECT_EQ(out.episodes[0].reactivated_at, utc(2026, 5, 1));
     EXPECT_FALSE(out.churned);
     EXPECT_EQ(out.active_subscriptions, 1);
+}
+
+// A customer/activated alone, whose own record counts no subscription ever
+// (subscriptions_total_count / number_subscriptions 0): not a subscriber's activation, so
+// never active and never churned. The same activation with a count of 1 makes the customer
+// active from then on.
+TEST(Rules, CustomerActivatedAloneWithNoSubscriptionsActivatesNoOne) {
+    Facts none;
+    none.customer("activated", utc(2026, 3, 1, 10), CustomerStatus::Active)
+        .customer.total_subscriptions = 0;
+    const CustomerOutcome out = none.evaluate();
+    EXPECT_FALSE(out.first_active_at.has_value());
+    EXPECT_FALSE(out.churned);
+    EXPECT_TRUE(out.episodes.empty());
+    Facts one;
+    one.customer("activated", utc(2026, 3, 1, 10), CustomerStatus::Active)
+        .customer.total_subscriptions = 1;
+    EXPECT_EQ(one.evaluate().first_active_at, utc(2026, 3, 1, 10));
+    EXPECT_FALSE(one.evaluate().churned);
 }
 
 // --- ordering and duplicates ------------------------------------------------------------
