@@ -47,6 +47,25 @@ TEST(CountryCode, ShopifyAndIsoSpellingsMeet) {
     EXPECT_EQ(code("Netherlands"), "NL");
 }
 
+// "St." and "Saint" are one word wherever they stand, not only in the spellings the table
+// lists: each of these is the other form of a table entry ("St. Helena", "Saint Pierre and
+// Miquelon", "St. Martin", "St. Vincent & Grenadines").
+TEST(CountryCode, StAndSaintMeetInSpellingsTheTableDoesNotList) {
+    EXPECT_EQ(code("Saint Helena"), "SH");
+    EXPECT_EQ(code("St. Pierre and Miquelon"), "PM");
+    EXPECT_EQ(code("Saint Martin"), "MF");
+    EXPECT_EQ(code("Saint Vincent & Grenadines"), "VC");
+}
+
+// Bytes beyond ASCII are part of the word, not separators: a name whose accented letter came
+// through as a space or as another letter gives no code, rather than meeting the table's
+// name split in two at that letter ("Türkiye" read as "T rkiye").
+TEST(CountryCode, AGarbledAccentedLetterGivesNothing) {
+    EXPECT_EQ(code("T rkiye"), "-");
+    EXPECT_EQ(code("Curaéao"), "-");
+    EXPECT_EQ(code("Cura ao"), "-");
+}
+
 TEST(CountryCode, WhatNamesNoCountryGivesNothing) {
     EXPECT_EQ(code(""), "-");
     EXPECT_EQ(code("Atlantis"), "-");
