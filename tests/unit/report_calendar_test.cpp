@@ -66,6 +66,17 @@ TEST(ReportCalendar, WhatIsNotAZoneIsRefusedNamingIt) {
     }
 }
 
+// A ".." component is refused even where the path it makes leads back to a real zone file
+// (Europe/../Europe/Berlin, ../zoneinfo/UTC): the name must stay under the zoneinfo
+// directory, and a path that climbs out of it to come back is no zone name.
+TEST(ReportCalendar, ADotDotComponentIsRefusedEvenWhenItLeadsBackToAZone) {
+    for (const std::string zone : {"Europe/../Europe/Berlin", "../zoneinfo/UTC"}) {
+        std::string error;
+        EXPECT_FALSE(report_calendar(zone, error)) << zone;
+        EXPECT_NE(error.find("is not a time zone in"), std::string::npos) << error;
+    }
+}
+
 TEST(ReportCalendar, ZonesCountingLeapSecondsAreRefused) {
     std::string error;
     EXPECT_FALSE(report_calendar("right/America/New_York", error));
