@@ -13,6 +13,7 @@
 #endif
 
 #include <cerrno>
+#include <cstdio>
 #include <charconv>
 #include <cstring>
 #include <exception>
@@ -285,6 +286,46 @@ void Database::run_over(std::string_view sql, RowSource& rows) {
     } catch (...) {
         if (rows_module_->error) std::rethrow_exception(rows_module_->error);
         throw;
+    }
+}
+
+namespace {
+
+// "cw.db-shm: uid 0, mode 0644" for each of the database's files that exists.
+std::string owners_of_files(const std::string& db_file) {
+    std::string out;
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+        const std::string f = db_file + suffix;
+        struct stat st {};
+        if (::stat(f.c_str(), &st) != 0) continue;
+        char mode[8];
+        std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+        out += (out.empty() ? "" : "; ") + f + ": uid " + std::to_string(st.st_uid) + ", mode " + mode;
+    }
+    return out;
+}
+
+}  // namespace
+
+void Database::check_writable() {
+    try {
+        exec("BEGIN IMMEDIATE");
+        int64_t version = 0;
+        {
+            Statement q(*this, "PRAGMA main.user_version");
+            if (q.step()) version = q.column_int(0);
+        }
+        exec("PRAGMA main.user_version = " + std::to_string(version));
+        exec("ROLLBACK");
+    } catch (const Error& e) {
+        if (sqlite3_get_autocommit(db_) == 0) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+        if (e.code() != SQLITE_READONLY) throw;
+        const std::string file = this->file().empty() ? path_ : this->file();
+        throw Error(SQLITE_READONLY, e.extended_code(),
+                    "database " + path_ + " can be read but not written by this process (uid " +
+                        std::to_string(::geteuid()) + "): " + e.what() + ". Its files: " + owners_of_files(file) +
+                        ". Each must be writable by this user (a -wal or -shm left by a command run as"
+                        " another user: chown them), and none immutable (lsattr)");
     }
 }
 

@@ -88,6 +88,13 @@ public:
     // itself, one statement for all of them instead of a bind-step-reset round trip each.
     void run_over(std::string_view sql, RowSource& rows);
 
+    // Writes (a header field set to its own value, rolled back) and throws Error when that
+    // fails as read-only. SQLite opens a database it cannot write for a reason other than
+    // the file's own mode without a word — a -shm or -wal file another user owns, an
+    // immutable file — and then serves reads while every write fails: a server must find
+    // that at start. The message names the three files' owners and modes.
+    void check_writable();
+
     // Asks the OS to start writing the database's dirty pages (file and WAL) to disk now,
     // without waiting: a long transaction's final sync then has mostly its own last pages to
     // wait for, instead of everything written since the OS last flushed. A hint: no effect

@@ -34,6 +34,7 @@ Writer::Writer(const std::string& db_path, WriterOptions options, DeliveryApplie
     db_ = std::make_unique<sql::Database>(db_path);
     configure_connection(*db_);
     apply_migrations(*db_);
+    db_->check_writable();  // else it would start, answer 503 to everything, and never recover
     // Checkpoints run on their own thread and connection (checkpoint_loop): inside COMMIT
     // they caused multi-millisecond stalls on the ack path.
     db_->exec("PRAGMA wal_autocheckpoint=0");

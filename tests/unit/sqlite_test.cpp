@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -106,6 +107,58 @@ TEST(Database, RefusesToOpenForWritingAFileItCannotWrite) {
         ::testing::ExitedWithCode(3), "");
     sql::Database reader(path, sql::OpenMode::ReadOnly);  // reading it is fine
     EXPECT_EQ(first_text(reader, "SELECT count(*) FROM t"), "0");
+}
+
+// A database whose own file is writable but whose -shm is not (left by a command another
+// user ran beside the server): SQLite opens it for writing without a word, serves reads, and
+// fails every write. check_writable finds it and names the files' owners and modes.
+TEST(Database, CheckWritableFindsADatabaseItCanReadButNotWrite) {
+    TempDir dir;
+    {
+        sql::Database fine(dir.file("fine.db"));
+        fine.exec("PRAGMA journal_mode=WAL; PRAGMA user_version = 7");
+        fine.check_writable();  // writable: nothing to say, and nothing changed
+        EXPECT_EQ(first_text(fine, "PRAGMA user_version"), "7");
+        EXPECT_EQ(sqlite3_get_autocommit(fine.handle()), 1) << "a transaction was left open";
+    }
+    // A process that dies with the database open leaves its -wal and -shm behind. (Not this
+    // process: a connection of its own would share its open -shm with the one tested below.)
+    const std::string path = dir.file("shm.db");
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        sqlite3* db = nullptr;
+        const bool ok = sqlite3_open(path.c_str(), &db) == SQLITE_OK &&
+                        sqlite3_exec(db, "PRAGMA journal_mode=WAL; CREATE TABLE t (x)", nullptr, nullptr, nullptr) ==
+                            SQLITE_OK;
+        std::_Exit(ok ? 0 : 1);
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    ASSERT_EQ(::chmod(dir.path().c_str(), 0777), 0);
+    ASSERT_EQ(::chmod(path.c_str(), 0666), 0);
+    ASSERT_EQ(::chmod((path + "-wal").c_str(), 0666), 0);
+    ASSERT_EQ(::chmod((path + "-shm").c_str(), 0444), 0);
+    EXPECT_EXIT(
+        {
+            if (::geteuid() == 0 && (::setgid(65534) != 0 || ::setuid(65534) != 0)) std::_Exit(4);
+            try {
+                sql::Database db(path);
+                if (first_text(db, "SELECT count(*) FROM t") != "0") std::_Exit(6);  // reads work
+                db.check_writable();
+                std::_Exit(2);
+            } catch (const sql::Error& e) {
+                const std::string what = e.what();
+                const bool clear = e.code() == SQLITE_READONLY &&
+                                   what.find("can be read but not written by this process") != std::string::npos &&
+                                   what.find(path + "-shm: uid ") != std::string::npos &&
+                                   what.find(", mode 0444") != std::string::npos;
+                if (!clear) std::fprintf(stderr, "%s\n", what.c_str());
+                std::_Exit(clear ? 3 : 5);
+            }
+        },
+        ::testing::ExitedWithCode(3), "");
 }
 
 // An error about the file, not the statement, says which file (and the OS's reason when
