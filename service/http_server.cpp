@@ -109,7 +109,7 @@ std::string check_server_options(const ServerOptions& o) {
 
 struct HttpServer::Impl {
     Impl(ServerOptions o, RequestHandler& h, Logger& l)
-        : options(std::move(o)), handler(h), logger(l), ioc(options.threads),
+        : options(within_descriptor_limit(std::move(o), l)), handler(h), logger(l), ioc(options.threads),
           acceptor(net::make_strand(ioc)), signals(ioc, SIGINT, SIGTERM), reload(ioc, SIGHUP),
           drain_timer(net::make_strand(ioc)), accept_retry(acceptor.get_executor()),
           registry(std::make_shared<SessionRegistry>(options.max_connections)) {
@@ -131,7 +131,7 @@ struct HttpServer::Impl {
     void on_acceptable(beast::error_code ec);
     void on_accept(beast::error_code ec, tcp::socket socket);
     void pause_accepting(beast::error_code ec);
-    void ensure_descriptor_limit();
+    static ServerOptions within_descriptor_limit(ServerOptions o, Logger& logger);
     void begin_shutdown();
 
     ServerOptions options;
@@ -1074,23 +1074,31 @@ void HttpServer::Impl::pause_accepting(beast::error_code ec) {
 // Every connection holds a descriptor, and the process needs a few dozen more (the
 // database, its WAL and shared memory, the checkpointer's connection, alert connections,
 // epoll, signals). A shell's usual soft limit of 1024 is below the default
-// --max-connections: raise the soft limit as far as the hard one allows, and say so when
-// that is still too low (accepting then pauses whenever descriptors run out).
-void HttpServer::Impl::ensure_descriptor_limit() {
+// --max-connections: raise the soft limit as far as the hard one allows, and when that is
+// still too low, lower max-connections to what it allows, and say so. Out of descriptors,
+// accepting could only pause until a client left, while idle keep-alive connections held
+// them (new clients waited 10-20 s); at the connection limit an idle one makes room at once.
+ServerOptions HttpServer::Impl::within_descriptor_limit(ServerOptions o, Logger& logger) {
     constexpr rlim_t kReserved = 64;
-    const rlim_t needed = static_cast<rlim_t>(options.max_connections) + kReserved;
+    const rlim_t needed = static_cast<rlim_t>(o.max_connections) + kReserved;
     rlimit rl{};
-    if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= needed) return;
+    if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= needed) return o;
     rlimit raised = rl;
     raised.rlim_cur = rl.rlim_max == RLIM_INFINITY ? needed : std::min(needed, rl.rlim_max);
     if (raised.rlim_cur > rl.rlim_cur && ::setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
-    if (rl.rlim_cur >= needed) return;
+    if (rl.rlim_cur >= needed) return o;
+    // Keep the reserve; with a limit too small for it, half the descriptors.
+    const rlim_t allowed = rl.rlim_cur > 2 * kReserved ? rl.rlim_cur - kReserved : std::max<rlim_t>(1, rl.rlim_cur / 2);
+    const std::size_t asked = o.max_connections;
+    o.max_connections = std::min<std::size_t>(asked, static_cast<std::size_t>(allowed));
     LogLine(logger, LogLevel::Warn, "open_files_limit")
         .num("limit", static_cast<int64_t>(rl.rlim_cur))
         .num("needed", static_cast<int64_t>(needed))
-        .num("max_connections", static_cast<int64_t>(options.max_connections))
-        .str("effect", "accepting pauses whenever descriptors run out; raise the hard limit "
-                       "(systemd LimitNOFILE=, ulimit -Hn) or lower --max-connections");
+        .num("max_connections_asked", static_cast<int64_t>(asked))
+        .num("max_connections", static_cast<int64_t>(o.max_connections))
+        .str("effect", "max-connections lowered to what the open files limit allows; raise the hard limit "
+                       "(systemd LimitNOFILE=, ulimit -Hn) to serve more connections at once");
+    return o;
 }
 
 void HttpServer::Impl::begin_shutdown() {
@@ -1178,7 +1186,6 @@ ListeningSocket::~ListeningSocket() {
 
 std::string HttpServer::bind(ListeningSocket socket) {
     auto& im = *impl_;
-    im.ensure_descriptor_limit();
     if (im.options.tls_cert.empty() != im.options.tls_key.empty())
         throw std::runtime_error("--tls-cert and --tls-key go together");
     if (im.tls()) im.tls_ctx = load_tls_context(im.options.tls_cert, im.options.tls_key);
