@@ -249,6 +249,15 @@ void Writer::set_synchronous(bool full) {
 }
 
 void Writer::project(std::size_t max, bool yield_to_ingest) {
+    // After a failure, not before its retry time: until then only deliveries end the wait,
+    // and they are stored at once (the writer never makes them wait for a projection retry).
+    // Without it a failing projection was retried after every batch under load, and in a
+    // loop for the whole of a stop's last projection.
+    if (std::chrono::steady_clock::now() < projection_retry_at_) {
+        std::unique_lock lock(mu_);
+        cv_.wait_until(lock, projection_retry_at_, [&] { return !queue_.empty(); });
+        return;
+    }
     auto started = std::chrono::steady_clock::now();
     ProjectionResult result;
     bool ok = true;
@@ -292,15 +301,11 @@ void Writer::project(std::size_t max, bool yield_to_ingest) {
     else if (!projection_busy_since_) projection_busy_since_ = now;
     const bool briefly_busy = busy && now - *projection_busy_since_ < kProjectionBusyGrace;
     if (observer_ && !briefly_busy) observer_->on_projected(result, seconds, ok);
-    if (!ok) {
-        // Try again shortly rather than spin: after a few milliseconds while the lock was
-        // merely taken, after 200 ms otherwise (disk full, I/O error: ingest answers 503
-        // meanwhile). Deliveries arriving meanwhile are stored at once: the writer never
-        // makes them wait for a projection retry.
-        std::unique_lock lock(mu_);
-        cv_.wait_for(lock, briefly_busy ? std::chrono::milliseconds(5) : std::chrono::milliseconds(200),
-                     [&] { return stopping_ || !queue_.empty(); });
-    }
+    // Try again shortly rather than spin: after a few milliseconds while the lock was merely
+    // taken, after 200 ms otherwise (disk full, I/O error: ingest answers 503 meanwhile).
+    projection_retry_at_ =
+        ok ? std::chrono::steady_clock::time_point{}
+           : now + (briefly_busy ? std::chrono::milliseconds(5) : std::chrono::milliseconds(200));
 }
 
 void Writer::maintain() {

@@ -209,6 +209,7 @@ private:
     // watermark (quarantined ones counted before, so the gauge never returned to 0).
     int64_t last_accepted_id_ = 0;  // writer thread only
     std::atomic<int64_t> projection_lag_{0};
+    std::chrono::steady_clock::time_point projection_retry_at_{};  // after a failed projection
     std::atomic<int64_t> busy_since_ns_{0};  // steady clock, while busy_for() counts; else 0
     struct BusyMark;
     bool sync_full_ = true;       // the connection's current synchronous level

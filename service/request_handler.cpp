@@ -169,8 +169,8 @@ void RequestHandler::handle_ready(Respond respond) {
     if (std::string why = stall_reason(writer_.options().probe_stall); !why.empty())
         return not_ready(respond, "database not writable: " + why);
     if (auto free = free_space_ ? free_space_() : std::nullopt; free && *free < kReadyMinFreeBytes)
-        return not_ready(respond, "database not writable: disk full (" + std::to_string(*free) +
-                                      " bytes available on the database's filesystem)");
+        return not_ready(respond, "database not writable soon: disk nearly full (" + std::to_string(*free) +
+                                      " bytes available on the database's filesystem; ready needs 1 MiB)");
     // The callback runs at most once and only when queued; a refused probe leaves it unrun.
     auto answer = std::make_shared<Respond>(std::move(respond));
     bool queued = writer_.submit_probe([this, answer](const WriteResult& w) {

@@ -254,7 +254,7 @@ TEST(RequestHandler, ReadinessFailsOnAFullDisk) {
     fx.handler.watch_free_space([&free]() -> std::optional<std::uint64_t> { return free; });
     HttpResponse full = get_ready(fx.handler);
     EXPECT_EQ(full.status, 503);
-    EXPECT_NE(full.body.find("disk full (0 bytes available on the database's filesystem)"), std::string::npos)
+    EXPECT_NE(full.body.find("disk nearly full (0 bytes available on the database's filesystem; ready needs 1 MiB)"), std::string::npos)
         << full.body;
     free = RequestHandler::kReadyMinFreeBytes;
     EXPECT_EQ(get_ready(fx.handler).status, 200);
@@ -272,7 +272,7 @@ TEST(RequestHandler, EveryReadinessFailureIsLogged) {
         else h.writer.stop();  // submit_probe() now refuses, as with a full queue
         HttpResponse r = get_ready(h.handler);
         EXPECT_EQ(r.status, 503);
-        const std::string why = full_disk ? "disk full (0 bytes" : "writer queue full";
+        const std::string why = full_disk ? "disk nearly full (0 bytes" : "writer queue full";
         EXPECT_NE(r.body.find(why), std::string::npos) << r.body;
         const std::string log = h.log();
         EXPECT_NE(log.find("\"event\":\"not_ready\""), std::string::npos) << log;

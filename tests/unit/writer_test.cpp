@@ -434,3 +434,40 @@ TEST(WriterStall, ARequestIsAnsweredOnceItHasWaitedTheLimitInAllWhileTheWriterIs
     EXPECT_FALSE(stall_answers(milliseconds(100), seconds(10), limit));         // the writer is moving
     EXPECT_TRUE(stall_answers(kStallFloor, seconds(10), limit));
 }
+
+// A projection that fails for the machine's reasons (a full disk) is retried after 200 ms,
+// not at once: under load it was retried after every batch (a failure counted, and a
+// transaction thrown away, per delivery), and a stop's last projection retried it in a loop
+// for its whole 5 s (a core spinning, ~140k failures). Deliveries are stored meanwhile.
+TEST(Writer, AFailingProjectionIsRetriedAfterAPauseNotAfterEveryBatchOrInALoop) {
+    struct DiskFull : DeliveryApplier {
+        void prepare(sql::Database&) override {}
+        void apply(sql::Database& db, int64_t, const Delivery&) override {
+            db.exec("ROLLBACK");
+            throw sql::Error(SQLITE_FULL, SQLITE_FULL, "step failed: database or disk is full");
+        }
+    } applier;
+    struct Failures : WriterObserver {
+        void on_commit(std::size_t, double, bool) override {}
+        void on_projected(const ProjectionResult&, double, bool ok) override {
+            if (!ok) ++failed;
+        }
+        std::atomic<int> failed{0};
+    } observer;
+    TempDir dir;
+    WriterOptions options;
+    options.projection_max_lag = 0;  // under load, the projection keeps pace with every batch
+    Writer w(dir.file("w.db"), options, &applier, &observer);
+    constexpr int kDeliveries = 30;
+    for (int i = 0; i < kDeliveries; ++i) {
+        Delivery d = delivery(static_cast<std::size_t>(i) % 18);
+        d.dedupe_key += "#" + std::to_string(i);  // distinct deliveries of the same facts
+        ASSERT_EQ(write(w, std::move(d)).outcome, WriteOutcome::Stored);
+    }
+    const int under_load = observer.failed;
+    EXPECT_GE(under_load, 1);
+    EXPECT_LT(under_load, kDeliveries / 2) << "retried after (nearly) every batch";
+    w.stop();  // tries to finish the projection for up to 5 s
+    EXPECT_LT(observer.failed - under_load, 60) << "the stop retried the projection in a loop";
+    EXPECT_EQ(query_int(dir.file("w.db"), "SELECT count(*) FROM deliveries"), kDeliveries);
+}
