@@ -176,10 +176,12 @@ struct WorkerStatements {
               " AND next_attempt_us <= ?2 AND NOT EXISTS (SELECT 1 FROM alerts_outbox AS r"
               " WHERE r.target = ?1 AND r.status = 'pending' AND r.next_attempt_us > ?2"
               " AND r.last_attempt_us IS NOT NULL) ORDER BY id LIMIT ?3"),
+          // Not over an `alerts retry` made during the attempt that rewrote the row (?4: the
+          // webhook-id that went out, which such a retry replaces): its new bytes go next.
           sent(db,
                "UPDATE alerts_outbox SET status = 'sent', attempts = attempts + 1,"
                " last_attempt_us = ?2, last_status = ?3, last_error = NULL, sent_us = ?2"
-               " WHERE id = ?1 AND status = 'pending'"),
+               " WHERE id = ?1 AND status = 'pending' AND webhook_id = ?4"),
           // A failure is not recorded over an `alerts retry` of the row made during the
           // attempt (?6: its retry_from as read, which the retry resets): the operator's fresh
           // budget stands, and the row goes again at once.
@@ -218,7 +220,7 @@ void record(const std::string& target, WorkerStatements& st, sql::Database& db, 
     switch (d.action) {
         case AlertAction::Sent:
             st.sent.reset();
-            st.sent.bind(1, row.id).bind(2, now).bind(3, last_status).run();
+            st.sent.bind(1, row.id).bind(2, now).bind(3, last_status).bind(4, row.webhook_id).run();
             return;
         case AlertAction::Retry:
             st.retry.reset();

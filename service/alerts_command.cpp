@@ -196,13 +196,14 @@ int retry(const Config& config, const std::vector<std::string>& ids_text) {
         while (q.step()) ids.push_back(q.column_int(0));
     }
     sql::Statement find(*db,
-                        "SELECT target, status, last_error, event_type, episode_id, customer_id, payload"
-                        " FROM alerts_outbox WHERE id = ?");
+                        "SELECT target, status, last_error, event_type, episode_id, customer_id, payload,"
+                        " last_attempt_us IS NOT NULL FROM alerts_outbox WHERE id = ?");
     sql::Statement reset(*db,
                          "UPDATE alerts_outbox SET status = 'pending', attempts = 0,"
                          " next_attempt_us = ?2, retry_from_us = ?2, last_error = NULL, sent_us = NULL"
                          " WHERE id = ?1");
-    sql::Statement rewrite(*db, "UPDATE alerts_outbox SET payload = ?2, webhook_id = ?3 WHERE id = ?1");
+    sql::Statement rewrite(*db, "UPDATE alerts_outbox SET payload = ?2, webhook_id = coalesce(nullif(?3, ''), webhook_id)"
+                                " WHERE id = ?1");
     sql::Statement enable(*db, "DELETE FROM alert_targets_disabled WHERE target = ?");
     // Ends the target's rest after a failure (up to 10 minutes, or a long Retry-After): asking
     // for a resend means the receiver is back. Its alerts that wait out a backoff step are
@@ -237,6 +238,7 @@ int retry(const Config& config, const std::vector<std::string>& ids_text) {
         std::string why = find.column_opt_text(2).value_or("the churn it announced was undone");
         const std::string type = find.column_text(3), payload = find.column_text(6);
         const int64_t episode_id = find.column_int(4), customer_id = find.column_int(5);
+        const bool attempted = find.column_int(7) != 0;
         find.reset();
         if (status == "retracted") {
             std::fprintf(stderr, "alert %lld: retracted, not sent: %s\n", (long long)id, why.c_str());
@@ -248,22 +250,32 @@ int retry(const Config& config, const std::vector<std::string>& ids_text) {
         // been sent); one a late delivery changed carries the episode as it is now.
         const AlertRetryBody body = alert_body_for_retry(*db, type, episode_id, customer_id, payload, now);
         if (body.refused) {
-            std::fprintf(stderr, "alert %lld: not sent again: %s\n", (long long)id, body.refused->c_str());
+            // A pending row the dispatcher has begun on stays as it is: what undoes it
+            // (a retraction, a correction) follows it to the target.
+            std::fprintf(stderr, "alert %lld: not %s: %s\n", (long long)id,
+                         status == "pending" ? "reset (it is still being tried, and what undoes it follows it)"
+                                             : "sent again",
+                         body.refused->c_str());
             ++missing;
             continue;
         }
         if (body.rewritten) {
+            // A new webhook-id once an attempt carried the old bytes (a receiver that took
+            // them would drop the new ones as a duplicate); one never attempted keeps its id,
+            // which the dispatcher may have read already, and claims the new bytes with it.
             rewrite.reset();
-            rewrite.bind(1, id).bind(2, *body.rewritten).bind(3, random_webhook_id()).run();
+            rewrite.bind(1, id).bind(2, *body.rewritten).bind(3, attempted ? random_webhook_id() : std::string()).run();
         }
         reset.reset();
         reset.bind(1, id).bind(2, now).run();
         ++retried;
         std::printf("alert %lld (%s, was %s): pending%s\n", (long long)id, stored_target_label(target).c_str(),
                     status.c_str(),
-                    body.rewritten ? "; a later delivery changed the episode since it was recorded: it now carries "
-                                     "the episode as it is, with a new webhook-id"
-                                   : "");
+                    !body.rewritten ? ""
+                    : attempted     ? "; a later delivery changed the episode since it was recorded: it now carries "
+                                      "the episode as it is, with a new webhook-id"
+                                    : "; a later delivery changed the episode since it was recorded: it now carries "
+                                      "the episode as it is");
         enable.reset();
         enable.bind(1, target).run();
         if (db->changes() > 0 && enabled.insert(target).second)

@@ -392,6 +392,37 @@ TEST(Alerts, ARetryOfTheAlertUnderwayIsNotUndoneByItsFailure) {
     EXPECT_EQ(column(server.db(), "attempts"), "1");
 }
 
+// An `alerts retry` of the alert being attempted, after a late delivery changed its episode
+// (a max-retries mark before the cancellation: reason max_retries, not cancelled): the retry
+// rewrites the row to the episode as it is, with a new webhook-id, and the attempt under way
+// with the old bytes, though it succeeds, does not mark the row sent: the new bytes go next.
+TEST(Alerts, ARetryRewritingTheAlertUnderwayIsSentAfterItsAttempt) {
+    TempDir dir;
+    HttpReceiver rx;
+    rx.script({{.status = 200, .delay = 3000ms}});  // then 200 at once
+    ServerProcess server(dir, alert_options({rx.url("/hook")}));
+    churn_customer(server.port(), 7);
+    ASSERT_TRUE(rx.wait_for(1, 5s)) << server.log();  // the slow attempt has begun
+    send(server.port(), {"subscription/updated",
+                         subscription_json({.id = 70, .customer_id = 7, .status = "active",
+                                            .updated_at = "2026-03-01T11:30:00+00:00", .max_retries_reached = true})});
+    ASSERT_TRUE(eventually([&] {
+        return query_text(server.db(), "SELECT reason FROM churn_events WHERE customer_id = 7") == "max_retries";
+    })) << server.log();
+    auto retry = run_churnwatch({"alerts", "retry", column(server.db(), "id"), "--db", server.db()});
+    ASSERT_EQ(retry.exit_code, 0) << retry.err;
+    EXPECT_NE(retry.out.find("it now carries the episode as it is, with a new webhook-id"), std::string::npos)
+        << retry.out;
+    ASSERT_TRUE(rx.wait_for(2, 10s)) << "the old bytes' success marked the rewritten row sent\n" << server.log();
+    EXPECT_TRUE(eventually([&] { return column(server.db(), "status") == "sent"; })) << server.log();
+    auto reqs = rx.requests();
+    EXPECT_NE(reqs[0].body.find(R"("reason":"cancelled")"), std::string::npos) << reqs[0].body;
+    EXPECT_NE(reqs[1].body.find(R"("reason":"max_retries")"), std::string::npos) << reqs[1].body;
+    EXPECT_NE(reqs[1].header("webhook-id"), reqs[0].header("webhook-id"));
+    EXPECT_EQ(reqs[1].header("webhook-id"), column(server.db(), "webhook_id"));
+    expect_verified(reqs[1]);
+}
+
 TEST(Alerts, GoneDisablesTheTargetAcrossRestartsUntilRetried) {
     TempDir dir;
     HttpReceiver rx;

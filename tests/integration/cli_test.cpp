@@ -278,6 +278,7 @@ TEST(AlertsRetry, ASentAlertOfAnErasedChurnOrAnUndoneReturnIsNotSentAgain) {
                   " ('http://a.example/hook', 'customer.reactivated', 1, 6, 'msg_5', '{}', 1, 'sent', 1, 1),"
                   " ('http://a.example/hook', 'customer.churned', 1, 7, 'msg_6', '{}', 1, 'dead', 1, 1),"
                   " ('http://a.example/hook', 'customer.churned', 3, 8, 'msg_7', '{}', 1, 'dead', 1, 1)");
+        conn.exec("UPDATE alerts_outbox SET last_attempt_us = 1 WHERE status IN ('sent', 'dead')");
         // Episode 3 of customer 8 ended: the customer came back.
         conn.exec("INSERT INTO churn_events (id, customer_id, churned_at, reason, category, reactivated_at)"
                   " VALUES (3, 8, '2026-03-01 10:00:00', 'cancelled', 'voluntary', '2026-03-02 09:30:00')");
