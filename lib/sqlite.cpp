@@ -308,6 +308,14 @@ std::string owners_of_files(const std::string& db_file) {
 }  // namespace
 
 void Database::check_writable() {
+    // A lock held elsewhere is no answer either way: do not wait for it.
+    const int timeout = busy_timeout_ms_;
+    set_busy_timeout(0);
+    struct Restore {
+        Database& db;
+        int ms;
+        ~Restore() { db.set_busy_timeout(ms); }
+    } restore{*this, timeout};
     try {
         exec("BEGIN IMMEDIATE");
         int64_t version = 0;
@@ -319,6 +327,9 @@ void Database::check_writable() {
         exec("ROLLBACK");
     } catch (const Error& e) {
         if (sqlite3_get_autocommit(db_) == 0) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+        // The write lock held elsewhere (a rebuild, a replay) past the busy timeout says
+        // nothing about the files: the writes that follow wait for it like any other.
+        if (e.code() == SQLITE_BUSY || e.code() == SQLITE_LOCKED) return;
         if (e.code() != SQLITE_READONLY) throw;
         const std::string file = this->file().empty() ? path_ : this->file();
         throw Error(SQLITE_READONLY, e.extended_code(),

@@ -92,7 +92,8 @@ public:
     // fails as read-only. SQLite opens a database it cannot write for a reason other than
     // the file's own mode without a word — a -shm or -wal file another user owns, an
     // immutable file — and then serves reads while every write fails: a server must find
-    // that at start. The message names the three files' owners and modes.
+    // that at start. The message names the three files' owners and modes. The write lock
+    // held elsewhere past the busy timeout is not an error here (nothing is known then).
     void check_writable();
 
     // Asks the OS to start writing the database's dirty pages (file and WAL) to disk now,

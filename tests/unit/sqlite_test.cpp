@@ -120,6 +120,13 @@ TEST(Database, CheckWritableFindsADatabaseItCanReadButNotWrite) {
         fine.check_writable();  // writable: nothing to say, and nothing changed
         EXPECT_EQ(first_text(fine, "PRAGMA user_version"), "7");
         EXPECT_EQ(sqlite3_get_autocommit(fine.handle()), 1) << "a transaction was left open";
+        // The write lock held by another connection (a rebuild) past the busy timeout: nothing
+        // is known about the files, so nothing is said.
+        fine.exec("BEGIN IMMEDIATE");
+        sql::Database waiting(dir.file("fine.db"), sql::OpenMode::ReadWrite, 50);
+        EXPECT_NO_THROW(waiting.check_writable());
+        EXPECT_EQ(sqlite3_get_autocommit(waiting.handle()), 1) << "a transaction was left open";
+        fine.exec("ROLLBACK");
     }
     // A process that dies with the database open leaves its -wal and -shm behind. (Not this
     // process: a connection of its own would share its open -shm with the one tested below.)
