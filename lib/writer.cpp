@@ -33,8 +33,10 @@ Writer::Writer(const std::string& db_path, WriterOptions options, DeliveryApplie
       dedupe_(options.dedupe) {
     db_ = std::make_unique<sql::Database>(db_path);
     configure_connection(*db_);
+    // Before the migrations, whose failure would not say why: a database it can read but not
+    // write would otherwise start, answer 503 to everything, and never recover.
+    db_->check_writable();
     apply_migrations(*db_);
-    db_->check_writable();  // else it would start, answer 503 to everything, and never recover
     // Checkpoints run on their own thread and connection (checkpoint_loop): inside COMMIT
     // they caused multi-millisecond stalls on the ack path.
     db_->exec("PRAGMA wal_autocheckpoint=0");
@@ -456,10 +458,13 @@ void Writer::commit_batch(std::deque<Item>& batch) {
     else complete();
 }
 
-std::string storage_stalled(std::chrono::steady_clock::duration busy) {
-    const auto tenths = std::chrono::duration_cast<std::chrono::milliseconds>(busy).count() / 100;
-    return "storage not responding: the database has not finished a write for " + std::to_string(tenths / 10) +
-           "." + std::to_string(tenths % 10) + " s (disk hung, or a lock held elsewhere)";
+std::string storage_stalled(std::chrono::steady_clock::duration busy, std::chrono::steady_clock::duration waited) {
+    auto seconds = [](std::chrono::steady_clock::duration d) {
+        const auto tenths = std::chrono::duration_cast<std::chrono::milliseconds>(d).count() / 100;
+        return std::to_string(tenths / 10) + "." + std::to_string(tenths % 10) + " s";
+    };
+    return "storage not responding: " + (waited > busy ? "waited " + seconds(waited) + "; " : std::string()) +
+           "the database has not finished a write for " + seconds(busy) + " (disk hung, or a lock held elsewhere)";
 }
 
 bool stall_answers(std::chrono::steady_clock::duration busy, std::chrono::steady_clock::duration waited,
@@ -477,13 +482,15 @@ void Writer::stall_watch_loop() {
         const auto busy = busy_for();
         if (busy < kStallFloor) continue;
         const auto now = std::chrono::steady_clock::now();
-        std::vector<WriteCallback> due;
+        std::vector<std::pair<WriteCallback, WriteResult>> due;
         {
             std::lock_guard queue_lock(mu_);
             auto take = [&](Item& item) {
                 const auto limit = item.delivery ? options_.stall_answer : options_.probe_stall;
-                if (!item.done || !stall_answers(busy, now - item.queued_at, limit)) return;
-                due.push_back(std::move(item.done));
+                const auto waited = now - item.queued_at;
+                if (!item.done || !stall_answers(busy, waited, limit)) return;
+                due.emplace_back(std::move(item.done), WriteResult{WriteOutcome::Failed, 0, DeliveryStatus::Accepted,
+                                                                   storage_stalled(busy, waited)});
                 item.done = nullptr;
             };
             if (inflight_ != nullptr)
@@ -492,9 +499,8 @@ void Writer::stall_watch_loop() {
         }
         if (due.empty()) continue;
         const std::size_t n = due.size();
-        WriteResult failed{WriteOutcome::Failed, 0, DeliveryStatus::Accepted, storage_stalled(busy)};
-        auto answer = [due = std::move(due), failed]() {
-            for (const auto& done : due) done(failed);
+        auto answer = [due = std::move(due)]() {
+            for (const auto& [done, failed] : due) done(failed);
         };
         if (completion_executor_) completion_executor_(std::move(answer));
         else answer();

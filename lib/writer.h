@@ -74,7 +74,10 @@ public:
 
 // "storage not responding: the database has not finished a write for 6.2 s (…)": the answer
 // to a request that a write which does not finish keeps waiting (Writer, RequestHandler).
-std::string storage_stalled(std::chrono::steady_clock::duration busy);
+// With `waited` (how long the request answered with it waited in all) when that is longer:
+// "... waited 4.5 s; the database has not finished a write for 0.3 s ...".
+std::string storage_stalled(std::chrono::steady_clock::duration busy,
+                            std::chrono::steady_clock::duration waited = {});
 
 // Whether the writer's stall watch answers a waiting request now: the writer has been inside
 // one piece of work for at least kStallFloor (it looks four times a second), and the request

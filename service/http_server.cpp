@@ -1096,8 +1096,11 @@ ServerOptions HttpServer::Impl::within_descriptor_limit(ServerOptions o, Logger&
         .num("needed", static_cast<int64_t>(needed))
         .num("max_connections_asked", static_cast<int64_t>(asked))
         .num("max_connections", static_cast<int64_t>(o.max_connections))
-        .str("effect", "max-connections lowered to what the open files limit allows; raise the hard limit "
-                       "(systemd LimitNOFILE=, ulimit -Hn) to serve more connections at once");
+        .str("effect", o.max_connections < asked
+                           ? "max-connections lowered to what the open files limit allows; raise the hard limit "
+                             "(systemd LimitNOFILE=, ulimit -Hn) to serve more connections at once"
+                           : "few descriptors beyond max-connections for the process's own files; raise the hard "
+                             "limit (systemd LimitNOFILE=, ulimit -Hn)");
     return o;
 }
 
