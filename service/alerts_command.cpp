@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -117,6 +118,23 @@ int list(const Config& config) {
                          " created_us, next_attempt_us FROM alerts_outbox"
                          " WHERE ?1 = '' OR status = ?1 ORDER BY id DESC LIMIT ?2");
         q.bind(1, status).bind(2, kListLimit);
+        // While a target rests after a failure (an attempted alert of it is due later), none
+        // of its alerts goes before that one's next attempt (the dispatcher's due query): an
+        // alert due earlier waits for it, and shows when it can go at the earliest.
+        sql::Statement rest(*db,
+                            "SELECT min(next_attempt_us) FROM alerts_outbox WHERE target = ?1 AND status = 'pending'"
+                            " AND last_attempt_us IS NOT NULL AND next_attempt_us > ?2");
+        const Micros now = now_us();
+        std::map<std::string, Micros> rests;
+        auto not_before = [&](const std::string& target, Micros due) {
+            auto it = rests.find(target);
+            if (it == rests.end()) {
+                rest.reset();
+                rest.bind(1, target).bind(2, now);
+                it = rests.emplace(target, rest.step() ? rest.column_opt_int(0).value_or(0) : 0).first;
+            }
+            return std::max(due, it->second);
+        };
         while (q.step()) {
             std::string st = q.column_text(3);
             rows.push_back({std::to_string(q.column_int(0)), stored_target_label(q.column_text(1)),
@@ -124,7 +142,8 @@ int list(const Config& config) {
                             q.is_null(5) ? "-" : std::to_string(q.column_int(5)),
                             shorten(q.column_opt_text(6).value_or("-"), kErrorWidth),
                             format_time(q.column_int(7) / kMicrosPerSecond * kMicrosPerSecond),
-                            st == "pending" ? format_time(q.column_int(8) / kMicrosPerSecond * kMicrosPerSecond)
+                            st == "pending" ? format_time(not_before(q.column_text(1), q.column_int(8)) /
+                                                          kMicrosPerSecond * kMicrosPerSecond)
                                             : "-"});
         }
     }

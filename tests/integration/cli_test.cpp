@@ -254,6 +254,36 @@ TEST(AlertsList, ColumnsLineUpByCharactersAndALongErrorIsCutBetweenThem) {
     EXPECT_EQ(at[0], at[1]) << r.out;
 }
 
+// A target resting after a failure sends nothing before that alert's next attempt: an alert
+// of it due earlier shows that time as its next attempt, not a past one it will not keep.
+// Another target's alert keeps its own time.
+TEST(AlertsList, AnAlertBehindARestingTargetShowsWhenItCanGo) {
+    TempDir dir;
+    const std::string db = migrated_empty_db(dir);
+    ASSERT_FALSE(db.empty());
+    {
+        churnwatch::sql::Database conn(db);
+        conn.exec("INSERT INTO alerts_outbox (target, event_type, episode_id, customer_id, webhook_id,"
+                  " payload, created_us, status, next_attempt_us, retry_from_us, last_attempt_us) VALUES"
+                  " ('http://a.example/hook', 'customer.churned', 1, 6, 'msg_1', '{}', 1, 'pending', 4102444800000000, 1, 1),"
+                  " ('http://a.example/hook', 'customer.churned', 2, 7, 'msg_2', '{}', 1, 'pending', 1000000, 1, NULL),"
+                  " ('http://b.example/hook', 'customer.churned', 2, 7, 'msg_3', '{}', 1, 'pending', 1000000, 1, NULL)");
+    }
+    auto r = run_churnwatch({"alerts", "list", "--db", db});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    std::size_t line_start = 0;
+    std::vector<std::string> next;  // the last column of each alert's line, in id order
+    for (std::size_t nl; (nl = r.out.find('\n', line_start)) != std::string::npos; line_start = nl + 1) {
+        std::string line = r.out.substr(line_start, nl - line_start);
+        if (line.find("customer.churned") == std::string::npos) continue;
+        next.push_back(line.substr(line.size() - 19));
+    }
+    ASSERT_EQ(next.size(), 3u) << r.out;
+    EXPECT_EQ(next[0], "2100-01-01 00:00:00") << r.out;
+    EXPECT_EQ(next[1], "2100-01-01 00:00:00") << r.out;
+    EXPECT_EQ(next[2], "1970-01-01 00:00:01") << r.out;
+}
+
 // `alerts retry` also sends a delivered alert again, but not one that would now tell the
 // target something the facts no longer show: a churn (or its update) whose episode a later
 // delivery erased (the target was sent customer.churn_retracted after it), a return that
