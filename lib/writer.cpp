@@ -194,6 +194,7 @@ void Writer::run() {
     auto next_maintenance = std::chrono::steady_clock::now() + options_.maintenance_interval;
     for (;;) {
         if (std::chrono::steady_clock::now() >= next_maintenance) {
+            BusyMark busy(busy_since_ns_);  // a disk that hangs here is answered for too
             maintain();
             next_maintenance = std::chrono::steady_clock::now() + options_.maintenance_interval;
         }

@@ -485,3 +485,34 @@ TEST(Writer, AFailingProjectionIsRetriedAfterAPauseNotAfterEveryBatchOrInALoop) 
     EXPECT_LE(observer.failed - under_load, at_most(stopping)) << "the stop retried the projection in a loop";
     EXPECT_EQ(query_int(dir.file("w.db"), "SELECT count(*) FROM deliveries"), kDeliveries);
 }
+
+// A disk that hangs during the writer's periodic maintenance (pruning fingerprints, the
+// rules' upkeep) is a hung disk too: the deliveries waiting behind it are answered within
+// the limit, not left waiting until it returns.
+TEST(WriterStall, ADeliveryWaitingOnAHungMaintenanceIsAnswered) {
+    struct HangingUpkeep : DeliveryApplier {
+        void prepare(sql::Database&) override {}
+        void apply(sql::Database&, int64_t, const Delivery&) override {}
+        void maintain(sql::Database&) override {
+            entered.set_value();
+            release.get_future().wait();
+        }
+        std::promise<void> entered, release;
+    } applier;
+    TempDir dir;
+    WriterOptions options;
+    options.maintenance_interval = std::chrono::milliseconds(50);
+    options.stall_answer = std::chrono::milliseconds(400);
+    Writer w(dir.file("w.db"), options, &applier);
+    applier.entered.get_future().wait();  // the upkeep now hangs
+    std::promise<WriteResult> p;
+    auto answered = p.get_future();
+    ASSERT_TRUE(w.submit(delivery(0), [&p](const WriteResult& r) { p.set_value(r); }));
+    const bool in_time = answered.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
+    applier.release.set_value();
+    ASSERT_TRUE(in_time) << "the delivery waited for the hung upkeep";
+    const WriteResult r = answered.get();
+    EXPECT_EQ(r.outcome, WriteOutcome::Failed);
+    EXPECT_NE(r.error.find("storage not responding"), std::string::npos) << r.error;
+    w.stop();
+}
