@@ -216,6 +216,17 @@ TEST(AlertsRetry, ARetractedAlertIsNotSentAgain) {
     EXPECT_NE(list.out.find("retracted"), std::string::npos) << list.out;
 }
 
+// The lines of `alerts list` output that show an alert (a churn alert: all these tests use).
+std::vector<std::string> alert_lines(const std::string& out) {
+    std::vector<std::string> lines;
+    std::size_t start = 0;
+    for (std::size_t nl; (nl = out.find('\n', start)) != std::string::npos; start = nl + 1) {
+        std::string line = out.substr(start, nl - start);
+        if (line.find("customer.churned") != std::string::npos) lines.push_back(std::move(line));
+    }
+    return lines;
+}
+
 // `alerts list` lines its columns up by characters, not bytes (a chat target's label has a
 // "…", a receiver's error may be in any language), and cuts a long error between characters,
 // so its output stays valid UTF-8.
@@ -242,11 +253,8 @@ TEST(AlertsList, ColumnsLineUpByCharactersAndALongErrorIsCutBetweenThem) {
     EXPECT_NE(r.out.find(cut + "...  "), std::string::npos) << r.out;
     // Where "customer.churned" begins, counted in characters, on both alert lines.
     std::vector<std::size_t> at;
-    std::size_t line_start = 0;
-    for (std::size_t nl; (nl = r.out.find('\n', line_start)) != std::string::npos; line_start = nl + 1) {
-        std::string line = r.out.substr(line_start, nl - line_start);
+    for (const std::string& line : alert_lines(r.out)) {
         auto event = line.find("customer.churned");
-        if (event == std::string::npos) continue;
         at.push_back(static_cast<std::size_t>(std::count_if(line.begin(), line.begin() + static_cast<long>(event),
                                                             [](char c) { return (c & 0xC0) != 0x80; })));
     }
@@ -271,13 +279,8 @@ TEST(AlertsList, AnAlertBehindARestingTargetShowsWhenItCanGo) {
     }
     auto r = run_churnwatch({"alerts", "list", "--db", db});
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    std::size_t line_start = 0;
     std::vector<std::string> next;  // the last column of each alert's line, in id order
-    for (std::size_t nl; (nl = r.out.find('\n', line_start)) != std::string::npos; line_start = nl + 1) {
-        std::string line = r.out.substr(line_start, nl - line_start);
-        if (line.find("customer.churned") == std::string::npos) continue;
-        next.push_back(line.substr(line.size() - 19));
-    }
+    for (const std::string& line : alert_lines(r.out)) next.push_back(line.substr(line.size() - 19));
     ASSERT_EQ(next.size(), 3u) << r.out;
     EXPECT_EQ(next[0], "2100-01-01 00:00:00") << r.out;
     EXPECT_EQ(next[1], "2100-01-01 00:00:00") << r.out;
