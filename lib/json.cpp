@@ -25,12 +25,13 @@ namespace {
 // RapidJSON's SSE2 scanning is left off: it reads whole aligned 16-byte blocks, past the end
 // of any string not padded for it, which ASan rightly reports in every other caller.
 //
-// Full precision: without it RapidJSON rounds some numbers of 16 or more digits to a
-// neighbouring double (9007199254740991.0 read as …990): an id sent as a float would name
-// another object. It costs nothing on the short numbers payloads carry (the fast path is
-// exact for them).
-constexpr unsigned kParseFlags = rapidjson::kParseInsituFlag | rapidjson::kParseFullPrecisionFlag;
-constexpr unsigned kIterativeParseFlags = kParseFlags | rapidjson::kParseIterativeFlag;
+// Not kParseFullPrecisionFlag: its path passes zero to __builtin_clzll for a zero with a
+// large exponent ("0e300": undefined behaviour, found by fuzzing; the regression input is
+// tests/fuzz/regressions/payload/). Without it RapidJSON may round a number of 16 or more
+// digits to a neighbouring double, which payload.cpp's bound on float ids keeps to ids no
+// one sends as floats.
+constexpr unsigned kParseFlags = rapidjson::kParseInsituFlag;
+constexpr unsigned kIterativeParseFlags = rapidjson::kParseInsituFlag | rapidjson::kParseIterativeFlag;
 constexpr std::size_t kRecursiveDepthLimit = 256;
 
 // Offset of the first byte that is not part of well-formed UTF-8 (RFC 3629: no overlong
