@@ -221,8 +221,7 @@ int retry(const Config& config, const std::vector<std::string>& ids_text) {
                          "UPDATE alerts_outbox SET status = 'pending', attempts = 0,"
                          " next_attempt_us = ?2, retry_from_us = ?2, last_error = NULL, sent_us = NULL"
                          " WHERE id = ?1");
-    sql::Statement rewrite(*db, "UPDATE alerts_outbox SET payload = ?2, webhook_id = coalesce(nullif(?3, ''), webhook_id)"
-                                " WHERE id = ?1");
+    sql::Statement rewrite(*db, "UPDATE alerts_outbox SET payload = ?2, webhook_id = coalesce(?3, webhook_id) WHERE id = ?1");
     sql::Statement enable(*db, "DELETE FROM alert_targets_disabled WHERE target = ?");
     // Ends the target's rest after a failure (up to 10 minutes, or a long Retry-After): asking
     // for a resend means the receiver is back. Its alerts that wait out a backoff step are
@@ -283,7 +282,8 @@ int retry(const Config& config, const std::vector<std::string>& ids_text) {
             // them would drop the new ones as a duplicate); one never attempted keeps its id,
             // which the dispatcher may have read already, and claims the new bytes with it.
             rewrite.reset();
-            rewrite.bind(1, id).bind(2, *body.rewritten).bind(3, attempted ? random_webhook_id() : std::string()).run();
+            rewrite.bind(1, id).bind(2, *body.rewritten);
+            rewrite.bind(3, attempted ? std::optional<std::string>(random_webhook_id()) : std::nullopt).run();
         }
         reset.reset();
         reset.bind(1, id).bind(2, now).run();
