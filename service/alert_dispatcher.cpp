@@ -16,6 +16,7 @@
 #include "schema.h"
 #include "sqlite.h"
 #include "standard_webhooks.h"
+#include "utf8_text.h"
 
 namespace churnwatch {
 
@@ -47,16 +48,8 @@ Micros system_now_us() {
 // A short, single-line excerpt of a response body (or a command's stderr) for last_error and
 // the log, cut at a UTF-8 character, not inside one.
 std::string excerpt(const std::string& body) {
-    std::size_t n = std::min(body.size(), kErrorBodyChars);
-    if (n < body.size()) {
-        while (n > 0 && (static_cast<unsigned char>(body[n]) & 0xC0) == 0x80) --n;
-    }
-    std::string out;
-    for (char c : body.substr(0, n)) {
-        out += static_cast<unsigned char>(c) < 0x20 ? ' ' : c;
-    }
-    if (n < body.size()) out += "…";
-    return out;
+    const std::string_view kept = utf8::head_bytes(body, kErrorBodyChars);
+    return utf8::single_line(kept) + (kept.size() < body.size() ? "…" : "");
 }
 
 }  // namespace

@@ -34,6 +34,7 @@
 #include "settings.h"
 #include "sqlite.h"
 #include "time_util.h"
+#include "utf8_text.h"
 
 namespace churnwatch {
 
@@ -48,27 +49,16 @@ Micros now_us() {
 }
 
 
-bool continuation_byte(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
-
 // Characters, not bytes: a column of UTF-8 text (a chat label's "…", a receiver's error in
 // another language) lines up by what the terminal shows.
-std::size_t display_width(const std::string& s) {
-    return static_cast<std::size_t>(std::count_if(s.begin(), s.end(), [](char c) { return !continuation_byte(c); }));
-}
+std::size_t display_width(const std::string& s) { return utf8::char_count(s); }
 
 // At most `width` characters, cut between characters (never inside one: the output stays
 // valid UTF-8), control characters as spaces.
-std::string shorten(std::string s, std::size_t width) {
-    for (auto& c : s)
-        if (static_cast<unsigned char>(c) < 0x20) c = ' ';
-    if (display_width(s) <= width) return s;
-    std::size_t kept = 0, at = 0;
-    while (at < s.size() && kept < width - 3) {
-        ++at;
-        while (at < s.size() && continuation_byte(s[at])) ++at;
-        ++kept;
-    }
-    return s.substr(0, at) + "...";
+std::string shorten(const std::string& text, std::size_t width) {
+    std::string s = utf8::single_line(text);
+    if (utf8::char_count(s) <= width) return s;
+    return std::string(utf8::head_chars(s, width - 3)) + "...";
 }
 
 // The usage, after `churnwatch alerts ACTION: MESSAGE` when there is a message; exit 2.

@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "utf8_text.h"
+
 extern char** environ;
 
 namespace churnwatch {
@@ -110,17 +112,10 @@ ProgramRun run_program(const std::string& path, const std::string& input,
             ssize_t n = ::read(err[0], buf, sizeof buf);
             if (n > 0) {
                 r.stderr_tail.append(buf, static_cast<std::size_t>(n));
-                if (r.stderr_tail.size() > kStderrTail) {
-                    // Cut at a character: the continuation bytes of one whose start was cut
-                    // off would read as garbage.
-                    std::size_t cut = r.stderr_tail.size() - kStderrTail;
-                    for (int k = 0; k < 3 && cut < r.stderr_tail.size() &&
-                                    (static_cast<unsigned char>(r.stderr_tail[cut]) & 0xC0) == 0x80;
-                         ++k) {
-                        ++cut;
-                    }
-                    r.stderr_tail.erase(0, cut);
-                }
+                // Cut at a character: the continuation bytes of one whose start was cut off
+                // would read as garbage.
+                if (r.stderr_tail.size() > kStderrTail)
+                    r.stderr_tail = std::string(utf8::tail_bytes(r.stderr_tail, kStderrTail));
                 continue;
             }
             if (n == 0) close_fd(err[0]);
