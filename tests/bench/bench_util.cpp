@@ -18,6 +18,10 @@ namespace churnwatch::bench {
 Spawned spawn_server(const std::string& bin, const std::string& db, const std::vector<std::string>& extra) {
     std::vector<std::string> args{bin, "serve", "--listen", "127.0.0.1:0", "--db", db};
     args.insert(args.end(), extra.begin(), extra.end());
+    // Made before the fork: the child makes only async-signal-safe calls.
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
     int out[2];
     if (::pipe(out) != 0) throw std::runtime_error("pipe");
     Spawned s;
@@ -27,9 +31,6 @@ Spawned spawn_server(const std::string& bin, const std::string& db, const std::v
         ::close(out[0]);
         int devnull = ::open("/dev/null", O_WRONLY);
         ::dup2(devnull, 2);  // per-delivery logs are part of the cost, but not worth keeping here
-        std::vector<char*> argv;
-        for (auto& a : args) argv.push_back(a.data());
-        argv.push_back(nullptr);
         ::execv(argv[0], argv.data());
         std::_Exit(127);
     }

@@ -30,12 +30,12 @@ std::string arg(int argc, char** argv, const std::string& name, const std::strin
     return def;
 }
 
-int run(const std::vector<std::string>& args) {
+int run(std::vector<std::string> args) {
+    std::vector<char*> argv;  // before the fork: the child makes only async-signal-safe calls
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
     pid_t pid = ::fork();
     if (pid == 0) {
-        std::vector<char*> argv;
-        for (auto a : args) argv.push_back(strdup(a.c_str()));
-        argv.push_back(nullptr);
         ::execv(argv[0], argv.data());
         std::_Exit(127);
     }

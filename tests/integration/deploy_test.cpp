@@ -3,6 +3,7 @@
 // Dockerfile keeps its shape (docker itself cannot run here).
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include <sstream>
 #include <vector>
 
+#include "child_process.h"
 #include "config.h"
 #include "test_support.h"
 
@@ -37,16 +39,13 @@ struct Run {
 
 Run run(const std::vector<std::string>& argv, const std::string& dir) {
     std::string out = dir + "/run.out";
+    const ExecImage image(argv);  // before the fork (child_process.h)
     pid_t pid = ::fork();
     if (pid == 0) {
-        std::FILE* f = std::freopen(out.c_str(), "w", stdout);
-        (void)f;
-        ::dup2(1, 2);
-        std::vector<char*> args;
-        for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-        args.push_back(nullptr);
-        ::execv(args[0], args.data());
-        std::_Exit(127);
+        int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        ::dup2(fd, 1);
+        ::dup2(fd, 2);
+        image.exec();
     }
     int st = 0;
     ::waitpid(pid, &st, 0);

@@ -1,5 +1,6 @@
 #include "test_support.h"
 
+#include "child_process.h"
 #include "schema.h"
 
 #include <arpa/inet.h>
@@ -340,23 +341,19 @@ void ServerProcess::start() {
     }
     args.insert(args.end(), options_.args.begin(), options_.args.end());
 
+    // Made before the fork: the child only makes async-signal-safe calls (child_process.h).
+    const ExecImage image(std::move(args), options_.env);
+    const char* log_path = log_path_.c_str();
+    const rlimit files{static_cast<rlim_t>(options_.open_files), static_cast<rlim_t>(options_.open_files)};
     int out[2];
     if (::pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
     pid_ = ::fork();
     if (pid_ == 0) {
         ::dup2(out[1], 1);
-        int log = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+        int log = ::open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
         ::dup2(log, 2);
-        for (const auto& [k, v] : options_.env) ::setenv(k.c_str(), v.c_str(), 1);
-        if (options_.open_files > 0) {
-            rlimit rl{static_cast<rlim_t>(options_.open_files), static_cast<rlim_t>(options_.open_files)};
-            if (::setrlimit(RLIMIT_NOFILE, &rl) != 0) std::_Exit(126);
-        }
-        std::vector<char*> argv;
-        for (auto& a : args) argv.push_back(a.data());
-        argv.push_back(nullptr);
-        ::execv(argv[0], argv.data());
-        std::_Exit(127);
+        if (options_.open_files > 0 && ::setrlimit(RLIMIT_NOFILE, &files) != 0) ::_exit(126);
+        image.exec();
     }
     ::close(out[1]);
     std::string got;
@@ -373,7 +370,14 @@ void ServerProcess::start() {
     ::close(out[0]);  // the server prints nothing else on stdout
     auto pos = got.find("listening on ");
     if (pos == std::string::npos) {
-        throw std::runtime_error("churnwatch serve did not start; stdout: " + got + "\nlog:\n" + log());
+        std::string where;
+        if (pid_ > 0) {
+            // Still running, silent: say where it is, then end it (the destructor does not run
+            // for a constructor that throws).
+            where = "\n" + describe_stuck_process(pid_);
+            kill_hard();
+        }
+        throw std::runtime_error("churnwatch serve did not start; stdout: " + got + "\nlog:\n" + log() + where);
     }
     std::string addr = got.substr(pos + 13, got.find('\n', pos) - pos - 13);
     port_ = std::stoi(addr.substr(addr.rfind(':') + 1));
@@ -513,20 +517,16 @@ CommandResult run_churnwatch(const std::vector<std::string>& args,
                              const std::map<std::string, std::string>& env) {
     TempDir tmp;
     std::string out_path = tmp.file("out"), err_path = tmp.file("err");
+    std::vector<std::string> all{CHURNWATCH_BIN};
+    all.insert(all.end(), args.begin(), args.end());
+    const ExecImage image(std::move(all), env);  // before the fork (child_process.h)
     pid_t pid = ::fork();
     if (pid == 0) {
         int o = ::open(out_path.c_str(), O_WRONLY | O_CREAT, 0644);
         int e = ::open(err_path.c_str(), O_WRONLY | O_CREAT, 0644);
         ::dup2(o, 1);
         ::dup2(e, 2);
-        for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
-        std::vector<std::string> all{CHURNWATCH_BIN};
-        all.insert(all.end(), args.begin(), args.end());
-        std::vector<char*> argv;
-        for (auto& a : all) argv.push_back(a.data());
-        argv.push_back(nullptr);
-        ::execv(argv[0], argv.data());
-        std::_Exit(127);
+        image.exec();
     }
     int st = 0;
     ::waitpid(pid, &st, 0);
