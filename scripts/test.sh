@@ -16,8 +16,11 @@ cd "$(dirname "$0")/.."
 if [ $# -gt 0 ]; then stages=${CHURNWATCH_TEST_STAGES:-asan}; else stages=${CHURNWATCH_TEST_STAGES:-asan tsan fuzz}; fi
 scripts/bootstrap.sh clang libclang-rt-14-dev
 jobs=$(nproc)
-# Sanitizer builds at -O1 with assertions on: fast enough to run, quick to compile.
-common=(-DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g")
+# Sanitizer builds at -O1 with assertions on: fast enough to run, quick to compile. The test
+# code itself at -O0 (2-3 times faster to compile; nothing in it is hot). -g1: line tables,
+# enough for every sanitizer report's file:line stacks, ~25% less compile time than -g.
+common=(-DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1"
+        -DCHURNWATCH_TEST_CXX_FLAGS=-O0)
 
 export ASAN_OPTIONS=detect_leaks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
