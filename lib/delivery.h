@@ -23,6 +23,9 @@ struct Delivery {
     std::optional<TopicSource> topic_source;
     SignatureScheme scheme = SignatureScheme::Legacy;
     std::size_t key_index = 0;
+    // Accepted on the legacy hash although a timestamped header beside it did not verify:
+    // how that one failed (Malformed, Mismatch, Stale), else None.
+    SignatureFailure signature_overridden = SignatureFailure::None;
     std::string dedupe_key;
     std::string body;  // raw bytes, exactly as received
     DeliveryStatus status = DeliveryStatus::Accepted;

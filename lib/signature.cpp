@@ -186,6 +186,7 @@ SignatureResult KeyRing::verify(const SignatureHeaders& headers, std::string_vie
     }
     if (headers.timestamped) {
         auto [parsed, reason] = parse_timestamped(*headers.timestamped, headers.timestamp);
+        SignatureResult timestamped;
         if (parsed) {
             const TimestampedHeader& h = *parsed;
             // MAC first, then age: Stale then means a genuine but old delivery (a replay or a
@@ -193,28 +194,45 @@ SignatureResult KeyRing::verify(const SignatureHeaders& headers, std::string_vie
             auto match = find_match(secrets_, h.v1, [&](std::size_t i) {
                 return hmac_keys_[i].mac(h.t_text, ".", body);
             });
-            if (!match) {
-                return failure(SignatureScheme::Timestamped, SignatureFailure::Mismatch,
-                               "timestamped signature matches no configured secret");
-            }
             uint64_t age = abs_diff(now_epoch_s, h.t);
             uint64_t window = window_.count() > 0 ? static_cast<uint64_t>(window_.count()) : 0;
-            if (age > window) {
-                return failure(SignatureScheme::Timestamped, SignatureFailure::Stale,
-                               "timestamp " + std::to_string(h.t) + " is " +
-                                   std::to_string(age) + " s from now (window " +
-                                   std::to_string(window) + " s)");
+            if (!match) {
+                timestamped = failure(SignatureScheme::Timestamped, SignatureFailure::Mismatch,
+                                      "timestamped signature matches no configured secret");
+            } else if (age > window) {
+                timestamped = failure(SignatureScheme::Timestamped, SignatureFailure::Stale,
+                                      "timestamp " + std::to_string(h.t) + " is " + std::to_string(age) +
+                                          " s from now (window " + std::to_string(window) + " s)");
+            } else {
+                return success(SignatureScheme::Timestamped, *match);
             }
-            return success(SignatureScheme::Timestamped, *match);
+        } else {
+            timestamped = failure(SignatureScheme::Timestamped, SignatureFailure::Malformed,
+                                  "timestamped signature header malformed: " + reason);
         }
-        if (!headers.legacy) {
-            return failure(SignatureScheme::Timestamped, SignatureFailure::Malformed,
-                           "timestamped signature header malformed: " + reason);
+        if (!headers.legacy) return timestamped;
+        // The legacy hash is always sent and the timestamped format is not confirmed by
+        // Recharge: a timestamped header that does not verify (another message or key than
+        // described, a retry's first timestamp) does not refuse a delivery whose legacy hash
+        // does. Refusing it would protect nothing (the same request without that header is
+        // accepted) and, if Recharge's format differs, would fail every delivery until
+        // Recharge deletes the webhook. The caller reports the override.
+        SignatureResult legacy = verify_legacy(secrets_, *headers.legacy, body);
+        if (legacy.ok) {
+            legacy.overridden = timestamped.failure;
+            legacy.detail = timestamped.detail + "; accepted on the legacy hash";
+            return legacy;
         }
-        SignatureResult r = verify_legacy(secrets_, *headers.legacy, body);
-        r.detail = "timestamped signature header malformed (" + reason +
-                   "), fell back to legacy: " + r.detail;
-        return r;
+        // Both refused. A malformed timestamped header says nothing of the secret: the legacy
+        // failure decides (a wrong secret is a mismatch there). A timestamped MAC that was
+        // checked decides otherwise (Mismatch, or Stale: right secret, old timestamp), unless
+        // the legacy hash was a suspected forgery.
+        if (timestamped.failure == SignatureFailure::Malformed || legacy.failure == SignatureFailure::Suspect) {
+            legacy.detail = timestamped.detail + "; legacy: " + legacy.detail;
+            return legacy;
+        }
+        timestamped.detail += "; legacy: " + legacy.detail;
+        return timestamped;
     }
     if (headers.legacy) return verify_legacy(secrets_, *headers.legacy, body);
     return failure(SignatureScheme::None, SignatureFailure::Missing, "no signature header");

@@ -5,9 +5,10 @@
 //  - timestamped: X-Recharge-Webhook-Signature: t=<epoch>,v1=<hex>[,v1=<hex>…]
 //                 v1 = hex(HMAC-SHA256(key=client_secret, msg="<t>.<raw_body>"))
 //                 the timestamp may instead (or also) come in X-Recharge-Webhook-Timestamp.
-// The timestamped scheme decides when its header is present and well-formed; a malformed
-// timestamped header falls back to the legacy header when that one is present (the header
-// format is not confirmed by Recharge, and the legacy hash is always sent).
+// Either scheme verifying accepts. A timestamped header that does not verify (malformed,
+// mismatched or stale) is overridden by a legacy hash that does, and the result says so:
+// the timestamped format is not confirmed by Recharge, and the legacy hash is always sent,
+// so a request without the timestamped header would be accepted all the same.
 #pragma once
 
 #include <chrono>
@@ -43,6 +44,9 @@ struct SignatureResult {
     SignatureFailure failure = SignatureFailure::None;
     std::string detail;          // readable reason; never contains a secret or a full signature
     std::size_t key_index = 0;   // which secret matched (when ok)
+    // When ok on the legacy hash: how the timestamped header beside it failed (Malformed,
+    // Mismatch, Stale), or None. `detail` then says why.
+    SignatureFailure overridden = SignatureFailure::None;
 };
 
 class KeyRing {

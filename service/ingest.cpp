@@ -102,6 +102,11 @@ std::variant<Delivery, Rejection> prepare_delivery(HttpRequest&& req,
     d.key_index = verdict.key_index;
     d.body = std::move(req.body);
     decode_into(d, options, note);
+    if (verdict.overridden != SignatureFailure::None) {
+        // Kept with the row (deliveries.reason) and in the delivery's log line.
+        d.signature_overridden = verdict.overridden;
+        d.reason = d.reason.empty() ? verdict.detail : d.reason + "; " + verdict.detail;
+    }
     d.dedupe_key = dedupe_key(req, d.body, d.topic, options);
     return d;
 }

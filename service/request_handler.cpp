@@ -63,6 +63,12 @@ void RequestHandler::describe_metrics() {
                             "have had its webhook deleted by Recharge.");
     metrics_.describe_counter("churnwatch_deliveries_rejected_total",
                               "Requests refused before storage, by reason.");
+    metrics_.describe_counter(kSignatureOverridesMetric,
+                              "Deliveries accepted on the legacy hash whose timestamped signature "
+                              "did not verify, by how it failed (malformed, mismatch, stale): "
+                              "steadily rising, Recharge's timestamped format may differ from ours.");
+    for (const char* f : {"malformed", "mismatch", "stale"})
+        metrics_.inc(kSignatureOverridesMetric, {{"timestamped", f}}, 0);
     metrics_.describe_histogram("churnwatch_ack_duration_seconds",
                                 "From a complete webhook request to its answer.",
                                 {0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
@@ -208,6 +214,8 @@ void RequestHandler::handle_webhook(HttpRequest&& req, const std::optional<Topic
     if (auto* rej = std::get_if<Rejection>(&prepared)) return reject(*rej, path_topic, respond, peer);
 
     Delivery& d = std::get<Delivery>(prepared);
+    if (d.signature_overridden != SignatureFailure::None)
+        metrics_.inc(kSignatureOverridesMetric, {{"timestamped", to_string(d.signature_overridden)}});
     // Everything the answer needs, moved or viewed rather than copied where it can be: this
     // runs for every delivery (topic and source name static strings; the handler outlives
     // the writer's callbacks).

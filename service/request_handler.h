@@ -22,6 +22,7 @@ namespace churnwatch {
 // duplicate): Recharge deletes a webhook, one topic's registration, after 20 failed retries,
 // and a topic silent for longer than it ever is shows it.
 inline constexpr std::string_view kLastDeliveryMetric = "churnwatch_last_delivery_timestamp_seconds";
+inline constexpr std::string_view kSignatureOverridesMetric = "churnwatch_signature_overrides_total";
 
 // At start: each known topic's latest stored delivery (received_at) into kLastDeliveryMetric,
 // so that a restart does not make a silent topic look newly quiet (or absent). One index

@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "crypto.h"
 #include "payloads.h"
 #include "test_support.h"
 
@@ -215,6 +216,51 @@ TEST_F(IngestTest, ATimestampedRetryJustPast48HoursIsAccepted) {
                           {{"X-Recharge-Webhook-Signature", timestamped_signature(kSecret, first_attempt, body)}},
                           body);
     ASSERT_EQ(r.status, 200) << r.body;
+}
+
+// The audit: a delivery carrying both headers, whose legacy hash verified but whose
+// timestamped one did not (stale, or a v1 computed another way), was refused; the same
+// bytes without the timestamped header were taken. Recharge always sends the legacy hash and
+// the timestamped format is not confirmed, so a format that differs from ours would have
+// failed every delivery until Recharge deleted the webhook. Such deliveries are now stored,
+// saying why in the row, the log and a metric.
+TEST_F(IngestTest, ADeliveryWhoseLegacyHashVerifiesIsTakenBesideAFailedTimestampedHeader) {
+    start();
+    std::string target = "/webhooks/recharge/subscription/cancelled";
+    std::string body = example_payload(kCancelled);
+    const int64_t old = now_seconds() - 3 * 86400;
+    auto stale = http_request(server->port(), "POST", target,
+                              {{"X-Recharge-Webhook-Signature", timestamped_signature(kSecret, old, body)},
+                               {"X-Recharge-Hmac-Sha256", legacy_signature(kSecret, body)}},
+                              body);
+    ASSERT_EQ(stale.status, 200) << stale.body;
+    std::string other = example_payload("subscription_activated.2021-11.json");
+    // A v1 over the body alone, as if Recharge's message left out "t.".
+    const std::string v1_of_body = churnwatch::crypto::to_hex(churnwatch::crypto::hmac_sha256(kSecret, other));
+    const Headers both{{"X-Recharge-Webhook-Signature", "t=" + std::to_string(now_seconds()) + ",v1=" + v1_of_body},
+                       {"X-Recharge-Hmac-Sha256", legacy_signature(kSecret, other)}};
+    auto other_format = http_request(server->port(), "POST", "/webhooks/recharge/subscription/activated", both, other);
+    ASSERT_EQ(other_format.status, 200) << other_format.body;
+    EXPECT_EQ(query_rows(server->db(), "SELECT signature_scheme, status, reason FROM deliveries ORDER BY id"),
+              "legacy|accepted|timestamp " + std::to_string(old) + " is " + std::to_string(3 * 86400) +
+                  " s from now (window 180000 s); accepted on the legacy hash\n"
+                  "legacy|accepted|timestamped signature matches no configured secret; accepted on the legacy hash\n")
+        << "(a second's drift in the age would show here)";
+    std::string page = http_request(server->port(), "GET", "/metrics").body;
+    EXPECT_NE(page.find("churnwatch_signature_overrides_total{timestamped=\"stale\"} 1"), std::string::npos) << page;
+    EXPECT_NE(page.find("churnwatch_signature_overrides_total{timestamped=\"mismatch\"} 1"), std::string::npos) << page;
+    EXPECT_NE(page.find("churnwatch_signature_overrides_total{timestamped=\"malformed\"} 0"), std::string::npos) << page;
+    EXPECT_NE(server->log().find("accepted on the legacy hash"), std::string::npos) << server->log();
+
+    // Neither verifying is refused as before, with both reasons.
+    auto neither = http_request(server->port(), "POST", target,
+                                {{"X-Recharge-Webhook-Signature", timestamped_signature(kSecret, old, body)},
+                                 {"X-Recharge-Hmac-Sha256", legacy_signature("another_secret_entirely_1234", body)}},
+                                body);
+    EXPECT_EQ(neither.status, 401);
+    EXPECT_NE(neither.body.find("signature_stale"), std::string::npos) << neither.body;
+    EXPECT_NE(neither.body.find("legacy: legacy signature matches no configured secret"), std::string::npos)
+        << neither.body;
 }
 
 TEST_F(IngestTest, BadMissingAndStaleSignaturesAre401AndStoreNothing) {

@@ -490,20 +490,32 @@ TEST_F(SignatureTest, BothValidTimestampedDecides) {
     expect_ok(ring_.verify(h, kBody, kT), SignatureScheme::Timestamped);
 }
 
-TEST_F(SignatureTest, TimestampedMalformedFallsBackToValidLegacy) {
+TEST_F(SignatureTest, BothValidLeavesNothingOverridden) {
+    std::string sig = ts_header(kT, kV1);
+    SignatureHeaders h = timestamped_only(sig);
+    h.legacy = kLegacy;
+    EXPECT_EQ(ring_.verify(h, kBody, kT).overridden, SignatureFailure::None);
+    EXPECT_EQ(ring_.verify(legacy_only(kLegacy), kBody, kT).overridden, SignatureFailure::None);
+}
+
+TEST_F(SignatureTest, TimestampedMalformedIsOverriddenByAValidLegacyHash) {
     SignatureHeaders h = timestamped_only("t=notanumber,v1=abc");
     h.legacy = kLegacy;
     SignatureResult r = ring_.verify(h, kBody, kT);
     expect_ok(r, SignatureScheme::Legacy);
-    EXPECT_NE(r.detail.find("fell back"), std::string::npos) << r.detail;
+    EXPECT_EQ(r.overridden, SignatureFailure::Malformed);
+    EXPECT_NE(r.detail.find("timestamped signature header malformed"), std::string::npos) << r.detail;
+    EXPECT_NE(r.detail.find("accepted on the legacy hash"), std::string::npos) << r.detail;
 }
 
-TEST_F(SignatureTest, TimestampedMalformedFallsBackToWrongLegacy) {
+TEST_F(SignatureTest, TimestampedMalformedAndAWrongLegacyHashIsTheLegacyMismatch) {
     SignatureHeaders h = timestamped_only("garbage");
     h.legacy = kLegacyHmac;
     SignatureResult r = ring_.verify(h, kBody, kT);
     expect_fail(r, SignatureFailure::Mismatch, SignatureScheme::Legacy);
-    EXPECT_NE(r.detail.find("fell back"), std::string::npos) << r.detail;
+    EXPECT_NE(r.detail.find("timestamped signature header malformed"), std::string::npos) << r.detail;
+    EXPECT_NE(r.detail.find("legacy: legacy signature matches no configured secret"), std::string::npos)
+        << r.detail;
 }
 
 TEST_F(SignatureTest, TimestampedMalformedFallsBackToMalformedLegacy) {
@@ -513,20 +525,53 @@ TEST_F(SignatureTest, TimestampedMalformedFallsBackToMalformedLegacy) {
     expect_fail(ring_.verify(h, kBody, kT), SignatureFailure::Malformed, SignatureScheme::Legacy);
 }
 
-TEST_F(SignatureTest, TimestampedWrongDoesNotDowngradeToLegacy) {
+// The legacy hash is always sent and the timestamped format is not confirmed: a timestamped
+// header that does not verify never refuses a delivery whose legacy hash does (the same
+// request without it would be accepted), and the result says what was overridden.
+TEST_F(SignatureTest, TimestampedMismatchIsOverriddenByAValidLegacyHash) {
     std::string sig = ts_header(kT, kV1At1699990000);
     SignatureHeaders h = timestamped_only(sig);
     h.legacy = kLegacy;
-    expect_fail(ring_.verify(h, kBody, kT), SignatureFailure::Mismatch,
-                SignatureScheme::Timestamped);
+    SignatureResult r = ring_.verify(h, kBody, kT);
+    expect_ok(r, SignatureScheme::Legacy);
+    EXPECT_EQ(r.overridden, SignatureFailure::Mismatch);
+    EXPECT_NE(r.detail.find("timestamped signature matches no configured secret; accepted on the legacy hash"),
+              std::string::npos) << r.detail;
 }
 
-TEST_F(SignatureTest, TimestampedStaleDoesNotDowngradeToLegacy) {
+TEST_F(SignatureTest, TimestampedStaleIsOverriddenByAValidLegacyHash) {
     std::string sig = ts_header(kT, kV1);
     SignatureHeaders h = timestamped_only(sig);
     h.legacy = kLegacy;
-    expect_fail(ring_.verify(h, kBody, kT + k48h + 1), SignatureFailure::Stale,
-                SignatureScheme::Timestamped);
+    SignatureResult r = ring_.verify(h, kBody, kT + k48h + 1);
+    expect_ok(r, SignatureScheme::Legacy);
+    EXPECT_EQ(r.overridden, SignatureFailure::Stale);
+    EXPECT_NE(r.detail.find("s from now (window"), std::string::npos) << r.detail;
+}
+
+TEST_F(SignatureTest, WhenBothFailACheckedTimestampedMacDecides) {
+    std::string wrong = ts_header(kT, kV1At1699990000);
+    SignatureHeaders h = timestamped_only(wrong);
+    h.legacy = kLegacyHmac;
+    SignatureResult r = ring_.verify(h, kBody, kT);
+    expect_fail(r, SignatureFailure::Mismatch, SignatureScheme::Timestamped);
+    EXPECT_NE(r.detail.find("; legacy: legacy signature matches no configured secret"), std::string::npos)
+        << r.detail;
+
+    std::string old = ts_header(kT, kV1);
+    SignatureHeaders stale = timestamped_only(old);
+    stale.legacy = kLegacyHmac;
+    expect_fail(ring_.verify(stale, kBody, kT + k48h + 1), SignatureFailure::Stale, SignatureScheme::Timestamped);
+}
+
+TEST_F(SignatureTest, ALegacyHashSuspectedOfLengthExtensionStaysRefusedBesideAFailedTimestamp) {
+    std::string body = std::string(kBody) + std::string(1, '\0');
+    const std::string legacy = crypto::to_hex(crypto::sha256(kSecret, body));
+    const std::string sig = ts_header(kT, kV1);  // a MAC of another body
+    SignatureHeaders h = timestamped_only(sig);
+    h.legacy = legacy;
+    SignatureResult r = ring_.verify(h, body, kT);
+    expect_fail(r, SignatureFailure::Suspect, SignatureScheme::Legacy);
 }
 
 }  // namespace
