@@ -286,6 +286,20 @@ int64_t derived_rules_version(sql::Database& db) {
     return kRulesVersion;
 }
 
+std::optional<int64_t> stored_auto_churn_days(sql::Database& db) {
+    sql::Statement q(db, "SELECT value FROM service_state WHERE key = 'auto_churn_checked_at'");
+    if (!q.step()) return std::nullopt;
+    const std::string value = q.column_text(0);
+    const auto slash = value.find('/');
+    if (slash == std::string::npos) return std::nullopt;
+    try {
+        const long long days = std::stoll(value.substr(slash + 1));
+        if (days > 0) return days;
+    } catch (const std::exception&) {
+    }
+    return std::nullopt;
+}
+
 void ChurnStore::apply(sql::Database& db, int64_t delivery_id, const Delivery& d) {
     if (db_ != &db) prepare(db);
     // A delivery whose rules fail is rolled back to its savepoint: so are its counts.

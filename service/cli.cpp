@@ -50,8 +50,9 @@ const std::vector<CommandSpec>& command_specs() {
         {"rebuild", "rebuild", "recompute all churn tables from the stored deliveries",
          "churnwatch rebuild [--db PATH] [--json-depth N] [--auto-churn-days DAYS] [--report-timezone ZONE]",
          "Drops the churn tables and recomputes them from every accepted delivery, in one\n"
-         "transaction. Never creates a database. It holds the write lock for its whole run:\n"
-         "stop serve first.",
+         "transaction. Without --auto-churn-days or --report-timezone (flag, environment or\n"
+         "--config) it keeps those the tables were derived with. Never creates a database.\n"
+         "It holds the write lock for its whole run: stop serve first.",
          {"config", "db", "json-depth", "auto-churn-days", "report-timezone"}},
         {"report", "report", "monthly churn, reasons, cohort retention and customers at risk",
          "churnwatch report [--db PATH] [--from YYYY-MM] [--to YYYY-MM] [--format table|csv|json]",

@@ -4,10 +4,12 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <stdexcept>
 #include <string>
 
 #include "churn_store.h"
 #include "commands.h"
+#include "report_calendar.h"
 #include "schema.h"
 #include "settings.h"
 
@@ -22,8 +24,6 @@ int rebuild_command(const Config& config) {
         std::cerr << "churnwatch rebuild: " << error << "\n";
         return 2;
     }
-    RulesPolicy policy;
-    if (*churn_days > 0) policy.auto_churn_after_max_retries_days = *churn_days;
     bool tty = ::isatty(2);
     try {
         // Never creates a database: a mistyped --db used to make an empty one and report
@@ -38,6 +38,31 @@ int rebuild_command(const Config& config) {
         // Alone with the database (the service stopped), the rebuild writes every page once
         // (~0.7 s of 7 for a million deliveries here); otherwise it stays in WAL.
         const bool alone = use_rollback_journal(db);
+        // The settings that shape the churn tables, as they were last derived, unless given:
+        // a rebuild is run by hand, usually without serve's environment file, and would
+        // otherwise turn the months back to UTC and drop every auto-churn episode (which
+        // serve's next pass would then add again under new ids).
+        std::string kept;
+        if (config.source("report-timezone") == "default") {
+            if (const std::string zone = stored_report_timezone(db); zone != calendar.zone) {
+                auto stored = report_calendar(zone, error);
+                if (!stored) throw std::runtime_error("the database's report-timezone: " + error);
+                calendar = std::move(*stored);
+                kept += "report-timezone " + zone;
+            }
+        }
+        RulesPolicy policy;
+        if (config.source("auto-churn-days") == "default") {
+            if (const auto days = stored_auto_churn_days(db)) {
+                policy.auto_churn_after_max_retries_days = *days;
+                kept += (kept.empty() ? "" : ", ") + ("auto-churn-days " + std::to_string(*days));
+            }
+        } else if (*churn_days > 0) {
+            policy.auto_churn_after_max_retries_days = *churn_days;
+        }
+        if (!kept.empty())
+            std::printf("rebuild: %s, as the churn tables were derived (give the option to change it)\n",
+                        kept.c_str());
         store_report_calendar(db, calendar);
         ChurnStore churn(policy);
         sql::Transaction txn(db);

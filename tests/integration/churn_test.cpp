@@ -247,7 +247,9 @@ TEST(ChurnEndToEnd, ChurnRatesCountCustomersAndCohortsStartAtTheFirstSubscriptio
 
 // A store in Los Angeles: a customer who cancels on the evening of March 31 there (April 1,
 // 03:00 UTC) churned in March. serve stores the zone's calendar; report says when its own
-// configuration names another zone than the database's; rebuild sets it back to UTC.
+// configuration names another zone than the database's; a plain rebuild keeps the database's
+// zone (the analyst audit: it used to turn the months back to UTC, saying only "months in
+// UTC"), and one given a zone sets it.
 TEST(ChurnEndToEnd, MonthsAreTheStoresCalendarMonthsWithReportTimezone) {
     TempDir dir;
     ServerProcess server(dir, {.args = {"--report-timezone", "America/Los_Angeles"}});
@@ -281,10 +283,57 @@ TEST(ChurnEndToEnd, MonthsAreTheStoresCalendarMonthsWithReportTimezone) {
         << other.err;
     EXPECT_EQ(run_churnwatch({"report", "--db", server.db(), "--report-timezone", "Nowhere"}).exit_code, 2);
 
-    auto rebuilt = run_churnwatch({"rebuild", "--db", server.db()});
+    auto kept = run_churnwatch({"rebuild", "--db", server.db()});
+    ASSERT_EQ(kept.exit_code, 0) << kept.err;
+    EXPECT_EQ(kept.out.rfind("rebuild: report-timezone America/Los_Angeles, as the churn tables were derived "
+                             "(give the option to change it)\n", 0), 0u) << kept.out;
+    EXPECT_NE(kept.out.find("; months in America/Los_Angeles\n"), std::string::npos) << kept.out;
+    EXPECT_EQ(query_rows(server.db(), "SELECT month, churned FROM churn_by_reason"), "2026-03|1\n");
+
+    auto rebuilt = run_churnwatch({"rebuild", "--db", server.db(), "--report-timezone", "UTC"});
     ASSERT_EQ(rebuilt.exit_code, 0) << rebuilt.err;
+    EXPECT_EQ(rebuilt.out.find("as the churn tables were derived"), std::string::npos) << rebuilt.out;
     EXPECT_NE(rebuilt.out.find("; months in UTC\n"), std::string::npos) << rebuilt.out;
     EXPECT_EQ(query_rows(server.db(), "SELECT month, churned FROM churn_by_reason"), "2026-04|1\n");
+}
+
+// The analyst audit: a plain `rebuild` (the upgrade notes' advice) on a database that serve
+// ran with --auto-churn-days deleted its auto-churn episodes, and serve's next pass made them
+// again under new ids. A rebuild now judges with the setting the tables were derived with
+// unless given one.
+TEST(ChurnEndToEnd, APlainRebuildKeepsTheAutoChurnDaysTheTablesWereDerivedWith) {
+    TempDir dir;
+    {
+        ServerProcess server(dir);
+        SubscriptionSpec s{.id = 20, .customer_id = 2, .status = "active",
+                           .updated_at = "2026-01-10T12:00:00+00:00", .created_at = "2026-01-10T12:00:00+00:00"};
+        ChargeSpec c{.id = 900, .customer_id = 2, .status = "error", .updated_at = "2026-02-10T12:00:00+00:00",
+                     .error_type = "CLOSED_MAX_RETRIES_REACHED", .subscription_ids = {20}};
+        send_all(server.port(), {{"subscription/created", subscription_json(s)},
+                                 {"charge/max_retries_reached", charge_json(c)}});
+        ASSERT_EQ(server.stop(), 0);
+    }
+    const std::string db = dir.file("churnwatch.db");
+    auto episodes = [&] { return query_rows(db, "SELECT id, customer_id, reason FROM churn_events"); };
+    ASSERT_EQ(episodes(), "");  // "Do nothing": no churn without the setting
+
+    auto with = run_churnwatch({"rebuild", "--db", db, "--auto-churn-days", "7"});
+    ASSERT_EQ(with.exit_code, 0) << with.err;
+    const std::string churned = episodes();
+    ASSERT_NE(churned.find("|2|max_retries\n"), std::string::npos) << churned;
+
+    auto plain = run_churnwatch({"rebuild", "--db", db});
+    ASSERT_EQ(plain.exit_code, 0) << plain.err;
+    EXPECT_EQ(plain.out.rfind("rebuild: auto-churn-days 7, as the churn tables were derived", 0), 0u) << plain.out;
+    EXPECT_EQ(episodes(), churned) << "the same episode, the same id";
+
+    auto off = run_churnwatch({"rebuild", "--db", db, "--auto-churn-days", "0"});
+    ASSERT_EQ(off.exit_code, 0) << off.err;
+    EXPECT_EQ(episodes(), "");
+    auto after_off = run_churnwatch({"rebuild", "--db", db});
+    ASSERT_EQ(after_off.exit_code, 0) << after_off.err;
+    EXPECT_EQ(after_off.out.find("as the churn tables were derived"), std::string::npos) << after_off.out;
+    EXPECT_EQ(episodes(), "");
 }
 
 // A customer seen only through 2021-11 charges has the platform id the charge nests
