@@ -25,7 +25,7 @@ struct Subscription {
     std::optional<std::string> cancellation_reason;  // free text chosen by the merchant
     std::optional<int64_t> expire_after_charges;     // expire_after_specific_number_of_charges
     bool max_retries_reached = false;
-    std::optional<std::string> next_charge_scheduled_at;  // as sent (a date or a datetime)
+    std::optional<std::string> next_charge_scheduled_at;  // "YYYY-MM-DD" (else as sent)
     std::optional<std::string> price;            // decimal as text ("24.00"), both versions
     int64_t quantity = 0;
     std::optional<std::string> product_title;    // product_title, else title

@@ -131,6 +131,21 @@ std::optional<std::string> as_decimal(const Value& v) {
     return std::nullopt;
 }
 
+// The next charge's date: 2021-11 sends "2026-12-01", 2021-01 "2026-12-01T00:00:00" (the
+// store's midnight, no zone). Both store as the date, so the column compares and sorts as
+// one; text of another shape is kept as sent.
+std::optional<std::string> as_charge_date(const Value& v) {
+    auto text = as_text(v);
+    if (!text || text->size() < 10) return text;
+    const std::string_view date(text->data(), 10);
+    for (std::size_t i = 0; i < 10; ++i) {
+        const bool dash = i == 4 || i == 7;
+        if (dash ? date[i] != '-' : !std::isdigit(static_cast<unsigned char>(date[i]))) return text;
+    }
+    if (text->size() > 10 && (*text)[10] != 'T' && (*text)[10] != ' ') return text;
+    return std::string(date);
+}
+
 // Flags: real booleans (2021-11), 0/1 (2021-01), and the occasional "true"/"1" string.
 std::optional<bool> as_flag(const Value& v) {
     if (v.IsBool()) return v.GetBool();
@@ -314,7 +329,7 @@ std::optional<DecodeError> decode_subscription(const Value& obj, Subscription& s
     s.cancellation_reason = field(obj, "cancellation_reason", as_text);
     s.expire_after_charges = field(obj, "expire_after_specific_number_of_charges", as_count);
     s.max_retries_reached = field(obj, "max_retries_reached", as_flag).value_or(false);
-    s.next_charge_scheduled_at = field(obj, "next_charge_scheduled_at", as_text);
+    s.next_charge_scheduled_at = field(obj, "next_charge_scheduled_at", as_charge_date);
     s.price = field(obj, "price", as_decimal);
     s.quantity = field(obj, "quantity", as_count).value_or(0);
     s.product_title = first_of(obj, {"product_title", "title"}, as_text);

@@ -455,12 +455,20 @@ TEST(Fields, ProductTitleFallsBackToTitle) {
     EXPECT_EQ(title(""), std::nullopt);
 }
 
-TEST(Fields, NextChargeKeptAsSent) {
+// The analyst audit: 2021-01's "2026-12-01T00:00:00" beside 2021-11's "2026-12-01" in one
+// column sorted and compared wrongly ('T' after the end of a date). Both are the date now.
+TEST(Fields, NextChargeIsTheDateInBothVersions) {
     auto next = [](const std::string& extra) {
         return decode_ok(sub(extra), "subscription/updated").subscription->next_charge_scheduled_at;
     };
     EXPECT_EQ(next(R"("next_charge_scheduled_at":"2026-12-01")"), "2026-12-01");
-    EXPECT_EQ(next(R"("next_charge_scheduled_at":"2026-12-01T00:00:00")"), "2026-12-01T00:00:00");
+    EXPECT_EQ(next(R"("next_charge_scheduled_at":"2026-12-01T00:00:00")"), "2026-12-01");
+    EXPECT_EQ(next(R"("next_charge_scheduled_at":"2026-12-01 00:00:00")"), "2026-12-01");
+    // Other shapes are kept as sent rather than lost.
+    EXPECT_EQ(next(R"("next_charge_scheduled_at":"2026-12-01x")"), "2026-12-01x");
+    EXPECT_EQ(next(R"("next_charge_scheduled_at":"12/01/2026")"), "12/01/2026");
+    EXPECT_EQ(next(R"("next_charge_scheduled_at":"2026-1-01")"), "2026-1-01");
+    EXPECT_EQ(next(R"("next_charge_scheduled_at":"")"), "");
     EXPECT_EQ(next(R"("next_charge_scheduled_at":20261201)"), std::nullopt);
 }
 
