@@ -1031,9 +1031,12 @@ void HttpServer::Impl::note_connection_limit(LimitMet how) {
 // on longest will have stalled (unless a session closing or becoming idle resumed accepting
 // first).
 void HttpServer::Impl::wait_for_stalled_request() {
-    auto in = registry->next_stall_in();
-    if (!in) return;
-    accept_retry.expires_after(*in);
+    // No session is waiting on its client just now (each is being answered), but one may go
+    // on to wait, and stall, without the registry hearing of it (its next pipelined answer,
+    // never read): look again when such a stall could first count. Without this the new
+    // client waited for that session's write timeout (15 s).
+    const auto in = registry->next_stall_in().value_or(std::chrono::nanoseconds(kStalledRequestAge));
+    accept_retry.expires_after(in);
     accept_retry.async_wait([this](beast::error_code ec) {
         if (!ec && !stopping && registry->resume_if_paused()) do_accept();
     });
