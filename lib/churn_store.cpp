@@ -286,18 +286,40 @@ int64_t derived_rules_version(sql::Database& db) {
     return kRulesVersion;
 }
 
+namespace {
+
+// A whole number of days serve accepts, else nullopt (0 and anything malformed included).
+std::optional<int64_t> setting_days(std::string_view text) {
+    if (text.empty() || text.size() > 4) return std::nullopt;
+    int64_t days = 0;
+    for (char c : text) {
+        if (c < '0' || c > '9') return std::nullopt;
+        days = days * 10 + (c - '0');
+    }
+    if (days < 1 || days > 3650) return std::nullopt;
+    return days;
+}
+
+}  // namespace
+
 std::optional<int64_t> stored_auto_churn_days(sql::Database& db) {
+    {
+        sql::Statement q(db, "SELECT value FROM service_state WHERE key = 'auto_churn_days'");
+        if (q.step()) return setting_days(q.column_text(0));
+    }
     sql::Statement q(db, "SELECT value FROM service_state WHERE key = 'auto_churn_checked_at'");
     if (!q.step()) return std::nullopt;
     const std::string value = q.column_text(0);
     const auto slash = value.find('/');
     if (slash == std::string::npos) return std::nullopt;
-    try {
-        const long long days = std::stoll(value.substr(slash + 1));
-        if (days > 0) return days;
-    } catch (const std::exception&) {
-    }
-    return std::nullopt;
+    return setting_days(std::string_view(value).substr(slash + 1));
+}
+
+void record_auto_churn_days(sql::Database& db, std::optional<int64_t> days) {
+    sql::Statement mark(db,
+                        "INSERT INTO service_state (key, value) VALUES ('auto_churn_days', ?)"
+                        " ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+    mark.bind(1, std::to_string(days.value_or(0))).run();
 }
 
 void ChurnStore::apply(sql::Database& db, int64_t delivery_id, const Delivery& d) {

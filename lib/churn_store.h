@@ -63,10 +63,12 @@ inline constexpr int64_t kRulesVersion = 7;
 // ('rules_version'); 1 when customers exist but none was recorded; kRulesVersion when
 // nothing has been derived yet (it then records it, so later rows count as this version's).
 int64_t derived_rules_version(sql::Database& db);
-// The auto-churn-days the churn tables were last judged under (service_state
-// 'auto_churn_checked_at', "<time>/<days>", written by serve's passes and by rebuild; removed
-// when either runs without it): nullopt when off or never set.
+// The auto-churn-days the churn tables are derived under: service_state 'auto_churn_days',
+// which serve writes at start and rebuild when it ends (0: off); before any did, the days in
+// serve's last pass mark ('auto_churn_checked_at', "<time>/<days>"). nullopt when off, unknown
+// or not a setting serve takes (1 to 3650).
 std::optional<int64_t> stored_auto_churn_days(sql::Database& db);
+void record_auto_churn_days(sql::Database& db, std::optional<int64_t> days);
 
 struct RebuildStats {
     int64_t deliveries = 0;   // accepted deliveries replayed

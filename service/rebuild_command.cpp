@@ -46,7 +46,9 @@ int rebuild_command(const Config& config) {
         if (config.source("report-timezone") == "default") {
             if (const std::string zone = stored_report_timezone(db); zone != calendar.zone) {
                 auto stored = report_calendar(zone, error);
-                if (!stored) throw std::runtime_error("the database's report-timezone: " + error);
+                if (!stored)
+                    throw std::runtime_error("the database's report-timezone: " + error +
+                                             " (give --report-timezone)");
                 calendar = std::move(*stored);
                 kept += "report-timezone " + zone;
             }
@@ -69,6 +71,7 @@ int rebuild_command(const Config& config) {
         auto stats = churn.rebuild(db, static_cast<std::size_t>(*depth), [tty](int64_t done, int64_t total) {
             if (tty) std::fprintf(stderr, "\rrebuild: %lld / %lld deliveries", (long long)done, (long long)total);
         });
+        record_auto_churn_days(db, policy.auto_churn_after_max_retries_days);
         auto commit_began = std::chrono::steady_clock::now();
         txn.commit();
         stats.seconds.emplace_back(

@@ -140,6 +140,12 @@ int serve_command(const Config& config) {
             sql::Database db(s.db);
             recall_last_deliveries(metrics, db);
             try {
+                // What a plain `rebuild` judges with (it is run without serve's settings).
+                record_auto_churn_days(db, s.rules.auto_churn_after_max_retries_days);
+            } catch (const std::exception& e) {
+                LogLine(logger, LogLevel::Warn, "auto_churn_days_not_recorded").str("error", e.what());
+            }
+            try {
                 if (store_report_calendar(db, s.calendar))
                     LogLine(logger, LogLevel::Info, "report_calendar")
                         .str("report_timezone", s.calendar.zone)

@@ -303,6 +303,8 @@ TEST(ChurnEndToEnd, MonthsAreTheStoresCalendarMonthsWithReportTimezone) {
 // unless given one.
 TEST(ChurnEndToEnd, APlainRebuildKeepsTheAutoChurnDaysTheTablesWereDerivedWith) {
     TempDir dir;
+    const std::string db = dir.file("churnwatch.db");
+    auto episodes = [&] { return query_rows(db, "SELECT id, customer_id, reason FROM churn_events"); };
     {
         ServerProcess server(dir);
         SubscriptionSpec s{.id = 20, .customer_id = 2, .status = "active",
@@ -313,26 +315,40 @@ TEST(ChurnEndToEnd, APlainRebuildKeepsTheAutoChurnDaysTheTablesWereDerivedWith) 
                                  {"charge/max_retries_reached", charge_json(c)}});
         ASSERT_EQ(server.stop(), 0);
     }
-    const std::string db = dir.file("churnwatch.db");
-    auto episodes = [&] { return query_rows(db, "SELECT id, customer_id, reason FROM churn_events"); };
     ASSERT_EQ(episodes(), "");  // "Do nothing": no churn without the setting
-
-    auto with = run_churnwatch({"rebuild", "--db", db, "--auto-churn-days", "7"});
-    ASSERT_EQ(with.exit_code, 0) << with.err;
-    const std::string churned = episodes();
-    ASSERT_NE(churned.find("|2|max_retries\n"), std::string::npos) << churned;
-
+    {
+        // Started with the setting and stopped before its first pass (10 minutes in): the
+        // tables are still as before, but a plain rebuild must judge as this serve would.
+        ServerProcess server(dir, {.args = {"--auto-churn-days", "7"}});
+        ASSERT_EQ(server.stop(), 0);
+    }
     auto plain = run_churnwatch({"rebuild", "--db", db});
     ASSERT_EQ(plain.exit_code, 0) << plain.err;
     EXPECT_EQ(plain.out.rfind("rebuild: auto-churn-days 7, as the churn tables were derived", 0), 0u) << plain.out;
+    const std::string churned = episodes();
+    ASSERT_NE(churned.find("|2|max_retries\n"), std::string::npos) << churned;
+
+    auto again = run_churnwatch({"rebuild", "--db", db});
+    ASSERT_EQ(again.exit_code, 0) << again.err;
     EXPECT_EQ(episodes(), churned) << "the same episode, the same id";
 
-    auto off = run_churnwatch({"rebuild", "--db", db, "--auto-churn-days", "0"});
+    // Given (here by the environment, as systemd's environment file gives it), the setting wins.
+    auto off = run_churnwatch({"rebuild", "--db", db}, {{"CHURNWATCH_AUTO_CHURN_DAYS", "0"}});
     ASSERT_EQ(off.exit_code, 0) << off.err;
+    EXPECT_EQ(off.out.find("as the churn tables were derived"), std::string::npos) << off.out;
     EXPECT_EQ(episodes(), "");
     auto after_off = run_churnwatch({"rebuild", "--db", db});
     ASSERT_EQ(after_off.exit_code, 0) << after_off.err;
     EXPECT_EQ(after_off.out.find("as the churn tables were derived"), std::string::npos) << after_off.out;
+    EXPECT_EQ(episodes(), "");
+
+    // A value serve would refuse is not used.
+    {
+        churnwatch::sql::Database conn(db);
+        conn.exec("UPDATE service_state SET value = '99999' WHERE key = 'auto_churn_days'");
+    }
+    auto odd = run_churnwatch({"rebuild", "--db", db});
+    ASSERT_EQ(odd.exit_code, 0) << odd.err;
     EXPECT_EQ(episodes(), "");
 }
 
