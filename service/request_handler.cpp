@@ -214,17 +214,19 @@ void RequestHandler::handle_webhook(HttpRequest&& req, const std::optional<Topic
     if (auto* rej = std::get_if<Rejection>(&prepared)) return reject(*rej, path_topic, respond, peer);
 
     Delivery& d = std::get<Delivery>(prepared);
-    if (d.signature_overridden != SignatureFailure::None)
-        metrics_.inc(kSignatureOverridesMetric, {{"timestamped", to_string(d.signature_overridden)}});
     // Everything the answer needs, moved or viewed rather than copied where it can be: this
     // runs for every delivery (topic and source name static strings; the handler outlives
     // the writer's callbacks).
     std::string_view topic = topic_label(d.topic);
     std::string_view source = d.topic_source ? to_string(*d.topic_source) : std::string_view();
     WriteCallback done = [this, topic, source, started, key = d.dedupe_key, reason = d.reason,
-                          respond = std::move(respond)](const WriteResult& w) {
+                          overridden = d.signature_overridden, respond = std::move(respond)](const WriteResult& w) {
         std::string_view outcome = outcome_name(w.outcome, w.status);
         metrics_.inc("churnwatch_deliveries_total", {{"topic", topic}, {"outcome", outcome}});
+        // Taken (stored, or already stored) on the legacy hash: a 503 is retried and counts then.
+        if (overridden != SignatureFailure::None &&
+            (w.outcome == WriteOutcome::Stored || w.outcome == WriteOutcome::Duplicate))
+            metrics_.inc(kSignatureOverridesMetric, {{"timestamped", to_string(overridden)}});
         // When it arrived: the clock was read then already.
         if (w.outcome == WriteOutcome::Stored || w.outcome == WriteOutcome::Duplicate)
             metrics_.set(kLastDeliveryMetric, {{"topic", topic}}, static_cast<double>(started / kMicrosPerSecond));
