@@ -29,6 +29,8 @@ ExecImage::ExecImage(std::vector<std::string> args, const std::map<std::string, 
 
 void ExecImage::exec() const noexcept {
     ::execve(argv_[0], argv_.data(), envp_.data());
+    static const char kFailed[] = "exec failed: the program could not be started\n";
+    [[maybe_unused]] const ssize_t n = ::write(2, kFailed, sizeof kFailed - 1);
     ::_exit(127);
 }
 

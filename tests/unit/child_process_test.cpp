@@ -8,6 +8,9 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 
 using namespace churnwatch::test;
@@ -63,15 +66,22 @@ TEST(DescribeStuckProcess, NamesTheProgramItsStateAndItsThreads) {
     const ExecImage image({"/bin/sleep", "30"});
     pid_t pid = ::fork();
     if (pid == 0) image.exec();
-    // Once it runs sleep rather than this test's copy of itself.
-    std::string text;
-    for (int i = 0; i < 200 && text.find("sleep") == std::string::npos; ++i) {
-        ::usleep(10000);
-        text = describe_stuck_process(pid);
-    }
+    // Once it runs sleep (not this test's copy of itself) and sleeps.
+    const std::string sleep_exe = std::filesystem::canonical("/bin/sleep").string();
+    const std::string proc = "/proc/" + std::to_string(pid);
+    auto asleep = [&] {
+        std::error_code ec;
+        if (std::filesystem::read_symlink(proc + "/exe", ec).string() != sleep_exe) return false;
+        std::ifstream stat(proc + "/stat");
+        std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+        const auto close = text.rfind(')');
+        return close != std::string::npos && close + 2 < text.size() && text[close + 2] == 'S';
+    };
+    for (int i = 0; i < 500 && !asleep(); ++i) ::usleep(10000);
+    const std::string text = describe_stuck_process(pid);
     ::kill(pid, SIGKILL);
     ::waitpid(pid, nullptr, 0);
-    EXPECT_NE(text.find("exe /usr/bin/sleep"), std::string::npos) << text;
+    EXPECT_NE(text.find("exe " + sleep_exe + ";"), std::string::npos) << text;
     EXPECT_NE(text.find("State:"), std::string::npos) << text;
     EXPECT_NE(text.find("threads: " + std::to_string(pid) + "(sleep, S"), std::string::npos) << text;
 }
