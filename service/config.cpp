@@ -36,8 +36,8 @@ const std::vector<OptionSpec>& option_specs() {
         {"max-batch", "N", "1000", "deliveries per group commit at most"},
         {"json-depth", "N", "64", "deepest JSON nesting accepted (deeper: quarantined)"},
         {"signature-window", "SECONDS", "180000",
-         "timestamped signatures older or newer than this are rejected as stale (50 h: "
-         "Recharge retries for 48 h)"},
+         "timestamped signatures older or newer than this are stale (50 h: Recharge retries "
+         "for 48 h); a stale one is refused unless the legacy hash beside it verifies"},
         {"id-header", "NAME", "X-Recharge-Webhook-Id",
          "header whose value identifies a delivery for deduplication (if present)"},
         {"dedupe-days", "DAYS", "7",
