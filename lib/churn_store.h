@@ -58,7 +58,9 @@ public:
 //    another of the customer's subscriptions outlasts the hour (cancelled later, or never).
 // 7: a subscription/deleted dated by its updated_at (no cancelled_at) ends no earlier than the
 //    subscription's latest paid charge.
-inline constexpr int64_t kRulesVersion = 7;
+// 8: a max-retries churn by deactivation, with no subscription ending with it, names the
+//    charge's subscription (subscription_id), as an auto-churn does.
+inline constexpr int64_t kRulesVersion = 8;
 // The version that computed this database's churn tables: the one recorded in service_state
 // ('rules_version'); 1 when customers exist but none was recorded; kRulesVersion when
 // nothing has been derived yet (it then records it, so later rows count as this version's).

@@ -746,6 +746,17 @@ const SubInterval* imminent_end(const Timeline& tl, Micros t0, Micros period_sta
     return mr ? mr : last;
 }
 
+// The subscription a max-retries charge was for, when no subscription's end names the episode:
+// the lowest of its line items' subscriptions this customer is known to have.
+std::optional<int64_t> charged_subscription(const Timeline& tl, const ChargeInfo& c) {
+    for (int64_t sub : c.subscription_ids) {  // ordered: the lowest first
+        const bool known = std::any_of(tl.subs.begin(), tl.subs.end(),
+                                       [sub](const SubInterval& iv) { return iv.sub_id == sub; });
+        if (known) return sub;
+    }
+    return std::nullopt;
+}
+
 // The deactivation is the churn moment. A subscription end within the grace around it is the
 // same churn told again (Recharge cancels a deactivated customer's subscriptions): the episode
 // takes that end's subscription, and its reason unless an unresolved max-retries charge
@@ -763,15 +774,16 @@ ChurnEpisode deactivation_episode(const Timeline& tl, const ChargeBook& book, co
     if (c) {
         ep.reason = ChurnReason::MaxRetries;
         ep.charge_id = c->id;
+        // No subscription ended with it (the store deactivated the customer instead of
+        // cancelling): the charge's subscription, as an auto-churn names it.
+        if (!iv) ep.subscription_id = charged_subscription(tl, *c);
     } else if (!iv) {
         ep.reason = ChurnReason::Deactivated;
     }
     return ep;
 }
 
-// `--auto-churn-days`: the episode names the charge and, when one of its line items is a
-// subscription this customer is known to have, that subscription (the lowest such id when
-// the charge covered several).
+// `--auto-churn-days`: the episode names the charge and its subscription (charged_subscription).
 ChurnEpisode auto_churn_episode(const Timeline& tl, const ChargeBook& book, const Point& p) {
     ChurnEpisode ep;
     ep.churned_at = p.at;
@@ -779,15 +791,7 @@ ChurnEpisode auto_churn_episode(const Timeline& tl, const ChargeBook& book, cons
     ep.reason = ChurnReason::MaxRetries;
     ep.charge_id = p.charge_id;
     for (const ChargeInfo& c : book.charges()) {
-        if (!p.charge_id || c.id != *p.charge_id) continue;
-        for (int64_t sub : c.subscription_ids) {  // ordered: the lowest first
-            const bool known = std::any_of(tl.subs.begin(), tl.subs.end(),
-                                           [sub](const SubInterval& iv) { return iv.sub_id == sub; });
-            if (known) {
-                ep.subscription_id = sub;
-                break;
-            }
-        }
+        if (p.charge_id && c.id == *p.charge_id) ep.subscription_id = charged_subscription(tl, c);
     }
     return ep;
 }

@@ -79,7 +79,7 @@ std::string rich_scenario_expected_events() {
     return "1|2026-03-05 10:00:00|cancelled|voluntary|12|NULL|2026-04-01 10:00:00\n"
            "2|2026-04-10 04:05:00|max_retries|involuntary|21|201|NULL\n"
            "3|2026-05-01 00:00:00|expired|natural|31|NULL|NULL\n"
-           "4|2026-06-20 12:00:00|max_retries|involuntary|NULL|401|NULL\n"
+           "4|2026-06-20 12:00:00|max_retries|involuntary|41|401|NULL\n"
            "5|2026-06-25 12:00:00|deactivated|voluntary|NULL|NULL|NULL\n";
 }
 

@@ -621,8 +621,8 @@ TEST(Rules, MaxRetriesDeactivationThenCancelTakesTheSubscription) {
     EXPECT_EQ(both.episodes[0].charge_id, 9002);
     EXPECT_EQ(both.episodes[0].subscription_id, kSubA);
 
-    // No end follows the deactivation ("Do nothing", the subscription left as it was): no
-    // subscription to take.
+    // No end follows the deactivation ("Do nothing", the subscription left as it was): the
+    // charge's subscription, as an auto-churn names it (rules version 8; before, none).
     Facts none;
     none.created(kSubA, utc(2026, 6, 1, 10));
     none.max_retries(9002, utc(2026, 8, 20, 0, 30), {kSubA});
@@ -631,7 +631,7 @@ TEST(Rules, MaxRetriesDeactivationThenCancelTakesTheSubscription) {
     ASSERT_EQ(open.episodes.size(), 1u);
     EXPECT_EQ(open.episodes[0].reason, ChurnReason::MaxRetries);
     EXPECT_EQ(open.episodes[0].charge_id, 9002);
-    EXPECT_FALSE(open.episodes[0].subscription_id.has_value());
+    EXPECT_EQ(open.episodes[0].subscription_id, kSubA);
 }
 
 // --- customer deactivation --------------------------------------------------------------
