@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
 #include <initializer_list>
 #include <limits>
 #include <map>
@@ -300,6 +299,34 @@ std::optional<int64_t> setting_days(std::string_view text) {
     return days;
 }
 
+// serve's pass mark, service_state 'auto_churn_checked_at' (set_auto_churn_mark): the
+// charges due by `at` under an auto-churn-days of `days` were judged.
+struct AutoChurnMark {
+    Micros at;
+    int64_t days;
+};
+
+// The mark as set_auto_churn_mark writes it, "<time>/<days>", else nullopt (no mark, or one
+// malformed: then no charge is known to have been judged).
+std::optional<AutoChurnMark> read_auto_churn_mark(sql::Database& db) {
+    sql::Statement q(db, "SELECT value FROM service_state WHERE key = 'auto_churn_checked_at'");
+    if (!q.step()) return std::nullopt;
+    const std::string value = q.column_text(0);
+    const auto slash = value.find('/');
+    if (slash == std::string::npos) return std::nullopt;
+    const std::optional<int64_t> days = setting_days(std::string_view(value).substr(slash + 1));
+    std::string_view at_text = std::string_view(value).substr(0, slash);
+    const bool negative = !at_text.empty() && at_text.front() == '-';
+    if (negative) at_text.remove_prefix(1);
+    if (!days || at_text.empty() || at_text.size() > 18) return std::nullopt;
+    Micros at = 0;
+    for (char c : at_text) {
+        if (c < '0' || c > '9') return std::nullopt;
+        at = at * 10 + (c - '0');
+    }
+    return AutoChurnMark{negative ? -at : at, *days};
+}
+
 }  // namespace
 
 std::optional<int64_t> stored_auto_churn_days(sql::Database& db) {
@@ -307,12 +334,8 @@ std::optional<int64_t> stored_auto_churn_days(sql::Database& db) {
         sql::Statement q(db, "SELECT value FROM service_state WHERE key = 'auto_churn_days'");
         if (q.step()) return setting_days(q.column_text(0));
     }
-    sql::Statement q(db, "SELECT value FROM service_state WHERE key = 'auto_churn_checked_at'");
-    if (!q.step()) return std::nullopt;
-    const std::string value = q.column_text(0);
-    const auto slash = value.find('/');
-    if (slash == std::string::npos) return std::nullopt;
-    return setting_days(std::string_view(value).substr(slash + 1));
+    const std::optional<AutoChurnMark> mark = read_auto_churn_mark(db);
+    return mark ? std::optional<int64_t>(mark->days) : std::nullopt;
 }
 
 void record_auto_churn_days(sql::Database& db, std::optional<int64_t> days) {
@@ -397,12 +420,8 @@ void ChurnStore::maintain(sql::Database& db) {
     // takes them all again, since charges it skipped as not yet due may be due now.
     const int64_t days = *policy_.auto_churn_after_max_retries_days;
     std::optional<Micros> checked;
-    {
-        sql::Statement q(db, "SELECT value FROM service_state WHERE key = 'auto_churn_checked_at'");
-        long long at = 0, at_days = 0;
-        if (q.step() && std::sscanf(q.column_text(0).c_str(), "%lld/%lld", &at, &at_days) == 2 && at_days == days)
-            checked = at;
-    }
+    if (const std::optional<AutoChurnMark> mark = read_auto_churn_mark(db); mark && mark->days == days)
+        checked = mark->at;
     std::vector<int64_t> ids;
     {
         sql::Statement q(db,

@@ -805,6 +805,48 @@ TEST(ChurnStoreMaintenance, AJudgementWithoutThePolicyMakesTheNextPassTakeEveryC
     }
 }
 
+// A mark that is not exactly "<time>/<days>" as set_auto_churn_mark writes it says nothing:
+// the next pass takes every charge again (recomputing is harmless) rather than trusting a
+// time read off a damaged value, which would skip every charge due before it for good.
+TEST(ChurnStoreMaintenance, AMalformedMarkMakesThePassTakeEveryChargeAgain) {
+    RulesPolicy policy;
+    policy.auto_churn_after_max_retries_days = 7;
+    const Micros ten_minutes = 600 * kMicrosPerSecond;
+    for (const std::string suffix : {"", "junk", " 12"}) {
+        TempDir dir;
+        std::string db = dir.file("a.db");
+        feed(db, unpaid_customer());  // customer 90: max retries June 1, due June 8
+        {
+            sql::Database conn(db);
+            ChurnStore churn(policy, nullptr, [] { return june(9); });
+            sql::Transaction txn(conn);
+            churn.maintain(conn);
+            txn.commit();
+        }
+        ASSERT_EQ(query_text(db, "SELECT status FROM customers WHERE id = 90"), "churned");
+        // The charge again, projected without the policy: 90 is active, the mark stays.
+        feed(db, {{"charge/max_retries_reached",
+                   charge_json({.id = 9001, .customer_id = 90, .status = "error",
+                                .updated_at = "2026-06-01T12:00:00+00:00",
+                                .error_type = "CLOSED_MAX_RETRIES_REACHED", .subscription_ids = {901}})}});
+        ASSERT_EQ(query_text(db, "SELECT status FROM customers WHERE id = 90"), "active");
+        {
+            sql::Database conn(db);
+            sql::Statement set(conn, "UPDATE service_state SET value = ? WHERE key = 'auto_churn_checked_at'");
+            set.bind(1, std::to_string(june(9)) + "/7" + suffix).run();
+        }
+        {
+            sql::Database conn(db);
+            ChurnStore churn(policy, nullptr, [&] { return june(9) + ten_minutes; });
+            sql::Transaction txn(conn);
+            churn.maintain(conn);
+            txn.commit();
+        }
+        EXPECT_EQ(query_text(db, "SELECT status FROM customers WHERE id = 90"), suffix.empty() ? "active" : "churned")
+            << "mark '" << suffix << "': a whole mark skips the charge judged before it, a malformed one does not";
+    }
+}
+
 TEST(ChurnStoreMaintenance, WithoutThePolicyMaintenanceChangesNothing) {
     TempDir dir;
     std::string db = dir.file("a.db");
