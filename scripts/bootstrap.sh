@@ -3,7 +3,7 @@
 # Safe to run again: it does nothing when everything is present.
 set -euo pipefail
 
-packages=(build-essential cmake ccache pkg-config libboost1.81-dev rapidjson-dev
+packages=(build-essential cmake ninja-build ccache pkg-config libboost1.81-dev rapidjson-dev
           libsqlite3-dev sqlite3 libssl-dev openssl libgtest-dev
           git      # the build records its commit (churnwatch_build_info, the started line)
           tzdata   # report-timezone's zones (the tests use a few)
