@@ -2,6 +2,7 @@
 # Builds the libFuzzer targets in tests/fuzz (clang, ASan+UBSan, build/fuzz) and runs each for
 # SECONDS (default 20). scripts/test.sh runs this short version; run it longer by hand.
 # Usage: scripts/fuzz.sh [SECONDS] [TARGET...]      targets: signature payload http_request
+#        scripts/fuzz.sh --build-only [TARGET...]   builds them, runs nothing
 #
 # Each target starts from the committed seeds (tests/fuzz/corpus/<target>, never written to)
 # plus its working corpus build/fuzz/corpus/<target>, which keeps what earlier runs found.
@@ -12,8 +13,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-seconds=${1:-20}
-[ $# -gt 0 ] && shift
+build_only=0
+if [ "${1:-}" = --build-only ]; then
+  build_only=1
+  shift
+else
+  seconds=${1:-20}
+  [ $# -gt 0 ] && shift
+fi
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=(signature payload http_request)
 
@@ -27,6 +34,7 @@ fi
 cmake -S . -B "$build" -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" -DCHURNWATCH_TESTS=OFF -DCHURNWATCH_FUZZ=ON >/dev/null
 cmake --build "$build" -j "$jobs" --target "${targets[@]/#/fuzz_}"
+[ "$build_only" -eq 1 ] && exit 0
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}

@@ -61,23 +61,62 @@ build_failed() {  # name
     summary+=("$(printf '%-5s %s' "$1:" "BUILD FAILED")")
 }
 
+tsan_targets=(churnwatch it_crash_safety it_concurrency)
+build_tsan() {
+    fresh_if_not_ninja build/tsan
+    cmake -S . -B build/tsan "${common[@]}" -DCHURNWATCH_SANITIZE=thread >/dev/null &&
+        cmake --build build/tsan -j "$jobs" --target "${tsan_targets[@]}"
+}
+
+# The later stages' builds start while the asan stage's tests run: those leave about a third
+# of the cores idle (they wait on servers, sockets and timers). At SCHED_IDLE the build only
+# gets what the tests leave: a test that needs a core has it at once. Each stage builds again when
+# its turn comes: that finishes what is left, and shows any build failure in its place.
+prebuild_pid=""
+prebuild_later_stages() {
+    local later=() s
+    for s in $stages; do
+        case $s in tsan|fuzz) later+=("$s") ;; esac
+    done
+    [ ${#later[@]} -gt 0 ] && command -v chrt >/dev/null || return 0
+    set -m  # its own process group, which stop_prebuild ends with everything it started
+    (
+        chrt --idle -p 0 "$BASHPID" >/dev/null || exit 0
+        for s in "${later[@]}"; do
+            case $s in
+                tsan) build_tsan || true ;;
+                fuzz) scripts/fuzz.sh --build-only || true ;;
+            esac
+        done
+    ) >build/prebuild.log 2>&1 &
+    prebuild_pid=$!
+    set +m
+}
+stop_prebuild() {
+    [ -n "$prebuild_pid" ] && kill -- "-$prebuild_pid" 2>/dev/null || true
+}
+trap stop_prebuild EXIT
+
 stage_asan() {
     local build=build/asan start=$SECONDS
     echo "== asan: ASan+UBSan build of everything, all tests ($build)"
     fresh_if_not_ninja "$build"
     cmake -S . -B "$build" "${common[@]}" -DCHURNWATCH_SANITIZE=address,undefined >/dev/null &&
         cmake --build "$build" -j "$jobs" || { build_failed asan; return; }
+    prebuild_later_stages
     (cd "$build" && ctest --output-on-failure -j "$jobs" "$@") 2>&1 | tee "$build/ctest.log" || true
     count_ctest asan "$build/ctest.log" $((SECONDS - start))
+    if [ -n "$prebuild_pid" ]; then
+        wait "$prebuild_pid" || true
+        prebuild_pid=""
+        echo "(the later stages' builds ran beside these tests: build/prebuild.log)"
+    fi
 }
 
 stage_tsan() {
     local build=build/tsan start=$SECONDS
-    local targets=(churnwatch it_crash_safety it_concurrency)
     echo "== tsan: TSan build of the server and its load tests ($build)"
-    fresh_if_not_ninja "$build"
-    cmake -S . -B "$build" "${common[@]}" -DCHURNWATCH_SANITIZE=thread >/dev/null &&
-        cmake --build "$build" -j "$jobs" --target "${targets[@]}" || { build_failed tsan; return; }
+    build_tsan || { build_failed tsan; return; }
     # TSan (GCC 12 / LLVM 14 runtimes) needs its fixed memory layout: on kernels with more ASLR
     # entropy (vm.mmap_rnd_bits = 32) it aborts with "unexpected memory mapping". Then ASLR is
     # turned off for the test process tree (setarch -R; inherited by the servers it starts).
