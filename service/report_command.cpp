@@ -125,6 +125,17 @@ int report_command(const Config& config) {
             std::cerr << "churnwatch report: note: the months are " << stored
                       << " calendar months, as the database holds them; report-timezone here is "
                       << calendar.zone << ": serve (at its next start) or rebuild sets it\n";
+        // The last month of data is, while deliveries come in, the current one: its figures
+        // are the month so far, which read like a complete month's.
+        {
+            sql::Statement q(db,
+                             "SELECT month FROM report_months WHERE month BETWEEN ?1 AND ?2"
+                             " AND month_end > datetime('now') ORDER BY month");
+            q.bind(1, from).bind(2, to);
+            while (q.step())
+                std::cerr << "churnwatch report: note: " << q.column_text(0)
+                          << " has not ended: its figures are those of the month so far\n";
+        }
         tables.push_back(run_query(db, "churn_monthly",
                                    "SELECT * FROM churn_monthly WHERE month BETWEEN ?1 AND ?2 ORDER BY month",
                                    from, to));

@@ -1,6 +1,7 @@
 // The churn engine end to end: signed deliveries into the real server in a scrambled order
 // with retries, churn tables checked; `rebuild` and `report` on the same database.
 #include <gtest/gtest.h>
+#include <ctime>
 
 #include <filesystem>
 
@@ -508,6 +509,44 @@ TEST(ChurnEndToEnd, ReportCountsCustomersAtRiskBySignal) {
     auto table = run_churnwatch({"report", "--db", db});
     ASSERT_EQ(table.exit_code, 0) << table.err;
     EXPECT_NE(table.out.find("== customers_at_risk ==\ncustomers  in_dunning"), std::string::npos) << table.out;
+}
+
+// While deliveries come in, the last month of the tables is the current one, and its counts
+// and rates are of the month so far: report says so for each month of its range that has not
+// ended, and for no other.
+TEST(ChurnEndToEnd, ReportNotesAMonthThatHasNotEnded) {
+    auto utc = [](const char* format) {
+        const std::time_t t = static_cast<std::time_t>(now_seconds());
+        std::tm tm{};
+        gmtime_r(&t, &tm);
+        char text[40];
+        std::strftime(text, sizeof text, format, &tm);
+        return std::string(text);
+    };
+    const std::string month = utc("%Y-%m");
+    const std::string now = utc("%Y-%m-%dT%H:%M:%S+00:00");
+    TempDir dir;
+    std::string db;
+    {
+        ServerProcess server(dir);
+        db = server.db();
+        send_all(server.port(),
+                 {{"subscription/created", subscription_json({.id = 10, .customer_id = 1,
+                                                               .updated_at = "2020-01-05T00:00:00+00:00",
+                                                               .created_at = "2020-01-05T00:00:00+00:00"})},
+                  {"subscription/created",
+                   subscription_json({.id = 20, .customer_id = 2, .updated_at = now, .created_at = now})}});
+        ASSERT_EQ(server.stop(), 0);
+    }
+    auto all = run_churnwatch({"report", "--db", db});
+    auto past = run_churnwatch({"report", "--db", db, "--to", "2020-12"});
+    if (utc("%Y-%m") != month) GTEST_SKIP() << "the month ended while the test ran";
+    ASSERT_EQ(all.exit_code, 0) << all.err;
+    EXPECT_EQ(all.err, "churnwatch report: note: " + month +
+                           " has not ended: its figures are those of the month so far\n");
+    EXPECT_NE(all.out.find(month), std::string::npos) << all.out;
+    ASSERT_EQ(past.exit_code, 0) << past.err;
+    EXPECT_EQ(past.err, "") << "every month to 2020-12 has ended";
 }
 
 // A database whose churn tables older rules computed (no rules_version recorded, as before
