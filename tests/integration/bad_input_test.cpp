@@ -156,6 +156,25 @@ TEST_F(BadInput, DuplicateSignatureHeaderIs401) {
     EXPECT_EQ(count(), 0);
 }
 
+// Two timestamp headers, one current and one old, beside a v1 that gives no t=: which one was
+// signed is as ambiguous as two signatures.
+TEST_F(BadInput, DuplicateTimestampHeaderIs401) {
+    start();
+    std::string body = example_payload(kCancelled);
+    const int64_t t = now_seconds();
+    std::string sig = timestamped_signature(kSecret, t, body);
+    sig.erase(0, sig.find("v1="));  // "v1=<hex>": the timestamp comes in its own header
+    auto r = http_request(port(), "POST", kTarget,
+                          {{"X-Recharge-Webhook-Signature", sig},
+                           {"X-Recharge-Webhook-Timestamp", std::to_string(t)},
+                           {"X-Recharge-Webhook-Timestamp", std::to_string(t - 3 * 86400)}},
+                          body);
+    EXPECT_EQ(r.status, 401);
+    EXPECT_TRUE(contains(r.body, "signature_malformed")) << r.body;
+    EXPECT_TRUE(contains(r.body, "duplicate X-Recharge-Webhook-Timestamp header")) << r.body;
+    EXPECT_EQ(count(), 0);
+}
+
 // --- transport limits -------------------------------------------------------------------------
 
 TEST_F(BadInput, BodyOverLimitIs413) {

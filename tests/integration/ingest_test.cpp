@@ -321,6 +321,33 @@ TEST_F(IngestTest, ARetriedDeliveryIsStoredOnce) {
     EXPECT_EQ(count("dedupe_key LIKE 'id:d-1:%' AND length(dedupe_key) = 7 + 64"), 2);
 }
 
+// The topic is part of a delivery's identity: the same object sent by two registrations
+// (subscription/cancelled and subscription/updated) is two deliveries, neither a duplicate.
+TEST_F(IngestTest, TheSameBodyUnderAnotherTopicIsNoDuplicate) {
+    start();
+    std::string body = example_payload(kCancelled);
+    ASSERT_EQ(post_webhook(server->port(), "/webhooks/recharge/subscription/cancelled", body).status, 200);
+    auto other = post_webhook(server->port(), "/webhooks/recharge/subscription/updated", body);
+    EXPECT_EQ(other.status, 200);
+    EXPECT_NE(other.body.find("accepted"), std::string::npos) << other.body;
+    EXPECT_EQ(query_rows(server->db(), "SELECT topic, status FROM deliveries ORDER BY id"),
+              "subscription/cancelled|accepted\nsubscription/updated|accepted\n");
+}
+
+// An id header counts only when it has 1..200 bytes: an empty one is none, and a longer one
+// is not copied into the key (stored with every delivery) but left out.
+TEST_F(IngestTest, AnEmptyOrOverlongIdHeaderIsLeftOutOfTheKey) {
+    start();
+    const std::string target = "/webhooks/recharge/subscription/updated";
+    const std::string body = example_payload("subscription_expired.2021-11.json");
+    ASSERT_EQ(post_webhook(server->port(), target, body, {{"X-Recharge-Webhook-Id", std::string(200, 'a')}}).status, 200);
+    ASSERT_EQ(post_webhook(server->port(), target, body + " ", {{"X-Recharge-Webhook-Id", std::string(201, 'b')}}).status,
+              200);
+    ASSERT_EQ(post_webhook(server->port(), target, body + "  ", {{"X-Recharge-Webhook-Id", ""}}).status, 200);
+    EXPECT_EQ(query_rows(server->db(), "SELECT substr(dedupe_key, 1, 7), length(dedupe_key) FROM deliveries ORDER BY id"),
+              "id:aaaa|" + std::to_string(3 + 200 + 1 + 64) + "\nsha256:|71\nsha256:|71\n");
+}
+
 TEST_F(IngestTest, OversizedBodyIs413) {
     start({.args = {"--max-body", "2000"}});
     std::string body(5000, ' ');
@@ -342,6 +369,37 @@ TEST_F(IngestTest, AuthenticNonJsonIsQuarantinedWithAReasonAndAnswered200) {
     EXPECT_EQ(count("status = 'quarantined'"), 1);
     EXPECT_NE(query_text(server->db(), "SELECT reason FROM deliveries").find("invalid JSON"),
               std::string::npos);
+}
+
+// Quarantined and accepted on the legacy hash beside a timestamped header that failed: the row
+// gives both reasons, the quarantine's first.
+TEST_F(IngestTest, AQuarantinedDeliveryTakenOnTheLegacyHashKeepsItsReason) {
+    start();
+    std::string body = "this is not json";
+    auto r = http_request(server->port(), "POST", "/webhooks/recharge/subscription/cancelled",
+                          {{"X-Recharge-Webhook-Signature",
+                            timestamped_signature("another_secret_entirely_1234", now_seconds(), body)},
+                           {"X-Recharge-Hmac-Sha256", legacy_signature(kSecret, body)}},
+                          body);
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_NE(r.body.find("quarantined"), std::string::npos) << r.body;
+    const std::string reason = query_text(server->db(), "SELECT reason FROM deliveries");
+    EXPECT_EQ(reason.rfind("invalid JSON: ", 0), 0u) << reason;
+    EXPECT_NE(reason.find("; timestamped signature matches no configured secret; accepted on the legacy hash"),
+              std::string::npos)
+        << reason;
+}
+
+// A malformed X-Recharge-Topic is ignored; when nothing else names the topic, the quarantine
+// reason says it was there.
+TEST_F(IngestTest, AMalformedTopicHeaderIsNamedWhenNoTopicIsFound) {
+    start();
+    std::string body = R"({"spaceship":{"id":1}})";
+    auto r = post_webhook(server->port(), "/webhooks/recharge", body, {{"X-Recharge-Topic", "subscription cancelled"}});
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(query_rows(server->db(), "SELECT status, reason FROM deliveries"),
+              "quarantined|no topic: none given with the delivery, and the payload has no known top-level "
+              "object (ignored malformed X-Recharge-Topic header)\n");
 }
 
 TEST_F(IngestTest, TopicComesFromPathThenHeaderThenPayload) {

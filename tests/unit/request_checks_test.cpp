@@ -49,6 +49,7 @@ TEST(RequestLine, BytesThatCannotBeginOneAreRefusedAtTheFirstSuchByte) {
         {"GET / http/1.1", "byte 0x68 at offset 6, in the HTTP version"},
         {"GET / HTTP/1.1 ", "byte 0x20 at offset 14, in the HTTP version"},
         {"GET / HTTP/1.1\rX", "byte 0x58 at offset 15, in the HTTP version"},
+        {"GET / HTTP/1.1\r\r", "byte 0x0D at offset 15, in the HTTP version"},
         {"GET / HTTP/11", "byte 0x31 at offset 12, in the HTTP version"},
         {"GET / HTTP/x", "byte 0x78 at offset 11, in the HTTP version"},
     };
@@ -238,6 +239,25 @@ TEST(TransferCoding, MalformedCodingsAre400) {
         EXPECT_NE(detail.find("malformed HTTP request: Transfer-Encoding '"), std::string::npos) << v << ": " << detail;
         EXPECT_NE(detail.find("' is not a list of transfer codings"), std::string::npos) << v << ": " << detail;
     }
+}
+
+// A quoted-pair escapes no control byte (RFC 9110 5.6.4: HTAB, SP, VCHAR, obs-text only).
+TEST(TransferCoding, AQuotedPairOfAControlByteIsMalformed) {
+    for (std::string_view v : {"gzip;a=\"\\\x01\", chunked", "gzip;a=\"\\\x7f\", chunked", "chunked;a=\"\\\n\""}) {
+        const auto [status, detail] = codings({v});
+        EXPECT_EQ(status, 400) << v;
+        EXPECT_NE(detail.find("' is not a list of transfer codings"), std::string::npos) << v << ": " << detail;
+    }
+    EXPECT_EQ(coding_status({"chunked;a=\"\\\t\\x\""}), 0);
+}
+
+// Only the whole token "chunked" is chunked: a coding that merely begins with it is another
+// coding (Beast would not frame the body as chunked either).
+TEST(TransferCoding, ACodingThatBeginsWithChunkedIsNotChunked) {
+    for (std::string_view v : {"chunkedx", "chunked-gzip", "CHUNKEDCHUNKED"})
+        EXPECT_EQ(codings({v}), std::pair(400, std::string("Transfer-Encoding without chunked as its last coding: "
+                                                           "the body's length is ambiguous"))) << v;
+    EXPECT_EQ(codings({"chunked, chunkedx"}).first, 400);
 }
 
 TEST(TransferCoding, TheRefusalIs501AndSaysWhich) {

@@ -286,6 +286,23 @@ TEST(Signature, EmptySecretsCountAsNone) {
     expect_ok(mixed.verify(legacy_only(kLegacy), kBody, kT), SignatureScheme::Legacy, 1);
 }
 
+// Beside a real secret too, an empty one matches nothing: neither the hash of the body alone
+// (legacy) nor a MAC keyed with nothing (timestamped), both computable by anyone.
+TEST(Signature, AnEmptySecretBesideARealOneMatchesNothing) {
+    // printf '%s' "$BODY" | openssl dgst -sha256
+    const std::string body_hash =
+        "81fbff5ad40a56dc462192419603fd355046b1d51dfab2a2da06f670fcb4afaf";
+    // printf '1700000000.%s' "$BODY" | openssl dgst -sha256 -hmac ""
+    const std::string v1_empty_key =
+        "1ca10401c7e27beeb158c9d7eff29463e4fdbe5b4efcd9e0b7fb733c5a0e914f";
+    KeyRing mixed({"", std::string(kSecret)}, std::chrono::seconds(k48h));
+    expect_fail(mixed.verify(legacy_only(body_hash), kBody, kT), SignatureFailure::Mismatch,
+                SignatureScheme::Legacy);
+    std::string sig = ts_header(kT, v1_empty_key);
+    expect_fail(mixed.verify(timestamped_only(sig), kBody, kT), SignatureFailure::Mismatch,
+                SignatureScheme::Timestamped);
+}
+
 TEST_F(SignatureTest, MissingHeaders) {
     expect_fail(ring_.verify({}, kBody, kT), SignatureFailure::Missing, SignatureScheme::None);
 }
@@ -329,6 +346,28 @@ TEST_F(SignatureTest, TimestampedTimestampsDifferIsMalformed) {
                 SignatureFailure::Malformed, SignatureScheme::Timestamped);
 }
 
+TEST_F(SignatureTest, TimestampedSeveralDifferentTIsMalformed) {
+    // Which t was signed is ambiguous: refused, even though the last one verifies.
+    std::string sig = "t=1699990000,t=1700000000,v1=" + std::string(kV1);
+    expect_fail(ring_.verify(timestamped_only(sig), kBody, kT), SignatureFailure::Malformed,
+                SignatureScheme::Timestamped);
+    // The same t twice is no ambiguity.
+    std::string same = "t=1700000000,t=1700000000,v1=" + std::string(kV1);
+    expect_ok(ring_.verify(timestamped_only(same), kBody, kT), SignatureScheme::Timestamped);
+}
+
+// The MAC covers the timestamp as the signature header writes it: a separate timestamp header
+// of the same value, written otherwise, does not replace it.
+TEST_F(SignatureTest, TimestampedTIsSignedAsWrittenInTheSignatureHeader) {
+    // printf '01700000000.%s' "$BODY" | openssl dgst -sha256 -hmac "$SECRET"
+    const std::string v1_leading_zero =
+        "a044e450534af1285ebfb637699252498727c00cafe095ede4200f7c42ba647b";
+    std::string sig = "t=01700000000,v1=" + v1_leading_zero;
+    expect_ok(ring_.verify(timestamped_only(sig), kBody, kT), SignatureScheme::Timestamped);
+    expect_ok(ring_.verify(timestamped_only(sig, "1700000000"), kBody, kT),
+              SignatureScheme::Timestamped);
+}
+
 TEST_F(SignatureTest, TimestampedNoTimestampAnywhereIsMalformed) {
     std::string sig = "v1=" + std::string(kV1);
     expect_fail(ring_.verify(timestamped_only(sig), kBody, kT), SignatureFailure::Malformed,
@@ -362,6 +401,14 @@ TEST_F(SignatureTest, TimestampedBadV1HexIsMalformed) {
     bad[0] = 'x';
     std::string nonhex = ts_header(kT, bad);
     expect_fail(ring_.verify(timestamped_only(nonhex), kBody, kT), SignatureFailure::Malformed,
+                SignatureScheme::Timestamped);
+}
+
+TEST_F(SignatureTest, TimestampedBadV1BesideAGoodOneIsMalformed) {
+    std::string bad(kV1);
+    bad[0] = 'x';
+    std::string sig = "t=1700000000,v1=" + bad + ",v1=" + std::string(kV1);
+    expect_fail(ring_.verify(timestamped_only(sig), kBody, kT), SignatureFailure::Malformed,
                 SignatureScheme::Timestamped);
 }
 
@@ -423,6 +470,16 @@ TEST_F(SignatureTest, StaleAndWrongIsNeverOk) {
     expect_clean_detail(r);
 }
 
+// MAC first, then age: a forged signature with an old timestamp is the mismatch it is, not a
+// genuine delivery that came late.
+TEST_F(SignatureTest, StaleAndWrongIsAMismatch) {
+    std::string sig = ts_header(kT, kV1At1699990000);
+    expect_fail(ring_.verify(timestamped_only(sig), kBody, kT + k48h + 1), SignatureFailure::Mismatch,
+                SignatureScheme::Timestamped);
+    expect_fail(ring_.verify(timestamped_only(sig), kBody, kT - k48h - 1), SignatureFailure::Mismatch,
+                SignatureScheme::Timestamped);
+}
+
 TEST_F(SignatureTest, StaleWithExtremeClocks) {
     std::string sig = ts_header(kT, kV1);
     expect_fail(ring_.verify(timestamped_only(sig), kBody, INT64_MIN), SignatureFailure::Stale,
@@ -442,8 +499,23 @@ TEST(Signature, CustomWindow) {
                 SignatureScheme::Timestamped);
 }
 
+TEST(Signature, ANegativeWindowIsNoWindow) {
+    KeyRing ring({std::string(kSecret)}, -60s);
+    std::string sig = ts_header(kT, kV1);
+    expect_ok(ring.verify(timestamped_only(sig), kBody, kT), SignatureScheme::Timestamped);
+    expect_fail(ring.verify(timestamped_only(sig), kBody, kT + 1), SignatureFailure::Stale,
+                SignatureScheme::Timestamped);
+    expect_fail(ring.verify(timestamped_only(sig), kBody, kT - 1), SignatureFailure::Stale,
+                SignatureScheme::Timestamped);
+}
+
 TEST_F(SignatureTest, MultipleV1SecondMatches) {
     std::string sig = "t=1700000000,v1=" + std::string(kV1At1699990000) + ",v1=" + std::string(kV1);
+    expect_ok(ring_.verify(timestamped_only(sig), kBody, kT), SignatureScheme::Timestamped);
+}
+
+TEST_F(SignatureTest, MultipleV1FirstMatches) {
+    std::string sig = "t=1700000000,v1=" + std::string(kV1) + ",v1=" + std::string(kV1At1699990000);
     expect_ok(ring_.verify(timestamped_only(sig), kBody, kT), SignatureScheme::Timestamped);
 }
 
@@ -479,6 +551,15 @@ TEST(Signature, TimestampedKeyRotation) {
     expect_ok(ring.verify(timestamped_only(sig), kBody, kT), SignatureScheme::Timestamped, 1);
     std::string sig2 = ts_header(kT, kV1Secret2);
     expect_ok(ring.verify(timestamped_only(sig2), kBody, kT), SignatureScheme::Timestamped, 0);
+}
+
+// A sender rotating its secret may sign with both: the first configured secret that matches is
+// the one reported (deliveries.key_index), whatever order the v1 values come in.
+TEST(Signature, TimestampedSignedWithBothSecretsReportsTheFirstConfigured) {
+    KeyRing ring({std::string(kSecret2), std::string(kSecret)});
+    for (std::string sig : {"t=1700000000,v1=" + std::string(kV1) + ",v1=" + std::string(kV1Secret2),
+                            "t=1700000000,v1=" + std::string(kV1Secret2) + ",v1=" + std::string(kV1)})
+        expect_ok(ring.verify(timestamped_only(sig), kBody, kT), SignatureScheme::Timestamped, 0);
 }
 
 // ---- decision order between the schemes ----------------------------------------------------

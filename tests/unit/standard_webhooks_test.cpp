@@ -77,6 +77,20 @@ TEST(StandardWebhooks, SeveralSecretsSignWithEach) {
     EXPECT_EQ(split_webhook_secrets(" a,b  c,,"), (std::vector<std::string_view>{"a", "b", "c"}));
 }
 
+// Four secrets are the most, and allowed; line ends separate them too (a list written one per
+// line, or read from a file ending in a newline).
+TEST(StandardWebhooks, FourSecretsAndLineEndsBetweenThem) {
+    std::string four;
+    for (int i = 0; i < 4; ++i) four += std::string(kSecret) + ",";
+    auto s = StandardWebhookSigner::from_secret(four);
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->secret_count(), StandardWebhookSigner::kMaxSecrets);
+    EXPECT_EQ(split_webhook_secrets("a\nb\r\nc\n"), (std::vector<std::string_view>{"a", "b", "c"}));
+    auto lines = StandardWebhookSigner::from_secret(std::string(kSecret) + "\n");
+    ASSERT_TRUE(lines);
+    EXPECT_EQ(lines->sign(kMsgId, kTimestamp, kPayload), kSignature);
+}
+
 TEST(StandardWebhooks, InvalidSecretsRejected) {
     EXPECT_FALSE(StandardWebhookSigner::from_secret(""));
     EXPECT_FALSE(StandardWebhookSigner::from_secret("whsec_"));            // empty key
@@ -122,6 +136,13 @@ TEST(StandardWebhooks, ToleranceBoundaries) {
     EXPECT_FALSE(s.verify(kMsgId, kTimestamp, kPayload, kSignature, kTimestamp + 3601, 3600));
     EXPECT_FALSE(s.verify(kMsgId, kTimestamp, kPayload, kSignature, INT64_MAX));
     EXPECT_FALSE(s.verify(kMsgId, kTimestamp, kPayload, kSignature, INT64_MIN));
+}
+
+TEST(StandardWebhooks, NegativeToleranceAcceptsNothing) {
+    auto s = signer();
+    EXPECT_TRUE(s.verify(kMsgId, kTimestamp, kPayload, kSignature, kTimestamp, 0));
+    EXPECT_FALSE(s.verify(kMsgId, kTimestamp, kPayload, kSignature, kTimestamp, -1));
+    EXPECT_FALSE(s.verify(kMsgId, kTimestamp, kPayload, kSignature, kTimestamp, INT64_MIN));
 }
 
 TEST(StandardWebhooks, SeveralSignaturesValidOneSecond) {
