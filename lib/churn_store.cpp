@@ -1,6 +1,7 @@
 #include "churn_store.h"
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <initializer_list>
 #include <limits>
@@ -315,16 +316,10 @@ std::optional<AutoChurnMark> read_auto_churn_mark(sql::Database& db) {
     const auto slash = value.find('/');
     if (slash == std::string::npos) return std::nullopt;
     const std::optional<int64_t> days = setting_days(std::string_view(value).substr(slash + 1));
-    std::string_view at_text = std::string_view(value).substr(0, slash);
-    const bool negative = !at_text.empty() && at_text.front() == '-';
-    if (negative) at_text.remove_prefix(1);
-    if (!days || at_text.empty() || at_text.size() > 18) return std::nullopt;
     Micros at = 0;
-    for (char c : at_text) {
-        if (c < '0' || c > '9') return std::nullopt;
-        at = at * 10 + (c - '0');
-    }
-    return AutoChurnMark{negative ? -at : at, *days};
+    const auto [end, ec] = std::from_chars(value.data(), value.data() + slash, at);
+    if (!days || ec != std::errc() || end != value.data() + slash) return std::nullopt;
+    return AutoChurnMark{at, *days};
 }
 
 }  // namespace
