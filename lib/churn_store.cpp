@@ -53,7 +53,7 @@ constexpr const char* kInsertChargeVersion =
     "INSERT INTO charge_versions (charge_id, customer_id, updated_at_us, order_key,"
     " delivery_id, action, status, status_raw, email, error, error_type, attempts,"
     " max_retries_reached, subscription_ids, total_price, created_at_us, processed_at_us,"
-    " external_customer_id)";
+    " external_customer_id, billing_country, billing_province, billing_zip)";
 constexpr const char* kInsertCustomerVersion =
     "INSERT INTO customer_versions (customer_id, updated_at_us, order_key,"
     " delivery_id, action, status, email, external_customer_id,"
@@ -165,6 +165,21 @@ std::map<int64_t, Latest<Fact>> latest_by_id(const std::vector<Fact>& facts, Obj
     return out;
 }
 
+bool has_text(const std::optional<std::string>& v) { return v && !v->empty(); }
+
+// The latest charge version (greatest version_key) that carries `field` (not empty), if any.
+const ChargeFact* latest_charge_with(const CustomerHistory& h,
+                                     std::optional<std::string> Charge::*field) {
+    const ChargeFact* from = nullptr;
+    for (const ChargeFact& f : h.charges) {
+        if (!has_text(f.charge.*field)) continue;
+        if (!from || version_key(f.charge.updated_at, f.action, f.order_key) >
+                         version_key(from->charge.updated_at, from->action, from->order_key))
+            from = &f;
+    }
+    return from;
+}
+
 }  // namespace
 
 struct ChurnStore::Statements {
@@ -182,7 +197,8 @@ struct ChurnStore::Statements {
                       "SELECT charge_id, customer_id, updated_at_us, order_key, delivery_id, action,"
                       " status, status_raw, email, error, error_type, attempts, max_retries_reached,"
                       " subscription_ids, total_price, created_at_us, processed_at_us,"
-                      " external_customer_id FROM charge_versions WHERE customer_id = ?"),
+                      " external_customer_id, billing_country, billing_province, billing_zip"
+                      " FROM charge_versions WHERE customer_id = ?"),
           sel_customers(db,
                         "SELECT customer_id, updated_at_us, order_key, delivery_id, action, status,"
                         " email, external_customer_id, active_subscriptions, total_subscriptions,"
@@ -437,7 +453,7 @@ std::set<int64_t> ChurnStore::record(int64_t delivery_id, const Delivery& d) {
     if (!d.payload) return touched;
     const DecodedPayload& p = *d.payload;
     std::string row;
-    sql::Value values[kSubscriptionVersionColumns];
+    sql::Value values[kMaxVersionColumns];
     auto insert = [&](sql::Statement& q, std::size_t columns) {
         read_row(row, values, columns);
         run_with(q, values, columns);
@@ -467,7 +483,7 @@ std::set<int64_t> ChurnStore::record(int64_t delivery_id, const Delivery& d) {
 CustomerHistory ChurnStore::load_history(int64_t customer_id) {
     CustomerHistory h;
     h.customer_id = customer_id;
-    sql::Value row[kSubscriptionVersionColumns];
+    sql::Value row[kMaxVersionColumns];
     auto read = [&](sql::Statement& q, std::size_t columns) {
         for (std::size_t i = 0; i < columns; ++i) row[i] = q.column_value(static_cast<int>(i));
         return row;
@@ -537,37 +553,47 @@ ChurnStore::OutcomeRows ChurnStore::outcome_rows(const CustomerHistory& h, const
     for (const auto& f : h.charges) offer_email(f.charge.email, f.charge.updated_at);
     if (cust) offer_email(cust->customer.email, cust->customer.updated_at + 1);
 
-    // The platform id: the customer record's own when it has one, else the one the latest
-    // charge carrying it names (2021-11 charges nest it; a customer seen only through charges
-    // had none).
+    // The platform id and the billing address: the customer record's own when it has them,
+    // else those of the latest charge carrying them (2021-11 charges nest the platform id; a
+    // customer seen only through charges had none. A 2021-11 customer carries no billing
+    // address at all: its charges' billing_address is where its country is).
+    const ChargeFact* external_from = latest_charge_with(h, &Charge::external_customer_id);
+    const ChargeFact* billing_from = latest_charge_with(h, &Charge::billing_country);
     std::optional<std::string> external_id;
     if (cust) external_id = cust->customer.external_customer_id;
-    if (!external_id) {
-        const ChargeFact* from = nullptr;
-        for (const auto& f : h.charges)
-            if (f.charge.external_customer_id &&
-                (!from || version_key(f.charge.updated_at, f.action, f.order_key) >
-                              version_key(from->charge.updated_at, from->action, from->order_key)))
-                from = &f;
-        if (from) external_id = from->charge.external_customer_id;
-    }
+    if (!external_id && external_from) external_id = external_from->charge.external_customer_id;
     w.add(o.customer_id).add(email).add(external_id);
     w.add(o.churned ? "churned" : o.first_active_at ? "active" : "never_active");
     w.add(opt_time(o.first_seen_at)).add(opt_time(o.churned_at));
     w.add(opt_time(o.last_event_at)).add(o.active_subscriptions);
-    if (cust) {
+    w.add(cust ? cust->customer.active_subscriptions : std::nullopt);
+    // Country, province and zip from one address, never mixed from two.
+    const std::optional<std::string>* billing[3] = {nullptr, nullptr, nullptr};
+    if (cust && has_text(cust->customer.billing_country)) {
         const Customer& c = cust->customer;
-        w.add(c.active_subscriptions).add(c.billing_country);
-        w.add(c.billing_province).add(c.billing_zip);
-        w.add(c.has_valid_payment_method).add(c.payment_method_in_dunning);
+        billing[0] = &c.billing_country, billing[1] = &c.billing_province, billing[2] = &c.billing_zip;
+    } else if (billing_from) {
+        const Charge& c = billing_from->charge;
+        billing[0] = &c.billing_country, billing[1] = &c.billing_province, billing[2] = &c.billing_zip;
+    } else if (cust) {  // no country anywhere: the customer record's province and zip, if any
+        const Customer& c = cust->customer;
+        billing[0] = &c.billing_country, billing[1] = &c.billing_province, billing[2] = &c.billing_zip;
+    }
+    for (const auto* field : billing) {
+        if (field) w.add(*field);
+        else w.null();
+    }
+    if (cust) {
+        w.add(cust->customer.has_valid_payment_method).add(cust->customer.payment_method_in_dunning);
     } else {
-        for (int i = 0; i < 6; ++i) w.null();
+        w.null();
+        w.null();
     }
     w.add(opt_time(o.first_active_at));
     // The country as an ISO code (0023): names and codes as sent split one country in two.
     std::optional<std::string> country_code_of;
-    if (cust && cust->customer.billing_country) {
-        if (auto code = country_code(*cust->customer.billing_country)) country_code_of = std::string(*code);
+    if (billing[0] && *billing[0]) {
+        if (auto code = country_code(**billing[0])) country_code_of = std::string(*code);
     }
     w.add(country_code_of);
 

@@ -44,6 +44,11 @@ struct Charge {
     int64_t customer_id = 0;                     // 2021-01 top-level customer_id, 2021-11 customer.id
     std::optional<std::string> email;
     std::optional<std::string> external_customer_id;  // the customer's platform id, when the charge carries it
+    // The charge's billing_address (2021-11 customers carry none: this is where that API
+    // version tells an analyst the customer's country).
+    std::optional<std::string> billing_country;  // country_code (2021-11), else country (2021-01)
+    std::optional<std::string> billing_province;
+    std::optional<std::string> billing_zip;
     ChargeStatus status = ChargeStatus::Unknown;
     std::string status_raw;
     std::optional<std::string> error;

@@ -369,6 +369,23 @@ std::optional<std::string> customer_external_id(const Value& obj) {
     return as_text_or_integer(*external);
 }
 
+// The billing address: a 2021-01 customer flattens it into billing_* fields; 2021-11
+// nests it (billing_address: country_code, province, zip), as charges of either version do
+// (2021-01's charge address names the country: country). For a Customer or a Charge.
+template <class Object>
+void decode_billing(const Value& obj, Object& c) {
+    c.billing_country = field(obj, "billing_country", as_text);
+    c.billing_province = field(obj, "billing_province", as_text);
+    c.billing_zip = field(obj, "billing_zip", as_text);
+    const Value* address = find_object(obj, "billing_address");
+    if (address == nullptr) return;
+    if (!c.billing_country) {
+        c.billing_country = first_of(*address, {"country_code", "country"}, as_text);
+    }
+    if (!c.billing_province) c.billing_province = field(*address, "province", as_text);
+    if (!c.billing_zip) c.billing_zip = field(*address, "zip", as_text);
+}
+
 std::optional<DecodeError> decode_charge(const Value& obj, bool topic_max_retries, Charge& c) {
     if (auto err = require_id(obj, "id", "charge.id", c.id)) return err;
     // 2021-01: top-level customer_id; 2021-11: nested customer object.
@@ -390,6 +407,7 @@ std::optional<DecodeError> decode_charge(const Value& obj, bool topic_max_retrie
     c.external_customer_id = customer_external_id(obj);
     if (!c.external_customer_id && nested_customer != nullptr)
         c.external_customer_id = customer_external_id(*nested_customer);
+    decode_billing(obj, c);
     if (auto status = field(obj, "status", as_text)) {
         c.status = charge_status(*status);
         c.status_raw = std::move(*status);
@@ -407,20 +425,6 @@ std::optional<DecodeError> decode_charge(const Value& obj, bool topic_max_retrie
     return std::nullopt;
 }
 
-
-// 2021-01 flattens the billing address into billing_* fields; 2021-11 nests it.
-void decode_billing(const Value& obj, Customer& c) {
-    c.billing_country = field(obj, "billing_country", as_text);
-    c.billing_province = field(obj, "billing_province", as_text);
-    c.billing_zip = field(obj, "billing_zip", as_text);
-    const Value* address = find_object(obj, "billing_address");
-    if (address == nullptr) return;
-    if (!c.billing_country) {
-        c.billing_country = first_of(*address, {"country_code", "country"}, as_text);
-    }
-    if (!c.billing_province) c.billing_province = field(*address, "province", as_text);
-    if (!c.billing_zip) c.billing_zip = field(*address, "zip", as_text);
-}
 
 std::optional<DecodeError> decode_customer(const Value& obj, Customer& c) {
     if (auto err = require_id(obj, "id", "customer.id", c.id)) return err;

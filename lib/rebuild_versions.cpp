@@ -92,7 +92,7 @@ RebuildVersions::Cursor::Cursor(const RebuildVersions& v, int64_t first_customer
 CustomerHistory RebuildVersions::Cursor::history(int64_t customer_id) {
     CustomerHistory h;
     h.customer_id = customer_id;
-    sql::Value row[kSubscriptionVersionColumns];
+    sql::Value row[kMaxVersionColumns];
     for (std::size_t t = 0; t < 3; ++t) {
         const auto& refs = v_.refs_[t];
         // Skip customers with no history of their own (callers ask in id order).

@@ -120,7 +120,8 @@ void charge_version_row(RowWriter& w, int64_t delivery_id, std::string_view orde
     w.add(c.status_raw).add(c.email).add(c.error).add(c.error_type);
     w.add(c.attempts).add(c.max_retries_reached).add(join_ids(c.subscription_ids));
     w.add(c.total_price).add(c.created_at).add(c.processed_at);
-    w.add(c.external_customer_id);
+    w.add(c.external_customer_id).add(c.billing_country).add(c.billing_province);
+    w.add(c.billing_zip);
 }
 
 void customer_version_row(RowWriter& w, int64_t delivery_id, std::string_view order_key,
@@ -180,6 +181,9 @@ ChargeFact charge_fact(const sql::Value* r) {
     c.created_at = r[15].as_opt_int();
     c.processed_at = r[16].as_opt_int();
     c.external_customer_id = r[17].as_opt_text();
+    c.billing_country = r[18].as_opt_text();
+    c.billing_province = r[19].as_opt_text();
+    c.billing_zip = r[20].as_opt_text();
     return f;
 }
 

@@ -19,11 +19,14 @@
 namespace churnwatch {
 
 constexpr std::size_t kSubscriptionVersionColumns = 18;
-constexpr std::size_t kChargeVersionColumns = 18;
+constexpr std::size_t kChargeVersionColumns = 21;
 constexpr std::size_t kCustomerVersionColumns = 16;
-static_assert(kChargeVersionColumns <= kSubscriptionVersionColumns &&
-                  kCustomerVersionColumns <= kSubscriptionVersionColumns,
-              "a buffer of kSubscriptionVersionColumns values holds any version row");
+// A buffer of this many values holds any version row.
+constexpr std::size_t kMaxVersionColumns = 21;
+static_assert(kSubscriptionVersionColumns <= kMaxVersionColumns &&
+                  kChargeVersionColumns <= kMaxVersionColumns &&
+                  kCustomerVersionColumns <= kMaxVersionColumns,
+              "kMaxVersionColumns is the widest version row");
 
 void subscription_version_row(RowWriter& w, int64_t delivery_id, std::string_view order_key,
                               std::string_view action, const Subscription& s);

@@ -613,6 +613,48 @@ TEST(ChurnStore, TheBillingCountryIsOneCodeWhicheverWayItWasSent) {
     EXPECT_EQ(query_rows(db, sql), expected);
 }
 
+// A 2021-11 customer carries no billing address; its charges do. The customers row takes
+// the latest charge's (by business time, whatever the arrival) when the customer record
+// names no country, and the customer record's own when it does; country, province and zip
+// always from one address. Live and after a rebuild.
+TEST(ChurnStore, TheBillingAddressComesFromChargesWhenTheCustomerRecordHasNone) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    auto charge = [](int id, int customer, const std::string& at, const std::string& address) {
+        return TestDelivery{"charge/paid",
+                            R"({"charge":{"id":)" + std::to_string(id) + R"(,"customer":{"id":)" +
+                                std::to_string(customer) + R"(},"status":"success",)" + address +
+                                R"("updated_at":")" + at + R"("}})"};
+    };
+    const std::string customer_2021_11 = R"({"customer":{"id":1,"email":"a@example.com",)"
+                                         R"("subscriptions_active_count":1,"subscriptions_total_count":1,)"
+                                         R"("updated_at":"2026-01-01T00:00:00+00:00"}})";
+    feed(db, {{"customer/updated", customer_2021_11},
+              // The later charge arrives first: its address is still the one kept.
+              charge(12, 1, "2026-03-01T00:00:00+00:00",
+                     R"("billing_address":{"country_code":"CA","province":"Ontario","zip":"K1A 0B1"},)"),
+              charge(11, 1, "2026-02-01T00:00:00+00:00",
+                     R"("billing_address":{"country_code":"US","province":"California","zip":"90404"},)"),
+              // Later still, but with no country: it names no address.
+              charge(13, 1, "2026-04-01T00:00:00+00:00", R"("billing_address":{"zip":"10001"},)"),
+              // Customer 2: seen only through a 2021-01 charge, which names the country.
+              charge(21, 2, "2026-02-01T00:00:00", R"("billing_address":{"country":"United Kingdom"},)"),
+              // Customer 3: its own record names the country, a newer charge another one.
+              {"customer/updated", R"({"customer":{"id":3,"email":"c@example.com","status":"ACTIVE",)"
+                                   R"("billing_country":"Germany","billing_zip":"10115",)"
+                                   R"("updated_at":"2026-01-01T00:00:00"}})"},
+              charge(31, 3, "2026-02-01T00:00:00+00:00", R"("billing_address":{"country_code":"FR","zip":"75001"},)"),
+              // Customer 4: no address anywhere.
+              charge(41, 4, "2026-02-01T00:00:00+00:00", "")});
+    const std::string expected =
+        "1|CA|Ontario|K1A 0B1|CA\n2|United Kingdom|NULL|NULL|GB\n3|Germany|NULL|10115|DE\n4|NULL|NULL|NULL|NULL\n";
+    const std::string sql = "SELECT id, billing_country, billing_province, billing_zip, billing_country_code"
+                            " FROM customers ORDER BY id";
+    EXPECT_EQ(query_rows(db, sql), expected);
+    rebuild_db(db);
+    EXPECT_EQ(query_rows(db, sql), expected);
+}
+
 TEST(ChurnStore, ViewsCountTheScenario) {
     TempDir dir;
     std::string db = dir.file("a.db");

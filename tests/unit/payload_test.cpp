@@ -671,6 +671,29 @@ TEST(Fields, CustomerBillingNested2021_11) {
     EXPECT_EQ(wrong->billing_country, std::nullopt);
 }
 
+// A charge's billing address, both API versions: 2021-11 names the country by code, 2021-01
+// by name. A 2021-11 customer carries none, so this is where its country is.
+TEST(Fields, ChargeBillingAddress) {
+    const auto c = decode_ok(charge(R"("billing_address":{"address1":"3030 Nebraska Avenue",)"
+                                    R"("country_code":"US","province":"California","zip":"90404"})"),
+                             "charge/paid")
+                       .charge;
+    EXPECT_EQ(c->billing_country, "US");
+    EXPECT_EQ(c->billing_province, "California");
+    EXPECT_EQ(c->billing_zip, "90404");
+    const auto named = decode_ok(charge(R"("billing_address":{"country":"Canada","zip":"K1A 0B1"})"),
+                                 "charge/paid")
+                           .charge;
+    EXPECT_EQ(named->billing_country, "Canada");
+    EXPECT_EQ(named->billing_province, std::nullopt);
+    EXPECT_EQ(named->billing_zip, "K1A 0B1");
+    for (const char* none : {"", R"("billing_address":null)", R"("billing_address":"1 Main St")"}) {
+        const auto c2 = decode_ok(charge(none), "charge/paid").charge;
+        EXPECT_EQ(c2->billing_country, std::nullopt) << none;
+        EXPECT_EQ(c2->billing_zip, std::nullopt) << none;
+    }
+}
+
 TEST(Fields, CustomerPaymentFlags) {
     auto c = decode_ok(
                  cust(R"("has_valid_payment_method":false,"has_payment_method_in_dunning":true)"),

@@ -40,6 +40,20 @@ TEST(VersionRows, ChargeSubscriptionIdsRoundTrip) {
     }
 }
 
+TEST(VersionRows, ChargeBillingAddressRoundTrips) {
+    Charge c;
+    c.id = 5;
+    c.customer_id = 9;
+    c.external_customer_id = "555";
+    c.billing_country = "US";
+    c.billing_zip = "90404";
+    ChargeFact f = round_trip(c);
+    EXPECT_EQ(f.charge.external_customer_id, "555");
+    EXPECT_EQ(f.charge.billing_country, "US");
+    EXPECT_EQ(f.charge.billing_province, std::nullopt);
+    EXPECT_EQ(f.charge.billing_zip, "90404");
+}
+
 TEST(VersionRows, ASubscriptionIdListThatIsNotOneIsAnError) {
     Charge c;
     c.id = 5;
