@@ -1083,7 +1083,8 @@ RebuildStats ChurnStore::rebuild(sql::Database& db, std::size_t json_max_depth,
         " DELETE FROM charges; DELETE FROM subscription_versions; DELETE FROM charge_versions;"
         " DELETE FROM customer_versions;");
     {
-        sql::Statement quarantine(db, "UPDATE deliveries SET status = 'quarantined', reason = ? WHERE id = ?");
+        sql::Statement quarantine(db, std::string("UPDATE deliveries SET status = 'quarantined', ") +
+                                          kReasonKeepingSignatureNote + " WHERE id = ?2");
         for (const auto& [id, why] : undecodable) {
             ++stats.quarantined;
             quarantine.reset();

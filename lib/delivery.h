@@ -26,12 +26,23 @@ struct Delivery {
     // Accepted on the legacy hash although a timestamped header beside it did not verify:
     // how that one failed (Malformed, Mismatch, Stale), else None.
     SignatureFailure signature_overridden = SignatureFailure::None;
+    // Its detail, as at the end of `reason`; also stored on its own (deliveries.signature_note)
+    // so that a later rewrite of the row's reason keeps it (kReasonKeepingSignatureNote).
+    std::string signature_note;
     std::string dedupe_key;
     std::string body;  // raw bytes, exactly as received
     DeliveryStatus status = DeliveryStatus::Accepted;
     std::string reason;  // readable; why quarantined, or a note on an accepted one (an included object left out)
     std::optional<DecodedPayload> payload;  // decoded objects when accepted
 };
+
+// SQL for `reason = <?1, then the row's signature note>` in an UPDATE of deliveries: a
+// rewrite of a row's reason (a quarantine by the projection or a rebuild, a replay that
+// accepts it) keeps the signature override's note after its own text. ?1 may be NULL.
+inline constexpr const char* kReasonKeepingSignatureNote =
+    "reason = CASE WHEN signature_note IS NULL OR signature_note = '' THEN ?1"
+    " WHEN ?1 IS NULL OR ?1 = '' THEN signature_note"
+    " ELSE ?1 || '; ' || signature_note END";
 
 enum class WriteOutcome {
     Stored,     // a new row was committed

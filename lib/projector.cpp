@@ -23,7 +23,8 @@ struct Projector::Statements {
           backlog(db,
                   "SELECT id, topic, dedupe_key, body, received_at FROM deliveries"
                   " WHERE id > ? AND status = 'accepted' ORDER BY id LIMIT ?"),
-          quarantine(db, "UPDATE deliveries SET status = 'quarantined', reason = ? WHERE id = ?"),
+          quarantine(db, std::string("UPDATE deliveries SET status = 'quarantined', ") +
+                             kReasonKeepingSignatureNote + " WHERE id = ?2"),
           apply_rules(db, "apply_rules") {}
     sql::Statement watermark;
     sql::Statement advance;

@@ -52,8 +52,8 @@ Writer::Writer(const std::string& db_path, WriterOptions options, DeliveryApplie
     insert_ = std::make_unique<sql::Statement>(
         *db_,
         "INSERT INTO deliveries (received_at, topic, topic_source, signature_scheme, key_index,"
-        " dedupe_key, body, status, reason, api_version, id)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        " dedupe_key, body, status, reason, api_version, id, signature_note)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     // Ids are never used twice, even after the newest rows were deleted by hand: SQLite
     // would hand out max(id) + 1 again, below the projection's watermark (never projected)
     // and onto the fingerprints of the deleted rows (every insert refused). The high-water
@@ -535,6 +535,7 @@ void Writer::store_one(Item& item, WriteResult& result) {
     if (!d.reason.empty()) ins.bind(9, d.reason);
     if (d.payload && d.payload->version != ApiVersion::Unknown) ins.bind(10, to_string(d.payload->version));
     ins.bind(11, next_id_);
+    if (!d.signature_note.empty()) ins.bind(12, d.signature_note);
     ins.run();
     result.outcome = WriteOutcome::Stored;
     result.delivery_id = next_id_++;

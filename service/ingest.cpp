@@ -105,6 +105,7 @@ std::variant<Delivery, Rejection> prepare_delivery(HttpRequest&& req,
     if (verdict.overridden != SignatureFailure::None) {
         // Kept with the row (deliveries.reason) and in the delivery's log line.
         d.signature_overridden = verdict.overridden;
+        d.signature_note = verdict.detail;
         d.reason = d.reason.empty() ? verdict.detail : d.reason + "; " + verdict.detail;
     }
     d.dedupe_key = dedupe_key(req, d.body, d.topic, options);

@@ -187,8 +187,9 @@ ReplayOutcome replay_one(sql::Database& db, ChurnStore& churn, int64_t id,
     if (!had_topic) source = "inferred";
 
     sql::Statement upd(db,
-                       "UPDATE deliveries SET status = 'accepted', reason = ?, topic = ?,"
-                       " topic_source = ?, api_version = ? WHERE id = ?");
+                       std::string("UPDATE deliveries SET status = 'accepted', ") +
+                           kReasonKeepingSignatureNote +
+                           ", topic = ?2, topic_source = ?3, api_version = ?4 WHERE id = ?5");
     // The note on an included object left out, if any.
     if (d.reason.empty()) upd.bind_null(1);
     else upd.bind(1, d.reason);

@@ -76,6 +76,16 @@ void check(const std::variant<Delivery, Rejection>& v, bool must_pass) {
     FUZZ_CHECK(!d.dedupe_key.empty());
     FUZZ_CHECK(d.received_at == kNow);
     FUZZ_CHECK(d.scheme != SignatureScheme::None);
+    // The override's note, kept on its own for later rewrites of the reason (0026), is the
+    // reason's end exactly, and there only with an override.
+    if (d.signature_overridden == SignatureFailure::None) {
+        FUZZ_CHECK(d.signature_note.empty());
+    } else {
+        FUZZ_CHECK(!d.signature_note.empty());
+        FUZZ_CHECK(d.reason.size() >= d.signature_note.size());
+        FUZZ_CHECK(d.reason.compare(d.reason.size() - d.signature_note.size(), std::string::npos,
+                                    d.signature_note) == 0);
+    }
     if (d.status == DeliveryStatus::Accepted) {
         FUZZ_CHECK(d.topic.has_value() && is_known_topic(*d.topic));
         FUZZ_CHECK(d.payload.has_value());

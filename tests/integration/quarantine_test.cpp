@@ -121,6 +121,28 @@ TEST_F(QuarantineTest, TooDeepThenReplayedWithALargerLimitWhileServing) {
               before);
 }
 
+// Taken on the legacy hash beside a timestamped signature that did not verify, and
+// quarantined: the row says both. Replayed and accepted, its reason keeps the signature
+// note (the replay used to replace the whole reason, and the note was gone from the row).
+TEST_F(QuarantineTest, AReplayKeepsTheSignatureOverrideNote) {
+    const std::string body = example_payload("subscription_cancelled.2021-11.json");
+    const std::string note = "timestamped signature matches no configured secret; accepted on the legacy hash";
+    int64_t id = post(kCancelledTarget, body,
+                      {{"X-Recharge-Webhook-Signature",
+                        timestamped_signature("another_secret_entirely_1234", now_seconds(), body)}});
+    ASSERT_GT(id, 0);
+    ASSERT_EQ(row(id, "status"), "quarantined\n");
+    const std::string reason = row(id, "reason");
+    EXPECT_NE(reason.find("nesting deeper than 3"), std::string::npos) << reason;
+    EXPECT_NE(reason.find("; " + note + "\n"), std::string::npos) << reason;
+    EXPECT_EQ(row(id, "signature_note"), note + "\n");
+
+    auto fixed = quarantine({"replay", std::to_string(id), "--json-depth", "64"});
+    ASSERT_EQ(fixed.exit_code, 0) << fixed.out << fixed.err;
+    EXPECT_EQ(row(id, "status, reason"), "accepted|" + note + "\n");
+    EXPECT_EQ(row(id, "signature_note"), note + "\n");
+}
+
 TEST_F(QuarantineTest, StoredWithoutATopicIsInferredOnReplay) {
     // No topic in the path or a header, and too deep to parse: stored with topic NULL.
     int64_t id = post("/webhooks/recharge", example_payload("subscription_cancelled.2021-11.json"));

@@ -273,14 +273,23 @@ TEST(ChurnStoreRebuild, GivesTheRowsOfTheTableBasedRecompute) {
                   " key_index, dedupe_key, body, status) VALUES ('2026-11-23 00:00:00',"
                   " 'subscription/updated', 'path', 'legacy', 0, 'sha256:cut', '{\"subscription\":',"
                   " 'accepted')");
+        // And one taken on the legacy hash beside a failed timestamped signature (0026): its
+        // quarantine reason keeps that note.
+        conn.exec("INSERT INTO deliveries (received_at, topic, topic_source, signature_scheme,"
+                  " key_index, dedupe_key, body, status, reason, signature_note) VALUES"
+                  " ('2026-11-23 00:00:00', 'subscription/updated', 'path', 'legacy', 0, 'sha256:cut2',"
+                  " '[', 'accepted', 'stale; accepted on the legacy hash', 'stale; accepted on the legacy hash')");
     }
     int64_t customers = query_int(db, "SELECT count(*) FROM customers");
     ASSERT_GT(customers, 300);
     RebuildStats stats = rebuild_db(db);
     EXPECT_EQ(stats.customers, customers);
-    EXPECT_EQ(stats.quarantined, 1);
+    EXPECT_EQ(stats.quarantined, 2);
     EXPECT_EQ(query_text(db, "SELECT email FROM customers WHERE id = 80"), "second@example.com");
     EXPECT_EQ(query_text(db, "SELECT status FROM deliveries WHERE dedupe_key = 'sha256:cut'"), "quarantined");
+    const std::string kept = query_text(db, "SELECT reason FROM deliveries WHERE dedupe_key = 'sha256:cut2'");
+    EXPECT_EQ(kept.rfind("rebuild could not decode: ", 0), 0u) << kept;
+    EXPECT_NE(kept.find("; stale; accepted on the legacy hash"), std::string::npos) << kept;
     EXPECT_EQ(all_tables_dump(db, true), live);
     EXPECT_EQ(query_text(db, "PRAGMA journal_mode"), "wal");
 
@@ -291,7 +300,7 @@ TEST(ChurnStoreRebuild, GivesTheRowsOfTheTableBasedRecompute) {
         sql::Statement open_read(other, "SELECT count(*) FROM deliveries");
         ASSERT_TRUE(open_read.step());
         RebuildStats again = rebuild_db(db);
-        EXPECT_EQ(again.deliveries, stats.deliveries - 1);  // the quarantined one is not read again
+        EXPECT_EQ(again.deliveries, stats.deliveries - 2);  // the quarantined ones are not read again
         EXPECT_EQ(again.customers, customers);
     }
     EXPECT_EQ(all_tables_dump(db, true), live);
