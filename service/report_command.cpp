@@ -150,7 +150,7 @@ int report_command(const Config& config) {
                                    " || ' months') <= ?2"
                                    " ORDER BY cohort, months_since",
                                    from, to));
-        // Now, whatever the months: how many active customers show what precedes
+        // Now, whatever the months: how many customers show what precedes
         // involuntary churn, by signal (a customer may show several).
         tables.push_back(run_query(db, "customers_at_risk",
                                    "SELECT count(*) AS customers,"

@@ -525,7 +525,9 @@ TEST(ChurnStore, CountMismatchesLeaveOutReportsOlderThanTheLastSubscriptionChang
 // customers_at_risk: active customers showing what precedes involuntary churn (a failing or
 // missing payment method, a charge failed and not made good), each with its signals; a
 // failure made good by a later successful charge, or by the retry itself, is not a risk,
-// and a churned customer is churn, not risk.
+// and a churned customer is churn, not risk. A subscriber churnwatch has seen only through
+// charges (its subscription predates the deployment: never_active) is listed when a failed
+// charge of a subscription is open (0027); a one-time purchase that failed is not.
 TEST(ChurnStore, CustomersAtRiskListsActiveCustomersWithPaymentTrouble) {
     TempDir dir;
     std::string db = dir.file("risk.db");
@@ -562,15 +564,22 @@ TEST(ChurnStore, CustomersAtRiskListsActiveCustomersWithPaymentTrouble) {
                                   .cancelled_at = "2026-02-20T00:00:00+00:00"})},  // churned
               active(7), customer(7, false, true),                     // all well
               active(8), charge(801, 8, "error", "2026-02-01T00:00:00+00:00"),
-              charge(802, 8, "error", "2026-03-01T00:00:00+00:00", 3)});
+              charge(802, 8, "error", "2026-03-01T00:00:00+00:00", 3),
+              charge(901, 9, "error", "2026-02-01T00:00:00+00:00", 7, "CLOSED_MAX_RETRIES_REACHED"),
+              {"charge/failed", charge_json({.id = 1001, .customer_id = 10, .status = "error",
+                                             .updated_at = "2026-02-01T00:00:00+00:00",
+                                             .error_type = "CARD_DECLINED", .subscription_ids = {}})}});
+    EXPECT_EQ(query_rows(db, "SELECT id, status FROM customers WHERE id IN (9, 10) ORDER BY id"),
+              "9|never_active\n10|never_active\n");
     EXPECT_EQ(query_rows(db, "SELECT customer_id, in_dunning, no_valid_payment_method, failed_charge_id,"
                              " failed_at, error_type, attempts, max_retries_reached, open_failed_charges,"
-                             " signals FROM customers_at_risk ORDER BY customer_id"),
-              "1|1|0|NULL|NULL|NULL|NULL|NULL|0|dunning\n"
-              "2|0|0|201|2026-02-01 00:00:00|CARD_DECLINED|2|0|1|charge_failed\n"
+                             " signals, status FROM customers_at_risk ORDER BY customer_id"),
+              "1|1|0|NULL|NULL|NULL|NULL|NULL|0|dunning|active\n"
+              "2|0|0|201|2026-02-01 00:00:00|CARD_DECLINED|2|0|1|charge_failed|active\n"
               "5|0|1|501|2026-02-01 00:00:00|CLOSED_MAX_RETRIES_REACHED|4|1|1|"
-              "no_valid_payment_method,max_retries_reached\n"
-              "8|0|0|802|2026-03-01 00:00:00|CARD_DECLINED|3|0|2|charge_failed\n");
+              "no_valid_payment_method,max_retries_reached|active\n"
+              "8|0|0|802|2026-03-01 00:00:00|CARD_DECLINED|3|0|2|charge_failed|active\n"
+              "9|0|0|901|2026-02-01 00:00:00|CLOSED_MAX_RETRIES_REACHED|7|1|1|max_retries_reached|never_active\n");
 }
 
 TEST(ChurnStore, ADeletedSubscriptionsRowSaysDeleted) {
