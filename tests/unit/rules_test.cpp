@@ -1163,5 +1163,167 @@ TEST(Rules, OutcomeIndependentOfOrder) {
     }
 }
 
+
+// --- mutation pass of lib/rules.cpp: ChargeBook and normalisation --------------------
+
+// The same fact stored again under a higher delivery id never decides an episode, however
+// many versions the subscription has: the tables must not depend on which copy came first.
+TEST(Rules, RedeliveryUnderAHigherIdNeverDecidesTheEpisode) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1));
+    for (int i = 0; i < 40; ++i) {
+        f.sub(kSubA, SubscriptionStatus::Active, utc(2026, 1, 2) + i * kHour, "updated");
+    }
+    f.cancelled(kSubA, utc(2026, 3, 1));
+    const int64_t cancel = f.last_delivery();
+    CustomerHistory h = f.history();
+    const size_t versions = h.subscriptions.size();
+    for (size_t i = 0; i < versions; ++i) add_redelivery_with_new_id(h.subscriptions, i, 8000 + i);
+    std::mt19937 rng(20260611);
+    for (int i = 0; i < 20; ++i) {
+        std::shuffle(h.subscriptions.begin(), h.subscriptions.end(), rng);
+        const CustomerOutcome out = evaluate_customer(h, {}, kNow);
+        ASSERT_EQ(out.episodes.size(), 1u);
+        ASSERT_EQ(out.episodes[0].delivery_id, cancel) << "shuffle " << i;
+    }
+}
+
+// charge/paid and its legacy name charge/success are payments whatever status the payload
+// decoded to: the payment resolves the earlier failure, so the cancel is the customer's own.
+TEST(Rules, PaidOrSuccessTopicIsAPaymentWhateverTheStatus) {
+    for (const char* action : {"paid", "success"}) {
+        Facts f;
+        f.created(kSubA, utc(2026, 1, 1));
+        f.max_retries(9002, utc(2026, 2, 1), {kSubA});
+        f.charge(9003, ChargeStatus::Unknown, utc(2026, 3, 1), {kSubA}, action);
+        f.cancelled(kSubA, utc(2026, 6, 1));
+        const CustomerOutcome out = f.evaluate();
+        ASSERT_EQ(out.episodes.size(), 1u) << action;
+        EXPECT_EQ(out.episodes[0].reason, ChurnReason::Cancelled) << action;
+        ASSERT_EQ(out.subscriptions.size(), 1u);
+        EXPECT_EQ(out.subscriptions[0].charges_counted, 1) << action;
+    }
+}
+
+// A charge failed for good when its first flagged version says so: a later update still
+// carrying the flag does not move the failure out of the cancel's grace, nor delay (or
+// re-date) an auto-churn.
+TEST(Rules, MaxRetriesTimeIsTheChargesFirstFlaggedVersion) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1));
+    f.max_retries(9002, utc(2026, 3, 8, 4), {kSubA});
+    f.cancelled(kSubA, utc(2026, 3, 8, 4, 5));
+    f.max_retries(9002, utc(2026, 3, 8, 9), {kSubA}).action = "updated";
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.episodes[0].reason, ChurnReason::MaxRetries);
+    EXPECT_EQ(out.episodes[0].charge_id, 9002);
+
+    Facts g;
+    g.created(kSubA, utc(2026, 1, 1));
+    g.max_retries(9002, utc(2026, 2, 1, 4), {kSubA});
+    const int64_t failure = g.last_delivery();
+    g.max_retries(9002, utc(2026, 2, 3), {kSubA}).action = "updated";
+    const CustomerOutcome later = g.evaluate(auto_churn_after(7), utc(2026, 3, 1));
+    ASSERT_EQ(later.episodes.size(), 1u);
+    EXPECT_EQ(later.episodes[0].churned_at, utc(2026, 2, 8, 4));
+    EXPECT_EQ(later.episodes[0].delivery_id, failure);
+}
+
+// A charge was paid when its first successful version says so: a later update of the paid
+// charge (a note, a refund after the cancel) does not make the payment late, so the failure
+// it resolved still does not explain the cancellation.
+TEST(Rules, PaymentTimeIsTheChargesFirstSuccessfulVersion) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1));
+    f.max_retries(9002, utc(2026, 2, 1), {kSubA});
+    f.paid(9003, utc(2026, 3, 1), {kSubA});
+    f.cancelled(kSubA, utc(2026, 6, 1));
+    f.paid(9003, utc(2026, 7, 1), {kSubA}).action = "updated";
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.episodes[0].reason, ChurnReason::Cancelled);
+    EXPECT_FALSE(out.episodes[0].charge_id.has_value());
+}
+
+// processed_at counts only on a successful version: a failed attempt's earlier processed_at
+// does not date the payment, so a deletion dated by its creation ends when it was paid.
+TEST(Rules, ProcessedAtOfAFailedAttemptDoesNotDateThePayment) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 12, 10));
+    f.charge(9001, ChargeStatus::Error, utc(2026, 2, 12, 4), {kSubA}, "failed")
+        .charge.processed_at = utc(2026, 2, 12, 4);
+    f.paid(9001, utc(2026, 2, 15), {kSubA}).charge.processed_at = utc(2026, 2, 15);
+    f.sub(kSubA, SubscriptionStatus::Active, utc(2026, 1, 12, 10), "deleted");
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.episodes[0].churned_at, utc(2026, 2, 15));
+}
+
+// Only a payment strictly after a failure resolves it: another charge paid in the very same
+// instant (one batch, one card) leaves the max-retries charge unresolved.
+TEST(Rules, PaymentAtTheFailuresInstantDoesNotResolveIt) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1));
+    f.created(kSubB, utc(2026, 1, 1));
+    f.max_retries(9002, utc(2026, 3, 8, 4), {kSubA});
+    f.paid(9003, utc(2026, 3, 8, 4), {kSubB});
+    f.cancelled(kSubB, utc(2026, 3, 8, 4, 1));
+    f.cancelled(kSubA, utc(2026, 3, 8, 4, 5));
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.episodes[0].reason, ChurnReason::MaxRetries);
+    EXPECT_EQ(out.episodes[0].charge_id, 9002);
+}
+
+// A payment at the very instant of the end counts as paid before it: the failure it
+// resolved does not explain the cancel.
+TEST(Rules, PaymentAtTheEndsInstantResolvesTheFailure) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1));
+    f.max_retries(9002, utc(2026, 2, 1), {kSubA});
+    f.paid(9003, utc(2026, 6, 1), {kSubA});
+    f.cancelled(kSubA, utc(2026, 6, 1));
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.episodes[0].reason, ChurnReason::Cancelled);
+}
+
+// Several unresolved max-retries charges explain one end: the episode names the latest, and
+// at the same time the largest id, so the charge named never depends on the storage order.
+TEST(Rules, LatestUnresolvedFailureIsTheOneNamed) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1));
+    f.max_retries(9002, utc(2026, 3, 1), {kSubA});
+    f.max_retries(9003, utc(2026, 3, 5), {kSubA});
+    f.cancelled(kSubA, utc(2026, 3, 5, 0, 5));
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.episodes[0].charge_id, 9003);
+
+    Facts g;
+    g.created(kSubA, utc(2026, 1, 1));
+    g.max_retries(9002, utc(2026, 3, 5), {kSubA});
+    g.max_retries(9003, utc(2026, 3, 5), {kSubA});
+    g.cancelled(kSubA, utc(2026, 3, 5, 0, 5));
+    const CustomerOutcome tie = g.evaluate();
+    ASSERT_EQ(tie.episodes.size(), 1u);
+    EXPECT_EQ(tie.episodes[0].charge_id, 9003);
+}
+
+// The payment that resolves a failure is found by time, not by charge id: an earlier charge id
+// paid later must not hide a later id paid earlier.
+TEST(Rules, ResolvingPaymentIsFoundByTimeNotById) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1));
+    f.paid(9001, utc(2026, 7, 1), {kSubA});
+    f.paid(9002, utc(2026, 2, 1), {kSubA});
+    f.max_retries(9003, utc(2026, 1, 15), {kSubA});
+    f.cancelled(kSubA, utc(2026, 3, 1));
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.episodes[0].reason, ChurnReason::Cancelled);
+}
+
 }  // namespace
 }  // namespace churnwatch
