@@ -1325,5 +1325,150 @@ TEST(Rules, ResolvingPaymentIsFoundByTimeNotById) {
     EXPECT_EQ(out.episodes[0].reason, ChurnReason::Cancelled);
 }
 
+// --- mutation pass of lib/rules.cpp: subscription intervals and how they ended -------
+
+// The grace is inclusive ("up to an hour after the end"): the Nth paid charge exactly an hour
+// after the cancel makes it an expiry, and a max-retries charge exactly an hour after it
+// explains it.
+TEST(Rules, GraceAfterTheEndIncludesItsLastInstant) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1)).sub.expire_after_charges = 2;
+    f.paid(9001, utc(2026, 1, 1), {kSubA});
+    f.cancelled(kSubA, utc(2026, 3, 1)).sub.expire_after_charges = 2;
+    f.paid(9002, utc(2026, 3, 1, 1), {kSubA});
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.episodes[0].reason, ChurnReason::Expired);
+
+    Facts g;
+    g.created(kSubA, utc(2026, 1, 1));
+    g.cancelled(kSubA, utc(2026, 3, 8, 4));
+    g.max_retries(9002, utc(2026, 3, 8, 5), {kSubA});
+    const CustomerOutcome mr = g.evaluate();
+    ASSERT_EQ(mr.episodes.size(), 1u);
+    EXPECT_EQ(mr.episodes[0].reason, ChurnReason::MaxRetries);
+    EXPECT_EQ(mr.episodes[0].charge_id, 9002);
+}
+
+// The active period includes its first instant: a charge failing for good at the very moment
+// the subscription started explains its end.
+TEST(Rules, MaxRetriesAtTheStartOfThePeriodCounts) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1));
+    f.max_retries(9002, utc(2026, 1, 1), {kSubA});
+    f.cancelled(kSubA, utc(2026, 1, 1, 0, 5));
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.episodes[0].reason, ChurnReason::MaxRetries);
+    EXPECT_EQ(out.episodes[0].charge_id, 9002);
+}
+
+// A deletion that carries a plausible cancelled_at ends then, as a cancellation does: only a
+// deletion dated by the subscription's last change is pushed out to its latest paid charge.
+TEST(Rules, DeletionWithAPlausibleCancelledAtEndsThere) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 12, 10));
+    f.paid(9001, utc(2026, 2, 12, 4), {kSubA});
+    SubscriptionFact& del = f.sub(kSubA, SubscriptionStatus::Cancelled, utc(2026, 3, 1), "deleted");
+    del.sub.cancelled_at = utc(2026, 1, 20);
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.episodes[0].churned_at, utc(2026, 1, 20));
+}
+
+// Only the cancel is known, without a created_at: still a churn at the cancel (the customer
+// had the subscription until then), not a subscription that was never active.
+TEST(Rules, CancelSeenAloneWithoutCreatedAtStillChurns) {
+    Facts f;
+    f.cancelled(kSubA, utc(2026, 5, 1)).sub.created_at.reset();
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.episodes[0].churned_at, utc(2026, 5, 1));
+    EXPECT_EQ(out.episodes[0].reason, ChurnReason::Cancelled);
+    EXPECT_TRUE(out.churned);
+    EXPECT_TRUE(out.first_active_at.has_value());
+}
+
+// expire_after_specific_number_of_charges 0 sets no limit: a cancel is the customer's own,
+// not an expiry reached with zero charges.
+TEST(Rules, ExpireAfterZeroChargesIsNoLimit) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1)).sub.expire_after_charges = 0;
+    f.cancelled(kSubA, utc(2026, 2, 15)).sub.expire_after_charges = 0;
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.episodes[0].reason, ChurnReason::Cancelled);
+    ASSERT_EQ(out.subscriptions.size(), 1u);
+    EXPECT_FALSE(out.subscriptions[0].expired);
+}
+
+// A subscription flagged max_retries_reached is flagged since its first flagged version (as a
+// charge fails at its first flagged version): a payment after that resolves it, even when a
+// later version still carries the stale flag, so the cancel is the customer's own.
+TEST(Rules, SubscriptionFlagCountsFromItsFirstFlaggedVersion) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1));
+    f.sub(kSubA, SubscriptionStatus::Active, utc(2026, 3, 8), "updated").sub.max_retries_reached = true;
+    f.paid(9003, utc(2026, 3, 20), {kSubA});
+    f.sub(kSubA, SubscriptionStatus::Active, utc(2026, 4, 1), "updated").sub.max_retries_reached = true;
+    f.cancelled(kSubA, utc(2026, 5, 1));
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.episodes[0].reason, ChurnReason::Cancelled);
+}
+
+// A failure before a reactivation, never paid past, belongs to the earlier end: the next end
+// is explained only by what happened in its own active period.
+TEST(Rules, AFailureBeforeAReactivationDoesNotExplainTheNextEnd) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1));
+    f.max_retries(9002, utc(2026, 1, 15), {kSubA});
+    f.cancelled(kSubA, utc(2026, 2, 1));
+    f.activated(kSubA, utc(2026, 3, 1));
+    f.cancelled(kSubA, utc(2026, 4, 1));
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 2u);
+    EXPECT_EQ(out.episodes[0].reason, ChurnReason::MaxRetries);
+    EXPECT_EQ(out.episodes[1].reason, ChurnReason::Cancelled);
+    EXPECT_FALSE(out.episodes[1].charge_id.has_value());
+}
+
+// The Nth charge failing for good, then the subscription marked expired: max_retries wins
+// (README: the last charge was never paid).
+TEST(Rules, MaxRetriesWinsOverExpiry) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1)).sub.expire_after_charges = 3;
+    f.paid(9001, utc(2026, 1, 1), {kSubA});
+    f.paid(9002, utc(2026, 2, 1), {kSubA});
+    f.max_retries(9003, utc(2026, 3, 1), {kSubA});
+    f.expired(kSubA, utc(2026, 3, 1, 0, 5), "expired").sub.expire_after_charges = 3;
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.episodes[0].reason, ChurnReason::MaxRetries);
+    EXPECT_EQ(out.episodes[0].category, ChurnCategory::Involuntary);
+    EXPECT_EQ(out.episodes[0].charge_id, 9003);
+}
+
+// A negative attribution grace (a bad setting) acts as none: a max-retries charge in the
+// cancel's own instant still explains it, one two hours later does not.
+TEST(Rules, NegativeGraceActsAsZero) {
+    RulesPolicy p;
+    p.attribution_grace = -kHour;
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1));
+    f.max_retries(9002, utc(2026, 3, 8, 4), {kSubA});
+    f.cancelled(kSubA, utc(2026, 3, 8, 4));
+    const CustomerOutcome out = f.evaluate(p);
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.episodes[0].reason, ChurnReason::MaxRetries);
+    Facts g;
+    g.created(kSubA, utc(2026, 1, 1));
+    g.cancelled(kSubA, utc(2026, 3, 8, 4));
+    g.max_retries(9002, utc(2026, 3, 8, 6), {kSubA});
+    const CustomerOutcome later = g.evaluate(p);
+    ASSERT_EQ(later.episodes.size(), 1u);
+    EXPECT_EQ(later.episodes[0].reason, ChurnReason::Cancelled);
+}
+
 }  // namespace
 }  // namespace churnwatch
