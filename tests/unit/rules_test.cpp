@@ -1470,5 +1470,109 @@ TEST(Rules, NegativeGraceActsAsZero) {
     EXPECT_EQ(later.episodes[0].reason, ChurnReason::Cancelled);
 }
 
+// --- mutation pass of lib/rules.cpp: customer signals, auto-churn points and the timeline ---
+
+// A customer record merely showing status ACTIVE (customer/created before any subscription)
+// is no activation: without a subscription the customer was never active.
+TEST(Rules, ActiveCustomerStatusAloneIsNoActivation) {
+    Facts f;
+    f.customer("created", utc(2026, 1, 1), CustomerStatus::Active);
+    f.customer("updated", utc(2026, 2, 1), CustomerStatus::Active);
+    const CustomerOutcome out = f.evaluate();
+    EXPECT_FALSE(out.first_active_at.has_value());
+    EXPECT_FALSE(out.churned);
+    EXPECT_TRUE(out.episodes.empty());
+}
+
+// A deactivation with nothing seen before it counts the customer active since its earliest
+// known creation (the customer's versions may disagree on created_at).
+TEST(Rules, ImplicitActivityStartsAtTheEarliestCustomerCreation) {
+    Facts f;
+    f.customer("updated", utc(2026, 3, 1), CustomerStatus::Unknown).customer.created_at =
+        utc(2026, 1, 10);
+    f.customer("deactivated", utc(2026, 4, 1), CustomerStatus::Inactive).customer.created_at =
+        utc(2026, 2, 10);
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.first_active_at, utc(2026, 1, 10));
+    EXPECT_EQ(out.episodes[0].churned_at, utc(2026, 4, 1));
+}
+
+// A status-only INACTIVE version and a customer/deactivated in the same instant act as one
+// deactivation, and it is the announced one: the customer still churns then, dated by it.
+TEST(Rules, SameInstantDeactivationsKeepTheAnnouncedOne) {
+    Facts f;
+    f.customer("updated", utc(2026, 4, 1), CustomerStatus::Inactive);
+    f.customer("deactivated", utc(2026, 4, 1), CustomerStatus::Inactive);
+    const int64_t announced = f.last_delivery();
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.episodes[0].churned_at, utc(2026, 4, 1));
+    EXPECT_EQ(out.episodes[0].reason, ChurnReason::Deactivated);
+    EXPECT_EQ(out.episodes[0].delivery_id, announced);
+}
+
+// An auto-churn moment exactly at `now` is due ("not after now").
+TEST(Rules, AutoChurnDueExactlyAtNow) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1));
+    f.max_retries(9002, utc(2026, 2, 1, 4), {kSubA});
+    const CustomerOutcome out = f.evaluate(auto_churn_after(7), utc(2026, 2, 8, 4));
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.episodes[0].churned_at, utc(2026, 2, 8, 4));
+    EXPECT_TRUE(out.churned);
+}
+
+// A subscription/activated payload that still shows the subscription ended is no return: it
+// does not lift a deactivation.
+TEST(Rules, SubscriptionActivatedShowingAnEndedStatusIsNoReturn) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1));
+    f.customer("deactivated", utc(2026, 3, 1, 10));
+    f.sub(kSubA, SubscriptionStatus::Cancelled, utc(2026, 4, 1, 10), "activated");
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.episodes[0].churned_at, utc(2026, 3, 1, 10));
+    EXPECT_FALSE(out.episodes[0].reactivated_at.has_value());
+    EXPECT_TRUE(out.churned);
+}
+
+// A customer/activated in the instant the last subscription ends keeps the customer active:
+// the activation is a sign of life after that end, not a stretch of the ended subscription.
+TEST(Rules, ActivationInTheInstantTheLastSubscriptionEndsKeepsTheCustomerActive) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1));
+    f.cancelled(kSubA, utc(2026, 3, 1, 10));
+    f.customer("activated", utc(2026, 3, 1, 10), CustomerStatus::Active);
+    const CustomerOutcome out = f.evaluate();
+    EXPECT_TRUE(out.episodes.empty());
+    EXPECT_FALSE(out.churned);
+}
+
+// A subscription created in the very instant of a customer/deactivated is not activity
+// before it: the deactivation still counts the customer active until then, so it churns.
+TEST(Rules, SubscriptionStartingAtTheDeactivationIsNotActivityBeforeIt) {
+    Facts f;
+    f.created(kSubA, utc(2026, 3, 1, 10));
+    f.customer("deactivated", utc(2026, 3, 1, 10));
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.episodes[0].churned_at, utc(2026, 3, 1, 10));
+    EXPECT_EQ(out.episodes[0].reason, ChurnReason::Deactivated);
+    EXPECT_TRUE(out.churned);
+}
+
+// Nor is a customer/activated in the deactivation's instant: a lone deactivation still dates
+// a churn then.
+TEST(Rules, ActivationAtTheDeactivationIsNotActivityBeforeIt) {
+    Facts f;
+    f.customer("deactivated", utc(2026, 3, 1, 10));
+    f.customer("activated", utc(2026, 3, 1, 10));
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.episodes[0].churned_at, utc(2026, 3, 1, 10));
+    EXPECT_TRUE(out.churned);
+}
+
 }  // namespace
 }  // namespace churnwatch
