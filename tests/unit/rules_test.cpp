@@ -1574,5 +1574,167 @@ TEST(Rules, ActivationAtTheDeactivationIsNotActivityBeforeIt) {
     EXPECT_TRUE(out.churned);
 }
 
+// --- mutation pass of lib/rules.cpp: attribution and the outcome ---------------------
+
+// A customer activation in the very instant of its deactivation is activity the later
+// subscription end does not explain: the churn stays "deactivated", without a subscription.
+TEST(Rules, ActivationInTheDeactivationsInstantIsNotExplainedByALaterEnd) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1));
+    f.customer("deactivated", utc(2026, 3, 1, 10));
+    f.customer("activated", utc(2026, 3, 1, 10));
+    f.cancelled(kSubA, utc(2026, 3, 1, 10, 10));
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.episodes[0].churned_at, utc(2026, 3, 1, 10));
+    EXPECT_EQ(out.episodes[0].reason, ChurnReason::Deactivated);
+    EXPECT_FALSE(out.episodes[0].subscription_id.has_value());
+}
+
+// After a return by customer/activated, a cancel and a deactivation in one instant are decided
+// by the cancel (its delivery), as they are without the return.
+TEST(Rules, CancelAndDeactivationInOneInstantAfterAReturnAreTheCancels) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1));
+    f.customer("deactivated", utc(2026, 2, 1), CustomerStatus::Inactive);
+    f.customer("activated", utc(2026, 3, 1), CustomerStatus::Active);
+    f.cancelled(kSubA, utc(2026, 4, 1));
+    const int64_t cancel = f.last_delivery();
+    f.customer("deactivated", utc(2026, 4, 1), CustomerStatus::Inactive);
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 2u);
+    EXPECT_EQ(out.episodes[1].churned_at, utc(2026, 4, 1));
+    EXPECT_EQ(out.episodes[1].reason, ChurnReason::Cancelled);
+    EXPECT_EQ(out.episodes[1].subscription_id, kSubA);
+    EXPECT_EQ(out.episodes[1].delivery_id, cancel);
+}
+
+// Two last subscriptions ending in the same instant: the episode names the larger id, so the
+// name never depends on the order the facts were stored in.
+TEST(Rules, SimultaneousLastEndsNameTheLargestSubscription) {
+    Facts f;
+    f.created(kSubB, utc(2026, 1, 1));
+    f.created(kSubA, utc(2026, 1, 1));
+    f.cancelled(kSubB, utc(2026, 4, 1));
+    f.cancelled(kSubA, utc(2026, 4, 1));
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.episodes[0].subscription_id, kSubB);
+}
+
+// Another subscription closed out by max retries explains the last end from exactly an hour
+// before it ("within the hour"), and in the very same instant it wins over a plain cancel of
+// a larger id.
+TEST(Rules, MaxRetriesEndExplainsTheLastEndAtBothEdgesOfTheHour) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1));
+    f.created(kSubB, utc(2026, 1, 1));
+    f.cancelled(kSubA, utc(2026, 3, 1, 10)).sub.max_retries_reached = true;
+    f.cancelled(kSubB, utc(2026, 3, 1, 11));
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.episodes[0].reason, ChurnReason::MaxRetries);
+    EXPECT_EQ(out.episodes[0].subscription_id, kSubA);
+
+    Facts g;
+    g.created(kSubA, utc(2026, 1, 1));
+    g.created(kSubB, utc(2026, 1, 1));
+    g.cancelled(kSubA, utc(2026, 3, 1, 10)).sub.max_retries_reached = true;
+    g.cancelled(kSubB, utc(2026, 3, 1, 10));
+    const CustomerOutcome same = g.evaluate();
+    ASSERT_EQ(same.episodes.size(), 1u);
+    EXPECT_EQ(same.episodes[0].reason, ChurnReason::MaxRetries);
+    EXPECT_EQ(same.episodes[0].subscription_id, kSubA);
+}
+
+// A max-retries charge from before the customer's return does not explain a deactivation in
+// the new period, even unpaid: that failure belonged to the earlier churn.
+TEST(Rules, FailureBeforeAReturnDoesNotExplainTheNextDeactivation) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1));
+    f.max_retries(9002, utc(2026, 1, 15), {kSubA});
+    f.customer("deactivated", utc(2026, 2, 1), CustomerStatus::Inactive);
+    f.customer("activated", utc(2026, 3, 1), CustomerStatus::Active);
+    f.customer("deactivated", utc(2026, 4, 1), CustomerStatus::Inactive);
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 2u);
+    EXPECT_EQ(out.episodes[0].reason, ChurnReason::MaxRetries);
+    EXPECT_EQ(out.episodes[1].reason, ChurnReason::Deactivated);
+    EXPECT_FALSE(out.episodes[1].charge_id.has_value());
+}
+
+// A deactivation explained by an unresolved charge on one subscription, followed within the
+// hour by the end of another: the episode takes the subscription that ended with it.
+TEST(Rules, DeactivationTakesTheEndingSubscriptionNotTheChargedOne) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1));
+    f.created(kSubB, utc(2026, 1, 1));
+    f.max_retries(9002, utc(2026, 3, 1, 9), {kSubA});
+    f.customer("deactivated", utc(2026, 3, 1, 10), CustomerStatus::Inactive);
+    f.cancelled(kSubB, utc(2026, 3, 1, 10, 10));
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.episodes[0].reason, ChurnReason::MaxRetries);
+    EXPECT_EQ(out.episodes[0].charge_id, 9002);
+    EXPECT_EQ(out.episodes[0].subscription_id, kSubB);
+}
+
+// A subscription closed out by max retries before the customer's return does not explain a
+// deactivation in the new period, even within the hour: the episode takes the end that
+// followed the deactivation, as cancelled.
+TEST(Rules, MaxRetriesEndBeforeAReturnDoesNotExplainTheNextDeactivation) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1));
+    f.cancelled(kSubA, utc(2026, 3, 1, 10)).sub.max_retries_reached = true;
+    f.created(kSubB, utc(2026, 3, 1, 10, 10));
+    f.customer("deactivated", utc(2026, 3, 1, 10, 30), CustomerStatus::Inactive);
+    f.cancelled(kSubB, utc(2026, 3, 1, 10, 40));
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 2u);
+    EXPECT_EQ(out.episodes[0].reason, ChurnReason::MaxRetries);
+    EXPECT_EQ(out.episodes[1].churned_at, utc(2026, 3, 1, 10, 30));
+    EXPECT_EQ(out.episodes[1].reason, ChurnReason::Cancelled);
+    EXPECT_EQ(out.episodes[1].subscription_id, kSubB);
+}
+
+// The last subscription cancelled in the very instant its max-retries charge reaches the
+// auto-churn moment: the cancel decides the episode (its delivery), as it would without the
+// policy.
+TEST(Rules, CancelAtTheAutoChurnMomentIsDecidedByTheCancel) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1));
+    f.max_retries(9002, utc(2026, 2, 1, 4), {kSubA});
+    f.cancelled(kSubA, utc(2026, 2, 8, 4));
+    const int64_t cancel = f.last_delivery();
+    const CustomerOutcome out = f.evaluate(auto_churn_after(7), utc(2026, 3, 1));
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.episodes[0].churned_at, utc(2026, 2, 8, 4));
+    EXPECT_EQ(out.episodes[0].reason, ChurnReason::MaxRetries);
+    EXPECT_EQ(out.episodes[0].delivery_id, cancel);
+}
+
+// first_active_at is the first time the customer was ever active, not its latest return.
+TEST(Rules, FirstActiveAtStaysTheFirstAfterAReturn) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1));
+    f.cancelled(kSubA, utc(2026, 2, 1));
+    f.activated(kSubA, utc(2026, 3, 1));
+    const CustomerOutcome out = f.evaluate();
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.first_active_at, utc(2026, 1, 1));
+}
+
+// first_seen_at / last_event_at span every business time the facts carry: a cancelled_at
+// within the version's second, a charge's created_at before anything else.
+TEST(Rules, SeenTimesIncludeCancelledAtAndChargeCreation) {
+    Facts f;
+    f.created(kSubA, utc(2026, 1, 1));
+    f.paid(9001, utc(2026, 1, 2), {kSubA}).charge.created_at = utc(2025, 12, 31);
+    f.cancelled(kSubA, utc(2026, 5, 1)).sub.cancelled_at = utc(2026, 5, 1) + 250000;
+    const CustomerOutcome out = f.evaluate();
+    EXPECT_EQ(out.first_seen_at, utc(2025, 12, 31));
+    EXPECT_EQ(out.last_event_at, utc(2026, 5, 1) + 250000);
+}
+
 }  // namespace
 }  // namespace churnwatch
