@@ -60,7 +60,10 @@ public:
 //    subscription's latest paid charge.
 // 8: a max-retries churn by deactivation, with no subscription ending with it, names the
 //    charge's subscription (subscription_id), as an auto-churn does.
-inline constexpr int64_t kRulesVersion = 8;
+// 9: a subscription first seen cancelled at its very creation (cancelled_at = created_at) is
+//    active for no time, as when its creation was seen: it no longer makes its customer a
+//    subscriber who churned then.
+inline constexpr int64_t kRulesVersion = 9;
 // The version that computed this database's churn tables: the one recorded in service_state
 // ('rules_version'); 1 when customers exist but none was recorded; kRulesVersion when
 // nothing has been derived yet (it then records it, so later rows count as this version's).

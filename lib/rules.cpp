@@ -296,7 +296,13 @@ SubInterval ended_before_seen(const SubscriptionFact& f) {
     iv.end = end_time(f, std::numeric_limits<Micros>::min());
     iv.end_from_deletion_update = dated_by_deletion_update(f, std::numeric_limits<Micros>::min());
     iv.end_delivery = f.delivery_id;
-    if (f.sub.created_at && *f.sub.created_at < iv.end) {
+    // Cancelled at its very creation (a cancelled_at equal to created_at) is active for no
+    // time, as when the creation was seen too: [t, t) in both cases, never a subscriber by it.
+    // Not so for a deletion's updated_at, which only bounds the end from below.
+    const bool known_start = f.sub.created_at &&
+                             (*f.sub.created_at < iv.end ||
+                              (*f.sub.created_at == iv.end && !iv.end_from_deletion_update));
+    if (known_start) {
         iv.start = *f.sub.created_at;
     } else {  // unknown creation: one microsecond of activity so the end is still a churn
         iv.start = sub_saturated(iv.end, 1);

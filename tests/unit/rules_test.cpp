@@ -1389,6 +1389,32 @@ TEST(Rules, CancelSeenAloneWithoutCreatedAtStillChurns) {
     EXPECT_TRUE(out.first_active_at.has_value());
 }
 
+// A subscription cancelled at its very creation (cancelled_at = created_at) was active for no
+// time whether or not its subscription/created was seen: neither history makes the customer a
+// subscriber who churned (rules 9; with the creation seen it never did, alone it churned).
+// A deletion's updated_at only bounds its end from below: alone, it still churns.
+TEST(Rules, CancelledAtItsCreationIsNoSubscriberWhetherOrNotTheCreationWasSeen) {
+    const Micros t = utc(2026, 3, 1, 10);
+    Facts seen;
+    seen.created(kSubA, t);
+    seen.cancelled(kSubA, t + 10 * kMinute).sub.cancelled_at = t;
+    Facts alone;
+    SubscriptionFact& cancel = alone.cancelled(kSubA, t + 10 * kMinute);
+    cancel.sub.cancelled_at = t;
+    cancel.sub.created_at = t;
+    for (Facts* f : {&seen, &alone}) {
+        const CustomerOutcome out = f->evaluate();
+        EXPECT_TRUE(out.episodes.empty()) << (f == &seen ? "seen" : "alone");
+        EXPECT_FALSE(out.first_active_at.has_value()) << (f == &seen ? "seen" : "alone");
+        EXPECT_FALSE(out.churned);
+    }
+    Facts deleted;
+    deleted.sub(kSubA, SubscriptionStatus::Active, t, "deleted");
+    const CustomerOutcome out = deleted.evaluate();
+    ASSERT_EQ(out.episodes.size(), 1u);
+    EXPECT_EQ(out.episodes[0].churned_at, t);
+}
+
 // expire_after_specific_number_of_charges 0 sets no limit: a cancel is the customer's own,
 // not an expiry reached with zero charges.
 TEST(Rules, ExpireAfterZeroChargesIsNoLimit) {
