@@ -1,6 +1,7 @@
 #include "churn_store.h"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <chrono>
 #include <initializer_list>
@@ -567,17 +568,16 @@ ChurnStore::OutcomeRows ChurnStore::outcome_rows(const CustomerHistory& h, const
     w.add(opt_time(o.first_seen_at)).add(opt_time(o.churned_at));
     w.add(opt_time(o.last_event_at)).add(o.active_subscriptions);
     w.add(cust ? cust->customer.active_subscriptions : std::nullopt);
-    // Country, province and zip from one address, never mixed from two.
-    const std::optional<std::string>* billing[3] = {nullptr, nullptr, nullptr};
-    if (cust && has_text(cust->customer.billing_country)) {
-        const Customer& c = cust->customer;
-        billing[0] = &c.billing_country, billing[1] = &c.billing_province, billing[2] = &c.billing_zip;
+    // Country, province and zip from one address, never mixed from two (a customer record
+    // naming no country anywhere: its province and zip, if any).
+    auto address_of = [](const auto& object) {
+        return std::array{&object.billing_country, &object.billing_province, &object.billing_zip};
+    };
+    std::array<const std::optional<std::string>*, 3> billing{};
+    if (cust && (has_text(cust->customer.billing_country) || !billing_from)) {
+        billing = address_of(cust->customer);
     } else if (billing_from) {
-        const Charge& c = billing_from->charge;
-        billing[0] = &c.billing_country, billing[1] = &c.billing_province, billing[2] = &c.billing_zip;
-    } else if (cust) {  // no country anywhere: the customer record's province and zip, if any
-        const Customer& c = cust->customer;
-        billing[0] = &c.billing_country, billing[1] = &c.billing_province, billing[2] = &c.billing_zip;
+        billing = address_of(billing_from->charge);
     }
     for (const auto* field : billing) {
         if (field) w.add(*field);
