@@ -1083,8 +1083,7 @@ RebuildStats ChurnStore::rebuild(sql::Database& db, std::size_t json_max_depth,
         " DELETE FROM charges; DELETE FROM subscription_versions; DELETE FROM charge_versions;"
         " DELETE FROM customer_versions;");
     {
-        sql::Statement quarantine(db, std::string("UPDATE deliveries SET status = 'quarantined', ") +
-                                          kReasonKeepingSignatureNote + " WHERE id = ?2");
+        sql::Statement quarantine(db, quarantine_delivery_sql());
         for (const auto& [id, why] : undecodable) {
             ++stats.quarantined;
             quarantine.reset();

@@ -44,6 +44,12 @@ inline constexpr const char* kReasonKeepingSignatureNote =
     " WHEN ?1 IS NULL OR ?1 = '' THEN signature_note"
     " ELSE ?1 || '; ' || signature_note END";
 
+// Quarantines a stored delivery: ?1 the reason, ?2 its id (the projection's and a rebuild's).
+inline std::string quarantine_delivery_sql() {
+    return std::string("UPDATE deliveries SET status = 'quarantined', ") + kReasonKeepingSignatureNote +
+           " WHERE id = ?2";
+}
+
 enum class WriteOutcome {
     Stored,     // a new row was committed
     Duplicate,  // the dedupe key was already stored: nothing written

@@ -23,8 +23,7 @@ struct Projector::Statements {
           backlog(db,
                   "SELECT id, topic, dedupe_key, body, received_at FROM deliveries"
                   " WHERE id > ? AND status = 'accepted' ORDER BY id LIMIT ?"),
-          quarantine(db, std::string("UPDATE deliveries SET status = 'quarantined', ") +
-                             kReasonKeepingSignatureNote + " WHERE id = ?2"),
+          quarantine(db, quarantine_delivery_sql()),
           apply_rules(db, "apply_rules") {}
     sql::Statement watermark;
     sql::Statement advance;
