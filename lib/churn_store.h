@@ -63,7 +63,9 @@ public:
 // 9: a subscription first seen cancelled at its very creation (cancelled_at = created_at) is
 //    active for no time, as when its creation was seen: it no longer makes its customer a
 //    subscriber who churned then.
-inline constexpr int64_t kRulesVersion = 9;
+// 10: a deletion after the subscription's expire_after N paid charges is an expiry, as a
+//    cancel then is (it read as the customer's cancel).
+inline constexpr int64_t kRulesVersion = 10;
 // The version that computed this database's churn tables: the one recorded in service_state
 // ('rules_version'); 1 when customers exist but none was recorded; kRulesVersion when
 // nothing has been derived yet (it then records it, so later rows count as this version's).

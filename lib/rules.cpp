@@ -247,7 +247,9 @@ struct SubInterval {
     // The versions before the end said max_retries_reached, from this time on (the flag may
     // be gone from the cancelling version itself).
     std::optional<Micros> flagged_since;
-    std::optional<int64_t> expire_limit;  // expire_after N seen on a Cancelled terminal version
+    // expire_after N known at a terminal version (cancelled, or deleted as it was): the end is
+    // an expiry when N charges were paid by then.
+    std::optional<int64_t> expire_limit;
     // Conclusions, drawn once charges are known.
     bool expired = false;
     bool max_retries = false;
@@ -314,7 +316,9 @@ void add_end_evidence(SubInterval& iv, const SubscriptionFact& f,
                       std::optional<int64_t> expire_after) {
     iv.status_expired |= f.sub.status == SubscriptionStatus::Expired;
     iv.flag_max_retries |= f.sub.max_retries_reached;
-    if (f.sub.status == SubscriptionStatus::Cancelled && expire_after && *expire_after > 0) {
+    // A deletion counts as a cancel does: once the Nth charge is paid the subscription had run
+    // its course, whoever removed it afterwards.
+    if (expire_after && *expire_after > 0) {
         iv.expire_limit = expire_after;
     }
 }

@@ -840,6 +840,26 @@ TEST(Rules, ExpiryCountNotReachedIsCancelled) {
     EXPECT_FALSE(out.subscriptions[0].expired);
 }
 
+// subscription/deleted, sent as it was (status active, dated by its last change), after the
+// Nth paid charge: the subscription had run its course, as a cancel then would read; with a
+// charge short of N the deletion is the merchant's cancel.
+TEST(Rules, DeletionAfterTheNthPaidChargeIsAnExpiry) {
+    for (const int paid : {2, 3}) {
+        Facts f;
+        f.created(kSubA, utc(2026, 1, 1)).sub.expire_after_charges = 3;
+        for (int i = 0; i < paid; ++i) f.paid(9001 + i, utc(2026, 1 + i, 1), {kSubA});
+        f.sub(kSubA, SubscriptionStatus::Active, utc(2026, 1, 1), "deleted")
+            .sub.expire_after_charges = 3;
+        const CustomerOutcome out = f.evaluate();
+        ASSERT_EQ(out.episodes.size(), 1u) << paid;
+        EXPECT_EQ(out.episodes[0].reason, paid == 3 ? ChurnReason::Expired : ChurnReason::Cancelled)
+            << paid;
+        EXPECT_EQ(out.episodes[0].churned_at, utc(2026, paid, 1)) << paid;
+        ASSERT_EQ(out.subscriptions.size(), 1u);
+        EXPECT_EQ(out.subscriptions[0].expired, paid == 3) << paid;
+    }
+}
+
 // --- reactivation -----------------------------------------------------------------------
 
 // Cancelled, reactivated (subscription/activated), cancelled again: two episodes, the first
