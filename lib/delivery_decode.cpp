@@ -20,7 +20,20 @@ bool decode_delivery(Delivery& d, const JsonLimits& limits, std::string& reason)
         reason = "invalid JSON: " + error;
         return false;
     }
-    if (!d.topic) {
+    // The topic the signed body names outranks the path's or header's, which no signature
+    // covers: a captured subscription/updated sent again to .../subscription/deleted would
+    // otherwise end the subscription. The row keeps what the request said in its note.
+    std::string topic_note;
+    if (d.topic) {
+        if (auto named = topic_named_by_body(doc); named && *named != *d.topic) {
+            const std::string_view said =
+                d.topic_source ? to_string(*d.topic_source) : std::string_view("delivery");
+            topic_note = "topic " + named->full() + " from the signed body's \"type\", where the " +
+                         std::string(said) + " said " + d.topic->full();
+            d.topic = std::move(named);
+            d.topic_source = TopicSource::Inferred;
+        }
+    } else {
         d.topic = infer_topic(doc);
         if (!d.topic) {
             reason = "no topic: none given with the delivery, and the payload has no known "
@@ -29,20 +42,18 @@ bool decode_delivery(Delivery& d, const JsonLimits& limits, std::string& reason)
         }
         d.topic_source = TopicSource::Inferred;
     }
-    if (!is_known_topic(*d.topic)) {
-        reason = "unknown topic " + d.topic->full();
+    // A reason for a body that will not do, with the topic's note when it has one.
+    auto fail = [&](std::string text) {
+        reason = topic_note.empty() ? std::move(text) : text + " (" + topic_note + ")";
         return false;
-    }
+    };
+    if (!is_known_topic(*d.topic)) return fail("unknown topic " + d.topic->full());
     auto decoded = decode_payload(doc, *d.topic);
-    if (auto* err = std::get_if<DecodeError>(&decoded)) {
-        reason = "cannot decode " + d.topic->full() + " payload: " + err->reason;
-        return false;
-    }
+    if (auto* err = std::get_if<DecodeError>(&decoded))
+        return fail("cannot decode " + d.topic->full() + " payload: " + err->reason);
     DecodedPayload& p = std::get<DecodedPayload>(decoded);
-    if (auto why = implausible_time_of(p, d.topic->resource, d.received_at)) {
-        reason = "implausible time in " + d.topic->full() + " payload: " + *why;
-        return false;
-    }
+    if (auto why = implausible_time_of(p, d.topic->resource, d.received_at))
+        return fail("implausible time in " + d.topic->full() + " payload: " + *why);
     // An included object with an implausible time is left out, like one that cannot be
     // decoded: the topic's own facts are kept.
     auto drop = [&](std::string_view resource, auto& slot) {
@@ -56,8 +67,10 @@ bool decode_delivery(Delivery& d, const JsonLimits& limits, std::string& reason)
     drop("charge", p.charge);
     drop("customer", p.customer);
     d.payload = std::move(p);
-    // Accepted, with a note in deliveries.reason on what was left out of it.
-    d.reason = d.payload->ignored;
+    // Accepted, with a note in deliveries.reason on its topic and on what was left out of it.
+    d.reason = topic_note.empty() || d.payload->ignored.empty()
+                   ? topic_note + d.payload->ignored
+                   : topic_note + "; " + d.payload->ignored;
     return true;
 }
 

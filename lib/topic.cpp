@@ -130,15 +130,20 @@ bool is_known_topic(const Topic& t) { return known_topic_name(t).has_value(); }
 
 std::span<const std::string_view> known_topic_names() { return kKnownTopics; }
 
+std::optional<Topic> topic_named_by_body(const rapidjson::Value& root) {
+    if (!root.IsObject()) return std::nullopt;
+    auto named = parse_topic(string_field(root, "type"));
+    if (!named || !is_known_topic(*named)) return std::nullopt;
+    const auto it = root.FindMember(rapidjson::StringRef(named->resource.data(), named->resource.size()));
+    if (it == root.MemberEnd() || !it->value.IsObject()) return std::nullopt;
+    return named;
+}
+
 std::optional<Topic> infer_topic(const rapidjson::Value& root) {
     if (!root.IsObject()) return std::nullopt;
-    // A body that names its topic ({"type":"subscription/cancelled","subscription":{…}}, as
-    // Recharge's published test vector does): that topic, when the body carries the object it
-    // is about. The shape alone cannot tell, say, a 2021-11 deactivation from an update.
-    if (auto named = parse_topic(string_field(root, "type")); named && is_known_topic(*named)) {
-        const auto it = root.FindMember(rapidjson::StringRef(named->resource.data(), named->resource.size()));
-        if (it != root.MemberEnd() && it->value.IsObject()) return named;
-    }
+    // A body that names its topic: the shape alone cannot tell, say, a 2021-11 deactivation
+    // from an update.
+    if (auto named = topic_named_by_body(root)) return named;
     for (std::string_view key : kResourceKeys) {
         const auto it = root.FindMember(rapidjson::StringRef(key.data(), key.size()));
         // A key whose value is not an object (null, a string) names nothing to act on.

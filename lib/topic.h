@@ -33,6 +33,12 @@ std::optional<std::string_view> known_topic_name(const Topic& t);
 // Every known topic's name.
 std::span<const std::string_view> known_topic_names();
 
+// The topic a body names in its top-level "type" ({"type":"subscription/cancelled",
+// "subscription":{…}}, as Recharge's published test vector does), when it is a known topic
+// and the body carries that topic's object; else nullopt. Unlike a path or a header, it is
+// covered by the signature.
+std::optional<Topic> topic_named_by_body(const rapidjson::Value& root);
+
 // Infers a topic from a parsed body: the resource from the top-level key
 // (subscription, charge, customer, order, address, …; when several keys are present, as
 // with included_objects, the first of subscription, charge, order, customer, address),

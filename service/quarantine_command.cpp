@@ -181,10 +181,12 @@ ReplayOutcome replay_one(sql::Database& db, ChurnStore& churn, int64_t id,
             return {ReplayOutcome::StillFailing, "stored topic '" + *t + "' is malformed"};
     }
 
-    bool had_topic = d.topic.has_value();
+    if (source == "path") d.topic_source = TopicSource::Path;
+    if (source == "header") d.topic_source = TopicSource::Header;
     std::string reason;
     if (!decode_delivery(d, limits, reason)) return {ReplayOutcome::StillFailing, reason};
-    if (!had_topic) source = "inferred";
+    // "inferred" when the topic came from the body: none stored, or its signed "type".
+    if (d.topic_source) source = std::string(to_string(*d.topic_source));
 
     sql::Statement upd(db,
                        std::string("UPDATE deliveries SET status = 'accepted', ") +

@@ -429,6 +429,40 @@ TEST_F(IngestTest, OnTheBareRouteABodyNamingItsTopicIsThatTopic) {
               "customer/deactivated|inferred|accepted\n");
 }
 
+// The path is not signed, a body's "type" is: a captured subscription/updated (the customer's
+// only subscription, active) sent again to the subscription/deleted route is the update it
+// says it is, dedupes with the original, and ends nothing.
+TEST_F(IngestTest, ABodyNamingItsTopicOutranksTheRoute) {
+    start();
+    std::string body = example_payload("subscription_activated.2021-11.json");
+    body.insert(1, R"("type":"subscription/updated",)");
+    ASSERT_EQ(post_webhook(server->port(), "/webhooks/recharge/subscription/updated", body).status, 200);
+    auto replayed = post_webhook(server->port(), "/webhooks/recharge/subscription/deleted", body);
+    EXPECT_EQ(replayed.status, 200);
+    EXPECT_NE(replayed.body.find("duplicate"), std::string::npos) << replayed.body;
+    auto other = post_webhook(server->port(), "/webhooks/recharge/subscription/deleted", body,
+                              {{"X-Recharge-Topic", "subscription/deleted"}});
+    EXPECT_EQ(other.status, 200);
+    EXPECT_NE(other.body.find("duplicate"), std::string::npos) << other.body;
+    EXPECT_EQ(query_rows(server->db(), "SELECT topic, topic_source, status FROM deliveries"),
+              "subscription/updated|path|accepted\n");
+    EXPECT_TRUE(eventually([&] {
+        return query_rows(server->db(), "SELECT status FROM customers") == "active\n";
+    })) << server->log();
+    EXPECT_EQ(query_int(server->db(), "SELECT count(*) FROM churn_events"), 0);
+}
+
+// Sent only to the wrong route, the delivery takes its body's topic and the row says so.
+TEST_F(IngestTest, ADeliveryOnTheWrongRouteTakesItsBodysTopicWithANote) {
+    start();
+    std::string body = example_payload("subscription_activated.2021-11.json");
+    body.insert(1, R"("type":"subscription/updated",)");
+    ASSERT_EQ(post_webhook(server->port(), "/webhooks/recharge/subscription/deleted", body).status, 200);
+    EXPECT_EQ(query_rows(server->db(), "SELECT topic, topic_source, status, reason FROM deliveries"),
+              "subscription/updated|inferred|accepted|topic subscription/updated from the signed "
+              "body's \"type\", where the path said subscription/deleted\n");
+}
+
 // An included object that cannot be decoded (a customer record without updated_at beside the
 // cancelled subscription) is left out, with a note in deliveries.reason; the delivery is
 // accepted and its churn recorded. Before, it was quarantined and the churn lost.

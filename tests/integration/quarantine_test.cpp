@@ -154,6 +154,21 @@ TEST_F(QuarantineTest, StoredWithoutATopicIsInferredOnReplay) {
               "71001|cancelled|voluntary\n");
 }
 
+// Quarantined with its route's topic (too deep to read the body), replayed: the topic its
+// signed body names wins, and the row's topic_source says it came from the body.
+TEST_F(QuarantineTest, AReplayTakesTheTopicTheBodyNames) {
+    std::string body = example_payload("subscription_cancelled.2021-11.json");
+    body.insert(1, R"("type":"subscription/updated",)");
+    int64_t id = post("/webhooks/recharge/subscription/deleted", body);
+    ASSERT_EQ(row(id, "status, topic, topic_source"), "quarantined|subscription/deleted|path\n");
+    auto fixed = quarantine({"replay", std::to_string(id), "--json-depth", "64"});
+    ASSERT_EQ(fixed.exit_code, 0) << fixed.out << fixed.err;
+    EXPECT_NE(fixed.out.find("accepted as subscription/updated"), std::string::npos) << fixed.out;
+    EXPECT_EQ(row(id, "status, topic, topic_source, reason"),
+              "accepted|subscription/updated|inferred|topic subscription/updated from the signed "
+              "body's \"type\", where the path said subscription/deleted\n");
+}
+
 TEST_F(QuarantineTest, UnknownTopicStillFailsAndReplayAllReportsEach) {
     int64_t unknown = post("/webhooks/recharge/spaceship/launched", "{\"subscription\":{}}");
     int64_t deep = post(kCancelledTarget, example_payload("subscription_cancelled.2021-11.json"));
