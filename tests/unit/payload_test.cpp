@@ -711,6 +711,26 @@ TEST(Fields, CustomerPaymentFlags) {
     EXPECT_EQ(c->payment_method_in_dunning, std::nullopt);
 }
 
+// A customer's flags are optional: a form that is not a flag is "not said" (nullopt), never
+// false; 2021-01's 0/1 and the string forms of false decode to false, not to "not said".
+TEST(Fields, CustomerFlagFormsOtherThanTrue) {
+    auto flags = [](const std::string& extra) {
+        return *decode_ok(cust(extra), "customer/updated").customer;
+    };
+    for (const char* json : {"2", "-1", "\"2\""}) {
+        const Customer c = flags(std::string(R"("has_valid_payment_method":)") + json +
+                                 R"(,"has_payment_method_in_dunning":)" + json);
+        EXPECT_EQ(c.has_valid_payment_method, std::nullopt) << json;
+        EXPECT_EQ(c.payment_method_in_dunning, std::nullopt) << json;
+    }
+    for (const char* json : {"0", "false", "\"0\"", "\"false\"", "\"FALSE\"", "\"False\""}) {
+        const Customer c = flags(std::string(R"("has_valid_payment_method":)") + json +
+                                 R"(,"has_card_error_in_dunning":)" + json);
+        EXPECT_EQ(c.has_valid_payment_method, false) << json;
+        EXPECT_EQ(c.payment_method_in_dunning, false) << json;
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Required fields and errors.
 
