@@ -300,6 +300,23 @@ TEST(Version, ChargeShape) {
     EXPECT_EQ(decode_ok(bare, "charge/updated").version, ApiVersion::Unknown);  // a tie
 }
 
+// Each charge signal is one vote. A charge carrying both customer forms (customer_id, a
+// 2021-01 vote, and a nested customer, a 2021-11 vote) is a tie that any one more signal
+// decides: the status's case, number_times_tried (2021-01), charge_attempts (2021-11).
+TEST(Version, EachChargeSignalBreaksATie) {
+    auto version = [](const std::string& extra) {
+        return decode_ok(R"({"charge":{"id":1,"customer_id":2,"customer":{"id":2},)"
+                         R"("updated_at":"2026-01-01",)" + extra + "}}",
+                         "charge/updated")
+            .version;
+    };
+    EXPECT_EQ(version(R"("status":"ERROR")"), ApiVersion::V2021_01);
+    EXPECT_EQ(version(R"("status":"error")"), ApiVersion::V2021_11);
+    EXPECT_EQ(version(R"("number_times_tried":1)"), ApiVersion::V2021_01);
+    EXPECT_EQ(version(R"("charge_attempts":1)"), ApiVersion::V2021_11);
+    EXPECT_EQ(version(R"("charge_attempts":null)"), ApiVersion::V2021_11);  // the key is the sign
+}
+
 TEST(Version, CustomerShape) {
     EXPECT_EQ(decode_ok(cust(R"("number_active_subscriptions":1)"), "customer/updated").version,
               ApiVersion::V2021_01);
