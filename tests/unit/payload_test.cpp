@@ -410,6 +410,20 @@ TEST(NumbersAsStrings, BadNumbersInOptionalFieldsAreIgnored) {
     EXPECT_EQ(q.subscription->expire_after_charges, std::nullopt);
 }
 
+// Counts are never negative: a negative quantity or attempt count is a bad value, ignored
+// like any other (quantity 0, attempts not said), not stored as sent.
+TEST(NumbersAsStrings, NegativeCountsAreIgnored) {
+    for (const char* q : {"-1", "\"-2\"", "-3.0"}) {
+        const auto p = decode_ok(sub(std::string(R"("quantity":)") + q), "subscription/updated");
+        EXPECT_EQ(p.subscription->quantity, 0) << q;
+    }
+    for (const char* extra : {R"("number_times_tried":-1)", R"("charge_attempts":-2)",
+                              R"("charge_attempts":"-3")"}) {
+        EXPECT_EQ(decode_ok(charge(extra), "charge/failed").charge->attempts, std::nullopt)
+            << extra;
+    }
+}
+
 TEST(Fields, SubscriptionStatuses) {
     const std::pair<const char*, SubscriptionStatus> cases[] = {
         {"ACTIVE", SubscriptionStatus::Active},       {"active", SubscriptionStatus::Active},
