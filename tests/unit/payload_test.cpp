@@ -840,6 +840,22 @@ TEST(Errors, AFloatIdFromTwoToTheFiftyThirdOnIsRefusedNotRounded) {
     EXPECT_EQ(integer.subscription->id, 9007199254740993);
 }
 
+// The same bound on the negative side: a float id of -2^53 or below is refused as not an
+// integer, never read (or cast out of range) as a negative number.
+TEST(Errors, AFloatIdFromMinusTwoToTheFiftyThirdDownIsRefusedNotRead) {
+    auto body = [](const char* id) {
+        return std::string(R"({"subscription":{"id":)") + id +
+               R"(,"customer_id":2,"updated_at":"2026-01-01"}})";
+    };
+    for (const char* id : {"-9007199254740992.0", "-1e300"}) {
+        EXPECT_EQ(decode_error(body(id), "subscription/updated"),
+                  "subscription.id missing or not an integer")
+            << id;
+    }
+    EXPECT_EQ(decode_error(body("-9007199254740990.0"), "subscription/updated"),
+              "subscription.id is not a positive integer");
+}
+
 TEST(Errors, ChargeRequiredFields) {
     EXPECT_EQ(decode_error(R"({"charge":{"customer_id":2,"updated_at":"2026-01-01"}})",
                            "charge/failed"),
