@@ -596,6 +596,22 @@ TEST(Fields, ChargeCustomerSources) {
     EXPECT_EQ(fallback.charge->email, "n@x.io");
 }
 
+// A 2021-01 charge may carry shopify_customer_id at its top level: that is its platform id,
+// and a nested customer without one (a tie-shaped charge) does not erase it.
+TEST(Fields, ChargeTopLevelShopifyCustomerId) {
+    EXPECT_EQ(decode_ok(charge(R"("shopify_customer_id":"7700003")"), "charge/failed")
+                  .charge->external_customer_id,
+              "7700003");
+    EXPECT_EQ(decode_ok(charge(R"("shopify_customer_id":7700003)"), "charge/failed")
+                  .charge->external_customer_id,
+              "7700003");
+    EXPECT_EQ(decode_ok(charge(R"("shopify_customer_id":"7700003","customer":{"id":2})"),
+                        "charge/failed")
+                  .charge->external_customer_id,
+              "7700003");
+    EXPECT_EQ(decode_ok(charge(), "charge/failed").charge->external_customer_id, std::nullopt);
+}
+
 TEST(Fields, ChargeAttemptsEitherName) {
     EXPECT_EQ(decode_ok(charge(R"("number_times_tried":3)"), "charge/failed").charge->attempts, 3);
     EXPECT_EQ(decode_ok(charge(R"("charge_attempts":4)"), "charge/failed").charge->attempts, 4);
