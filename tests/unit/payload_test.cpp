@@ -676,6 +676,21 @@ TEST(Fields, CustomerExternalId) {
     EXPECT_EQ(ext(R"("shopify_customer_id":[1])"), std::nullopt);
 }
 
+// Platform ids are opaque text: one beyond int64 kept whole, a flat external_customer_id
+// taken as it is, and shopify_customer_id (2021-01) first when a body carries both names.
+TEST(Fields, CustomerExternalIdOtherForms) {
+    auto ext = [](const std::string& extra) {
+        return decode_ok(cust(extra), "customer/updated").customer->external_customer_id;
+    };
+    EXPECT_EQ(ext(R"("shopify_customer_id":18446744073709551615)"), "18446744073709551615");
+    EXPECT_EQ(ext(R"("external_customer_id":{"ecommerce":18446744073709551615})"),
+              "18446744073709551615");
+    EXPECT_EQ(ext(R"("external_customer_id":"5550001")"), "5550001");
+    EXPECT_EQ(ext(R"("external_customer_id":5550001)"), "5550001");
+    EXPECT_EQ(ext(R"("external_customer_id":true)"), std::nullopt);
+    EXPECT_EQ(ext(R"("shopify_customer_id":"7","external_customer_id":{"ecommerce":"5"})"), "7");
+}
+
 TEST(Fields, CustomerStatus) {
     auto status = [](const std::string& extra) {
         return decode_ok(cust(extra), "customer/updated").customer->status;
