@@ -756,6 +756,42 @@ TEST(Fields, ChargeBillingAddress) {
     }
 }
 
+// When a body carries both names of one fact, the first-listed name wins: the 2021-01 name
+// for attempts, counts and dunning, and a customer's flat billing_* fields over a nested
+// billing_address (which only fills what the flat fields leave unsaid).
+TEST(Fields, BothNamesOfOneFactFirstNameWins) {
+    EXPECT_EQ(decode_ok(charge(R"("number_times_tried":3,"charge_attempts":4)"), "charge/failed")
+                  .charge->attempts,
+              3);
+    const auto c = decode_ok(cust(R"("number_active_subscriptions":1,)"
+                                  R"("subscriptions_active_count":2,)"
+                                  R"("number_subscriptions":3,"subscriptions_total_count":4,)"
+                                  R"("has_payment_method_in_dunning":true,)"
+                                  R"("has_card_error_in_dunning":false)"),
+                             "customer/updated")
+                       .customer;
+    EXPECT_EQ(c->active_subscriptions, 1);
+    EXPECT_EQ(c->total_subscriptions, 3);
+    EXPECT_EQ(c->payment_method_in_dunning, true);
+    const auto b = decode_ok(cust(R"("billing_country":"United States",)"
+                                  R"("billing_province":"California","billing_zip":"90404",)"
+                                  R"("billing_address":{"country_code":"CA",)"
+                                  R"("province":"Ontario","zip":"K1A 0B1"})"),
+                             "customer/updated")
+                       .customer;
+    EXPECT_EQ(b->billing_country, "United States");
+    EXPECT_EQ(b->billing_province, "California");
+    EXPECT_EQ(b->billing_zip, "90404");
+    const auto partial = decode_ok(cust(R"("billing_country":"United States",)"
+                                        R"("billing_address":{"country_code":"CA",)"
+                                        R"("province":"Ontario","zip":"K1A 0B1"})"),
+                                   "customer/updated")
+                             .customer;
+    EXPECT_EQ(partial->billing_country, "United States");
+    EXPECT_EQ(partial->billing_province, "Ontario");
+    EXPECT_EQ(partial->billing_zip, "K1A 0B1");
+}
+
 TEST(Fields, CustomerPaymentFlags) {
     auto c = decode_ok(
                  cust(R"("has_valid_payment_method":false,"has_payment_method_in_dunning":true)"),
