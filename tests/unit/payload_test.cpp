@@ -503,6 +503,16 @@ TEST(Fields, NextChargeIsTheDateInBothVersions) {
     EXPECT_EQ(next(R"("next_charge_scheduled_at":20261201)"), std::nullopt);
 }
 
+// Only a real date is cut to its first ten characters: dashes in the right places around
+// letters are another shape, kept as sent.
+TEST(Fields, NextChargeOfDateShapeButNotDigitsIsKept) {
+    auto next = [](const std::string& extra) {
+        return decode_ok(sub(extra), "subscription/updated").subscription->next_charge_scheduled_at;
+    };
+    EXPECT_EQ(next(R"("next_charge_scheduled_at":"YYYY-MM-DDT00:00:00")"), "YYYY-MM-DDT00:00:00");
+    EXPECT_EQ(next(R"("next_charge_scheduled_at":"2026-12-0xT00:00:00")"), "2026-12-0xT00:00:00");
+}
+
 TEST(Fields, BadOptionalTimestampsAreIgnored) {
     const auto p = decode_ok(sub(R"("cancelled_at":"2026-02-30T00:00:00","created_at":12345)"),
                              "subscription/cancelled");
