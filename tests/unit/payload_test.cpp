@@ -652,6 +652,16 @@ TEST(Fields, ChargeSubscriptionIds2021_11) {
     EXPECT_EQ(p.charge->subscription_ids, (std::vector<int64_t>{11, 14}));
 }
 
+// purchase_item_type compares like the other words Recharge sends, whatever the case.
+TEST(Fields, ChargePurchaseItemTypeAnyCase) {
+    const auto p = decode_ok(
+        charge(R"("line_items":[{"purchase_item_id":21,"purchase_item_type":"SUBSCRIPTION"},)"
+               R"({"purchase_item_id":22,"purchase_item_type":"Subscription"},)"
+               R"({"purchase_item_id":23,"purchase_item_type":"ONETIME"}])"),
+        "charge/paid");
+    EXPECT_EQ(p.charge->subscription_ids, (std::vector<int64_t>{21, 22}));
+}
+
 TEST(Fields, ChargeLineItemsOfTheWrongShape) {
     EXPECT_TRUE(decode_ok(charge(R"("line_items":{"subscription_id":7})"), "charge/paid")
                     .charge->subscription_ids.empty());
