@@ -1013,6 +1013,20 @@ TEST(IncludedObjects, MaxRetriesTopicMarksTheCharge) {
     EXPECT_FALSE(decode_ok(body, "subscription/updated").charge->max_retries_reached);
 }
 
+// Only charge/max_retries_reached marks the charge: the same action word on another
+// resource's topic (not a Recharge topic, but a URL can name it) marks nothing.
+TEST(IncludedObjects, MaxRetriesActionOnlyOnChargeTopics) {
+    const std::string body =
+        R"({"charge":{"id":2,"customer_id":3,"updated_at":"2026-01-01"},)"
+        R"("subscription":{"id":1,"customer_id":3,"updated_at":"2026-01-01"},)"
+        R"("customer":{"id":3,"updated_at":"2026-01-01"}})";
+    for (const char* t : {"subscription/max_retries_reached", "customer/max_retries_reached"}) {
+        const auto p = decode_ok(body, t);
+        ASSERT_TRUE(p.charge.has_value()) << t;
+        EXPECT_FALSE(p.charge->max_retries_reached) << t;
+    }
+}
+
 TEST(IncludedObjects, NonObjectExtraKeysAreSkipped) {
     const std::string body = R"({"charge":{"id":2,"customer_id":3,"updated_at":"2026-01-01"},)"
                              R"("customer":null,"subscription":"n/a","order":{"id":9}})";
