@@ -1036,6 +1036,22 @@ TEST(IncludedObjects, NonObjectExtraKeysAreSkipped) {
     EXPECT_FALSE(p.subscription.has_value());
 }
 
+// An extra top-level key that is not an object (null, a string, an array) is no included
+// object: skipped without a word in `ignored`, which reports objects that could not be
+// decoded.
+TEST(IncludedObjects, NonObjectExtraKeysAreNotReportedAsIgnored) {
+    const std::string body = R"({"charge":{"id":2,"customer_id":3,"updated_at":"2026-01-01"},)"
+                             R"("customer":null,"subscription":"n/a"})";
+    const auto p = decode_ok(body, "charge/paid");
+    EXPECT_TRUE(p.charge.has_value());
+    EXPECT_EQ(p.ignored, "");
+    const auto q = decode_ok(R"({"subscription":{"id":1,"customer_id":3,"updated_at":"2026-01-01"},)"
+                             R"("customer":[{"id":3}],"charge":7})",
+                             "subscription/updated");
+    EXPECT_TRUE(q.subscription.has_value());
+    EXPECT_EQ(q.ignored, "");
+}
+
 // An included object that cannot be decoded (a short customer record without updated_at) is
 // left out, saying why; the topic's own object, and so the churn it tells, is kept. Before,
 // the whole delivery was quarantined: a cancellation lost for a side record.
