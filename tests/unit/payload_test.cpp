@@ -539,6 +539,22 @@ TEST(Fields, EscapedNulInTextBecomesReplacementCharacter) {
     EXPECT_EQ(*plain.subscription->cancellation_reason, "a\x01" "b");
 }
 
+// Free-text fields are JSON strings: a number where text belongs is a wrong-typed field,
+// ignored, not turned into text.
+TEST(Fields, TextFieldsRefuseNumbers) {
+    const auto s = decode_ok(sub(R"("cancellation_reason":5,"email":7,"product_title":9)"),
+                             "subscription/cancelled")
+                       .subscription;
+    EXPECT_EQ(s->cancellation_reason, std::nullopt);
+    EXPECT_EQ(s->email, std::nullopt);
+    EXPECT_EQ(s->product_title, std::nullopt);
+    const auto c = decode_ok(charge(R"("error_type":7,"error":8,"email":9)"), "charge/failed").charge;
+    EXPECT_EQ(c->error_type, std::nullopt);
+    EXPECT_EQ(c->error, std::nullopt);
+    EXPECT_EQ(c->email, std::nullopt);
+    EXPECT_EQ(decode_ok(cust(R"("email":1)"), "customer/updated").customer->email, std::nullopt);
+}
+
 TEST(Fields, ChargeStatuses) {
     const std::pair<const char*, ChargeStatus> cases[] = {
         {"SUCCESS", ChargeStatus::Success},
