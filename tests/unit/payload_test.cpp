@@ -300,6 +300,23 @@ TEST(Version, ChargeShape) {
     EXPECT_EQ(decode_ok(bare, "charge/updated").version, ApiVersion::Unknown);  // a tie
 }
 
+// Each charge signal is one vote. A charge carrying both customer forms (customer_id, a
+// 2021-01 vote, and a nested customer, a 2021-11 vote) is a tie that any one more signal
+// decides: the status's case, number_times_tried (2021-01), charge_attempts (2021-11).
+TEST(Version, EachChargeSignalBreaksATie) {
+    auto version = [](const std::string& extra) {
+        return decode_ok(R"({"charge":{"id":1,"customer_id":2,"customer":{"id":2},)"
+                         R"("updated_at":"2026-01-01",)" + extra + "}}",
+                         "charge/updated")
+            .version;
+    };
+    EXPECT_EQ(version(R"("status":"ERROR")"), ApiVersion::V2021_01);
+    EXPECT_EQ(version(R"("status":"error")"), ApiVersion::V2021_11);
+    EXPECT_EQ(version(R"("number_times_tried":1)"), ApiVersion::V2021_01);
+    EXPECT_EQ(version(R"("charge_attempts":1)"), ApiVersion::V2021_11);
+    EXPECT_EQ(version(R"("charge_attempts":null)"), ApiVersion::V2021_11);  // the key is the sign
+}
+
 TEST(Version, CustomerShape) {
     EXPECT_EQ(decode_ok(cust(R"("number_active_subscriptions":1)"), "customer/updated").version,
               ApiVersion::V2021_01);
@@ -393,6 +410,20 @@ TEST(NumbersAsStrings, BadNumbersInOptionalFieldsAreIgnored) {
     EXPECT_EQ(q.subscription->expire_after_charges, std::nullopt);
 }
 
+// Counts are never negative: a negative quantity or attempt count is a bad value, ignored
+// like any other (quantity 0, attempts not said), not stored as sent.
+TEST(NumbersAsStrings, NegativeCountsAreIgnored) {
+    for (const char* q : {"-1", "\"-2\"", "-3.0"}) {
+        const auto p = decode_ok(sub(std::string(R"("quantity":)") + q), "subscription/updated");
+        EXPECT_EQ(p.subscription->quantity, 0) << q;
+    }
+    for (const char* extra : {R"("number_times_tried":-1)", R"("charge_attempts":-2)",
+                              R"("charge_attempts":"-3")"}) {
+        EXPECT_EQ(decode_ok(charge(extra), "charge/failed").charge->attempts, std::nullopt)
+            << extra;
+    }
+}
+
 TEST(Fields, SubscriptionStatuses) {
     const std::pair<const char*, SubscriptionStatus> cases[] = {
         {"ACTIVE", SubscriptionStatus::Active},       {"active", SubscriptionStatus::Active},
@@ -472,6 +503,16 @@ TEST(Fields, NextChargeIsTheDateInBothVersions) {
     EXPECT_EQ(next(R"("next_charge_scheduled_at":20261201)"), std::nullopt);
 }
 
+// Only a real date is cut to its first ten characters: dashes in the right places around
+// letters are another shape, kept as sent.
+TEST(Fields, NextChargeOfDateShapeButNotDigitsIsKept) {
+    auto next = [](const std::string& extra) {
+        return decode_ok(sub(extra), "subscription/updated").subscription->next_charge_scheduled_at;
+    };
+    EXPECT_EQ(next(R"("next_charge_scheduled_at":"YYYY-MM-DDT00:00:00")"), "YYYY-MM-DDT00:00:00");
+    EXPECT_EQ(next(R"("next_charge_scheduled_at":"2026-12-0xT00:00:00")"), "2026-12-0xT00:00:00");
+}
+
 TEST(Fields, BadOptionalTimestampsAreIgnored) {
     const auto p = decode_ok(sub(R"("cancelled_at":"2026-02-30T00:00:00","created_at":12345)"),
                              "subscription/cancelled");
@@ -496,6 +537,22 @@ TEST(Fields, EscapedNulInTextBecomesReplacementCharacter) {
     EXPECT_EQ(*p.subscription->cancellation_reason, "a\xEF\xBF\xBD" "b\xEF\xBF\xBD");
     const auto plain = decode_ok(sub(R"("cancellation_reason":"a\u0001b")"), "subscription/cancelled");
     EXPECT_EQ(*plain.subscription->cancellation_reason, "a\x01" "b");
+}
+
+// Free-text fields are JSON strings: a number where text belongs is a wrong-typed field,
+// ignored, not turned into text.
+TEST(Fields, TextFieldsRefuseNumbers) {
+    const auto s = decode_ok(sub(R"("cancellation_reason":5,"email":7,"product_title":9)"),
+                             "subscription/cancelled")
+                       .subscription;
+    EXPECT_EQ(s->cancellation_reason, std::nullopt);
+    EXPECT_EQ(s->email, std::nullopt);
+    EXPECT_EQ(s->product_title, std::nullopt);
+    const auto c = decode_ok(charge(R"("error_type":7,"error":8,"email":9)"), "charge/failed").charge;
+    EXPECT_EQ(c->error_type, std::nullopt);
+    EXPECT_EQ(c->error, std::nullopt);
+    EXPECT_EQ(c->email, std::nullopt);
+    EXPECT_EQ(decode_ok(cust(R"("email":1)"), "customer/updated").customer->email, std::nullopt);
 }
 
 TEST(Fields, ChargeStatuses) {
@@ -565,6 +622,22 @@ TEST(Fields, ChargeCustomerSources) {
     EXPECT_EQ(fallback.charge->email, "n@x.io");
 }
 
+// A 2021-01 charge may carry shopify_customer_id at its top level: that is its platform id,
+// and a nested customer without one (a tie-shaped charge) does not erase it.
+TEST(Fields, ChargeTopLevelShopifyCustomerId) {
+    EXPECT_EQ(decode_ok(charge(R"("shopify_customer_id":"7700003")"), "charge/failed")
+                  .charge->external_customer_id,
+              "7700003");
+    EXPECT_EQ(decode_ok(charge(R"("shopify_customer_id":7700003)"), "charge/failed")
+                  .charge->external_customer_id,
+              "7700003");
+    EXPECT_EQ(decode_ok(charge(R"("shopify_customer_id":"7700003","customer":{"id":2})"),
+                        "charge/failed")
+                  .charge->external_customer_id,
+              "7700003");
+    EXPECT_EQ(decode_ok(charge(), "charge/failed").charge->external_customer_id, std::nullopt);
+}
+
 TEST(Fields, ChargeAttemptsEitherName) {
     EXPECT_EQ(decode_ok(charge(R"("number_times_tried":3)"), "charge/failed").charge->attempts, 3);
     EXPECT_EQ(decode_ok(charge(R"("charge_attempts":4)"), "charge/failed").charge->attempts, 4);
@@ -593,6 +666,16 @@ TEST(Fields, ChargeSubscriptionIds2021_11) {
                R"({"purchase_item_id":-1,"purchase_item_type":"subscription"}])"),
         "charge/paid");
     EXPECT_EQ(p.charge->subscription_ids, (std::vector<int64_t>{11, 14}));
+}
+
+// purchase_item_type compares like the other words Recharge sends, whatever the case.
+TEST(Fields, ChargePurchaseItemTypeAnyCase) {
+    const auto p = decode_ok(
+        charge(R"("line_items":[{"purchase_item_id":21,"purchase_item_type":"SUBSCRIPTION"},)"
+               R"({"purchase_item_id":22,"purchase_item_type":"Subscription"},)"
+               R"({"purchase_item_id":23,"purchase_item_type":"ONETIME"}])"),
+        "charge/paid");
+    EXPECT_EQ(p.charge->subscription_ids, (std::vector<int64_t>{21, 22}));
 }
 
 TEST(Fields, ChargeLineItemsOfTheWrongShape) {
@@ -627,6 +710,21 @@ TEST(Fields, CustomerExternalId) {
     EXPECT_EQ(ext(R"("external_customer_id":{})"), std::nullopt);
     EXPECT_EQ(ext(R"("shopify_customer_id":null,"external_customer_id":{"ecommerce":"5"})"), "5");
     EXPECT_EQ(ext(R"("shopify_customer_id":[1])"), std::nullopt);
+}
+
+// Platform ids are opaque text: one beyond int64 kept whole, a flat external_customer_id
+// taken as it is, and shopify_customer_id (2021-01) first when a body carries both names.
+TEST(Fields, CustomerExternalIdOtherForms) {
+    auto ext = [](const std::string& extra) {
+        return decode_ok(cust(extra), "customer/updated").customer->external_customer_id;
+    };
+    EXPECT_EQ(ext(R"("shopify_customer_id":18446744073709551615)"), "18446744073709551615");
+    EXPECT_EQ(ext(R"("external_customer_id":{"ecommerce":18446744073709551615})"),
+              "18446744073709551615");
+    EXPECT_EQ(ext(R"("external_customer_id":"5550001")"), "5550001");
+    EXPECT_EQ(ext(R"("external_customer_id":5550001)"), "5550001");
+    EXPECT_EQ(ext(R"("external_customer_id":true)"), std::nullopt);
+    EXPECT_EQ(ext(R"("shopify_customer_id":"7","external_customer_id":{"ecommerce":"5"})"), "7");
 }
 
 TEST(Fields, CustomerStatus) {
@@ -694,6 +792,42 @@ TEST(Fields, ChargeBillingAddress) {
     }
 }
 
+// When a body carries both names of one fact, the first-listed name wins: the 2021-01 name
+// for attempts, counts and dunning, and a customer's flat billing_* fields over a nested
+// billing_address (which only fills what the flat fields leave unsaid).
+TEST(Fields, BothNamesOfOneFactFirstNameWins) {
+    EXPECT_EQ(decode_ok(charge(R"("number_times_tried":3,"charge_attempts":4)"), "charge/failed")
+                  .charge->attempts,
+              3);
+    const auto c = decode_ok(cust(R"("number_active_subscriptions":1,)"
+                                  R"("subscriptions_active_count":2,)"
+                                  R"("number_subscriptions":3,"subscriptions_total_count":4,)"
+                                  R"("has_payment_method_in_dunning":true,)"
+                                  R"("has_card_error_in_dunning":false)"),
+                             "customer/updated")
+                       .customer;
+    EXPECT_EQ(c->active_subscriptions, 1);
+    EXPECT_EQ(c->total_subscriptions, 3);
+    EXPECT_EQ(c->payment_method_in_dunning, true);
+    const auto b = decode_ok(cust(R"("billing_country":"United States",)"
+                                  R"("billing_province":"California","billing_zip":"90404",)"
+                                  R"("billing_address":{"country_code":"CA",)"
+                                  R"("province":"Ontario","zip":"K1A 0B1"})"),
+                             "customer/updated")
+                       .customer;
+    EXPECT_EQ(b->billing_country, "United States");
+    EXPECT_EQ(b->billing_province, "California");
+    EXPECT_EQ(b->billing_zip, "90404");
+    const auto partial = decode_ok(cust(R"("billing_country":"United States",)"
+                                        R"("billing_address":{"country_code":"CA",)"
+                                        R"("province":"Ontario","zip":"K1A 0B1"})"),
+                                   "customer/updated")
+                             .customer;
+    EXPECT_EQ(partial->billing_country, "United States");
+    EXPECT_EQ(partial->billing_province, "Ontario");
+    EXPECT_EQ(partial->billing_zip, "K1A 0B1");
+}
+
 TEST(Fields, CustomerPaymentFlags) {
     auto c = decode_ok(
                  cust(R"("has_valid_payment_method":false,"has_payment_method_in_dunning":true)"),
@@ -709,6 +843,26 @@ TEST(Fields, CustomerPaymentFlags) {
     c = decode_ok(cust(R"("has_valid_payment_method":"maybe")"), "customer/updated").customer;
     EXPECT_EQ(c->has_valid_payment_method, std::nullopt);
     EXPECT_EQ(c->payment_method_in_dunning, std::nullopt);
+}
+
+// A customer's flags are optional: a form that is not a flag is "not said" (nullopt), never
+// false; 2021-01's 0/1 and the string forms of false decode to false, not to "not said".
+TEST(Fields, CustomerFlagFormsOtherThanTrue) {
+    auto flags = [](const std::string& extra) {
+        return *decode_ok(cust(extra), "customer/updated").customer;
+    };
+    for (const char* json : {"2", "-1", "\"2\""}) {
+        const Customer c = flags(std::string(R"("has_valid_payment_method":)") + json +
+                                 R"(,"has_payment_method_in_dunning":)" + json);
+        EXPECT_EQ(c.has_valid_payment_method, std::nullopt) << json;
+        EXPECT_EQ(c.payment_method_in_dunning, std::nullopt) << json;
+    }
+    for (const char* json : {"0", "false", "\"0\"", "\"false\"", "\"FALSE\"", "\"False\""}) {
+        const Customer c = flags(std::string(R"("has_valid_payment_method":)") + json +
+                                 R"(,"has_card_error_in_dunning":)" + json);
+        EXPECT_EQ(c.has_valid_payment_method, false) << json;
+        EXPECT_EQ(c.payment_method_in_dunning, false) << json;
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -789,6 +943,22 @@ TEST(Errors, AFloatIdFromTwoToTheFiftyThirdOnIsRefusedNotRounded) {
     EXPECT_EQ(integer.subscription->id, 9007199254740993);
 }
 
+// The same bound on the negative side: a float id of -2^53 or below is refused as not an
+// integer, never read (or cast out of range) as a negative number.
+TEST(Errors, AFloatIdFromMinusTwoToTheFiftyThirdDownIsRefusedNotRead) {
+    auto body = [](const char* id) {
+        return std::string(R"({"subscription":{"id":)") + id +
+               R"(,"customer_id":2,"updated_at":"2026-01-01"}})";
+    };
+    for (const char* id : {"-9007199254740992.0", "-1e300"}) {
+        EXPECT_EQ(decode_error(body(id), "subscription/updated"),
+                  "subscription.id missing or not an integer")
+            << id;
+    }
+    EXPECT_EQ(decode_error(body("-9007199254740990.0"), "subscription/updated"),
+              "subscription.id is not a positive integer");
+}
+
 TEST(Errors, ChargeRequiredFields) {
     EXPECT_EQ(decode_error(R"({"charge":{"customer_id":2,"updated_at":"2026-01-01"}})",
                            "charge/failed"),
@@ -859,6 +1029,20 @@ TEST(IncludedObjects, MaxRetriesTopicMarksTheCharge) {
     EXPECT_FALSE(decode_ok(body, "subscription/updated").charge->max_retries_reached);
 }
 
+// Only charge/max_retries_reached marks the charge: the same action word on another
+// resource's topic (not a Recharge topic, but a URL can name it) marks nothing.
+TEST(IncludedObjects, MaxRetriesActionOnlyOnChargeTopics) {
+    const std::string body =
+        R"({"charge":{"id":2,"customer_id":3,"updated_at":"2026-01-01"},)"
+        R"("subscription":{"id":1,"customer_id":3,"updated_at":"2026-01-01"},)"
+        R"("customer":{"id":3,"updated_at":"2026-01-01"}})";
+    for (const char* t : {"subscription/max_retries_reached", "customer/max_retries_reached"}) {
+        const auto p = decode_ok(body, t);
+        ASSERT_TRUE(p.charge.has_value()) << t;
+        EXPECT_FALSE(p.charge->max_retries_reached) << t;
+    }
+}
+
 TEST(IncludedObjects, NonObjectExtraKeysAreSkipped) {
     const std::string body = R"({"charge":{"id":2,"customer_id":3,"updated_at":"2026-01-01"},)"
                              R"("customer":null,"subscription":"n/a","order":{"id":9}})";
@@ -866,6 +1050,22 @@ TEST(IncludedObjects, NonObjectExtraKeysAreSkipped) {
     EXPECT_TRUE(p.charge.has_value());
     EXPECT_FALSE(p.customer.has_value());
     EXPECT_FALSE(p.subscription.has_value());
+}
+
+// An extra top-level key that is not an object (null, a string, an array) is no included
+// object: skipped without a word in `ignored`, which reports objects that could not be
+// decoded.
+TEST(IncludedObjects, NonObjectExtraKeysAreNotReportedAsIgnored) {
+    const std::string body = R"({"charge":{"id":2,"customer_id":3,"updated_at":"2026-01-01"},)"
+                             R"("customer":null,"subscription":"n/a"})";
+    const auto p = decode_ok(body, "charge/paid");
+    EXPECT_TRUE(p.charge.has_value());
+    EXPECT_EQ(p.ignored, "");
+    const auto q = decode_ok(R"({"subscription":{"id":1,"customer_id":3,"updated_at":"2026-01-01"},)"
+                             R"("customer":[{"id":3}],"charge":7})",
+                             "subscription/updated");
+    EXPECT_TRUE(q.subscription.has_value());
+    EXPECT_EQ(q.ignored, "");
 }
 
 // An included object that cannot be decoded (a short customer record without updated_at) is
