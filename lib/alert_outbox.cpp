@@ -119,9 +119,12 @@ AlertOutbox::AlertOutbox(std::vector<AlertRoute> routes, Clock clock, IdSource i
 AlertOutbox::~AlertOutbox() = default;
 
 void AlertOutbox::prepare(sql::Database& db) {
-    if (db_ != &db) {
+    // By serial, not address: a connection opened where a closed one was must not find that
+    // one's statements (they would write outside this connection's transaction).
+    if (!db_ || db_serial_ != db.serial()) {
         st_ = std::make_unique<Statements>(db);
         db_ = &db;
+        db_serial_ = db.serial();
     }
 }
 

@@ -140,6 +140,7 @@ private:
     Clock clock_;
     IdSource ids_;
     sql::Database* db_ = nullptr;
+    uint64_t db_serial_ = 0;  // db_->serial() when st_ was prepared
     std::unique_ptr<Statements> st_;
     std::atomic<bool> inserted_{false};
 };

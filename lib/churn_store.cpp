@@ -283,6 +283,7 @@ ChurnStore::~ChurnStore() = default;
 
 void ChurnStore::prepare(sql::Database& db) {
     db_ = &db;
+    db_serial_ = db.serial();
     st_ = std::make_unique<Statements>(db);
     derived_with_ = derived_rules_version(db);  // nothing derived yet: this version's
 }
@@ -358,7 +359,7 @@ void record_auto_churn_days(sql::Database& db, std::optional<int64_t> days) {
 }
 
 void ChurnStore::apply(sql::Database& db, int64_t delivery_id, const Delivery& d) {
-    if (db_ != &db) prepare(db);
+    if (!prepared_for(db)) prepare(db);
     // A delivery whose rules fail is rolled back to its savepoint: so are its counts.
     const std::size_t counted_before = uncommitted_.size();
     try {
@@ -418,7 +419,7 @@ void ChurnStore::maintain(sql::Database& db) {
         mark_dropped_uncommitted_ = true;  // done once committed (finished)
         return;
     }
-    if (db_ != &db) prepare(db);
+    if (!prepared_for(db)) prepare(db);
     const Micros now = clock_();
     const Micros wait = *policy_.auto_churn_after_max_retries_days * 86400 * kMicrosPerSecond;
     // Only the charges whose moment came since the last pass (service_state

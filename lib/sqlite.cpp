@@ -1,5 +1,6 @@
 #include "sqlite.h"
 
+#include <atomic>
 #include <new>
 
 #include "wal_batching_vfs.h"
@@ -115,6 +116,8 @@ std::string unwritable_directory_message(const std::string& db_file, bool exists
 }
 
 Database::Database(const std::string& path, OpenMode mode, int busy_timeout_ms) : path_(path) {
+    static std::atomic<uint64_t> next_serial{1};
+    serial_ = next_serial.fetch_add(1, std::memory_order_relaxed);
     register_wal_batching_vfs();      // the default VFS from now on
     int flags = SQLITE_OPEN_NOMUTEX;  // each connection is used by one thread at a time
     flags |= mode == OpenMode::ReadOnly ? SQLITE_OPEN_READONLY

@@ -76,6 +76,9 @@ public:
     int64_t last_insert_rowid() const;
     int changes() const;
     sqlite3* handle() const { return db_; }
+    // Unique to this connection in the process, never reused: a statement cache keyed by it
+    // cannot mistake a new connection for a closed one opened at the same address.
+    uint64_t serial() const { return serial_; }
     const std::string& path() const { return path_; }
     // How long a statement waits for another connection's lock before SQLITE_BUSY.
     int busy_timeout() const { return busy_timeout_ms_; }
@@ -106,6 +109,7 @@ public:
 
 private:
     sqlite3* db_ = nullptr;
+    uint64_t serial_ = 0;
     std::string path_;
     int busy_timeout_ms_ = 0;
     std::unique_ptr<RowsModule> rows_module_;  // registered on first run_over

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <new>
+
 #include <functional>
 #include <future>
 #include <set>
@@ -344,6 +346,35 @@ TEST(AlertOutbox, AClaimFailsOnAWithdrawnAlert) {
     int64_t id = query_int(db, "SELECT id FROM alerts_outbox");
     EXPECT_FALSE(claim_alert(conn, id, kNow));
     EXPECT_EQ(first_text(conn, "SELECT last_attempt_us IS NULL FROM alerts_outbox"), "1");
+}
+
+// A connection opened at the address of one closed before (as the allocator may hand out)
+// gets statements of its own. It used to find the closed one's: its alert rows went through
+// that connection, outside this one's transaction (waiting on its lock: SQLITE_BUSY), and
+// the tests that fed one outbox through several writers failed now and then.
+TEST(AlertOutbox, AConnectionAtAClosedOnesAddressGetsStatementsOfItsOwn) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    AlertOutbox outbox({{"http://a.example/hook", true, true, true}}, [] { return kNow; });
+    feed(db, brief_churn(7), outbox);
+    const int64_t episode = query_int(db, "SELECT id FROM churn_events WHERE customer_id = 7");
+    const int64_t rows = query_int(db, "SELECT count(*) FROM alerts_outbox");
+    CustomerOutcome c;
+    c.customer_id = 7;
+    ChurnEpisode e;
+    e.churned_at = kNow;
+    alignas(sql::Database) unsigned char storage[sizeof(sql::Database)];
+    for (int round = 0; round < 2; ++round) {
+        auto* conn = new (storage) sql::Database(db, sql::OpenMode::ReadWrite, 200);
+        {
+            sql::Transaction txn(*conn);
+            EXPECT_NO_THROW(outbox.on_churned(*conn, episode, c, e)) << "round " << round;
+            EXPECT_EQ(first_text(*conn, "SELECT count(*) FROM alerts_outbox"), std::to_string(rows + 1))
+                << "round " << round;
+        }  // rolled back: the row goes with the transaction it was written in
+        conn->~Database();
+        EXPECT_EQ(query_int(db, "SELECT count(*) FROM alerts_outbox"), rows) << "round " << round;
+    }
 }
 
 // The reactivated_at in an alert's payload ("null" when absent).

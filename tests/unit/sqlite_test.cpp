@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <new>
 
 #include "sqlite.h"
 #include "test_support.h"
@@ -83,6 +84,21 @@ TEST_F(SavepointTest, PreparedOutsideATransactionCommitsOnRelease) {
 // A file the process may not write: SQLite would open it read-only without a word, and the
 // service would start and then fail every write. The open itself now fails, saying why.
 // (Run as root, the check happens in a child that gives up root first.)
+// Each connection has a serial of its own, also one opened where a closed one was: a cache
+// of prepared statements keyed by address would take the new one for the old.
+TEST(Database, ASerialIsNeverReusedEvenAtTheSameAddress) {
+    TempDir dir;
+    alignas(sql::Database) unsigned char storage[sizeof(sql::Database)];
+    auto* first = new (storage) sql::Database(dir.file("a.db"));
+    const uint64_t serial = first->serial();
+    first->~Database();
+    auto* second = new (storage) sql::Database(dir.file("a.db"));
+    EXPECT_EQ(static_cast<void*>(second), static_cast<void*>(first));
+    EXPECT_NE(second->serial(), serial);
+    EXPECT_NE(second->serial(), 0u);
+    second->~Database();
+}
+
 TEST(Database, RefusesToOpenForWritingAFileItCannotWrite) {
     TempDir dir;
     const std::string path = dir.file("ro.db");
