@@ -696,6 +696,55 @@ TEST(ChurnStore, ViewsCountTheScenario) {
               "2|3\n");
 }
 
+// A late fact moves a customer's first episode later, still before its second: each keeps
+// its id (a row with the same churned_at first, then the rows left in order), live and after
+// a rebuild. Pairing an episode with the first row at or after its new time gave the moved
+// episode its successor's id, and the successor the moved one's.
+TEST(ChurnStore, AnEpisodeMovedLaterKeepsItsIdBesideTheNextOne) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    auto created = [](int64_t id, const std::string& at) {
+        return TestDelivery{"subscription/created",
+                            subscription_json({.id = id, .customer_id = 1, .updated_at = at, .created_at = at})};
+    };
+    auto cancelled = [](int64_t id, const std::string& start, const std::string& end) {
+        return TestDelivery{"subscription/cancelled",
+                            subscription_json({.id = id, .customer_id = 1, .status = "cancelled",
+                                               .updated_at = end, .created_at = start, .cancelled_at = end})};
+    };
+    feed(db, {created(11, iso(1, 1)), cancelled(11, iso(1, 1), iso(3, 1)),  // churned March 1
+              created(12, iso(3, 10)), cancelled(12, iso(3, 10), iso(4, 1))});  // back, churned April 1
+    const char* sql = "SELECT id, churned_at, reactivated_at FROM churn_events ORDER BY churned_at";
+    ASSERT_EQ(query_rows(db, sql), "1|2026-03-01 10:00:00|2026-03-10 10:00:00\n2|2026-04-01 10:00:00|NULL\n");
+    // Late: a subscription seen only cancelled, active from February 1 to March 5.
+    feed(db, {cancelled(13, iso(2, 1), iso(3, 5))});
+    const std::string expected = "1|2026-03-05 10:00:00|2026-03-10 10:00:00\n2|2026-04-01 10:00:00|NULL\n";
+    EXPECT_EQ(query_rows(db, sql), expected);
+    rebuild_db(db);
+    EXPECT_EQ(query_rows(db, sql), expected);
+}
+
+// churn_events.delivery_id names the delivery of the version that showed the end first: a
+// late delivery of an earlier version of the cancellation takes the episode over though
+// nothing else of it changes, live as in a rebuild.
+TEST(ChurnStore, AnEarlierVersionOfTheEndArrivingLateTakesTheEpisodesDelivery) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    auto cancelled = [](const std::string& topic, const std::string& at) {
+        return TestDelivery{topic, subscription_json({.id = 70, .customer_id = 7, .status = "cancelled", .updated_at = at,
+                                                      .created_at = iso(1, 1), .cancelled_at = iso(3, 1)})};
+    };
+    feed(db, {{"subscription/created",
+               subscription_json({.id = 70, .customer_id = 7, .updated_at = iso(1, 1), .created_at = iso(1, 1)})},
+              cancelled("subscription/updated", iso(3, 2))});
+    const char* sql = "SELECT e.churned_at, d.topic FROM churn_events e JOIN deliveries d ON d.id = e.delivery_id";
+    ASSERT_EQ(query_rows(db, sql), "2026-03-01 10:00:00|subscription/updated\n");
+    feed(db, {cancelled("subscription/cancelled", iso(3, 1))});
+    EXPECT_EQ(query_rows(db, sql), "2026-03-01 10:00:00|subscription/cancelled\n");
+    rebuild_db(db);
+    EXPECT_EQ(query_rows(db, sql), "2026-03-01 10:00:00|subscription/cancelled\n");
+}
+
 }  // namespace
 
 namespace {
