@@ -745,6 +745,92 @@ TEST(ChurnStore, AnEarlierVersionOfTheEndArrivingLateTakesTheEpisodesDelivery) {
     EXPECT_EQ(query_rows(db, sql), "2026-03-01 10:00:00|subscription/cancelled\n");
 }
 
+// A charge/paid whose nested customer names `email` (and, when given, the platform id).
+TestDelivery charge_naming(int64_t id, int64_t customer, const std::string& at, const std::string& email,
+                           std::optional<std::string> external_id = std::nullopt) {
+    std::string body = charge_json({.id = id, .customer_id = customer, .updated_at = at});
+    const std::string from = "\"email\":\"someone@example.com\"}";
+    std::string to = "\"email\":\"" + email + "\"";
+    if (external_id) to += ",\"external_customer_id\":{\"ecommerce\":\"" + *external_id + "\"}";
+    body.replace(body.find(from), from.size(), to + "}");
+    return {"charge/paid", body};
+}
+
+// customers.email: the latest address any payload of the customer carries (a subscription's,
+// a charge's, the customer record's), by business time whatever the arrival; the customer
+// record's own at a tie; an empty one names none.
+TEST(ChurnStore, TheEmailIsTheLatestOneCarriedAndTheRecordsOwnAtATie) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    std::string subscription = subscription_json({.id = 30, .customer_id = 3, .updated_at = iso(3, 1)});
+    subscription.replace(subscription.find("\"address_id\":1,"), 15,
+                         "\"address_id\":1,\"email\":\"subscription@example.com\",");  // 2021-01 carries it
+    feed(db, {// 1: a charge newer than the record; the newest charge (arriving first) names none.
+              charge_naming(12, 1, iso(4, 1), ""),
+              {"customer/updated", customer_json({.id = 1, .updated_at = iso(2, 1), .email = "record@example.com"})},
+              charge_naming(11, 1, iso(3, 1), "charge@example.com"),
+              // 2: the record and a charge in the same second.
+              charge_naming(21, 2, iso(3, 1), "charge@example.com"),
+              {"customer/updated", customer_json({.id = 2, .updated_at = iso(3, 1), .email = "record@example.com"})},
+              // 3: a subscription newer than the charge.
+              charge_naming(31, 3, iso(2, 1), "charge@example.com"),
+              {"subscription/created", subscription}});
+    const std::string expected = "1|charge@example.com\n2|record@example.com\n3|subscription@example.com\n";
+    EXPECT_EQ(query_rows(db, "SELECT id, email FROM customers ORDER BY id"), expected);
+    rebuild_db(db);
+    EXPECT_EQ(query_rows(db, "SELECT id, email FROM customers ORDER BY id"), expected);
+}
+
+// customers.external_customer_id: the customer record's; for a customer seen only through
+// charges (2021-11 charges nest it), the latest charge's that names one, whatever the arrival.
+TEST(ChurnStore, TheExternalCustomerIdIsTheRecordsElseTheLatestChargesThatNamesOne) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    feed(db, {{"customer/updated", customer_json({.id = 1, .updated_at = iso(2, 1)})},  // names 555
+              charge_naming(11, 1, iso(3, 1), "someone@example.com", "777"),
+              charge_naming(23, 2, iso(5, 1), "someone@example.com"),  // the latest, names none
+              charge_naming(22, 2, iso(4, 1), "someone@example.com", "888"),
+              charge_naming(21, 2, iso(3, 1), "someone@example.com", "111")});
+    const std::string expected = "1|555\n2|888\n";
+    EXPECT_EQ(query_rows(db, "SELECT id, external_customer_id FROM customers ORDER BY id"), expected);
+    rebuild_db(db);
+    EXPECT_EQ(query_rows(db, "SELECT id, external_customer_id FROM customers ORDER BY id"), expected);
+}
+
+// The customer record's fields on the customers row (Recharge's count, the payment method,
+// the address) are its latest version's, by business time whatever the arrival.
+TEST(ChurnStore, TheCustomerRowTakesTheRecordsLatestVersion) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    feed(db, {{"customer/updated", customer_json({.id = 1, .updated_at = iso(2, 1), .active_count = 2,
+                                                  .in_dunning = false, .valid_payment_method = true})},
+              {"customer/updated", customer_json({.id = 1, .updated_at = iso(1, 1), .active_count = 1,
+                                                  .in_dunning = true, .valid_payment_method = false})}});
+    EXPECT_EQ(query_rows(db, "SELECT reported_active_subscriptions, payment_method_in_dunning,"
+                             " has_valid_payment_method FROM customers WHERE id = 1"),
+              "2|0|1\n");
+}
+
+// An empty billing_country on the customer record names no country: the address is then
+// the latest charge's that names one. A record naming no country and no charge naming one:
+// the record's province and zip.
+TEST(ChurnStore, AnEmptyBillingCountryOnTheCustomerRecordNamesNone) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    feed(db, {{"customer/updated", R"({"customer":{"id":1,"email":"a@example.com","status":"ACTIVE",)"
+                                   R"("billing_country":"","billing_province":"","billing_zip":"",)"
+                                   R"("updated_at":"2026-01-01T00:00:00"}})"},
+              {"charge/paid", R"({"charge":{"id":11,"customer":{"id":1},"status":"success",)"
+                              R"("billing_address":{"country_code":"FR","zip":"75001"},)"
+                              R"("updated_at":"2026-02-01T00:00:00+00:00"}})"},
+              {"customer/updated", R"({"customer":{"id":2,"email":"b@example.com","status":"ACTIVE",)"
+                                   R"("billing_province":"Berlin","billing_zip":"10115",)"
+                                   R"("updated_at":"2026-01-01T00:00:00"}})"}});
+    EXPECT_EQ(query_rows(db, "SELECT id, billing_country, billing_province, billing_zip, billing_country_code"
+                             " FROM customers ORDER BY id"),
+              "1|FR|NULL|75001|FR\n2|NULL|Berlin|10115|NULL\n");
+}
+
 }  // namespace
 
 namespace {
