@@ -831,6 +831,63 @@ TEST(ChurnStore, AnEmptyBillingCountryOnTheCustomerRecordNamesNone) {
               "1|FR|NULL|75001|FR\n2|NULL|Berlin|10115|NULL\n");
 }
 
+// Every column of a subscription's row and of a charge's, each from its own field. (The
+// tests that compare the live rows with a rebuild's cannot see a column written from the
+// wrong field: both paths write the rows alike.)
+TEST(ChurnStore, TheSubscriptionAndChargeRowsTakeEachColumnFromItsField) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    std::string cancelled = subscription_json({.id = 31, .customer_id = 3, .status = "cancelled",
+                                               .updated_at = iso(4, 2), .created_at = iso(1, 1),
+                                               .cancelled_at = iso(4, 1), .expire_after = 3});
+    cancelled.replace(cancelled.find("\"price\":"), 8, "\"next_charge_scheduled_at\":\"2026-05-01\",\"price\":");
+    std::string failed = charge_json({.id = 302, .customer_id = 3, .status = "error", .updated_at = iso(3, 2),
+                                      .error_type = "CARD_DECLINED", .subscription_ids = {31, 32}, .attempts = 2});
+    failed.replace(failed.find("\"error_type\":"), 13, "\"error\":\"Card declined.\",\"error_type\":");
+    failed.replace(failed.find("\"updated_at\":"), 13, "\"processed_at\":\"2026-03-02T09:00:00+00:00\",\"updated_at\":");
+    feed(db, {{"subscription/created", subscription_json({.id = 31, .customer_id = 3, .updated_at = iso(1, 1),
+                                                          .created_at = iso(1, 1), .expire_after = 3})},
+              {"subscription/created", subscription_json({.id = 32, .customer_id = 3, .updated_at = iso(1, 1),
+                                                          .created_at = iso(1, 1)})},
+              {"charge/paid", charge_json({.id = 301, .customer_id = 3, .updated_at = iso(2, 1), .subscription_ids = {31}})},
+              {"charge/failed", failed},
+              {"subscription/cancelled", cancelled}});
+    EXPECT_EQ(query_rows(db, "SELECT id, customer_id, status, cancelled_at, cancellation_reason,"
+                             " expire_after_specific_number_of_charges, charges_counted, ended_by_expiry,"
+                             " max_retries_reached, next_charge_scheduled_at, price, quantity, product_title,"
+                             " created_at, updated_at FROM subscriptions WHERE id = 31"),
+              "31|3|cancelled|2026-04-01 10:00:00|other|3|1|0|0|2026-05-01|24.00|1|Coffee|"
+              "2026-01-01 10:00:00|2026-04-02 10:00:00\n");
+    EXPECT_EQ(query_rows(db, "SELECT id, customer_id, subscription_ids, status, error_type, error, attempts,"
+                             " max_retries_reached, total_price, created_at, processed_at, updated_at"
+                             " FROM charges WHERE id = 302"),
+              "302|3|31,32|error|CARD_DECLINED|Card declined.|2|0|24.00|2026-01-01 00:00:00|"
+              "2026-03-02 09:00:00|2026-03-02 10:00:00\n");
+}
+
+// max_retries_reached on a subscription's row and on a charge's: whether any of its versions
+// reached max retries, not only the latest (a later update need not repeat it: a charge's
+// flag may come from its charge/max_retries_reached topic alone).
+TEST(ChurnStore, MaxRetriesReachedStaysOnTheRowsAfterALaterVersionWithout) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    feed(db, {{"subscription/created", subscription_json({.id = 41, .customer_id = 4, .updated_at = iso(1, 1),
+                                                          .created_at = iso(1, 1)})},
+              {"subscription/updated", subscription_json({.id = 41, .customer_id = 4, .updated_at = iso(2, 2),
+                                                          .created_at = iso(1, 1), .max_retries_reached = true})},
+              {"subscription/cancelled", subscription_json({.id = 41, .customer_id = 4, .status = "cancelled",
+                                                            .updated_at = iso(2, 3), .created_at = iso(1, 1),
+                                                            .cancelled_at = iso(2, 3)})},
+              {"charge/max_retries_reached",
+               charge_json({.id = 401, .customer_id = 4, .status = "error", .updated_at = iso(2, 1),
+                            .error_type = "CARD_DECLINED", .subscription_ids = {41}, .attempts = 7})},
+              {"charge/updated",
+               charge_json({.id = 401, .customer_id = 4, .status = "error", .updated_at = iso(2, 4),
+                            .error_type = "CARD_DECLINED", .subscription_ids = {41}, .attempts = 7})}});
+    EXPECT_EQ(query_rows(db, "SELECT id, max_retries_reached FROM subscriptions"), "41|1\n");
+    EXPECT_EQ(query_rows(db, "SELECT id, max_retries_reached FROM charges"), "401|1\n");
+}
+
 }  // namespace
 
 namespace {
