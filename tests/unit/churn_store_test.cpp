@@ -8,6 +8,7 @@
 #include <future>
 #include <random>
 #include <set>
+#include <stdexcept>
 #include <thread>
 
 #include <sqlite3.h>
@@ -886,6 +887,44 @@ TEST(ChurnStore, MaxRetriesReachedStaysOnTheRowsAfterALaterVersionWithout) {
                             .error_type = "CARD_DECLINED", .subscription_ids = {41}, .attempts = 7})}});
     EXPECT_EQ(query_rows(db, "SELECT id, max_retries_reached FROM subscriptions"), "41|1\n");
     EXPECT_EQ(query_rows(db, "SELECT id, max_retries_reached FROM charges"), "401|1\n");
+}
+
+// A listener that fails when told of a churn (here the first time) fails that delivery's
+// rules: the projection rolls the delivery back and quarantines it, and what it counted goes
+// with it, though the transaction around it commits.
+class FailsOnTheFirstChurn : public EpisodeListener {
+public:
+    void on_churned(sql::Database&, int64_t, const CustomerOutcome&, const ChurnEpisode&) override {
+        if (!failed_) {
+            failed_ = true;
+            throw std::runtime_error("listener failed");
+        }
+    }
+    void on_reactivated(sql::Database&, int64_t, const CustomerOutcome&, const ChurnEpisode&) override {}
+
+private:
+    bool failed_ = false;
+};
+
+TEST(ChurnStore, ADeliveryWhoseRulesFailCountsNothing) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    Metrics metrics;
+    {
+        ChurnStore churn(RulesPolicy{}, &metrics);
+        FailsOnTheFirstChurn listener;
+        churn.set_listener(&listener);
+        Writer writer(db, WriterOptions{}, &churn);
+        for (const auto& td : churns({7, 8})) {
+            std::promise<void> done;
+            ASSERT_TRUE(writer.submit(make_delivery(td), [&](const WriteResult&) { done.set_value(); }));
+            done.get_future().wait();
+        }
+        writer.stop();
+    }
+    EXPECT_EQ(query_rows(db, "SELECT customer_id FROM churn_events"), "8\n");
+    EXPECT_EQ(query_int(db, "SELECT count(*) FROM deliveries WHERE status = 'quarantined'"), 1);
+    EXPECT_EQ(metrics.value("churnwatch_churn_events_total", {{"reason", "cancelled"}, {"category", "voluntary"}}), 1);
 }
 
 }  // namespace
