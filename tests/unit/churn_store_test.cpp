@@ -1150,4 +1150,84 @@ TEST(ChurnStoreMaintenance, WithoutThePolicyMaintenanceChangesNothing) {
     EXPECT_EQ(query_int(db, "SELECT count(*) FROM churn_events"), 0);
 }
 
+// A pass judges the charges due by its time, that time included (the rules churn at the
+// charge's time plus the days): the next pass starts after it, so a charge due exactly at a
+// pass and left out by it would never be judged.
+TEST(ChurnStoreMaintenance, AChargeDueExactlyAtThePassIsJudgedByIt) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    feed(db, unpaid_customer());  // customer 90: max retries June 1, due June 8 00:00
+    RulesPolicy policy;
+    policy.auto_churn_after_max_retries_days = 7;
+    for (Micros now : {june(8), june(8) + 600 * kMicrosPerSecond}) {
+        sql::Database conn(db);
+        ChurnStore churn(policy, nullptr, [now] { return now; });
+        sql::Transaction txn(conn);
+        churn.maintain(conn);
+        txn.commit();
+    }
+    EXPECT_EQ(events(db), "90|2026-06-08 00:00:00|max_retries|involuntary|901|9001|NULL\n");
+}
+
+// The auto-churn-days the tables were derived under (rebuild reads it): service_state
+// 'auto_churn_days' when it holds a setting serve takes (a whole number of days, 1 to 3650;
+// "0" is off), else none; without it, the days of serve's last pass mark when the mark is
+// whole ("<time>/<days>").
+TEST(ChurnStoreMaintenance, TheStoredAutoChurnDaysAreOnlyWellFormedSettings) {
+    sql::Database conn(":memory:");
+    apply_migrations(conn);
+    auto stored = [&](const char* key, const std::string& value) {
+        conn.exec("DELETE FROM service_state WHERE key IN ('auto_churn_days', 'auto_churn_checked_at')");
+        sql::Statement set(conn, "INSERT INTO service_state (key, value) VALUES (?, ?)");
+        set.bind(1, key).bind(2, value).run();
+        return stored_auto_churn_days(conn);
+    };
+    EXPECT_EQ(stored("auto_churn_days", "1"), 1);
+    EXPECT_EQ(stored("auto_churn_days", "3650"), 3650);
+    for (const char* off : {"0", "3651", "99999", "1a", "-1", ""})
+        EXPECT_FALSE(stored("auto_churn_days", off).has_value()) << "'" << off << "'";
+    const std::string at = std::to_string(june(9));
+    EXPECT_EQ(stored("auto_churn_checked_at", at + "/30"), 30);
+    for (const std::string& bad : std::vector<std::string>{at + "x/30", "/30", at, at + "/0"})
+        EXPECT_FALSE(stored("auto_churn_checked_at", bad).has_value()) << "'" << bad << "'";
+}
+
+// A pass without the policy drops the mark once its transaction commits: one rolled back
+// drops nothing, and the next pass must drop it again.
+TEST(ChurnStoreMaintenance, APassWithoutThePolicyRolledBackDropsTheMarkAtTheNext) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    feed(db, unpaid_customer());
+    sql::Database conn(db);
+    {
+        RulesPolicy policy;
+        policy.auto_churn_after_max_retries_days = 7;
+        ChurnStore churn(policy, nullptr, [] { return june(9); });
+        sql::Transaction txn(conn);
+        churn.maintain(conn);
+        txn.commit();
+    }
+    auto marks = [&] { return query_int(db, "SELECT count(*) FROM service_state WHERE key = 'auto_churn_checked_at'"); };
+    ASSERT_EQ(marks(), 1);
+    ChurnStore churn(RulesPolicy{}, nullptr, [] { return june(10); });
+    {
+        sql::Transaction txn(conn);
+        churn.maintain(conn);
+    }  // rolled back, as after SQLITE_BUSY
+    churn.finished(false);
+    EXPECT_EQ(marks(), 1);
+    {
+        sql::Transaction txn(conn);  // another transaction (the projection's) commits
+        txn.commit();
+    }
+    churn.finished(true);
+    {
+        sql::Transaction txn(conn);
+        churn.maintain(conn);
+        txn.commit();
+    }
+    churn.finished(true);
+    EXPECT_EQ(marks(), 0);
+}
+
 }  // namespace
