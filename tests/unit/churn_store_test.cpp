@@ -723,6 +723,15 @@ TEST(ChurnStore, AnEpisodeMovedLaterKeepsItsIdBesideTheNextOne) {
     EXPECT_EQ(query_rows(db, sql), expected);
     rebuild_db(db);
     EXPECT_EQ(query_rows(db, sql), expected);
+
+    // Rules that moved both (the old rows edited to stand for what they found): neither has
+    // a row at its time, and each takes the row left in order, not both the first.
+    {
+        sql::Database conn(db);
+        conn.exec("UPDATE churn_events SET churned_at = replace(churned_at, '10:00:00', '09:00:00')");
+    }
+    rebuild_db(db);
+    EXPECT_EQ(query_rows(db, sql), expected);
 }
 
 // churn_events.delivery_id names the delivery of the version that showed the end first: a
