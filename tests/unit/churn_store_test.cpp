@@ -819,6 +819,10 @@ TEST(ChurnStore, TheCustomerRowTakesTheRecordsLatestVersion) {
     EXPECT_EQ(query_rows(db, "SELECT reported_active_subscriptions, payment_method_in_dunning,"
                              " has_valid_payment_method FROM customers WHERE id = 1"),
               "2|0|1\n");
+    // And its times: the earliest business time of its payloads (the record's created_at
+    // here), the latest.
+    EXPECT_EQ(query_rows(db, "SELECT first_seen_at, last_event_at FROM customers WHERE id = 1"),
+              "2026-01-01 00:00:00|2026-02-01 10:00:00\n");
 }
 
 // An empty billing_country on the customer record names no country: the address is then
