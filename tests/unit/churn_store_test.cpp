@@ -8,6 +8,7 @@
 #include <future>
 #include <random>
 #include <set>
+#include <stdexcept>
 #include <thread>
 
 #include <sqlite3.h>
@@ -696,6 +697,249 @@ TEST(ChurnStore, ViewsCountTheScenario) {
               "2|3\n");
 }
 
+// A late fact moves a customer's first episode later, still before its second: each keeps
+// its id (a row with the same churned_at first, then the rows left in order), live and after
+// a rebuild. Pairing an episode with the first row at or after its new time gave the moved
+// episode its successor's id, and the successor the moved one's.
+TEST(ChurnStore, AnEpisodeMovedLaterKeepsItsIdBesideTheNextOne) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    auto created = [](int64_t id, const std::string& at) {
+        return TestDelivery{"subscription/created",
+                            subscription_json({.id = id, .customer_id = 1, .updated_at = at, .created_at = at})};
+    };
+    auto cancelled = [](int64_t id, const std::string& start, const std::string& end) {
+        return TestDelivery{"subscription/cancelled",
+                            subscription_json({.id = id, .customer_id = 1, .status = "cancelled",
+                                               .updated_at = end, .created_at = start, .cancelled_at = end})};
+    };
+    feed(db, {created(11, iso(1, 1)), cancelled(11, iso(1, 1), iso(3, 1)),  // churned March 1
+              created(12, iso(3, 10)), cancelled(12, iso(3, 10), iso(4, 1))});  // back, churned April 1
+    const char* sql = "SELECT id, churned_at, reactivated_at FROM churn_events ORDER BY churned_at";
+    ASSERT_EQ(query_rows(db, sql), "1|2026-03-01 10:00:00|2026-03-10 10:00:00\n2|2026-04-01 10:00:00|NULL\n");
+    // Late: a subscription seen only cancelled, active from February 1 to March 5.
+    feed(db, {cancelled(13, iso(2, 1), iso(3, 5))});
+    const std::string expected = "1|2026-03-05 10:00:00|2026-03-10 10:00:00\n2|2026-04-01 10:00:00|NULL\n";
+    EXPECT_EQ(query_rows(db, sql), expected);
+    rebuild_db(db);
+    EXPECT_EQ(query_rows(db, sql), expected);
+
+    // Rules that moved both (the old rows edited to stand for what they found): neither has
+    // a row at its time, and each takes the row left in order, not both the first.
+    {
+        sql::Database conn(db);
+        conn.exec("UPDATE churn_events SET churned_at = replace(churned_at, '10:00:00', '09:00:00')");
+    }
+    rebuild_db(db);
+    EXPECT_EQ(query_rows(db, sql), expected);
+}
+
+// churn_events.delivery_id names the delivery of the version that showed the end first: a
+// late delivery of an earlier version of the cancellation takes the episode over though
+// nothing else of it changes, live as in a rebuild.
+TEST(ChurnStore, AnEarlierVersionOfTheEndArrivingLateTakesTheEpisodesDelivery) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    auto cancelled = [](const std::string& topic, const std::string& at) {
+        return TestDelivery{topic, subscription_json({.id = 70, .customer_id = 7, .status = "cancelled", .updated_at = at,
+                                                      .created_at = iso(1, 1), .cancelled_at = iso(3, 1)})};
+    };
+    feed(db, {{"subscription/created",
+               subscription_json({.id = 70, .customer_id = 7, .updated_at = iso(1, 1), .created_at = iso(1, 1)})},
+              cancelled("subscription/updated", iso(3, 2))});
+    const char* sql = "SELECT e.churned_at, d.topic FROM churn_events e JOIN deliveries d ON d.id = e.delivery_id";
+    ASSERT_EQ(query_rows(db, sql), "2026-03-01 10:00:00|subscription/updated\n");
+    feed(db, {cancelled("subscription/cancelled", iso(3, 1))});
+    EXPECT_EQ(query_rows(db, sql), "2026-03-01 10:00:00|subscription/cancelled\n");
+    rebuild_db(db);
+    EXPECT_EQ(query_rows(db, sql), "2026-03-01 10:00:00|subscription/cancelled\n");
+}
+
+// A charge/paid whose nested customer names `email` (and, when given, the platform id).
+TestDelivery charge_naming(int64_t id, int64_t customer, const std::string& at, const std::string& email,
+                           std::optional<std::string> external_id = std::nullopt) {
+    std::string body = charge_json({.id = id, .customer_id = customer, .updated_at = at});
+    const std::string from = "\"email\":\"someone@example.com\"}";
+    std::string to = "\"email\":\"" + email + "\"";
+    if (external_id) to += ",\"external_customer_id\":{\"ecommerce\":\"" + *external_id + "\"}";
+    body.replace(body.find(from), from.size(), to + "}");
+    return {"charge/paid", body};
+}
+
+// customers.email: the latest address any payload of the customer carries (a subscription's,
+// a charge's, the customer record's), by business time whatever the arrival; the customer
+// record's own at a tie; an empty one names none.
+TEST(ChurnStore, TheEmailIsTheLatestOneCarriedAndTheRecordsOwnAtATie) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    std::string subscription = subscription_json({.id = 30, .customer_id = 3, .updated_at = iso(3, 1)});
+    subscription.replace(subscription.find("\"address_id\":1,"), 15,
+                         "\"address_id\":1,\"email\":\"subscription@example.com\",");  // 2021-01 carries it
+    feed(db, {// 1: a charge newer than the record; the newest charge (arriving first) names none.
+              charge_naming(12, 1, iso(4, 1), ""),
+              {"customer/updated", customer_json({.id = 1, .updated_at = iso(2, 1), .email = "record@example.com"})},
+              charge_naming(11, 1, iso(3, 1), "charge@example.com"),
+              // 2: the record and a charge in the same second.
+              charge_naming(21, 2, iso(3, 1), "charge@example.com"),
+              {"customer/updated", customer_json({.id = 2, .updated_at = iso(3, 1), .email = "record@example.com"})},
+              // 3: a subscription newer than the charge.
+              charge_naming(31, 3, iso(2, 1), "charge@example.com"),
+              {"subscription/created", subscription}});
+    const std::string expected = "1|charge@example.com\n2|record@example.com\n3|subscription@example.com\n";
+    EXPECT_EQ(query_rows(db, "SELECT id, email FROM customers ORDER BY id"), expected);
+    rebuild_db(db);
+    EXPECT_EQ(query_rows(db, "SELECT id, email FROM customers ORDER BY id"), expected);
+}
+
+// customers.external_customer_id: the customer record's; for a customer seen only through
+// charges (2021-11 charges nest it), the latest charge's that names one, whatever the arrival.
+TEST(ChurnStore, TheExternalCustomerIdIsTheRecordsElseTheLatestChargesThatNamesOne) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    feed(db, {{"customer/updated", customer_json({.id = 1, .updated_at = iso(2, 1)})},  // names 555
+              charge_naming(11, 1, iso(3, 1), "someone@example.com", "777"),
+              charge_naming(23, 2, iso(5, 1), "someone@example.com"),  // the latest, names none
+              charge_naming(22, 2, iso(4, 1), "someone@example.com", "888"),
+              charge_naming(21, 2, iso(3, 1), "someone@example.com", "111")});
+    const std::string expected = "1|555\n2|888\n";
+    EXPECT_EQ(query_rows(db, "SELECT id, external_customer_id FROM customers ORDER BY id"), expected);
+    rebuild_db(db);
+    EXPECT_EQ(query_rows(db, "SELECT id, external_customer_id FROM customers ORDER BY id"), expected);
+}
+
+// The customer record's fields on the customers row (Recharge's count, the payment method,
+// the address) are its latest version's, by business time whatever the arrival.
+TEST(ChurnStore, TheCustomerRowTakesTheRecordsLatestVersion) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    feed(db, {{"customer/updated", customer_json({.id = 1, .updated_at = iso(2, 1), .active_count = 2,
+                                                  .in_dunning = false, .valid_payment_method = true})},
+              {"customer/updated", customer_json({.id = 1, .updated_at = iso(1, 1), .active_count = 1,
+                                                  .in_dunning = true, .valid_payment_method = false})}});
+    EXPECT_EQ(query_rows(db, "SELECT reported_active_subscriptions, payment_method_in_dunning,"
+                             " has_valid_payment_method FROM customers WHERE id = 1"),
+              "2|0|1\n");
+    // And its times: the earliest business time of its payloads (the record's created_at
+    // here), the latest.
+    EXPECT_EQ(query_rows(db, "SELECT first_seen_at, last_event_at FROM customers WHERE id = 1"),
+              "2026-01-01 00:00:00|2026-02-01 10:00:00\n");
+}
+
+// An empty billing_country on the customer record names no country: the address is then
+// the latest charge's that names one. A record naming no country and no charge naming one:
+// the record's province and zip.
+TEST(ChurnStore, AnEmptyBillingCountryOnTheCustomerRecordNamesNone) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    feed(db, {{"customer/updated", R"({"customer":{"id":1,"email":"a@example.com","status":"ACTIVE",)"
+                                   R"("billing_country":"","billing_province":"","billing_zip":"",)"
+                                   R"("updated_at":"2026-01-01T00:00:00"}})"},
+              {"charge/paid", R"({"charge":{"id":11,"customer":{"id":1},"status":"success",)"
+                              R"("billing_address":{"country_code":"FR","zip":"75001"},)"
+                              R"("updated_at":"2026-02-01T00:00:00+00:00"}})"},
+              {"customer/updated", R"({"customer":{"id":2,"email":"b@example.com","status":"ACTIVE",)"
+                                   R"("billing_province":"Berlin","billing_zip":"10115",)"
+                                   R"("updated_at":"2026-01-01T00:00:00"}})"}});
+    EXPECT_EQ(query_rows(db, "SELECT id, billing_country, billing_province, billing_zip, billing_country_code"
+                             " FROM customers ORDER BY id"),
+              "1|FR|NULL|75001|FR\n2|NULL|Berlin|10115|NULL\n");
+}
+
+// Every column of a subscription's row and of a charge's, each from its own field. (The
+// tests that compare the live rows with a rebuild's cannot see a column written from the
+// wrong field: both paths write the rows alike.)
+TEST(ChurnStore, TheSubscriptionAndChargeRowsTakeEachColumnFromItsField) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    std::string cancelled = subscription_json({.id = 31, .customer_id = 3, .status = "cancelled",
+                                               .updated_at = iso(4, 2), .created_at = iso(1, 1),
+                                               .cancelled_at = iso(4, 1), .expire_after = 3});
+    cancelled.replace(cancelled.find("\"price\":"), 8, "\"next_charge_scheduled_at\":\"2026-05-01\",\"price\":");
+    std::string failed = charge_json({.id = 302, .customer_id = 3, .status = "error", .updated_at = iso(3, 2),
+                                      .error_type = "CARD_DECLINED", .subscription_ids = {31, 32}, .attempts = 2});
+    failed.replace(failed.find("\"error_type\":"), 13, "\"error\":\"Card declined.\",\"error_type\":");
+    failed.replace(failed.find("\"updated_at\":"), 13, "\"processed_at\":\"2026-03-02T09:00:00+00:00\",\"updated_at\":");
+    feed(db, {{"subscription/created", subscription_json({.id = 31, .customer_id = 3, .updated_at = iso(1, 1),
+                                                          .created_at = iso(1, 1), .expire_after = 3})},
+              {"subscription/created", subscription_json({.id = 32, .customer_id = 3, .updated_at = iso(1, 1),
+                                                          .created_at = iso(1, 1)})},
+              {"charge/paid", charge_json({.id = 301, .customer_id = 3, .updated_at = iso(2, 1), .subscription_ids = {31}})},
+              {"charge/failed", failed},
+              {"subscription/cancelled", cancelled}});
+    EXPECT_EQ(query_rows(db, "SELECT id, customer_id, status, cancelled_at, cancellation_reason,"
+                             " expire_after_specific_number_of_charges, charges_counted, ended_by_expiry,"
+                             " max_retries_reached, next_charge_scheduled_at, price, quantity, product_title,"
+                             " created_at, updated_at FROM subscriptions WHERE id = 31"),
+              "31|3|cancelled|2026-04-01 10:00:00|other|3|1|0|0|2026-05-01|24.00|1|Coffee|"
+              "2026-01-01 10:00:00|2026-04-02 10:00:00\n");
+    EXPECT_EQ(query_rows(db, "SELECT id, customer_id, subscription_ids, status, error_type, error, attempts,"
+                             " max_retries_reached, total_price, created_at, processed_at, updated_at"
+                             " FROM charges WHERE id = 302"),
+              "302|3|31,32|error|CARD_DECLINED|Card declined.|2|0|24.00|2026-01-01 00:00:00|"
+              "2026-03-02 09:00:00|2026-03-02 10:00:00\n");
+}
+
+// max_retries_reached on a subscription's row and on a charge's: whether any of its versions
+// reached max retries, not only the latest (a later update need not repeat it: a charge's
+// flag may come from its charge/max_retries_reached topic alone).
+TEST(ChurnStore, MaxRetriesReachedStaysOnTheRowsAfterALaterVersionWithout) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    feed(db, {{"subscription/created", subscription_json({.id = 41, .customer_id = 4, .updated_at = iso(1, 1),
+                                                          .created_at = iso(1, 1)})},
+              {"subscription/updated", subscription_json({.id = 41, .customer_id = 4, .updated_at = iso(2, 2),
+                                                          .created_at = iso(1, 1), .max_retries_reached = true})},
+              {"subscription/cancelled", subscription_json({.id = 41, .customer_id = 4, .status = "cancelled",
+                                                            .updated_at = iso(2, 3), .created_at = iso(1, 1),
+                                                            .cancelled_at = iso(2, 3)})},
+              {"charge/max_retries_reached",
+               charge_json({.id = 401, .customer_id = 4, .status = "error", .updated_at = iso(2, 1),
+                            .error_type = "CARD_DECLINED", .subscription_ids = {41}, .attempts = 7})},
+              {"charge/updated",
+               charge_json({.id = 401, .customer_id = 4, .status = "error", .updated_at = iso(2, 4),
+                            .error_type = "CARD_DECLINED", .subscription_ids = {41}, .attempts = 7})}});
+    EXPECT_EQ(query_rows(db, "SELECT id, max_retries_reached FROM subscriptions"), "41|1\n");
+    EXPECT_EQ(query_rows(db, "SELECT id, max_retries_reached FROM charges"), "401|1\n");
+}
+
+// A listener that fails when told of a churn (here the first time) fails that delivery's
+// rules: the projection rolls the delivery back and quarantines it, and what it counted goes
+// with it, though the transaction around it commits.
+class FailsOnTheFirstChurn : public EpisodeListener {
+public:
+    void on_churned(sql::Database&, int64_t, const CustomerOutcome&, const ChurnEpisode&) override {
+        if (!failed_) {
+            failed_ = true;
+            throw std::runtime_error("listener failed");
+        }
+    }
+    void on_reactivated(sql::Database&, int64_t, const CustomerOutcome&, const ChurnEpisode&) override {}
+
+private:
+    bool failed_ = false;
+};
+
+TEST(ChurnStore, ADeliveryWhoseRulesFailCountsNothing) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    Metrics metrics;
+    {
+        ChurnStore churn(RulesPolicy{}, &metrics);
+        FailsOnTheFirstChurn listener;
+        churn.set_listener(&listener);
+        Writer writer(db, WriterOptions{}, &churn);
+        for (const auto& td : churns({7, 8})) {
+            std::promise<void> done;
+            ASSERT_TRUE(writer.submit(make_delivery(td), [&](const WriteResult&) { done.set_value(); }));
+            done.get_future().wait();
+        }
+        writer.stop();
+    }
+    EXPECT_EQ(query_rows(db, "SELECT customer_id FROM churn_events"), "8\n");
+    EXPECT_EQ(query_int(db, "SELECT count(*) FROM deliveries WHERE status = 'quarantined'"), 1);
+    EXPECT_EQ(metrics.value("churnwatch_churn_events_total", {{"reason", "cancelled"}, {"category", "voluntary"}}), 1);
+}
+
 }  // namespace
 
 namespace {
@@ -917,6 +1161,86 @@ TEST(ChurnStoreMaintenance, WithoutThePolicyMaintenanceChangesNothing) {
     churn.maintain(conn);
     txn.commit();
     EXPECT_EQ(query_int(db, "SELECT count(*) FROM churn_events"), 0);
+}
+
+// A pass judges the charges due by its time, that time included (the rules churn at the
+// charge's time plus the days): the next pass starts after it, so a charge due exactly at a
+// pass and left out by it would never be judged.
+TEST(ChurnStoreMaintenance, AChargeDueExactlyAtThePassIsJudgedByIt) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    feed(db, unpaid_customer());  // customer 90: max retries June 1, due June 8 00:00
+    RulesPolicy policy;
+    policy.auto_churn_after_max_retries_days = 7;
+    for (Micros now : {june(8), june(8) + 600 * kMicrosPerSecond}) {
+        sql::Database conn(db);
+        ChurnStore churn(policy, nullptr, [now] { return now; });
+        sql::Transaction txn(conn);
+        churn.maintain(conn);
+        txn.commit();
+    }
+    EXPECT_EQ(events(db), "90|2026-06-08 00:00:00|max_retries|involuntary|901|9001|NULL\n");
+}
+
+// The auto-churn-days the tables were derived under (rebuild reads it): service_state
+// 'auto_churn_days' when it holds a setting serve takes (a whole number of days, 1 to 3650;
+// "0" is off), else none; without it, the days of serve's last pass mark when the mark is
+// whole ("<time>/<days>").
+TEST(ChurnStoreMaintenance, TheStoredAutoChurnDaysAreOnlyWellFormedSettings) {
+    sql::Database conn(":memory:");
+    apply_migrations(conn);
+    auto stored = [&](const char* key, const std::string& value) {
+        conn.exec("DELETE FROM service_state WHERE key IN ('auto_churn_days', 'auto_churn_checked_at')");
+        sql::Statement set(conn, "INSERT INTO service_state (key, value) VALUES (?, ?)");
+        set.bind(1, key).bind(2, value).run();
+        return stored_auto_churn_days(conn);
+    };
+    EXPECT_EQ(stored("auto_churn_days", "1"), 1);
+    EXPECT_EQ(stored("auto_churn_days", "3650"), 3650);
+    for (const char* off : {"0", "3651", "99999", "1a", "-1", ""})
+        EXPECT_FALSE(stored("auto_churn_days", off).has_value()) << "'" << off << "'";
+    const std::string at = std::to_string(june(9));
+    EXPECT_EQ(stored("auto_churn_checked_at", at + "/30"), 30);
+    for (const std::string& bad : std::vector<std::string>{at + "x/30", "/30", at, at + "/0"})
+        EXPECT_FALSE(stored("auto_churn_checked_at", bad).has_value()) << "'" << bad << "'";
+}
+
+// A pass without the policy drops the mark once its transaction commits: one rolled back
+// drops nothing, and the next pass must drop it again.
+TEST(ChurnStoreMaintenance, APassWithoutThePolicyRolledBackDropsTheMarkAtTheNext) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    feed(db, unpaid_customer());
+    sql::Database conn(db);
+    {
+        RulesPolicy policy;
+        policy.auto_churn_after_max_retries_days = 7;
+        ChurnStore churn(policy, nullptr, [] { return june(9); });
+        sql::Transaction txn(conn);
+        churn.maintain(conn);
+        txn.commit();
+    }
+    auto marks = [&] { return query_int(db, "SELECT count(*) FROM service_state WHERE key = 'auto_churn_checked_at'"); };
+    ASSERT_EQ(marks(), 1);
+    ChurnStore churn(RulesPolicy{}, nullptr, [] { return june(10); });
+    {
+        sql::Transaction txn(conn);
+        churn.maintain(conn);
+    }  // rolled back, as after SQLITE_BUSY
+    churn.finished(false);
+    EXPECT_EQ(marks(), 1);
+    {
+        sql::Transaction txn(conn);  // another transaction (the projection's) commits
+        txn.commit();
+    }
+    churn.finished(true);
+    {
+        sql::Transaction txn(conn);
+        churn.maintain(conn);
+        txn.commit();
+    }
+    churn.finished(true);
+    EXPECT_EQ(marks(), 0);
 }
 
 }  // namespace
