@@ -84,6 +84,18 @@ TEST(RetryAfter, GarbageIsRejected) {
     }
 }
 
+// The clock is exactly "HH:MM:SS", two digits each, in range; 60 seconds is a leap second
+// (timegm carries it into the next minute).
+TEST(RetryAfter, ClockIsTwoDigitFieldsInRange) {
+    EXPECT_EQ(parse_retry_after("Thu, 01 Jan 1970 00:00:60 GMT", 0), 60 * kS);
+    EXPECT_EQ(parse_retry_after("Thu, 01 Jan 1970 23:59:59 GMT", 0), 86399 * kS);
+    for (const char* clock : {"24:00:00", "08:60:37", "08:49:61", "08:49:370", "08.49:37", "08:49.37", "-1:49:37",
+                              "08:-1:37", "08:49:-1", "08:49:3/"}) {
+        std::string date = std::string("Sun, 06 Nov 1994 ") + clock + " GMT";
+        EXPECT_FALSE(parse_retry_after(date, 0)) << date;
+    }
+}
+
 AttemptOutcome response(int status, std::optional<std::string> retry_after = std::nullopt) {
     AttemptOutcome o;
     o.responded = true;
