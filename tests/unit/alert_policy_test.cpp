@@ -96,6 +96,21 @@ TEST(RetryAfter, ClockIsTwoDigitFieldsInRange) {
     }
 }
 
+// Every month name is known, December included, in each form (1970 is not a leap year).
+TEST(RetryAfter, EveryMonthNameIsKnown) {
+    const char* months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    Micros first = 0;  // 1970-mm-01 00:00:00 UTC
+    for (int m = 0; m < 12; ++m) {
+        std::string date = std::string("Thu, 01 ") + months[m] + " 1970 00:00:00 GMT";
+        EXPECT_EQ(parse_retry_after(date, 0), first) << date;
+        first += days[m] * 86400 * kS;
+    }
+    const Micros dec1 = 334LL * 86400 * kS;
+    EXPECT_EQ(parse_retry_after("Tuesday, 01-Dec-70 00:00:00 GMT", 0), dec1);
+    EXPECT_EQ(parse_retry_after("Tue Dec  1 00:00:00 1970", 0), dec1);
+}
+
 AttemptOutcome response(int status, std::optional<std::string> retry_after = std::nullopt) {
     AttemptOutcome o;
     o.responded = true;
