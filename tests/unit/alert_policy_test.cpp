@@ -111,6 +111,25 @@ TEST(RetryAfter, EveryMonthNameIsKnown) {
     EXPECT_EQ(parse_retry_after("Tue Dec  1 00:00:00 1970", 0), dec1);
 }
 
+// Each form is taken only whole: a wrong separator, token, zone, field width or a trailing
+// word makes the value unusable (and the caller falls back to its backoff), never a
+// different date.
+TEST(RetryAfter, MalformedDatesOfEachFormAreRejected) {
+    for (const char* bad : {
+             // IMF-fixdate
+             "Sun, 06 Nov 1994 08:49:37 GMT extra", "Sunday, 06 Nov 1994 08:49:37 GMT",
+             "Sun. 06 Nov 1994 08:49:37 GMT", "Sun, 06 Nov 1994 08:49:37 PST", "Sun, 00 Nov 1994 08:49:37 GMT",
+             "Sun, 00006 Nov 1994 08:49:37 GMT", "Sun, 1/ Nov 1994 08:49:37 GMT",
+             // RFC 850
+             "Sunday, 06-Nov-94 08:49:37 PST", "Sunday 06-Nov-94 08:49:37 GMT", "Sunday, 06-Nov-1994 08:49:37 GMT",
+             "Sunday, 06/Nov-94 08:49:37 GMT", "Sunday, 06-Nov/94 08:49:37 GMT", "Sunday, 06-Nov-9x 08:49:37 GMT",
+             "Sunday, 00-Nov-94 08:49:37 GMT",
+             // asctime
+             "Sun Nov  0 08:49:37 1994", "Sun Nov  6 08:49:3/ 1994"}) {
+        EXPECT_FALSE(parse_retry_after(bad, 0)) << bad;
+    }
+}
+
 AttemptOutcome response(int status, std::optional<std::string> retry_after = std::nullopt) {
     AttemptOutcome o;
     o.responded = true;
