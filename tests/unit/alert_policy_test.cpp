@@ -162,6 +162,27 @@ TEST(AlertDecisionTable, StatusesMapToActions) {
     }
 }
 
+// The rest of the table's edges: 300 is a 3xx (dead, not sent), a 1xx as the final answer
+// is "other" (retried), and the dead reason names redirects for 3xx only.
+TEST(AlertDecisionTable, EdgesOfTheStatusClasses) {
+    AlertPolicy p;
+    Micros now = 1000 * kS;
+    auto d300 = decide_alert(p, response(300), 1, now, now, 0.5);
+    EXPECT_EQ(d300.action, AlertAction::Dead);
+    EXPECT_EQ(d300.reason, "HTTP 300 (redirects are not followed)");
+    EXPECT_EQ(decide_alert(p, response(399), 1, now, now, 0.5).reason, "HTTP 399 (redirects are not followed)");
+    for (int status : {400, 404, 499}) {
+        auto d = decide_alert(p, response(status), 1, now, now, 0.5);
+        EXPECT_EQ(d.action, AlertAction::Dead) << status;
+        EXPECT_EQ(d.reason, "HTTP " + std::to_string(status)) << "no redirect note on a 4xx";
+    }
+    for (int status : {100, 101, 199}) {
+        auto d = decide_alert(p, response(status), 1, now, now, 1.0);
+        EXPECT_EQ(d.action, AlertAction::Retry) << status;
+        EXPECT_EQ(d.next_attempt, now + kS) << status;
+    }
+}
+
 TEST(AlertDecisionTable, NoResponseIsRetriedWithBackoff) {
     AlertPolicy p;
     AttemptOutcome o;
