@@ -183,6 +183,23 @@ TEST(AlertDecisionTable, EdgesOfTheStatusClasses) {
     }
 }
 
+// Without a response the status (and a Retry-After) the outcome may still carry means
+// nothing: not sent, not a 410 disabling the target, not a permanent 4xx, no Retry-After.
+TEST(AlertDecisionTable, NoResponseIgnoresAnyStatusItCarries) {
+    AlertPolicy p;
+    Micros now = 1000 * kS;
+    for (int status : {200, 204, 410, 404, 301, 429, 503}) {
+        AttemptOutcome o;
+        o.status = status;
+        o.retry_after = "3600";
+        o.error = "reading the response body: end of stream";
+        auto d = decide_alert(p, o, 1, now, now, 0.0);
+        EXPECT_EQ(d.action, AlertAction::Retry) << status;
+        EXPECT_EQ(d.next_attempt, now) << status << ": the backoff, not the Retry-After";
+        EXPECT_EQ(d.reason, o.error) << status;
+    }
+}
+
 TEST(AlertDecisionTable, NoResponseIsRetriedWithBackoff) {
     AlertPolicy p;
     AttemptOutcome o;
