@@ -200,6 +200,18 @@ TEST(AlertDecisionTable, NoResponseIgnoresAnyStatusItCarries) {
     }
 }
 
+// Retry-After is a promise on 429 and 503 only: on other 5xx it is ignored, as on a 500.
+TEST(AlertDecisionTable, RetryAfterIgnoredOnOther5xx) {
+    AlertPolicy p;
+    Micros now = 1000 * kS;
+    for (int status : {502, 504, 507, 599}) {
+        auto d = decide_alert(p, response(status, "30"), 1, now, now, 0.0);
+        EXPECT_EQ(d.action, AlertAction::Retry) << status;
+        EXPECT_EQ(d.next_attempt, now) << status;
+        EXPECT_EQ(d.reason.find("Retry-After"), std::string::npos) << d.reason;
+    }
+}
+
 TEST(AlertDecisionTable, NoResponseIsRetriedWithBackoff) {
     AlertPolicy p;
     AttemptOutcome o;
