@@ -271,6 +271,9 @@ TEST(AlertBudget, RetryBeyondTheBudgetIsTheLastAttemptThenDead) {
     auto restarted = decide_alert(p, response(503), 1, 100000 * kS, 100010 * kS, 1.0);
     EXPECT_EQ(restarted.action, AlertAction::Retry);
     EXPECT_EQ(decide_alert(p, response(503), 1, 100000 * kS, 103600 * kS, 0.0).action, AlertAction::Dead);
+    // One attempt is "1 attempt", not "1 attempts".
+    auto once = decide_alert(p, response(503), 1, created, 3600 * kS, 0.0);
+    EXPECT_NE(once.reason.find("budget exhausted after 1 attempt: HTTP 503"), std::string::npos) << once.reason;
     // A permanent failure is dead at once, budget left or not.
     EXPECT_EQ(decide_alert(p, response(400), 1, created, 10 * kS, 0.0).action, AlertAction::Dead);
     // Success is never turned into dead by the budget.
