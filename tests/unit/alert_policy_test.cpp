@@ -84,6 +84,52 @@ TEST(RetryAfter, GarbageIsRejected) {
     }
 }
 
+// The clock is exactly "HH:MM:SS", two digits each, in range; 60 seconds is a leap second
+// (timegm carries it into the next minute).
+TEST(RetryAfter, ClockIsTwoDigitFieldsInRange) {
+    EXPECT_EQ(parse_retry_after("Thu, 01 Jan 1970 00:00:60 GMT", 0), 60 * kS);
+    EXPECT_EQ(parse_retry_after("Thu, 01 Jan 1970 23:59:59 GMT", 0), 86399 * kS);
+    for (const char* clock : {"24:00:00", "08:60:37", "08:49:61", "08:49:370", "08.49:37", "08:49.37", "-1:49:37",
+                              "08:-1:37", "08:49:-1", "08:49:3/"}) {
+        std::string date = std::string("Sun, 06 Nov 1994 ") + clock + " GMT";
+        EXPECT_FALSE(parse_retry_after(date, 0)) << date;
+    }
+}
+
+// Every month name is known, December included, in each form (1970 is not a leap year).
+TEST(RetryAfter, EveryMonthNameIsKnown) {
+    const char* months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    Micros first = 0;  // 1970-mm-01 00:00:00 UTC
+    for (int m = 0; m < 12; ++m) {
+        std::string date = std::string("Thu, 01 ") + months[m] + " 1970 00:00:00 GMT";
+        EXPECT_EQ(parse_retry_after(date, 0), first) << date;
+        first += days[m] * 86400 * kS;
+    }
+    const Micros dec1 = 334LL * 86400 * kS;
+    EXPECT_EQ(parse_retry_after("Tuesday, 01-Dec-70 00:00:00 GMT", 0), dec1);
+    EXPECT_EQ(parse_retry_after("Tue Dec  1 00:00:00 1970", 0), dec1);
+}
+
+// Each form is taken only whole: a wrong separator, token, zone, field width or a trailing
+// word makes the value unusable (and the caller falls back to its backoff), never a
+// different date.
+TEST(RetryAfter, MalformedDatesOfEachFormAreRejected) {
+    for (const char* bad : {
+             // IMF-fixdate
+             "Sun, 06 Nov 1994 08:49:37 GMT extra", "Sunday, 06 Nov 1994 08:49:37 GMT",
+             "Sun. 06 Nov 1994 08:49:37 GMT", "Sun, 06 Nov 1994 08:49:37 PST", "Sun, 00 Nov 1994 08:49:37 GMT",
+             "Sun, 00006 Nov 1994 08:49:37 GMT", "Sun, 1/ Nov 1994 08:49:37 GMT",
+             // RFC 850
+             "Sunday, 06-Nov-94 08:49:37 PST", "Sunday 06-Nov-94 08:49:37 GMT", "Sunday, 06-Nov-1994 08:49:37 GMT",
+             "Sunday, 06/Nov-94 08:49:37 GMT", "Sunday, 06-Nov/94 08:49:37 GMT", "Sunday, 06-Nov-9x 08:49:37 GMT",
+             "Sunday, 00-Nov-94 08:49:37 GMT",
+             // asctime
+             "Sun Nov  0 08:49:37 1994", "Sun Nov  6 08:49:3/ 1994"}) {
+        EXPECT_FALSE(parse_retry_after(bad, 0)) << bad;
+    }
+}
+
 AttemptOutcome response(int status, std::optional<std::string> retry_after = std::nullopt) {
     AttemptOutcome o;
     o.responded = true;
@@ -113,6 +159,56 @@ TEST(AlertDecisionTable, StatusesMapToActions) {
         EXPECT_EQ(d.action, c.action) << c.status;
         if (c.action == AlertAction::Sent) EXPECT_TRUE(d.reason.empty());
         else EXPECT_NE(d.reason.find(std::to_string(c.status)), std::string::npos) << d.reason;
+    }
+}
+
+// The rest of the table's edges: 300 is a 3xx (dead, not sent), a 1xx as the final answer
+// is "other" (retried), and the dead reason names redirects for 3xx only.
+TEST(AlertDecisionTable, EdgesOfTheStatusClasses) {
+    AlertPolicy p;
+    Micros now = 1000 * kS;
+    auto d300 = decide_alert(p, response(300), 1, now, now, 0.5);
+    EXPECT_EQ(d300.action, AlertAction::Dead);
+    EXPECT_EQ(d300.reason, "HTTP 300 (redirects are not followed)");
+    EXPECT_EQ(decide_alert(p, response(399), 1, now, now, 0.5).reason, "HTTP 399 (redirects are not followed)");
+    for (int status : {400, 404, 499}) {
+        auto d = decide_alert(p, response(status), 1, now, now, 0.5);
+        EXPECT_EQ(d.action, AlertAction::Dead) << status;
+        EXPECT_EQ(d.reason, "HTTP " + std::to_string(status)) << "no redirect note on a 4xx";
+    }
+    for (int status : {100, 101, 199}) {
+        auto d = decide_alert(p, response(status), 1, now, now, 1.0);
+        EXPECT_EQ(d.action, AlertAction::Retry) << status;
+        EXPECT_EQ(d.next_attempt, now + kS) << status;
+    }
+}
+
+// Without a response the status (and a Retry-After) the outcome may still carry means
+// nothing: not sent, not a 410 disabling the target, not a permanent 4xx, no Retry-After.
+TEST(AlertDecisionTable, NoResponseIgnoresAnyStatusItCarries) {
+    AlertPolicy p;
+    Micros now = 1000 * kS;
+    for (int status : {200, 204, 410, 404, 301, 429, 503}) {
+        AttemptOutcome o;
+        o.status = status;
+        o.retry_after = "3600";
+        o.error = "reading the response body: end of stream";
+        auto d = decide_alert(p, o, 1, now, now, 0.0);
+        EXPECT_EQ(d.action, AlertAction::Retry) << status;
+        EXPECT_EQ(d.next_attempt, now) << status << ": the backoff, not the Retry-After";
+        EXPECT_EQ(d.reason, o.error) << status;
+    }
+}
+
+// Retry-After is a promise on 429 and 503 only: on other 5xx it is ignored, as on a 500.
+TEST(AlertDecisionTable, RetryAfterIgnoredOnOther5xx) {
+    AlertPolicy p;
+    Micros now = 1000 * kS;
+    for (int status : {502, 504, 507, 599}) {
+        auto d = decide_alert(p, response(status, "30"), 1, now, now, 0.0);
+        EXPECT_EQ(d.action, AlertAction::Retry) << status;
+        EXPECT_EQ(d.next_attempt, now) << status;
+        EXPECT_EQ(d.reason.find("Retry-After"), std::string::npos) << d.reason;
     }
 }
 
@@ -175,6 +271,9 @@ TEST(AlertBudget, RetryBeyondTheBudgetIsTheLastAttemptThenDead) {
     auto restarted = decide_alert(p, response(503), 1, 100000 * kS, 100010 * kS, 1.0);
     EXPECT_EQ(restarted.action, AlertAction::Retry);
     EXPECT_EQ(decide_alert(p, response(503), 1, 100000 * kS, 103600 * kS, 0.0).action, AlertAction::Dead);
+    // One attempt is "1 attempt", not "1 attempts".
+    auto once = decide_alert(p, response(503), 1, created, 3600 * kS, 0.0);
+    EXPECT_NE(once.reason.find("budget exhausted after 1 attempt: HTTP 503"), std::string::npos) << once.reason;
     // A permanent failure is dead at once, budget left or not.
     EXPECT_EQ(decide_alert(p, response(400), 1, created, 10 * kS, 0.0).action, AlertAction::Dead);
     // Success is never turned into dead by the budget.
