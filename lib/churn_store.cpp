@@ -563,7 +563,7 @@ ChurnStore::OutcomeRows ChurnStore::outcome_rows(const CustomerHistory& h, const
     const ChargeFact* billing_from = latest_charge_with(h, &Charge::billing_country);
     std::optional<std::string> external_id;
     if (cust) external_id = cust->customer.external_customer_id;
-    if (!external_id && external_from) external_id = external_from->charge.external_customer_id;
+    if (!has_text(external_id) && external_from) external_id = external_from->charge.external_customer_id;
     w.add(o.customer_id).add(email).add(external_id);
     w.add(o.churned ? "churned" : o.first_active_at ? "active" : "never_active");
     w.add(opt_time(o.first_seen_at)).add(opt_time(o.churned_at));

@@ -807,6 +807,24 @@ TEST(ChurnStore, TheExternalCustomerIdIsTheRecordsElseTheLatestChargesThatNamesO
     EXPECT_EQ(query_rows(db, "SELECT id, external_customer_id FROM customers ORDER BY id"), expected);
 }
 
+// An empty platform id on the customer record names none, as an empty country or e-mail
+// does: the latest charge's that names one is taken; with none, the record's as sent.
+TEST(ChurnStore, AnEmptyPlatformIdOnTheCustomerRecordNamesNone) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    feed(db, {{"customer/updated", R"({"customer":{"id":1,"email":"a@example.com",)"
+                                   R"("external_customer_id":{"ecommerce":""},)"
+                                   R"("updated_at":"2026-02-01T00:00:00+00:00"}})"},
+              charge_naming(11, 1, iso(3, 1), "a@example.com", "777"),
+              {"customer/updated", R"({"customer":{"id":2,"email":"b@example.com",)"
+                                   R"("shopify_customer_id":"","status":"ACTIVE",)"
+                                   R"("updated_at":"2026-02-01T00:00:00"}})"}});
+    const std::string expected = "1|777\n2|\n";
+    EXPECT_EQ(query_rows(db, "SELECT id, external_customer_id FROM customers ORDER BY id"), expected);
+    rebuild_db(db);
+    EXPECT_EQ(query_rows(db, "SELECT id, external_customer_id FROM customers ORDER BY id"), expected);
+}
+
 // The customer record's fields on the customers row (Recharge's count, the payment method,
 // the address) are its latest version's, by business time whatever the arrival.
 TEST(ChurnStore, TheCustomerRowTakesTheRecordsLatestVersion) {
