@@ -99,7 +99,13 @@ std::optional<int64_t> parse_http_date(std::string_view s) {
     } else {
         return std::nullopt;
     }
-    if (tm.tm_mon < 0 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_year < 70) return std::nullopt;
+    // A day the month has (31 Feb is no date, not 3 March); any year: one before 1970 is in
+    // the past, which means "now" as any past date does.
+    if (tm.tm_mon < 0 || tm.tm_year < -1900 || tm.tm_mday < 1) return std::nullopt;
+    const int year = tm.tm_year + 1900;
+    const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    constexpr int kDays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (tm.tm_mday > kDays[tm.tm_mon] + (tm.tm_mon == 1 && leap ? 1 : 0)) return std::nullopt;
     return static_cast<int64_t>(timegm(&tm));
 }
 

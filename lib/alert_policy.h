@@ -41,8 +41,8 @@ std::optional<Micros> parse_retry_after(std::string_view value, Micros now);
 
 // One attempt's result as the transport saw it.
 struct AttemptOutcome {
-    bool responded = false;                  // an HTTP response (or a command exit) came back
-    int status = 0;                          // HTTP status (command: 0 = success, else 500)
+    bool responded = false;                  // an HTTP response came back (a command: exited 0)
+    int status = 0;                          // HTTP status (a command: 200 when it exited 0)
     std::optional<std::string> retry_after;  // the Retry-After header, if any
     std::string error;                       // transport error when !responded
 };

@@ -77,6 +77,28 @@ TEST(RetryAfter, DateInThePastMeansNow) {
     EXPECT_EQ(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now), 0);
 }
 
+// Any past date means now, one before 1970 too (it used to be no date at all, so the
+// backoff step was waited instead).
+TEST(RetryAfter, ADateBefore1970AlsoMeansNow) {
+    const Micros now = 784111777LL * kS;
+    EXPECT_EQ(parse_retry_after("Wed, 31 Dec 1969 23:59:59 GMT", now), 0);
+    EXPECT_EQ(parse_retry_after("Mon, 01 Jan 1900 00:00:00 GMT", now), 0);
+    EXPECT_EQ(parse_retry_after("Wed Dec 31 23:59:59 1969", now), 0);
+}
+
+// A day the month does not have is no date (31 Feb was read as 3 March); 29 Feb only in a
+// leap year.
+TEST(RetryAfter, ADayTheMonthDoesNotHaveIsRejected) {
+    for (const char* bad : {"Sat, 31 Feb 2025 00:00:00 GMT", "Sun, 31 Nov 2025 00:00:00 GMT",
+                            "Sat, 29 Feb 2025 00:00:00 GMT", "Mon, 29 Feb 2100 00:00:00 GMT",
+                            "Tuesday, 31-Apr-29 00:00:00 GMT", "Thu Jun 31 00:00:00 2025"}) {
+        EXPECT_FALSE(parse_retry_after(bad, 0)) << bad;
+    }
+    EXPECT_EQ(parse_retry_after("Thu, 29 Feb 2024 00:00:00 GMT", 0), 1709164800LL * kS);
+    EXPECT_EQ(parse_retry_after("Tue, 29 Feb 2000 00:00:00 GMT", 0), 951782400LL * kS);
+    EXPECT_EQ(parse_retry_after("Wed, 31 Dec 2025 00:00:00 GMT", 0), 1767139200LL * kS);
+}
+
 TEST(RetryAfter, GarbageIsRejected) {
     for (const char* bad : {"", "soon", "-5", "1.5", "Sun, 06 Nov 1994 08:49:37", "Sun, 06 Foo 1994 08:49:37 GMT",
                             "Sun, 32 Nov 1994 08:49:37 GMT", "Sun, 06 Nov 1994 25:49:37 GMT", "12abc"}) {
