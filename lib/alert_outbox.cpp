@@ -120,8 +120,9 @@ AlertOutbox::~AlertOutbox() = default;
 
 void AlertOutbox::prepare(sql::Database& db) {
     // By serial, not address: a connection opened where a closed one was must not find that
-    // one's statements (they would write outside this connection's transaction).
-    if (!db_ || db_serial_ != db.serial()) {
+    // one's statements (they would write outside this connection's transaction). Serials
+    // start at 1, so the first connection always prepares.
+    if (db_serial_ != db.serial()) {
         st_ = std::make_unique<Statements>(db);
         db_ = &db;
         db_serial_ = db.serial();

@@ -180,8 +180,9 @@ private:
     void count(const char* counter, std::string reason = {}, std::string category = {});
 
     // Whether st_ was prepared on this connection: by serial, not address (a connection
-    // opened where a closed one was must not find that one's statements).
-    bool prepared_for(const sql::Database& db) const { return db_ && db_serial_ == db.serial(); }
+    // opened where a closed one was must not find that one's statements). Serials start at
+    // 1: none before the first prepare().
+    bool prepared_for(const sql::Database& db) const { return db_serial_ == db.serial(); }
 
     sql::Database* db_ = nullptr;
     uint64_t db_serial_ = 0;  // db_->serial() when st_ was prepared

@@ -76,8 +76,8 @@ public:
     int64_t last_insert_rowid() const;
     int changes() const;
     sqlite3* handle() const { return db_; }
-    // Unique to this connection in the process, never reused: a statement cache keyed by it
-    // cannot mistake a new connection for a closed one opened at the same address.
+    // Unique to this connection in the process, never reused, never 0: a statement cache
+    // keyed by it cannot mistake a new connection for a closed one at the same address.
     uint64_t serial() const { return serial_; }
     const std::string& path() const { return path_; }
     // How long a statement waits for another connection's lock before SQLITE_BUSY.
