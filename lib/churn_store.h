@@ -65,7 +65,9 @@ public:
 //    subscriber who churned then.
 // 10: a deletion after the subscription's expire_after N paid charges is an expiry, as a
 //    cancel then is (it read as the customer's cancel).
-inline constexpr int64_t kRulesVersion = 10;
+// 11: a subscription reactivated after its count reached expire_after N and cancelled before
+//    any charge was paid since is the customer's cancel (it read as an expiry).
+inline constexpr int64_t kRulesVersion = 11;
 // The version that computed this database's churn tables: the one recorded in service_state
 // ('rules_version'); 1 when customers exist but none was recorded; kRulesVersion when
 // nothing has been derived yet (it then records it, so later rows count as this version's).

@@ -250,6 +250,10 @@ struct SubInterval {
     // expire_after N known at a terminal version (cancelled, or deleted as it was): the end is
     // an expiry when N charges were paid by then.
     std::optional<int64_t> expire_limit;
+    // Opened by a reactivation (not the subscription's first period): the count reaching the
+    // limit makes its end an expiry only with a charge paid in this period (see
+    // conclude_interval).
+    bool reopened = false;
     // Conclusions, drawn once charges are known.
     bool expired = false;
     bool max_retries = false;
@@ -344,6 +348,7 @@ std::vector<SubInterval> walk_subscription(const Versions<SubscriptionFact>& ver
             add_end_evidence(out.back(), f, expire_after);
         } else if (f.sub.status == SubscriptionStatus::Active && !open) {
             out.push_back(open_interval(f, out.empty()));
+            out.back().reopened = out.size() > 1;
             open = true;
             flagged.reset();
         }
@@ -363,8 +368,14 @@ std::vector<SubInterval> walk_subscription(const Versions<SubscriptionFact>& ver
 void conclude_interval(SubInterval& iv, const ChargeBook& book, Micros grace, Micros back) {
     if (iv.open()) return;
     const Micros horizon = std::min(add_saturated(iv.end, grace), sub_saturated(back, 1));
-    iv.expired = iv.status_expired ||
-                 (iv.expire_limit && book.paid_covering(iv.sub_id, horizon) >= *iv.expire_limit);
+    // Recharge expires a subscription as it processes the Nth charge: a reactivated one whose
+    // count already stood at N is not expired again until a charge is paid after the
+    // reactivation (the merchant may have raised N; either way a cancel before then is the
+    // customer's).
+    const int64_t paid = iv.expire_limit ? book.paid_covering(iv.sub_id, horizon) : 0;
+    const bool paid_in_period =
+        !iv.reopened || paid > book.paid_covering(iv.sub_id, sub_saturated(iv.start, 1));
+    iv.expired = iv.status_expired || (iv.expire_limit && paid >= *iv.expire_limit && paid_in_period);
     // A failure the customer has since paid past does not explain this end.
     const ChargeInfo* c = book.latest_unresolved_failure(iv.sub_id, iv.start, horizon, iv.end);
     if (c) iv.charge_id = c->id;

@@ -860,6 +860,30 @@ TEST(Rules, DeletionAfterTheNthPaidChargeIsAnExpiry) {
     }
 }
 
+// Expired, reactivated, then cancelled with no charge paid since the reactivation: Recharge
+// expires a subscription when it processes the Nth charge, so with none processed since, the
+// second end is the customer's own cancel, although the count still reads N. Once a charge is
+// paid after the reactivation, the count decides as for a first end.
+TEST(Rules, ACancelAfterReactivatingAnExpiredSubscriptionIsAnExpiryOnlyAfterANewCharge) {
+    for (const bool paid_since : {false, true}) {
+        Facts f;
+        f.created(kSubA, utc(2026, 1, 1)).sub.expire_after_charges = 2;
+        f.paid(9001, utc(2026, 1, 1), {kSubA});
+        f.paid(9002, utc(2026, 2, 1), {kSubA});
+        f.expired(kSubA, utc(2026, 2, 1, 0, 1), "expired").sub.expire_after_charges = 2;
+        f.activated(kSubA, utc(2026, 4, 1)).sub.expire_after_charges = 2;
+        if (paid_since) f.paid(9003, utc(2026, 4, 1), {kSubA});
+        f.cancelled(kSubA, utc(2026, 5, 1)).sub.expire_after_charges = 2;
+        const CustomerOutcome out = f.evaluate();
+        ASSERT_EQ(out.episodes.size(), 2u) << paid_since;
+        EXPECT_EQ(out.episodes[0].reason, ChurnReason::Expired) << paid_since;
+        EXPECT_EQ(out.episodes[1].reason, paid_since ? ChurnReason::Expired : ChurnReason::Cancelled)
+            << paid_since;
+        ASSERT_EQ(out.subscriptions.size(), 1u);
+        EXPECT_EQ(out.subscriptions[0].expired, paid_since) << paid_since;
+    }
+}
+
 // --- reactivation -----------------------------------------------------------------------
 
 // Cancelled, reactivated (subscription/activated), cancelled again: two episodes, the first
