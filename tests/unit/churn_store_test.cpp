@@ -958,6 +958,53 @@ TEST(ChurnStore, ADeliveryWhoseRulesFailCountsNothing) {
     EXPECT_EQ(metrics.value("churnwatch_churn_events_total", {{"reason", "cancelled"}, {"category", "voluntary"}}), 1);
 }
 
+// The listener hears of a stored episode's change only when a delivery changed it: a later
+// delivery that leaves the episode as stored (here a charge paid before the cancel) calls
+// nothing, since on_changed rewrites unsent alerts with a fresh timestamp. The earlier
+// version of the end arriving late changes the episode's delivery and is told.
+class CountsChanges : public EpisodeListener {
+public:
+    void on_churned(sql::Database&, int64_t, const CustomerOutcome&, const ChurnEpisode&) override { ++churned; }
+    void on_reactivated(sql::Database&, int64_t, const CustomerOutcome&, const ChurnEpisode&) override {}
+    void on_changed(sql::Database&, int64_t, const CustomerOutcome&, const ChurnEpisode&,
+                    const ChurnEpisode&) override {
+        ++changed;
+    }
+    int churned = 0;
+    int changed = 0;
+};
+
+TEST(ChurnStore, OnlyADeliveryThatChangesAStoredEpisodeIsToldAsAChange) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    auto cancelled = [](const std::string& topic, const std::string& at) {
+        return TestDelivery{topic, subscription_json({.id = 70, .customer_id = 7, .status = "cancelled", .updated_at = at,
+                                                      .created_at = iso(1, 1), .cancelled_at = iso(3, 1)})};
+    };
+    const std::vector<std::vector<TestDelivery>> batches = {
+        {{"subscription/created",
+          subscription_json({.id = 70, .customer_id = 7, .updated_at = iso(1, 1), .created_at = iso(1, 1)})},
+         cancelled("subscription/updated", iso(3, 2))},
+        {{"charge/paid", charge_json({.id = 700, .customer_id = 7, .updated_at = iso(2, 1), .subscription_ids = {70}})}},
+        {cancelled("subscription/cancelled", iso(3, 1))}};
+    ChurnStore churn(RulesPolicy{});
+    CountsChanges listener;
+    churn.set_listener(&listener);
+    std::vector<int> changed_after;
+    for (const auto& batch : batches) {
+        Writer writer(db, WriterOptions{}, &churn);  // stop() projects what it stored
+        for (const auto& td : batch) {
+            std::promise<void> done;
+            ASSERT_TRUE(writer.submit(make_delivery(td), [&](const WriteResult&) { done.set_value(); }));
+            done.get_future().wait();
+        }
+        writer.stop();
+        changed_after.push_back(listener.changed);
+    }
+    EXPECT_EQ(listener.churned, 1);
+    EXPECT_EQ(changed_after, (std::vector<int>{0, 0, 1}));
+}
+
 }  // namespace
 
 namespace {
