@@ -383,6 +383,23 @@ TEST_F(SignatureTest, TimestampedTIsSignedAsWrittenInTheSignatureHeader) {
               SignatureScheme::Timestamped);
 }
 
+// Two spellings of the same t in the signature header are two different signed texts: which
+// one was signed is as ambiguous as with two different values, so it is refused too, whichever
+// spelling the MAC covers.
+TEST_F(SignatureTest, TheSameTSpelledTwoWaysIsMalformed) {
+    // printf '01700000000.%s' "$BODY" | openssl dgst -sha256 -hmac "$SECRET"
+    const std::string v1_leading_zero =
+        "a044e450534af1285ebfb637699252498727c00cafe095ede4200f7c42ba647b";
+    for (std::string sig : {"t=1700000000,t=01700000000,v1=" + std::string(kV1),
+                            "t=1700000000,t=01700000000,v1=" + v1_leading_zero,
+                            "t=01700000000,t=1700000000,v1=" + std::string(kV1),
+                            "t=01700000000,t=1700000000,v1=" + v1_leading_zero}) {
+        SignatureResult r = ring_.verify(timestamped_only(sig), kBody, kT);
+        expect_fail(r, SignatureFailure::Malformed, SignatureScheme::Timestamped);
+        EXPECT_EQ(r.detail, "timestamped signature header malformed: several different t values") << sig;
+    }
+}
+
 TEST_F(SignatureTest, TimestampedNoTimestampAnywhereIsMalformed) {
     std::string sig = "v1=" + std::string(kV1);
     expect_fail(ring_.verify(timestamped_only(sig), kBody, kT), SignatureFailure::Malformed,
