@@ -329,6 +329,17 @@ TEST_F(SignatureTest, TimestampHeaderAloneIsMissing) {
     expect_fail(ring_.verify(h, kBody, kT), SignatureFailure::Missing, SignatureScheme::None);
 }
 
+// The remaining failures say why too, in the detail an operator reads in the log.
+TEST(Signature, EachOtherFailureSaysWhy) {
+    KeyRing ring({std::string(kSecret)});
+    EXPECT_EQ(ring.verify({}, kBody, kT).detail, "no signature header");
+    EXPECT_EQ(ring.verify(legacy_only("abc"), kBody, kT).detail, "legacy signature is not 64 hex digits");
+    EXPECT_EQ(ring.verify(legacy_only(kLegacyHmac), kBody, kT).detail,
+              "legacy signature matches no configured secret");
+    KeyRing none({});
+    EXPECT_EQ(none.verify(legacy_only(kLegacy), kBody, kT).detail, "no webhook secret is configured");
+}
+
 // ---- timestamped ---------------------------------------------------------------------------
 
 TEST_F(SignatureTest, TimestampedValidViaT) {
