@@ -61,7 +61,8 @@ ParseOutcome parse_timestamped(std::string_view header, std::optional<std::strin
         if (key == "t") {
             auto t = parse_epoch(value);
             if (!t) return malformed("t is not a decimal epoch");
-            if (have_t && *t != out.t) return malformed("several different t values");
+            // Compared as written: the MAC covers the text, so "t=1,t=01" is as ambiguous as two values.
+            if (have_t && value != out.t_text) return malformed("several different t values");
             out.t = *t;
             out.t_text = value;
             have_t = true;

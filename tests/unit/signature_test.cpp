@@ -206,6 +206,15 @@ TEST_F(SignatureTest, LegacyTrailingNewlineInBodyIsMismatch) {
                 SignatureFailure::Mismatch, SignatureScheme::Legacy);
 }
 
+// The NUL check comes after the hash: a body with a NUL byte whose hash matches no secret is
+// an ordinary mismatch (anyone can send one), not a suspected length extension of a genuine one.
+TEST_F(SignatureTest, ABodyWithANulByteAndAWrongHashIsAPlainMismatch) {
+    std::string with_nul = std::string(kBody) + std::string(1, '\0');
+    SignatureResult r = ring_.verify(legacy_only(kLegacy), with_nul, kT);
+    expect_fail(r, SignatureFailure::Mismatch, SignatureScheme::Legacy);
+    EXPECT_EQ(r.detail, "legacy signature matches no configured secret");
+}
+
 TEST_F(SignatureTest, LegacyUppercaseHexAccepted) {
     std::string up = upper(kLegacy);
     expect_ok(ring_.verify(legacy_only(up), kBody, kT), SignatureScheme::Legacy);
@@ -286,6 +295,12 @@ TEST(Signature, EmptySecretsCountAsNone) {
     expect_ok(mixed.verify(legacy_only(kLegacy), kBody, kT), SignatureScheme::Legacy, 1);
 }
 
+// One usable secret anywhere in the ring is a configured ring, wherever the empty ones sit.
+TEST(Signature, AnEmptySecretAfterARealOneLeavesTheRingConfigured) {
+    KeyRing ring({std::string(kSecret), ""});
+    expect_ok(ring.verify(legacy_only(kLegacy), kBody, kT), SignatureScheme::Legacy, 0);
+}
+
 // Beside a real secret too, an empty one matches nothing: neither the hash of the body alone
 // (legacy) nor a MAC keyed with nothing (timestamped), both computable by anyone.
 TEST(Signature, AnEmptySecretBesideARealOneMatchesNothing) {
@@ -312,6 +327,17 @@ TEST_F(SignatureTest, TimestampHeaderAloneIsMissing) {
     SignatureHeaders h;
     h.timestamp = "1700000000";
     expect_fail(ring_.verify(h, kBody, kT), SignatureFailure::Missing, SignatureScheme::None);
+}
+
+// The remaining failures say why too, in the detail an operator reads in the log.
+TEST(Signature, EachOtherFailureSaysWhy) {
+    KeyRing ring({std::string(kSecret)});
+    EXPECT_EQ(ring.verify({}, kBody, kT).detail, "no signature header");
+    EXPECT_EQ(ring.verify(legacy_only("abc"), kBody, kT).detail, "legacy signature is not 64 hex digits");
+    EXPECT_EQ(ring.verify(legacy_only(kLegacyHmac), kBody, kT).detail,
+              "legacy signature matches no configured secret");
+    KeyRing none({});
+    EXPECT_EQ(none.verify(legacy_only(kLegacy), kBody, kT).detail, "no webhook secret is configured");
 }
 
 // ---- timestamped ---------------------------------------------------------------------------
@@ -368,6 +394,23 @@ TEST_F(SignatureTest, TimestampedTIsSignedAsWrittenInTheSignatureHeader) {
               SignatureScheme::Timestamped);
 }
 
+// Two spellings of the same t in the signature header are two different signed texts: which
+// one was signed is as ambiguous as with two different values, so it is refused too, whichever
+// spelling the MAC covers.
+TEST_F(SignatureTest, TheSameTSpelledTwoWaysIsMalformed) {
+    // printf '01700000000.%s' "$BODY" | openssl dgst -sha256 -hmac "$SECRET"
+    const std::string v1_leading_zero =
+        "a044e450534af1285ebfb637699252498727c00cafe095ede4200f7c42ba647b";
+    for (std::string sig : {"t=1700000000,t=01700000000,v1=" + std::string(kV1),
+                            "t=1700000000,t=01700000000,v1=" + v1_leading_zero,
+                            "t=01700000000,t=1700000000,v1=" + std::string(kV1),
+                            "t=01700000000,t=1700000000,v1=" + v1_leading_zero}) {
+        SignatureResult r = ring_.verify(timestamped_only(sig), kBody, kT);
+        expect_fail(r, SignatureFailure::Malformed, SignatureScheme::Timestamped);
+        EXPECT_EQ(r.detail, "timestamped signature header malformed: several different t values") << sig;
+    }
+}
+
 TEST_F(SignatureTest, TimestampedNoTimestampAnywhereIsMalformed) {
     std::string sig = "v1=" + std::string(kV1);
     expect_fail(ring_.verify(timestamped_only(sig), kBody, kT), SignatureFailure::Malformed,
@@ -418,6 +461,42 @@ TEST_F(SignatureTest, TimestampedPartWithoutKeyIsMalformed) {
                 SignatureScheme::Timestamped);
 }
 
+// A part without "=" is refused on its own account, even beside a t and a v1 that verify.
+TEST_F(SignatureTest, APartWithoutAnEqualsSignIsMalformedBesideAValidTAndV1) {
+    std::string sig = ts_header(kT, kV1) + ",garbage";
+    SignatureResult r = ring_.verify(timestamped_only(sig), kBody, kT);
+    expect_fail(r, SignatureFailure::Malformed, SignatureScheme::Timestamped);
+    EXPECT_EQ(r.detail, "timestamped signature header malformed: a part has no key=value form");
+}
+
+// The detail is what an operator reads in the log: each malformed header says what is wrong.
+TEST_F(SignatureTest, EachMalformedTimestampedHeaderSaysWhy) {
+    const std::string v1 = "v1=" + std::string(kV1);
+    const std::string t_v1 = ts_header(kT, kV1);
+    struct Case {
+        std::string sig;
+        std::optional<std::string> ts;
+        std::string reason;
+    };
+    const Case cases[] = {
+        {"t=1700000000," + std::string(kV1), std::nullopt, "a part has no key=value form"},
+        {"t=abc," + v1, std::nullopt, "t is not a decimal epoch"},
+        {"t=1699990000,t=1700000000," + v1, std::nullopt, "several different t values"},
+        {"t=1700000000,v1=abc", std::nullopt, "a v1 value is not 64 hex digits"},
+        {"t=1700000000", std::nullopt, "no v1 signature"},
+        {v1, "garbage", "timestamp header is not a decimal epoch"},
+        {t_v1, "1700000001", "t and timestamp header differ"},
+        {v1, std::nullopt, "no timestamp in t= or the timestamp header"},
+    };
+    for (const Case& c : cases) {
+        std::optional<std::string_view> ts;
+        if (c.ts) ts = *c.ts;
+        SignatureResult r = ring_.verify(timestamped_only(c.sig, ts), kBody, kT);
+        expect_fail(r, SignatureFailure::Malformed, SignatureScheme::Timestamped);
+        EXPECT_EQ(r.detail, "timestamped signature header malformed: " + c.reason) << c.sig;
+    }
+}
+
 TEST_F(SignatureTest, TimestampedWrongSignatureIsMismatch) {
     std::string sig = ts_header(kT, kV1At1699990000);  // valid for another t
     expect_fail(ring_.verify(timestamped_only(sig), kBody, kT), SignatureFailure::Mismatch,
@@ -460,6 +539,14 @@ TEST_F(SignatureTest, StaleViaSeparateHeader) {
     std::string sig = "v1=" + std::string(kV1);
     expect_fail(ring_.verify(timestamped_only(sig, "1700000000"), kBody, kT + k48h + 1),
                 SignatureFailure::Stale, SignatureScheme::Timestamped);
+}
+
+// The stale detail gives the timestamp, how far it is from now and the window, in seconds.
+TEST_F(SignatureTest, AStaleDetailGivesTheTimestampItsAgeAndTheWindow) {
+    std::string sig = ts_header(kT, kV1);
+    SignatureResult r = ring_.verify(timestamped_only(sig), kBody, kT + k48h + 1);
+    expect_fail(r, SignatureFailure::Stale, SignatureScheme::Timestamped);
+    EXPECT_EQ(r.detail, "timestamp 1700000000 is 172801 s from now (window 172800 s)");
 }
 
 TEST_F(SignatureTest, StaleAndWrongIsNeverOk) {
@@ -551,6 +638,15 @@ TEST(Signature, TimestampedKeyRotation) {
     expect_ok(ring.verify(timestamped_only(sig), kBody, kT), SignatureScheme::Timestamped, 1);
     std::string sig2 = ts_header(kT, kV1Secret2);
     expect_ok(ring.verify(timestamped_only(sig2), kBody, kT), SignatureScheme::Timestamped, 0);
+}
+
+// The success detail names the scheme and the key that matched.
+TEST(Signature, ASuccessSaysWhichSchemeAndKeyMatched) {
+    KeyRing ring({std::string(kSecret2), std::string(kSecret)});
+    EXPECT_EQ(ring.verify(legacy_only(kLegacy), kBody, kT).detail, "legacy signature matches key 1");
+    std::string sig = ts_header(kT, kV1Secret2);
+    EXPECT_EQ(ring.verify(timestamped_only(sig), kBody, kT).detail,
+              "timestamped signature matches key 0");
 }
 
 // A sender rotating its secret may sign with both: the first configured secret that matches is

@@ -47,6 +47,13 @@ TEST(ParseTopic, LowersCase) {
     EXPECT_EQ(parse_topic("CHARGE/Max_Retries_Reached"), (Topic{"charge", "max_retries_reached"}));
 }
 
+// The ends of each range count: A and Z are lowered, a, z, 0 and 9 are allowed.
+TEST(ParseTopic, TheEndsOfEachCharacterRangeAreAllowed) {
+    EXPECT_EQ(parse_topic("A/Z"), (Topic{"a", "z"}));
+    EXPECT_EQ(parse_topic("az09/za90"), (Topic{"az09", "za90"}));
+    EXPECT_EQ(parse_topic("0/9"), (Topic{"0", "9"}));
+}
+
 TEST(ParseTopic, PartLengthLimits) {
     const std::string p64(64, 'a');
     const std::string p65(65, 'a');
@@ -148,6 +155,14 @@ TEST(InferTopic, SubscriptionOtherwiseUpdated) {
     EXPECT_EQ(inferred(R"({"subscription":{"status":5}})"), "subscription/updated");
 }
 
+// A status is compared whole: a prefix, a longer word or a trailing NUL is not "cancelled".
+TEST(InferTopic, AStatusThatOnlyStartsLikeCancelledIsUpdated) {
+    EXPECT_EQ(inferred(R"({"subscription":{"status":"cancel"}})"), "subscription/updated");
+    EXPECT_EQ(inferred(R"({"subscription":{"status":"cancelled_soon"}})"), "subscription/updated");
+    EXPECT_EQ(inferred(R"({"subscription":{"status":"cancelled\u0000"}})"), "subscription/updated");
+    EXPECT_EQ(inferred(R"({"customer":{"status":"INACTIVE_"}})"), "customer/updated");
+}
+
 TEST(InferTopic, ChargeMaxRetriesWinsOverStatus) {
     EXPECT_EQ(inferred(R"({"charge":{"status":"error",)"
                        R"("error_type":"CLOSED_MAX_RETRIES_REACHED"}})"),
@@ -181,6 +196,12 @@ TEST(InferTopic, OtherResourcesAreUpdated) {
     EXPECT_EQ(inferred(R"({"onetime":{}})"), "onetime/updated");
 }
 
+TEST(InferTopic, TheRemainingResourceKeysAreRecognised) {
+    EXPECT_EQ(inferred(R"({"bundle_selection":{"id":1}})"), "bundle_selection/updated");
+    EXPECT_EQ(inferred(R"({"plan":{"id":1}})"), "plan/updated");
+    EXPECT_EQ(inferred(R"({"store":{"id":1}})"), "store/updated");
+}
+
 TEST(InferTopic, PriorityWithIncludedObjects) {
     EXPECT_EQ(inferred(R"({"customer":{"status":"INACTIVE"},"charge":{"status":"success"}})"),
               "charge/paid");
@@ -189,6 +210,26 @@ TEST(InferTopic, PriorityWithIncludedObjects) {
     EXPECT_EQ(inferred(R"({"customer":{},"order":{}})"), "order/updated");
     EXPECT_EQ(inferred(R"({"address":{},"customer":{}})"), "customer/updated");
     EXPECT_EQ(inferred(R"({"address":{},"checkout":{}})"), "address/updated");
+}
+
+// Past the churn-relevant objects, the order of the resource table still decides, not the
+// order of the keys in the body.
+TEST(InferTopic, PriorityAmongTheOtherResourcesFollowsTheTable) {
+    EXPECT_EQ(inferred(R"({"onetime":{},"checkout":{}})"), "checkout/updated");
+    EXPECT_EQ(inferred(R"({"store":{},"plan":{},"bundle_selection":{},"onetime":{}})"), "onetime/updated");
+    EXPECT_EQ(inferred(R"({"store":{},"plan":{},"bundle_selection":{}})"), "bundle_selection/updated");
+    EXPECT_EQ(inferred(R"({"store":{},"plan":{}})"), "plan/updated");
+}
+
+// topic_named_by_body is public (delivery decoding calls it on its own): a root that is not an
+// object names no topic, rather than failing on a lookup.
+TEST(TopicNamedByBody, ARootThatIsNotAnObjectNamesNothing) {
+    for (const char* json : {R"([{"type":"charge/paid","charge":{}}])", R"("charge/paid")", "null", "7"}) {
+        rapidjson::Document doc;
+        doc.Parse(json);
+        ASSERT_FALSE(doc.HasParseError()) << json;
+        EXPECT_FALSE(topic_named_by_body(doc).has_value()) << json;
+    }
 }
 
 // A body that names its topic in a top-level "type" (Recharge's published test vector does)
@@ -245,6 +286,9 @@ TEST(Topic, KnownTopicNameIsTheStaticSpelling) {
     EXPECT_EQ(known_topic_name({"charge", "success"}), "charge/success");  // legacy name
     // Compared piece by piece: the split must fall exactly at the slash.
     EXPECT_FALSE(known_topic_name({"subscription/cancel", "led"}));
+    // Of the right total length, split one character early: the slash itself must be checked.
+    EXPECT_FALSE(known_topic_name({"subscriptio", "/cancelled"}));
+    EXPECT_FALSE(known_topic_name({"charg", "/paid"}));
     EXPECT_FALSE(known_topic_name({"subscription", "cancelle"}));
     EXPECT_FALSE(known_topic_name({"subscription", "cancelledx"}));
     EXPECT_FALSE(known_topic_name({"", ""}));
