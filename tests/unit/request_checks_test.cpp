@@ -2,6 +2,7 @@
 // plain bytes.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -29,7 +30,8 @@ std::string line_start(const std::string& bytes, std::size_t piece) {
 
 TEST(RequestLine, EveryBeginningOfAValidLineCanStillBeOne) {
     for (const std::string line : {"GET /healthz HTTP/1.1\r", "POST /webhooks/recharge/subscription/cancelled?x=1 HTTP/1.0\r",
-                                   "M-SEARCH * HTTP/1.1", "GET http://host/caf\xc3\xa9 HTTP/2.0\r", "!#$%&'*+-.^_`|~09azAZ /"})
+                                   "M-SEARCH * HTTP/1.1", "GET http://host/caf\xc3\xa9 HTTP/2.0\r", "!#$%&'*+-.^_`|~09azAZ /",
+                                   "GET /!~ HTTP/1.1\r"})
         for (std::size_t piece : {1, 2, 3, 7, 100})
             EXPECT_EQ(line_start(line, piece), "") << line << " in pieces of " << piece;
 }
@@ -57,6 +59,18 @@ TEST(RequestLine, BytesThatCannotBeginOneAreRefusedAtTheFirstSuchByte) {
         for (std::size_t piece : {1, 2, 100})
             EXPECT_EQ(line_start(bytes, piece), "malformed HTTP request: not a request line (" + where + ")")
                 << bytes << " in pieces of " << piece;
+}
+
+// tchar has none of the delimiters (RFC 9110 5.6.2), and no NUL: each ends a method where it stands.
+TEST(RequestLine, ADelimiterOrNulInTheMethodIsRefused) {
+    for (const char delimiter : std::string_view("\"(),/:;<=>?@[\\]{}")) {
+        const std::string bytes = std::string("GE") + delimiter + "T / HTTP/1.1\r";
+        char where[64];
+        std::snprintf(where, sizeof where, "byte 0x%02X at offset 2, in the method", static_cast<unsigned char>(delimiter));
+        EXPECT_EQ(line_start(bytes, 100), std::string("malformed HTTP request: not a request line (") + where + ")") << bytes;
+    }
+    EXPECT_EQ(line_start(std::string("G\0T / HTTP/1.1\r", 15), 1),
+              "malformed HTTP request: not a request line (byte 0x00 at offset 1, in the method)");
 }
 
 // What the session does with `bytes` fed in pieces of `piece` bytes, where a request line is
@@ -132,6 +146,14 @@ TEST(EmptyLines, OnlyCrLfEndsOne) {
     EXPECT_EQ(session_scan("\nGET / HTTP/1.1\r", 1), "malformed HTTP request: not a request line (byte 0x0A at offset 0, in the method)");
     EXPECT_EQ(session_scan("\r\n\nGET / HTTP/1.1\r", 100),
               "malformed HTTP request: not a request line (byte 0x0A at offset 0, in the method)");
+    // Nor does any other byte before an LF make one: it is the method's first byte.
+    for (std::size_t piece : {1, 100})
+        EXPECT_EQ(session_scan("A\nGET / HTTP/1.1\r", piece),
+                  "malformed HTTP request: not a request line (byte 0x0A at offset 1, in the method)")
+            << "in pieces of " << piece;
+    LineScan fresh;
+    EXPECT_EQ(skip_empty_lines("A\n\r\n", fresh).drop, 0u);
+    EXPECT_EQ(fresh.empty_lines, 0u);
     // Once a request line has begun, nothing is dropped.
     LineScan scan;
     EXPECT_FALSE(check_line_start("G", scan).has_value());
