@@ -201,12 +201,15 @@ TEST(RequestVersion, OtherMajorVersionsAre505) {
     }
     std::string line = "GET / HTTP/2.0\r\n";
     EXPECT_EQ(check_version({line.data(), line.size()})->detail, "HTTP/2.0 is not supported: churnwatch speaks HTTP/1.1");
+    line = "GET / HTTP/0.9\r\n";
+    EXPECT_EQ(check_version({line.data(), line.size()})->detail, "HTTP/0.9 is not supported: churnwatch speaks HTTP/1.1");
 }
 
 TEST(RequestVersion, WhatIsNoRequestLineIsLeftToTheParser) {
     for (const std::string line : {"G@T / HTTP/2.0\r\n", " / HTTP/2.0\r\n", "GET  HTTP/2.0\r\n", "GET /\x01 HTTP/2.0\r\n",
                                    "GET / HTTP/1.x\r\n", "GET / HTTP/11.1\r\n", "GET / HTTP/1.2\n", "GET / http/1.2\r\n",
-                                   "GET / HTTP/1.12\r\n", "HTTP/1.2\r\n", "\r\n"})
+                                   "GET / HTTP/1.12\r\n", "HTTP/1.2\r\n", "\r\n", "GET / HTTP-2.0\r\n", "GET / HTTP/x.0\r\n",
+                                   "GET / HTTP/2_0\r\n", "GET / HTTP/1_5\r\n", "GET / HTTP/1.5 \n", "GET / HTTP/2.0 \n"})
         EXPECT_EQ(version(line), std::pair(0, line)) << line;
 }
 
