@@ -245,6 +245,21 @@ TEST(TransferCoding, AnyOtherCodingBeforeChunkedIs501AndNamed) {
     EXPECT_EQ(codings({"gzip;level=1", "chunked"}).first, 501);
 }
 
+// The 400s of Transfer-Encoding are counted and logged as bad_request, as Beast's own are; a
+// malformed value is quoted (cut short) in the answer.
+TEST(TransferCoding, ItsRefusalsAreBadRequests) {
+    for (std::vector<std::string_view> values : {std::vector<std::string_view>{"gzip"}, {"chunked, chunked"}, {"gzip;;, chunked"}}) {
+        auto r = check_transfer_codings(values);
+        ASSERT_TRUE(r.has_value()) << values[0];
+        EXPECT_EQ(r->status, 400) << values[0];
+        EXPECT_EQ(r->reason, "bad_request") << values[0];
+    }
+    EXPECT_EQ(codings({"chunked", "gzip;;, chunked"}).second,
+              "malformed HTTP request: Transfer-Encoding 'gzip;;, chunked' is not a list of transfer codings");
+    EXPECT_EQ(codings({"chunked;x=" + std::string(50, 'y') + " z"}).second,
+              "malformed HTTP request: Transfer-Encoding 'chunked;x=" + std::string(30, 'y') + "...' is not a list of transfer codings");
+}
+
 TEST(TransferCoding, ChunkedNotLastIs400) {
     for (std::vector<std::string_view> values :
          {std::vector<std::string_view>{"gzip"}, {"chunked, gzip"}, {"gzip;level=1"}, {"chunked, gzip;level=1"},
@@ -258,7 +273,7 @@ TEST(TransferCoding, ChunkedNotLastIs400) {
 TEST(TransferCoding, MalformedCodingsAre400) {
     for (std::string_view v : {";q=1, chunked", "gzip;;, chunked", "gzip;=1, chunked", "gzip;level, chunked",
                                "gzip;level=, chunked", "gzip;level=\"1, chunked", "gzip level, chunked", "@, chunked",
-                               "gzip;a=\"\x01\", chunked", "chunked;x=1 y", "chunked;"}) {
+                               "gzip;a=\"\x01\", chunked", "chunked;x=1 y", "chunked;", "chunked;a=\"x\\"}) {
         const auto [status, detail] = codings({v});
         EXPECT_EQ(status, 400) << v;
         EXPECT_NE(detail.find("malformed HTTP request: Transfer-Encoding '"), std::string::npos) << v << ": " << detail;
@@ -274,6 +289,17 @@ TEST(TransferCoding, AQuotedPairOfAControlByteIsMalformed) {
         EXPECT_NE(detail.find("' is not a list of transfer codings"), std::string::npos) << v << ": " << detail;
     }
     EXPECT_EQ(coding_status({"chunked;a=\"\\\t\\x\""}), 0);
+    EXPECT_EQ(coding_status({"chunked;a=\"\\ \\\xc3\\\xa9\""}), 0) << "SP and obs-text may be escaped";
+}
+
+// qdtext = HTAB / SP / VCHAR except DQUOTE and backslash / obs-text (RFC 9110 5.6.4): no control
+// byte and no DEL.
+TEST(TransferCoding, AQuotedStringHoldsTabsSpacesAndObsTextButNoDel) {
+    for (std::string_view v : {"chunked;a=\"x\ty\"", "chunked;a=\" x \"", "chunked;a=\"caf\xc3\xa9\"", "chunked;a=\"\""})
+        EXPECT_EQ(coding_status({v}), 0) << v;
+    EXPECT_EQ(codings({"gzip;a=\"\x7f\", chunked"}),
+              std::pair(400, std::string("malformed HTTP request: Transfer-Encoding 'gzip;a=\"\x7f\", chunked' is not a list of "
+                                         "transfer codings")));
 }
 
 // Only the whole token "chunked" is chunked: a coding that merely begins with it is another
@@ -293,6 +319,8 @@ TEST(TransferCoding, TheRefusalIs501AndSaysWhich) {
     // A client's long string is cut short.
     EXPECT_EQ(coding_not_implemented(std::string(100, 'x')).detail,
               "Transfer-Encoding '" + std::string(40, 'x') + "...' is not implemented: only chunked is");
+    EXPECT_EQ(coding_not_implemented(std::string(40, 'x')).detail,
+              "Transfer-Encoding '" + std::string(40, 'x') + "' is not implemented: only chunked is");
 }
 
 }  // namespace
