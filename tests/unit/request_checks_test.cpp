@@ -335,11 +335,13 @@ TEST(HostCount, OneHostAlwaysNoneOnlyForHttp10) {
     auto missing = check_host_count(11, 0);
     ASSERT_TRUE(missing);
     EXPECT_EQ(missing->status, 400);
+    EXPECT_EQ(missing->reason, "bad_request");
     EXPECT_EQ(missing->detail, "HTTP/1.1 request without a Host header");
     for (int version : {10, 11}) {
         auto repeated = check_host_count(version, 2);
         ASSERT_TRUE(repeated);
         EXPECT_EQ(repeated->status, 400);
+        EXPECT_EQ(repeated->reason, "bad_request");
         EXPECT_EQ(repeated->detail, "more than one Host header");
     }
 }
