@@ -279,3 +279,74 @@ TEST(RequestHandler, EveryReadinessFailureIsLogged) {
         EXPECT_NE(log.find(why), std::string::npos) << log;
     }
 }
+namespace {
+
+// `handler`'s answer to one request, however it comes (at once, or from the writer's thread).
+HttpResponse send(RequestHandler& handler, std::string method, std::string target, Headers headers = {},
+                  std::string body = "", std::string_view peer = {}) {
+    HttpRequest req;
+    req.method = std::move(method);
+    req.target = std::move(target);
+    req.headers = std::move(headers);
+    req.body = std::move(body);
+    req.peer = peer;
+    std::promise<HttpResponse> answer;
+    auto f = answer.get_future();
+    handler.handle(std::move(req), [&answer](HttpResponse r) { answer.set_value(std::move(r)); });
+    return f.get();
+}
+
+}  // namespace
+
+TEST(RequestHandler, TheProbesAndTheMetricsPageAnswerGetAndHead) {
+    Fixture fx;
+    for (const char* method : {"GET", "HEAD"}) {
+        HttpResponse health = send(fx.handler, method, "/healthz");
+        EXPECT_EQ(health.status, 200) << method;
+        EXPECT_EQ(health.body, "{\"status\":\"ok\"}") << method;
+        EXPECT_EQ(send(fx.handler, method, "/readyz").status, 200) << method;
+        HttpResponse page = send(fx.handler, method, "/metrics");
+        EXPECT_EQ(page.status, 200) << method;
+        EXPECT_EQ(page.content_type, "text/plain; version=0.0.4; charset=utf-8") << method;
+        EXPECT_TRUE(contains(page.body, "# TYPE churnwatch_deliveries_rejected_total counter")) << page.body;
+    }
+    EXPECT_EQ(fx.metrics.value("churnwatch_deliveries_rejected_total", {{"reason", "method_not_allowed"}}), 0);
+}
+
+// RFC 9110 15.5.6: a 405 lists the methods the route takes in Allow.
+TEST(RequestHandler, OtherMethodsOnTheProbesAndTheMetricsPageAre405WithAllow) {
+    Fixture fx;
+    for (const char* target : {"/healthz", "/readyz", "/metrics"})
+        for (const char* method : {"POST", "PUT", "DELETE"}) {
+            HttpResponse r = send(fx.handler, method, target);
+            EXPECT_EQ(r.status, 405) << method << " " << target;
+            EXPECT_EQ(r.body, "{\"error\":\"use GET\"}") << method << " " << target;
+            EXPECT_EQ(header(r, "Allow"), "GET, HEAD") << method << " " << target;
+        }
+    EXPECT_EQ(fx.metrics.value("churnwatch_deliveries_rejected_total", {{"reason", "method_not_allowed"}}), 9);
+}
+
+TEST(RequestHandler, TheWebhookRouteTakesOnlyPost) {
+    Fixture fx;
+    for (const char* method : {"GET", "HEAD", "PUT"}) {
+        HttpResponse r = send(fx.handler, method, "/webhooks/recharge/subscription/cancelled",
+                              {{"X-Recharge-Hmac-Sha256", legacy_signature(kSecret, kBody)}}, kBody);
+        EXPECT_EQ(r.status, 405) << method;
+        EXPECT_EQ(r.body, "{\"error\":\"webhooks are delivered with POST\"}") << method;
+        EXPECT_EQ(header(r, "Allow"), "POST") << method;
+    }
+    EXPECT_EQ(fx.metrics.value("churnwatch_deliveries_rejected_total", {{"reason", "method_not_allowed"}}), 3);
+    EXPECT_EQ(fx.metrics.value("churnwatch_deliveries_total", {{"topic", "subscription/cancelled"}, {"outcome", "accepted"}}), 0);
+}
+
+TEST(RequestHandler, AnUnknownRouteIs404WhateverTheMethod) {
+    Fixture fx;
+    for (const char* method : {"GET", "POST"}) {
+        HttpResponse r = send(fx.handler, method, "/webhooks/stripe");
+        EXPECT_EQ(r.status, 404) << method;
+        EXPECT_EQ(r.body, "{\"error\":\"no such route\"}") << method;
+        EXPECT_EQ(header(r, "Allow"), "") << method;
+    }
+    EXPECT_EQ(fx.metrics.value("churnwatch_deliveries_rejected_total", {{"reason", "no_such_route"}}), 2);
+    EXPECT_EQ(fx.metrics.value("churnwatch_deliveries_rejected_total", {{"reason", "method_not_allowed"}}), 0);
+}
