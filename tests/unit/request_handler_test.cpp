@@ -296,6 +296,12 @@ HttpResponse send(RequestHandler& handler, std::string method, std::string targe
     return f.get();
 }
 
+std::size_t occurrences(const std::string& s, const std::string& part) {
+    std::size_t n = 0;
+    for (auto at = s.find(part); at != std::string::npos; at = s.find(part, at + 1)) ++n;
+    return n;
+}
+
 }  // namespace
 
 TEST(RequestHandler, TheProbesAndTheMetricsPageAnswerGetAndHead) {
@@ -349,4 +355,96 @@ TEST(RequestHandler, AnUnknownRouteIs404WhateverTheMethod) {
     }
     EXPECT_EQ(fx.metrics.value("churnwatch_deliveries_rejected_total", {{"reason", "no_such_route"}}), 2);
     EXPECT_EQ(fx.metrics.value("churnwatch_deliveries_rejected_total", {{"reason", "method_not_allowed"}}), 0);
+}
+
+// A delivery that fails verification: its status and reason come from ingest, the answer says
+// both, the metric counts the reason, and the log line names the peer (Recharge, or a scanner?).
+TEST(RequestHandler, AnUnverifiedDeliveryIsRefusedWithItsReason) {
+    LoggedHandler h;
+    ASSERT_GE(h.fd, 0);
+    const std::string peer = "203.0.113.7:40000";
+    HttpResponse r = send(h.handler, "POST", "/webhooks/recharge", {}, kBody, peer);
+    EXPECT_EQ(r.status, 401);
+    EXPECT_EQ(r.body.rfind("{\"error\":\"signature_missing\",\"detail\":\"", 0), 0u) << r.body;
+    EXPECT_FALSE(contains(r.body, "\"detail\":\"signature_missing\"")) << r.body;
+    HttpResponse wrong = send(h.handler, "POST", "/webhooks/recharge/subscription/cancelled",
+                              {{"X-Recharge-Hmac-Sha256", legacy_signature("another secret", kBody)}}, kBody, peer);
+    EXPECT_EQ(wrong.status, 401);
+    EXPECT_EQ(wrong.body.rfind("{\"error\":\"signature_mismatch\",", 0), 0u) << wrong.body;
+    EXPECT_EQ(h.metrics.value("churnwatch_deliveries_rejected_total", {{"reason", "signature_missing"}}), 1);
+    EXPECT_EQ(h.metrics.value("churnwatch_deliveries_rejected_total", {{"reason", "signature_mismatch"}}), 1);
+    const std::string log = h.log();
+    EXPECT_EQ(occurrences(log, "\"peer\":\"203.0.113.7:40000\""), 2u) << log;
+    EXPECT_TRUE(contains(log, "\"reason\":\"signature_missing\"")) << log;
+    EXPECT_TRUE(contains(log, "\"topic\":\"none\"")) << log;
+    EXPECT_TRUE(contains(log, "\"topic\":\"subscription/cancelled\"")) << log;
+}
+
+// A request for no route is logged with its path, but never with its query, which may carry a
+// token; a scanner's long path and method are cut short.
+TEST(RequestHandler, ARefusedRouteIsLoggedWithoutItsQuery) {
+    LoggedHandler h;
+    ASSERT_GE(h.fd, 0);
+    send(h.handler, "GET", "/admin/login.php?token=s3cr3t&x=1", {}, "", "198.51.100.9:5555");
+    const std::string log = h.log();
+    EXPECT_TRUE(contains(log, "\"reason\":\"no_such_route\"")) << log;
+    EXPECT_TRUE(contains(log, "\"path\":\"/admin/login.php\"")) << log;
+    EXPECT_TRUE(contains(log, "\"peer\":\"198.51.100.9:5555\"")) << log;
+    EXPECT_FALSE(contains(log, "s3cr3t")) << log;
+    EXPECT_FALSE(contains(log, "refused_since_last_line")) << "the first line of all: " << log;
+    EXPECT_FALSE(contains(log, "\"hint\"")) << "not signed: " << log;
+
+    LoggedHandler longer;
+    ASSERT_GE(longer.fd, 0);
+    send(longer.handler, std::string(20, 'M'), "/" + std::string(300, 'p'));
+    const std::string cut = longer.log();
+    EXPECT_TRUE(contains(cut, "\"method\":\"" + std::string(16, 'M') + "\"")) << cut;
+    EXPECT_TRUE(contains(cut, "\"path\":\"/" + std::string(199, 'p') + "\"")) << cut;
+}
+
+// Refused routes are logged at most once per 10 s; requests signed like a delivery (a webhook
+// registered with a mistyped address, most likely) have their own allowance, so a scanner's
+// noise cannot hide them, and say what to check.
+TEST(RequestHandler, ASignedRequestForAWrongRouteIsLoggedApartWithAHint) {
+    const std::vector<std::pair<std::string, std::string>> signatures = {
+        {"X-Recharge-Hmac-Sha256", legacy_signature(kSecret, kBody)},
+        {"X-Recharge-Webhook-Signature", timestamped_signature(kSecret, now_seconds(), kBody)},
+        {"webhook-signature", "v1,c2lnbmF0dXJl"}};
+    for (const auto& signature : signatures) {
+        LoggedHandler h;
+        ASSERT_GE(h.fd, 0);
+        send(h.handler, "GET", "/wp-admin");
+        send(h.handler, "GET", "/.env");  // within 10 s of the first: counted, not logged
+        send(h.handler, "POST", "/webhook/recharge", {signature}, kBody);
+        const std::string log = h.log();
+        EXPECT_EQ(occurrences(log, "\"event\":\"request\""), 2u) << signature.first << ": " << log;
+        EXPECT_FALSE(contains(log, "/.env")) << log;
+        EXPECT_TRUE(contains(log, "\"path\":\"/webhook/recharge\"")) << signature.first << ": " << log;
+        EXPECT_EQ(occurrences(log, "\"hint\":\"a signed delivery"), 1u) << signature.first << ": " << log;
+        EXPECT_EQ(h.metrics.value("churnwatch_deliveries_rejected_total", {{"reason", "no_such_route"}}), 3);
+    }
+}
+
+// What the session refuses before the handler sees a request (a header too large, a timeout):
+// counted by reason, logged with the peer, answered with the detail.
+TEST(RequestHandler, ATransportErrorIsCountedLoggedAndAnsweredWithItsDetail) {
+    LoggedHandler h;
+    ASSERT_GE(h.fd, 0);
+    HttpResponse r = h.handler.transport_error(431, "header_too_large", "header block over 8192 bytes", "192.0.2.1:1234");
+    EXPECT_EQ(r.status, 431);
+    EXPECT_EQ(r.body, "{\"error\":\"header block over 8192 bytes\"}");
+    EXPECT_EQ(h.metrics.value("churnwatch_deliveries_rejected_total", {{"reason", "header_too_large"}}), 1);
+    const std::string log = h.log();
+    EXPECT_TRUE(contains(log, "\"reason\":\"header_too_large\"")) << log;
+    EXPECT_TRUE(contains(log, "\"peer\":\"192.0.2.1:1234\"")) << log;
+}
+
+TEST(RequestHandler, AStoredDeliveryIsLoggedWithWhereItsTopicCameFrom) {
+    LoggedHandler h;
+    ASSERT_GE(h.fd, 0);
+    EXPECT_EQ(send(h.handler, "POST", "/webhooks/recharge/subscription/cancelled",
+                   {{"X-Recharge-Hmac-Sha256", legacy_signature(kSecret, kBody)}}, kBody)
+                  .status,
+              200);
+    EXPECT_TRUE(eventually([&h] { return contains(h.log(), "\"topic_source\":\"path\""); })) << h.log();
 }
