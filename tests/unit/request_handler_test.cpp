@@ -448,3 +448,81 @@ TEST(RequestHandler, AStoredDeliveryIsLoggedWithWhereItsTopicCameFrom) {
               200);
     EXPECT_TRUE(eventually([&h] { return contains(h.log(), "\"topic_source\":\"path\""); })) << h.log();
 }
+
+namespace {
+
+// A handler whose clock the test sets (Unix microseconds).
+struct ClockedHandler {
+    TempDir dir;
+    Writer writer{dir.file("h.db"), WriterOptions{}};
+    Metrics metrics;
+    KeyRing keys{{kSecret}};
+    int null_fd = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+    Logger logger{null_fd};
+    Micros now = 0;
+    RequestHandler handler{keys, writer, metrics, logger, IngestOptions{}, [this] { return now; }};
+
+    ~ClockedHandler() {
+        writer.stop();
+        ::close(null_fd);
+    }
+    HttpResponse post(const std::string& body, Headers extra = {}) {
+        extra.emplace_back("X-Recharge-Hmac-Sha256", legacy_signature(kSecret, body));
+        return send(handler, "POST", "/webhooks/recharge/subscription/cancelled", std::move(extra), body);
+    }
+    double last_delivery() const {
+        return metrics.value(kLastDeliveryMetric, {{"topic", "subscription/cancelled"}});
+    }
+};
+
+}  // namespace
+
+// The latest authentic delivery of a topic is the time it arrived (in seconds), also when it
+// was a duplicate; one refused (503, to be retried) does not count.
+TEST(RequestHandler, TheLastDeliveryTimeIsWhenTheLatestTakenDeliveryArrived) {
+    ClockedHandler h;
+    const int64_t t = now_seconds();  // the writer forgets what is older than a week by its own clock
+    h.now = t * kMicrosPerSecond + 250'000;
+    EXPECT_EQ(h.post(kBody).status, 200);
+    EXPECT_EQ(h.last_delivery(), static_cast<double>(t));
+    h.now += 60 * kMicrosPerSecond;
+    EXPECT_EQ(h.post(kBody).body, "{\"status\":\"duplicate\"}");
+    EXPECT_EQ(h.last_delivery(), static_cast<double>(t + 60));
+    h.writer.stop();  // submit() now refuses, as with a full queue
+    h.now += 60 * kMicrosPerSecond;
+    EXPECT_EQ(h.post(kBody + " ").status, 503);
+    EXPECT_EQ(h.last_delivery(), static_cast<double>(t + 60));
+}
+
+// A timestamped signature that fails beside a legacy hash that verifies: the delivery is taken,
+// and the override counted by how it failed, only once it is stored (a 503 is retried and
+// counted then). Each way of failing is rendered from the start, at 0.
+TEST(RequestHandler, ASignatureOverrideIsCountedWhenTheDeliveryIsTaken) {
+    ClockedHandler h;
+    const std::string overrides = std::string(kSignatureOverridesMetric);
+    for (const char* f : {"malformed", "mismatch", "stale"})
+        EXPECT_TRUE(contains(h.metrics.render(), overrides + "{timestamped=\"" + f + "\"} 0\n")) << f;
+    h.now = 1'700'000'000'000'000;
+    EXPECT_EQ(h.post(kBody, {{"X-Recharge-Webhook-Signature", "not a signature"}}).status, 200);
+    EXPECT_EQ(h.metrics.value(kSignatureOverridesMetric, {{"timestamped", "malformed"}}), 1);
+    h.writer.stop();
+    EXPECT_EQ(h.post(kBody + " ", {{"X-Recharge-Webhook-Signature", "not a signature"}}).status, 503);
+    EXPECT_EQ(h.metrics.value(kSignatureOverridesMetric, {{"timestamped", "malformed"}}), 1);
+}
+
+// At start, each topic's latest stored delivery is read back into the metric; a topic never
+// delivered gets no sample (not a time of 0).
+TEST(RecallLastDeliveries, EachStoredTopicGetsItsLatestArrival) {
+    ClockedHandler h;
+    h.now = 1'700'000'000'250'000;
+    EXPECT_EQ(h.post(kBody).status, 200);
+    h.now = 1'700'000'100'000'000;
+    EXPECT_EQ(h.post(example_payload("subscription_cancelled.2021-01.json")).status, 200);
+    h.writer.stop();
+    sql::Database db(h.dir.file("h.db"));
+    Metrics restarted;
+    recall_last_deliveries(restarted, db);
+    EXPECT_EQ(restarted.value(kLastDeliveryMetric, {{"topic", "subscription/cancelled"}}), 1'700'000'100.0);
+    const std::string page = restarted.render();
+    EXPECT_EQ(occurrences(page, std::string(kLastDeliveryMetric) + "{"), 1u) << page;
+}
