@@ -2,6 +2,7 @@
 // plain bytes.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -29,7 +30,8 @@ std::string line_start(const std::string& bytes, std::size_t piece) {
 
 TEST(RequestLine, EveryBeginningOfAValidLineCanStillBeOne) {
     for (const std::string line : {"GET /healthz HTTP/1.1\r", "POST /webhooks/recharge/subscription/cancelled?x=1 HTTP/1.0\r",
-                                   "M-SEARCH * HTTP/1.1", "GET http://host/caf\xc3\xa9 HTTP/2.0\r", "!#$%&'*+-.^_`|~09azAZ /"})
+                                   "M-SEARCH * HTTP/1.1", "GET http://host/caf\xc3\xa9 HTTP/2.0\r", "!#$%&'*+-.^_`|~09azAZ /",
+                                   "GET /!~ HTTP/1.1\r"})
         for (std::size_t piece : {1, 2, 3, 7, 100})
             EXPECT_EQ(line_start(line, piece), "") << line << " in pieces of " << piece;
 }
@@ -57,6 +59,18 @@ TEST(RequestLine, BytesThatCannotBeginOneAreRefusedAtTheFirstSuchByte) {
         for (std::size_t piece : {1, 2, 100})
             EXPECT_EQ(line_start(bytes, piece), "malformed HTTP request: not a request line (" + where + ")")
                 << bytes << " in pieces of " << piece;
+}
+
+// tchar has none of the delimiters (RFC 9110 5.6.2), and no NUL: each ends a method where it stands.
+TEST(RequestLine, ADelimiterOrNulInTheMethodIsRefused) {
+    for (const char delimiter : std::string_view("\"(),/:;<=>?@[\\]{}")) {
+        const std::string bytes = std::string("GE") + delimiter + "T / HTTP/1.1\r";
+        char where[64];
+        std::snprintf(where, sizeof where, "byte 0x%02X at offset 2, in the method", static_cast<unsigned char>(delimiter));
+        EXPECT_EQ(line_start(bytes, 100), std::string("malformed HTTP request: not a request line (") + where + ")") << bytes;
+    }
+    EXPECT_EQ(line_start(std::string("G\0T / HTTP/1.1\r", 15), 1),
+              "malformed HTTP request: not a request line (byte 0x00 at offset 1, in the method)");
 }
 
 // What the session does with `bytes` fed in pieces of `piece` bytes, where a request line is
@@ -132,6 +146,14 @@ TEST(EmptyLines, OnlyCrLfEndsOne) {
     EXPECT_EQ(session_scan("\nGET / HTTP/1.1\r", 1), "malformed HTTP request: not a request line (byte 0x0A at offset 0, in the method)");
     EXPECT_EQ(session_scan("\r\n\nGET / HTTP/1.1\r", 100),
               "malformed HTTP request: not a request line (byte 0x0A at offset 0, in the method)");
+    // Nor does any other byte before an LF make one: it is the method's first byte.
+    for (std::size_t piece : {1, 100})
+        EXPECT_EQ(session_scan("A\nGET / HTTP/1.1\r", piece),
+                  "malformed HTTP request: not a request line (byte 0x0A at offset 1, in the method)")
+            << "in pieces of " << piece;
+    LineScan fresh;
+    EXPECT_EQ(skip_empty_lines("A\n\r\n", fresh).drop, 0u);
+    EXPECT_EQ(fresh.empty_lines, 0u);
     // Once a request line has begun, nothing is dropped.
     LineScan scan;
     EXPECT_FALSE(check_line_start("G", scan).has_value());
@@ -179,12 +201,15 @@ TEST(RequestVersion, OtherMajorVersionsAre505) {
     }
     std::string line = "GET / HTTP/2.0\r\n";
     EXPECT_EQ(check_version({line.data(), line.size()})->detail, "HTTP/2.0 is not supported: churnwatch speaks HTTP/1.1");
+    line = "GET / HTTP/0.9\r\n";
+    EXPECT_EQ(check_version({line.data(), line.size()})->detail, "HTTP/0.9 is not supported: churnwatch speaks HTTP/1.1");
 }
 
 TEST(RequestVersion, WhatIsNoRequestLineIsLeftToTheParser) {
     for (const std::string line : {"G@T / HTTP/2.0\r\n", " / HTTP/2.0\r\n", "GET  HTTP/2.0\r\n", "GET /\x01 HTTP/2.0\r\n",
                                    "GET / HTTP/1.x\r\n", "GET / HTTP/11.1\r\n", "GET / HTTP/1.2\n", "GET / http/1.2\r\n",
-                                   "GET / HTTP/1.12\r\n", "HTTP/1.2\r\n", "\r\n"})
+                                   "GET / HTTP/1.12\r\n", "HTTP/1.2\r\n", "\r\n", "GET / HTTP-2.0\r\n", "GET / HTTP/x.0\r\n",
+                                   "GET / HTTP/2_0\r\n", "GET / HTTP/1_5\r\n", "GET / HTTP/1.5 \n", "GET / HTTP/2.0 \n"})
         EXPECT_EQ(version(line), std::pair(0, line)) << line;
 }
 
@@ -220,6 +245,21 @@ TEST(TransferCoding, AnyOtherCodingBeforeChunkedIs501AndNamed) {
     EXPECT_EQ(codings({"gzip;level=1", "chunked"}).first, 501);
 }
 
+// The 400s of Transfer-Encoding are counted and logged as bad_request, as Beast's own are; a
+// malformed value is quoted (cut short) in the answer.
+TEST(TransferCoding, ItsRefusalsAreBadRequests) {
+    for (std::vector<std::string_view> values : {std::vector<std::string_view>{"gzip"}, {"chunked, chunked"}, {"gzip;;, chunked"}}) {
+        auto r = check_transfer_codings(values);
+        ASSERT_TRUE(r.has_value()) << values[0];
+        EXPECT_EQ(r->status, 400) << values[0];
+        EXPECT_EQ(r->reason, "bad_request") << values[0];
+    }
+    EXPECT_EQ(codings({"chunked", "gzip;;, chunked"}).second,
+              "malformed HTTP request: Transfer-Encoding 'gzip;;, chunked' is not a list of transfer codings");
+    EXPECT_EQ(codings({"chunked;x=" + std::string(50, 'y') + " z"}).second,
+              "malformed HTTP request: Transfer-Encoding 'chunked;x=" + std::string(30, 'y') + "...' is not a list of transfer codings");
+}
+
 TEST(TransferCoding, ChunkedNotLastIs400) {
     for (std::vector<std::string_view> values :
          {std::vector<std::string_view>{"gzip"}, {"chunked, gzip"}, {"gzip;level=1"}, {"chunked, gzip;level=1"},
@@ -233,7 +273,7 @@ TEST(TransferCoding, ChunkedNotLastIs400) {
 TEST(TransferCoding, MalformedCodingsAre400) {
     for (std::string_view v : {";q=1, chunked", "gzip;;, chunked", "gzip;=1, chunked", "gzip;level, chunked",
                                "gzip;level=, chunked", "gzip;level=\"1, chunked", "gzip level, chunked", "@, chunked",
-                               "gzip;a=\"\x01\", chunked", "chunked;x=1 y", "chunked;"}) {
+                               "gzip;a=\"\x01\", chunked", "chunked;x=1 y", "chunked;", "chunked;a=\"x\\"}) {
         const auto [status, detail] = codings({v});
         EXPECT_EQ(status, 400) << v;
         EXPECT_NE(detail.find("malformed HTTP request: Transfer-Encoding '"), std::string::npos) << v << ": " << detail;
@@ -249,6 +289,17 @@ TEST(TransferCoding, AQuotedPairOfAControlByteIsMalformed) {
         EXPECT_NE(detail.find("' is not a list of transfer codings"), std::string::npos) << v << ": " << detail;
     }
     EXPECT_EQ(coding_status({"chunked;a=\"\\\t\\x\""}), 0);
+    EXPECT_EQ(coding_status({"chunked;a=\"\\ \\\xc3\\\xa9\""}), 0) << "SP and obs-text may be escaped";
+}
+
+// qdtext = HTAB / SP / VCHAR except DQUOTE and backslash / obs-text (RFC 9110 5.6.4): no control
+// byte and no DEL.
+TEST(TransferCoding, AQuotedStringHoldsTabsSpacesAndObsTextButNoDel) {
+    for (std::string_view v : {"chunked;a=\"x\ty\"", "chunked;a=\" x \"", "chunked;a=\"caf\xc3\xa9\"", "chunked;a=\"\""})
+        EXPECT_EQ(coding_status({v}), 0) << v;
+    EXPECT_EQ(codings({"gzip;a=\"\x7f\", chunked"}),
+              std::pair(400, std::string("malformed HTTP request: Transfer-Encoding 'gzip;a=\"\x7f\", chunked' is not a list of "
+                                         "transfer codings")));
 }
 
 // Only the whole token "chunked" is chunked: a coding that merely begins with it is another
@@ -268,6 +319,8 @@ TEST(TransferCoding, TheRefusalIs501AndSaysWhich) {
     // A client's long string is cut short.
     EXPECT_EQ(coding_not_implemented(std::string(100, 'x')).detail,
               "Transfer-Encoding '" + std::string(40, 'x') + "...' is not implemented: only chunked is");
+    EXPECT_EQ(coding_not_implemented(std::string(40, 'x')).detail,
+              "Transfer-Encoding '" + std::string(40, 'x') + "' is not implemented: only chunked is");
 }
 
 }  // namespace
@@ -282,11 +335,13 @@ TEST(HostCount, OneHostAlwaysNoneOnlyForHttp10) {
     auto missing = check_host_count(11, 0);
     ASSERT_TRUE(missing);
     EXPECT_EQ(missing->status, 400);
+    EXPECT_EQ(missing->reason, "bad_request");
     EXPECT_EQ(missing->detail, "HTTP/1.1 request without a Host header");
     for (int version : {10, 11}) {
         auto repeated = check_host_count(version, 2);
         ASSERT_TRUE(repeated);
         EXPECT_EQ(repeated->status, 400);
+        EXPECT_EQ(repeated->reason, "bad_request");
         EXPECT_EQ(repeated->detail, "more than one Host header");
     }
 }

@@ -240,7 +240,11 @@ TEST(RequestHandler, AWriterThatDoesNotAnswerIsReportedAtOnce) {
     // Back to answering: the next delivery is stored, the probe committed.
     for (int i = 0; i < 100 && writer.busy_for() > std::chrono::milliseconds(0); ++i)
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    EXPECT_EQ(post(other).status, 200);
+    // The delivery answered 503 at once was never handed to the writer: sent again, it is stored
+    // now (one the stall watch answered would have been stored all the same: a duplicate).
+    HttpResponse again = post(other);
+    EXPECT_EQ(again.status, 200);
+    EXPECT_EQ(again.body.rfind("{\"status\":\"accepted\",\"id\":", 0), 0u) << again.body;
     EXPECT_EQ(get_ready(handler).status, 200);
     writer.stop();
     ::close(null_fd);
@@ -278,4 +282,252 @@ TEST(RequestHandler, EveryReadinessFailureIsLogged) {
         EXPECT_NE(log.find("\"event\":\"not_ready\""), std::string::npos) << log;
         EXPECT_NE(log.find(why), std::string::npos) << log;
     }
+}
+
+namespace {
+
+// `handler`'s answer to one request, however it comes (at once, or from the writer's thread).
+HttpResponse send(RequestHandler& handler, std::string method, std::string target, Headers headers = {},
+                  std::string body = "", std::string_view peer = {}) {
+    HttpRequest req;
+    req.method = std::move(method);
+    req.target = std::move(target);
+    req.headers = std::move(headers);
+    req.body = std::move(body);
+    req.peer = peer;
+    std::promise<HttpResponse> answer;
+    auto f = answer.get_future();
+    handler.handle(std::move(req), [&answer](HttpResponse r) { answer.set_value(std::move(r)); });
+    return f.get();
+}
+
+std::size_t occurrences(const std::string& s, const std::string& part) {
+    std::size_t n = 0;
+    for (auto at = s.find(part); at != std::string::npos; at = s.find(part, at + 1)) ++n;
+    return n;
+}
+
+}  // namespace
+
+TEST(RequestHandler, TheProbesAndTheMetricsPageAnswerGetAndHead) {
+    Fixture fx;
+    for (const char* method : {"GET", "HEAD"}) {
+        HttpResponse health = send(fx.handler, method, "/healthz");
+        EXPECT_EQ(health.status, 200) << method;
+        EXPECT_EQ(health.body, "{\"status\":\"ok\"}") << method;
+        EXPECT_EQ(send(fx.handler, method, "/readyz").status, 200) << method;
+        HttpResponse page = send(fx.handler, method, "/metrics");
+        EXPECT_EQ(page.status, 200) << method;
+        EXPECT_EQ(page.content_type, "text/plain; version=0.0.4; charset=utf-8") << method;
+        EXPECT_TRUE(contains(page.body, "# TYPE churnwatch_deliveries_rejected_total counter")) << page.body;
+    }
+    EXPECT_EQ(fx.metrics.value("churnwatch_deliveries_rejected_total", {{"reason", "method_not_allowed"}}), 0);
+}
+
+// RFC 9110 15.5.6: a 405 lists the methods the route takes in Allow.
+TEST(RequestHandler, OtherMethodsOnTheProbesAndTheMetricsPageAre405WithAllow) {
+    Fixture fx;
+    for (const char* target : {"/healthz", "/readyz", "/metrics"})
+        for (const char* method : {"POST", "PUT", "DELETE"}) {
+            HttpResponse r = send(fx.handler, method, target);
+            EXPECT_EQ(r.status, 405) << method << " " << target;
+            EXPECT_EQ(r.body, "{\"error\":\"use GET\"}") << method << " " << target;
+            EXPECT_EQ(header(r, "Allow"), "GET, HEAD") << method << " " << target;
+        }
+    EXPECT_EQ(fx.metrics.value("churnwatch_deliveries_rejected_total", {{"reason", "method_not_allowed"}}), 9);
+}
+
+TEST(RequestHandler, TheWebhookRouteTakesOnlyPost) {
+    Fixture fx;
+    for (const char* method : {"GET", "HEAD", "PUT"}) {
+        HttpResponse r = send(fx.handler, method, "/webhooks/recharge/subscription/cancelled",
+                              {{"X-Recharge-Hmac-Sha256", legacy_signature(kSecret, kBody)}}, kBody);
+        EXPECT_EQ(r.status, 405) << method;
+        EXPECT_EQ(r.body, "{\"error\":\"webhooks are delivered with POST\"}") << method;
+        EXPECT_EQ(header(r, "Allow"), "POST") << method;
+    }
+    EXPECT_EQ(fx.metrics.value("churnwatch_deliveries_rejected_total", {{"reason", "method_not_allowed"}}), 3);
+    EXPECT_EQ(fx.metrics.value("churnwatch_deliveries_total", {{"topic", "subscription/cancelled"}, {"outcome", "accepted"}}), 0);
+}
+
+TEST(RequestHandler, AnUnknownRouteIs404WhateverTheMethod) {
+    Fixture fx;
+    for (const char* method : {"GET", "POST"}) {
+        HttpResponse r = send(fx.handler, method, "/webhooks/stripe");
+        EXPECT_EQ(r.status, 404) << method;
+        EXPECT_EQ(r.body, "{\"error\":\"no such route\"}") << method;
+        EXPECT_EQ(header(r, "Allow"), "") << method;
+    }
+    EXPECT_EQ(fx.metrics.value("churnwatch_deliveries_rejected_total", {{"reason", "no_such_route"}}), 2);
+    EXPECT_EQ(fx.metrics.value("churnwatch_deliveries_rejected_total", {{"reason", "method_not_allowed"}}), 0);
+}
+
+// A delivery that fails verification: its status and reason come from ingest, the answer says
+// both, the metric counts the reason, and the log line names the peer (Recharge, or a scanner?).
+TEST(RequestHandler, AnUnverifiedDeliveryIsRefusedWithItsReason) {
+    LoggedHandler h;
+    ASSERT_GE(h.fd, 0);
+    const std::string peer = "203.0.113.7:40000";
+    HttpResponse r = send(h.handler, "POST", "/webhooks/recharge", {}, kBody, peer);
+    EXPECT_EQ(r.status, 401);
+    EXPECT_EQ(r.body.rfind("{\"error\":\"signature_missing\",\"detail\":\"", 0), 0u) << r.body;
+    EXPECT_FALSE(contains(r.body, "\"detail\":\"signature_missing\"")) << r.body;
+    HttpResponse wrong = send(h.handler, "POST", "/webhooks/recharge/subscription/cancelled",
+                              {{"X-Recharge-Hmac-Sha256", legacy_signature("another secret", kBody)}}, kBody, peer);
+    EXPECT_EQ(wrong.status, 401);
+    EXPECT_EQ(wrong.body.rfind("{\"error\":\"signature_mismatch\",", 0), 0u) << wrong.body;
+    EXPECT_EQ(h.metrics.value("churnwatch_deliveries_rejected_total", {{"reason", "signature_missing"}}), 1);
+    EXPECT_EQ(h.metrics.value("churnwatch_deliveries_rejected_total", {{"reason", "signature_mismatch"}}), 1);
+    const std::string log = h.log();
+    EXPECT_EQ(occurrences(log, "\"peer\":\"203.0.113.7:40000\""), 2u) << log;
+    EXPECT_TRUE(contains(log, "\"reason\":\"signature_missing\"")) << log;
+    EXPECT_TRUE(contains(log, "\"topic\":\"none\"")) << log;
+    EXPECT_TRUE(contains(log, "\"topic\":\"subscription/cancelled\"")) << log;
+}
+
+// A request for no route is logged with its path, but never with its query, which may carry a
+// token; a scanner's long path and method are cut short.
+TEST(RequestHandler, ARefusedRouteIsLoggedWithoutItsQuery) {
+    LoggedHandler h;
+    ASSERT_GE(h.fd, 0);
+    send(h.handler, "GET", "/admin/login.php?token=s3cr3t&x=1", {}, "", "198.51.100.9:5555");
+    const std::string log = h.log();
+    EXPECT_TRUE(contains(log, "\"reason\":\"no_such_route\"")) << log;
+    EXPECT_TRUE(contains(log, "\"path\":\"/admin/login.php\"")) << log;
+    EXPECT_TRUE(contains(log, "\"peer\":\"198.51.100.9:5555\"")) << log;
+    EXPECT_FALSE(contains(log, "s3cr3t")) << log;
+    EXPECT_FALSE(contains(log, "refused_since_last_line")) << "the first line of all: " << log;
+    EXPECT_FALSE(contains(log, "\"hint\"")) << "not signed: " << log;
+
+    LoggedHandler longer;
+    ASSERT_GE(longer.fd, 0);
+    send(longer.handler, std::string(20, 'M'), "/" + std::string(300, 'p'));
+    const std::string cut = longer.log();
+    EXPECT_TRUE(contains(cut, "\"method\":\"" + std::string(16, 'M') + "\"")) << cut;
+    EXPECT_TRUE(contains(cut, "\"path\":\"/" + std::string(199, 'p') + "\"")) << cut;
+}
+
+// Refused routes are logged at most once per 10 s; requests signed like a delivery (a webhook
+// registered with a mistyped address, most likely) have their own allowance, so a scanner's
+// noise cannot hide them, and say what to check.
+TEST(RequestHandler, ASignedRequestForAWrongRouteIsLoggedApartWithAHint) {
+    const std::vector<std::pair<std::string, std::string>> signatures = {
+        {"X-Recharge-Hmac-Sha256", legacy_signature(kSecret, kBody)},
+        {"X-Recharge-Webhook-Signature", timestamped_signature(kSecret, now_seconds(), kBody)},
+        {"webhook-signature", "v1,c2lnbmF0dXJl"}};
+    for (const auto& signature : signatures) {
+        LoggedHandler h;
+        ASSERT_GE(h.fd, 0);
+        send(h.handler, "GET", "/wp-admin");
+        send(h.handler, "GET", "/.env");  // within 10 s of the first: counted, not logged
+        send(h.handler, "POST", "/webhook/recharge", {signature}, kBody);
+        const std::string log = h.log();
+        EXPECT_EQ(occurrences(log, "\"event\":\"request\""), 2u) << signature.first << ": " << log;
+        EXPECT_FALSE(contains(log, "/.env")) << log;
+        EXPECT_TRUE(contains(log, "\"path\":\"/webhook/recharge\"")) << signature.first << ": " << log;
+        EXPECT_EQ(occurrences(log, "\"hint\":\"a signed delivery"), 1u) << signature.first << ": " << log;
+        EXPECT_EQ(h.metrics.value("churnwatch_deliveries_rejected_total", {{"reason", "no_such_route"}}), 3);
+    }
+}
+
+// What the session refuses before the handler sees a request (a header too large, a timeout):
+// counted by reason, logged with the peer, answered with the detail.
+TEST(RequestHandler, ATransportErrorIsCountedLoggedAndAnsweredWithItsDetail) {
+    LoggedHandler h;
+    ASSERT_GE(h.fd, 0);
+    HttpResponse r = h.handler.transport_error(431, "header_too_large", "header block over 8192 bytes", "192.0.2.1:1234");
+    EXPECT_EQ(r.status, 431);
+    EXPECT_EQ(r.body, "{\"error\":\"header block over 8192 bytes\"}");
+    EXPECT_EQ(h.metrics.value("churnwatch_deliveries_rejected_total", {{"reason", "header_too_large"}}), 1);
+    const std::string log = h.log();
+    EXPECT_TRUE(contains(log, "\"reason\":\"header_too_large\"")) << log;
+    EXPECT_TRUE(contains(log, "\"peer\":\"192.0.2.1:1234\"")) << log;
+}
+
+TEST(RequestHandler, AStoredDeliveryIsLoggedWithWhereItsTopicCameFrom) {
+    LoggedHandler h;
+    ASSERT_GE(h.fd, 0);
+    EXPECT_EQ(send(h.handler, "POST", "/webhooks/recharge/subscription/cancelled",
+                   {{"X-Recharge-Hmac-Sha256", legacy_signature(kSecret, kBody)}}, kBody)
+                  .status,
+              200);
+    EXPECT_TRUE(eventually([&h] { return contains(h.log(), "\"topic_source\":\"path\""); })) << h.log();
+}
+
+namespace {
+
+// A handler whose clock the test sets (Unix microseconds).
+struct ClockedHandler {
+    TempDir dir;
+    Writer writer{dir.file("h.db"), WriterOptions{}};
+    Metrics metrics;
+    KeyRing keys{{kSecret}};
+    int null_fd = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+    Logger logger{null_fd};
+    Micros now = 0;
+    RequestHandler handler{keys, writer, metrics, logger, IngestOptions{}, [this] { return now; }};
+
+    ~ClockedHandler() {
+        writer.stop();
+        ::close(null_fd);
+    }
+    HttpResponse post(const std::string& body, Headers extra = {}) {
+        extra.emplace_back("X-Recharge-Hmac-Sha256", legacy_signature(kSecret, body));
+        return send(handler, "POST", "/webhooks/recharge/subscription/cancelled", std::move(extra), body);
+    }
+    double last_delivery() const {
+        return metrics.value(kLastDeliveryMetric, {{"topic", "subscription/cancelled"}});
+    }
+};
+
+}  // namespace
+
+// The latest authentic delivery of a topic is the time it arrived (in seconds), also when it
+// was a duplicate; one refused (503, to be retried) does not count.
+TEST(RequestHandler, TheLastDeliveryTimeIsWhenTheLatestTakenDeliveryArrived) {
+    ClockedHandler h;
+    const int64_t t = now_seconds();  // the writer forgets what is older than a week by its own clock
+    h.now = t * kMicrosPerSecond + 250'000;
+    EXPECT_EQ(h.post(kBody).status, 200);
+    EXPECT_EQ(h.last_delivery(), static_cast<double>(t));
+    h.now += 60 * kMicrosPerSecond;
+    EXPECT_EQ(h.post(kBody).body, "{\"status\":\"duplicate\"}");
+    EXPECT_EQ(h.last_delivery(), static_cast<double>(t + 60));
+    h.writer.stop();  // submit() now refuses, as with a full queue
+    h.now += 60 * kMicrosPerSecond;
+    EXPECT_EQ(h.post(kBody + " ").status, 503);
+    EXPECT_EQ(h.last_delivery(), static_cast<double>(t + 60));
+}
+
+// A timestamped signature that fails beside a legacy hash that verifies: the delivery is taken,
+// and the override counted by how it failed, only once it is stored (a 503 is retried and
+// counted then). Each way of failing is rendered from the start, at 0.
+TEST(RequestHandler, ASignatureOverrideIsCountedWhenTheDeliveryIsTaken) {
+    ClockedHandler h;
+    const std::string overrides = std::string(kSignatureOverridesMetric);
+    for (const char* f : {"malformed", "mismatch", "stale"})
+        EXPECT_TRUE(contains(h.metrics.render(), overrides + "{timestamped=\"" + f + "\"} 0\n")) << f;
+    h.now = 1'700'000'000'000'000;
+    EXPECT_EQ(h.post(kBody, {{"X-Recharge-Webhook-Signature", "not a signature"}}).status, 200);
+    EXPECT_EQ(h.metrics.value(kSignatureOverridesMetric, {{"timestamped", "malformed"}}), 1);
+    h.writer.stop();
+    EXPECT_EQ(h.post(kBody + " ", {{"X-Recharge-Webhook-Signature", "not a signature"}}).status, 503);
+    EXPECT_EQ(h.metrics.value(kSignatureOverridesMetric, {{"timestamped", "malformed"}}), 1);
+}
+
+// At start, each topic's latest stored delivery is read back into the metric; a topic never
+// delivered gets no sample (not a time of 0).
+TEST(RecallLastDeliveries, EachStoredTopicGetsItsLatestArrival) {
+    ClockedHandler h;
+    h.now = 1'700'000'000'250'000;
+    EXPECT_EQ(h.post(kBody).status, 200);
+    h.now = 1'700'000'100'000'000;
+    EXPECT_EQ(h.post(example_payload("subscription_cancelled.2021-01.json")).status, 200);
+    h.writer.stop();
+    sql::Database db(h.dir.file("h.db"));
+    Metrics restarted;
+    recall_last_deliveries(restarted, db);
+    EXPECT_EQ(restarted.value(kLastDeliveryMetric, {{"topic", "subscription/cancelled"}}), 1'700'000'100.0);
+    const std::string page = restarted.render();
+    EXPECT_EQ(occurrences(page, std::string(kLastDeliveryMetric) + "{"), 1u) << page;
 }
