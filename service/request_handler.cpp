@@ -1,5 +1,6 @@
 #include "request_handler.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "route.h"
@@ -121,6 +122,24 @@ void RequestHandler::handle(HttpRequest&& req, Respond respond) {
     respond(error_response(404, "no such route"));
 }
 
+namespace {
+
+// A request target without what may carry secrets: the query and a fragment (tokens), and in
+// absolute form the user and password before the host (http://user:pw@host/...).
+std::string loggable_target(std::string_view target) {
+    target = target.substr(0, target.find_first_of("?#"));
+    const std::size_t scheme_end = target.find("://");
+    if (scheme_end == std::string_view::npos || target.substr(0, scheme_end).find('/') != std::string_view::npos)
+        return std::string(target);
+    const std::size_t host_start = scheme_end + 3;
+    const std::size_t authority_end = std::min(target.find('/', host_start), target.size());
+    const std::size_t at = target.substr(host_start, authority_end - host_start).rfind('@');
+    if (at == std::string_view::npos) return std::string(target);
+    return std::string(target.substr(0, host_start)) + std::string(target.substr(host_start + at + 1));
+}
+
+}  // namespace
+
 void RequestHandler::refuse_route(const HttpRequest& req, std::string_view reason) {
     metrics_.inc("churnwatch_deliveries_rejected_total", {{"reason", reason}});
     // Signed like a delivery: most likely a webhook registered with a mistyped address.
@@ -130,8 +149,7 @@ void RequestHandler::refuse_route(const HttpRequest& req, std::string_view reaso
     LogThrottle& throttle = is_signed ? signed_route_log_ : route_log_;
     if (!throttle.due()) return;
     constexpr std::size_t kMaxPath = 200;  // a scanner's path can be long
-    std::string_view target(req.target);
-    target = target.substr(0, target.find('?'));  // a query may carry tokens: never logged
+    const std::string target = loggable_target(req.target);
     LogLine line(logger_, LogLevel::Warn, "request");
     line.str("outcome", "rejected").str("reason", reason).str("method", req.method.substr(0, 16));
     line.str("path", target.substr(0, kMaxPath));

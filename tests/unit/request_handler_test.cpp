@@ -407,6 +407,25 @@ TEST(RequestHandler, ARefusedRouteIsLoggedWithoutItsQuery) {
     EXPECT_TRUE(contains(cut, "\"path\":\"/" + std::string(199, 'p') + "\"")) << cut;
 }
 
+// A target in absolute form may carry a user and password before its host
+// (http://user:pw@host/...): logged without them, as without the query or a fragment.
+TEST(RequestHandler, ARefusedRouteIsLoggedWithoutCredentialsInItsTarget) {
+    for (const std::string target : {"http://admin:s3cr3t@198.51.100.1/setup.cgi?x=1",
+                                     "HTTPS://admin:s3cr3t@198.51.100.1/setup.cgi#s3cr3t"}) {
+        LoggedHandler h;
+        ASSERT_GE(h.fd, 0);
+        send(h.handler, "GET", target);
+        const std::string log = h.log();
+        EXPECT_FALSE(contains(log, "s3cr3t")) << log;
+        EXPECT_FALSE(contains(log, "admin")) << log;
+        EXPECT_TRUE(contains(log, "198.51.100.1/setup.cgi\"")) << log;
+    }
+    LoggedHandler at_in_path;  // an @ after the host is the path's, kept
+    ASSERT_GE(at_in_path.fd, 0);
+    send(at_in_path.handler, "GET", "http://198.51.100.1/u/@me");
+    EXPECT_TRUE(contains(at_in_path.log(), "\"path\":\"http://198.51.100.1/u/@me\"")) << at_in_path.log();
+}
+
 // Refused routes are logged at most once per 10 s; requests signed like a delivery (a webhook
 // registered with a mistyped address, most likely) have their own allowance, so a scanner's
 // noise cannot hide them, and say what to check.
