@@ -580,12 +580,16 @@ private:
     // churnwatch cannot decode (RFC 9112 6.1: 501 — Beast would read the chunks, and hand on
     // the coded bytes as the body; with parameters, `gzip;level=1, chunked`, Beast reads no
     // chunked at all, and that was a 400). Recharge sends neither. A request without
-    // Transfer-Encoding pays one lookup. And the Host fields (check_host_count).
+    // Transfer-Encoding pays one lookup. And the Host fields (check_host_count, check_host_value).
     std::optional<Refusal> check_header() const {
         const auto& msg = parser_->get();
         const auto hosts = msg.equal_range(http::field::host);
         if (auto refusal = check_host_count(msg.version(), std::distance(hosts.first, hosts.second)))
             return refusal;
+        if (hosts.first != hosts.second) {
+            const auto host = hosts.first->value();
+            if (auto refusal = check_host_value({host.data(), host.size()})) return refusal;
+        }
         const auto te = msg.equal_range(http::field::transfer_encoding);
         if (te.first == te.second) return std::nullopt;
         std::vector<std::string_view> values;

@@ -2,6 +2,7 @@
 
 #include <strings.h>
 
+#include <cctype>
 #include <cstdio>
 #include <cstring>
 
@@ -215,6 +216,48 @@ Refusal coding_not_implemented(std::string_view coding) {
 std::optional<Refusal> check_host_count(int version, std::size_t count) {
     if (count > 1) return Refusal{400, "bad_request", "more than one Host header"};
     if (count == 0 && version >= 11) return Refusal{400, "bad_request", "HTTP/1.1 request without a Host header"};
+    return std::nullopt;
+}
+
+namespace {
+
+bool is_reg_name_char(char c) {  // RFC 3986: unreserved / pct-encoded ('%') / sub-delims
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x80) return false;
+    return std::isalnum(u) != 0 || std::string_view("-._~%!$&'()*+,;=").find(c) != std::string_view::npos;
+}
+
+bool is_ip_literal_char(char c) {  // inside [ ]: IPv6 (hex, ':', '.'), IPvFuture's too
+    return is_reg_name_char(c) || c == ':';
+}
+
+}  // namespace
+
+std::optional<Refusal> check_host_value(std::string_view value) {
+    std::string_view host = value;
+    std::string_view port;
+    if (!host.empty() && host.front() == '[') {
+        const std::size_t close = host.find(']');
+        if (close == std::string_view::npos) return Refusal{400, "bad_request", "invalid Host header: an unclosed ["};
+        for (char c : host.substr(1, close - 1))
+            if (!is_ip_literal_char(c)) return Refusal{400, "bad_request", "invalid Host header: a character not allowed in an IP literal"};
+        std::string_view rest = host.substr(close + 1);
+        if (!rest.empty() && rest.front() != ':')
+            return Refusal{400, "bad_request", "invalid Host header: text after the IP literal"};
+        port = rest.empty() ? rest : rest.substr(1);
+    } else {
+        if (host.find('@') != std::string_view::npos)
+            return Refusal{400, "bad_request", "invalid Host header: a user@ part is not allowed"};
+        const std::size_t colon = host.find(':');
+        if (colon != std::string_view::npos) {
+            port = host.substr(colon + 1);
+            host = host.substr(0, colon);
+        }
+        for (char c : host)
+            if (!is_reg_name_char(c)) return Refusal{400, "bad_request", "invalid Host header: a character not allowed in a host name"};
+    }
+    for (char c : port)
+        if (c < '0' || c > '9') return Refusal{400, "bad_request", "invalid Host header: the port is not decimal digits"};
     return std::nullopt;
 }
 

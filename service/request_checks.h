@@ -96,5 +96,10 @@ Refusal coding_not_implemented(std::string_view coding);
 // than one (which a proxy in front and churnwatch could each read differently). Beast takes
 // both. nullopt otherwise (HTTP/1.0 may leave it out).
 std::optional<Refusal> check_host_count(int version, std::size_t count);
+// A Host field's value: RFC 9110 7.2 (uri-host [":" port]: a bracketed IP literal or a
+// reg-name of unreserved, percent-encoded and sub-delim characters, then decimal digits)
+// and RFC 9112 3.2's 400 for an invalid one. Empty is valid (an authority without a host).
+// No user@ (not part of Host) and nothing a proxy might read as a path or a second host.
+std::optional<Refusal> check_host_value(std::string_view value);
 
 }  // namespace churnwatch

@@ -67,6 +67,24 @@ TEST_F(HttpConformance, AMissingOrRepeatedHostIs400) {
     EXPECT_EQ(old.read_response(5000).status, 200) << "HTTP/1.0 without Host";
 }
 
+// RFC 9112 3.2: a Host field with an invalid value is answered 400 too (here a user and
+// password before the host, which a proxy in front could take for another host), and the
+// delivery is not stored.
+TEST_F(HttpConformance, AnInvalidHostIs400) {
+    start();
+    const std::string body = example_payload(kCancelled);
+    const std::string rest = "X-Recharge-Hmac-Sha256: " + legacy_signature(kSecret, body) +
+                             "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    HttpConnection bad(port());
+    ASSERT_TRUE(bad.send_raw("POST " + kTarget + " HTTP/1.1\r\nHost: user:pw@a.example\r\n" + rest));
+    expect_refused(bad, bad.read_response(5000), 400, "invalid Host header", "user@host");
+    EXPECT_EQ(count(), 0);
+    HttpConnection good(port());
+    ASSERT_TRUE(good.send_raw("POST " + kTarget + " HTTP/1.1\r\nHost: [::1]:8080\r\n" + rest));
+    EXPECT_EQ(good.read_response(5000).status, 200);
+    EXPECT_EQ(count(), 1);
+}
+
 // --- Transfer-Encoding ------------------------------------------------------------------------
 
 // A transfer coding other than the final chunked is one churnwatch cannot decode (RFC 9112

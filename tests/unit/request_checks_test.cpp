@@ -346,5 +346,35 @@ TEST(HostCount, OneHostAlwaysNoneOnlyForHttp10) {
     }
 }
 
+// RFC 9110 7.2 / RFC 9112 3.2: a Host is a host name or bracketed IP literal and an optional
+// decimal port; anything else is a 400 naming what is wrong.
+TEST(RequestChecks, AHostIsAHostNameOrIpLiteralWithAnOptionalPort) {
+    for (std::string_view ok : {"", "x", "example.com", "Example.COM.", "127.0.0.1", "127.0.0.1:8080",
+                                "churn-watch_1.example:443", "[::1]", "[::1]:8080", "[v1.fe80::a+en1]",
+                                "xn--bcher-kva.example", "a%2Eb", "host:", "[::1]:",
+                                "a.example,b.example"}) {  // a comma is a sub-delim: one odd name
+        EXPECT_EQ(check_host_value(ok), std::nullopt) << ok;
+    }
+    const std::vector<std::pair<std::string_view, std::string_view>> bad = {
+        {"user:pw@example.com", "a user@ part is not allowed"},
+        {"user@example.com", "a user@ part is not allowed"},
+        {"example.com/path", "a character not allowed in a host name"},
+        {"a b", "a character not allowed in a host name"},
+        {"ex\xc3\xa4mple.com", "a character not allowed in a host name"},
+        {"example.com:80:80", "the port is not decimal digits"},
+        {"example.com:http", "the port is not decimal digits"},
+        {"[::1", "an unclosed ["},
+        {"[::1]x", "text after the IP literal"},
+        {"[::1/64]", "a character not allowed in an IP literal"},
+    };
+    for (const auto& [value, why] : bad) {
+        auto r = check_host_value(value);
+        ASSERT_TRUE(r) << value;
+        EXPECT_EQ(r->status, 400) << value;
+        EXPECT_EQ(r->reason, "bad_request") << value;
+        EXPECT_EQ(r->detail, "invalid Host header: " + std::string(why)) << value;
+    }
+}
+
 }  // namespace
 }  // namespace churnwatch
