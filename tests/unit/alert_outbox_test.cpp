@@ -224,7 +224,8 @@ TEST(AlertOutbox, ARetractionMatchesTheCustomerNotOnlyTheEpisodeId) {
         // Episode 1 was customer 6's (announced), then customer 7's under the old numbering.
         conn.exec("INSERT INTO alerts_outbox (target, event_type, episode_id, customer_id, webhook_id,"
                   " payload, created_us, status, next_attempt_us, retry_from_us)"
-                  " VALUES ('http://a.example/hook', 'customer.churned', 1, 6, 'msg_old', '{}', 1, 'sent', 1, 1)");
+                  " VALUES ('http://a.example/hook', 'customer.churned', 1, 6, 'msg_old', '{}', 1, 'sent', 1, 1),"
+                  " ('http://b.example/hook', 'customer.churned', 1, 6, 'msg_old_dead', '{}', 1, 'dead', 1, 1)");
     }
     CustomerOutcome c;
     c.customer_id = 7;
@@ -233,7 +234,9 @@ TEST(AlertOutbox, ARetractionMatchesTheCustomerNotOnlyTheEpisodeId) {
     sql::Transaction txn(conn);
     outbox.on_retracted(conn, 1, c, e);
     txn.commit();
-    EXPECT_EQ(first_text(conn, "SELECT count(*) FROM alerts_outbox"), "1");
+    // Nothing is sent, and the other customer's dead churn alert is not this erasure's to retract.
+    EXPECT_EQ(first_text(conn, "SELECT group_concat(webhook_id || ':' || status, ' ') FROM alerts_outbox"),
+              "msg_old:sent msg_old_dead:dead");
 }
 
 // A cancellation, then (a minute later) a new subscription: a churn of one minute.
@@ -1283,19 +1286,21 @@ TEST(AlertRetention, APassGoesOnAfterTheCursorRowAmongRowsThatFinishedTogether) 
     configure_connection(db);
     apply_migrations(db);
     const std::string t = "http://a.example/hook";
+    // The oldest row (lowest id) finished last: after the cursor, whatever its id.
+    add_row(db, "late", t, "customer.reactivated", 999, 9, "sent", -41 * kDay, -38 * kDay, -38 * kDay);
     for (const char* name : {"r0", "r1", "r2"})
         add_row(db, name, t, "customer.reactivated", 999, 9, "sent", -41 * kDay, -40 * kDay, -40 * kDay);
     add_row(db, "r3", t, "customer.reactivated", 999, 9, "sent", -41 * kDay, -39 * kDay, -39 * kDay);
     const int64_t r1 = query_int(db.path(), "SELECT id FROM alerts_outbox WHERE webhook_id = 'r1'");
-    const int64_t r3 = query_int(db.path(), "SELECT id FROM alerts_outbox WHERE webhook_id = 'r3'");
+    const int64_t late = query_int(db.path(), "SELECT id FROM alerts_outbox WHERE webhook_id = 'late'");
     AlertPruner pruner(db);
     AlertPruneCursor cursor{kNow - 40 * kDay, r1};
     PrunedAlerts pruned;
     EXPECT_FALSE(pruner.batch(kNow - kRetention, cursor, pruned, 5));
-    EXPECT_EQ(pruned.sent, 2);
+    EXPECT_EQ(pruned.sent, 3);
     EXPECT_EQ(names(db.path()), "r0 r1\n");
-    EXPECT_EQ(cursor.finished, kNow - 39 * kDay);
-    EXPECT_EQ(cursor.id, r3);
+    EXPECT_EQ(cursor.finished, kNow - 38 * kDay);
+    EXPECT_EQ(cursor.id, late);
 }
 
 // Erased, an episode's alerts recorded while their target was disabled become 'retracted'
@@ -1324,8 +1329,13 @@ TEST(AlertOutbox, AnErasedEpisodesAlertsForADisabledTargetAreRetracted) {
     e.churned_at = kNow - kHold;
     e.reactivated_at = kNow;
     in_transaction(conn, [&] { outbox.on_retracted(conn, episode, c, e); });
-    EXPECT_EQ(query_rows(db, "SELECT event_type, status FROM alerts_outbox ORDER BY id"),
-              "customer.churned|retracted\ncustomer.reactivated|retracted\ncustomer.churn_updated|retracted\n");
+    EXPECT_EQ(query_rows(db, "SELECT event_type, status, last_error FROM alerts_outbox ORDER BY id"),
+              "customer.churned|retracted|a later delivery erased the churn it announced before it was delivered:"
+              " it will not be sent\n"
+              "customer.reactivated|retracted|a later delivery erased the churn it is about before it was delivered:"
+              " it will not be sent\n"
+              "customer.churn_updated|retracted|a later delivery erased the churn it is about before it was delivered:"
+              " it will not be sent\n");
 }
 
 // An alert recorded while its target was disabled is sent by the `alerts retry` that
@@ -1505,6 +1515,62 @@ TEST(AlertOutbox, AReturnToldIsMatchedOnTheCustomerNotOnlyTheEpisodeId) {
     back.reactivated_at = kNow;
     in_transaction(conn, [&] { outbox.on_changed(conn, 1, c, e, back); });
     EXPECT_EQ(first_text(conn, "SELECT group_concat(webhook_id) FROM alerts_outbox"), "other_customers_return");
+}
+
+// A return undone is told once: later changes to the episode while the customer stays churned
+// bring the target that heard of the return (and of its undoing) an update only when what
+// the churn says changed, like any other target.
+TEST(AlertOutbox, AReturnUndoneIsToldOnceNotAgainWithEveryLaterChange) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    const std::string returns = "http://returns.example/hook";
+    AlertOutbox outbox({{returns, false, true, true, true}}, [] { return kNow; });
+    feed(db, {}, outbox);  // migrated, empty
+    sql::Database conn(db);
+    add_row(conn, "back", returns, "customer.reactivated", 1, 7, "sent", -kDay, -kDay, -kDay);
+    CustomerOutcome c;
+    c.customer_id = 7;
+    ChurnEpisode back;
+    back.churned_at = kNow - 2 * kDay;
+    back.reactivated_at = kNow - kDay;
+    back.delivery_id = 3;
+    ChurnEpisode again = back;
+    again.reactivated_at.reset();
+    in_transaction(conn, [&] { outbox.on_changed(conn, 1, c, again, back); });
+    const std::string rows_sql = "SELECT webhook_id = 'back', event_type FROM alerts_outbox ORDER BY id";
+    EXPECT_EQ(query_rows(db, rows_sql), "1|customer.reactivated\n0|customer.churn_updated\n");
+    ChurnEpisode redelivered = again;
+    redelivered.delivery_id = 4;  // the same facts from another delivery
+    in_transaction(conn, [&] { outbox.on_changed(conn, 1, c, redelivered, again); });
+    EXPECT_EQ(query_rows(db, rows_sql), "1|customer.reactivated\n0|customer.churn_updated\n");
+}
+
+// A target that does not want retractions hears none, also of a churn it was sent.
+TEST(AlertOutbox, ATargetThatWantsNoRetractionsIsSentNoneEvenOfAChurnItWasSent) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    const std::string a = "http://a.example/hook";
+    AlertOutbox outbox({{a, true, true, false}}, [] { return kNow; });
+    feed(db, {}, outbox);  // migrated, empty
+    sql::Database conn(db);
+    add_row(conn, "churn", a, "customer.churned", 1, 7, "sent", -kDay, -kDay, -kDay);
+    CustomerOutcome c;
+    c.customer_id = 7;
+    ChurnEpisode e;
+    in_transaction(conn, [&] { outbox.on_retracted(conn, 1, c, e); });
+    EXPECT_EQ(first_text(conn, "SELECT group_concat(webhook_id || ':' || status) FROM alerts_outbox"), "churn:sent");
+}
+
+// take_inserted wakes the dispatcher: an episode change that no target wants inserts nothing,
+// and says so.
+TEST(AlertOutbox, AChurnNoTargetWantsInsertsNothingAndWakesNobody) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    AlertOutbox outbox({{"http://reactivations.example/hook", false, true, true}}, [] { return kNow; });
+    feed(db, one_churn(7), outbox);
+    EXPECT_EQ(query_int(db, "SELECT count(*) FROM churn_events"), 1);
+    EXPECT_EQ(query_int(db, "SELECT count(*) FROM alerts_outbox"), 0);
+    EXPECT_FALSE(outbox.take_inserted());
 }
 
 }  // namespace
