@@ -9,6 +9,7 @@
 #include <functional>
 #include <future>
 #include <set>
+#include <string_view>
 
 #include <rapidjson/document.h>
 
@@ -64,6 +65,26 @@ std::vector<TestDelivery> one_churn(int64_t customer) {
                               .updated_at = "2026-03-01T10:00:00+00:00",
                               .created_at = "2026-01-05T10:00:00+00:00",
                               .cancelled_at = "2026-03-01T10:00:00+00:00"})};
+}
+
+// A field of an alert payload, as text: a string as it is, a number in decimal, null as
+// "null". `key` is a member of "data", or "type". A payload that does not parse, or lacks the
+// field, fails the test here and gives "(not in the payload)", so that the caller's
+// expectation fails too, cleanly: RapidJSON would abort the whole binary on a missing member.
+std::string payload_field(const std::string& payload, const char* key) {
+    rapidjson::Document doc;
+    doc.Parse(payload.c_str());
+    const bool top = std::string_view(key) == "type";
+    if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember(top ? "type" : "data") ||
+        (!top && (!doc["data"].IsObject() || !doc["data"].HasMember(key)))) {
+        ADD_FAILURE() << "no " << key << " in the payload: " << payload;
+        return "(not in the payload)";
+    }
+    const auto& v = top ? doc["type"] : doc["data"][key];
+    if (v.IsNull()) return "null";
+    if (v.IsString()) return v.GetString();
+    if (v.IsInt64()) return std::to_string(v.GetInt64());
+    return "(neither text, an integer nor null)";
 }
 
 const std::vector<AlertRoute> kRoutes = {
@@ -131,14 +152,11 @@ TEST(AlertOutbox, PayloadCarriesTheEpisode) {
     // The reactivation of customer 1 (no email known: subscriptions carry none).
     std::string back = query_text(db, "SELECT payload FROM alerts_outbox"
                                       " WHERE event_type = 'customer.reactivated'");
-    rapidjson::Document doc;
-    doc.Parse(back.c_str());
-    ASSERT_FALSE(doc.HasParseError()) << back;
-    EXPECT_STREQ(doc["type"].GetString(), "customer.reactivated");
-    EXPECT_TRUE(doc["data"]["email"].IsNull());
-    EXPECT_STREQ(doc["data"]["churned_at"].GetString(), "2026-03-05T10:00:00Z");
-    EXPECT_STREQ(doc["data"]["reactivated_at"].GetString(), "2026-04-01T10:00:00Z");
-    EXPECT_EQ(doc["data"]["customer_id"].GetInt64(), 1);
+    EXPECT_EQ(payload_field(back, "type"), "customer.reactivated");
+    EXPECT_EQ(payload_field(back, "email"), "null");
+    EXPECT_EQ(payload_field(back, "churned_at"), "2026-03-05T10:00:00Z");
+    EXPECT_EQ(payload_field(back, "reactivated_at"), "2026-04-01T10:00:00Z");
+    EXPECT_EQ(payload_field(back, "customer_id"), "1");
 }
 
 // A late delivery erases an announced churn (a subscription created before the cancellation,
@@ -186,15 +204,12 @@ TEST(AlertOutbox, AnErasedEpisodeIsRetractedToTheTargetsThatWereToldOfIt) {
     EXPECT_EQ(query_int(db, "SELECT count(DISTINCT episode_id) FROM alerts_outbox"), 1);
     std::string payload = query_text(db, "SELECT payload FROM alerts_outbox"
                                          " WHERE event_type = 'customer.churn_retracted'");
-    rapidjson::Document doc;
-    doc.Parse(payload.c_str());
-    ASSERT_FALSE(doc.HasParseError()) << payload;
-    EXPECT_STREQ(doc["type"].GetString(), "customer.churn_retracted");
-    EXPECT_STREQ(doc["data"]["churned_at"].GetString(), "2026-03-01T10:00:00Z");
-    EXPECT_STREQ(doc["data"]["reason"].GetString(), "cancelled");
-    EXPECT_STREQ(doc["data"]["category"].GetString(), "voluntary");
-    EXPECT_EQ(doc["data"]["subscription_id"].GetInt64(), 71);
-    EXPECT_EQ(doc["data"]["customer_id"].GetInt64(), 7);
+    EXPECT_EQ(payload_field(payload, "type"), "customer.churn_retracted");
+    EXPECT_EQ(payload_field(payload, "churned_at"), "2026-03-01T10:00:00Z");
+    EXPECT_EQ(payload_field(payload, "reason"), "cancelled");
+    EXPECT_EQ(payload_field(payload, "category"), "voluntary");
+    EXPECT_EQ(payload_field(payload, "subscription_id"), "71");
+    EXPECT_EQ(payload_field(payload, "customer_id"), "7");
 }
 
 // A database from before migration 0010 may have given an erased episode's id to another
@@ -209,7 +224,8 @@ TEST(AlertOutbox, ARetractionMatchesTheCustomerNotOnlyTheEpisodeId) {
         // Episode 1 was customer 6's (announced), then customer 7's under the old numbering.
         conn.exec("INSERT INTO alerts_outbox (target, event_type, episode_id, customer_id, webhook_id,"
                   " payload, created_us, status, next_attempt_us, retry_from_us)"
-                  " VALUES ('http://a.example/hook', 'customer.churned', 1, 6, 'msg_old', '{}', 1, 'sent', 1, 1)");
+                  " VALUES ('http://a.example/hook', 'customer.churned', 1, 6, 'msg_old', '{}', 1, 'sent', 1, 1),"
+                  " ('http://b.example/hook', 'customer.churned', 1, 6, 'msg_old_dead', '{}', 1, 'dead', 1, 1)");
     }
     CustomerOutcome c;
     c.customer_id = 7;
@@ -218,7 +234,9 @@ TEST(AlertOutbox, ARetractionMatchesTheCustomerNotOnlyTheEpisodeId) {
     sql::Transaction txn(conn);
     outbox.on_retracted(conn, 1, c, e);
     txn.commit();
-    EXPECT_EQ(first_text(conn, "SELECT count(*) FROM alerts_outbox"), "1");
+    // Nothing is sent, and the other customer's dead churn alert is not this erasure's to retract.
+    EXPECT_EQ(first_text(conn, "SELECT group_concat(webhook_id || ':' || status, ' ') FROM alerts_outbox"),
+              "msg_old:sent msg_old_dead:dead");
 }
 
 // A cancellation, then (a minute later) a new subscription: a churn of one minute.
@@ -378,13 +396,7 @@ TEST(AlertOutbox, AConnectionAtAClosedOnesAddressGetsStatementsOfItsOwn) {
 }
 
 // The reactivated_at in an alert's payload ("null" when absent).
-std::string reactivated_in(const std::string& payload) {
-    rapidjson::Document doc;
-    doc.Parse(payload.c_str());
-    if (!doc.IsObject() || !doc.HasMember("data")) return "no payload: " + payload;
-    const auto& v = doc["data"]["reactivated_at"];
-    return v.IsNull() ? "null" : v.GetString();
-}
+std::string reactivated_in(const std::string& payload) { return payload_field(payload, "reactivated_at"); }
 
 // A return that a late delivery undoes (the episode churned again). Its customer.reactivated
 // that no attempt has begun on is withdrawn, so no target hears of a return the facts no
@@ -505,11 +517,7 @@ std::vector<TestDelivery> reason_changed_late(int64_t customer) {
                             .created_at = "2026-01-05T10:00:00+00:00", .max_retries_reached = true})};
 }
 
-std::string reason_in(const std::string& payload) {
-    rapidjson::Document doc;
-    doc.Parse(payload.c_str());
-    return doc["data"]["reason"].GetString();
-}
+std::string reason_in(const std::string& payload) { return payload_field(payload, "reason"); }
 
 // A churn alert that no attempt has begun on announces the episode as the facts settle
 // (the point of alert-hold); once claimed, its bytes stay, whatever a late delivery says.
@@ -571,10 +579,9 @@ TEST(AlertOutbox, AChangedAnnouncedChurnIsSentAsAnUpdateToTargetsThatAskForIt) {
               "http://updates.example/hook|customer.churn_updated\n");
     const std::string update = query_rows(db, "SELECT payload FROM alerts_outbox WHERE id = 3");
     EXPECT_EQ(reason_in(update), "max_retries");
-    EXPECT_NE(update.find("\"type\":\"customer.churn_updated\""), std::string::npos) << update;
-    rapidjson::Document doc;
-    doc.Parse(update.c_str());
-    EXPECT_EQ(doc["data"]["episode_id"].GetInt64(), query_int(db, "SELECT id FROM churn_events WHERE customer_id = 7"));
+    EXPECT_EQ(payload_field(update, "type"), "customer.churn_updated");
+    EXPECT_EQ(payload_field(update, "episode_id"),
+              std::to_string(query_int(db, "SELECT id FROM churn_events WHERE customer_id = 7")));
     // The same delivery again changes nothing, and tells nothing.
     feed(db, {late[2]}, outbox);
     EXPECT_EQ(query_int(db, "SELECT count(*) FROM alerts_outbox"), 3);
@@ -629,6 +636,9 @@ TEST(AlertOutbox, DisabledTargetGetsRowsMarkedDisabled) {
     feed(db, rich_scenario(), outbox);
     EXPECT_EQ(query_rows(db, "SELECT target, status, count(*) FROM alerts_outbox GROUP BY 1, 2 ORDER BY 1"),
               "command:/bin/notify|pending|5\nhttp://a.example/hook|disabled|6\n");
+    // Why it was not sent, for `alerts` and whoever retries it.
+    EXPECT_EQ(query_rows(db, "SELECT DISTINCT status, last_error FROM alerts_outbox ORDER BY 1"),
+              "disabled|target disabled (it answered 410 Gone); not sent\npending|NULL\n");
 }
 
 TEST(AlertOutbox, NoRoutesNoRows) {
@@ -1188,6 +1198,379 @@ TEST(AlertRetention, ThePassReadsTheFinishedIndexFromItsCursor) {
     EXPECT_EQ(cursor.finished, kNow - 42 * kDay);
     // What the targets were told of the five episodes stays.
     EXPECT_EQ(query_int(db, "SELECT count(*) FROM alert_told WHERE status = 'sent'"), 5);
+}
+
+// ---- What a mutation-testing pass found unpinned ---------------------------------------
+
+void in_transaction(sql::Database& conn, const std::function<void()>& f) {
+    sql::Transaction txn(conn);
+    f();
+    txn.commit();
+}
+
+// Without a hold nothing is withdrawn, also when the clock stepped back between the churn
+// and the return (the churn alert then looks younger than a hold of zero).
+TEST(AlertOutbox, WithoutAHoldAReturnFollowsTheChurnAlsoWhenTheClockSteppedBack) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    Micros now = kNow;
+    AlertOutbox outbox({{"http://a.example/hook", true, true, true}}, [&now] { return now; });
+    auto brief = brief_churn(7);
+    feed(db, {brief[0], brief[1]}, outbox);
+    now = kNow - 60 * kMicrosPerSecond;
+    feed(db, {brief[2]}, outbox);
+    EXPECT_EQ(query_rows(db, "SELECT event_type, status FROM alerts_outbox ORDER BY id"),
+              "customer.churned|pending\ncustomer.reactivated|pending\n");
+}
+
+// The clock catch-up's bounds are strict: a row due exactly `horizon` from now, or stamped
+// exactly `slack` after now, is left alone, and so is a row no longer pending (dead here),
+// whatever its times. A row last attempted by a clock ahead but made due since (`alerts
+// retry`) keeps its due time; its last attempt comes back to now, and counts in how far
+// ahead the rows were.
+TEST(AlertOutbox, TheClockCatchUpLeavesRowsAtItsBoundsAndFinishedRowsAlone) {
+    TempDir dir;
+    sql::Database db(dir.file("a.db"));
+    configure_connection(db);
+    apply_migrations(db);
+    constexpr Micros kHorizon = kDay + 60 * kMicrosPerSecond;
+    constexpr Micros kSlack = 60 * kMicrosPerSecond;
+    constexpr Micros kHour = 3600 * kMicrosPerSecond;
+    const std::string a = "http://a.example/hook";
+    add_row(db, "created_at_slack", a, "customer.churned", 1, 1, "pending", kSlack);
+    add_row(db, "attempted_at_slack", a, "customer.churned", 2, 1, "pending", -kHour, kSlack);
+    add_row(db, "due_at_horizon", a, "customer.churned", 3, 1, "pending", -kHour);
+    db.exec("UPDATE alerts_outbox SET next_attempt_us = " + std::to_string(kNow + kHorizon) +
+            " WHERE webhook_id = 'due_at_horizon'");
+    add_row(db, "dead_ahead", a, "customer.churned", 4, 1, "dead", 30 * kDay, 30 * kDay);
+    EXPECT_EQ(reschedule_future_alerts(db, kNow, kHorizon, kSlack).count, 0);
+
+    add_row(db, "retried", a, "customer.churned", 5, 1, "pending", -kHour, 2 * kDay);
+    db.exec("UPDATE alerts_outbox SET next_attempt_us = " + std::to_string(kNow - 10 * kMicrosPerSecond) +
+            " WHERE webhook_id = 'retried'");
+    auto r = reschedule_future_alerts(db, kNow, kHorizon, kSlack);
+    EXPECT_EQ(r.count, 1);
+    EXPECT_EQ(r.furthest, 2 * kDay);
+    EXPECT_EQ(query_rows(db.path(), "SELECT webhook_id, next_attempt_us - " + std::to_string(kNow) +
+                                        ", coalesce(last_attempt_us - " + std::to_string(kNow) +
+                                        ", 'NULL') FROM alerts_outbox ORDER BY id"),
+              "created_at_slack|60000000|NULL\n"
+              "attempted_at_slack|-3600000000|60000000\n"
+              "due_at_horizon|86460000000|NULL\n"
+              "dead_ahead|2592000000000|2592000000000\n"
+              "retried|-10000000|0\n");
+}
+
+// The look is a read: with nothing ahead it writes nothing, so the frequent look takes no
+// write lock (here: it works on a connection that cannot write at all).
+TEST(AlertOutbox, TheClockCatchUpWritesNothingWhenNothingIsAhead) {
+    TempDir dir;
+    const std::string path = dir.file("a.db");
+    {
+        sql::Database db(path);
+        configure_connection(db);
+        apply_migrations(db);
+        add_row(db, "due", "http://a.example/hook", "customer.churned", 1, 1, "pending", 0);
+    }
+    sql::Database ro(path, sql::OpenMode::ReadOnly);
+    RescheduledAlerts r;
+    EXPECT_NO_THROW(r = reschedule_future_alerts(ro, kNow, kDay, 60 * kMicrosPerSecond));
+    EXPECT_EQ(r.count, 0);
+}
+
+// The cursor is the last row looked at: a pass goes on after it, also among rows that
+// finished at the same time (their ids decide), and leaves it at the last row it deleted.
+TEST(AlertRetention, APassGoesOnAfterTheCursorRowAmongRowsThatFinishedTogether) {
+    TempDir dir;
+    sql::Database db(dir.file("a.db"));
+    configure_connection(db);
+    apply_migrations(db);
+    const std::string t = "http://a.example/hook";
+    // The oldest row (lowest id) finished last: after the cursor, whatever its id.
+    add_row(db, "late", t, "customer.reactivated", 999, 9, "sent", -41 * kDay, -38 * kDay, -38 * kDay);
+    for (const char* name : {"r0", "r1", "r2"})
+        add_row(db, name, t, "customer.reactivated", 999, 9, "sent", -41 * kDay, -40 * kDay, -40 * kDay);
+    add_row(db, "r3", t, "customer.reactivated", 999, 9, "sent", -41 * kDay, -39 * kDay, -39 * kDay);
+    const int64_t r1 = query_int(db.path(), "SELECT id FROM alerts_outbox WHERE webhook_id = 'r1'");
+    const int64_t late = query_int(db.path(), "SELECT id FROM alerts_outbox WHERE webhook_id = 'late'");
+    AlertPruner pruner(db);
+    AlertPruneCursor cursor{kNow - 40 * kDay, r1};
+    PrunedAlerts pruned;
+    EXPECT_FALSE(pruner.batch(kNow - kRetention, cursor, pruned, 5));
+    EXPECT_EQ(pruned.sent, 3);
+    EXPECT_EQ(names(db.path()), "r0 r1\n");
+    EXPECT_EQ(cursor.finished, kNow - 38 * kDay);
+    EXPECT_EQ(cursor.id, late);
+}
+
+// Erased, an episode's alerts recorded while their target was disabled become 'retracted'
+// like dead ones — churn, return and correction alike — so that the `alerts retry` that
+// re-enables the target sends none of them.
+TEST(AlertOutbox, AnErasedEpisodesAlertsForADisabledTargetAreRetracted) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    const std::string a = "http://a.example/hook";
+    {
+        sql::Database conn(db);
+        configure_connection(conn);
+        apply_migrations(conn);
+        conn.exec("INSERT INTO alert_targets_disabled VALUES ('" + a + "', 1, 'HTTP 410')");
+    }
+    AlertOutbox outbox({{a, true, true, true, true}}, [] { return kNow; });
+    feed(db, brief_churn(7), outbox);
+    const int64_t episode = query_int(db, "SELECT id FROM churn_events WHERE customer_id = 7");
+    sql::Database conn(db);
+    add_row(conn, "update", a, "customer.churn_updated", episode, 7, "disabled", 0);
+    EXPECT_EQ(query_rows(db, "SELECT event_type, status FROM alerts_outbox ORDER BY id"),
+              "customer.churned|disabled\ncustomer.reactivated|disabled\ncustomer.churn_updated|disabled\n");
+    CustomerOutcome c;
+    c.customer_id = 7;
+    ChurnEpisode e;
+    e.churned_at = kNow - kHold;
+    e.reactivated_at = kNow;
+    in_transaction(conn, [&] { outbox.on_retracted(conn, episode, c, e); });
+    EXPECT_EQ(query_rows(db, "SELECT event_type, status, last_error FROM alerts_outbox ORDER BY id"),
+              "customer.churned|retracted|a later delivery erased the churn it announced before it was delivered:"
+              " it will not be sent\n"
+              "customer.reactivated|retracted|a later delivery erased the churn it is about before it was delivered:"
+              " it will not be sent\n"
+              "customer.churn_updated|retracted|a later delivery erased the churn it is about before it was delivered:"
+              " it will not be sent\n");
+}
+
+// An alert recorded while its target was disabled is sent by the `alerts retry` that
+// re-enables the target: until an attempt begins it carries the episode as it is now, like
+// a queued one — churn and return alike, with the customer's email as it is now.
+TEST(AlertOutbox, ADisabledTargetsAlertsCarryTheEpisodeAsItIsNow) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    const std::string a = "http://a.example/hook";
+    {
+        sql::Database conn(db);
+        configure_connection(conn);
+        apply_migrations(conn);
+        conn.exec("INSERT INTO alert_targets_disabled VALUES ('" + a + "', 1, 'HTTP 410')");
+    }
+    AlertOutbox outbox({{a, true, true, true}}, [] { return kNow; });
+    feed(db, brief_churn(7), outbox);
+    const int64_t episode = query_int(db, "SELECT id FROM churn_events WHERE customer_id = 7");
+    sql::Database conn(db);
+    conn.exec("UPDATE customers SET email = 'seven@example.com' WHERE id = 7");
+    CustomerOutcome c;
+    c.customer_id = 7;
+    ChurnEpisode before;
+    before.churned_at = kNow - kHold;
+    before.reactivated_at = kNow;
+    ChurnEpisode later = before;
+    later.reactivated_at = kNow + 60 * kMicrosPerSecond;  // the return moves
+    in_transaction(conn, [&] { outbox.on_changed(conn, episode, c, later, before); });
+    std::string got;
+    for (int64_t id : {int64_t{1}, int64_t{2}}) {
+        const std::string payload = query_text(db, "SELECT payload FROM alerts_outbox WHERE id = " + std::to_string(id));
+        got += payload_field(payload, "type") + " " + payload_field(payload, "reactivated_at") + " " +
+               payload_field(payload, "email") + "\n";
+    }
+    EXPECT_EQ(got,
+              "customer.churned 2026-03-05T10:01:01.500000Z seven@example.com\n"
+              "customer.reactivated 2026-03-05T10:01:01.500000Z seven@example.com\n");
+    EXPECT_EQ(query_rows(db, "SELECT DISTINCT status FROM alerts_outbox"), "disabled\n");
+}
+
+// A change rewrites the episode's own unsent churn and return alerts only: not a queued
+// correction (customer.churn_updated, which says what changed), nor the alerts of another
+// customer's episode that an older numbering (before 0010) gave the same id. A return
+// undone withdraws the episode's unsent return alerts, and nothing else.
+TEST(AlertOutbox, AChangeTouchesOnlyTheEpisodesOwnChurnAndReturnAlerts) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    const std::string a = "http://a.example/hook";
+    AlertOutbox outbox({{a, true, true, true, true}}, [] { return kNow; });
+    feed(db, {}, outbox);  // migrated, empty
+    sql::Database conn(db);
+    add_row(conn, "update", a, "customer.churn_updated", 1, 7, "pending", 0);
+    add_row(conn, "other_customers_churn", a, "customer.churned", 1, 6, "pending", 0);
+    add_row(conn, "other_customers_return", a, "customer.reactivated", 1, 6, "pending", 0);
+    const std::string untouched = "update|pending|{}\nother_customers_churn|pending|{}\nother_customers_return|pending|{}\n";
+    const std::string rows_sql = "SELECT webhook_id, status, payload FROM alerts_outbox ORDER BY id";
+    CustomerOutcome c;
+    c.customer_id = 7;
+    ChurnEpisode back;
+    back.churned_at = kNow - kHold;
+    back.reactivated_at = kNow;
+    ChurnEpisode later = back;
+    later.reactivated_at = kNow + 60 * kMicrosPerSecond;
+    in_transaction(conn, [&] { outbox.on_changed(conn, 1, c, later, back); });  // the return moves
+    EXPECT_EQ(query_rows(db, rows_sql), untouched);
+    ChurnEpisode again = later;
+    again.reactivated_at.reset();
+    in_transaction(conn, [&] { outbox.on_changed(conn, 1, c, again, later); });  // it is undone
+    EXPECT_EQ(query_rows(db, rows_sql), untouched);
+}
+
+// Each thing a churn alert says — churned_at, reason, category, subscription, charge — is a
+// change that a target that was sent it, and asks for customer.churn_updated, hears of
+// (also when a target told nothing of the churn comes before it); a return that moves, or
+// another delivery behind the same facts, is not.
+TEST(AlertOutbox, EachChangeToWhatTheChurnSaidIsSentAsAnUpdate) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    const std::string returns = "http://returns.example/hook", a = "http://a.example/hook";
+    AlertOutbox outbox({{returns, false, true, true, true}, {a, true, true, true, true}}, [] { return kNow; });
+    feed(db, {}, outbox);  // migrated, empty
+    sql::Database conn(db);
+    CustomerOutcome c;
+    c.customer_id = 7;
+    ChurnEpisode before;
+    before.churned_at = kNow - kDay;
+    before.subscription_id = 71;
+    before.delivery_id = 3;
+    std::vector<std::pair<std::string, ChurnEpisode>> changes;
+    auto change = [&](const std::string& what, const std::function<void(ChurnEpisode&)>& f) {
+        ChurnEpisode e = before;
+        f(e);
+        changes.emplace_back(what, e);
+    };
+    change("churned_at", [](ChurnEpisode& e) { e.churned_at -= kMicrosPerSecond; });
+    change("reason", [](ChurnEpisode& e) { e.reason = ChurnReason::Deactivated; });  // voluntary still
+    change("category", [](ChurnEpisode& e) { e.category = ChurnCategory::Natural; });
+    change("subscription", [](ChurnEpisode& e) { e.subscription_id = 72; });
+    change("charge", [](ChurnEpisode& e) { e.charge_id = 701; });
+    change("another delivery", [](ChurnEpisode& e) { e.delivery_id = 4; });
+    change("a return", [](ChurnEpisode& e) { e.reactivated_at = kNow; });
+    std::string got;
+    int64_t episode = 0;
+    for (const auto& [what, e] : changes) {
+        ++episode;
+        add_row(conn, "churn_" + what, a, "customer.churned", episode, 7, "sent", -kDay, -kDay, -kDay);
+        in_transaction(conn, [&] { outbox.on_changed(conn, episode, c, e, before); });
+        got += what + ": " + query_text(db, "SELECT coalesce(group_concat(target), 'no update') FROM alerts_outbox"
+                                             " WHERE event_type = 'customer.churn_updated' AND episode_id = " +
+                                                 std::to_string(episode)) + "\n";
+    }
+    EXPECT_EQ(got,
+              "churned_at: " + a + "\nreason: " + a + "\ncategory: " + a + "\nsubscription: " + a + "\ncharge: " + a +
+                  "\nanother delivery: no update\na return: no update\n");
+}
+
+// A churn withdrawn within alert-hold is announced after all only when a late delivery
+// undoes the return — not when the return merely moves (the customer is still back) — and
+// only to a target that still wants churns (a restart may have changed what it wants).
+TEST(AlertOutbox, AChurnWithdrawnWithinTheHoldIsAnnouncedOnlyOnceItsReturnIsUndone) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    const std::string a = "http://a.example/hook", b = "http://b.example/hook";
+    AlertOutbox outbox({{a, true, true, true}, {b, true, true, true}}, [] { return kNow; });
+    outbox.set_hold(kHold);
+    feed(db, brief_churn(7), outbox);
+    const std::string withdrawn = a + "|customer.churned|retracted\n" + b + "|customer.churned|retracted\n";
+    const std::string rows_sql = "SELECT target, event_type, status FROM alerts_outbox ORDER BY id";
+    EXPECT_EQ(query_rows(db, rows_sql), withdrawn);
+    const int64_t episode = query_int(db, "SELECT id FROM churn_events WHERE customer_id = 7");
+    sql::Database conn(db);
+    CustomerOutcome c;
+    c.customer_id = 7;
+    ChurnEpisode back;
+    back.churned_at = kNow - kHold;
+    back.reactivated_at = kNow;
+    ChurnEpisode later = back;
+    later.reactivated_at = kNow + 60 * kMicrosPerSecond;
+    in_transaction(conn, [&] { outbox.on_changed(conn, episode, c, later, back); });
+    EXPECT_EQ(query_rows(db, rows_sql), withdrawn);
+    AlertOutbox restarted({{a, true, true, true}, {b, false, true, true}}, [] { return kNow; });
+    restarted.set_hold(kHold);
+    ChurnEpisode again = later;
+    again.reactivated_at.reset();
+    in_transaction(conn, [&] { restarted.on_changed(conn, episode, c, again, later); });
+    EXPECT_EQ(query_rows(db, rows_sql), withdrawn + a + "|customer.churned|pending\n");
+}
+
+// Absent values are null in a payload: also the delivery of an episode that has none (0).
+TEST(AlertOutbox, APayloadWithoutADeliverySaysNull) {
+    CustomerOutcome c;
+    c.customer_id = 7;
+    ChurnEpisode e;
+    e.churned_at = kNow;
+    const std::string body = alert_payload_json(AlertEvent{kCustomerChurned, 5, &c, &e, std::nullopt}, kNow);
+    EXPECT_EQ(payload_field(body, "delivery_id"), "null");
+    EXPECT_EQ(payload_field(body, "subscription_id"), "null");
+    EXPECT_EQ(payload_field(body, "charge_id"), "null");
+    EXPECT_EQ(payload_field(body, "reactivated_at"), "null");
+}
+
+// Like a churn's, what a target was told of a return is matched on the customer too: an
+// older numbering (before 0010) may have given another customer's episode the same id.
+TEST(AlertOutbox, AReturnToldIsMatchedOnTheCustomerNotOnlyTheEpisodeId) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    const std::string a = "http://a.example/hook";
+    AlertOutbox outbox({{a, false, true, true, true}}, [] { return kNow; });
+    feed(db, {}, outbox);  // migrated, empty
+    sql::Database conn(db);
+    add_row(conn, "other_customers_return", a, "customer.reactivated", 1, 6, "sent", -kDay, -kDay, -kDay);
+    CustomerOutcome c;
+    c.customer_id = 7;
+    ChurnEpisode e;
+    in_transaction(conn, [&] { outbox.on_retracted(conn, 1, c, e); });
+    ChurnEpisode back = e;
+    back.reactivated_at = kNow;
+    in_transaction(conn, [&] { outbox.on_changed(conn, 1, c, e, back); });
+    EXPECT_EQ(first_text(conn, "SELECT group_concat(webhook_id) FROM alerts_outbox"), "other_customers_return");
+}
+
+// A return undone is told once: later changes to the episode while the customer stays churned
+// bring the target that heard of the return (and of its undoing) an update only when what
+// the churn says changed, like any other target.
+TEST(AlertOutbox, AReturnUndoneIsToldOnceNotAgainWithEveryLaterChange) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    const std::string returns = "http://returns.example/hook";
+    AlertOutbox outbox({{returns, false, true, true, true}}, [] { return kNow; });
+    feed(db, {}, outbox);  // migrated, empty
+    sql::Database conn(db);
+    add_row(conn, "back", returns, "customer.reactivated", 1, 7, "sent", -kDay, -kDay, -kDay);
+    CustomerOutcome c;
+    c.customer_id = 7;
+    ChurnEpisode back;
+    back.churned_at = kNow - 2 * kDay;
+    back.reactivated_at = kNow - kDay;
+    back.delivery_id = 3;
+    ChurnEpisode again = back;
+    again.reactivated_at.reset();
+    in_transaction(conn, [&] { outbox.on_changed(conn, 1, c, again, back); });
+    const std::string rows_sql = "SELECT webhook_id = 'back', event_type FROM alerts_outbox ORDER BY id";
+    EXPECT_EQ(query_rows(db, rows_sql), "1|customer.reactivated\n0|customer.churn_updated\n");
+    ChurnEpisode redelivered = again;
+    redelivered.delivery_id = 4;  // the same facts from another delivery
+    in_transaction(conn, [&] { outbox.on_changed(conn, 1, c, redelivered, again); });
+    EXPECT_EQ(query_rows(db, rows_sql), "1|customer.reactivated\n0|customer.churn_updated\n");
+}
+
+// A target that does not want retractions hears none, also of a churn it was sent.
+TEST(AlertOutbox, ATargetThatWantsNoRetractionsIsSentNoneEvenOfAChurnItWasSent) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    const std::string a = "http://a.example/hook";
+    AlertOutbox outbox({{a, true, true, false}}, [] { return kNow; });
+    feed(db, {}, outbox);  // migrated, empty
+    sql::Database conn(db);
+    add_row(conn, "churn", a, "customer.churned", 1, 7, "sent", -kDay, -kDay, -kDay);
+    CustomerOutcome c;
+    c.customer_id = 7;
+    ChurnEpisode e;
+    in_transaction(conn, [&] { outbox.on_retracted(conn, 1, c, e); });
+    EXPECT_EQ(first_text(conn, "SELECT group_concat(webhook_id || ':' || status) FROM alerts_outbox"), "churn:sent");
+}
+
+// take_inserted wakes the dispatcher: an episode change that no target wants inserts nothing,
+// and says so.
+TEST(AlertOutbox, AChurnNoTargetWantsInsertsNothingAndWakesNobody) {
+    TempDir dir;
+    std::string db = dir.file("a.db");
+    AlertOutbox outbox({{"http://reactivations.example/hook", false, true, true}}, [] { return kNow; });
+    feed(db, one_churn(7), outbox);
+    EXPECT_EQ(query_int(db, "SELECT count(*) FROM churn_events"), 1);
+    EXPECT_EQ(query_int(db, "SELECT count(*) FROM alerts_outbox"), 0);
+    EXPECT_FALSE(outbox.take_inserted());
 }
 
 }  // namespace

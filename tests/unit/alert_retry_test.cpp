@@ -63,11 +63,18 @@ protected:
     ChurnEpisode episode_;
 };
 
+// A body that does not parse, or lacks the field, fails the test here (and gives a value no
+// expectation matches) rather than aborting the binary on a RapidJSON assertion.
 std::string field(const std::string& body, const char* key) {
     rapidjson::Document d;
     d.Parse(body.c_str());
+    if (d.HasParseError() || !d.IsObject() || !d.HasMember("data") || !d["data"].IsObject() ||
+        !d["data"].HasMember(key)) {
+        ADD_FAILURE() << "no data." << key << " in the body: " << body;
+        return "(not in the body)";
+    }
     const auto& v = d["data"][key];
-    return v.IsNull() ? "null" : v.IsString() ? v.GetString() : std::to_string(v.GetInt64());
+    return v.IsNull() ? "null" : v.IsString() ? v.GetString() : v.IsInt64() ? std::to_string(v.GetInt64()) : "(other)";
 }
 
 TEST_F(AlertRetry, AnAlertThatStillTellsTheEpisodeIsSentAsRecorded) {
