@@ -1,6 +1,7 @@
 #include "time_util.h"
 
 #include <cstdint>
+#include <cstdio>
 #include <limits>
 #include <string>
 
@@ -113,6 +114,31 @@ TEST(ParseTime, RejectsOutOfRangeFields) {
     EXPECT_EQ(parse_time("2026-10-14T09:12:44+05:60"), std::nullopt);
 }
 
+// Each month's own length, not just February's and April's: the last day parses, the day
+// after it does not, in a common and in a leap year.
+TEST(ParseTime, EveryMonthEndsOnItsOwnLastDay) {
+    const int common[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    for (const int year : {2026, 2024}) {
+        for (int month = 1; month <= 12; ++month) {
+            const int last = common[month - 1] + (month == 2 && year == 2024 ? 1 : 0);
+            char text[16];
+            std::snprintf(text, sizeof text, "%04d-%02d-%02d", year, month, last);
+            EXPECT_TRUE(parse_time(text).has_value()) << text;
+            std::snprintf(text, sizeof text, "%04d-%02d-%02d", year, month, last + 1);
+            EXPECT_EQ(parse_time(text), std::nullopt) << text;
+        }
+    }
+    EXPECT_EQ(parse_time("2026-00-01"), std::nullopt);
+}
+
+// +23:59 and -23:59 are the widest offsets there are, and they count in full.
+TEST(ParseTime, WidestOffsetsAreAcceptedAndApplied) {
+    EXPECT_EQ(parse_time("2026-10-15T09:11:44+23:59"), kRef);
+    EXPECT_EQ(parse_time("2026-10-13T09:13:44-23:59"), kRef);
+    EXPECT_EQ(parse_time("2026-10-14T09:12:44+23:00"), kRef - 23 * kHour);
+    EXPECT_EQ(parse_time("2026-10-14T09:12:44+00:59"), kRef - 59 * kMinute);
+}
+
 TEST(ParseTime, RejectsGarbage) {
     EXPECT_EQ(parse_time(""), std::nullopt);
     EXPECT_EQ(parse_time("null"), std::nullopt);
@@ -177,6 +203,28 @@ TEST(FormatTime, PreEpoch) {
 TEST(FormatTime, ExtremesDoNotCrash) {
     EXPECT_FALSE(format_time(std::numeric_limits<Micros>::min()).empty());
     EXPECT_FALSE(format_time(std::numeric_limits<Micros>::max()).empty());
+}
+
+// Past 9999 the year takes as many digits as it needs and the rest keeps its form.
+TEST(FormatTime, YearsPastNineThousandNineHundredNinetyNine) {
+    const Micros after_9999 = *parse_time("9999-12-31T23:59:59Z") + kSecond;
+    EXPECT_EQ(format_time(after_9999), "10000-01-01 00:00:00");
+    EXPECT_EQ(format_time(after_9999 + 1), "10000-01-01 00:00:00.000001");
+    // Computed independently (Python's calendar, shifted by whole 400-year cycles).
+    EXPECT_EQ(format_time(std::numeric_limits<Micros>::max()), "294247-01-10 04:00:54.775807");
+}
+
+// Before year 0 the calendar still holds (400-year eras counted downwards); the year is
+// printed with a minus sign.
+TEST(FormatTime, CalendarHoldsBeforeYearZero) {
+    const Micros march_0000 = *parse_time("0000-03-01");
+    const Micros era = 146097 * 24 * kHour;  // days in 400 Gregorian years
+    const std::string four_hundred_before = format_time(march_0000 - era);
+    EXPECT_EQ(four_hundred_before.substr(0, 1), "-") << four_hundred_before;
+    EXPECT_NE(four_hundred_before.find("-03-01 00:00:00"), std::string::npos) << four_hundred_before;
+    const std::string year_before = format_time(*parse_time("0000-01-01") - kSecond);
+    EXPECT_EQ(year_before.substr(0, 1), "-") << year_before;
+    EXPECT_NE(year_before.find("-12-31 23:59:59"), std::string::npos) << year_before;
 }
 
 TEST(FormatTime, RoundTripsThroughParse) {
