@@ -192,6 +192,53 @@ TEST(ParseJson, Utf8CheckIsExactAtEveryAlignment) {
     }
 }
 
+// The bad byte also in the first bytes of a skipped word, with plenty of text after it, so
+// that every byte of the 32- and 8-byte words is the one examined.
+TEST(ParseJson, Utf8CheckSeesEveryByteOfALongAsciiRun) {
+    const std::string tail(70, 'b');
+    for (std::size_t k = 0; k < 70; ++k) {
+        std::string pad(k, 'a');
+        EXPECT_EQ(parse("[\"" + pad + "\xFF" + tail + "\"]").error,
+                  "invalid UTF-8 at offset " + std::to_string(2 + k))
+            << k;
+        EXPECT_EQ(parse("[\"" + pad + "\xC3\xA9" + tail + "\"]").error, "") << k;
+    }
+}
+
+// The first and last code point of every encoded length and around the surrogate gap are
+// accepted; one step outside each range is refused at the lead byte.
+TEST(ParseJson, Utf8BoundariesAreExact) {
+    for (const char* good : {"\xC2\x80", "\xDF\xBF", "\xE0\xA0\x80", "\xE1\x80\x80",
+                             "\xEC\xBF\xBF", "\xED\x9F\xBF", "\xEE\x80\x80", "\xEF\xBF\xBF",
+                             "\xF0\x90\x80\x80", "\xF3\xBF\xBF\xBF", "\xF4\x8F\xBF\xBF"}) {
+        const std::string body = "[\"" + std::string(good) + "\"]";
+        EXPECT_TRUE(parse(body).ok) << parse(body).error;
+    }
+    for (const char* bad : {"\xC1\xBF",          // overlong U+007F
+                            "\xC3\xC0",          // second byte not a continuation
+                            "\xE0\x9F\xBF",      // overlong U+07FF
+                            "\xE2\x82\x41",      // third byte not a continuation
+                            "\xED\xA0\x80",      // surrogate U+D800
+                            "\xF0\x8F\xBF\xBF",  // overlong U+FFFF
+                            "\xF0\x9F\x98\x41",  // fourth byte not a continuation
+                            "\xF4\x90\x80\x80",  // U+110000
+                            "\xF5\x80\x80\x80", "\xF8\x88\x80\x80\x80", "\xFE", "\xFF"}) {
+        EXPECT_EQ(parse("[\"" + std::string(bad) + "\"]").error, "invalid UTF-8 at offset 2")
+            << bad;
+    }
+}
+
+// A character cut by the end of the view is bad UTF-8 at its first byte, even when the bytes
+// that would complete it follow in memory; a whole character at the very end is fine as
+// UTF-8 and the body is judged as JSON.
+TEST(ParseJson, CharacterCutByTheEndOfTheViewIsBadUtf8) {
+    const std::string buffer = "[\"\xE2\x82\xAC\"]";
+    EXPECT_EQ(parse(std::string_view(buffer.data(), 3)).error, "invalid UTF-8 at offset 2");
+    EXPECT_EQ(parse(std::string_view(buffer.data(), 4)).error, "invalid UTF-8 at offset 2");
+    EXPECT_EQ(parse(std::string_view(buffer.data(), 5)).error,
+              "invalid JSON at offset 5: Missing a closing quotation mark in string.");
+}
+
 TEST(ParseJson, ValidUtf8IsAccepted) {
     rapidjson::Document doc;
     std::string error;
@@ -253,6 +300,39 @@ TEST(ParseJson, RawNulByteInsideIsRejected) {
     EXPECT_EQ(parse("\0{}"s).error, "invalid JSON at offset 0: unexpected NUL byte");
     EXPECT_FALSE(parse("\0"s).ok);
     EXPECT_FALSE(parse("[1,\0 2]"s).ok);
+}
+
+// Past a limit of 256 the iterative parser runs: it must be just as strict.
+TEST(ParseJson, IterativeParserIsJustAsStrict) {
+    const std::size_t limit = 1000;
+    ASSERT_TRUE(parse(R"({"a":[1,2]})", limit).ok);
+    EXPECT_EQ(parse(R"({"a":1} x)", limit).error,
+              "invalid JSON at offset 8: The document root must not be followed by other values.");
+    EXPECT_FALSE(parse("{}{}", limit).ok);
+    EXPECT_EQ(parse("{\"a\":1}\0junk"s, limit).error, "invalid JSON at offset 7: unexpected NUL byte");
+    EXPECT_FALSE(parse("NaN", limit).ok);
+    EXPECT_FALSE(parse(R"({"a":-Infinity})", limit).ok);
+    EXPECT_FALSE(parse(R"({"a":1,})", limit).ok);
+    EXPECT_FALSE(parse("[1,]", limit).ok);
+    EXPECT_FALSE(parse(R"({"a":1 /* c */})", limit).ok);
+    EXPECT_FALSE(parse(R"(["\ude00"])", limit).ok);
+}
+
+// An error at the very end of the body is not a NUL byte, even when the caller's buffer
+// has its terminating NUL right there.
+TEST(ParseJson, ErrorAtTheEndIsNotCalledANul) {
+    const std::string body = "[1,";
+    EXPECT_EQ(parse(body).error, "invalid JSON at offset 3: Invalid value.");
+}
+
+TEST(ParseJson, EveryKindOfFailureLeavesDocumentNull) {
+    rapidjson::Document doc;
+    std::string error;
+    for (const std::string bad : {""s, " "s, "[\"\xFF\"]"s, "{}\0"s, R"(["\ude00"])"s}) {
+        ASSERT_TRUE(parse_json(R"({"a":1})", {}, doc, error));
+        EXPECT_FALSE(parse_json(bad, {}, doc, error)) << bad;
+        EXPECT_TRUE(doc.IsNull()) << bad;
+    }
 }
 
 TEST(ParseJson, FailureLeavesDocumentNull) {
