@@ -333,6 +333,54 @@ TEST(Projector, ReadsBackAtMostOneChunkPerTransaction) {
     EXPECT_FALSE(projector.pending());
 }
 
+// A delivery that no longer decodes is quarantined, and so projected: the watermark covers it
+// even when it is the last one read back (else the lag stays above 0 with nothing to do).
+TEST(Projector, TheWatermarkCoversAnUndecodableLastDelivery) {
+    TempDir dir;
+    std::string path = dir.file("p.db");
+    auto ids = store_raw(path, 3);
+    sql::Database db(path);
+    db.exec("UPDATE deliveries SET received_at = '2001-01-01 00:00:00' WHERE id = " + std::to_string(ids[2]));
+    RecordingApplier applier;
+    Projector projector(db, applier, ProjectorOptions{});
+    ProjectionResult r = projector.run(10);
+    EXPECT_EQ(r.applied, 3u);
+    EXPECT_EQ(r.quarantined, 1u);
+    EXPECT_EQ(applier.applied, (std::vector<int64_t>{ids[0], ids[1]}));
+    EXPECT_EQ(r.watermark, ids[2]);
+    EXPECT_EQ(projector.watermark(), ids[2]);
+    EXPECT_EQ(watermark(path), ids[2]);
+    EXPECT_EQ(query_int(path, "SELECT deliveries_behind FROM projection_status"), 0);
+}
+
+// A delivery that no longer decodes is quarantined in its turn, like a rule failure: a
+// transaction ended early stops the watermark at the last delivery it handled, and counts
+// only the deliveries before that.
+TEST(Projector, UndecodableDeliveriesAreQuarantinedInTheirTurn) {
+    TempDir dir;
+    std::string path = dir.file("p.db");
+    auto ids = store_raw(path, 5);
+    sql::Database db(path);
+    for (int64_t bad : {ids[1], ids[4]})
+        db.exec("UPDATE deliveries SET received_at = '2001-01-01 00:00:00' WHERE id = " + std::to_string(bad));
+    RecordingApplier applier;
+    Projector projector(db, applier, ProjectorOptions{});
+    std::vector<int64_t> marks;
+    std::vector<std::size_t> quarantines;
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        ProjectionResult r = projector.run(10, [] { return true; });  // one at a time
+        EXPECT_EQ(r.applied, 1u) << i;
+        quarantines.push_back(r.quarantined);
+        marks.push_back(watermark(path));
+    }
+    EXPECT_EQ(marks, ids);
+    EXPECT_EQ(quarantines, (std::vector<std::size_t>{0, 1, 0, 0, 1}));
+    EXPECT_EQ(applier.applied, (std::vector<int64_t>{ids[0], ids[2], ids[3]}));
+    EXPECT_EQ(quarantined(path), 2);
+    EXPECT_EQ(projector.run(10).applied, 0u);
+    EXPECT_FALSE(projector.pending());
+}
+
 TEST(Projector, DeliveriesQuarantinedAtIngestAreNotProjected) {
     TempDir dir;
     std::string path = dir.file("p.db");
