@@ -53,8 +53,7 @@ void Projector::stored(int64_t id, Delivery&& d) {
     queue_.push_back(Item{id, std::move(d)});
 }
 
-void Projector::take_from_table(int64_t after, std::size_t max, std::deque<Item>& out,
-                                ProjectionResult& result) {
+void Projector::take_from_table(int64_t after, std::size_t max, std::deque<Item>& out) {
     auto& q = st_->backlog;
     q.reset();
     q.bind(1, after).bind(2, static_cast<int64_t>(max));
@@ -69,13 +68,10 @@ void Projector::take_from_table(int64_t after, std::size_t max, std::deque<Item>
         d.received_at = parse_time(q.column_view(4)).value_or(0);
         std::string why;
         if (!decode_stored_delivery(d, options_.json, why)) {
-            // Accepted once, undecodable now (a newer binary's stricter rules): same as at
-            // ingest. A lower depth limit alone does not do it (decode_stored_delivery).
-            ++result.applied;
-            ++result.quarantined;
-            quarantine(item.id, "could not decode: " + why);
-            result.watermark = item.id;
-            continue;
+            // Accepted once, undecodable now (a newer binary's stricter rules): quarantined
+            // in its turn (run), as at ingest. A lower depth limit alone does not do it
+            // (decode_stored_delivery).
+            item.undecodable = "could not decode: " + why;
         }
         d.body = std::string();
         out.push_back(std::move(item));
@@ -124,10 +120,17 @@ ProjectionResult Projector::run(std::size_t max, const std::function<bool()>& yi
         if (from_table_) {
             std::deque<Item> work;
             // Read back in modest chunks: a yield leaves the rest decoded for nothing.
-            take_from_table(mark, std::min<std::size_t>(max, kTableChunk), work, result);
+            take_from_table(mark, std::min<std::size_t>(max, kTableChunk), work);
             for (const Item& item : work) {
                 ++result.applied;
-                if (!apply_one(item)) ++result.quarantined;
+                // In id order, like the others: the watermark then covers it, and a yield
+                // before it leaves it for the next transaction.
+                if (!item.undecodable.empty()) {
+                    ++result.quarantined;
+                    quarantine(item.id, item.undecodable);
+                } else if (!apply_one(item)) {
+                    ++result.quarantined;
+                }
                 result.watermark = item.id;
                 if (yield && yield()) {
                     from_table_ = true;  // the rest of what was read is still in the table

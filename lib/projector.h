@@ -67,10 +67,10 @@ private:
     struct Item {
         int64_t id;
         Delivery delivery;
+        std::string undecodable;  // read back: why the body no longer decodes (quarantined)
     };
     struct Statements;
-    void take_from_table(int64_t after, std::size_t max, std::deque<Item>& out,
-                         ProjectionResult& result);
+    void take_from_table(int64_t after, std::size_t max, std::deque<Item>& out);
     bool apply_one(const Item& item);
     void quarantine(int64_t id, const std::string& reason);
 

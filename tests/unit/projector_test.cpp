@@ -28,6 +28,8 @@ class RecordingApplier : public DeliveryApplier {
 public:
     std::vector<int64_t> applied;
     std::vector<bool> had_payload;
+    std::vector<bool> had_body;
+    std::vector<bool> finished_with;  // DeliveryApplier::finished, in order
     std::set<int64_t> fail;
     // Fails as the machine would: SQLite gives up the whole transaction on a full disk (as
     // it may for SQLITE_FULL, IOERR, NOMEM), then the statement's error arrives.
@@ -44,7 +46,9 @@ public:
         }
         applied.push_back(id);
         had_payload.push_back(d.payload.has_value());
+        had_body.push_back(!d.body.empty());
     }
+    void finished(bool committed) override { finished_with.push_back(committed); }
 };
 
 // Stores the scenario's deliveries as raw rows only (a writer without rules), as if the
@@ -298,6 +302,229 @@ TEST(Projector, SkipsWhatAnotherProcessAlreadyProjected) {
     f.set_watermark(f.ids[2]);  // meanwhile `churnwatch rebuild` projected through ids[2]
     f.projector.run(100);
     EXPECT_EQ(f.applier.applied, std::vector<int64_t>{f.ids[3]});
+}
+
+// A copy of a stored row under a new id, as the writer would add it now.
+int64_t copy_row(sql::Database& db, int64_t of) {
+    db.exec("INSERT INTO deliveries (received_at, topic, topic_source, signature_scheme, key_index,"
+            " dedupe_key, body, status) SELECT received_at, topic, topic_source, signature_scheme,"
+            " key_index, dedupe_key || '#' || (SELECT max(id) + 1 FROM deliveries), body, status"
+            " FROM deliveries WHERE id = " + std::to_string(of));
+    return db.last_insert_rowid();
+}
+
+// Decoding a chunk delays a delivery that arrives meanwhile: one transaction reads back at
+// most 64 (writer.h), however many it was allowed; the rest follow in the next.
+TEST(Projector, ReadsBackAtMostOneChunkPerTransaction) {
+    TempDir dir;
+    std::string path = dir.file("p.db");
+    auto ids = store_raw(path, 1);
+    sql::Database db(path);
+    for (int i = 0; i < 69; ++i) ids.push_back(copy_row(db, ids[0]));
+    RecordingApplier applier;
+    Projector projector(db, applier, ProjectorOptions{});
+    ProjectionResult r = projector.run(1000);
+    EXPECT_EQ(r.applied, 64u);
+    EXPECT_EQ(watermark(path), ids[63]);
+    EXPECT_TRUE(projector.pending());
+    r = projector.run(1000);
+    EXPECT_EQ(r.applied, 6u);
+    EXPECT_EQ(applier.applied, ids);
+    EXPECT_FALSE(projector.pending());
+}
+
+// A delivery that no longer decodes is quarantined, and so projected: the watermark covers it
+// even when it is the last one read back (else the lag stays above 0 with nothing to do).
+TEST(Projector, TheWatermarkCoversAnUndecodableLastDelivery) {
+    TempDir dir;
+    std::string path = dir.file("p.db");
+    auto ids = store_raw(path, 3);
+    sql::Database db(path);
+    db.exec("UPDATE deliveries SET received_at = '2001-01-01 00:00:00' WHERE id = " + std::to_string(ids[2]));
+    RecordingApplier applier;
+    Projector projector(db, applier, ProjectorOptions{});
+    ProjectionResult r = projector.run(10);
+    EXPECT_EQ(r.applied, 3u);
+    EXPECT_EQ(r.quarantined, 1u);
+    EXPECT_EQ(applier.applied, (std::vector<int64_t>{ids[0], ids[1]}));
+    EXPECT_EQ(r.watermark, ids[2]);
+    EXPECT_EQ(projector.watermark(), ids[2]);
+    EXPECT_EQ(watermark(path), ids[2]);
+    EXPECT_EQ(query_int(path, "SELECT deliveries_behind FROM projection_status"), 0);
+}
+
+// A delivery that no longer decodes is quarantined in its turn, like a rule failure: a
+// transaction ended early stops the watermark at the last delivery it handled, and counts
+// only the deliveries before that.
+TEST(Projector, UndecodableDeliveriesAreQuarantinedInTheirTurn) {
+    TempDir dir;
+    std::string path = dir.file("p.db");
+    auto ids = store_raw(path, 5);
+    sql::Database db(path);
+    for (int64_t bad : {ids[1], ids[4]})
+        db.exec("UPDATE deliveries SET received_at = '2001-01-01 00:00:00' WHERE id = " + std::to_string(bad));
+    RecordingApplier applier;
+    Projector projector(db, applier, ProjectorOptions{});
+    std::vector<int64_t> marks;
+    std::vector<std::size_t> quarantines;
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        ProjectionResult r = projector.run(10, [] { return true; });  // one at a time
+        EXPECT_EQ(r.applied, 1u) << i;
+        quarantines.push_back(r.quarantined);
+        marks.push_back(watermark(path));
+    }
+    EXPECT_EQ(marks, ids);
+    EXPECT_EQ(quarantines, (std::vector<std::size_t>{0, 1, 0, 0, 1}));
+    EXPECT_EQ(applier.applied, (std::vector<int64_t>{ids[0], ids[2], ids[3]}));
+    EXPECT_EQ(quarantined(path), 2);
+    EXPECT_EQ(projector.run(10).applied, 0u);
+    EXPECT_FALSE(projector.pending());
+}
+
+TEST(Projector, DeliveriesQuarantinedAtIngestAreNotProjected) {
+    TempDir dir;
+    std::string path = dir.file("p.db");
+    auto ids = store_raw(path, 3);
+    sql::Database db(path);
+    db.exec("UPDATE deliveries SET status = 'quarantined', reason = 'x' WHERE id = " + std::to_string(ids[1]));
+    RecordingApplier applier;
+    Projector projector(db, applier, ProjectorOptions{});
+    ProjectionResult r = projector.run(10);
+    EXPECT_EQ(r.applied, 2u);
+    EXPECT_EQ(applier.applied, (std::vector<int64_t>{ids[0], ids[2]}));
+    EXPECT_EQ(watermark(path), ids[2]);
+}
+
+TEST(Projector, StartsAtTheStoredWatermark) {
+    TempDir dir;
+    std::string path = dir.file("p.db");
+    auto ids = store_raw(path, 3);
+    sql::Database db(path);
+    db.exec("UPDATE service_state SET value = '" + std::to_string(ids[1]) + "' WHERE key = 'projected_through'");
+    RecordingApplier applier;
+    Projector projector(db, applier, ProjectorOptions{});
+    EXPECT_EQ(projector.watermark(), ids[1]) << "before any run (the writer's lag at a start)";
+    projector.run(10);
+    EXPECT_EQ(applier.applied, std::vector<int64_t>{ids[2]});
+}
+
+// Caught up, a run finds nothing: the watermark stays where it is, from the table or memory.
+TEST(Projector, ARunWithNothingToDoLeavesTheWatermark) {
+    TempDir dir;
+    std::string path = dir.file("p.db");
+    auto ids = store_raw(path, 2);
+    sql::Database db(path);
+    RecordingApplier applier;
+    Projector projector(db, applier, ProjectorOptions{});
+    projector.run(1, [] { return true; });  // yielded: it looks in the table again
+    projector.run(10);
+    ASSERT_EQ(watermark(path), ids[1]);
+    for (int i = 0; i < 2; ++i) {
+        ProjectionResult r = projector.run(10);
+        EXPECT_EQ(r.applied, 0u);
+        EXPECT_EQ(r.watermark, ids[1]);
+        EXPECT_EQ(projector.watermark(), ids[1]);
+        EXPECT_EQ(watermark(path), ids[1]);
+    }
+}
+
+TEST(Projector, AppliesAtMostMaxFromMemory) {
+    FedFromMemory f;
+    ProjectionResult r = f.projector.run(3);
+    EXPECT_EQ(r.applied, 3u);
+    EXPECT_EQ(f.applier.applied, std::vector<int64_t>(f.ids.begin(), f.ids.begin() + 3));
+    EXPECT_EQ(watermark(f.path), f.ids[2]);
+    EXPECT_EQ(f.projector.backlog(), 1u);
+}
+
+// Held in memory, a delivery is applied as it was decoded at ingest: its body is not
+// decoded again (here it would no longer pass).
+TEST(Projector, DeliveriesHeldInMemoryAreNotDecodedAgain) {
+    FedFromMemory f;
+    f.db.exec("UPDATE deliveries SET received_at = '2001-01-01 00:00:00'");
+    ProjectionResult r = f.projector.run(100, [] { return true; });  // ended early: the rest
+    EXPECT_EQ(r.quarantined, 0u);                                    // stays in memory
+    r = f.projector.run(100);
+    EXPECT_EQ(r.quarantined, 0u);
+    EXPECT_EQ(f.applier.applied, f.ids);
+}
+
+TEST(Projector, ARuleFailureFromMemoryIsCountedAsQuarantined) {
+    FedFromMemory f;
+    f.applier.fail = {f.ids[1]};
+    ProjectionResult r = f.projector.run(100);
+    EXPECT_EQ(r.applied, 4u);
+    EXPECT_EQ(r.quarantined, 1u);
+    EXPECT_EQ(quarantined(f.path), 1);
+}
+
+// Until the table's backlog is read, a delivery just stored is read back with it, in order:
+// nothing is held in memory meanwhile.
+TEST(Projector, HoldsNothingInMemoryWhileReadingBack) {
+    TempDir dir;
+    std::string path = dir.file("p.db");
+    auto ids = store_raw(path, 2);
+    sql::Database db(path);
+    RecordingApplier applier;
+    Projector projector(db, applier, ProjectorOptions{});
+    projector.stored(ids[1], make_delivery(rich_scenario()[1]));
+    EXPECT_EQ(projector.backlog(), 0u);
+    projector.run(10);
+    EXPECT_EQ(applier.applied, ids);
+    EXPECT_EQ(projector.backlog(), 0u);
+}
+
+// `churnwatch rebuild` projected part of the backlog while this projector was waiting: it
+// reads back from the rebuild's watermark, not its own.
+TEST(Projector, ReadsBackFromTheWatermarkAnotherProcessLeft) {
+    TempDir dir;
+    std::string path = dir.file("p.db");
+    auto ids = store_raw(path, 4);
+    sql::Database db(path);
+    RecordingApplier applier;
+    Projector projector(db, applier, ProjectorOptions{});
+    db.exec("UPDATE service_state SET value = '" + std::to_string(ids[1]) + "' WHERE key = 'projected_through'");
+    ProjectionResult r = projector.run(10);
+    EXPECT_EQ(r.applied, 2u);
+    EXPECT_EQ(applier.applied, (std::vector<int64_t>{ids[2], ids[3]}));
+}
+
+// A failed transaction loses what it took from memory: it is all read back from the table.
+TEST(Projector, WhatAFailedTransactionTookFromMemoryIsReadBackFromTheTable) {
+    FedFromMemory f;
+    f.applier.disk_full = {f.ids[2]};
+    EXPECT_THROW(f.projector.run(100), sql::Error);
+    EXPECT_EQ(f.projector.backlog(), 0u);
+    EXPECT_TRUE(f.projector.pending());
+    f.applier.disk_full.clear();
+    f.applier.applied.clear();
+    f.projector.run(100);
+    EXPECT_EQ(f.applier.applied, f.ids);
+    EXPECT_EQ(watermark(f.path), f.ids.back());
+}
+
+// The applier's counters take effect only with a commit (DeliveryApplier::finished).
+TEST(Projector, TellsTheApplierWhetherItsTransactionCommitted) {
+    TempDir dir;
+    std::string path = dir.file("p.db");
+    auto ids = store_raw(path, 2);
+    sql::Database db(path);
+    RecordingApplier applier;
+    Projector projector(db, applier, ProjectorOptions{});
+    applier.disk_full = {ids[1]};
+    EXPECT_THROW(projector.run(10), sql::Error);
+    EXPECT_EQ(applier.finished_with, std::vector<bool>{false});
+    applier.disk_full.clear();
+    projector.run(10);
+    EXPECT_EQ(applier.finished_with, (std::vector<bool>{false, true}));
+}
+
+// What is held for projection is the decoded form only: the memory bound counts
+// deliveries, and a body may be megabytes.
+TEST(Projector, HoldsNoBodies) {
+    FedFromMemory f;  // projected once from the table
+    f.projector.run(100);  // and once from memory
+    EXPECT_EQ(f.applier.had_body, std::vector<bool>(2 * f.ids.size(), false));
 }
 
 // Through the Writer: deliveries stored but never projected (the process died in between)
