@@ -372,10 +372,13 @@ void conclude_interval(SubInterval& iv, const ChargeBook& book, Micros grace, Mi
     // count already stood at N is not expired again until a charge is paid after the
     // reactivation (the merchant may have raised N; either way a cancel before then is the
     // customer's).
-    const int64_t paid = iv.expire_limit ? book.paid_covering(iv.sub_id, horizon) : 0;
-    const bool paid_in_period =
-        !iv.reopened || paid > book.paid_covering(iv.sub_id, sub_saturated(iv.start, 1));
-    iv.expired = iv.status_expired || (iv.expire_limit && paid >= *iv.expire_limit && paid_in_period);
+    bool limit_reached = false;
+    if (iv.expire_limit) {
+        const int64_t paid = book.paid_covering(iv.sub_id, horizon);
+        limit_reached = paid >= *iv.expire_limit &&
+                        (!iv.reopened || paid > book.paid_covering(iv.sub_id, sub_saturated(iv.start, 1)));
+    }
+    iv.expired = iv.status_expired || limit_reached;
     // A failure the customer has since paid past does not explain this end.
     const ChargeInfo* c = book.latest_unresolved_failure(iv.sub_id, iv.start, horizon, iv.end);
     if (c) iv.charge_id = c->id;

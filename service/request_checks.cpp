@@ -234,30 +234,31 @@ bool is_ip_literal_char(char c) {  // inside [ ]: IPv6 (hex, ':', '.'), IPvFutur
 }  // namespace
 
 std::optional<Refusal> check_host_value(std::string_view value) {
+    auto invalid = [](std::string why) { return Refusal{400, "bad_request", "invalid Host header: " + why}; };
     std::string_view host = value;
     std::string_view port;
     if (!host.empty() && host.front() == '[') {
         const std::size_t close = host.find(']');
-        if (close == std::string_view::npos) return Refusal{400, "bad_request", "invalid Host header: an unclosed ["};
+        if (close == std::string_view::npos) return invalid("an unclosed [");
         for (char c : host.substr(1, close - 1))
-            if (!is_ip_literal_char(c)) return Refusal{400, "bad_request", "invalid Host header: a character not allowed in an IP literal"};
+            if (!is_ip_literal_char(c)) return invalid("a character not allowed in an IP literal");
         std::string_view rest = host.substr(close + 1);
         if (!rest.empty() && rest.front() != ':')
-            return Refusal{400, "bad_request", "invalid Host header: text after the IP literal"};
+            return invalid("text after the IP literal");
         port = rest.empty() ? rest : rest.substr(1);
     } else {
         if (host.find('@') != std::string_view::npos)
-            return Refusal{400, "bad_request", "invalid Host header: a user@ part is not allowed"};
+            return invalid("a user@ part is not allowed");
         const std::size_t colon = host.find(':');
         if (colon != std::string_view::npos) {
             port = host.substr(colon + 1);
             host = host.substr(0, colon);
         }
         for (char c : host)
-            if (!is_reg_name_char(c)) return Refusal{400, "bad_request", "invalid Host header: a character not allowed in a host name"};
+            if (!is_reg_name_char(c)) return invalid("a character not allowed in a host name");
     }
     for (char c : port)
-        if (c < '0' || c > '9') return Refusal{400, "bad_request", "invalid Host header: the port is not decimal digits"};
+        if (c < '0' || c > '9') return invalid("the port is not decimal digits");
     return std::nullopt;
 }
 
