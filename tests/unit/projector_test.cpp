@@ -236,18 +236,21 @@ struct FedFromMemory {
     }
 };
 
+// Makes stored deliveries fail decoding when read back (`id`, or all of them): received in
+// 2001, their business times lie years after that, which decoding takes as implausible.
+void make_undecodable_on_read_back(sql::Database& db, std::optional<int64_t> id = std::nullopt) {
+    sql::Statement back(db, "UPDATE deliveries SET received_at = '2001-01-01 00:00:00' WHERE ?1 IS NULL OR id = ?1");
+    back.bind(1, id).run();
+}
+
 // Read back from the table, a delivery is judged against when it was received, as at ingest:
 // one whose business times lie years after that (stored by an older churnwatch) is quarantined.
 TEST(Projector, DeliveriesReadBackAreJudgedAgainstTheirReceiveTime) {
     TempDir dir;
     std::string path = dir.file("p.db");
     auto ids = store_raw(path, 3);
-    {
-        sql::Database db(path);
-        sql::Statement back(db, "UPDATE deliveries SET received_at = '2001-01-01 00:00:00' WHERE id = ?");
-        back.bind(1, ids[1]).run();
-    }
     sql::Database db(path);
+    make_undecodable_on_read_back(db, ids[1]);
     RecordingApplier applier;
     Projector projector(db, applier, ProjectorOptions{});
     ProjectionResult r = projector.run(10);
@@ -340,7 +343,7 @@ TEST(Projector, TheWatermarkCoversAnUndecodableLastDelivery) {
     std::string path = dir.file("p.db");
     auto ids = store_raw(path, 3);
     sql::Database db(path);
-    db.exec("UPDATE deliveries SET received_at = '2001-01-01 00:00:00' WHERE id = " + std::to_string(ids[2]));
+    make_undecodable_on_read_back(db, ids[2]);
     RecordingApplier applier;
     Projector projector(db, applier, ProjectorOptions{});
     ProjectionResult r = projector.run(10);
@@ -361,8 +364,7 @@ TEST(Projector, UndecodableDeliveriesAreQuarantinedInTheirTurn) {
     std::string path = dir.file("p.db");
     auto ids = store_raw(path, 5);
     sql::Database db(path);
-    for (int64_t bad : {ids[1], ids[4]})
-        db.exec("UPDATE deliveries SET received_at = '2001-01-01 00:00:00' WHERE id = " + std::to_string(bad));
+    for (int64_t bad : {ids[1], ids[4]}) make_undecodable_on_read_back(db, bad);
     RecordingApplier applier;
     Projector projector(db, applier, ProjectorOptions{});
     std::vector<int64_t> marks;
@@ -441,7 +443,7 @@ TEST(Projector, AppliesAtMostMaxFromMemory) {
 // decoded again (here it would no longer pass).
 TEST(Projector, DeliveriesHeldInMemoryAreNotDecodedAgain) {
     FedFromMemory f;
-    f.db.exec("UPDATE deliveries SET received_at = '2001-01-01 00:00:00'");
+    make_undecodable_on_read_back(f.db);
     ProjectionResult r = f.projector.run(100, [] { return true; });  // ended early: the rest
     EXPECT_EQ(r.quarantined, 0u);                                    // stays in memory
     r = f.projector.run(100);
